@@ -1,0 +1,204 @@
+"""Typed run configuration: dataclasses filled from YAML files plus dotted command-line overrides.
+
+Merge order (later wins): dataclass defaults -> ``configs/<dataset>/<method>.yaml`` when present ->
+``--config FILE`` -> ``key.sub=value`` overrides. Unknown keys and ill-typed values are errors that
+name the key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from glta.errors import ConfigError
+
+
+@dataclass
+class DataConfig:
+    """Which data set to load and how to split it (see DESIGN.md, "Evaluation protocol")."""
+
+    name: str = "synthetic"
+    path: str | None = None  # a folder or file; overrides the built-in location under the data root
+    format: str | None = None  # loader name, needed with ``path`` unless the folder says it (see glta.data.formats)
+    split: str = "default"  # default | given | random | leave-last | temporal
+    valid_ratio: float = 0.1  # random/temporal: share of a user's interactions (given: share of the train part)
+    test_ratio: float = 0.1
+    min_user_interactions: int = 3  # users with fewer interactions stay train-only
+    seed: int = 2025
+
+
+@dataclass
+class TrainConfig:
+    """The shared fit loop: optimiser, epochs, early stopping on a validation metric."""
+
+    epochs: int = 300
+    batch_size: int = 8192
+    lr: float = 5e-3
+    patience: int = 10  # evaluations without improvement before stopping
+    eval_every: int = 1  # epochs between validation evaluations
+    seed: int = 2025
+    threads: int = 0  # torch intra-op threads; 0 = leave torch's default
+    select_metric: str = "N@10"
+
+
+@dataclass
+class EvalConfig:
+    ks: list[int] = field(default_factory=lambda: [5, 10, 20])
+    batch_size: int = 1024  # users scored at once: memory is O(batch_size x items)
+
+
+@dataclass
+class LightGCNConfig:
+    dim: int = 64
+    layers: int = 3
+    reg_weight: float = 1e-4  # L2 on the batch's ego embeddings, as in LightGCN
+    init_std: float = 0.1
+
+
+MODEL_CONFIGS: dict[str, type] = {"lightgcn": LightGCNConfig}
+
+
+@dataclass
+class RunConfig:
+    method: str = "lightgcn"
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    model: Any = field(default_factory=LightGCNConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against a dataclass field annotation, converting the harmless cases (int -> float)."""
+    origin = typing.get_origin(annotation)
+    if annotation is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(annotation)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is list:
+        (inner,) = typing.get_args(annotation)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{key}' expects a list, got {value!r}")
+        return [_coerce(v, inner, f"{key}[]") for v in value]
+    if dataclasses.is_dataclass(annotation):
+        return from_dict(annotation, value, key)
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if isinstance(annotation, type) and isinstance(value, annotation) and not (
+        annotation is int and isinstance(value, bool)
+    ):
+        return value
+    raise ConfigError(f"config key '{key}' expects {getattr(annotation, '__name__', annotation)}, got {value!r}")
+
+
+def from_dict(cls: type, values: dict | None, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from a (possibly nested) dict, rejecting unknown keys."""
+    values = values or {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section '{prefix or cls.__name__}' must be a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        where = f"section '{prefix}'" if prefix else "the top level"
+        raise ConfigError(f"unknown config key(s) {unknown} in {where}; known keys: {sorted(names)}")
+    kwargs = {name: _coerce(v, hints[name], f"{prefix}.{name}" if prefix else name) for name, v in values.items()}
+    return cls(**kwargs)
+
+
+def _deep_merge(base: dict, update: dict) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_override(text: str) -> dict:
+    """``train.lr=0.01`` -> ``{"train": {"lr": 0.01}}`` (the value is read as YAML)."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like key.sub=value, e.g. train.lr=0.01")
+    key, raw = text.split("=", 1)
+    value = yaml.safe_load(raw) if raw != "" else None
+    out: dict = {}
+    node = out
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise ConfigError(f"override '{text}' has an empty key part")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return loaded
+
+
+def default_config_file(method: str, dataset: str, config_dir: str | Path = "configs") -> Path | None:
+    candidate = Path(config_dir) / dataset / f"{method}.yaml"
+    return candidate if candidate.is_file() else None
+
+
+def build_config(
+    method: str,
+    dataset: str | None = None,
+    files: list[str | Path] | None = None,
+    overrides: list[str] | None = None,
+    config_dir: str | Path = "configs",
+) -> RunConfig:
+    """Merge defaults, the data set's config file, explicit files and overrides into a ``RunConfig``."""
+    if method not in MODEL_CONFIGS:
+        raise ConfigError(f"unknown method '{method}'; known methods: {sorted(MODEL_CONFIGS)}")
+    merged: dict = {"method": method}
+    if dataset:
+        default_file = default_config_file(method, dataset, config_dir)
+        if default_file:
+            merged = _deep_merge(merged, load_yaml(default_file))
+        merged = _deep_merge(merged, {"data": {"name": dataset}})
+    for path in files or []:
+        merged = _deep_merge(merged, load_yaml(path))
+    for text in overrides or []:
+        merged = _deep_merge(merged, parse_override(text))
+    if merged.get("method", method) != method:
+        raise ConfigError(f"config says method '{merged['method']}' but the command trains '{method}'")
+    model_values = merged.pop("model", {})
+    config = from_dict(RunConfig, {k: v for k, v in merged.items() if k != "method"})
+    config.method = method
+    config.model = from_dict(MODEL_CONFIGS[method], model_values, "model")
+    return config

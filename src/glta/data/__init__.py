@@ -1,0 +1,135 @@
+"""Data sets: loaders for official formats, per-user splits, an on-disk cache, and built-in names.
+
+``load_dataset(DataConfig(name="ml-1m"))`` finds the data under the data root (``--data-root`` or
+``GLTA_DATA_ROOT``), loads it with the right format, splits it and caches the result keyed by the
+source files and the split settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from glta.config import DataConfig
+from glta.data.dataset import Interactions, RecDataset
+from glta.data.formats import FORMATS, detect_format
+from glta.data.splits import TEST, TRAIN, VALID, split_interactions
+from glta.data.synthetic import SyntheticSpec, generate
+from glta.errors import ConfigError, GLTAError
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BuiltIn:
+    folder: str  # relative to the data root
+    format: str
+    split: str  # the default split (DESIGN.md)
+    note: str
+
+
+BUILTINS: dict[str, BuiltIn] = {
+    "ml-1m": BuiltIn("ml-1m", "movielens-1m", "given", "MovieLens-1M; the copy's own test part, valid carved from train"),
+    "ml-100k": BuiltIn("ml-100k", "movielens-100k", "random", "MovieLens-100K"),
+    "amazon-scientific": BuiltIn("amazon/scientific-2018-lcrec", "lcrec", "random",
+                                 "Amazon 2018 Industrial_and_Scientific (LC-Rec layout), title + description"),
+    "amazon-grocery-2014": BuiltIn("amazon/grocery-2014-rechorus", "rechorus", "random",
+                                   "Amazon 2014 Grocery 5-core (training part), no item text"),
+    "goodreads-once": BuiltIn("goodreads/once-goodreads", "once-goodreads", "random",
+                              "Goodreads (ONCE copy): titles + LLM-written descriptions"),
+    "synthetic": BuiltIn("", "synthetic", "random", "seeded synthetic set with planted genre structure (no files)"),
+}
+
+
+def data_root(explicit: str | Path | None = None) -> Path:
+    root = explicit or os.environ.get("GLTA_DATA_ROOT")
+    if not root:
+        raise GLTAError("no data root: pass --data-root DIR or set GLTA_DATA_ROOT to the folder holding the data sets "
+                        "(e.g. export GLTA_DATA_ROOT=../shared/datasets)")
+    return Path(root).expanduser()
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GLTA_CACHE_DIR", Path.home() / ".cache" / "glta"))
+
+
+def resolve_source(config: DataConfig, root: str | Path | None = None) -> tuple[Path | None, str, str]:
+    """Return (path, format, default split) for a data config."""
+    if config.path:
+        path = Path(config.path).expanduser()
+        if not path.exists():
+            raise GLTAError(f"data.path {path} does not exist; give a folder or file holding the data set")
+        fmt = config.format or detect_format(path)
+        if fmt is None:
+            raise GLTAError(f"cannot tell the format of {path}; pass --format, one of {sorted(FORMATS)}")
+        if fmt not in FORMATS:
+            raise GLTAError(f"unknown format '{fmt}'; known formats: {sorted(FORMATS)}")
+        return path, fmt, "random"
+    if config.name not in BUILTINS:
+        raise GLTAError(f"unknown data set '{config.name}'. Built-in names: {', '.join(BUILTINS)}; "
+                        "for any other data set pass --data-path PATH --format FORMAT")
+    builtin = BUILTINS[config.name]
+    if builtin.format == "synthetic":
+        return None, "synthetic", builtin.split
+    path = data_root(root) / builtin.folder
+    if not path.exists():
+        raise GLTAError(f"data set '{config.name}' is not at {path}. Copy it there, or point --data-root / "
+                        "GLTA_DATA_ROOT at the folder that holds it")
+    return path, builtin.format, builtin.split
+
+
+def _source_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}".encode())
+        if stat.st_size <= 64 * 2**20:  # small files: by content; large ones by size and mtime
+            digest.update(hashlib.sha256(file.read_bytes()).digest())
+        else:
+            digest.update(str(stat.st_mtime_ns).encode())
+    return digest.hexdigest()
+
+
+def read_interactions(config: DataConfig, root: str | Path | None = None) -> tuple[Interactions, str, str, Path | None]:
+    path, fmt, default_split = resolve_source(config, root)
+    if fmt == "synthetic":
+        return generate(SyntheticSpec()), fmt, default_split, None
+    return FORMATS[fmt](path), fmt, default_split, path
+
+
+def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: bool = True) -> RecDataset:
+    """Load, split and cache a data set described by ``config``."""
+    path, fmt, default_split = resolve_source(config, root)
+    settings = dataclasses.asdict(config)
+    settings.pop("path"), settings.pop("format")
+    key_material = json.dumps({"v": CACHE_VERSION, "format": fmt, "settings": settings,
+                               "source": _source_digest(path) if path else "synthetic"}, sort_keys=True)
+    key = hashlib.sha256(key_material.encode()).hexdigest()[:16]
+    cache_file = cache_dir() / "data" / f"{config.name}-{key}.npz"
+    if use_cache and cache_file.exists():
+        try:
+            return RecDataset.load(cache_file)
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            cache_file.unlink(missing_ok=True)
+    interactions, fmt, default_split, path = read_interactions(config, root)
+    split_used, labels = split_interactions(interactions, config, default_split)
+    parts = {name: (interactions.users[labels == label], interactions.items[labels == label])
+             for name, label in (("train", TRAIN), ("valid", VALID), ("test", TEST))}
+    name = config.name if not config.path else (config.name if config.name != "synthetic" else Path(config.path).stem)
+    source = {"format": fmt, "path": str(path) if path else None, "split": split_used, **settings}
+    dataset = RecDataset.from_parts(name, interactions.user_ids, interactions.item_ids, parts,
+                                    interactions.item_text, source)
+    if use_cache:
+        try:
+            dataset.save(cache_file)
+        except OSError:
+            pass  # a read-only cache folder only costs speed
+    return dataset
+
+
+__all__ = ["BUILTINS", "DataConfig", "Interactions", "RecDataset", "load_dataset", "data_root", "read_interactions"]

@@ -1,0 +1,151 @@
+"""The one in-memory data object every stage uses: contiguous ids, item text, and a train/valid/test split."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass
+class Interactions:
+    """Raw implicit feedback before splitting: parallel arrays of contiguous user and item indices.
+
+    ``order`` (optional) ranks each user's interactions in time (timestamp or sequence position);
+    ``given_split`` (optional) marks interactions a release already assigned to test (1) or train (0).
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    user_ids: np.ndarray  # index -> original id (str)
+    item_ids: np.ndarray
+    item_text: dict[str, list[str]] = field(default_factory=dict)
+    order: np.ndarray | None = None
+    given_split: np.ndarray | None = None
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+
+def _csr(users: np.ndarray, items: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    matrix = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=shape)
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+@dataclass
+class RecDataset:
+    """A split data set. Users and items are contiguous ``0..n-1``; ``user_ids``/``item_ids`` map back.
+
+    ``train``, ``valid`` and ``test`` are binary CSR matrices of shape (n_users, n_items) with disjoint
+    supports. ``item_text`` maps a field name ("title", "description", "genres", ...) to one string per item.
+    """
+
+    name: str
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    train: sp.csr_matrix
+    valid: sp.csr_matrix
+    test: sp.csr_matrix
+    item_text: dict[str, list[str]] = field(default_factory=dict)
+    source: dict = field(default_factory=dict)  # how it was made: format, path, split settings
+
+    @classmethod
+    def from_parts(cls, name, user_ids, item_ids, parts: dict[str, tuple[np.ndarray, np.ndarray]], item_text, source):
+        shape = (len(user_ids), len(item_ids))
+        matrices = {key: _csr(u, i, shape) for key, (u, i) in parts.items()}
+        return cls(name, np.asarray(user_ids), np.asarray(item_ids), matrices["train"], matrices["valid"],
+                   matrices["test"], item_text, source)
+
+    @property
+    def n_users(self) -> int:
+        return self.train.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.train.shape[1]
+
+    @property
+    def n_interactions(self) -> int:
+        return int(self.train.nnz + self.valid.nnz + self.test.nnz)
+
+    @property
+    def density(self) -> float:
+        return self.n_interactions / float(self.n_users * self.n_items)
+
+    def items_with_text(self) -> int:
+        if not self.item_text:
+            return 0
+        has = np.zeros(self.n_items, dtype=bool)
+        for values in self.item_text.values():
+            has |= np.array([bool(v and v.strip()) for v in values])
+        return int(has.sum())
+
+    def item_description(self, item: int, fields: tuple[str, ...] | None = None) -> str:
+        """A one-line text for an item from its text fields (e.g. "title: ...; genres: ...")."""
+        names = fields or tuple(self.item_text)
+        pieces = [f"{name}: {self.item_text[name][item]}" for name in names
+                  if name in self.item_text and self.item_text[name][item]]
+        return "; ".join(pieces)
+
+    def fingerprint(self) -> str:
+        """A short hash of the ids and the exact split, so results can name the data they came from."""
+        digest = hashlib.sha256()
+        for array in (self.user_ids, self.item_ids):
+            digest.update("\x1f".join(map(str, array)).encode())
+        for matrix in (self.train, self.valid, self.test):
+            matrix = matrix.tocsr()
+            matrix.sort_indices()
+            digest.update(matrix.indptr.astype(np.int64).tobytes())
+            digest.update(matrix.indices.astype(np.int64).tobytes())
+        return digest.hexdigest()[:16]
+
+    def stats(self) -> dict:
+        return {
+            "dataset": self.name,
+            "users": self.n_users,
+            "items": self.n_items,
+            "interactions": self.n_interactions,
+            "density": self.density,
+            "train": int(self.train.nnz),
+            "valid": int(self.valid.nnz),
+            "test": int(self.test.nnz),
+            "items_with_text": self.items_with_text(),
+            "text_fields": sorted(self.item_text),
+            "users_with_test": int((np.diff(self.test.indptr) > 0).sum()),
+            "fingerprint": self.fingerprint(),
+        }
+
+    # --- on-disk cache -------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for key in ("train", "valid", "test"):
+            coo = getattr(self, key).tocoo()
+            arrays[f"{key}_users"] = coo.row.astype(np.int32)
+            arrays[f"{key}_items"] = coo.col.astype(np.int32)
+        meta = {"name": self.name, "user_ids": [str(x) for x in self.user_ids],
+                "item_ids": [str(x) for x in self.item_ids], "item_text": self.item_text, "source": self.source}
+        tmp = path.with_suffix(".tmp.npz")
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RecDataset":
+        with np.load(path) as archive:
+            meta = json.loads(archive["meta"].tobytes().decode())
+            parts = {key: (archive[f"{key}_users"], archive[f"{key}_items"]) for key in ("train", "valid", "test")}
+        return cls.from_parts(meta["name"], np.array(meta["user_ids"], dtype=object),
+                              np.array(meta["item_ids"], dtype=object), parts, meta["item_text"], meta["source"])

@@ -1,0 +1,508 @@
+"""Loaders for official release formats. Each returns ``Interactions`` (contiguous ids, item text).
+
+Every loader takes a folder (or, where noted, a file) and reads the files the official release
+ships. Malformed input raises ``DataFormatError`` naming the file, the line and the fix.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import io
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from glta.data.dataset import Interactions
+from glta.data.splits import TEST, TRAIN, VALID
+from glta.errors import DataFormatError
+
+
+# --- helpers --------------------------------------------------------------------------------------
+def open_text(path: Path, encoding: str = "utf-8", errors: str = "strict") -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding=encoding, errors=errors, newline="")
+    return open(path, encoding=encoding, errors=errors, newline="")
+
+
+def decode_legacy(raw: bytes) -> str:
+    """UTF-8 when valid, else Latin-1 (the official MovieLens files are ISO-8859-1)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def require(path: Path, what: str, fix: str) -> Path:
+    if not path.exists():
+        raise DataFormatError(path, f"missing {what}", fix)
+    return path
+
+
+def find_one(folder: Path, patterns: list[str], what: str, fix: str) -> Path:
+    for pattern in patterns:
+        hits = sorted(folder.glob(pattern))
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            raise DataFormatError(folder, f"several files match {pattern} for {what}: {[h.name for h in hits]}",
+                                  "keep one of them in the folder, or point --data-path at the file")
+    raise DataFormatError(folder, f"no {what} found (looked for {', '.join(patterns)})", fix)
+
+
+def _factorize(values: list | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Contiguous codes with ids sorted numerically when they all are integers, else as strings."""
+    series = pd.Series(values, dtype=object).astype(str)
+    numeric = pd.to_numeric(series, errors="coerce")
+    if not numeric.isna().any() and (numeric == numeric.round()).all():
+        uniques = np.unique(numeric.astype(np.int64).to_numpy())
+        codes = np.searchsorted(uniques, numeric.astype(np.int64).to_numpy())
+        return codes.astype(np.int64), np.array([str(u) for u in uniques], dtype=object)
+    codes, uniques = pd.factorize(series, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
+def build(users: list, items: list, text_by_item: dict[str, dict[str, str]] | None = None,
+          order: list | np.ndarray | None = None, given_split: list | np.ndarray | None = None) -> Interactions:
+    """Make ``Interactions`` from parallel lists of original ids; duplicate (user, item) pairs keep the first."""
+    if len(users) == 0:
+        raise DataFormatError("<input>", "no interactions were read", "check that the files are not empty")
+    user_codes, user_ids = _factorize(users)
+    item_codes, item_ids = _factorize(items)
+    pair = user_codes * len(item_ids) + item_codes
+    if order is not None:
+        order = np.asarray(order, dtype=np.float64)
+        first = np.lexsort((order, pair))  # keep a repeated pair's earliest occurrence
+        _, keep = np.unique(pair[first], return_index=True)
+        keep = np.sort(first[keep])
+    else:
+        _, keep = np.unique(pair, return_index=True)
+        keep = np.sort(keep)
+    text: dict[str, list[str]] = {}
+    for field, mapping in (text_by_item or {}).items():
+        text[field] = [mapping.get(str(item_id), "") for item_id in item_ids]
+    return Interactions(
+        users=user_codes[keep], items=item_codes[keep], user_ids=user_ids, item_ids=item_ids, item_text=text,
+        order=None if order is None else order[keep],
+        given_split=None if given_split is None else np.asarray(given_split, dtype=np.int8)[keep],
+    )
+
+
+def read_json_lines(path: Path) -> Iterator[tuple[int, dict]]:
+    """JSON per line; also accepts the 2014 Amazon files, whose lines are Python dict literals."""
+    with open_text(path) as handle:
+        for number, line in enumerate(handle, 1):
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError:
+                try:
+                    yield number, ast.literal_eval(line)
+                except (ValueError, SyntaxError) as error:
+                    raise DataFormatError(path, f"not a JSON object: {error}",
+                                          "each line must be one JSON object (JSON Lines)", number) from None
+
+
+def _field(record: dict, key: str, path: Path, line: int):
+    if key not in record:
+        raise DataFormatError(path, f"record has no '{key}' field (fields: {sorted(record)[:8]})",
+                              "use the official release file for this format", line)
+    return record[key]
+
+
+def _join(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        flat = []
+        for v in value:
+            flat.extend(v if isinstance(v, (list, tuple)) else [v])
+        return " ".join(str(v).strip() for v in flat if str(v).strip())
+    return str(value).strip()
+
+
+# --- MovieLens ------------------------------------------------------------------------------------
+def _read_movies(path: Path) -> dict[str, dict[str, str]]:
+    titles, genres = {}, {}
+    raw_lines = path.read_bytes().splitlines()
+    for number, raw in enumerate(raw_lines, 1):
+        if not raw.strip():
+            continue
+        parts = decode_legacy(raw).split("::")
+        if len(parts) != 3:
+            raise DataFormatError(path, f"expected MovieID::Title::Genres, got {len(parts)} fields",
+                                  "use the GroupLens movies.dat", number)
+        titles[parts[0]] = parts[1].strip()
+        genres[parts[0]] = parts[2].strip().replace("|", ", ")
+    return {"title": titles, "genres": genres}
+
+
+def _read_lightgcn_file(path: Path, label: int, offset: int, users, items, labels) -> None:
+    with open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if not all(f.isdigit() for f in fields):
+                raise DataFormatError(path, "expected '<user> <item> <item> ...' of integers",
+                                      "use the LightGCN train.txt/test.txt layout", number)
+            user = str(int(fields[0]) + offset)
+            for item in fields[1:]:
+                users.append(user)
+                items.append(str(int(item) + offset))
+                labels.append(label)
+
+
+def load_movielens_1m(folder: Path) -> Interactions:
+    """GroupLens ML-1M: ``ratings.dat`` (+ ``movies.dat``); or the LightGCN copy ``train.txt``/``test.txt``.
+
+    Every rating is an implicit positive (the paper keeps all 1,000,209). In the LightGCN copy indices
+    are ``MovieID - 1`` and ``UserID - 1``; they are mapped back to the GroupLens ids.
+    """
+    movies = folder / "movies.dat"
+    text = _read_movies(movies) if movies.exists() else {}
+    users, items, extra = [], [], []
+    if (folder / "ratings.dat").exists():
+        path = folder / "ratings.dat"
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                if not raw.strip():
+                    continue
+                parts = raw.decode("ascii", errors="replace").strip().split("::")
+                if len(parts) != 4 or not parts[3].isdigit():
+                    raise DataFormatError(path, "expected UserID::MovieID::Rating::Timestamp",
+                                          "use the GroupLens ratings.dat", number)
+                users.append(parts[0])
+                items.append(parts[1])
+                extra.append(int(parts[3]))
+        return build(users, items, text, order=extra)
+    if (folder / "train.txt").exists():
+        require(folder / "test.txt", "test.txt beside train.txt", "copy both LightGCN split files")
+        _read_lightgcn_file(folder / "train.txt", TRAIN, 1, users, items, extra)
+        _read_lightgcn_file(folder / "test.txt", TEST, 1, users, items, extra)
+        return build(users, items, text, given_split=extra)
+    raise DataFormatError(folder, "no ratings.dat and no train.txt/test.txt",
+                          "point at the unzipped ml-1m folder from GroupLens")
+
+
+def load_movielens_100k(folder: Path) -> Interactions:
+    """GroupLens ML-100K: ``u.data`` (user, item, rating, timestamp, tab-separated) + ``u.item`` (Latin-1)."""
+    data = require(folder / "u.data", "u.data", "point at the unzipped ml-100k folder")
+    users, items, times = [], [], []
+    with open(data) as handle:
+        for number, line in enumerate(handle, 1):
+            parts = line.split("\t")
+            if not line.strip():
+                continue
+            if len(parts) != 4:
+                raise DataFormatError(data, "expected user<TAB>item<TAB>rating<TAB>timestamp",
+                                      "use the GroupLens u.data", number)
+            users.append(parts[0])
+            items.append(parts[1])
+            times.append(int(parts[3]))
+    text: dict[str, dict[str, str]] = {"title": {}, "genres": {}}
+    genre_file, item_file = folder / "u.genre", folder / "u.item"
+    names = []
+    if genre_file.exists():
+        for line in genre_file.read_text(encoding="latin-1").splitlines():
+            if "|" in line:
+                name, index = line.rsplit("|", 1)
+                names.append((int(index), name))
+        names = [name for _, name in sorted(names)]
+    if item_file.exists():
+        for number, line in enumerate(item_file.read_text(encoding="latin-1").splitlines(), 1):
+            if not line.strip():
+                continue
+            parts = line.split("|")
+            if len(parts) < 6:
+                raise DataFormatError(item_file, "expected id|title|release|video|url|genre flags",
+                                      "use the GroupLens u.item", number)
+            text["title"][parts[0]] = parts[1]
+            flags = parts[5:]
+            text["genres"][parts[0]] = ", ".join(
+                names[k] if k < len(names) else f"genre{k}" for k, flag in enumerate(flags) if flag.strip() == "1")
+    return build(users, items, text, order=times)
+
+
+# --- Amazon ---------------------------------------------------------------------------------------
+def load_amazon(folder: Path) -> Interactions:
+    """Amazon Review Data 2018 (or 2014): a reviews JSON-lines file + ``meta_<Category>.json(.gz)``.
+
+    Reviews need ``reviewerID``, ``asin`` and ``unixReviewTime``; item text is the metadata's title,
+    description, brand and categories.
+    """
+    if folder.is_file():
+        reviews, folder = folder, folder.parent
+    else:
+        candidates = [p for p in sorted(folder.glob("*.json*")) if not p.name.startswith("meta_")]
+        if len(candidates) != 1:
+            raise DataFormatError(folder, f"expected exactly one reviews file (*.json / *.json.gz), found "
+                                  f"{[p.name for p in candidates]}",
+                                  "keep e.g. Grocery_and_Gourmet_Food_5.json.gz and its meta_*.json.gz in the folder")
+        reviews = candidates[0]
+    users, items, times = [], [], []
+    for number, record in read_json_lines(reviews):
+        users.append(str(_field(record, "reviewerID", reviews, number)))
+        items.append(str(_field(record, "asin", reviews, number)))
+        times.append(int(record.get("unixReviewTime", 0)))
+    metas = sorted(folder.glob("meta_*.json*"))
+    text: dict[str, dict[str, str]] = {"title": {}, "description": {}, "brand": {}, "categories": {}}
+    wanted = set(items)
+    for meta in metas[:1]:
+        for number, record in read_json_lines(meta):
+            asin = str(_field(record, "asin", meta, number))
+            if asin not in wanted:
+                continue
+            text["title"][asin] = _join(record.get("title"))
+            text["description"][asin] = _join(record.get("description"))
+            text["brand"][asin] = _join(record.get("brand"))
+            text["categories"][asin] = _join(record.get("category", record.get("categories")))
+    return build(users, items, text, order=times)
+
+
+def load_lcrec(folder: Path) -> Interactions:
+    """LC-Rec layout: ``<Name>.inter.json`` ({user: [items in time order]}) + ``<Name>.item.json``."""
+    inter = find_one(folder, ["*.inter.json"], "interaction file", "keep <Name>.inter.json in the folder")
+    try:
+        sequences = json.loads(inter.read_text())
+    except json.JSONDecodeError as error:
+        raise DataFormatError(inter, f"not valid JSON: {error}", "re-export the file") from None
+    users, items, positions = [], [], []
+    for user, sequence in sequences.items():
+        if not isinstance(sequence, list):
+            raise DataFormatError(inter, f"user {user!r} maps to {type(sequence).__name__}, not a list of items",
+                                  "each user must map to a list of item ids")
+        for position, item in enumerate(sequence):
+            users.append(str(user))
+            items.append(str(item))
+            positions.append(position)
+    text: dict[str, dict[str, str]] = {}
+    item_files = sorted(folder.glob("*.item.json"))
+    if item_files:
+        meta = json.loads(item_files[0].read_text())
+        for item, fields in meta.items():
+            for key, value in fields.items():
+                value = _join(value)
+                text.setdefault(key, {})[str(item)] = "" if value == "." else value
+    return build(users, items, text, order=positions)
+
+
+def load_rechorus(folder: Path) -> Interactions:
+    """ReChorus layout: ``train.csv`` [+ ``dev.csv``, ``test.csv``] (TSV user_id, item_id, time).
+
+    ``item_meta.csv`` holds category ids only, so items get no text.
+    """
+    frames = []
+    for name in ("train.csv", "dev.csv", "test.csv"):
+        path = folder / name
+        if path.exists():
+            frame = pd.read_csv(path, sep="\t", usecols=lambda c: c in {"user_id", "item_id", "time"})
+            missing = {"user_id", "item_id"} - set(frame.columns)
+            if missing:
+                raise DataFormatError(path, f"missing column(s) {sorted(missing)}", "use the ReChorus TSV header")
+            frames.append(frame)
+    if not frames:
+        raise DataFormatError(folder, "no train.csv", "point at a ReChorus data folder")
+    frame = pd.concat(frames, ignore_index=True)
+    order = frame["time"].to_numpy() if "time" in frame else None
+    return build(frame["user_id"].astype(str).tolist(), frame["item_id"].astype(str).tolist(), {}, order=order)
+
+
+# --- Goodreads ------------------------------------------------------------------------------------
+def load_goodreads(folder: Path) -> Interactions:
+    """UCSD Book Graph: ``goodreads_interactions_<genre>.json.gz`` + ``goodreads_books_<genre>.json.gz``.
+
+    Every shelved book is an implicit positive; ``date_added`` orders a user's books.
+    """
+    inter = find_one(folder, ["goodreads_interactions_*.json*"], "interactions file",
+                     "download goodreads_interactions_<genre>.json.gz from the UCSD Book Graph page")
+    users, items, times = [], [], []
+    for number, record in read_json_lines(inter):
+        users.append(str(_field(record, "user_id", inter, number)))
+        items.append(str(_field(record, "book_id", inter, number)))
+        stamp = record.get("date_added") or ""
+        try:
+            times.append(datetime.strptime(stamp, "%a %b %d %H:%M:%S %z %Y").timestamp() if stamp else 0.0)
+        except ValueError:
+            times.append(0.0)
+    text: dict[str, dict[str, str]] = {"title": {}, "description": {}}
+    books = sorted(folder.glob("goodreads_books_*.json*"))
+    wanted = set(items)
+    for books_file in books[:1]:
+        for number, record in read_json_lines(books_file):
+            book = str(_field(record, "book_id", books_file, number))
+            if book in wanted:
+                text["title"][book] = _join(record.get("title"))
+                text["description"][book] = _join(record.get("description"))
+    return build(users, items, text, order=times)
+
+
+def load_once_goodreads(folder: Path) -> Interactions:
+    """The ONCE Goodreads copy: ``user_history.tsv[.gz]`` + ``book.csv`` (TSV) + ``book-desc.csv`` (CSV)."""
+    history = find_one(folder, ["user_history.tsv.gz", "user_history.tsv"], "user history",
+                       "keep user_history.tsv(.gz) in the folder")
+    frame = pd.read_csv(history, sep="\t", dtype=str)
+    for column in ("user_id", "book_id"):
+        if column not in frame:
+            raise DataFormatError(history, f"missing column '{column}'", "header must be user_id, book_id, position")
+    order = pd.to_numeric(frame.get("position", pd.Series(np.zeros(len(frame)))), errors="coerce").fillna(0)
+    text: dict[str, dict[str, str]] = {"title": {}, "description": {}}
+    if (folder / "book.csv").exists():
+        with open(folder / "book.csv", encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+                text["title"][row["bid"]] = (row.get("title") or "").strip()
+    if (folder / "book-desc.csv").exists():
+        with open(folder / "book-desc.csv", encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                text["description"][row["bid"]] = (row.get("desc") or "").strip()
+    return build(frame["user_id"].tolist(), frame["book_id"].tolist(), text, order=order.to_numpy())
+
+
+# --- generic CSV/TSV and RecBole atomic files -----------------------------------------------------
+USER_COLUMNS = ("user", "user_id", "userid", "uid", "reviewerid")
+ITEM_COLUMNS = ("item", "item_id", "itemid", "iid", "asin", "book_id", "movie_id", "movieid")
+TIME_COLUMNS = ("timestamp", "time", "ts", "unixreviewtime", "date")
+
+
+def _pick(columns, names, path: Path, what: str, required=True):
+    lowered = {c.lower().split(":")[0]: c for c in columns}
+    for name in names:
+        if name in lowered:
+            return lowered[name]
+    if required:
+        raise DataFormatError(path, f"no {what} column among {list(columns)}",
+                              f"name the column one of {', '.join(names)}")
+    return None
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    sep = "\t" if path.suffix in {".tsv", ".inter", ".item"} or path.name.endswith((".tsv.gz",)) else None
+    try:
+        return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", dtype=str,
+                           keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise DataFormatError(path, f"cannot parse as a delimited table: {error}",
+                              "use a CSV or TSV file with a header row") from None
+
+
+def load_csv(path: Path) -> Interactions:
+    """Generic CSV/TSV with a header: user, item[, rating, timestamp]; item text from ``items.csv``/``items.tsv``.
+
+    ``path`` is the interactions file, or a folder holding ``interactions.csv|tsv`` and optionally
+    ``items.csv|tsv`` (an item column plus one column per text field).
+    """
+    folder = path if path.is_dir() else path.parent
+    inter = path if path.is_file() else find_one(path, ["interactions.csv", "interactions.tsv"],
+                                                  "interactions file", "name it interactions.csv")
+    frame = _read_table(inter)
+    user_col = _pick(frame.columns, USER_COLUMNS, inter, "user")
+    item_col = _pick(frame.columns, ITEM_COLUMNS, inter, "item")
+    time_col = _pick(frame.columns, TIME_COLUMNS, inter, "timestamp", required=False)
+    empty = (frame[user_col] == "") | (frame[item_col] == "")
+    if empty.any():
+        line = int(np.flatnonzero(empty.to_numpy())[0]) + 2
+        raise DataFormatError(inter, "empty user or item id", "every row needs both ids", line)
+    order = None
+    if time_col is not None:
+        numeric = pd.to_numeric(frame[time_col], errors="coerce")
+        if numeric.isna().any():
+            numeric = pd.to_datetime(frame[time_col], errors="coerce").astype("int64") // 10**9
+        if numeric.isna().any():
+            line = int(np.flatnonzero(numeric.isna().to_numpy())[0]) + 2
+            raise DataFormatError(inter, f"timestamp '{frame[time_col].iloc[line - 2]}' is not a number or date",
+                                  "use unix seconds or ISO dates", line)
+        order = numeric.to_numpy()
+    text: dict[str, dict[str, str]] = {}
+    for name in ("items.csv", "items.tsv"):
+        items_file = folder / name
+        if items_file.exists():
+            items = _read_table(items_file)
+            key = _pick(items.columns, ITEM_COLUMNS, items_file, "item")
+            for column in items.columns:
+                if column != key:
+                    text[column] = dict(zip(items[key], items[column].astype(str)))
+            break
+    return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order)
+
+
+def load_recbole(path: Path) -> Interactions:
+    """RecBole atomic files: ``<name>.inter`` (or ``<name>.train/.valid/.test.inter``) [+ ``<name>.item``].
+
+    Headers are ``field:type``; ``user_id`` and ``item_id`` are required; a ``timestamp`` orders interactions;
+    ``token_seq`` and ``token`` columns of ``.item`` become item text.
+    """
+    folder = path if path.is_dir() else path.parent
+    splits = {label: sorted(folder.glob(f"*.{name}.inter")) for label, name in
+              ((TRAIN, "train"), (VALID, "valid"), (TEST, "test"))}
+    frames, labels = [], []
+    if all(splits.values()):
+        for label, files in splits.items():
+            frame = _read_table(files[0])
+            frames.append(frame)
+            labels.append(np.full(len(frame), label))
+    else:
+        inter = path if path.is_file() else find_one(folder, ["*.inter"], "RecBole .inter file",
+                                                      "export with RecBole's atomic-file layout")
+        frames.append(_read_table(inter))
+    frame = pd.concat(frames, ignore_index=True)
+    source = folder
+    user_col = _pick(frame.columns, ("user_id",), source, "user_id:token")
+    item_col = _pick(frame.columns, ("item_id",), source, "item_id:token")
+    time_col = _pick(frame.columns, ("timestamp",), source, "timestamp", required=False)
+    order = pd.to_numeric(frame[time_col], errors="coerce").fillna(0).to_numpy() if time_col else None
+    text: dict[str, dict[str, str]] = {}
+    item_files = sorted(folder.glob("*.item"))
+    if item_files:
+        items = _read_table(item_files[0])
+        key = _pick(items.columns, ("item_id",), item_files[0], "item_id:token")
+        for column in items.columns:
+            if column != key and column.split(":")[-1] in {"token_seq", "token"}:
+                text[column.split(":")[0]] = dict(zip(items[key], items[column]))
+    given = np.concatenate(labels) if labels else None
+    return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, given_split=given)
+
+
+FORMATS: dict[str, Callable[[Path], Interactions]] = {
+    "movielens-1m": load_movielens_1m,
+    "movielens-100k": load_movielens_100k,
+    "amazon": load_amazon,
+    "lcrec": load_lcrec,
+    "rechorus": load_rechorus,
+    "goodreads": load_goodreads,
+    "once-goodreads": load_once_goodreads,
+    "csv": load_csv,
+    "recbole": load_recbole,
+}
+
+
+def detect_format(path: Path) -> str | None:
+    """Guess a folder's format from the files the official releases ship."""
+    if path.is_file():
+        if path.suffix in {".csv", ".tsv"}:
+            return "csv"
+        if path.suffix == ".inter":
+            return "recbole"
+        return None
+    names = {p.name for p in path.iterdir()}
+    checks = [
+        ("movielens-1m", lambda: "movies.dat" in names and ({"ratings.dat", "train.txt"} & names)),
+        ("movielens-100k", lambda: "u.data" in names),
+        ("lcrec", lambda: any(n.endswith(".inter.json") for n in names)),
+        ("goodreads", lambda: any(n.startswith("goodreads_interactions_") for n in names)),
+        ("once-goodreads", lambda: any(n.startswith("user_history.tsv") for n in names)),
+        ("amazon", lambda: any(n.startswith("meta_") for n in names)),
+        ("rechorus", lambda: "train.csv" in names and "item_meta.csv" in names),
+        ("recbole", lambda: any(n.endswith(".inter") for n in names)),
+        ("csv", lambda: bool({"interactions.csv", "interactions.tsv"} & names)),
+    ]
+    for name, check in checks:
+        if check():
+            return name
+    return None
