@@ -61,7 +61,12 @@ class LightGCNConfig:
     init_std: float = 0.1
 
 
-MODEL_CONFIGS: dict[str, type] = {"lightgcn": LightGCNConfig}
+@dataclass
+class PopularityConfig:
+    """Most-popular ranking has nothing to set."""
+
+
+MODEL_CONFIGS: dict[str, type] = {"lightgcn": LightGCNConfig, "pop": PopularityConfig}
 
 
 @dataclass

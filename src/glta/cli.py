@@ -1,0 +1,227 @@
+"""The ``glta`` command. Every subcommand has ``--help``; user mistakes print one clear line, not a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from glta.errors import GLTAError
+
+TABLE_METRICS = ("P@5", "P@10", "N@5", "N@10", "R@20", "N@20")
+
+
+def _data_config(args):
+    from glta.config import DataConfig
+
+    name = args.dataset or (Path(args.data_path).name if getattr(args, "data_path", None) else None)
+    if not name:
+        raise GLTAError("name a data set (e.g. ml-1m) or give --data-path PATH --format FORMAT")
+    return DataConfig(name=name, path=getattr(args, "data_path", None), format=getattr(args, "format", None))
+
+
+def format_table(rows: list[dict], metrics=TABLE_METRICS, split: str = "test") -> str:
+    header = f"{'method':<12}" + "".join(f"{m:>9}" for m in metrics) + f"{'train s':>10}"
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        values = row["metrics"][split]
+        seconds = row.get("training", {}).get("train_seconds", float("nan"))
+        lines.append(f"{row['method']:<12}" + "".join(f"{values[m]:>9.4f}" for m in metrics) + f"{seconds:>10.1f}")
+    return "\n".join(lines)
+
+
+# --- subcommands ------------------------------------------------------------------------------------
+def cmd_data_stats(args) -> None:
+    from glta.data import load_dataset
+
+    config = _data_config(args)
+    dataset = load_dataset(config, args.data_root)
+    stats = dataset.stats()
+    if args.json:
+        print(json.dumps(stats, indent=2))
+        return
+    print(f"data set        {stats['dataset']}  (fingerprint {stats['fingerprint']})")
+    print(f"users           {stats['users']:,}")
+    print(f"items           {stats['items']:,}")
+    print(f"interactions    {stats['interactions']:,}  (train {stats['train']:,} / valid {stats['valid']:,} / "
+          f"test {stats['test']:,})")
+    print(f"density         {stats['density']:.4%}")
+    print(f"items with text {stats['items_with_text']:,}  fields: {', '.join(stats['text_fields']) or 'none'}")
+    if not stats["text_fields"]:
+        print("note: this data set has no item text; text-based stages will describe items by their ids only")
+
+
+def cmd_data_export(args) -> None:
+    from glta.data import load_dataset
+    from glta.data.export import export_recbole
+
+    dataset = load_dataset(_data_config(args), args.data_root)
+    for path in export_recbole(dataset, args.to, args.name):
+        print(path)
+
+
+def cmd_data_list(args) -> None:
+    from glta.data import BUILTINS
+    from glta.data.formats import FORMATS
+
+    print("built-in data sets (under --data-root / GLTA_DATA_ROOT):")
+    for name, builtin in BUILTINS.items():
+        print(f"  {name:<22} {builtin.folder or '(generated)':<32} {builtin.note}")
+    print("formats for --data-path: " + ", ".join(sorted(FORMATS)))
+
+
+def cmd_train(args) -> None:
+    from glta.config import build_config
+    from glta.pipeline import train
+
+    method = args.method
+    config = build_config(method, args.dataset, args.config, args.overrides, args.config_dir)
+    if args.data_path:
+        config.data.path, config.data.format = args.data_path, args.format
+    run = train(config, args.data_root, args.run_dir, args.out, resume=args.resume, progress=not args.no_progress)
+    print(format_table([{"method": method, "metrics": run.record, "training": run.record["training"]}]))
+    print(f"results: {run.results_path}\nmodel:   {run.run_dir}")
+
+
+def cmd_evaluate(args) -> None:
+    from glta.pipeline import default_run_dir, evaluate_run
+
+    run_dir = args.run_dir or default_run_dir(args.dataset, args.method)
+    metrics = evaluate_run(run_dir, args.data_root, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        print(format_table([{"method": args.method or Path(run_dir).name, "metrics": metrics}], split="valid")
+              .replace("train s", "       "))
+        print(format_table([{"method": args.method or Path(run_dir).name, "metrics": metrics}]).split("\n")[-1])
+
+
+def cmd_recommend(args) -> None:
+    from glta.pipeline import default_run_dir, recommend
+
+    run_dir = args.run_dir or default_run_dir(args.dataset, args.method)
+    result = recommend(run_dir, args.user, args.k, args.data_root)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for entry in result:
+        print(f"user {entry['user']}:")
+        for rank, item in enumerate(entry["items"], 1):
+            print(f"  {rank:>2}. {item['item']:<12} {item['score']:>9.4f}  {item['title']}")
+
+
+def cmd_demo(args) -> None:
+    from glta.config import build_config
+    from glta.pipeline import train
+
+    rows = []
+    overrides = {"pop": [], "lightgcn": ["train.epochs=60", "train.batch_size=1024", "train.lr=0.01"]}
+    for method in ("pop", "lightgcn"):
+        config = build_config(method, "synthetic", overrides=overrides[method], config_dir=args.config_dir)
+        run = train(config, args.data_root, out=Path(args.results_dir) / "synthetic" / f"{method}.json",
+                    progress=not args.no_progress, log=(lambda s: None) if args.quiet else print)
+        rows.append({"method": method, "metrics": run.record, "training": run.record["training"]})
+    print("\nTest metrics on the synthetic data set (full ranking, seen items masked):")
+    print(format_table(rows))
+
+
+# --- parser -------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="glta", description="GLTA: graph-language token alignment for "
+                                     "recommendation, with its baselines and evaluation protocol.")
+    parser.add_argument("--data-root", default=None,
+                        help="folder holding the data sets (default: $GLTA_DATA_ROOT)")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_data_source(p, required_name=False):
+        p.add_argument("dataset", nargs=None if required_name else "?", help="built-in name, e.g. ml-1m")
+        p.add_argument("--data-path", help="a folder or file in one of the supported formats")
+        p.add_argument("--format", help="loader for --data-path (see `glta data list`)")
+
+    data = commands.add_parser("data", help="inspect and convert data sets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    stats = data_commands.add_parser("stats", help="users, items, interactions, density, items with text")
+    add_data_source(stats)
+    stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    stats.set_defaults(func=cmd_data_stats)
+    export = data_commands.add_parser("export", help="write the split data set as RecBole atomic files")
+    add_data_source(export)
+    export.add_argument("--to", required=True, help="output folder")
+    export.add_argument("--name", default=None, help="file stem (default: the data set name)")
+    export.set_defaults(func=cmd_data_export)
+    listing = data_commands.add_parser("list", help="built-in data sets and supported formats")
+    listing.set_defaults(func=cmd_data_list)
+
+    def add_train_args(p):
+        p.add_argument("--dataset", required=False, help="built-in data set name (see `glta data list`)")
+        p.add_argument("--data-path", help="a folder or file in one of the supported formats")
+        p.add_argument("--format", help="loader for --data-path")
+        p.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
+        p.add_argument("--config-dir", default="configs", help="where <dataset>/<method>.yaml defaults live")
+        p.add_argument("--out", help="results file (default: results/<dataset>/<method>.json)")
+        p.add_argument("--run-dir", help="where the model is saved (default: runs/<dataset>/<method>)")
+        p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. train.lr=0.01")
+
+    from glta.methods import METHODS
+
+    train_parser = commands.add_parser("train", help="train and evaluate a method; writes a results file")
+    train_parser.add_argument("method", choices=sorted(METHODS))
+    add_train_args(train_parser)
+    train_parser.set_defaults(func=cmd_train)
+
+    pretrain = commands.add_parser("pretrain", help="stage 0: train LightGCN and save its frozen embeddings")
+    add_train_args(pretrain)
+    pretrain.set_defaults(func=cmd_train, method="lightgcn")
+
+    def add_run_args(p):
+        p.add_argument("--dataset", help="data set name (with --method, finds runs/<dataset>/<method>)")
+        p.add_argument("--method", default="lightgcn", help="method name (default lightgcn)")
+        p.add_argument("--run-dir", help="a run folder written by `glta train`")
+        p.add_argument("--json", action="store_true", help="print JSON")
+
+    evaluate = commands.add_parser("evaluate", help="re-evaluate a trained model on valid and test")
+    add_run_args(evaluate)
+    evaluate.add_argument("--no-progress", action="store_true")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    rec = commands.add_parser("recommend", help="top-k unseen items for a user (ids, titles, scores)")
+    add_run_args(rec)
+    rec.add_argument("--user", action="append", required=True, help="original user id (repeatable)")
+    rec.add_argument("-k", type=int, default=10)
+    rec.set_defaults(func=cmd_recommend)
+
+    demo = commands.add_parser("demo", help="train and compare methods on the embedded synthetic data set")
+    demo.add_argument("--results-dir", default="results")
+    demo.add_argument("--config-dir", default="configs")
+    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "command", None) in {"evaluate", "recommend"} and not args.run_dir and not args.dataset:
+        parser.error("give --dataset (and --method) or --run-dir")
+    try:
+        args.func(args)
+    except GLTAError as error:
+        if args.debug:
+            raise
+        print(f"glta: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("glta: interrupted; rerun with --resume to continue from the last checkpoint", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

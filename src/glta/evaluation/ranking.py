@@ -1,0 +1,83 @@
+"""Full-ranking evaluation: score every item, mask what the user already has, rank the rest.
+
+Users are scored in batches, so memory stays O(batch x items). When testing, the user's training and
+validation items are masked; when validating, the training items. Only users with at least one
+held-out item count (DESIGN.md, "Evaluation protocol").
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from tqdm.auto import tqdm
+
+from glta.data.dataset import RecDataset
+from glta.evaluation.metrics import all_metrics
+
+ScoreFn = Callable[[torch.Tensor], torch.Tensor]  # user indices (B,) -> scores (B, n_items)
+
+
+def mask_rows(scores: torch.Tensor, seen: sp.csr_matrix, users: np.ndarray) -> torch.Tensor:
+    """Set ``scores[b, i] = -inf`` for every item i that user ``users[b]`` has in ``seen`` (in place)."""
+    block = seen[users]
+    if block.nnz:
+        rows = np.repeat(np.arange(len(users)), np.diff(block.indptr))
+        scores[torch.from_numpy(rows), torch.from_numpy(block.indices.astype(np.int64))] = float("-inf")
+    return scores
+
+
+def exclusion_matrix(dataset: RecDataset, split: str) -> sp.csr_matrix:
+    """Items never recommended when evaluating ``split``: train (valid) or train + valid (test)."""
+    if split == "valid":
+        return dataset.train
+    if split == "test":
+        return (dataset.train + dataset.valid).tocsr()
+    raise ValueError(f"split must be 'valid' or 'test', not {split!r}")
+
+
+class RankingEvaluator:
+    """Evaluate any score function on one held-out split of a data set."""
+
+    def __init__(self, dataset: RecDataset, split: str, ks: list[int] = (5, 10, 20), batch_size: int = 1024):
+        self.dataset = dataset
+        self.split = split
+        self.ks = sorted(set(int(k) for k in ks))
+        self.batch_size = batch_size
+        self.held_out = getattr(dataset, split).tocsr()
+        self.exclude = exclusion_matrix(dataset, split)
+        counts = np.diff(self.held_out.indptr)
+        self.users = np.flatnonzero(counts > 0)
+        self.n_relevant = counts[self.users]
+
+    @torch.no_grad()
+    def evaluate(self, score_fn: ScoreFn, progress: bool = False, per_user: bool = False) -> dict:
+        max_k = max(self.ks)
+        hits = np.zeros((len(self.users), max_k), dtype=np.float64)
+        batches = range(0, len(self.users), self.batch_size)
+        for start in tqdm(batches, desc=f"evaluate {self.split}", unit="batch", disable=not progress, leave=False):
+            users = self.users[start:start + self.batch_size]
+            scores = score_fn(torch.from_numpy(users)).float()
+            mask_rows(scores, self.exclude, users)
+            top = torch.topk(scores, max_k, dim=1).indices.numpy()
+            truth = self.held_out[users].toarray() > 0  # (batch, items): O(batch x items) like the scores
+            hits[start:start + len(users)] = np.take_along_axis(truth, top, axis=1)
+        values = all_metrics(hits, self.n_relevant, self.ks)
+        if per_user:
+            return values
+        return {name: float(v.mean()) for name, v in values.items()}
+
+
+def recommend_top_k(score_fn: ScoreFn, dataset: RecDataset, users: np.ndarray, k: int,
+                    exclude: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k unseen items per user: (items, scores), both (len(users), k). By default every known
+    interaction (train, valid and test) is excluded, as when recommending to a real user."""
+    if exclude is None:
+        exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
+    with torch.no_grad():
+        scores = score_fn(torch.as_tensor(users, dtype=torch.long)).float()
+        mask_rows(scores, exclude, np.asarray(users))
+        top = torch.topk(scores, k, dim=1)
+    return top.indices.numpy(), top.values.numpy()

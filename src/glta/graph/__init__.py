@@ -1,0 +1,1 @@
+"""Graph collaborative-filtering encoders (LightGCN; later HCCF)."""

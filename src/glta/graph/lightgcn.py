@@ -1,0 +1,106 @@
+"""LightGCN (He et al., SIGIR 2020): linear propagation on the user-item graph, mean over layers, BPR loss.
+
+Stage 0 of GLTA (paper §2.2) and its first baseline. What it keeps from the paper: no feature transforms
+or non-linearities, symmetric normalisation, layer combination by mean (alpha_k = 1/(K+1)), and L2
+regularisation on the ego embeddings of the batch. Propagation runs on a sparse CSR adjacency once per
+mini-batch (the gradient must flow through it), which is why large batches make epochs cheap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from glta.config import LightGCNConfig
+from glta.data.dataset import RecDataset
+from glta.graph.propagation import normalized_adjacency, propagate, to_torch_csr
+from glta.graph.sampling import BPRSampler
+from glta.recommender import Recommender
+
+
+class LightGCN(Recommender):
+    method = "lightgcn"
+
+    def __init__(self, dataset: RecDataset, config: LightGCNConfig):
+        super().__init__(dataset, config)
+        self.embedding = nn.Embedding(self.n_users + self.n_items, config.dim)
+        nn.init.normal_(self.embedding.weight, std=config.init_std)
+        self.adjacency = to_torch_csr(normalized_adjacency(dataset.train))
+        self.sampler = BPRSampler(dataset.train)
+        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final user and item representations: the mean of layers 0..K."""
+        layer = self.embedding.weight
+        total = layer
+        for _ in range(self.config.layers):
+            layer = propagate(self.adjacency, layer)
+            total = total + layer
+        final = total / (self.config.layers + 1)
+        return final[: self.n_users], final[self.n_users:]
+
+    def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator:
+        self._cache = None
+        return self.sampler.epoch(rng, batch_size)
+
+    def loss(self, batch) -> torch.Tensor:
+        users, positives, negatives = batch
+        user_final, item_final = self.propagate()
+        u, p, n = user_final[users], item_final[positives], item_final[negatives]
+        bpr = F.softplus((u * n).sum(1) - (u * p).sum(1)).mean()  # = -log sigmoid(pos - neg)
+        ego = self.embedding.weight
+        reg = (ego[users].pow(2).sum() + ego[self.n_users + positives].pow(2).sum()
+               + ego[self.n_users + negatives].pow(2).sum()) / (2 * len(users))
+        return bpr + self.config.reg_weight * reg
+
+    def prepare_scoring(self) -> None:
+        self._cache = tuple(t.detach() for t in self.propagate())
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        if self._cache is None or self.training:
+            with torch.no_grad():
+                self.prepare_scoring()
+        user_final, item_final = self._cache
+        return user_final[users] @ item_final.T
+
+    def train(self, mode: bool = True):
+        self._cache = None
+        return super().train(mode)
+
+    # --- frozen node embeddings for the alignment stages -----------------------------------------
+    def save_embeddings(self, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
+        """Save the final (propagated) E_u and E_i as safetensors; GLTA freezes and projects these."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with torch.no_grad():
+            users, items = self.propagate()
+        meta = {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
+                "dim": str(self.config.dim), "layers": str(self.config.layers), **(metadata or {})}
+        save_file({"user": users.contiguous(), "item": items.contiguous()}, str(path), metadata=meta)
+        return path
+
+
+def load_embeddings(path: str | Path, dataset: RecDataset | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Load frozen E_u, E_i; refuse embeddings made for another data set or split."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.exists():
+        from glta.errors import GLTAError
+
+        raise GLTAError(f"{path} does not exist: run `glta pretrain --dataset ...` first")
+    with safe_open(str(path), "pt") as handle:
+        meta = handle.metadata() or {}
+    if dataset is not None and meta.get("dataset_fingerprint") != dataset.fingerprint():
+        from glta.errors import GLTAError
+
+        raise GLTAError(f"{path} was trained on data fingerprint {meta.get('dataset_fingerprint')}, but this data "
+                        f"set is {dataset.fingerprint()}: re-run `glta pretrain` on the same data and split")
+    tensors = load_file(str(path))
+    return tensors["user"], tensors["item"]

@@ -1,0 +1,130 @@
+"""Train, evaluate, save and reload any method: what the CLI and the Python API both call.
+
+A run folder (default ``runs/<dataset>/<method>/``) holds ``model.safetensors`` (the trained weights),
+``run.json`` (the config and the data fingerprint) and, while training, ``checkpoint.pt`` for resuming.
+LightGCN also writes ``embeddings.safetensors``: the frozen E_u and E_i that GLTA's stages project.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from glta.config import RunConfig, build_config, from_dict, MODEL_CONFIGS, DataConfig, EvalConfig, TrainConfig
+from glta.data import load_dataset
+from glta.data.dataset import RecDataset
+from glta.errors import GLTAError
+from glta.evaluation.ranking import RankingEvaluator, recommend_top_k
+from glta.methods import method_class
+from glta.recommender import Recommender
+from glta.results import provenance, write_results
+from glta.training import evaluate, fit
+
+
+def default_run_dir(dataset: str, method: str) -> Path:
+    return Path("runs") / dataset / method
+
+
+def default_results_path(dataset: str, method: str) -> Path:
+    return Path("results") / dataset / f"{method}.json"
+
+
+@dataclass
+class TrainedRun:
+    config: RunConfig
+    dataset: RecDataset
+    model: Recommender
+    results_path: Path | None
+    run_dir: Path
+    record: dict
+
+
+def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path | None = None,
+          out: str | Path | None = None, resume: bool = False, progress: bool = True, log=print) -> TrainedRun:
+    """Train ``config.method`` on ``config.data``, save the model, write the results file."""
+    started = time.time()
+    dataset = load_dataset(config.data, data_root)
+    run_dir = Path(run_dir or default_run_dir(dataset.name, config.method))
+    torch.manual_seed(config.train.seed)
+    model = method_class(config.method)(dataset, config.model)
+    log(f"{config.method} on {dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
+        f"{dataset.train.nnz} train / {dataset.valid.nnz} valid / {dataset.test.nnz} test interactions")
+    result = fit(model, dataset, config.train, config.eval, checkpoint_dir=run_dir, resume=resume,
+                 progress=progress, log=log)
+    save_run(model, config, dataset, run_dir)
+    wall = time.time() - started
+    record = {"training": {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+                           "train_seconds": round(result.train_seconds, 2), "stopped_by": result.stopped_by,
+                           "history": result.history}}
+    prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall)
+    path = Path(out) if out else default_results_path(dataset.name, config.method)
+    write_results(path, config.method, dataset.name, result.valid, result.test, prov, **record)
+    (run_dir / "checkpoint.pt").unlink(missing_ok=True)  # finished: the saved model supersedes it
+    return TrainedRun(config, dataset, model, path, run_dir, {"valid": result.valid, "test": result.test, **record})
+
+
+def save_run(model: Recommender, config: RunConfig, dataset: RecDataset, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(run_dir / "model.safetensors"))
+    (run_dir / "run.json").write_text(json.dumps({"config": config.to_dict(), "identity": model.identity(),
+                                                  "data": dataset.stats()}, indent=2, default=str))
+    if hasattr(model, "save_embeddings"):
+        model.save_embeddings(run_dir / "embeddings.safetensors")
+
+
+def load_run(run_dir: str | Path, data_root: str | None = None) -> tuple[RunConfig, RecDataset, Recommender]:
+    """Reload a trained model; refuses a run whose data fingerprint differs from the data found now."""
+    run_dir = Path(run_dir)
+    meta_path = run_dir / "run.json"
+    if not meta_path.exists():
+        raise GLTAError(f"{run_dir} holds no trained run (no run.json): train it first with `glta train`")
+    meta = json.loads(meta_path.read_text())
+    raw = meta["config"]
+    config = RunConfig(method=raw["method"], data=from_dict(DataConfig, raw["data"]),
+                       train=from_dict(TrainConfig, raw["train"]), eval=from_dict(EvalConfig, raw["eval"]),
+                       model=from_dict(MODEL_CONFIGS[raw["method"]], raw["model"]))
+    dataset = load_dataset(config.data, data_root)
+    if dataset.fingerprint() != meta["identity"]["dataset_fingerprint"]:
+        raise GLTAError(f"{run_dir} was trained on data fingerprint {meta['identity']['dataset_fingerprint']}, "
+                        f"but the data found now has {dataset.fingerprint()}: retrain, or point at the same data")
+    model = method_class(config.method)(dataset, config.model)
+    model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
+    model.eval()
+    return config, dataset, model
+
+
+def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bool = True) -> dict:
+    config, dataset, model = load_run(run_dir, data_root)
+    return {split: evaluate(model, RankingEvaluator(dataset, split, config.eval.ks, config.eval.batch_size),
+                            progress=progress) for split in ("valid", "test")}
+
+
+def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str | None = None) -> list[dict]:
+    """Top-k unseen items for users given by their *original* ids: item ids, titles and scores."""
+    config, dataset, model = load_run(run_dir, data_root)
+    index = {str(u): i for i, u in enumerate(dataset.user_ids)}
+    unknown = [u for u in users if str(u) not in index]
+    if unknown:
+        raise GLTAError(f"unknown user id(s) {unknown[:5]} in {dataset.name}; ids are the data set's original "
+                        f"user ids, e.g. {list(dataset.user_ids[:3])}")
+    rows = np.array([index[str(u)] for u in users])
+    with torch.no_grad():
+        model.prepare_scoring()
+        items, scores = recommend_top_k(model.score, dataset, rows, k)
+    titles = dataset.item_text.get("title")
+    out = []
+    for user, user_items, user_scores in zip(users, items, scores):
+        out.append({"user": str(user), "items": [
+            {"item": str(dataset.item_ids[i]), "title": titles[i] if titles else "", "score": float(s)}
+            for i, s in zip(user_items, user_scores)]})
+    return out
+
+
+__all__ = ["build_config", "train", "load_run", "evaluate_run", "recommend"]

@@ -1,0 +1,53 @@
+"""The one small interface shared by GLTA and every baseline.
+
+A ``Recommender`` is a ``torch.nn.Module`` that answers three questions, so the trainer, the evaluator and
+the CLI never need to know which model they hold (the shape RecBole made familiar):
+
+- ``train_batches(rng)``: one epoch of training batches;
+- ``loss(batch)``: a scalar loss for one batch;
+- ``score(users)``: scores over all items for a batch of users (full ranking).
+
+``prepare_scoring()`` is called before evaluation (e.g. to cache propagated embeddings) and
+``identity()`` describes what the model was built on, for saved files and results.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from glta.data.dataset import RecDataset
+
+
+class Recommender(nn.Module, ABC):
+    method: ClassVar[str]
+
+    def __init__(self, dataset: RecDataset, config: Any):
+        super().__init__()
+        self.n_users = dataset.n_users
+        self.n_items = dataset.n_items
+        self.config = config
+        self.dataset_fingerprint = dataset.fingerprint()
+
+    @abstractmethod
+    def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Any]:
+        """Yield the batches of one training epoch."""
+
+    @abstractmethod
+    def loss(self, batch: Any) -> torch.Tensor:
+        """The training loss of one batch."""
+
+    @abstractmethod
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        """Scores of every item for ``users``: shape (len(users), n_items). Higher is better."""
+
+    def prepare_scoring(self) -> None:
+        """Hook run (under ``torch.no_grad``) before a round of ``score`` calls."""
+
+    def identity(self) -> dict:
+        return {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
+                "n_users": self.n_users, "n_items": self.n_items}

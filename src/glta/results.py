@@ -1,0 +1,66 @@
+"""Results files: metrics plus how they were made (git commit, config, data fingerprint, seed, machine, time)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+REQUIRED_METRICS = ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20", "Hit@10", "MRR@10")
+
+
+def git_commit() -> str:
+    """The checkout's commit, with ``+dirty`` when tracked files have uncommitted changes."""
+    root = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"host": platform.node(), "platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "python": platform.python_version()}
+
+
+def provenance(config: dict, data_fingerprint: str, seed: int, wall_seconds: float, **extra) -> dict:
+    return {"git_commit": git_commit(), "config": config, "data_fingerprint": data_fingerprint, "seed": seed,
+            "machine": machine(), "wall_seconds": round(wall_seconds, 2),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
+
+
+def write_results(path: str | Path, method: str, dataset: str, valid: dict, test: dict, prov: dict,
+                  **extra) -> Path:
+    missing = [k for k in REQUIRED_METRICS if k not in valid or k not in test]
+    if missing:
+        raise ValueError(f"results lack metrics {missing}; evaluate with ks including 5, 10 and 20")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"method": method, "dataset": dataset, "metrics": {"valid": valid, "test": test}, **extra,
+              "provenance": prov}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_results(path: str | Path) -> dict:
+    return json.loads(Path(path).read_text())

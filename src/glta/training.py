@@ -1,0 +1,133 @@
+"""The fit loop every recommender shares: Adam, early stopping on a validation metric, resumable checkpoints.
+
+The loop keeps the best model's weights (by ``train.select_metric`` on the validation split) and, when a
+checkpoint folder is given, writes ``checkpoint.pt`` after each evaluation so that an interrupted run resumes
+where it stopped (``resume=True``) instead of starting again.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from glta.config import EvalConfig, TrainConfig
+from glta.data.dataset import RecDataset
+from glta.evaluation.ranking import RankingEvaluator
+from glta.errors import GLTAError
+from glta.recommender import Recommender
+
+
+@dataclass
+class FitResult:
+    valid: dict
+    test: dict
+    best_epoch: int
+    epochs_run: int
+    train_seconds: float
+    history: list[dict] = field(default_factory=list)
+    stopped_by: str = ""
+
+
+def set_seed(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = False) -> dict:
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model.prepare_scoring()
+        metrics = evaluator.evaluate(model.score, progress=progress)
+    model.train(was_training)
+    return metrics
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation: EvalConfig,
+        checkpoint_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
+        log: Callable[[str], None] = print) -> FitResult:
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    set_seed(train.seed)
+    rng = np.random.default_rng(train.seed)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=train.lr) if parameters else None
+    valid_eval = RankingEvaluator(dataset, "valid", evaluation.ks, evaluation.batch_size)
+    test_eval = RankingEvaluator(dataset, "test", evaluation.ks, evaluation.batch_size)
+    best_score, best_epoch, best_state, best_valid = -np.inf, -1, None, {}
+    history: list[dict] = []
+    start_epoch, bad_rounds, spent = 0, 0, 0.0
+    checkpoint = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
+    if checkpoint and resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["identity"] != model.identity():
+            raise GLTAError(f"{checkpoint} belongs to another model or data set; delete it or drop --resume")
+        model.load_state_dict(state["model"])
+        if optimizer is not None:
+            optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, bad_rounds, spent = state["epoch"] + 1, state["bad_rounds"], state["seconds"]
+        best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
+        best_valid, history = state["best_valid"], state["history"]
+        log(f"resumed from {checkpoint} after epoch {state['epoch']} (best {train.select_metric}={best_score:.4f})")
+    stopped_by = f"epoch limit ({train.epochs})"
+    started = time.time() - spent
+    for epoch in range(start_epoch, train.epochs):
+        model.train()
+        losses = []
+        batches = model.train_batches(rng, train.batch_size)
+        bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress,
+                   total=getattr(batches, "__len__", None) and len(batches))
+        for batch in bar:
+            optimizer.zero_grad(set_to_none=True)
+            loss = model.loss(batch)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+                  "seconds": round(time.time() - started, 2)}
+        if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
+            valid = evaluate(model, valid_eval)
+            score = valid[train.select_metric]
+            record["valid"] = {train.select_metric: score}
+            if score > best_score:
+                best_score, best_epoch, best_valid, bad_rounds = score, epoch, valid, 0
+                best_state = copy.deepcopy(model.state_dict())
+            else:
+                bad_rounds += 1
+            log(f"epoch {epoch:3d}  loss {record['loss']:.4f}  valid {train.select_metric} {score:.4f}  "
+                f"best {best_score:.4f}@{best_epoch}  {record['seconds']:.0f}s")
+            history.append(record)
+            if checkpoint:
+                checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                _save_checkpoint(checkpoint, {
+                    "identity": model.identity(), "model": model.state_dict(), "optimizer": optimizer and optimizer.state_dict(),
+                    "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "epoch": epoch,
+                    "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,
+                    "best_epoch": best_epoch, "best_state": best_state, "best_valid": best_valid,
+                    "history": history})
+            if bad_rounds >= train.patience:
+                stopped_by = f"early stopping (no {train.select_metric} gain in {train.patience} evaluations)"
+                break
+        else:
+            history.append(record)
+    train_seconds = time.time() - started
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    test = evaluate(model, test_eval, progress=progress)
+    return FitResult(valid=best_valid, test=test, best_epoch=best_epoch, epochs_run=len(history) and
+                     history[-1]["epoch"] + 1, train_seconds=train_seconds, history=history, stopped_by=stopped_by)
