@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--run-dir", help="where the model is saved (default: runs/<dataset>/<method>)")
         p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
         p.add_argument("--no-progress", action="store_true", help="no progress bars")
-        p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. train.lr=0.01")
+        p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                       help="dotted config overrides anywhere on the line, e.g. train.lr=0.01 model.layers=2")
 
     from glta.methods import METHODS
 
@@ -207,7 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # KEY=VALUE overrides may stand between options; anything else is an error
+        stray = [token for token in extra if token.startswith("-") or "=" not in token]
+        if stray or not hasattr(args, "overrides"):
+            parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+        args.overrides = list(args.overrides or []) + extra
     if getattr(args, "command", None) in {"evaluate", "recommend"} and not args.run_dir and not args.dataset:
         parser.error("give --dataset (and --method) or --run-dir")
     try:

@@ -412,8 +412,10 @@ def load_csv(path: Path) -> Interactions:
     order = None
     if time_col is not None:
         numeric = pd.to_numeric(frame[time_col], errors="coerce")
-        if numeric.isna().any():
-            numeric = pd.to_datetime(frame[time_col], errors="coerce").astype("int64") // 10**9
+        missing = numeric.isna()
+        if missing.any():  # dates: parsed one by one, then unix seconds
+            dates = pd.to_datetime(frame.loc[missing, time_col], errors="coerce", format="mixed", utc=True)
+            numeric[missing] = (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
         if numeric.isna().any():
             line = int(np.flatnonzero(numeric.isna().to_numpy())[0]) + 2
             raise DataFormatError(inter, f"timestamp '{frame[time_col].iloc[line - 2]}' is not a number or date",

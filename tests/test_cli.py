@@ -1,0 +1,67 @@
+import json
+
+import pytest
+
+from glta.cli import build_parser, main
+
+
+def test_help_everywhere(capsys):
+    for argv in (["--help"], ["data", "--help"], ["data", "stats", "--help"], ["train", "--help"],
+                 ["pretrain", "--help"], ["evaluate", "--help"], ["recommend", "--help"], ["demo", "--help"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 0
+    assert "usage" in capsys.readouterr().out
+
+
+def test_data_stats_json(capsys):
+    assert main(["data", "stats", "synthetic", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["users"] == 600 and stats["items_with_text"] == 400
+
+
+def test_unknown_dataset_is_a_clear_error(capsys):
+    assert main(["data", "stats", "movielens-9m"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown data set 'movielens-9m'" in err and "Traceback" not in err
+
+
+def test_bad_override_is_a_clear_error(capsys, tmp_path):
+    assert main(["train", "lightgcn", "--dataset", "synthetic", "train.lrr=1", "--out", str(tmp_path / "r.json")]) == 2
+    assert "unknown config key" in capsys.readouterr().err
+
+
+def test_train_evaluate_recommend(tmp_path, capsys):
+    out, run_dir = tmp_path / "res.json", tmp_path / "run"
+    assert main(["train", "lightgcn", "--dataset", "synthetic", "--out", str(out), "--run-dir", str(run_dir),
+                 "--no-progress", "train.epochs=3", "train.batch_size=2048", "model.dim=16"]) == 0
+    record = json.loads(out.read_text())
+    assert record["method"] == "lightgcn" and record["dataset"] == "synthetic"
+    for key in ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20", "Hit@10", "MRR@10"):
+        assert 0.0 <= record["metrics"]["test"][key] <= 1.0 and key in record["metrics"]["valid"]
+    prov = record["provenance"]
+    for key in ("git_commit", "config", "data_fingerprint", "seed", "machine", "wall_seconds"):
+        assert key in prov
+    assert prov["config"]["model"]["dim"] == 16
+    assert (run_dir / "embeddings.safetensors").exists() and not (run_dir / "checkpoint.pt").exists()
+    capsys.readouterr()
+    assert main(["evaluate", "--run-dir", str(run_dir), "--json", "--no-progress"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["test"]["N@10"] == pytest.approx(record["metrics"]["test"]["N@10"], rel=1e-5)
+    assert main(["recommend", "--run-dir", str(run_dir), "--user", "3", "-k", "5", "--json"]) == 0
+    recs = json.loads(capsys.readouterr().out)[0]["items"]
+    assert len(recs) == 5 and len({r["item"] for r in recs}) == 5 and all(r["title"] for r in recs)
+    from glta.config import DataConfig
+    from glta.data import load_dataset
+
+    data = load_dataset(DataConfig(name="synthetic"))
+    user = list(data.user_ids).index("3")
+    seen = {data.item_ids[i] for m in (data.train, data.valid, data.test) for i in m[user].indices}
+    assert not seen & {r["item"] for r in recs}
+    assert main(["recommend", "--run-dir", str(run_dir), "--user", "nobody"]) == 2
+    assert "unknown user id" in capsys.readouterr().err
+
+
+def test_evaluate_without_run_is_clear(tmp_path, capsys):
+    assert main(["evaluate", "--run-dir", str(tmp_path / "none")]) == 2
+    assert "no trained run" in capsys.readouterr().err

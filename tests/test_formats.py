@@ -1,0 +1,202 @@
+"""Every loader on small files written here in the official release formats (never the real data)."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from glta.config import DataConfig
+from glta.data import load_dataset
+from glta.data.export import export_recbole
+from glta.data.formats import FORMATS, detect_format
+from glta.errors import DataFormatError, GLTAError
+
+
+def _pairs(inter):
+    return sorted((inter.user_ids[u], inter.item_ids[i]) for u, i in zip(inter.users, inter.items))
+
+
+def test_movielens_1m_ratings_dat(tmp_path):
+    (tmp_path / "ratings.dat").write_text("1::10::5::978300760\n1::20::3::978300761\n2::10::4::978300762\n"
+                                          "2::10::4::978300999\n")
+    # the official movies.dat is Latin-1
+    (tmp_path / "movies.dat").write_bytes("10::Café (1995)::Comedy|Drama\n20::Heat (1995)::Action\n"
+                                          .encode("latin-1"))
+    assert detect_format(tmp_path) == "movielens-1m"
+    inter = FORMATS["movielens-1m"](tmp_path)
+    assert _pairs(inter) == [("1", "10"), ("1", "20"), ("2", "10")]  # the repeated pair is kept once
+    assert inter.item_text["title"] == ["Café (1995)", "Heat (1995)"]
+    assert inter.item_text["genres"][0] == "Comedy, Drama"
+    assert inter.order is not None
+
+
+def test_movielens_1m_lightgcn_copy_maps_ids_back(tmp_path):
+    (tmp_path / "train.txt").write_text("0 9 19\n1 9\n")
+    (tmp_path / "test.txt").write_text("0 29\n")
+    (tmp_path / "movies.dat").write_text("10::A (1990)::Drama\n20::B (1991)::Comedy\n30::C (1992)::War\n")
+    inter = FORMATS["movielens-1m"](tmp_path)
+    assert _pairs(inter) == [("1", "10"), ("1", "20"), ("1", "30"), ("2", "10")]
+    test_items = {inter.item_ids[i] for i, s in zip(inter.items, inter.given_split) if s == 2}
+    assert test_items == {"30"}
+    assert inter.item_text["title"] == ["A (1990)", "B (1991)", "C (1992)"]
+
+
+def test_movielens_malformed_line_names_file_and_line(tmp_path):
+    (tmp_path / "ratings.dat").write_text("1::10::5::978300760\n1::oops\n")
+    (tmp_path / "movies.dat").write_text("10::A::Drama\n")
+    with pytest.raises(DataFormatError, match=r"ratings.dat, line 2"):
+        FORMATS["movielens-1m"](tmp_path)
+
+
+def test_movielens_100k(tmp_path):
+    (tmp_path / "u.data").write_text("1\t5\t3\t881250949\n2\t5\t1\t881250950\n2\t7\t4\t881250951\n")
+    (tmp_path / "u.genre").write_text("unknown|0\nAction|1\nComedy|2\n\n")
+    (tmp_path / "u.item").write_bytes("5|Café|01-Jan-1995||http://x|0|1|1\n7|Other|01-Jan-1995||http://y|1|0|0\n"
+                                      .encode("latin-1"))
+    inter = FORMATS["movielens-100k"](tmp_path)
+    assert inter.n_users == 2 and inter.n_items == 2
+    assert inter.item_text["genres"] == ["Action, Comedy", "unknown"]
+    assert inter.item_text["title"][0] == "Café"
+
+
+def test_amazon_2018_gz(tmp_path):
+    reviews = [{"overall": 5.0, "reviewerID": "A1", "asin": "B01", "unixReviewTime": 10},
+               {"overall": 4.0, "reviewerID": "A1", "asin": "B02", "unixReviewTime": 20},
+               {"overall": 3.0, "reviewerID": "A2", "asin": "B01", "unixReviewTime": 30}]
+    with gzip.open(tmp_path / "Grocery_and_Gourmet_Food_5.json.gz", "wt") as handle:
+        handle.write("\n".join(json.dumps(r) for r in reviews) + "\n")
+    meta = [{"asin": "B01", "title": "Tea", "description": ["Green", "tea"], "category": ["Grocery", "Tea"],
+             "brand": "X"}, {"asin": "B02", "title": "Coffee", "description": [], "brand": ""},
+            {"asin": "B99", "title": "unused"}]
+    with gzip.open(tmp_path / "meta_Grocery_and_Gourmet_Food.json.gz", "wt") as handle:
+        handle.write("\n".join(json.dumps(m) for m in meta) + "\n")
+    assert detect_format(tmp_path) == "amazon"
+    inter = FORMATS["amazon"](tmp_path)
+    assert _pairs(inter) == [("A1", "B01"), ("A1", "B02"), ("A2", "B01")]
+    assert inter.item_text["title"] == ["Tea", "Coffee"]
+    assert inter.item_text["description"][0] == "Green tea"
+    assert inter.item_text["categories"][0] == "Grocery Tea"
+
+
+def test_amazon_2014_python_literal_meta(tmp_path):
+    (tmp_path / "reviews_Grocery_5.json").write_text(
+        json.dumps({"reviewerID": "A1", "asin": "B01", "unixReviewTime": 1}) + "\n")
+    (tmp_path / "meta_Grocery.json").write_text("{'asin': 'B01', 'title': 'Tea', 'categories': [['Grocery']]}\n")
+    inter = FORMATS["amazon"](tmp_path)
+    assert inter.item_text["title"] == ["Tea"]
+    assert inter.item_text["categories"] == ["Grocery"]
+
+
+def test_amazon_missing_field(tmp_path):
+    (tmp_path / "x_5.json").write_text(json.dumps({"asin": "B01"}) + "\n")
+    (tmp_path / "meta_x.json").write_text("")
+    with pytest.raises(DataFormatError, match="reviewerID"):
+        FORMATS["amazon"](tmp_path)
+
+
+def test_lcrec(tmp_path):
+    (tmp_path / "Toy.inter.json").write_text(json.dumps({"0": [0, 1, 2], "1": [2, 0]}))
+    (tmp_path / "Toy.item.json").write_text(json.dumps({str(i): {"title": f"t{i}", "description": "."}
+                                                        for i in range(3)}))
+    inter = FORMATS["lcrec"](tmp_path)
+    assert inter.n_users == 2 and inter.n_items == 3
+    assert inter.item_text["description"] == ["", "", ""]  # "." means an empty description
+    first_user = inter.order[inter.users == 0]
+    assert list(first_user) == [0, 1, 2]
+
+
+def test_goodreads_ucsd(tmp_path):
+    rows = [{"user_id": "u1", "book_id": "7", "is_read": True, "rating": 5,
+             "date_added": "Mon Aug 08 07:33:12 -0700 2016"},
+            {"user_id": "u2", "book_id": "8", "is_read": False, "rating": 0, "date_added": ""}]
+    with gzip.open(tmp_path / "goodreads_interactions_history_biography.json.gz", "wt") as handle:
+        handle.write("\n".join(json.dumps(r) for r in rows))
+    with gzip.open(tmp_path / "goodreads_books_history_biography.json.gz", "wt") as handle:
+        handle.write(json.dumps({"book_id": "7", "title": "SPQR", "description": "Rome."}) + "\n")
+    inter = FORMATS["goodreads"](tmp_path)
+    assert inter.n_users == 2 and inter.item_text["title"] == ["SPQR", ""]
+
+
+def test_once_goodreads(tmp_path):
+    with gzip.open(tmp_path / "user_history.tsv.gz", "wt") as handle:
+        handle.write("user_id\tbook_id\tposition\nab\t5\t0\nab\t6\t1\ncd\t5\t0\n")
+    (tmp_path / "book.csv").write_text('bid\ttitle\n5\tA "quoted" title\n6\tB\n')
+    (tmp_path / "book-desc.csv").write_text('bid,desc\n5,"One, two"\n6,Three\n')
+    inter = FORMATS["once-goodreads"](tmp_path)
+    assert inter.item_text["title"] == ['A "quoted" title', "B"]
+    assert inter.item_text["description"] == ["One, two", "Three"]
+
+
+def test_generic_csv_with_item_text(tmp_path):
+    (tmp_path / "interactions.csv").write_text("user,item,rating,timestamp\nu1,i1,5,100\nu1,i2,4,200\n"
+                                               "u2,i1,3,2020-01-01\n")
+    (tmp_path / "items.csv").write_text("item,title,description\ni1,First,desc one\ni2,Second,desc two\n")
+    inter = FORMATS["csv"](tmp_path)
+    assert inter.item_text["title"] == ["First", "Second"]
+    assert _pairs(inter) == [("u1", "i1"), ("u1", "i2"), ("u2", "i1")]
+
+
+def test_generic_tsv_file_and_bad_column(tmp_path):
+    path = tmp_path / "data.tsv"
+    path.write_text("userId\tmovieId\n1\t2\n")
+    assert _pairs(FORMATS["csv"](path)) == [("1", "2")]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("who,what\n1,2\n")
+    with pytest.raises(DataFormatError, match="no user column"):
+        FORMATS["csv"](bad)
+
+
+def test_recbole_round_trip(tmp_path, synthetic):
+    export_recbole(synthetic, tmp_path / "syn", "syn")
+    inter = FORMATS["recbole"](tmp_path / "syn")
+    assert len(inter.users) == synthetic.n_interactions
+    reloaded = load_dataset(DataConfig(name="syn", path=str(tmp_path / "syn"), format="recbole", split="given"))
+    assert reloaded.n_interactions == synthetic.n_interactions
+    assert reloaded.test.nnz == synthetic.test.nnz and reloaded.valid.nnz == synthetic.valid.nnz
+    assert set(reloaded.item_text) == set(synthetic.item_text)
+    title = dict(zip(synthetic.item_ids, synthetic.item_text["title"]))
+    assert all(title[i] == t for i, t in zip(reloaded.item_ids, reloaded.item_text["title"]))
+
+
+def test_recbole_single_inter_with_timestamp(tmp_path):
+    (tmp_path / "x.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n1\t2\t5\n1\t3\t6\n")
+    inter = FORMATS["recbole"](tmp_path)
+    assert list(inter.order) == [5, 6]
+
+
+def test_unknown_dataset_name_lists_builtins():
+    with pytest.raises(GLTAError, match="Built-in names: ml-1m"):
+        load_dataset(DataConfig(name="ml-2m"))
+
+
+def test_missing_path_and_undetectable_format(tmp_path):
+    with pytest.raises(GLTAError, match="does not exist"):
+        load_dataset(DataConfig(name="x", path=str(tmp_path / "nope")))
+    (tmp_path / "readme.txt").write_text("hi")
+    with pytest.raises(GLTAError, match="pass --format"):
+        load_dataset(DataConfig(name="x", path=str(tmp_path)))
+
+
+def test_cache_is_used_and_keyed_by_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    first = load_dataset(DataConfig(name="synthetic"))
+    files = list((tmp_path / "cache" / "data").glob("*.npz"))
+    assert len(files) == 1
+    again = load_dataset(DataConfig(name="synthetic"))
+    assert again.fingerprint() == first.fingerprint()
+    other = load_dataset(DataConfig(name="synthetic", seed=3))
+    assert other.fingerprint() != first.fingerprint()
+    assert len(list((tmp_path / "cache" / "data").glob("*.npz"))) == 2
+    files[0].write_bytes(b"garbage")  # a damaged cache is rebuilt, not trusted
+    assert load_dataset(DataConfig(name="synthetic")).fingerprint() == first.fingerprint()
+
+
+def test_csv_dates_and_bad_timestamp(tmp_path):
+    path = tmp_path / "interactions.csv"
+    path.write_text("user,item,timestamp\nu1,i1,100\nu1,i2,2020-01-01\n")
+    inter = FORMATS["csv"](path)
+    assert inter.order[0] == 100 and inter.order[1] == 1577836800
+    path.write_text("user,item,timestamp\nu1,i1,100\nu1,i2,yesterday\n")
+    with pytest.raises(DataFormatError, match="line 3"):
+        FORMATS["csv"](path)

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+import torch
+
+from glta.config import EvalConfig, LightGCNConfig, TrainConfig
+from glta.errors import GLTAError
+from glta.graph.lightgcn import LightGCN, load_embeddings
+from glta.graph.propagation import normalized_adjacency, propagate, to_torch_csr
+from glta.graph.sampling import BPRSampler
+from glta.popularity import Popularity
+from glta.training import evaluate, fit
+from glta.evaluation.ranking import RankingEvaluator
+
+
+def test_adjacency_is_symmetric_normalised(synthetic):
+    adjacency = normalized_adjacency(synthetic.train)
+    n = synthetic.n_users + synthetic.n_items
+    assert adjacency.shape == (n, n)
+    assert abs(adjacency - adjacency.T).max() < 1e-7
+    degree = np.asarray((adjacency != 0).sum(1)).ravel()
+    u, i = synthetic.train.nonzero()
+    expected = 1 / np.sqrt(degree[u[0]] * degree[synthetic.n_users + i[0]])
+    assert adjacency[u[0], synthetic.n_users + i[0]] == pytest.approx(expected, rel=1e-6)
+
+
+def test_fast_propagation_gradient_matches_dense(synthetic):
+    adjacency = normalized_adjacency(synthetic.train)
+    sparse = to_torch_csr(adjacency)
+    dense = torch.from_numpy(adjacency.toarray())
+    x = torch.randn(adjacency.shape[0], 4, requires_grad=True)
+    weight = torch.randn(adjacency.shape[0], 4)
+    (propagate(sparse, propagate(sparse, x)) * weight).sum().backward()
+    fast = x.grad.clone()
+    x.grad = None
+    ((dense @ (dense @ x)) * weight).sum().backward()
+    assert torch.allclose(fast, x.grad, atol=1e-5)
+
+
+def test_negatives_are_never_training_items(synthetic):
+    sampler = BPRSampler(synthetic.train)
+    rng = np.random.default_rng(0)
+    for users, positives, negatives in sampler.epoch(rng, 4096):
+        assert sampler.is_positive(users.numpy(), positives.numpy()).all()
+        assert not sampler.is_positive(users.numpy(), negatives.numpy()).any()
+
+
+def test_lightgcn_learns_and_beats_popularity(synthetic):
+    torch.manual_seed(0)
+    model = LightGCN(synthetic, LightGCNConfig())
+    result = fit(model, synthetic, TrainConfig(epochs=25, batch_size=1024, lr=0.01, patience=5),
+                 EvalConfig(), progress=False, log=lambda s: None)
+    pop = evaluate(Popularity(synthetic), RankingEvaluator(synthetic, "test", [5, 10, 20]))
+    assert result.test["N@10"] > 2 * pop["N@10"]
+    assert result.best_epoch >= 0 and result.valid["N@10"] > 0
+
+
+def test_resume_continues_where_it_stopped(synthetic, tmp_path):
+    def run(epochs, resume, folder):
+        torch.manual_seed(0)
+        model = LightGCN(synthetic, LightGCNConfig())
+        return fit(model, synthetic, TrainConfig(epochs=epochs, batch_size=2048, lr=0.01, patience=100),
+                   EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False, log=lambda s: None)
+
+    straight = run(4, False, tmp_path / "a")
+    run(2, False, tmp_path / "b")  # "interrupted" after two epochs
+    resumed = run(4, True, tmp_path / "b")
+    assert resumed.epochs_run == 4
+    assert resumed.test == pytest.approx(straight.test, rel=1e-5)
+
+
+def test_embeddings_round_trip_and_refuse_other_data(synthetic, tmp_path):
+    from glta.config import DataConfig
+    from glta.data import load_dataset
+
+    model = LightGCN(synthetic, LightGCNConfig(dim=8))
+    path = model.save_embeddings(tmp_path / "emb.safetensors")
+    users, items = load_embeddings(path, synthetic)
+    assert users.shape == (synthetic.n_users, 8) and items.shape == (synthetic.n_items, 8)
+    other = load_dataset(DataConfig(name="synthetic", seed=99))
+    with pytest.raises(GLTAError, match="fingerprint"):
+        load_embeddings(path, other)
