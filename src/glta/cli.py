@@ -117,9 +117,8 @@ def cmd_demo(args) -> None:
     from glta.pipeline import train
 
     rows = []
-    overrides = {"pop": [], "lightgcn": ["train.epochs=60", "train.batch_size=1024", "train.lr=0.01"]}
     for method in ("pop", "lightgcn"):
-        config = build_config(method, "synthetic", overrides=overrides[method], config_dir=args.config_dir)
+        config = build_config(method, "synthetic", config_dir=args.config_dir)
         run = train(config, args.data_root, out=Path(args.results_dir) / "synthetic" / f"{method}.json",
                     progress=not args.no_progress, log=(lambda s: None) if args.quiet else print)
         rows.append({"method": method, "metrics": run.record, "training": run.record["training"]})

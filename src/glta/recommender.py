@@ -45,6 +45,10 @@ class Recommender(nn.Module, ABC):
     def score(self, users: torch.Tensor) -> torch.Tensor:
         """Scores of every item for ``users``: shape (len(users), n_items). Higher is better."""
 
+    def batches_per_epoch(self, batch_size: int) -> int | None:
+        """How many batches ``train_batches`` yields (for progress bars with an ETA); None if unknown."""
+        return None
+
     def prepare_scoring(self) -> None:
         """Hook run (under ``torch.no_grad``) before a round of ``score`` calls."""
 

@@ -91,13 +91,14 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         losses = []
         batches = model.train_batches(rng, train.batch_size)
         bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress,
-                   total=getattr(batches, "__len__", None) and len(batches))
+                   total=model.batches_per_epoch(train.batch_size))
         for batch in bar:
             optimizer.zero_grad(set_to_none=True)
             loss = model.loss(batch)
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.time() - started, 2)}
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:

@@ -49,6 +49,9 @@ class LightGCN(Recommender):
         self._cache = None
         return self.sampler.epoch(rng, batch_size)
 
+    def batches_per_epoch(self, batch_size: int) -> int:
+        return -(-len(self.sampler) // batch_size)
+
     def loss(self, batch) -> torch.Tensor:
         users, positives, negatives = batch
         user_final, item_final = self.propagate()
