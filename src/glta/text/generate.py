@@ -1,18 +1,21 @@
 """LLM-written user text: the profile (paper Fig. 1(c)) and prediction (Fig. 1(d)) of each user, and item profiles.
 
 Prompts are built from the descriptions of a user's **training** items only (``dataset.train``), never from
-validation or test items. Long histories are sampled (seeded per user) down to ``max_history_items`` and every
-item's text is trimmed to ``max_item_chars``; if the prompt still exceeds ``prompt_token_budget`` tokens, items
-are dropped from the end until it fits.
+validation or test items. Long histories are sampled (seeded per user) down to ``max_history_items``, every
+item's text is trimmed to ``max_item_chars``, and items are dropped from the end until the prompt fits
+``prompt_token_budget`` tokens.
 
-Generation is batched (left padding, KV cache, batches of similar prompt length), greedy by default, with a
-bounded number of new tokens. Results are appended to a JSON-lines cache as each batch finishes, keyed by
-(model, template, generation settings) in the file name and (user, history fingerprint) per record, so a killed
-run loses at most the batch in flight and a rerun regenerates nothing that exists.
+Both user templates start with the same text (the user's history) and differ only in the closing question, so a
+prompt is a *shared prefix* plus a per-kind *suffix*, as token ids. Generation prefills each batch's prefixes once
+and reuses their keys/values for the profile and the prediction continuation (left padding, KV cache, batches of
+similar length, greedy by default, bounded new tokens). Results are appended to a JSON-lines cache as each batch
+finishes, keyed by (model, template, generation settings) in the file name and (user, history fingerprint) per
+record, so a killed run loses at most the batch in flight and a rerun regenerates nothing that exists.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -29,15 +32,16 @@ from glta.data.dataset import RecDataset
 
 TEMPLATES = Path(__file__).parent / "templates"
 USER_KINDS = ("profile", "prediction")
+HISTORY_SLOT = "{history}"
 
 
 @dataclass
 class GenerationConfig:
     max_new_tokens: int = 64
     batch_size: int = 32
-    max_history_items: int = 20
-    max_item_chars: int = 120
-    prompt_token_budget: int = 640
+    max_history_items: int = 12
+    max_item_chars: int = 80
+    prompt_token_budget: int = 400
     greedy: bool = True
     temperature: float = 0.7  # used only when greedy is false
     repetition_penalty: float = 1.15  # small models loop ("comedy, comedy, ...") without it
@@ -90,20 +94,59 @@ def chat_prompt(tokenizer, content: str, system: str | None = None) -> str:
     return content + "\n"
 
 
-def user_prompt(tokenizer, dataset: RecDataset, user: int, kind: str, config: GenerationConfig,
-                template: str | None = None) -> tuple[str, str]:
-    """(prompt, history fingerprint) for one user, within the token budget."""
-    template = template or template_text(kind)
+@dataclass
+class Prompt:
+    """A prompt as token ids: ``prefix`` (shared by the kinds of one user) + ``suffix`` (the kind's question)."""
+
+    key: str  # the user's or item's original id
+    fingerprint: str  # of the history (or item text) it was built from
+    prefix: list[int]
+    suffix: list[int]
+
+    def text(self, tokenizer) -> str:
+        return tokenizer.decode(self.prefix + self.suffix)
+
+
+def split_template(tokenizer, template: str, system: str | None) -> tuple[str, str]:
+    """Render the chat prompt around a placeholder and cut it there: (text before, text after) the history."""
+    marker = "\x00HISTORY\x00"
+    rendered = chat_prompt(tokenizer, template.replace(HISTORY_SLOT, marker), system)
+    before, after = rendered.split(marker)
+    return before, after
+
+
+def user_prompts(tokenizer, dataset: RecDataset, user: int, kinds, config: GenerationConfig) -> dict[str, Prompt]:
+    """The user's prompt for each kind. The prefix (system, instruction head, history) is identical across
+    kinds when the templates share their text before ``{history}``; the suffix holds the kind's question."""
     items = history_items(dataset, user, config)
     fingerprint = history_fingerprint(dataset, items)  # of the sampled history; the budget cut is deterministic
     lines = [item_line(dataset, i, config) for i in items]
+    parts = {kind: split_template(tokenizer, template_text(kind), config.system_prompt) for kind in kinds}
+    suffixes = {kind: tokenizer(after, add_special_tokens=False).input_ids for kind, (_, after) in parts.items()}
+    longest_suffix = max(len(s) for s in suffixes.values())
     while True:
-        prompt = chat_prompt(tokenizer, template.format(history="\n".join(lines) or "- (no items)"),
-                             config.system_prompt)
-        if len(lines) <= 1 or len(tokenizer(prompt, add_special_tokens=False).input_ids) <= config.prompt_token_budget:
+        history = "\n".join(lines) or "- (no items)"
+        prefixes = {kind: tokenizer(before + history, add_special_tokens=False).input_ids
+                    for kind, (before, _) in parts.items()}
+        if len(lines) <= 1 or max(len(p) for p in prefixes.values()) + longest_suffix <= config.prompt_token_budget:
             break
         lines = lines[:-1]
-    return prompt, fingerprint
+    key = str(dataset.user_ids[user])
+    return {kind: Prompt(key, fingerprint, prefixes[kind], suffixes[kind]) for kind in kinds}
+
+
+def user_prompt(tokenizer, dataset: RecDataset, user: int, kind: str, config: GenerationConfig) -> tuple[str, str]:
+    """(prompt text, history fingerprint) for one user and kind."""
+    prompt = user_prompts(tokenizer, dataset, user, (kind,), config)[kind]
+    return prompt.text(tokenizer), prompt.fingerprint
+
+
+def item_prompt(tokenizer, dataset: RecDataset, item: int, config: GenerationConfig) -> Prompt:
+    """An item-profile prompt (for the RLMRec baselines): the whole prompt is the prefix."""
+    text = item_text(dataset, item, 4 * config.max_item_chars)
+    rendered = chat_prompt(tokenizer, template_text("item_profile").format(item=text), config.system_prompt)
+    ids = tokenizer(rendered, add_special_tokens=False).input_ids
+    return Prompt(str(dataset.item_ids[item]), hashlib.sha256(text.encode()).hexdigest()[:16], ids, [])
 
 
 class TextCache:
@@ -129,10 +172,12 @@ class TextCache:
         return out
 
     def append(self, records: list[dict]) -> None:
+        if not records:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
         with open(self.path, "ab") as handle:
-            if handle.tell() > 0:  # make sure a torn line from a crash does not swallow the next record
+            if handle.tell() > 0:  # a torn line from a crash must not swallow the next record
                 with open(self.path, "rb") as reader:
                     reader.seek(-1, os.SEEK_END)
                     if reader.read(1) != b"\n":
@@ -151,24 +196,61 @@ def cache_path(llm_identity: str, dataset: RecDataset, kind: str, template: str,
     return cache_dir() / "texts" / f"{dataset.name}-{dataset.fingerprint()}" / f"{kind}-{key}.jsonl"
 
 
+def _left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, sequence in enumerate(sequences):
+        ids[row, width - len(sequence):] = torch.tensor(sequence)
+        mask[row, width - len(sequence):] = 1
+    return ids, mask
+
+
+def _decode(tokenizer, new: torch.Tensor) -> tuple[list[str], int]:
+    texts, produced = [], 0
+    stop = {tokenizer.eos_token_id, tokenizer.pad_token_id}
+    for row in new.tolist():
+        length = next((i for i, t in enumerate(row) if t in stop), len(row))
+        produced += length
+        texts.append(" ".join(tokenizer.decode(row[:length], skip_special_tokens=True).split()))
+    return texts, produced
+
+
+def cache_argument(model) -> str:
+    """transformers 5.2x names the KV cache ``cache``; earlier releases call it ``past_key_values``."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 @torch.no_grad()
-def generate_batch(llm, prompts: list[str], config: GenerationConfig) -> tuple[list[str], int]:
-    """Generate for a batch of prompts; returns the texts and the number of new tokens produced."""
-    tokenizer = llm.tokenizer
-    encoded = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(llm.device)
+def generate_batch(llm, prefixes: list[list[int]], suffixes: dict[str, list[int]],
+                   config: GenerationConfig) -> dict[str, tuple[list[str], int]]:
+    """Generate one continuation per kind for a batch of prefixes, prefilling the prefixes once.
+
+    Returns, per kind, the texts and the number of new tokens produced.
+    """
+    tokenizer, model = llm.tokenizer, llm.model
+    ids, mask = _left_pad(prefixes, tokenizer.pad_token_id)
+    ids, mask = ids.to(llm.device), mask.to(llm.device)
     kwargs = dict(max_new_tokens=config.max_new_tokens, do_sample=not config.greedy, use_cache=True,
                   pad_token_id=tokenizer.pad_token_id, repetition_penalty=config.repetition_penalty)
     if not config.greedy:
         kwargs["temperature"] = config.temperature
-    output = llm.model.generate(**encoded, **kwargs)
-    new = output[:, encoded.input_ids.shape[1]:]
-    texts, produced = [], 0
-    eos = {tokenizer.eos_token_id, tokenizer.pad_token_id}
-    for row in new.tolist():
-        length = next((i for i, t in enumerate(row) if t in eos), len(row))
-        produced += length
-        texts.append(" ".join(tokenizer.decode(row[:length], skip_special_tokens=True).split()))
-    return texts, produced
+    shared, name = None, cache_argument(model)
+    if len(suffixes) > 1 or any(suffixes.values()):
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)  # what generate() derives from a left-padded mask
+        prefill = model.model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+        shared = getattr(prefill, name)
+    out = {}
+    for kind, suffix in suffixes.items():
+        tail = torch.tensor(suffix, dtype=torch.long, device=ids.device).expand(len(prefixes), -1)
+        full_ids = torch.cat([ids, tail], 1)
+        full_mask = torch.cat([mask, torch.ones_like(tail)], 1)
+        extra = {name: copy.deepcopy(shared)} if shared is not None and suffix else {}
+        output = model.generate(input_ids=full_ids, attention_mask=full_mask, **extra, **kwargs)
+        out[kind] = _decode(tokenizer, output[:, full_ids.shape[1]:])
+    return out
 
 
 @dataclass
@@ -185,55 +267,76 @@ class GenerationReport:
         return self.generated / self.seconds if self.seconds else float("nan")
 
 
-def generate_texts(llm, keyed_prompts: list[tuple[str, str, str]], cache: TextCache, config: GenerationConfig,
-                   desc: str, progress: bool = True) -> tuple[int, int, float]:
-    """Generate for (key, history fingerprint, prompt) triples missing from ``cache``; append as batches finish."""
-    have = cache.load()
-    todo = [(k, h, p) for k, h, p in keyed_prompts if (k, h) not in have]
-    if not todo:
-        return 0, 0, 0.0
-    lengths = [len(llm.tokenizer(p, add_special_tokens=False).input_ids) for _, _, p in todo]
-    order = np.argsort(lengths, kind="stable")[::-1]  # longest first: the worst batch shows up early
-    torch.manual_seed(config.seed)
-    started, new_tokens, done = time.time(), 0, 0
-    bar = tqdm(total=len(todo), desc=desc, unit="resp", disable=not progress)
-    for start in range(0, len(order), config.batch_size):
-        batch = [todo[i] for i in order[start:start + config.batch_size]]
-        texts, produced = generate_batch(llm, [p for _, _, p in batch], config)
-        cache.append([{"key": k, "history": h, "text": t} for (k, h, _), t in zip(batch, texts)])
-        new_tokens += produced
-        done += len(batch)
-        bar.update(len(batch))
-        bar.set_postfix(tok_s=f"{new_tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
-    bar.close()
-    return done, new_tokens, time.time() - started
+def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
+              desc: str, progress: bool) -> list[GenerationReport]:
+    """Generate every missing (kind, key, fingerprint); ``prompts[kind][j]`` are aligned across kinds."""
+    kinds = list(prompts)
+    have = {kind: caches[kind].load() for kind in kinds}
+    count = len(prompts[kinds[0]])
+    todo = [j for j in range(count)
+            if any((prompts[k][j].key, prompts[k][j].fingerprint) not in have[k] for k in kinds)]
+    stats = {kind: [0, 0] for kind in kinds}  # generated, new tokens
+    started = time.time()
+    if todo:
+        lengths = np.array([len(prompts[kinds[0]][j].prefix) for j in todo])
+        order = [todo[i] for i in np.argsort(-lengths, kind="stable")]  # longest first, similar lengths together
+        torch.manual_seed(config.seed)
+        bar = tqdm(total=len(order) * len(kinds), desc=desc, unit="resp", disable=not progress)
+        for start in range(0, len(order), config.batch_size):
+            batch = order[start:start + config.batch_size]
+            suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
+            results = generate_batch(llm, [prompts[kinds[0]][j].prefix for j in batch], suffixes, config)
+            for kind in kinds:
+                texts, produced = results[kind]
+                caches[kind].append([{"key": prompts[kind][j].key, "history": prompts[kind][j].fingerprint,
+                                      "text": text} for j, text in zip(batch, texts)])
+                stats[kind][0] += len(batch)
+                stats[kind][1] += produced
+            bar.update(len(batch) * len(kinds))
+            tokens = sum(s[1] for s in stats.values())
+            bar.set_postfix(new_tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
+        bar.close()
+    seconds = time.time() - started
+    share = seconds / max(len(kinds), 1)  # kinds share each prefill: split the time evenly
+    return [GenerationReport(kind, count, stats[kind][0], share if stats[kind][0] else 0.0, stats[kind][1],
+                             caches[kind].path) for kind in kinds]
 
 
 def generate_user_texts(llm, dataset: RecDataset, kinds=USER_KINDS, config: GenerationConfig | None = None,
                         users: np.ndarray | None = None, progress: bool = True) -> list[GenerationReport]:
-    """Fill the cache with profile/prediction texts for ``users`` (default: every user with training items)."""
+    """Fill the caches with profile/prediction texts for ``users`` (default: every user with training items)."""
     config = config or GenerationConfig()
+    kinds = list(kinds)
+    if not kinds:
+        return []
     if users is None:
         users = np.flatnonzero(np.diff(dataset.train.indptr) > 0)
-    reports = []
+    caches = {kind: TextCache(cache_path(llm.identity, dataset, kind, template_text(kind), config)) for kind in kinds}
+    per_user = [user_prompts(llm.tokenizer, dataset, int(u), kinds, config) for u in users]
+    prefixes_agree = all(len({tuple(p[k].prefix) for k in kinds}) == 1 for p in per_user)
+    if prefixes_agree:
+        return _generate(llm, {k: [p[k] for p in per_user] for k in kinds}, caches, config, "user texts", progress)
+    reports = []  # templates that differ before {history}: no shared prefix, one pass per kind
     for kind in kinds:
-        template = template_text(kind)
-        cache = TextCache(cache_path(llm.identity, dataset, kind, template, config))
-        prompts = []
-        for user in users:
-            prompt, fingerprint = user_prompt(llm.tokenizer, dataset, int(user), kind, config, template)
-            prompts.append((str(dataset.user_ids[user]), fingerprint, prompt))
-        done, tokens, seconds = generate_texts(llm, prompts, cache, config, f"{kind} texts", progress)
-        reports.append(GenerationReport(kind, len(prompts), done, seconds, tokens, cache.path))
+        reports += _generate(llm, {kind: [p[kind] for p in per_user]}, {kind: caches[kind]}, config,
+                             f"{kind} texts", progress)
     return reports
+
+
+def generate_item_texts(llm, dataset: RecDataset, config: GenerationConfig | None = None,
+                        items: np.ndarray | None = None, progress: bool = True) -> GenerationReport:
+    config = config or GenerationConfig()
+    items = np.arange(dataset.n_items) if items is None else items
+    cache = TextCache(cache_path(llm.identity, dataset, "item_profile", template_text("item_profile"), config))
+    prompts = [item_prompt(llm.tokenizer, dataset, int(i), config) for i in items]
+    return _generate(llm, {"item_profile": prompts}, {"item_profile": cache}, config, "item profiles", progress)[0]
 
 
 def load_user_texts(llm_identity: str, dataset: RecDataset, kind: str,
                     config: GenerationConfig | None = None) -> dict[int, str]:
     """Cached texts of one kind by user index; users whose history changed since generation are left out."""
     config = config or GenerationConfig()
-    template = template_text(kind)
-    cached = TextCache(cache_path(llm_identity, dataset, kind, template, config)).load()
+    cached = TextCache(cache_path(llm_identity, dataset, kind, template_text(kind), config)).load()
     out = {}
     for user in range(dataset.n_users):
         fingerprint = history_fingerprint(dataset, history_items(dataset, user, config))
@@ -241,26 +344,3 @@ def load_user_texts(llm_identity: str, dataset: RecDataset, kind: str,
         if key in cached:
             out[user] = cached[key]
     return out
-
-
-def item_prompt(tokenizer, dataset: RecDataset, item: int, config: GenerationConfig,
-                template: str | None = None) -> tuple[str, str]:
-    """(prompt, text fingerprint) for an item profile (used by the RLMRec baselines)."""
-    template = template or template_text("item_profile")
-    text = item_text(dataset, item, 4 * config.max_item_chars)
-    prompt = chat_prompt(tokenizer, template.format(item=text), config.system_prompt)
-    return prompt, hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def generate_item_texts(llm, dataset: RecDataset, config: GenerationConfig | None = None,
-                        items: np.ndarray | None = None, progress: bool = True) -> GenerationReport:
-    config = config or GenerationConfig()
-    items = np.arange(dataset.n_items) if items is None else items
-    template = template_text("item_profile")
-    cache = TextCache(cache_path(llm.identity, dataset, "item_profile", template, config))
-    prompts = []
-    for item in items:
-        prompt, fingerprint = item_prompt(llm.tokenizer, dataset, int(item), config, template)
-        prompts.append((str(dataset.item_ids[item]), fingerprint, prompt))
-    done, tokens, seconds = generate_texts(llm, prompts, cache, config, "item profiles", progress)
-    return GenerationReport("item_profile", len(prompts), done, seconds, tokens, cache.path)
