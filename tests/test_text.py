@@ -103,3 +103,18 @@ def test_offline_errors_name_the_local_path_option():
         load_llm(LLMConfig(name="meta-llama/Llama-2-7b-hf"))
     with pytest.raises(GLTAError, match="CUDA"):
         load_llm(LLMConfig(name="smollm2-135m", quantization="4bit", device="cpu"))
+
+
+def test_text_cli_generate_and_show(llm, capsys):
+    from glta.cli import main
+
+    assert main(["text", "generate", "synthetic", "--limit", "3", "--no-progress",
+                 "generation.max_new_tokens=5", "generation.batch_size=3"]) == 0
+    out = capsys.readouterr().out
+    assert "profile" in out and "prediction" in out
+    assert main(["text", "show", "synthetic", "--user", "0", "generation.max_new_tokens=5",
+                 "generation.batch_size=3"]) == 0
+    shown = capsys.readouterr().out
+    assert "=== profile prompt" in shown and "not generated yet" not in shown
+    assert main(["text", "generate", "synthetic", "generation.nope=1"]) == 2
+    assert "unknown config key" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from glta.errors import GLTAError
 from glta.evaluation.ranking import RankingEvaluator, recommend_top_k
 from glta.methods import method_class
 from glta.recommender import Recommender
-from glta.results import provenance, write_results
+from glta.results import git_commit, provenance, write_results
 from glta.training import evaluate, fit
 
 
@@ -49,6 +49,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
           out: str | Path | None = None, resume: bool = False, progress: bool = True, log=print) -> TrainedRun:
     """Train ``config.method`` on ``config.data``, save the model, write the results file."""
     started = time.time()
+    commit = git_commit()
     dataset = load_dataset(config.data, data_root)
     run_dir = Path(run_dir or default_run_dir(dataset.name, config.method))
     torch.manual_seed(config.train.seed)
@@ -62,7 +63,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     record = {"training": {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                            "train_seconds": round(result.train_seconds, 2), "stopped_by": result.stopped_by,
                            "history": result.history}}
-    prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall)
+    prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit)
     path = Path(out) if out else default_results_path(dataset.name, config.method)
     write_results(path, config.method, dataset.name, result.valid, result.test, prov, **record)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)  # finished: the saved model supersedes it

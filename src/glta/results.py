@@ -41,8 +41,10 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-def provenance(config: dict, data_fingerprint: str, seed: int, wall_seconds: float, **extra) -> dict:
-    return {"git_commit": git_commit(), "config": config, "data_fingerprint": data_fingerprint, "seed": seed,
+def provenance(config: dict, data_fingerprint: str, seed: int, wall_seconds: float, commit: str | None = None,
+               **extra) -> dict:
+    """``commit`` should be read when the run starts (``git_commit()``), before later edits can change it."""
+    return {"git_commit": commit or git_commit(), "config": config, "data_fingerprint": data_fingerprint, "seed": seed,
             "machine": machine(), "wall_seconds": round(wall_seconds, 2),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
 

@@ -43,7 +43,7 @@ class TextEncoder:
 
         self.folder = Path(self.folder) if self.folder else minilm_folder()
         self.model = SentenceTransformer(str(self.folder), device=self.device)
-        self.dim = self.model.get_sentence_embedding_dimension()
+        self.dim = self.model.get_embedding_dimension()
         self.identity = f"{self.folder.name}:{hashlib.sha256((self.folder / 'config.json').read_bytes()).hexdigest()[:12]}"
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:

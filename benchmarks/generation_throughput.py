@@ -1,0 +1,137 @@
+"""Generation throughput on ML-1M user prompts: the project's batched generator vs llama.cpp batch-1, same GGUF.
+
+    .venv/bin/python benchmarks/generation_throughput.py --users 64 --out benchmarks/results/generation_ml-1m.json
+    .venv/bin/python benchmarks/generation_throughput.py --users 64 --llama-cpp --out ...   # also llama.cpp
+
+llama.cpp runs through ``llama-cpp-python`` in a separate virtual environment (``benchmarks/.llama-venv``), never
+in the project's: ``--llama-cpp`` creates it on first use (the package compiles llama.cpp, ~5 min on 2 cores).
+Both sides get the same prompt token ids, greedy decoding, the same repetition penalty and the same cap on new
+tokens; both count the new tokens they produced. Reported: responses/s and new tokens/s, plus the project's
+profile+prediction mode, which shares one prefill between the two texts of a user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LLAMA_VENV = HERE / ".llama-venv"
+
+LLAMA_SIDE = r'''
+import json, sys, time
+from llama_cpp import Llama
+spec = json.load(open(sys.argv[1]))
+llm = Llama(model_path=spec["gguf"], n_ctx=1024, n_threads=spec["threads"], n_batch=512, verbose=False)
+new_tokens, started, texts = 0, time.time(), []
+for tokens in spec["prompts"]:
+    llm.reset()
+    produced = []
+    for token in llm.generate(tokens, temp=0.0, top_k=1, repeat_penalty=spec["repetition_penalty"]):
+        if token == llm.token_eos() or len(produced) >= spec["max_new_tokens"]:
+            break
+        produced.append(token)
+    new_tokens += len(produced)
+    texts.append(llm.detokenize(produced).decode("utf-8", "replace"))
+seconds = time.time() - started
+json.dump({"seconds": seconds, "responses": len(spec["prompts"]), "new_tokens": new_tokens, "texts": texts[:3]},
+          open(sys.argv[2], "w"))
+'''
+
+
+def ensure_llama_venv() -> Path:
+    python = LLAMA_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(LLAMA_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "llama-cpp-python==0.3.36"], check=True,
+                       env={**os.environ, "CMAKE_ARGS": "-DGGML_NATIVE=ON"})
+    return python
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="ml-1m")
+    parser.add_argument("--users", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--llama-cpp", action="store_true", help="also run llama.cpp (installs it when missing)")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from glta.config import DataConfig
+    from glta.data import load_dataset
+    from glta.results import git_commit, machine
+    from glta.text.generate import GenerationConfig, generate_batch, user_prompts
+    from glta.text.llm import bundled_gguf, load_llm
+
+    dataset = load_dataset(DataConfig(name=args.dataset))
+    started = time.time()
+    llm = load_llm()
+    load_seconds = time.time() - started
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    users = np.arange(args.users)
+    prompts = [user_prompts(llm.tokenizer, dataset, int(u), ("profile", "prediction"), config) for u in users]
+    order = np.argsort([-len(p["profile"].prefix) for p in prompts], kind="stable")
+    prompts = [prompts[i] for i in order]
+    result = {"dataset": args.dataset, "users": args.users, "batch_size": args.batch_size,
+              "max_new_tokens": args.max_new_tokens, "llm": llm.identity, "dtype": str(llm.dtype),
+              "llm_load_seconds": round(load_seconds, 3), "mean_prompt_tokens": float(np.mean(
+                  [len(p["profile"].prefix) + len(p["profile"].suffix) for p in prompts])),
+              "git_commit": git_commit(), "machine": machine()}
+
+    def run(kinds):
+        produced, begin = 0, time.time()
+        for start in range(0, len(prompts), args.batch_size):
+            batch = prompts[start:start + args.batch_size]
+            if len(kinds) == 1:
+                k = kinds[0]
+                out = generate_batch(llm, [p[k].prefix + p[k].suffix for p in batch], {k: []}, config)
+            else:
+                out = generate_batch(llm, [p[kinds[0]].prefix for p in batch],
+                                     {k: batch[0][k].suffix for k in kinds}, config)
+            produced += sum(tokens for _, tokens in out.values())
+        seconds = time.time() - begin
+        responses = len(prompts) * len(kinds)
+        return {"responses": responses, "seconds": round(seconds, 2), "new_tokens": produced,
+                "responses_per_s": responses / seconds, "new_tokens_per_s": produced / seconds}
+
+    result["project_profile_only"] = run(["profile"])
+    print("project, profile prompts:", json.dumps(result["project_profile_only"]), flush=True)
+    result["project_profile_and_prediction_shared_prefix"] = run(["profile", "prediction"])
+    print("project, profile+prediction:", json.dumps(result["project_profile_and_prediction_shared_prefix"]),
+          flush=True)
+    if args.llama_cpp:
+        python = ensure_llama_venv()
+        with tempfile.TemporaryDirectory() as tmp:
+            spec = {"gguf": str(bundled_gguf()), "threads": args.threads, "max_new_tokens": args.max_new_tokens,
+                    "repetition_penalty": config.repetition_penalty,
+                    "prompts": [p["profile"].prefix + p["profile"].suffix for p in prompts]}
+            Path(tmp, "spec.json").write_text(json.dumps(spec))
+            Path(tmp, "side.py").write_text(LLAMA_SIDE)
+            subprocess.run([str(python), str(Path(tmp, "side.py")), str(Path(tmp, "spec.json")),
+                            str(Path(tmp, "out.json"))], check=True)
+            side = json.loads(Path(tmp, "out.json").read_text())
+        side["responses_per_s"] = side["responses"] / side["seconds"]
+        side["new_tokens_per_s"] = side["new_tokens"] / side["seconds"]
+        result["llama_cpp_batch1_profile_only"] = side
+        mine = result["project_profile_only"]
+        result["speedup_responses_per_s"] = mine["responses_per_s"] / side["responses_per_s"]
+        print("llama.cpp batch-1:", json.dumps(side), flush=True)
+        print(f"project / llama.cpp responses/s: {result['speedup_responses_per_s']:.2f}x")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
