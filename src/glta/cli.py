@@ -92,10 +92,12 @@ def cmd_evaluate(args) -> None:
     metrics = evaluate_run(run_dir, args.data_root, progress=not args.no_progress)
     if args.json:
         print(json.dumps(metrics, indent=2))
-    else:
-        print(format_table([{"method": args.method or Path(run_dir).name, "metrics": metrics}], split="valid")
-              .replace("train s", "       "))
-        print(format_table([{"method": args.method or Path(run_dir).name, "metrics": metrics}]).split("\n")[-1])
+        return
+    header = f"{'split':<8}" + "".join(f"{m:>9}" for m in TABLE_METRICS)
+    print(f"{args.method if not args.run_dir else Path(run_dir).name} ({run_dir})")
+    print(header + "\n" + "-" * len(header))
+    for split in ("valid", "test"):
+        print(f"{split:<8}" + "".join(f"{metrics[split][m]:>9.4f}" for m in TABLE_METRICS))
 
 
 def cmd_recommend(args) -> None:
