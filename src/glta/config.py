@@ -66,7 +66,18 @@ class PopularityConfig:
     """Most-popular ranking has nothing to set."""
 
 
-MODEL_CONFIGS: dict[str, type] = {"lightgcn": LightGCNConfig, "pop": PopularityConfig}
+# method -> its model config class; GLTA's lives beside the model (it nests the LLM and generation configs)
+MODEL_CONFIGS: dict[str, str] = {"lightgcn": "glta.config:LightGCNConfig", "pop": "glta.config:PopularityConfig",
+                                 "glta": "glta.align.glta:GLTAConfig"}
+
+
+def model_config_class(method: str) -> type:
+    if method not in MODEL_CONFIGS:
+        raise ConfigError(f"unknown method '{method}'; known methods: {sorted(MODEL_CONFIGS)}")
+    import importlib
+
+    module, name = MODEL_CONFIGS[method].split(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass
@@ -188,8 +199,7 @@ def build_config(
     config_dir: str | Path = "configs",
 ) -> RunConfig:
     """Merge defaults, the data set's config file, explicit files and overrides into a ``RunConfig``."""
-    if method not in MODEL_CONFIGS:
-        raise ConfigError(f"unknown method '{method}'; known methods: {sorted(MODEL_CONFIGS)}")
+    model_class = model_config_class(method)
     merged: dict = {"method": method}
     if dataset:
         default_file = default_config_file(method, dataset, config_dir)
@@ -205,5 +215,5 @@ def build_config(
     model_values = merged.pop("model", {})
     config = from_dict(RunConfig, {k: v for k, v in merged.items() if k != "method"})
     config.method = method
-    config.model = from_dict(MODEL_CONFIGS[method], model_values, "model")
+    config.model = from_dict(model_class, model_values, "model")
     return config

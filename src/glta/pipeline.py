@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from glta.config import RunConfig, build_config, from_dict, MODEL_CONFIGS, DataConfig, EvalConfig, TrainConfig
+from glta.config import DataConfig, EvalConfig, RunConfig, TrainConfig, build_config, from_dict, model_config_class
 from glta.data import load_dataset
 from glta.data.dataset import RecDataset
 from glta.errors import GLTAError
@@ -56,12 +56,14 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     model = method_class(config.method)(dataset, config.model)
     log(f"{config.method} on {dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
         f"{dataset.train.nnz} train / {dataset.valid.nnz} valid / {dataset.test.nnz} test interactions")
+    stages = model.warm_up(config.train, progress=progress, log=log)
     result = fit(model, dataset, config.train, config.eval, checkpoint_dir=run_dir, resume=resume,
                  progress=progress, log=log)
     save_run(model, config, dataset, run_dir)
     wall = time.time() - started
     record = {"training": {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                            "train_seconds": round(result.train_seconds, 2), "stopped_by": result.stopped_by,
+                           **stages,
                            "history": result.history}}
     prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit)
     path = Path(out) if out else default_results_path(dataset.name, config.method)
@@ -90,12 +92,18 @@ def load_run(run_dir: str | Path, data_root: str | None = None) -> tuple[RunConf
     raw = meta["config"]
     config = RunConfig(method=raw["method"], data=from_dict(DataConfig, raw["data"]),
                        train=from_dict(TrainConfig, raw["train"]), eval=from_dict(EvalConfig, raw["eval"]),
-                       model=from_dict(MODEL_CONFIGS[raw["method"]], raw["model"]))
+                       model=from_dict(model_config_class(raw["method"]), raw["model"]))
     dataset = load_dataset(config.data, data_root)
     if dataset.fingerprint() != meta["identity"]["dataset_fingerprint"]:
         raise GLTAError(f"{run_dir} was trained on data fingerprint {meta['identity']['dataset_fingerprint']}, "
                         f"but the data found now has {dataset.fingerprint()}: retrain, or point at the same data")
     model = method_class(config.method)(dataset, config.model)
+    saved, now = meta["identity"], model.identity()
+    different = {key: (saved.get(key), now.get(key)) for key in set(saved) | set(now) if saved.get(key) != now.get(key)}
+    if different:
+        details = "; ".join(f"{key}: trained with {a!r}, found {b!r}" for key, (a, b) in sorted(different.items()))
+        raise GLTAError(f"{run_dir} does not match what is loaded now ({details}). Load it with the same LLM "
+                        "and data set it was trained on, or retrain")
     model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
     model.eval()
     return config, dataset, model
@@ -116,9 +124,10 @@ def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str
         raise GLTAError(f"unknown user id(s) {unknown[:5]} in {dataset.name}; ids are the data set's original "
                         f"user ids, e.g. {list(dataset.user_ids[:3])}")
     rows = np.array([index[str(u)] for u in users])
+    exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
     with torch.no_grad():
-        model.prepare_scoring()
-        items, scores = recommend_top_k(model.score, dataset, rows, k)
+        model.prepare_scoring(exclude)
+        items, scores = recommend_top_k(model.score, dataset, rows, k, exclude)
     titles = dataset.item_text.get("title")
     out = []
     for user, user_items, user_scores in zip(users, items, scores):

@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
@@ -49,8 +50,13 @@ class Recommender(nn.Module, ABC):
         """How many batches ``train_batches`` yields (for progress bars with an ETA); None if unknown."""
         return None
 
-    def prepare_scoring(self) -> None:
-        """Hook run (under ``torch.no_grad``) before a round of ``score`` calls."""
+    def prepare_scoring(self, exclude: sp.csr_matrix | None = None) -> None:
+        """Hook run (under ``torch.no_grad``) before a round of ``score`` calls. ``exclude`` holds the items
+        that will be masked (a model that decodes a list, like GLTA, must skip them while decoding)."""
+
+    def warm_up(self, train, progress: bool = True, log=print) -> dict:
+        """Stages that run before the shared fit loop (GLTA's item-text alignment); returns timing facts."""
+        return {}
 
     def identity(self) -> dict:
         return {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,

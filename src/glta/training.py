@@ -44,7 +44,7 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        model.prepare_scoring()
+        model.prepare_scoring(evaluator.exclude)
         metrics = evaluator.evaluate(model.score, progress=progress)
     model.train(was_training)
     return metrics

@@ -62,7 +62,7 @@ class LightGCN(Recommender):
                + ego[self.n_users + negatives].pow(2).sum()) / (2 * len(users))
         return bpr + self.config.reg_weight * reg
 
-    def prepare_scoring(self) -> None:
+    def prepare_scoring(self, exclude=None) -> None:
         self._cache = tuple(t.detach() for t in self.propagate())
 
     def score(self, users: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,48 @@
+"""Graph-Language Logits Matching (paper §3.3): a linear map from the LLM's last hidden states at the output
+positions to logits over all catalogue items, trained with cross-entropy (Eq. 3), and the three ways to read
+recommendations off those logits (§4.5). Every output is a catalogue item id by construction.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class GLLMHead(nn.Linear):
+    """Z = H W^T + b: (batch, slots, hidden) -> (batch, slots, n_items)."""
+
+    def __init__(self, hidden_size: int, n_items: int):
+        super().__init__(hidden_size, n_items, bias=True)
+
+
+def gllm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Eq. 3: mean cross-entropy over the supervised output positions (targets of -100 are skipped)."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100)
+
+
+def first_k(logits: torch.Tensor, banned: torch.Tensor) -> torch.Tensor:
+    """Default mode: slot t gives the t-th recommendation, the best item that is neither ``banned``
+    (already interacted) nor taken by an earlier slot. ``banned`` is a (batch, n_items) bool mask."""
+    taken = banned.clone()
+    chosen = []
+    for slot in range(logits.shape[1]):
+        scores = logits[:, slot].float().masked_fill(taken, float("-inf"))
+        best = scores.argmax(1)
+        chosen.append(best)
+        taken[torch.arange(len(best)), best] = True
+    return torch.stack(chosen, 1)
+
+
+def first_logit(logits: torch.Tensor, banned: torch.Tensor, k: int) -> torch.Tensor:
+    """FL mode: the top-k items of the first output slot."""
+    return logits[:, 0].float().masked_fill(banned, float("-inf")).topk(k, dim=1).indices
+
+
+def ranking_scores(chosen: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+    """Scores whose ranking puts ``chosen`` first, in slot order, then every other item by ``fallback``."""
+    fallback = fallback.float()
+    scores = fallback - fallback.max(1, keepdim=True).values - 1.0  # all <= -1
+    ranks = torch.arange(chosen.shape[1], 0, -1, dtype=scores.dtype, device=scores.device)
+    return scores.scatter(1, chosen, ranks.expand_as(chosen).contiguous())

@@ -1,0 +1,312 @@
+"""GLTA (Yang et al., WWW Companion 2025): graph-language token alignment for recommendation.
+
+What it keeps from the paper: frozen LightGCN node embeddings (§2.2) projected into a frozen LLM's token space by
+linear node projectors (Eq. 1-2), placed as ``inputs_embeds`` at slots of instruction templates; an item-text
+alignment stage (IA, §3.1) and a user-item alignment stage (UA, §3.2) whose template also carries the LLM-written
+profile and prediction texts; and the GLLM head (§3.3) reading the LLM's last hidden states at K output slots as
+logits over all items, trained by cross-entropy on the first k slots against k shuffled ground-truth items (Eq. 3).
+Only the projectors and the GLLM head are trained; the LLM's weights and vocabulary never change.
+Readings of what the paper leaves open follow ``../shared/DESIGN.md`` and are config options (``GLTAConfig``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from glta.align.gllm import GLLMHead, first_k, first_logit, gllm_loss, ranking_scores
+from glta.align.projectors import NodeProjector
+from glta.align.templates import ITEM, OUT, USER, Batch, Sample, Template, assemble
+from glta.data.dataset import RecDataset
+from glta.errors import ConfigError
+from glta.recommender import Recommender
+from glta.text.generate import GenerationConfig, item_text, load_user_texts
+from glta.text.llm import LLMConfig
+
+INFERENCE_MODES = ("first_k", "first_logit", "autoregressive")
+
+
+@dataclass
+class GLTAConfig:
+    embeddings: str | None = None  # frozen LightGCN embeddings; default runs/<dataset>/lightgcn/embeddings.safetensors
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)  # names the cached profile/prediction
+    output_slots: int = 20  # K output positions read by the GLLM head
+    supervised_slots: int = 10  # k: the first k slots get a ground-truth item each
+    context_items: int = 10  # item tokens shown in the UA template
+    target_mode: str = "disjoint"  # disjoint: targets are not among the shown items; overlap: drawn from all
+    text_tokens: int = 48  # profile / prediction texts are cut to this many tokens
+    ia_group_size: int = 5  # items per item-text alignment sample
+    ia_epochs: int = 1
+    ia_lr: float = 1e-3
+    ia_batch_size: int = 32
+    item_text_chars: int = 60
+    use_ia: bool = True  # False: "w/o IA" (no stage 1; both projectors train in UA)
+    use_user_token: bool = True  # False: "w/o UA" (the user id as plain text instead of the user token)
+    use_profile: bool = True  # False: "w/o PF"
+    use_prediction: bool = True  # False: "w/o PD"
+    inference: str = "first_k"  # first_k | first_logit | autoregressive
+    eval_batch_size: int = 64
+
+
+class GLTA(Recommender):
+    method = "glta"
+
+    def __init__(self, dataset: RecDataset, config: GLTAConfig, llm=None,
+                 embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
+        super().__init__(dataset, config)
+        if config.inference not in INFERENCE_MODES:
+            raise ConfigError(f"model.inference={config.inference}; choose one of {', '.join(INFERENCE_MODES)}")
+        if config.target_mode not in ("disjoint", "overlap"):
+            raise ConfigError("model.target_mode must be 'disjoint' or 'overlap'")
+        if not 0 < config.supervised_slots <= config.output_slots:
+            raise ConfigError("model.supervised_slots must be between 1 and model.output_slots")
+        if llm is None:
+            from glta.text.llm import load_llm
+
+            llm = load_llm(config.llm)
+        self.llm = llm  # a plain attribute, not a submodule: its weights are never saved with GLTA's parts
+        if embeddings is None:
+            from glta.graph.lightgcn import load_embeddings
+
+            path = config.embeddings or Path("runs") / dataset.name / "lightgcn" / "embeddings.safetensors"
+            embeddings = load_embeddings(path, dataset)
+        user_emb, item_emb = embeddings
+        self.register_buffer("user_nodes", user_emb.float(), persistent=False)
+        self.register_buffer("item_nodes", item_emb.float(), persistent=False)
+        hidden = llm.hidden_size
+        self.item_projector = NodeProjector(item_emb.shape[1], hidden)
+        self.user_projector = NodeProjector(user_emb.shape[1], hidden)
+        self.head = GLLMHead(hidden, self.n_items)
+        table = llm.embeddings.weight
+        self.register_buffer("out_token", table.float().mean(0).to(table.dtype), persistent=False)
+        tokenizer = llm.tokenizer
+        self.pad_id = tokenizer.pad_token_id
+        self.ua_template = Template.load("user_item", tokenizer)
+        self.ia_template = Template.load("item_text", tokenizer)
+        self.train_matrix = dataset.train
+        self.dataset = dataset
+        self.user_fields = self._user_text_tokens(dataset)
+        self.user_id_tokens = [tokenizer(f" {u}", add_special_tokens=False).input_ids for u in dataset.user_ids]
+        self.stage = "ua"
+        self.exclude: sp.csr_matrix = dataset.train
+        self.set_stage("ia" if config.use_ia else "ua")
+
+    # --- text parts, tokenised once -------------------------------------------------------------------
+    def _user_text_tokens(self, dataset: RecDataset) -> list[dict[str, list[int]]]:
+        tokenizer, config = self.llm.tokenizer, self.config
+        fields: list[dict[str, list[int]]] = [{} for _ in range(dataset.n_users)]
+        self.missing_texts = {}
+        for kind, enabled in (("profile", config.use_profile), ("prediction", config.use_prediction)):
+            if not enabled:
+                continue
+            texts = load_user_texts(self.llm.identity, dataset, kind, config.generation)
+            self.missing_texts[kind] = dataset.n_users - len(texts)
+            for user, text in texts.items():
+                fields[user][kind] = tokenizer(" " + text, add_special_tokens=False).input_ids[: config.text_tokens]
+        return fields
+
+    def identity(self) -> dict:
+        return {**super().identity(), "llm": self.llm.identity}
+
+    # --- stages ------------------------------------------------------------------------------------------
+    def set_stage(self, stage: str) -> None:
+        """IA trains the item projector and the head; UA the user projector and the head (and the item projector
+        too in the "w/o IA" variant). The LLM never trains."""
+        self.stage = stage
+        train_items = stage == "ia" or not self.config.use_ia
+        self.item_projector.requires_grad_(train_items)
+        self.user_projector.requires_grad_(stage == "ua" and self.config.use_user_token)
+        self.head.requires_grad_(True)
+
+    def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
+        return self._ia_batches(rng) if self.stage == "ia" else self._ua_batches(rng, batch_size)
+
+    def batches_per_epoch(self, batch_size: int) -> int:
+        if self.stage == "ia":
+            groups = -(-self.n_items // self.config.ia_group_size)
+            return -(-groups // self.config.ia_batch_size)
+        users = int((np.diff(self.train_matrix.indptr) > 0).sum())
+        return -(-users // batch_size)
+
+    def _ua_sample(self, user: int, items: np.ndarray) -> Sample:
+        return Sample(user=user, items=list(items),
+                      user_text=None if self.config.use_user_token else self.user_id_tokens[user],
+                      fields=self.user_fields[user])
+
+    def _split_history(self, items: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Shuffle a user's training items into (shown in the prompt, supervised targets)."""
+        config = self.config
+        items = rng.permutation(items)
+        k = config.supervised_slots
+        if config.target_mode == "overlap":
+            return items[: config.context_items], rng.permutation(items)[:k]
+        if len(items) == 1:
+            return items, items
+        n_targets = min(k, len(items) - 1)
+        context = items[: min(config.context_items, len(items) - n_targets)]
+        return context, items[len(items) - n_targets:]
+
+    def _ua_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
+        indptr, indices = self.train_matrix.indptr, self.train_matrix.indices
+        users = rng.permutation(np.flatnonzero(np.diff(indptr) > 0))
+        for start in range(0, len(users), batch_size):
+            samples, targets = [], []
+            for user in users[start:start + batch_size]:
+                context, target = self._split_history(indices[indptr[user]:indptr[user + 1]], rng)
+                samples.append(self._ua_sample(int(user), context))
+                targets.append(target.tolist())
+            yield assemble(self.ua_template, samples, self.config.output_slots, self.pad_id, targets)
+
+    def _item_description_tokens(self) -> list[list[int]]:
+        if not hasattr(self, "_descriptions"):
+            tokenizer = self.llm.tokenizer
+            self._descriptions = [tokenizer(item_text(self.dataset, i, self.config.item_text_chars),
+                                            add_special_tokens=False).input_ids for i in range(self.n_items)]
+            self._newline = tokenizer("\n", add_special_tokens=False).input_ids
+            self._numbers = [tokenizer(f"{n + 1}. ", add_special_tokens=False).input_ids
+                             for n in range(self.config.ia_group_size)]
+        return self._descriptions
+
+    def _ia_batches(self, rng: np.random.Generator) -> Iterator[Batch]:
+        """Item-text alignment: item tokens in one order, their descriptions in another; slot t must name the
+        item whose description stands t-th."""
+        descriptions = self._item_description_tokens()
+        group = self.config.ia_group_size
+        order = rng.permutation(self.n_items)
+        groups = [order[i:i + group] for i in range(0, len(order), group)]
+        for start in range(0, len(groups), self.config.ia_batch_size):
+            samples, targets = [], []
+            for items in groups[start:start + self.config.ia_batch_size]:
+                shown = rng.permutation(items)
+                text: list[int] = []
+                for n, item in enumerate(items):
+                    text += self._numbers[n] + descriptions[item] + self._newline
+                samples.append(Sample(items=list(shown), fields={"descriptions": text}))
+                targets.append(list(items))
+            yield assemble(self.ia_template, samples, group, self.pad_id, targets)
+
+    def warm_up(self, train, progress: bool = True, log=print) -> dict:
+        """Stage 1, item-text alignment (skipped in the "w/o IA" variant); then switch to stage 2 (UA)."""
+        import time
+
+        from tqdm.auto import tqdm
+
+        if not self.config.use_ia:
+            self.set_stage("ua")
+            return {}
+        self.set_stage("ia")
+        started = time.time()
+        optimizer = torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.config.ia_lr)
+        rng = np.random.default_rng(train.seed + 1)
+        losses = []
+        for epoch in range(self.config.ia_epochs):
+            bar = tqdm(self._ia_batches(rng), total=self.batches_per_epoch(0), desc=f"IA epoch {epoch}",
+                       unit="batch", disable=not progress, leave=False)
+            for batch in bar:
+                optimizer.zero_grad(set_to_none=True)
+                loss = self.loss(batch)
+                loss.backward()
+                optimizer.step()
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
+            log(f"IA epoch {epoch}: mean loss {np.mean(losses[-len(bar):]):.4f}")
+        self.set_stage("ua")
+        return {"ia_seconds": round(time.time() - started, 2), "ia_final_loss": float(np.mean(losses[-10:]))}
+
+    # --- forward -----------------------------------------------------------------------------------------
+    def embed(self, batch: Batch) -> torch.Tensor:
+        """inputs_embeds: the LLM's own embeddings for text, projected node embeddings at node slots."""
+        table = self.llm.embeddings
+        embeds = table(batch.token_ids.to(table.weight.device))
+        dtype = embeds.dtype
+        for kind, projector, nodes in ((USER, self.user_projector, self.user_nodes),
+                                       (ITEM, self.item_projector, self.item_nodes)):
+            rows, cols = torch.nonzero(batch.kinds == kind, as_tuple=True)
+            if len(rows):
+                values = projector(nodes[batch.values[rows, cols]]).to(dtype)
+                embeds = embeds.index_put((rows, cols), values)
+        rows, cols = torch.nonzero(batch.kinds == OUT, as_tuple=True)
+        embeds = embeds.index_put((rows, cols), self.out_token.expand(len(rows), -1))
+        return embeds
+
+    def output_logits(self, batch: Batch) -> torch.Tensor:
+        """(B, K, n_items) logits at the output slots, from the base model's last hidden states."""
+        decoder = self.llm.model.base_model  # no LM head: its 49k-vocabulary logits are never needed
+        hidden = decoder(inputs_embeds=self.embed(batch), attention_mask=batch.attention_mask).last_hidden_state
+        at_slots = hidden[torch.arange(len(hidden))[:, None], batch.out_positions]
+        return self.head(at_slots.float())
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        return gllm_loss(self.output_logits(batch), batch.targets)
+
+    # --- inference ---------------------------------------------------------------------------------------
+    def prepare_scoring(self, exclude: sp.csr_matrix | None = None) -> None:
+        if exclude is not None:
+            self.exclude = exclude
+
+    def _context(self, user: int) -> np.ndarray:
+        items = self.train_matrix[user].indices
+        rng = np.random.default_rng([self.config.generation.seed, user])
+        return rng.permutation(items)[: self.config.context_items]
+
+    def _banned(self, users: np.ndarray) -> torch.Tensor:
+        block = self.exclude[users]
+        banned = torch.zeros((len(users), self.n_items), dtype=torch.bool)
+        rows = np.repeat(np.arange(len(users)), np.diff(block.indptr))
+        banned[torch.from_numpy(rows), torch.from_numpy(block.indices.astype(np.int64))] = True
+        return banned
+
+    @torch.no_grad()
+    def recommend_slots(self, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """(chosen items (B, K) in recommendation order, first-slot logits (B, n_items))."""
+        samples = [self._ua_sample(int(u), self._context(int(u))) for u in users]
+        banned = self._banned(users)
+        if self.config.inference == "autoregressive":
+            return self._autoregressive(samples, banned)
+        logits = self.output_logits(assemble(self.ua_template, samples, self.config.output_slots, self.pad_id))
+        if self.config.inference == "first_logit":
+            chosen = first_logit(logits, banned, self.config.output_slots)
+        else:
+            chosen = first_k(logits, banned)
+        return chosen, logits[:, 0]
+
+    def _autoregressive(self, samples: list[Sample], banned: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """AR mode: one output slot at a time; the next input is the item token of the item just chosen."""
+        from glta.text.generate import cache_argument
+
+        decoder = self.llm.model.base_model
+        name = cache_argument(self.llm.model)
+        batch = assemble(self.ua_template, samples, 1, self.pad_id, left_pad=True)
+        mask = batch.attention_mask
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = decoder(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=positions, use_cache=True)
+        cache, hidden = getattr(out, name), out.last_hidden_state[:, -1]
+        taken, chosen, first = banned.clone(), [], None
+        for _ in range(self.config.output_slots):
+            logits = self.head(hidden.float())
+            first = logits if first is None else first
+            best = logits.masked_fill(taken, float("-inf")).argmax(1)
+            chosen.append(best)
+            taken[torch.arange(len(best)), best] = True
+            step = self.item_projector(self.item_nodes[best]).to(self.out_token.dtype)[:, None]
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+            positions = positions[:, -1:] + 1
+            out = decoder(inputs_embeds=step, attention_mask=mask, position_ids=positions, use_cache=True,
+                          **{name: cache})
+            cache, hidden = getattr(out, name), out.last_hidden_state[:, -1]
+        return torch.stack(chosen, 1), first
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        users = users.cpu().numpy() if isinstance(users, torch.Tensor) else np.asarray(users)
+        pieces = []
+        for start in range(0, len(users), self.config.eval_batch_size):
+            chosen, fallback = self.recommend_slots(users[start:start + self.config.eval_batch_size])
+            pieces.append(ranking_scores(chosen, fallback))
+        return torch.cat(pieces)

@@ -1,0 +1,121 @@
+"""Instruction templates with node-token slots (paper Fig. 2, right), tokenised once.
+
+A template is plain text (``templates/*.txt``) with three kinds of slot:
+
+- ``<user>``: one user token (the projected user node), or the user id as text in the "w/o UA" variant;
+- ``<items>``: a run of item tokens (projected item nodes);
+- ``<out>``: the K output positions read by the GLLM head;
+
+and ``{field}`` placeholders (``{profile}``, ``{prediction}``, ``{descriptions}``) filled with per-sample text.
+The fixed text between slots is tokenised once when the template is loaded, never per step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+SLOT = re.compile(r"(<user>|<items>|<out>|\{[a-z_]+\})")
+
+TEXT, USER, ITEM, OUT, PAD = 0, 1, 2, 3, -1
+
+
+@dataclass
+class Segment:
+    kind: str  # "text", "user", "items", "out", "field"
+    ids: list[int] | None = None  # for "text"
+    name: str | None = None  # for "field"
+
+
+class Template:
+    def __init__(self, text: str, tokenizer):
+        self.text = text
+        self.segments: list[Segment] = []
+        for piece in SLOT.split(text):
+            if not piece:
+                continue
+            if piece in ("<user>", "<items>", "<out>"):
+                self.segments.append(Segment(piece.strip("<>")))
+            elif piece.startswith("{") and piece.endswith("}"):
+                self.segments.append(Segment("field", name=piece[1:-1]))
+            else:
+                self.segments.append(Segment("text", ids=tokenizer(piece, add_special_tokens=False).input_ids))
+        self.fields = {s.name for s in self.segments if s.kind == "field"}
+
+    @classmethod
+    def load(cls, name: str, tokenizer) -> "Template":
+        path = TEMPLATE_DIR / f"{name}.txt"
+        return cls(path.read_text().rstrip("\n"), tokenizer)
+
+    def fixed_tokens(self) -> int:
+        return sum(len(s.ids) for s in self.segments if s.kind == "text")
+
+
+@dataclass
+class Sample:
+    """One filled template: which user, which items, which per-sample text (as token ids)."""
+
+    user: int = -1
+    user_text: list[int] | None = None  # the "w/o UA" variant: the user id as text tokens
+    items: list[int] | None = None
+    fields: dict[str, list[int]] | None = None
+
+
+@dataclass
+class Batch:
+    token_ids: torch.Tensor  # (B, L) text tokens; slots hold the pad id
+    kinds: torch.Tensor  # (B, L) TEXT / USER / ITEM / OUT / PAD
+    values: torch.Tensor  # (B, L) user or item index at USER / ITEM positions
+    attention_mask: torch.Tensor  # (B, L)
+    out_positions: torch.Tensor  # (B, K)
+    targets: torch.Tensor | None = None  # (B, K) item index per output slot, -100 where unsupervised
+
+
+def assemble(template: Template, samples: list[Sample], n_out: int, pad_id: int,
+             targets: list[list[int]] | None = None, left_pad: bool = False) -> Batch:
+    """Lay out a batch. Right padding by default (causal attention never sees it); left padding for
+    autoregressive decoding, where new tokens are appended after every row's last real token."""
+    rows = []
+    for sample in samples:
+        ids, kinds, values = [], [], []
+        for segment in template.segments:
+            if segment.kind == "text":
+                chunk = segment.ids
+                ids += chunk; kinds += [TEXT] * len(chunk); values += [0] * len(chunk)
+            elif segment.kind == "field":
+                chunk = (sample.fields or {}).get(segment.name, [])
+                ids += chunk; kinds += [TEXT] * len(chunk); values += [0] * len(chunk)
+            elif segment.kind == "user":
+                if sample.user_text is not None:
+                    ids += sample.user_text; kinds += [TEXT] * len(sample.user_text)
+                    values += [0] * len(sample.user_text)
+                else:
+                    ids.append(pad_id); kinds.append(USER); values.append(sample.user)
+            elif segment.kind == "items":
+                items = sample.items or []
+                ids += [pad_id] * len(items); kinds += [ITEM] * len(items); values += list(items)
+            elif segment.kind == "out":
+                ids += [pad_id] * n_out; kinds += [OUT] * n_out; values += [0] * n_out
+        rows.append((ids, kinds, values))
+    width = max(len(r[0]) for r in rows)
+    token_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    kinds = torch.full((len(rows), width), PAD, dtype=torch.long)
+    values = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, (i, k, v) in enumerate(rows):
+        where = slice(width - len(i), width) if left_pad else slice(0, len(i))
+        token_ids[row, where] = torch.tensor(i)
+        kinds[row, where] = torch.tensor(k)
+        values[row, where] = torch.tensor(v)
+    mask = (kinds != PAD).long()
+    out_positions = torch.stack([torch.nonzero(kinds[row] == OUT).squeeze(1) for row in range(len(rows))])
+    target_tensor = None
+    if targets is not None:
+        target_tensor = torch.full((len(rows), n_out), -100, dtype=torch.long)
+        for row, items in enumerate(targets):
+            items = list(items)[:n_out]
+            target_tensor[row, :len(items)] = torch.tensor(items, dtype=torch.long)
+    return Batch(token_ids, kinds, values, mask, out_positions, target_tensor)
