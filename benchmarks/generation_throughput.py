@@ -77,6 +77,9 @@ def main() -> None:
 
     dataset = load_dataset(DataConfig(name=args.dataset))
     started = time.time()
+    llm = load_llm()  # the first load in a process also imports transformers (and may convert the GGUF)
+    first_load = time.time() - started
+    started = time.time()
     llm = load_llm()
     load_seconds = time.time() - started
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
@@ -86,6 +89,7 @@ def main() -> None:
     prompts = [prompts[i] for i in order]
     result = {"dataset": args.dataset, "users": args.users, "batch_size": args.batch_size,
               "max_new_tokens": args.max_new_tokens, "llm": llm.identity, "dtype": str(llm.dtype),
+              "llm_first_load_seconds_in_process": round(first_load, 3),
               "llm_load_seconds": round(load_seconds, 3), "mean_prompt_tokens": float(np.mean(
                   [len(p["profile"].prefix) + len(p["profile"].suffix) for p in prompts])),
               "git_commit": git_commit(), "machine": machine()}
@@ -106,6 +110,17 @@ def main() -> None:
         return {"responses": responses, "seconds": round(seconds, 2), "new_tokens": produced,
                 "responses_per_s": responses / seconds, "new_tokens_per_s": produced / seconds}
 
+    from glta.text.encoder import TextEncoder
+    from glta.text.generate import item_text
+
+    encoder = TextEncoder()
+    texts = [item_text(dataset, i, 200) for i in range(dataset.n_items)]
+    encoder.encode(texts[:64])  # warm-up
+    begin = time.time()
+    encoder.encode(texts)
+    seconds = time.time() - begin
+    result["minilm"] = {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_s": len(texts) / seconds}
+    print("MiniLM:", json.dumps(result["minilm"]), flush=True)
     result["project_profile_only"] = run(["profile"])
     print("project, profile prompts:", json.dumps(result["project_profile_only"]), flush=True)
     result["project_profile_and_prediction_shared_prefix"] = run(["profile", "prediction"])
