@@ -118,3 +118,30 @@ def test_text_cli_generate_and_show(llm, capsys):
     assert "=== profile prompt" in shown and "not generated yet" not in shown
     assert main(["text", "generate", "synthetic", "generation.nope=1"]) == 2
     assert "unknown config key" in capsys.readouterr().err
+
+
+def test_grouped_query_attention_matches_eager():
+    """The CPU decoding kernel gives the stock eager attention's hidden states (fp32, with left padding)."""
+    import torch
+
+    from glta.text.attention import register
+    from glta.text.llm import LLMConfig, load_llm
+
+    register()
+    llm = load_llm(LLMConfig(dtype="float32", attention="eager"))
+    model = llm.model.base_model
+    torch.manual_seed(0)
+    ids = torch.randint(100, 1000, (4, 30))
+    mask = torch.ones(4, 30, dtype=torch.long)
+    mask[:2, :7] = 0
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    step, step_mask = torch.randint(100, 1000, (4, 1)), torch.cat([mask, torch.ones(4, 1, dtype=torch.long)], 1)
+    outputs = {}
+    for name in ("eager", "glta_gqa"):
+        llm.model.set_attn_implementation(name)
+        with torch.no_grad():
+            prefill = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True)
+            cache = {k: v for k, v in prefill.items() if k in ("cache", "past_key_values")}
+            outputs[name] = model(input_ids=step, attention_mask=step_mask, position_ids=positions[:, -1:] + 1,
+                                  use_cache=True, **cache).last_hidden_state
+    assert torch.allclose(outputs["eager"], outputs["glta_gqa"], atol=1e-4)

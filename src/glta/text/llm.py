@@ -38,6 +38,7 @@ class LLMConfig:
     quantization: str = "none"  # none | 4bit | 8bit (bitsandbytes, CUDA only); GPTQ checkpoints load as they are
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     device_map: str | None = None  # "auto": shard over all visible GPUs with accelerate
+    attention: str = "auto"  # auto (glta_gqa on CPU, sdpa on GPU) | sdpa | eager | glta_gqa | flash_attention_2
 
 
 @dataclass
@@ -227,6 +228,17 @@ def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
                         "that folder, or to a .gguf file") from None
     if not config.device_map and "quantization_config" not in kwargs:
         model.to(device)
+    attention = config.attention
+    if attention == "auto":
+        attention = "sdpa" if device.type == "cuda" else "glta_gqa"
+    if attention == "glta_gqa":
+        from glta.text.attention import register
+
+        register()
+    try:
+        model.set_attn_implementation(attention)
+    except (ValueError, ImportError) as error:
+        raise GLTAError(f"llm.attention={attention} cannot be used with this model: {error}") from None
     model.eval()
     model.requires_grad_(False)
     tokenizer.padding_side = "left"
