@@ -50,6 +50,20 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
     return metrics
 
 
+def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc: str, progress: bool) -> list[float]:
+    """One pass of optimiser steps over ``batches``, with a progress bar (rate, ETA, last loss)."""
+    losses: list[float] = []
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress, total=total)
+    for batch in bar:
+        optimizer.zero_grad(set_to_none=True)
+        loss = model.loss(batch)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+    return losses
+
+
 def _save_checkpoint(path: Path, state: dict) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(state, tmp)
@@ -89,16 +103,9 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     for epoch in range(start_epoch, train.epochs):
         model.train()
         losses = []
-        batches = model.train_batches(rng, train.batch_size)
-        bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress,
-                   total=model.batches_per_epoch(train.batch_size))
-        for batch in bar:
-            optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(batch)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        if optimizer is not None:
+            losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer,
+                                 model.batches_per_epoch(train.batch_size), f"epoch {epoch}", progress)
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.time() - started, 2)}
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:

@@ -196,7 +196,7 @@ class GLTA(Recommender):
         """Stage 1, item-text alignment (skipped in the "w/o IA" variant); then switch to stage 2 (UA)."""
         import time
 
-        from tqdm.auto import tqdm
+        from glta.training import train_epoch
 
         if not self.config.use_ia:
             self.set_stage("ua")
@@ -205,18 +205,12 @@ class GLTA(Recommender):
         started = time.time()
         optimizer = torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.config.ia_lr)
         rng = np.random.default_rng(train.seed + 1)
-        losses = []
+        losses: list[float] = []
         for epoch in range(self.config.ia_epochs):
-            bar = tqdm(self._ia_batches(rng), total=self.batches_per_epoch(0), desc=f"IA epoch {epoch}",
-                       unit="batch", disable=not progress, leave=False)
-            for batch in bar:
-                optimizer.zero_grad(set_to_none=True)
-                loss = self.loss(batch)
-                loss.backward()
-                optimizer.step()
-                losses.append(loss.item())
-                bar.set_postfix(loss=f"{losses[-1]:.3f}", refresh=False)
-            log(f"IA epoch {epoch}: mean loss {np.mean(losses[-len(bar):]):.4f}")
+            epoch_losses = train_epoch(self, self._ia_batches(rng), optimizer, self.batches_per_epoch(0),
+                                       f"IA epoch {epoch}", progress)
+            losses += epoch_losses
+            log(f"IA epoch {epoch}: mean loss {np.mean(epoch_losses):.4f}")
         self.set_stage("ua")
         return {"ia_seconds": round(time.time() - started, 2), "ia_final_loss": float(np.mean(losses[-10:]))}
 
