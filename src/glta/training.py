@@ -137,5 +137,6 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     if best_state is not None:
         model.load_state_dict(best_state)
     test = evaluate(model, test_eval, progress=progress)
-    return FitResult(valid=best_valid, test=test, best_epoch=best_epoch, epochs_run=len(history) and
-                     history[-1]["epoch"] + 1, train_seconds=train_seconds, history=history, stopped_by=stopped_by)
+    epochs_run = history[-1]["epoch"] + 1 if history else 0
+    return FitResult(valid=best_valid, test=test, best_epoch=best_epoch, epochs_run=epochs_run,
+                     train_seconds=train_seconds, history=history, stopped_by=stopped_by)

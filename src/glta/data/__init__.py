@@ -120,7 +120,8 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
     split_used, labels = split_interactions(interactions, config, default_split)
     parts = {name: (interactions.users[labels == label], interactions.items[labels == label])
              for name, label in (("train", TRAIN), ("valid", VALID), ("test", TEST))}
-    name = config.name if not config.path else (config.name if config.name != "synthetic" else Path(config.path).stem)
+    # a path given without a name would otherwise be called "synthetic" (the default name)
+    name = Path(config.path).stem if config.path and config.name == "synthetic" else config.name
     source = {"format": fmt, "path": str(path) if path else None, "split": split_used, **settings}
     dataset = RecDataset.from_parts(name, interactions.user_ids, interactions.item_ids, parts,
                                     interactions.item_text, source)
