@@ -68,7 +68,9 @@ class PopularityConfig:
 
 # method -> its model config class; GLTA's lives beside the model (it nests the LLM and generation configs)
 MODEL_CONFIGS: dict[str, str] = {"lightgcn": "glta.config:LightGCNConfig", "pop": "glta.config:PopularityConfig",
-                                 "glta": "glta.align.glta:GLTAConfig"}
+                                 "hccf": "glta.graph.hccf:HCCFConfig", "lightgcn_plus": "glta.plus:LightGCNPlusConfig",
+                                 "hccf_plus": "glta.plus:HCCFPlusConfig", "rlmrec_con": "glta.rlmrec:RLMRecConConfig",
+                                 "rlmrec_gen": "glta.rlmrec:RLMRecGenConfig", "glta": "glta.align.glta:GLTAConfig"}
 
 
 def model_config_class(method: str) -> type:

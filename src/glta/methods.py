@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from glta.align.glta import GLTA
 from glta.errors import ConfigError
+from glta.graph.hccf import HCCF
 from glta.graph.lightgcn import LightGCN
+from glta.plus import HCCFPlus, LightGCNPlus
 from glta.popularity import Popularity
 from glta.recommender import Recommender
+from glta.rlmrec import RLMRecCon, RLMRecGen
 
-METHODS: dict[str, type[Recommender]] = {"lightgcn": LightGCN, "pop": Popularity, "glta": GLTA}
+METHODS: dict[str, type[Recommender]] = {
+    "lightgcn": LightGCN, "hccf": HCCF, "lightgcn_plus": LightGCNPlus, "hccf_plus": HCCFPlus,
+    "rlmrec_con": RLMRecCon, "rlmrec_gen": RLMRecGen, "glta": GLTA, "pop": Popularity}
 
 
 def method_class(name: str) -> type[Recommender]:

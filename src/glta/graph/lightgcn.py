@@ -35,9 +35,9 @@ class LightGCN(Recommender):
         self.sampler = BPRSampler(dataset.train)
         self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def propagate(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Final user and item representations: the mean of layers 0..K."""
-        layer = self.embedding.weight
+    def propagate(self, ego: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Final user and item representations: the mean of layers 0..K (from ``ego``, default the embeddings)."""
+        layer = self.embedding.weight if ego is None else ego
         total = layer
         for _ in range(self.config.layers):
             layer = propagate(self.adjacency, layer)
@@ -53,8 +53,11 @@ class LightGCN(Recommender):
         return -(-len(self.sampler) // batch_size)
 
     def loss(self, batch) -> torch.Tensor:
+        return self.ranking_loss(batch, *self.propagate())
+
+    def ranking_loss(self, batch, user_final: torch.Tensor, item_final: torch.Tensor) -> torch.Tensor:
+        """BPR on the batch's triples plus L2 on their ego embeddings (the LightGCN paper's objective)."""
         users, positives, negatives = batch
-        user_final, item_final = self.propagate()
         u, p, n = user_final[users], item_final[positives], item_final[negatives]
         bpr = F.softplus((u * n).sum(1) - (u * p).sum(1)).mean()  # = -log sigmoid(pos - neg)
         ego = self.embedding.weight

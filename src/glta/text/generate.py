@@ -141,12 +141,18 @@ def user_prompt(tokenizer, dataset: RecDataset, user: int, kind: str, config: Ge
     return prompt.text(tokenizer), prompt.fingerprint
 
 
+def item_source(dataset: RecDataset, item: int, config: GenerationConfig) -> tuple[str, str]:
+    """The item text an item profile is written from, and its fingerprint (part of the cache key)."""
+    text = item_text(dataset, item, 4 * config.max_item_chars)
+    return text, hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def item_prompt(tokenizer, dataset: RecDataset, item: int, config: GenerationConfig) -> Prompt:
     """An item-profile prompt (for the RLMRec baselines): the whole prompt is the prefix."""
-    text = item_text(dataset, item, 4 * config.max_item_chars)
+    text, fingerprint = item_source(dataset, item, config)
     rendered = chat_prompt(tokenizer, template_text("item_profile").format(item=text), config.system_prompt)
     ids = tokenizer(rendered, add_special_tokens=False).input_ids
-    return Prompt(str(dataset.item_ids[item]), hashlib.sha256(text.encode()).hexdigest()[:16], ids, [])
+    return Prompt(str(dataset.item_ids[item]), fingerprint, ids, [])
 
 
 class TextCache:
@@ -343,4 +349,16 @@ def load_user_texts(llm_identity: str, dataset: RecDataset, kind: str,
         key = (str(dataset.user_ids[user]), fingerprint)
         if key in cached:
             out[user] = cached[key]
+    return out
+
+
+def load_item_texts(llm_identity: str, dataset: RecDataset, config: GenerationConfig | None = None) -> dict[int, str]:
+    """Cached item profiles by item index; items whose text changed since generation are left out."""
+    config = config or GenerationConfig()
+    cached = TextCache(cache_path(llm_identity, dataset, "item_profile", template_text("item_profile"), config)).load()
+    out = {}
+    for item in range(dataset.n_items):
+        key = (str(dataset.item_ids[item]), item_source(dataset, item, config)[1])
+        if key in cached:
+            out[item] = cached[key]
     return out

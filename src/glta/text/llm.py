@@ -192,6 +192,22 @@ def _folder_identity(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def llm_identity(config: LLMConfig) -> str:
+    """The name of the exact weights ``config`` selects, without loading them (cached texts are keyed by it)."""
+    name = config.name
+    if name in BUNDLED:
+        return f"{name}:gguf-sha256:{_file_digest(bundled_gguf(name), llm_cache_root())[:16]}"
+    if name.endswith(".gguf"):
+        path = Path(name).expanduser()
+        if not path.exists():
+            raise GLTAError(f"llm.name={name}: no such GGUF file")
+        return f"{path.name}:gguf-sha256:{_file_digest(path, llm_cache_root())[:16]}"
+    if Path(name).expanduser().is_dir():
+        folder = Path(name).expanduser()
+        return f"{folder.name}:{_folder_identity(folder)}"
+    return f"hub:{name}"
+
+
 def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
     """Load the LLM frozen and in eval mode, with its tokenizer (left padding, a pad token set)."""
     offline()
@@ -201,21 +217,15 @@ def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
     device = resolve_device(config)
     dtype = resolve_dtype(config, device)
     name = config.name
+    identity = llm_identity(config)
     if name in BUNDLED:
-        folder, digest = convert_gguf(bundled_gguf(name))
-        identity = f"{name}:gguf-sha256:{digest[:16]}"
+        folder, _ = convert_gguf(bundled_gguf(name))
     elif name.endswith(".gguf"):
-        path = Path(name).expanduser()
-        if not path.exists():
-            raise GLTAError(f"llm.name={name}: no such GGUF file")
-        folder, digest = convert_gguf(path)
-        identity = f"{path.name}:gguf-sha256:{digest[:16]}"
+        folder, _ = convert_gguf(Path(name).expanduser())
     elif Path(name).expanduser().is_dir():
         folder = Path(name).expanduser()
-        identity = f"{folder.name}:{_folder_identity(folder)}"
     else:
         folder = name  # a hub id: only the local cache is consulted
-        identity = f"hub:{name}"
     kwargs = {"dtype": dtype, **_quantization_kwargs(config, device)}
     if config.device_map:
         kwargs["device_map"] = config.device_map

@@ -1,0 +1,132 @@
+"""Semantic text embeddings of users and items, and the two ways the baselines align CF embeddings with them.
+
+Used by the paper's "+" baselines (LightGCN+, HCCF+: the sentence-transformer embedding of a node's own text) and by
+RLMRec (Ren et al., WWW 2024: the embedding of an LLM-written user or item profile). Text comes from training data
+only: a user's text is built from the user's training items, never from validation or test items.
+
+- ``ContrastiveAlignment`` (RLMRec-Con, and the "+" baselines): an MLP maps text embeddings into the CF space; an
+  InfoNCE loss pulls each batch node's CF embedding towards its own mapped text embedding. Users are contrasted with
+  every user's text, items with the batch's items (RLMRec's choice).
+- ``MaskedReconstruction`` (RLMRec-Gen): a share of the nodes have their ego embeddings replaced by a learnable mask
+  token before propagation; an MLP maps their propagated CF embeddings into the text space, where an InfoNCE loss
+  asks each to find its own text embedding among the masked nodes' texts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from glta.data.dataset import RecDataset
+from glta.errors import GLTAError
+
+
+def infonce(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Mean over rows of -log softmax: row i of ``anchor`` should pick ``positive[i]`` among all ``candidates``."""
+    anchor, positive, candidates = (F.normalize(x, dim=-1, eps=1e-8) for x in (anchor, positive, candidates))
+    logits = anchor @ candidates.T / temperature
+    return (torch.logsumexp(logits, dim=1) - (anchor * positive).sum(1) / temperature).mean()
+
+
+def _bridge(inputs: int, outputs: int) -> nn.Sequential:
+    """RLMRec's two-layer MLP between the text and CF spaces (hidden width halfway between)."""
+    hidden = (inputs + outputs) // 2
+    mlp = nn.Sequential(nn.Linear(inputs, hidden), nn.LeakyReLU(), nn.Linear(hidden, outputs))
+    for layer in mlp:
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+    return mlp
+
+
+class ContrastiveAlignment(nn.Module):
+    def __init__(self, user_text: torch.Tensor, item_text: torch.Tensor, dim: int, temperature: float):
+        super().__init__()
+        self.register_buffer("user_text", user_text.float(), persistent=False)
+        self.register_buffer("item_text", item_text.float(), persistent=False)
+        self.mlp = _bridge(user_text.shape[1], dim)
+        self.temperature = temperature
+
+    def forward(self, user_final: torch.Tensor, item_final: torch.Tensor, batch) -> torch.Tensor:
+        users, positives, negatives = batch
+        all_users = self.mlp(self.user_text)
+        loss = infonce(user_final[users], all_users[users], all_users, self.temperature)
+        for items in (positives, negatives):
+            mapped = self.mlp(self.item_text[items])
+            loss = loss + infonce(item_final[items], mapped, mapped, self.temperature)
+        return loss
+
+
+class MaskedReconstruction(nn.Module):
+    def __init__(self, node_text: torch.Tensor, dim: int, mask_ratio: float, temperature: float):
+        super().__init__()
+        self.register_buffer("node_text", node_text.float(), persistent=False)
+        self.mask_token = nn.Parameter(torch.zeros(1, dim))
+        self.mlp = _bridge(dim, node_text.shape[1])
+        self.mask_ratio = mask_ratio
+        self.temperature = temperature
+
+    def mask(self, ego: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ego embeddings with a random share of rows replaced by the mask token, the masked row indices)."""
+        count = max(int(len(ego) * self.mask_ratio), 1)
+        masked = torch.randperm(len(ego))[:count]
+        keep = torch.ones(len(ego), 1, dtype=ego.dtype)
+        keep[masked] = 0
+        return ego * keep + self.mask_token * (1 - keep), masked
+
+    def forward(self, final: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        texts = self.node_text[masked]
+        return infonce(self.mlp(final[masked]), texts, texts, self.temperature)
+
+
+# --- where the text embeddings come from -------------------------------------------------------------------
+def description_embeddings(dataset: RecDataset, encoder=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The "+" baselines: each item's description embedded by MiniLM; each user the normalised mean of their
+    training items' embeddings (a user has no text of their own in these data sets)."""
+    texts = [dataset.item_description(i) or f"item {dataset.item_ids[i]}" for i in range(dataset.n_items)]
+    encoder = encoder or _encoder()
+    items = encoder.encode_cached(texts)
+    return torch.from_numpy(user_means(dataset.train, items)), torch.from_numpy(items)
+
+
+def user_means(train: sp.csr_matrix, item_vectors: np.ndarray) -> np.ndarray:
+    degree = np.maximum(np.diff(train.indptr), 1)[:, None]
+    users = np.asarray(train @ item_vectors) / degree
+    norm = np.linalg.norm(users, axis=1, keepdims=True)
+    return (users / np.maximum(norm, 1e-8)).astype(np.float32)
+
+
+def profile_embeddings(dataset: RecDataset, llm_config, generation, encoder=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """RLMRec: the LLM-written user profiles (from training items only) and item profiles, embedded by MiniLM.
+    Both must have been generated first (``glta text generate``); a missing one is an error that says how."""
+    from glta.text.generate import load_item_texts, load_user_texts
+    from glta.text.llm import llm_identity
+
+    identity = llm_identity(llm_config)
+    users = load_user_texts(identity, dataset, "profile", generation)
+    items = load_item_texts(identity, dataset, generation)
+    need_users = np.flatnonzero(np.diff(dataset.train.indptr) > 0)
+    missing_users = [int(u) for u in need_users if int(u) not in users]
+    missing_items = [i for i in range(dataset.n_items) if i not in items]
+    if missing_users or missing_items:
+        raise GLTAError(
+            f"{dataset.name}: {len(missing_users)} user profiles and {len(missing_items)} item profiles written by "
+            f"{identity} are missing; generate them first (resumable): "
+            f"`glta text generate {dataset.name} --kinds profile,item_profile`")
+    return profile_texts_to_embeddings(dataset, [users.get(u, "") for u in range(dataset.n_users)],
+                                       [items[i] for i in range(dataset.n_items)], encoder)
+
+
+def profile_texts_to_embeddings(dataset: RecDataset, user_texts: list[str], item_texts: list[str],
+                                encoder=None) -> tuple[torch.Tensor, torch.Tensor]:
+    encoder = encoder or _encoder()
+    vectors = encoder.encode_cached(list(user_texts) + list(item_texts))
+    return torch.from_numpy(vectors[: dataset.n_users]), torch.from_numpy(vectors[dataset.n_users:])
+
+
+def _encoder():
+    from glta.text.encoder import TextEncoder
+
+    return TextEncoder()

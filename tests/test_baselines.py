@@ -1,0 +1,149 @@
+"""The paper's baselines: HCCF, LightGCN+, HCCF+, RLMRec-Con, RLMRec-Gen behind the one Recommender interface."""
+
+import json
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from glta.config import EvalConfig, TrainConfig, model_config_class
+from glta.errors import GLTAError
+from glta.evaluation.ranking import RankingEvaluator
+from glta.graph.hccf import HCCF, HCCFConfig, node_infonce
+from glta.graph.propagation import EdgeDropout, normalized_adjacency
+from glta.methods import METHODS, method_class
+from glta.popularity import Popularity
+from glta.recommender import Recommender
+from glta.semantic import infonce, profile_embeddings, profile_texts_to_embeddings, user_means
+from glta.training import evaluate, fit
+
+BASELINES = ["hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen"]
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from glta.text.encoder import TextEncoder
+
+    return TextEncoder()
+
+
+@pytest.fixture(scope="module")
+def profiles(synthetic, encoder):
+    """Stand-in "LLM profiles" written from training data only (the learning mechanics, not the LLM, are tested)."""
+    items = [f"An item for fans of {synthetic.item_description(i)}." for i in range(synthetic.n_items)]
+    users = []
+    for u in range(synthetic.n_users):
+        history = synthetic.train[u].indices[:8]
+        users.append("This user likes " + ", ".join(synthetic.item_description(int(i)) for i in history))
+    return profile_texts_to_embeddings(synthetic, users, items, encoder)
+
+
+def build(method, dataset, profiles):
+    config = model_config_class(method)()
+    if method in ("lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen"):
+        return method_class(method)(dataset, config, text_embeddings=profiles)
+    return method_class(method)(dataset, config)
+
+
+def test_every_method_has_a_config_and_a_class():
+    for method in ["lightgcn", *BASELINES, "glta", "pop"]:
+        assert issubclass(method_class(method), Recommender)
+        assert method_class(method).method == method
+        model_config_class(method)()
+
+
+def test_edge_dropout_keeps_symmetry_and_rescales(synthetic):
+    adjacency = normalized_adjacency(synthetic.train)
+    dropout = EdgeDropout(adjacency, synthetic.n_users)
+    dropped = dropout(0.5, torch.Generator().manual_seed(0))
+    dense = dropped.to_dense().numpy()
+    assert np.allclose(dense, dense.T)
+    kept = dense != 0
+    assert 0.4 < kept.sum() / adjacency.nnz < 0.6
+    assert np.allclose(dense[kept], adjacency.toarray()[kept] / 0.5)
+    full = dropout(1.0).to_dense().numpy()
+    assert np.allclose(full, adjacency.toarray())
+
+
+def test_infonce_prefers_matching_pairs():
+    x = torch.randn(16, 8)
+    assert infonce(x, x, x, 0.2) < infonce(x, x.roll(1, 0), x, 0.2)
+    assert node_infonce(x, x, torch.arange(16), 1.0) < node_infonce(x, x.roll(1, 0), torch.arange(16), 1.0)
+
+
+def test_user_text_comes_from_training_items_only(synthetic):
+    vectors = np.random.default_rng(0).standard_normal((synthetic.n_items, 4)).astype(np.float32)
+    users = user_means(synthetic.train, vectors)
+    u = 3
+    expected = vectors[synthetic.train[u].indices].mean(0)
+    assert np.allclose(users[u], expected / np.linalg.norm(expected), atol=1e-5)
+    held_out = set(synthetic.valid[u].indices) | set(synthetic.test[u].indices)
+    assert held_out and not held_out & set(synthetic.train[u].indices)
+
+
+def test_hccf_hyperedge_view_has_gradients_to_every_parameter(synthetic):
+    torch.manual_seed(0)
+    model = HCCF(synthetic, HCCFConfig())
+    batch = next(iter(model.train_batches(np.random.default_rng(0), 256)))
+    model.loss(batch).backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("method", BASELINES)
+def test_baseline_learns_and_beats_popularity(synthetic, profiles, method):
+    torch.manual_seed(0)
+    model = build(method, synthetic, profiles)
+    lr = 0.01
+    result = fit(model, synthetic, TrainConfig(epochs=20, batch_size=1024, lr=lr, patience=4, threads=2),
+                 EvalConfig(), progress=False, log=lambda s: None)
+    pop = evaluate(Popularity(synthetic), RankingEvaluator(synthetic, "test", [5, 10, 20]))
+    assert result.test["N@10"] > 1.5 * pop["N@10"], (method, result.test["N@10"], pop["N@10"])
+
+
+def test_methods_are_interchangeable(synthetic, profiles):
+    """Every method trains, scores and masks through the same calls; scores have one row per user."""
+    users = torch.arange(7)
+    for method in ["lightgcn", *BASELINES]:
+        torch.manual_seed(0)
+        model = build(method, synthetic, profiles)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        batch = next(iter(model.train_batches(np.random.default_rng(0), 512)))
+        loss = model.loss(batch)
+        loss.backward()
+        optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            model.prepare_scoring(synthetic.train)
+            scores = model.score(users)
+        assert scores.shape == (7, synthetic.n_items) and torch.isfinite(scores).all(), method
+
+
+def test_rlmrec_reads_cached_llm_profiles_and_says_what_is_missing(synthetic, tmp_path, monkeypatch):
+    from glta.text.generate import (GenerationConfig, TextCache, cache_path, history_fingerprint, history_items,
+                                    item_source, template_text)
+    from glta.text.llm import LLMConfig, llm_identity
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    llm, generation = LLMConfig(), GenerationConfig()
+    with pytest.raises(GLTAError, match="glta text generate synthetic --kinds profile,item_profile"):
+        profile_embeddings(synthetic, llm, generation, encoder=object())
+    identity = llm_identity(llm)
+    users = TextCache(cache_path(identity, synthetic, "profile", template_text("profile"), generation))
+    users.append([{"key": str(synthetic.user_ids[u]),
+                   "history": history_fingerprint(synthetic, history_items(synthetic, u, generation)),
+                   "text": f"user {u} profile"} for u in range(synthetic.n_users)])
+    items = TextCache(cache_path(identity, synthetic, "item_profile", template_text("item_profile"), generation))
+    items.append([{"key": str(synthetic.item_ids[i]), "history": item_source(synthetic, i, generation)[1],
+                   "text": f"item {i} profile"} for i in range(synthetic.n_items)])
+
+    class Recorder:
+        def encode_cached(self, texts):
+            self.texts = texts
+            return np.zeros((len(texts), 3), dtype=np.float32)
+
+    recorder = Recorder()
+    user_vectors, item_vectors = profile_embeddings(synthetic, llm, generation, encoder=recorder)
+    assert user_vectors.shape == (synthetic.n_users, 3) and item_vectors.shape == (synthetic.n_items, 3)
+    assert recorder.texts[5] == "user 5 profile" and recorder.texts[synthetic.n_users + 2] == "item 2 profile"
