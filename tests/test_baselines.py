@@ -68,7 +68,11 @@ def test_edge_dropout_keeps_symmetry_and_rescales(synthetic):
 
 def test_infonce_prefers_matching_pairs():
     x = torch.randn(16, 8)
-    assert infonce(x, x, x, 0.2) < infonce(x, x.roll(1, 0), x, 0.2)
+    own, shifted = torch.arange(16), torch.arange(16).roll(1)
+    assert infonce(x, x, own, 0.2) < infonce(x, x, shifted, 0.2)
+    reference = -torch.log_softmax(torch.nn.functional.normalize(x, dim=1) @ torch.nn.functional.normalize(x, dim=1).T
+                                   / 0.2, dim=1).diagonal().mean()
+    assert torch.allclose(infonce(x, x, own, 0.2), reference, atol=1e-5)
     assert node_infonce(x, x, torch.arange(16), 1.0) < node_infonce(x, x.roll(1, 0), torch.arange(16), 1.0)
 
 

@@ -24,11 +24,11 @@ from glta.data.dataset import RecDataset
 from glta.errors import GLTAError
 
 
-def infonce(anchor: torch.Tensor, positive: torch.Tensor, candidates: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Mean over rows of -log softmax: row i of ``anchor`` should pick ``positive[i]`` among all ``candidates``."""
-    anchor, positive, candidates = (F.normalize(x, dim=-1, eps=1e-8) for x in (anchor, positive, candidates))
-    logits = anchor @ candidates.T / temperature
-    return (torch.logsumexp(logits, dim=1) - (anchor * positive).sum(1) / temperature).mean()
+def infonce(anchor: torch.Tensor, candidates: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Mean over rows of -log softmax: row i of ``anchor`` should pick ``candidates[targets[i]]`` among all
+    ``candidates`` by cosine similarity / temperature (one fused softmax cross-entropy)."""
+    anchor = F.normalize(anchor, dim=-1, eps=1e-8) / temperature
+    return F.cross_entropy(anchor @ F.normalize(candidates, dim=-1, eps=1e-8).T, targets)
 
 
 def _bridge(inputs: int, outputs: int) -> nn.Sequential:
@@ -51,11 +51,10 @@ class ContrastiveAlignment(nn.Module):
 
     def forward(self, user_final: torch.Tensor, item_final: torch.Tensor, batch) -> torch.Tensor:
         users, positives, negatives = batch
-        all_users = self.mlp(self.user_text)
-        loss = infonce(user_final[users], all_users[users], all_users, self.temperature)
+        loss = infonce(user_final[users], self.mlp(self.user_text), users, self.temperature)
+        within = torch.arange(len(users))
         for items in (positives, negatives):
-            mapped = self.mlp(self.item_text[items])
-            loss = loss + infonce(item_final[items], mapped, mapped, self.temperature)
+            loss = loss + infonce(item_final[items], self.mlp(self.item_text[items]), within, self.temperature)
         return loss
 
 
@@ -77,8 +76,7 @@ class MaskedReconstruction(nn.Module):
         return ego * keep + self.mask_token * (1 - keep), masked
 
     def forward(self, final: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        texts = self.node_text[masked]
-        return infonce(self.mlp(final[masked]), texts, texts, self.temperature)
+        return infonce(self.mlp(final[masked]), self.node_text[masked], torch.arange(len(masked)), self.temperature)
 
 
 # --- where the text embeddings come from -------------------------------------------------------------------

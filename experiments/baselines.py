@@ -1,0 +1,69 @@
+"""Train the paper's six baselines on a data set with their validation grids (paper Table 2's baseline rows).
+
+    .venv/bin/python experiments/baselines.py --dataset amazon-scientific [--methods hccf lightgcn_plus] [--threads 1]
+
+Each method runs ``glta tune`` over the small grid below (resumable: finished points are reused), so the best point by
+validation NDCG@10 ends up in ``results/<dataset>/<method>.json`` with the whole grid under ``selection``. The text
+variants reuse their backbone's chosen learning rate and L2 weight (so "+" changes only the text term); a backbone
+that has not been tuned yet is tuned first. RLMRec needs the LLM-written profiles:
+``glta text generate <dataset> --kinds profile,item_profile`` (resumable) must have run.
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+from glta.results import read_results
+from glta.tuning import tune
+
+# method -> (backbone whose choice it inherits, grid). Grids are small on purpose: CPU time is the limit.
+GRIDS = {
+    "lightgcn": (None, {"train.lr": [0.005, 0.02], "model.reg_weight": [1e-4, 1e-3]}),
+    "hccf": (None, {"train.lr": [0.001, 0.01], "model.ssl_weight": [0.001, 0.01]}),
+    "lightgcn_plus": ("lightgcn", {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]}),
+    "hccf_plus": ("hccf", {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]}),
+    "rlmrec_con": ("lightgcn", {"model.kd_weight": [0.01, 0.1], "model.kd_temperature": [0.2, 0.5]}),
+    "rlmrec_gen": ("lightgcn", {"model.recon_weight": [0.01, 0.1], "model.recon_temperature": [0.2, 0.5]}),
+}
+INHERITED = ("train.lr", "train.batch_size", "model.reg_weight", "model.ssl_weight")
+
+
+def chosen(dataset: str, method: str) -> dict:
+    path = Path("results") / dataset / f"{method}.json"
+    if not path.exists() or "selection" not in read_results(path):
+        return {}
+    return read_results(path)["selection"]["chosen"]
+
+
+def run(dataset: str, method: str, threads: int, grids: dict, progress: bool) -> None:
+    backbone, grid = grids[method]
+    fixed = [f"train.threads={threads}"] if threads else []
+    if backbone:
+        if not chosen(dataset, backbone):
+            run(dataset, backbone, threads, grids, progress)
+        fixed += [f"{k}={json.dumps(v)}" for k, v in chosen(dataset, backbone).items() if k in INHERITED]
+    tune(method, dataset, grid, fixed, progress=progress)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--methods", nargs="+", default=list(GRIDS), choices=list(GRIDS))
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--grid", action="append", default=[], metavar="METHOD:KEY=V1,V2",
+                        help="replace one method's grid entry, e.g. hccf:train.lr=0.01 (repeatable)")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+    grids = {m: (b, dict(g)) for m, (b, g) in GRIDS.items()}
+    for entry in args.grid:
+        method, rest = entry.split(":", 1)
+        key, values = rest.split("=", 1)
+        import yaml
+
+        grids[method][1][key] = [yaml.safe_load(v) for v in values.split(",")]
+    for method in args.methods:
+        run(args.dataset, method, args.threads, grids, not args.no_progress)
+
+
+if __name__ == "__main__":
+    main()

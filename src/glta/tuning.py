@@ -1,0 +1,87 @@
+"""Validation-set grid search for any method: train every grid point, keep the best by validation NDCG@10.
+
+Each point is an ordinary run (``runs/<data>/<method>/grid/<point>/``, ``results/<data>/grid/<method>/<point>.json``),
+so a grid killed half-way resumes: points whose results file exists with the same config are not retrained. The
+chosen point's results file becomes ``results/<data>/<method>.json`` with the whole grid recorded under
+``selection``, and its model is copied to ``runs/<data>/<method>/`` for ``glta evaluate`` and ``glta recommend``.
+The test split is never looked at for the choice.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+import yaml
+
+from glta.config import build_config
+from glta.errors import ConfigError
+from glta.pipeline import default_results_path, default_run_dir, train
+from glta.results import read_results
+
+
+def parse_grid(entries: list[str]) -> dict[str, list]:
+    """``["train.lr=0.001,0.01", "model.dim=32"]`` -> ``{"train.lr": [0.001, 0.01], "model.dim": [32]}``."""
+    grid: dict[str, list] = {}
+    for entry in entries:
+        if "=" not in entry:
+            raise ConfigError(f"grid entry '{entry}' must look like key.sub=v1,v2 (e.g. train.lr=0.001,0.01)")
+        key, raw = entry.split("=", 1)
+        grid[key.strip()] = [yaml.safe_load(value) for value in raw.split(",")]
+    return grid
+
+
+def point_name(point: dict) -> str:
+    return "_".join(f"{key.split('.')[-1]}={value}" for key, value in point.items()) or "default"
+
+
+def _same(saved: dict | None, config: dict) -> bool:
+    """Whether a finished point ran this config (thread counts may differ between machines)."""
+    def plain(c):
+        c = json.loads(json.dumps(c, default=str))
+        c.get("train", {}).pop("threads", None)
+        return c
+
+    return saved is not None and plain(saved) == plain(config)
+
+
+def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] | None = None,
+         config_files: list | None = None, config_dir: str | Path = "configs", data_root: str | None = None,
+         select_metric: str = "N@10", progress: bool = True, log=print) -> dict:
+    overrides = list(overrides or [])
+    keys = list(grid)
+    rows = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        point = dict(zip(keys, values))
+        name = point_name(point)
+        config = build_config(method, dataset, config_files, overrides + [f"{k}={json.dumps(v)}" for k, v in point.items()],
+                              config_dir)
+        out = Path("results") / dataset / "grid" / method / f"{name}.json"
+        run_dir = default_run_dir(dataset, method) / "grid" / name
+        done = out.exists() and _same(read_results(out)["provenance"].get("config"), config.to_dict())
+        if done:
+            log(f"[{method} {name}] already trained: reusing {out}")
+        else:
+            log(f"[{method} {name}] training")
+            train(config, data_root, run_dir, out, resume=True, progress=progress, log=log)
+        record = read_results(out)
+        rows.append({"point": point, "name": name, "valid": record["metrics"]["valid"].get(select_metric),
+                     "best_epoch": record["training"]["best_epoch"],
+                     "train_seconds": record["training"]["train_seconds"], "results": str(out), "run": str(run_dir)})
+        log(f"[{method} {name}] valid {select_metric} {rows[-1]['valid']:.4f}")
+    best = max(rows, key=lambda row: row["valid"])
+    record = read_results(best["results"])
+    record["selection"] = {"metric": f"valid {select_metric}", "grid": grid, "fixed_overrides": overrides,
+                           "chosen": best["point"], "points": rows,
+                           "train_seconds_all_points": round(sum(r["train_seconds"] for r in rows), 1)}
+    final = default_results_path(dataset, method)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    final.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    target = default_run_dir(dataset, method)
+    for file in Path(best["run"]).iterdir():
+        if file.is_file():
+            shutil.copy2(file, target / file.name)
+    log(f"[{method}] chose {best['name']} (valid {select_metric} {best['valid']:.4f}) -> {final}")
+    return record
