@@ -118,3 +118,58 @@ def test_glta_learns_on_synthetic(synthetic, llm):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] - 0.5
+
+
+def _with_texts(model, dataset, tokenizer):
+    """Give every user profile/prediction tokens of varied length (the synthetic set has no LLM texts)."""
+    for user in range(dataset.n_users):
+        model.user_fields[user] = {
+            "profile": tokenizer(" likes" + " drama" * (user % 7), add_special_tokens=False).input_ids,
+            "prediction": tokenizer(" will want" + " comedy" * (user % 4), add_special_tokens=False).input_ids}
+    return model
+
+
+@pytest.fixture(scope="module")
+def llm32():
+    from glta.text.llm import LLMConfig, load_llm
+
+    return load_llm(LLMConfig(dtype="float32"))  # exact arithmetic for equality checks (bf16 differs by rounding)
+
+
+@pytest.mark.parametrize("mode", ["first_k", "autoregressive"])
+def test_cached_prefix_matches_the_full_forward(synthetic, llm32, tmp_path, monkeypatch, mode):
+    """The per-user cached prefix changes the cost, not the result: same logits, same recommendations."""
+    llm = llm32
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    cached, full = (_with_texts(make(synthetic, llm, ua_template="user_item_text_first", prefix_cache=flag,
+                                     inference=mode), synthetic, llm.tokenizer) for flag in (True, False))
+    assert cached.ua_prefix is not None and full.ua_prefix is None
+    for model in (cached, full):
+        model.set_stage("ua")
+    a = next(cached.train_batches(np.random.default_rng(0), 6))
+    b = next(full.train_batches(np.random.default_rng(0), 6))
+    assert a.prefix_users is not None and a.token_ids.shape[1] < b.token_ids.shape[1]
+    with torch.no_grad():
+        la, lb = cached.output_logits(a), full.output_logits(b)
+    assert torch.allclose(la, lb, atol=1e-4 * lb.abs().max().item()), ((la - lb).abs().max(), lb.abs().max())
+    users = np.array([0, 3, 8, 13])
+    for model in (cached, full):
+        model.prepare_scoring(exclusion_matrix(synthetic, "test"))
+    chosen_a, _ = cached.recommend_slots(users)
+    chosen_b, _ = full.recommend_slots(users)
+    assert torch.equal(chosen_a, chosen_b)
+    store = cached.prefix_kv()
+    assert store.folder.is_relative_to(tmp_path) and store._done[users].all()
+
+
+def test_prefix_store_resumes(synthetic, llm, tmp_path):
+    from glta.align.prefix import PrefixKV
+
+    prefixes = [llm.tokenizer(f"Profile: user {u} likes things", add_special_tokens=False).input_ids
+                for u in range(6)]
+    first = PrefixKV(llm, prefixes, tmp_path / "kv")
+    assert first.fill(np.array([0, 1, 2]), progress=False) == 3
+    again = PrefixKV(llm, prefixes, tmp_path / "kv")
+    assert again.fill(progress=False) == 3  # only users 3..5 are computed
+    cache, mask, lengths = again.load(np.array([1, 4]))
+    assert mask.sum(1).tolist() == lengths.tolist() == [len(prefixes[1]), len(prefixes[4])]

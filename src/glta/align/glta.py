@@ -22,11 +22,12 @@ from torch import nn
 
 from glta.align.gllm import GLLMHead, first_k, first_logit, gllm_loss, ranking_scores
 from glta.align.projectors import NodeProjector
-from glta.align.templates import ITEM, OUT, USER, Batch, Sample, Template, assemble
+from glta.align.prefix import PrefixKV
+from glta.align.templates import ITEM, OUT, USER, Batch, Sample, Template, assemble, prefix_ids
 from glta.data.dataset import RecDataset
 from glta.errors import ConfigError
 from glta.recommender import Recommender
-from glta.text.generate import GenerationConfig, item_text, load_user_texts
+from glta.text.generate import GenerationConfig, cache_argument, item_text, load_user_texts
 from glta.text.llm import LLMConfig
 
 INFERENCE_MODES = ("first_k", "first_logit", "autoregressive")
@@ -53,6 +54,10 @@ class GLTAConfig:
     use_prediction: bool = True  # False: "w/o PD"
     inference: str = "first_k"  # first_k | first_logit | autoregressive
     eval_batch_size: int = 64
+    # UA template (align/templates/<name>.txt): "user_item" puts the user and item tokens first, as DESIGN.md lists
+    # them; "user_item_text_first" puts the profile and prediction first, so their keys/values can be cached
+    ua_template: str = "user_item"
+    prefix_cache: bool = True  # cache a text-only template opening per user (see glta.align.prefix)
 
 
 class GLTA(Recommender):
@@ -88,7 +93,11 @@ class GLTA(Recommender):
         self.register_buffer("out_token", table.float().mean(0).to(table.dtype), persistent=False)
         tokenizer = llm.tokenizer
         self.pad_id = tokenizer.pad_token_id
-        self.ua_template = Template.load("user_item", tokenizer)
+        self.ua_template = Template.load(config.ua_template, tokenizer)
+        prefix, body = self.ua_template.split_prefix()
+        self.ua_prefix = prefix if config.prefix_cache and prefix.segments else None
+        self.ua_body = body if self.ua_prefix is not None else self.ua_template
+        self._prefix_kv: PrefixKV | None = None
         self.ia_template = Template.load("item_text", tokenizer)
         self.train_matrix = dataset.train
         self.dataset = dataset
@@ -162,7 +171,9 @@ class GLTA(Recommender):
                 context, target = self._split_history(indices[indptr[user]:indptr[user + 1]], rng)
                 samples.append(self._ua_sample(int(user), context))
                 targets.append(target.tolist())
-            yield assemble(self.ua_template, samples, self.config.output_slots, self.pad_id, targets)
+            chosen = users[start:start + batch_size]
+            yield self._with_prefix(assemble(self.ua_body, samples, self.config.output_slots, self.pad_id, targets),
+                                    chosen)
 
     def _item_description_tokens(self) -> list[list[int]]:
         if not hasattr(self, "_descriptions"):
@@ -198,9 +209,10 @@ class GLTA(Recommender):
 
         from glta.training import train_epoch
 
+        stages = self._fill_prefixes(progress, log)
         if not self.config.use_ia:
             self.set_stage("ua")
-            return {}
+            return stages
         self.set_stage("ia")
         started = time.time()
         optimizer = torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.config.ia_lr)
@@ -212,7 +224,22 @@ class GLTA(Recommender):
             losses += epoch_losses
             log(f"IA epoch {epoch}: mean loss {np.mean(epoch_losses):.4f}")
         self.set_stage("ua")
-        return {"ia_seconds": round(time.time() - started, 2), "ia_final_loss": float(np.mean(losses[-10:]))}
+        return {**stages, "ia_seconds": round(time.time() - started, 2),
+                "ia_final_loss": float(np.mean(losses[-10:]))}
+
+    def _fill_prefixes(self, progress: bool, log) -> dict:
+        import time
+
+        store = self.prefix_kv()
+        if store is None:
+            return {}
+        started = time.time()
+        users = np.flatnonzero(np.diff(self.train_matrix.indptr) > 0)
+        log(f"prefix cache: {len(users)} users, up to {store.max_len} tokens each, {store.bytes / 2**30:.1f} GiB "
+            f"at {store.folder}")
+        computed = store.fill(users, progress=progress)
+        return {"prefix_seconds": round(time.time() - started, 2), "prefix_users_computed": computed,
+                "prefix_tokens": int(store.lengths[users].sum())}
 
     # --- forward -----------------------------------------------------------------------------------------
     def embed(self, batch: Batch) -> torch.Tensor:
@@ -230,10 +257,38 @@ class GLTA(Recommender):
         embeds = embeds.index_put((rows, cols), self.out_token.expand(len(rows), -1))
         return embeds
 
+    def prefix_kv(self) -> PrefixKV | None:
+        """The per-user cached prefix store (None when the template opens with a node slot or it is off)."""
+        if self.ua_prefix is None:
+            return None
+        if self._prefix_kv is None:
+            ids = [prefix_ids(self.ua_prefix, self._ua_sample(u, np.array([], dtype=np.int64)))
+                   for u in range(self.n_users)]
+            self._prefix_kv = PrefixKV(self.llm, ids)
+        return self._prefix_kv
+
+    def _with_prefix(self, batch: Batch, users) -> Batch:
+        if self.ua_prefix is not None:
+            batch.prefix_users = torch.as_tensor(np.asarray(users, dtype=np.int64))
+        return batch
+
+    def _decoder_inputs(self, batch: Batch):
+        """(attention mask, position ids, past keys/values) for a batch, with its users' cached prefixes if any.
+        Positions continue from each row's real prefix length; padding (either side) is masked out."""
+        mask = batch.attention_mask
+        offsets = (mask.cumsum(-1) - 1).clamp(min=0)
+        if batch.prefix_users is None:
+            return mask, offsets, None
+        cache, prefix_mask, lengths = self.prefix_kv().load(batch.prefix_users.numpy())
+        return torch.cat([prefix_mask, mask], 1), lengths[:, None] + offsets, cache
+
     def output_logits(self, batch: Batch) -> torch.Tensor:
         """(B, K, n_items) logits at the output slots, from the base model's last hidden states."""
         decoder = self.llm.model.base_model  # no LM head: its 49k-vocabulary logits are never needed
-        hidden = decoder(inputs_embeds=self.embed(batch), attention_mask=batch.attention_mask).last_hidden_state
+        mask, positions, cache = self._decoder_inputs(batch)
+        extra = {cache_argument(self.llm.model): cache, "use_cache": True} if cache is not None else {}
+        hidden = decoder(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=positions,
+                         **extra).last_hidden_state
         at_slots = hidden[torch.arange(len(hidden))[:, None], batch.out_positions]
         return self.head(at_slots.float())
 
@@ -264,7 +319,8 @@ class GLTA(Recommender):
         banned = self._banned(users)
         if self.config.inference == "autoregressive":
             return self._autoregressive(samples, banned)
-        logits = self.output_logits(assemble(self.ua_template, samples, self.config.output_slots, self.pad_id))
+        logits = self.output_logits(self._with_prefix(
+            assemble(self.ua_body, samples, self.config.output_slots, self.pad_id), users))
         if self.config.inference == "first_logit":
             chosen = first_logit(logits, banned, self.config.output_slots)
         else:
@@ -273,14 +329,13 @@ class GLTA(Recommender):
 
     def _autoregressive(self, samples: list[Sample], banned: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """AR mode: one output slot at a time; the next input is the item token of the item just chosen."""
-        from glta.text.generate import cache_argument
-
         decoder = self.llm.model.base_model
         name = cache_argument(self.llm.model)
-        batch = assemble(self.ua_template, samples, 1, self.pad_id, left_pad=True)
-        mask = batch.attention_mask
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        out = decoder(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=positions, use_cache=True)
+        batch = self._with_prefix(assemble(self.ua_body, samples, 1, self.pad_id, left_pad=True),
+                                  np.array([s.user for s in samples]))
+        mask, positions, cache = self._decoder_inputs(batch)
+        out = decoder(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=positions, use_cache=True,
+                      **({name: cache} if cache is not None else {}))
         cache, hidden = getattr(out, name), out.last_hidden_state[:, -1]
         taken, chosen, first = banned.clone(), [], None
         for _ in range(self.config.output_slots):

@@ -46,6 +46,18 @@ class Template:
                 self.segments.append(Segment("text", ids=tokenizer(piece, add_special_tokens=False).input_ids))
         self.fields = {s.name for s in self.segments if s.kind == "field"}
 
+    def split_prefix(self) -> tuple["Template", "Template"]:
+        """(the leading text and fields before the first node or output slot, the rest). The prefix holds nothing
+        trainable, so its keys/values can be computed once per sample (see ``glta.align.prefix``)."""
+        cut = next((i for i, s in enumerate(self.segments) if s.kind in ("user", "items", "out")), len(self.segments))
+        return self._from(self.segments[:cut]), self._from(self.segments[cut:])
+
+    def _from(self, segments: list[Segment]) -> "Template":
+        part = object.__new__(Template)
+        part.text, part.segments = self.text, list(segments)
+        part.fields = {s.name for s in segments if s.kind == "field"}
+        return part
+
     @classmethod
     def load(cls, name: str, tokenizer) -> "Template":
         path = TEMPLATE_DIR / f"{name}.txt"
@@ -73,34 +85,14 @@ class Batch:
     attention_mask: torch.Tensor  # (B, L)
     out_positions: torch.Tensor  # (B, K)
     targets: torch.Tensor | None = None  # (B, K) item index per output slot, -100 where unsupervised
+    prefix_users: torch.Tensor | None = None  # users whose cached prefix keys/values precede this batch's tokens
 
 
 def assemble(template: Template, samples: list[Sample], n_out: int, pad_id: int,
              targets: list[list[int]] | None = None, left_pad: bool = False) -> Batch:
     """Lay out a batch. Right padding by default (causal attention never sees it); left padding for
     autoregressive decoding, where new tokens are appended after every row's last real token."""
-    rows = []
-    for sample in samples:
-        ids, kinds, values = [], [], []
-        for segment in template.segments:
-            if segment.kind == "text":
-                chunk = segment.ids
-                ids += chunk; kinds += [TEXT] * len(chunk); values += [0] * len(chunk)
-            elif segment.kind == "field":
-                chunk = (sample.fields or {}).get(segment.name, [])
-                ids += chunk; kinds += [TEXT] * len(chunk); values += [0] * len(chunk)
-            elif segment.kind == "user":
-                if sample.user_text is not None:
-                    ids += sample.user_text; kinds += [TEXT] * len(sample.user_text)
-                    values += [0] * len(sample.user_text)
-                else:
-                    ids.append(pad_id); kinds.append(USER); values.append(sample.user)
-            elif segment.kind == "items":
-                items = sample.items or []
-                ids += [pad_id] * len(items); kinds += [ITEM] * len(items); values += list(items)
-            elif segment.kind == "out":
-                ids += [pad_id] * n_out; kinds += [OUT] * n_out; values += [0] * n_out
-        rows.append((ids, kinds, values))
+    rows = [_row(template, sample, n_out, pad_id) for sample in samples]
     width = max(len(r[0]) for r in rows)
     token_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     kinds = torch.full((len(rows), width), PAD, dtype=torch.long)
@@ -119,3 +111,37 @@ def assemble(template: Template, samples: list[Sample], n_out: int, pad_id: int,
             items = list(items)[:n_out]
             target_tensor[row, :len(items)] = torch.tensor(items, dtype=torch.long)
     return Batch(token_ids, kinds, values, mask, out_positions, target_tensor)
+
+
+def _row(template: Template, sample: Sample, n_out: int, pad_id: int) -> tuple[list[int], list[int], list[int]]:
+    """One sample laid out: token ids, slot kinds, node indices."""
+    ids: list[int] = []
+    kinds: list[int] = []
+    values: list[int] = []
+    for segment in template.segments:
+        if segment.kind == "text":
+            chunk = segment.ids
+            ids += chunk; kinds += [TEXT] * len(chunk); values += [0] * len(chunk)
+        elif segment.kind == "field":
+            chunk = (sample.fields or {}).get(segment.name, [])
+            ids += chunk; kinds += [TEXT] * len(chunk); values += [0] * len(chunk)
+        elif segment.kind == "user":
+            if sample.user_text is not None:
+                ids += sample.user_text; kinds += [TEXT] * len(sample.user_text)
+                values += [0] * len(sample.user_text)
+            else:
+                ids.append(pad_id); kinds.append(USER); values.append(sample.user)
+        elif segment.kind == "items":
+            items = sample.items or []
+            ids += [pad_id] * len(items); kinds += [ITEM] * len(items); values += list(items)
+        elif segment.kind == "out":
+            ids += [pad_id] * n_out; kinds += [OUT] * n_out; values += [0] * n_out
+    return ids, kinds, values
+
+
+def prefix_ids(template: Template, sample: Sample) -> list[int]:
+    """The token ids of a text-only template part (e.g. a cached prefix) filled for one sample."""
+    ids, kinds, _ = _row(template, sample, 0, 0)
+    if any(kind != TEXT for kind in kinds):
+        raise ValueError("prefix_ids needs a template part without node or output slots")
+    return ids
