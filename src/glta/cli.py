@@ -132,7 +132,11 @@ def cmd_demo(args) -> None:
     from glta.pipeline import train
 
     rows = []
-    for method in ("pop", "lightgcn"):
+    methods = ("pop", "lightgcn") if args.skip_glta else ("pop", "lightgcn", "glta")
+    for method in methods:
+        if method == "glta":
+            print("\nGLTA on the LightGCN embeddings just trained, with the bundled LLM (no LLM-written texts in the "
+                  "demo: `glta text generate synthetic` adds them)")
         config = build_config(method, "synthetic", config_dir=args.config_dir)
         run = train(config, args.data_root, out=Path(args.results_dir) / "synthetic" / f"{method}.json",
                     progress=not args.no_progress, log=(lambda s: None) if args.quiet else print)
@@ -312,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--config-dir", default="configs")
     demo.add_argument("--no-progress", action="store_true")
     demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--skip-glta", action="store_true", help="only popularity and LightGCN (seconds, no LLM)")
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -51,6 +51,9 @@ class TrainConfig:
 class EvalConfig:
     ks: list[int] = field(default_factory=lambda: [5, 10, 20])
     batch_size: int = 1024  # users scored at once: memory is O(batch_size x items)
+    # > 0: the per-epoch validation checks (early stopping) use a fixed, seeded sample of this many validation users,
+    # for models whose full evaluation is slow (GLTA); the reported valid and test numbers always use every user
+    valid_users: int = 0
 
 
 @dataclass

@@ -79,7 +79,8 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     rng = np.random.default_rng(train.seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=train.lr) if parameters else None
-    valid_eval = RankingEvaluator(dataset, "valid", evaluation.ks, evaluation.batch_size)
+    full_valid = RankingEvaluator(dataset, "valid", evaluation.ks, evaluation.batch_size)
+    valid_eval = full_valid.sample(evaluation.valid_users, train.seed)
     test_eval = RankingEvaluator(dataset, "test", evaluation.ks, evaluation.batch_size)
     best_score, best_epoch, best_state, best_valid = -np.inf, -1, None, {}
     history: list[dict] = []
@@ -109,7 +110,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.time() - started, 2)}
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
-            valid = evaluate(model, valid_eval)
+            valid = evaluate(model, valid_eval, progress=progress)
             score = valid[train.select_metric]
             record["valid"] = {train.select_metric: score}
             if score > best_score:
@@ -136,6 +137,8 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     train_seconds = time.time() - started
     if best_state is not None:
         model.load_state_dict(best_state)
+    if valid_eval.users is not full_valid.users and best_state is not None:
+        best_valid = evaluate(model, full_valid, progress=progress)  # report every user, not the sample
     test = evaluate(model, test_eval, progress=progress)
     epochs_run = history[-1]["epoch"] + 1 if history else 0
     return FitResult(valid=best_valid, test=test, best_epoch=best_epoch, epochs_run=epochs_run,

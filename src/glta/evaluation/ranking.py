@@ -7,6 +7,8 @@ held-out item count (DESIGN.md, "Evaluation protocol").
 
 from __future__ import annotations
 
+import copy
+
 from typing import Callable
 
 import numpy as np
@@ -51,6 +53,14 @@ class RankingEvaluator:
         counts = np.diff(self.held_out.indptr)
         self.users = np.flatnonzero(counts > 0)
         self.n_relevant = counts[self.users]
+
+    def sample(self, n_users: int, seed: int) -> "RankingEvaluator":
+        """The same evaluator restricted to a fixed random sample of ``n_users`` of its users."""
+        subset = copy.copy(self)
+        if 0 < n_users < len(self.users):
+            keep = np.sort(np.random.default_rng(seed).choice(len(self.users), n_users, replace=False))
+            subset.users, subset.n_relevant = self.users[keep], self.n_relevant[keep]
+        return subset
 
     @torch.no_grad()
     def evaluate(self, score_fn: ScoreFn, progress: bool = False, per_user: bool = False) -> dict:
