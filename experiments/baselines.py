@@ -28,18 +28,20 @@ GRIDS = {
 INHERITED = ("train.lr", "train.batch_size", "model.reg_weight", "model.ssl_weight")
 
 
-def chosen(dataset: str, method: str) -> dict:
+def chosen(dataset: str, method: str) -> dict | None:
+    """The backbone's chosen grid point; {} when its results came from its config file as is (e.g. ML-1M's LightGCN,
+    whose config records the earlier benchmarks/lightgcn_grid.py choice); None when it has not been trained."""
     path = Path("results") / dataset / f"{method}.json"
-    if not path.exists() or "selection" not in read_results(path):
-        return {}
-    return read_results(path)["selection"]["chosen"]
+    if not path.exists():
+        return None
+    return read_results(path).get("selection", {}).get("chosen", {})
 
 
 def run(dataset: str, method: str, threads: int, grids: dict, progress: bool) -> None:
     backbone, grid = grids[method]
     fixed = [f"train.threads={threads}"] if threads else []
     if backbone:
-        if not chosen(dataset, backbone):
+        if chosen(dataset, backbone) is None:
             run(dataset, backbone, threads, grids, progress)
         fixed += [f"{k}={json.dumps(v)}" for k, v in chosen(dataset, backbone).items() if k in INHERITED]
     tune(method, dataset, grid, fixed, progress=progress)
