@@ -26,6 +26,7 @@ from glta.align.prefix import PrefixKV
 from glta.align.templates import ITEM, OUT, USER, Batch, Sample, Template, assemble, prefix_ids
 from glta.data.dataset import RecDataset
 from glta.errors import ConfigError
+from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender
 from glta.text.generate import GenerationConfig, cache_argument, item_text, load_user_texts
 from glta.text.llm import LLMConfig
@@ -107,7 +108,9 @@ class GLTA(Recommender):
         self.train_matrix = dataset.train
         self.dataset = dataset
         self.user_fields = self._user_text_tokens(dataset)
-        self.user_id_tokens = [tokenizer(f" {u}", add_special_tokens=False).input_ids for u in dataset.user_ids]
+        # "w/o UA" writes the user id as text where the user token would stand
+        self.user_id_tokens = None if config.use_user_token else [
+            tokenizer(f" {u}", add_special_tokens=False).input_ids for u in dataset.user_ids]
         self.stage = "ua"
         self.exclude: sp.csr_matrix = dataset.train
         self.set_stage("ia" if config.use_ia else "ua")
@@ -310,18 +313,11 @@ class GLTA(Recommender):
         rng = np.random.default_rng([self.config.generation.seed, user])
         return rng.permutation(items)[: self.config.context_items]
 
-    def _banned(self, users: np.ndarray) -> torch.Tensor:
-        block = self.exclude[users]
-        banned = torch.zeros((len(users), self.n_items), dtype=torch.bool)
-        rows = np.repeat(np.arange(len(users)), np.diff(block.indptr))
-        banned[torch.from_numpy(rows), torch.from_numpy(block.indices.astype(np.int64))] = True
-        return banned
-
     @torch.no_grad()
     def recommend_slots(self, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(chosen items (B, K) in recommendation order, first-slot logits (B, n_items))."""
         samples = [self._ua_sample(int(u), self._context(int(u))) for u in users]
-        banned = self._banned(users)
+        banned = seen_mask(self.exclude, users, self.n_items)
         if self.config.inference == "autoregressive":
             return self._autoregressive(samples, banned)
         logits = self.output_logits(self._with_prefix(

@@ -22,13 +22,19 @@ from glta.evaluation.metrics import all_metrics
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]  # user indices (B,) -> scores (B, n_items)
 
 
-def mask_rows(scores: torch.Tensor, seen: sp.csr_matrix, users: np.ndarray) -> torch.Tensor:
-    """Set ``scores[b, i] = -inf`` for every item i that user ``users[b]`` has in ``seen`` (in place)."""
+def seen_mask(seen: sp.csr_matrix, users: np.ndarray, n_items: int | None = None) -> torch.Tensor:
+    """(len(users), items) bool: True where user ``users[b]`` has item i in ``seen``."""
     block = seen[users]
+    mask = torch.zeros((len(users), n_items or seen.shape[1]), dtype=torch.bool)
     if block.nnz:
         rows = np.repeat(np.arange(len(users)), np.diff(block.indptr))
-        scores[torch.from_numpy(rows), torch.from_numpy(block.indices.astype(np.int64))] = float("-inf")
-    return scores
+        mask[torch.from_numpy(rows), torch.from_numpy(block.indices.astype(np.int64))] = True
+    return mask
+
+
+def mask_rows(scores: torch.Tensor, seen: sp.csr_matrix, users: np.ndarray) -> torch.Tensor:
+    """Set ``scores[b, i] = -inf`` for every item i that user ``users[b]`` has in ``seen`` (in place)."""
+    return scores.masked_fill_(seen_mask(seen, users, scores.shape[1]), float("-inf"))
 
 
 def exclusion_matrix(dataset: RecDataset, split: str) -> sp.csr_matrix:
