@@ -1,0 +1,37 @@
+"""`glta tune`: every grid point trains once, the best by validation is kept, a rerun reuses finished points."""
+
+import json
+
+import pytest
+
+from glta.errors import ConfigError
+from glta.tuning import parse_grid, tune
+
+
+def test_parse_grid_reads_values_as_yaml():
+    assert parse_grid(["train.lr=0.001,0.01", "model.layers=2"]) == {"train.lr": [0.001, 0.01], "model.layers": [2]}
+    with pytest.raises(ConfigError, match="key.sub=v1,v2"):
+        parse_grid(["train.lr"])
+
+
+def test_tune_keeps_the_best_validation_point_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    grid = {"train.lr": [0.0001, 0.02]}
+    fixed = ["train.epochs=3", "train.eval_every=1", "train.batch_size=2048"]
+    lines = []
+    record = tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append)
+    points = record["selection"]["points"]
+    assert len(points) == 2
+    best = max(points, key=lambda p: p["valid"])
+    assert record["selection"]["chosen"] == best["point"]
+    assert record["metrics"]["valid"]["N@10"] == pytest.approx(best["valid"])
+    saved = json.loads((tmp_path / "results" / "synthetic" / "lightgcn.json").read_text())
+    assert saved["selection"]["chosen"] == best["point"]
+    assert (tmp_path / "runs" / "synthetic" / "lightgcn" / "model.safetensors").exists()
+    lines.clear()
+    tune("lightgcn", "synthetic", grid, fixed + ["train.threads=1"], config_dir=configs, progress=False,
+         log=lines.append)
+    assert sum("already trained" in line for line in lines) == 2  # thread count does not force a retrain
