@@ -79,3 +79,29 @@ def test_embeddings_round_trip_and_refuse_other_data(synthetic, tmp_path):
     other = load_dataset(DataConfig(name="synthetic", seed=99))
     with pytest.raises(GLTAError, match="fingerprint"):
         load_embeddings(path, other)
+
+
+def test_resumed_run_does_not_repeat_its_warm_up(tmp_path, monkeypatch):
+    """A run stopped after its warm-up stages (GLTA's IA) resumes from the checkpoint without redoing them."""
+    from glta import pipeline
+    from glta.config import build_config
+
+    calls = []
+    monkeypatch.setattr(LightGCN, "warm_up", lambda self, *a, **k: calls.append("warm") or {"stage_seconds": 1.5})
+    monkeypatch.setattr(LightGCN, "skip_warm_up", lambda self: calls.append("skip"))
+    real_fit = pipeline.fit
+
+    def interrupted(model, dataset, train, evaluation, checkpoint_dir=None, **kwargs):
+        (tmp_path / "run" / "checkpoint.pt").write_bytes(b"stand-in")
+        raise KeyboardInterrupt
+
+    config = build_config("lightgcn", "synthetic", overrides=["train.epochs=1"])
+    monkeypatch.setattr(pipeline, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train(config, run_dir=tmp_path / "run", out=tmp_path / "r.json", progress=False, log=lambda s: None)
+    monkeypatch.setattr(pipeline, "fit", lambda *a, **k: real_fit(*a, **{**k, "resume": False}))
+    run = pipeline.train(config, run_dir=tmp_path / "run", out=tmp_path / "r.json", resume=True, progress=False,
+                         log=lambda s: None)
+    assert calls == ["warm", "skip"]
+    assert run.record["training"]["stage_seconds"] == 1.5
+    assert not (tmp_path / "run" / "stages.json").exists()

@@ -56,7 +56,15 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     model = method_class(config.method)(dataset, config.model)
     log(f"{config.method} on {dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
         f"{dataset.train.nnz} train / {dataset.valid.nnz} valid / {dataset.test.nnz} test interactions")
-    stages = model.warm_up(config.train, progress=progress, log=log)
+    stages_file = run_dir / "stages.json"
+    if resume and (run_dir / "checkpoint.pt").exists() and stages_file.exists():
+        model.skip_warm_up()  # the checkpoint holds the warmed-up weights
+        stages = json.loads(stages_file.read_text())
+        log(f"resuming: warm-up stages already ran ({', '.join(stages) or 'none'})")
+    else:
+        stages = model.warm_up(config.train, progress=progress, log=log)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        stages_file.write_text(json.dumps(stages))
     result = fit(model, dataset, config.train, config.eval, checkpoint_dir=run_dir, resume=resume,
                  progress=progress, log=log)
     save_run(model, config, dataset, run_dir)
@@ -69,6 +77,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     path = Path(out) if out else default_results_path(dataset.name, config.method)
     write_results(path, config.method, dataset.name, result.valid, result.test, prov, **record)
     (run_dir / "checkpoint.pt").unlink(missing_ok=True)  # finished: the saved model supersedes it
+    stages_file.unlink(missing_ok=True)
     return TrainedRun(config, dataset, model, path, run_dir, {"valid": result.valid, "test": result.test, **record})
 
 

@@ -58,6 +58,10 @@ class Recommender(nn.Module, ABC):
         """Stages that run before the shared fit loop (GLTA's item-text alignment); returns timing facts."""
         return {}
 
+    def skip_warm_up(self) -> None:
+        """Put the model in the state ``warm_up`` leaves it in, without running it: a resumed run restores the
+        warmed-up weights from its checkpoint."""
+
     def identity(self) -> dict:
         return {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
                 "n_users": self.n_users, "n_items": self.n_items}

@@ -235,6 +235,9 @@ class GLTA(Recommender):
         return {**stages, "ia_seconds": round(time.time() - started, 2),
                 "ia_final_loss": float(np.mean(losses[-10:]))}
 
+    def skip_warm_up(self) -> None:
+        self.set_stage("ua")
+
     def _fill_prefixes(self, progress: bool, log) -> dict:
         import time
 
