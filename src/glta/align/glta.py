@@ -59,7 +59,8 @@ class GLTAConfig:
     # them; "user_item_text_first" puts the profile and prediction first, so their keys/values can be cached
     ua_template: str = "user_item"
     prefix_cache: bool = True  # cache a text-only template opening per user (see glta.align.prefix)
-    head_prior: bool = True  # start the GLLM head's bias at log training frequency (an untrained head ranks by popularity)
+    # start the GLLM head at zero weights and a bias of log training frequency: the untrained model ranks by popularity
+    head_prior: bool = True
 
 
 class GLTA(Recommender):
@@ -94,6 +95,7 @@ class GLTA(Recommender):
         if config.head_prior:
             counts = torch.from_numpy(np.asarray(dataset.train.sum(0), dtype=np.float64).ravel())
             with torch.no_grad():
+                self.head.weight.zero_()
                 self.head.bias.copy_(torch.log((counts + 1) / (counts + 1).sum()).float())
         table = llm.embeddings.weight
         self.register_buffer("out_token", table.float().mean(0).to(table.dtype), persistent=False)
