@@ -95,7 +95,8 @@ def main() -> None:
     rows = []
     rng = np.random.default_rng(0)
     for template in ("user_item", "user_item_text_first"):
-        model = GLTA(dataset, GLTAConfig(ua_template=template), llm=llm, embeddings=embeddings)
+        model = GLTA(dataset, GLTAConfig(ua_template=template, prefix_cache=template != "user_item"), llm=llm,
+                     embeddings=embeddings)
         model.set_stage("ua")
         with_texts = [u for u in range(dataset.n_users) if model.user_fields[u]]
         users = np.sort(rng.choice(with_texts, size=min(args.users, len(with_texts)), replace=False))
