@@ -65,3 +65,28 @@ class Recommender(nn.Module, ABC):
     def identity(self) -> dict:
         return {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
                 "n_users": self.n_users, "n_items": self.n_items}
+
+
+class EmbeddingRecommender(Recommender):
+    """A recommender whose score is the dot product of final user and item embeddings (LightGCN, HCCF and their
+    text variants). The final embeddings are computed once per round of scoring and dropped when training resumes."""
+
+    _cache: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    @abstractmethod
+    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(users x d, items x d) as used for scoring."""
+
+    def prepare_scoring(self, exclude: sp.csr_matrix | None = None) -> None:
+        with torch.no_grad():
+            self._cache = tuple(t.detach() for t in self.final_embeddings())
+
+    def score(self, users: torch.Tensor) -> torch.Tensor:
+        if self._cache is None or self.training:
+            self.prepare_scoring()
+        user_final, item_final = self._cache
+        return user_final[users] @ item_final.T
+
+    def train(self, mode: bool = True):
+        self._cache = None
+        return super().train(mode)

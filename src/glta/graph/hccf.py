@@ -27,7 +27,7 @@ from torch import nn
 from glta.data.dataset import RecDataset
 from glta.graph.propagation import EdgeDropout, normalized_adjacency, propagate, to_torch_csr
 from glta.graph.sampling import BPRSampler
-from glta.recommender import Recommender
+from glta.recommender import EmbeddingRecommender
 
 
 @dataclass
@@ -48,7 +48,7 @@ def node_infonce(anchor: torch.Tensor, target: torch.Tensor, nodes: torch.Tensor
     return F.cross_entropy(anchor @ F.normalize(target, dim=1, eps=1e-8).T, nodes)
 
 
-class HCCF(Recommender):
+class HCCF(EmbeddingRecommender):
     method = "hccf"
 
     def __init__(self, dataset: RecDataset, config: HCCFConfig):
@@ -61,7 +61,6 @@ class HCCF(Recommender):
         self.adjacency = to_torch_csr(adjacency)
         self.edge_dropout = EdgeDropout(adjacency, self.n_users)
         self.sampler = BPRSampler(dataset.train)
-        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def views(self, keep_rate: float) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
         """(final embeddings of all nodes, local view per layer, global view per layer)."""
@@ -84,7 +83,6 @@ class HCCF(Recommender):
         return total, local, global_
 
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator:
-        self._cache = None
         return self.sampler.epoch(rng, batch_size)
 
     def batches_per_epoch(self, batch_size: int) -> int:
@@ -108,17 +106,6 @@ class HCCF(Recommender):
     def loss(self, batch) -> torch.Tensor:
         return self.loss_and_embeddings(batch)[0]
 
-    def prepare_scoring(self, exclude=None) -> None:
-        with torch.no_grad():
-            final = self.views(1.0)[0]
-        self._cache = (final[: self.n_users], final[self.n_users:])
-
-    def score(self, users: torch.Tensor) -> torch.Tensor:
-        if self._cache is None or self.training:
-            self.prepare_scoring()
-        user_final, item_final = self._cache
-        return user_final[users] @ item_final.T
-
-    def train(self, mode: bool = True):
-        self._cache = None
-        return super().train(mode)
+    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        final = self.views(1.0)[0]
+        return final[: self.n_users], final[self.n_users:]

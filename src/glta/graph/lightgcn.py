@@ -21,10 +21,10 @@ from glta.config import LightGCNConfig
 from glta.data.dataset import RecDataset
 from glta.graph.propagation import normalized_adjacency, propagate, to_torch_csr
 from glta.graph.sampling import BPRSampler
-from glta.recommender import Recommender
+from glta.recommender import EmbeddingRecommender
 
 
-class LightGCN(Recommender):
+class LightGCN(EmbeddingRecommender):
     method = "lightgcn"
 
     def __init__(self, dataset: RecDataset, config: LightGCNConfig):
@@ -33,7 +33,6 @@ class LightGCN(Recommender):
         nn.init.normal_(self.embedding.weight, std=config.init_std)
         self.adjacency = to_torch_csr(normalized_adjacency(dataset.train))
         self.sampler = BPRSampler(dataset.train)
-        self._cache: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def propagate(self, ego: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user and item representations: the mean of layers 0..K (from ``ego``, default the embeddings)."""
@@ -46,7 +45,6 @@ class LightGCN(Recommender):
         return final[: self.n_users], final[self.n_users:]
 
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator:
-        self._cache = None
         return self.sampler.epoch(rng, batch_size)
 
     def batches_per_epoch(self, batch_size: int) -> int:
@@ -65,19 +63,8 @@ class LightGCN(Recommender):
                + ego[self.n_users + negatives].pow(2).sum()) / (2 * len(users))
         return bpr + self.config.reg_weight * reg
 
-    def prepare_scoring(self, exclude=None) -> None:
-        self._cache = tuple(t.detach() for t in self.propagate())
-
-    def score(self, users: torch.Tensor) -> torch.Tensor:
-        if self._cache is None or self.training:
-            with torch.no_grad():
-                self.prepare_scoring()
-        user_final, item_final = self._cache
-        return user_final[users] @ item_final.T
-
-    def train(self, mode: bool = True):
-        self._cache = None
-        return super().train(mode)
+    def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.propagate()
 
     # --- frozen node embeddings for the alignment stages -----------------------------------------
     def save_embeddings(self, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
