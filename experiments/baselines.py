@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from glta.results import read_results
-from glta.tuning import tune
+from glta.tuning import parse_grid, tune
 
 # method -> (backbone whose choice it inherits, grid). Grids are small on purpose: CPU time is the limit.
 GRIDS = {
@@ -59,10 +59,7 @@ def main() -> None:
     grids = {m: (b, dict(g)) for m, (b, g) in GRIDS.items()}
     for entry in args.grid:
         method, rest = entry.split(":", 1)
-        key, values = rest.split("=", 1)
-        import yaml
-
-        grids[method][1][key] = [yaml.safe_load(v) for v in values.split(",")]
+        grids[method][1].update(parse_grid([rest]))
     for method in args.methods:
         run(args.dataset, method, args.threads, grids, not args.no_progress)
 
