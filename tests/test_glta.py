@@ -51,8 +51,42 @@ def test_node_tokens_sit_at_their_slots(synthetic, llm):
     assert len(rows) == 3 * 3
     rows, cols = torch.nonzero(batch.kinds == OUT, as_tuple=True)
     assert torch.equal(embeds[rows[0], cols[0]], model.out_token)
-    assert batch.out_positions.shape == (3, 5)
+    assert batch.out_positions.shape == (3, 3)  # training lays out only the k supervised slots
     assert ((batch.targets >= 0).sum(1) <= 3).all()
+
+
+def test_training_without_unsupervised_slots_is_exact(synthetic, llm32):
+    """Dropping the output slots after the first k from a training step leaves the loss and every gradient as they
+    are: causal attention keeps later slots out of earlier slots' hidden states."""
+    from glta.align.gllm import gllm_loss
+
+    model = make(synthetic, llm32, use_ia=False)
+    model.set_stage("ua")
+    trimmed = next(model.train_batches(np.random.default_rng(0), 4))
+    rows = list(_rows(trimmed))
+    samples = [model._ua_sample(user, np.asarray(items)) for user, items in rows]
+    full = model._with_prefix(assemble(model.ua_body, samples, model.config.output_slots, model.pad_id,
+                                       trimmed.targets.tolist()), [user for user, _ in rows])
+    assert full.out_positions.shape[1] == 5 and trimmed.out_positions.shape[1] == 3
+    grads = []
+    with torch.no_grad():  # a non-zero head, so that gradients reach the projectors
+        model.head.weight.normal_(0, 0.02)
+    for batch in (trimmed, full):
+        model.zero_grad()
+        loss = gllm_loss(model.output_logits(batch), batch.targets)
+        loss.backward()
+        grads.append((loss.detach(), model.user_projector.weight.grad.clone(), model.item_projector.weight.grad.clone(),
+                      model.head.weight.grad.clone()))
+    for a, b in zip(*grads):
+        assert b.abs().max() > 0
+        assert torch.allclose(a, b, atol=1e-4 * b.abs().max().item())
+
+
+def _rows(batch):
+    """(user, shown items) of each row of a UA batch."""
+    for row in range(len(batch.token_ids)):
+        user = int(batch.values[row][batch.kinds[row] == USER][0])
+        yield user, batch.values[row][batch.kinds[row] == ITEM].tolist()
 
 
 def test_disjoint_targets_are_not_shown(synthetic, llm):

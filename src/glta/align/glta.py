@@ -182,8 +182,14 @@ class GLTA(Recommender):
                 samples.append(self._ua_sample(int(user), context))
                 targets.append(target.tolist())
             chosen = users[start:start + batch_size]
-            yield self._with_prefix(assemble(self.ua_body, samples, self.config.output_slots, self.pad_id, targets),
+            yield self._with_prefix(assemble(self.ua_body, samples, self.training_slots(), self.pad_id, targets),
                                     chosen)
+
+    def training_slots(self) -> int:
+        """Output slots laid out in a UA training step: only the supervised ones. Slot t attends to the prompt and the
+        slots before it (causal attention), so the unsupervised slots after the first k change neither the loss nor its
+        gradient; leaving them out of training saves their tokens' forward and backward."""
+        return self.config.supervised_slots
 
     def _item_description_tokens(self) -> list[list[int]]:
         if not hasattr(self, "_descriptions"):
