@@ -48,6 +48,17 @@ def test_train_evaluate_recommend(tmp_path, capsys):
     assert main(["evaluate", "--run-dir", str(run_dir), "--json", "--no-progress"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["test"]["N@10"] == pytest.approx(record["metrics"]["test"]["N@10"], rel=1e-5)
+    # inference-time overrides and a results file; anything that would need retraining is refused
+    written = tmp_path / "evaluated.json"
+    assert main(["evaluate", "--run-dir", str(run_dir), "--no-progress", "eval.batch_size=7", "--out",
+                 str(written)]) == 0
+    evaluated = json.loads(written.read_text())
+    assert evaluated["metrics"]["test"]["N@10"] == pytest.approx(record["metrics"]["test"]["N@10"], rel=1e-5)
+    assert evaluated["provenance"]["overrides"] == ["eval.batch_size=7"]
+    assert evaluated["provenance"]["config"]["eval"]["batch_size"] == 7
+    capsys.readouterr()
+    assert main(["evaluate", "--run-dir", str(run_dir), "model.dim=8"]) == 2
+    assert "cannot change after training" in capsys.readouterr().err
     assert main(["recommend", "--run-dir", str(run_dir), "--user", "3", "-k", "5", "--json"]) == 0
     recs = json.loads(capsys.readouterr().out)[0]["items"]
     assert len(recs) == 5 and len({r["item"] for r in recs}) == 5 and all(r["title"] for r in recs)

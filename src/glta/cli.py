@@ -102,7 +102,8 @@ def cmd_evaluate(args) -> None:
     from glta.pipeline import default_run_dir, evaluate_run
 
     run_dir = args.run_dir or default_run_dir(args.dataset, args.method)
-    metrics = evaluate_run(run_dir, args.data_root, progress=not args.no_progress)
+    metrics = evaluate_run(run_dir, args.data_root, progress=not args.no_progress, overrides=args.overrides,
+                           out=args.out)
     if args.json:
         print(json.dumps(metrics, indent=2))
         return
@@ -146,13 +147,13 @@ def cmd_demo(args) -> None:
 
 
 def _llm_and_generation(args):
-    from glta.config import from_dict, parse_override, _deep_merge
+    from glta.config import from_dict, parse_override, deep_merge
     from glta.text.generate import GenerationConfig
     from glta.text.llm import LLMConfig
 
     merged: dict = {}
     for text in args.overrides or []:
-        merged = _deep_merge(merged, parse_override(text))
+        merged = deep_merge(merged, parse_override(text))
     unknown = set(merged) - {"llm", "generation"}
     if unknown:
         raise GLTAError(f"text overrides take llm.* and generation.* keys, not {sorted(unknown)}")
@@ -283,6 +284,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="re-evaluate a trained model on valid and test")
     add_run_args(evaluate)
+    evaluate.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                          help="inference-time settings only, e.g. model.inference=autoregressive "
+                               "(also model.eval_batch_size, eval.batch_size, eval.ks)")
+    evaluate.add_argument("--out", help="also write the metrics as a results file with provenance")
     evaluate.add_argument("--no-progress", action="store_true")
     evaluate.set_defaults(func=cmd_evaluate)
 

@@ -151,11 +151,11 @@ def from_dict(cls: type, values: dict | None, prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
-def _deep_merge(base: dict, update: dict) -> dict:
+def deep_merge(base: dict, update: dict) -> dict:
     merged = dict(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -209,12 +209,12 @@ def build_config(
     if dataset:
         default_file = default_config_file(method, dataset, config_dir)
         if default_file:
-            merged = _deep_merge(merged, load_yaml(default_file))
-        merged = _deep_merge(merged, {"data": {"name": dataset}})
+            merged = deep_merge(merged, load_yaml(default_file))
+        merged = deep_merge(merged, {"data": {"name": dataset}})
     for path in files or []:
-        merged = _deep_merge(merged, load_yaml(path))
+        merged = deep_merge(merged, load_yaml(path))
     for text in overrides or []:
-        merged = _deep_merge(merged, parse_override(text))
+        merged = deep_merge(merged, parse_override(text))
     if merged.get("method", method) != method:
         raise ConfigError(f"config says method '{merged['method']}' but the command trains '{method}'")
     model_values = merged.pop("model", {})

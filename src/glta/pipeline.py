@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from glta.config import DataConfig, EvalConfig, RunConfig, TrainConfig, build_config, from_dict, model_config_class
+from glta.config import (DataConfig, EvalConfig, RunConfig, TrainConfig, deep_merge, build_config, from_dict,
+                         model_config_class, parse_override)
 from glta.data import load_dataset
 from glta.data.dataset import RecDataset
 from glta.errors import GLTAError
@@ -91,14 +92,32 @@ def save_run(model: Recommender, config: RunConfig, dataset: RecDataset, run_dir
         model.save_embeddings(run_dir / "embeddings.safetensors")
 
 
-def load_run(run_dir: str | Path, data_root: str | None = None) -> tuple[RunConfig, RecDataset, Recommender]:
-    """Reload a trained model; refuses a run whose data fingerprint differs from the data found now."""
+# Settings that change how a trained model is read out, not what was trained: `glta evaluate` accepts them.
+INFERENCE_OVERRIDES = ("model.inference", "model.eval_batch_size", "eval.batch_size", "eval.ks")
+
+
+def inference_overrides(overrides: list[str] | None) -> dict:
+    """Parse ``KEY=VALUE`` overrides for a trained model; only ``INFERENCE_OVERRIDES`` keys are allowed."""
+    merged: dict = {}
+    for text in overrides or []:
+        key = text.split("=", 1)[0].strip()
+        if key not in INFERENCE_OVERRIDES:
+            raise GLTAError(f"'{key}' cannot change after training; a trained model accepts only "
+                            f"{', '.join(INFERENCE_OVERRIDES)} (retrain to change anything else)")
+        merged = deep_merge(merged, parse_override(text))
+    return merged
+
+
+def load_run(run_dir: str | Path, data_root: str | None = None,
+             overrides: list[str] | None = None) -> tuple[RunConfig, RecDataset, Recommender]:
+    """Reload a trained model; refuses a run whose data fingerprint differs from the data found now.
+    ``overrides`` may change inference-time settings only (``INFERENCE_OVERRIDES``), e.g. GLTA's decoding mode."""
     run_dir = Path(run_dir)
     meta_path = run_dir / "run.json"
     if not meta_path.exists():
         raise GLTAError(f"{run_dir} holds no trained run (no run.json): train it first with `glta train`")
     meta = json.loads(meta_path.read_text())
-    raw = meta["config"]
+    raw = deep_merge(meta["config"], inference_overrides(overrides))
     config = RunConfig(method=raw["method"], data=from_dict(DataConfig, raw["data"]),
                        train=from_dict(TrainConfig, raw["train"]), eval=from_dict(EvalConfig, raw["eval"]),
                        model=from_dict(model_config_class(raw["method"]), raw["model"]))
@@ -118,10 +137,19 @@ def load_run(run_dir: str | Path, data_root: str | None = None) -> tuple[RunConf
     return config, dataset, model
 
 
-def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bool = True) -> dict:
-    config, dataset, model = load_run(run_dir, data_root)
-    return {split: evaluate(model, RankingEvaluator(dataset, split, config.eval.ks, config.eval.batch_size),
-                            progress=progress) for split in ("valid", "test")}
+def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bool = True,
+                 overrides: list[str] | None = None, out: str | Path | None = None) -> dict:
+    """Valid and test metrics of a trained model (with inference-time ``overrides``); written as a results file
+    with provenance to ``out`` when given."""
+    started, commit = time.time(), git_commit()
+    config, dataset, model = load_run(run_dir, data_root, overrides)
+    metrics = {split: evaluate(model, RankingEvaluator(dataset, split, config.eval.ks, config.eval.batch_size),
+                               progress=progress) for split in ("valid", "test")}
+    if out is not None:
+        prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, time.time() - started,
+                          commit=commit, evaluated_run=str(run_dir), overrides=list(overrides or []))
+        write_results(out, config.method, dataset.name, metrics["valid"], metrics["test"], prov)
+    return metrics
 
 
 def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str | None = None) -> list[dict]:
