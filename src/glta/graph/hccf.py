@@ -11,7 +11,8 @@ Each layer's output is the sum of both views; the final representation sums all 
 InfoNCE loss per layer pulling a node's global view towards its (detached) local view against every other node of
 its type, for the batch's users and positive items, plus L2 on all parameters. Defaults are the original paper's
 (its public code): 32 dimensions, 2 layers, 128 hyperedges, keep rate 0.5, temperature 1, InfoNCE weight 1e-3,
-L2 1e-7, Adam at 1e-3 with batch 4096.
+L2 1e-7, Adam at 1e-3 with batch 4096; the membership scale ``mult`` (1) and a LeakyReLU slope (1 = none) are the
+knobs its authors name for sparse data sets.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ class HCCFConfig:
     temperature: float = 1.0
     ssl_weight: float = 1e-3  # weight of the cross-view InfoNCE loss
     reg_weight: float = 1e-7  # L2 on all parameters
+    # scale of the hyperedge memberships (HCCF's "mult"): the hypergraph view's magnitude, which its authors tune
+    # in {1e-2, 1e-1, 1} for sparse data sets
+    mult: float = 1.0
+    leaky: float = 1.0  # LeakyReLU slope applied in each hypergraph step (1.0 = none, as in SSLRec's HCCF)
 
 
 def node_infonce(anchor: torch.Tensor, target: torch.Tensor, nodes: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -66,21 +71,30 @@ class HCCF(EmbeddingRecommender):
         """(final embeddings of all nodes, local view per layer, global view per layer)."""
         adjacency = self.adjacency if keep_rate >= 1.0 else self.edge_dropout(keep_rate)
         drop = 1.0 - keep_rate
-        user_members = self.user_embedding @ self.user_hyper  # (users, hyperedges)
-        item_members = self.item_embedding @ self.item_hyper
+        user_members = self.user_embedding @ self.user_hyper * self.config.mult  # (users, hyperedges)
+        item_members = self.item_embedding @ self.item_hyper * self.config.mult
         layer = torch.cat([self.user_embedding, self.item_embedding])
         total, local, global_ = layer, [], []
         for _ in range(self.config.layers):
             users, items = layer[: self.n_users], layer[self.n_users:]
             h_users = F.dropout(user_members, drop) if drop > 0 else user_members
             h_items = F.dropout(item_members, drop) if drop > 0 else item_members
-            hyper = torch.cat([h_users @ (h_users.T @ users), h_items @ (h_items.T @ items)])
+            hyper = torch.cat([self._hyper_step(h_users, users), self._hyper_step(h_items, items)])
             graph = propagate(adjacency, layer)
             local.append(graph)
             global_.append(hyper)
             layer = graph + hyper
             total = total + layer
         return total, local, global_
+
+    def _hyper_step(self, members: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
+        """Nodes to hyperedges and back: act(H act(H^T X))."""
+        slope = self.config.leaky
+        hidden = members.T @ nodes
+        if slope != 1.0:
+            hidden = F.leaky_relu(hidden, slope)
+        out = members @ hidden
+        return F.leaky_relu(out, slope) if slope != 1.0 else out
 
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator:
         return self.sampler.epoch(rng, batch_size)
