@@ -95,6 +95,20 @@ def test_hccf_hyperedge_view_has_gradients_to_every_parameter(synthetic):
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
 
 
+def test_hccf_scale_sets_the_hypergraph_views_magnitude(synthetic):
+    """The hyperedge memberships scale by ``mult``, so each layer's hypergraph view scales by mult squared; with
+    the LeakyReLU off (slope 1) the views are exact multiples."""
+    views = {}
+    for mult in (1.0, 0.1):
+        torch.manual_seed(0)
+        model = HCCF(synthetic, HCCFConfig(mult=mult))
+        views[mult] = model.views(1.0)[2][0]
+    assert torch.allclose(views[0.1], views[1.0] * 0.01, rtol=1e-4, atol=1e-7)
+    torch.manual_seed(0)
+    leaky = HCCF(synthetic, HCCFConfig(leaky=0.5)).views(1.0)[2][0]
+    assert not torch.allclose(leaky, views[1.0])
+
+
 @pytest.mark.parametrize("method", BASELINES)
 def test_baseline_learns_and_beats_popularity(synthetic, profiles, method):
     torch.manual_seed(0)
