@@ -24,7 +24,7 @@ VARIANTS = {
     "overlap": ["model.target_mode=overlap"],
     "paper_order": ["model.ua_template=user_item"],
     # a longer, faster item-text alignment (the default IA ends near chance-level loss: few steps per epoch)
-    "ia_long": ["model.ia_epochs=20", "model.ia_lr=5e-3"],
+    "ia_long": ["model.ia_epochs=12", "model.ia_lr=5e-3"],
     # the paper's ablations (§4.3-4.4)
     "no_ia": ["model.use_ia=false"],
     "no_ua": ["model.use_user_token=false"],
