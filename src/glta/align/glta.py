@@ -42,7 +42,9 @@ class GLTAConfig:
     output_slots: int = 20  # K output positions read by the GLLM head
     supervised_slots: int = 10  # k: the first k slots get a ground-truth item each
     context_items: int = 10  # item tokens shown in the UA template
-    target_mode: str = "disjoint"  # disjoint: targets are not among the shown items; overlap: drawn from all
+    # overlap: targets drawn from all training items (the paper's reading; ahead on ML-100k validation, see
+    # docs/glta.md); disjoint: targets are never among the shown items
+    target_mode: str = "overlap"
     text_tokens: int = 48  # profile / prediction texts are cut to this many tokens
     ia_group_size: int = 5  # items per item-text alignment sample
     ia_epochs: int = 1
