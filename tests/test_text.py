@@ -120,15 +120,21 @@ def test_text_cli_generate_and_show(llm, capsys):
     assert "unknown config key" in capsys.readouterr().err
 
 
-def test_grouped_query_attention_matches_eager():
-    """The CPU decoding kernel gives the stock eager attention's hidden states (fp32, with left padding)."""
-    import torch
-
+@pytest.fixture
+def eager32():
+    """An fp32 copy of the LLM with eager attention; tests switch it to "glta_gqa" and compare."""
     from glta.text.attention import register
     from glta.text.llm import LLMConfig, load_llm
 
     register()
-    llm = load_llm(LLMConfig(dtype="float32", attention="eager"))
+    return load_llm(LLMConfig(dtype="float32", attention="eager"))
+
+
+def test_grouped_query_attention_matches_eager(eager32):
+    """The CPU decoding kernel gives the stock eager attention's hidden states (fp32, with left padding)."""
+    import torch
+
+    llm = eager32
     model = llm.model.base_model
     torch.manual_seed(0)
     ids = torch.randint(100, 1000, (4, 30))
@@ -147,16 +153,12 @@ def test_grouped_query_attention_matches_eager():
     assert torch.allclose(outputs["eager"], outputs["glta_gqa"], atol=1e-4)
 
 
-def test_grouped_attention_with_gradients_matches_eager():
+def test_grouped_attention_with_gradients_matches_eager(eager32):
     """The training path (several query positions, a gradient to compute) gives eager attention's outputs and input
     gradients, with right padding and after a cached prefix, as a GLTA UA step uses it."""
     import torch
 
-    from glta.text.attention import register
-    from glta.text.llm import LLMConfig, load_llm
-
-    register()
-    llm = load_llm(LLMConfig(dtype="float32", attention="eager"))
+    llm = eager32
     model = llm.model.base_model
     torch.manual_seed(0)
     prefix_ids = torch.randint(100, 1000, (3, 12))
@@ -181,4 +183,3 @@ def test_grouped_attention_with_gradients_matches_eager():
     grad, other = results["eager"][1], results["glta_gqa"][1]
     assert (grad - other).abs().max() <= 1e-4 * grad.abs().max()  # fp32 rounding; gradients reach ~1e5
     assert grad.abs().max() > 0
-    llm.model.set_attn_implementation("glta_gqa")

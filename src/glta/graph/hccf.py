@@ -88,13 +88,9 @@ class HCCF(EmbeddingRecommender):
         return total, local, global_
 
     def _hyper_step(self, members: torch.Tensor, nodes: torch.Tensor) -> torch.Tensor:
-        """Nodes to hyperedges and back: act(H act(H^T X))."""
+        """Nodes to hyperedges and back: act(H act(H^T X)), act a LeakyReLU (slope 1 leaves values as they are)."""
         slope = self.config.leaky
-        hidden = members.T @ nodes
-        if slope != 1.0:
-            hidden = F.leaky_relu(hidden, slope)
-        out = members @ hidden
-        return F.leaky_relu(out, slope) if slope != 1.0 else out
+        return F.leaky_relu(members @ F.leaky_relu(members.T @ nodes, slope), slope)
 
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator:
         return self.sampler.epoch(rng, batch_size)
