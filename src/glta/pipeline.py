@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from glta.config import (DataConfig, EvalConfig, RunConfig, TrainConfig, deep_merge, build_config, from_dict,
+from glta.config import (DataConfig, EvalConfig, RunConfig, TrainConfig, build_config, deep_merge, from_dict,
                          model_config_class, parse_override)
 from glta.data import load_dataset
 from glta.data.dataset import RecDataset

@@ -21,33 +21,16 @@ NAME = "glta_gqa"
 def grouped_query_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    batch, heads, q_len, dim = query.shape
-    kv_heads = key.shape[1]
-    if heads % kv_heads or dropout:
+    heads, q_len, kv_heads = query.shape[1], query.shape[2], key.shape[1]
+    needs_grad = torch.is_grad_enabled() and query.requires_grad
+    if heads % kv_heads or dropout or (q_len != 1 and not needs_grad):
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **kwargs)
-    scaling = dim ** -0.5 if scaling is None else scaling
-    if q_len != 1:
-        if not (torch.is_grad_enabled() and query.requires_grad):
-            return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout,
-                                          scaling=scaling, **kwargs)
-        return _grouped_prompt(query, key, value, attention_mask, scaling)
-    groups = heads // kv_heads
-    grouped = query.reshape(batch, kv_heads, groups, dim)  # head h uses KV head h // groups
-    scores = torch.matmul(grouped, key.transpose(2, 3)) * scaling  # (batch, kv_heads, groups, keys)
-    if attention_mask is not None:
-        mask = attention_mask[:, :, -1:, : key.shape[2]]  # (batch, 1, 1, keys)
-        if mask.dtype == torch.bool:
-            scores = scores.masked_fill(~mask, float("-inf"))
-        else:
-            scores = scores + mask
-    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
-    output = torch.matmul(probs, value)  # (batch, kv_heads, groups, dim)
-    return output.reshape(batch, heads, 1, dim).transpose(1, 2).contiguous(), None
+    return _grouped(query, key, value, attention_mask, query.shape[-1] ** -0.5 if scaling is None else scaling)
 
 
-def _grouped_prompt(query, key, value, attention_mask, scaling):
-    """Attention for several query positions, the query heads of each KV group stacked as one matrix."""
+def _grouped(query, key, value, attention_mask, scaling):
+    """Attention with the query heads of each KV group (and their query positions) stacked as one matrix."""
     batch, heads, q_len, dim = query.shape
     kv_heads, keys = key.shape[1], key.shape[2]
     groups = heads // kv_heads
