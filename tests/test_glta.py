@@ -207,3 +207,29 @@ def test_prefix_store_resumes(synthetic, llm, tmp_path):
     assert again.fill(progress=False) == 3  # only users 3..5 are computed
     cache, mask, lengths = again.load(np.array([1, 4]))
     assert mask.sum(1).tolist() == lengths.tolist() == [len(prefixes[1]), len(prefixes[4])]
+
+
+def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monkeypatch):
+    """A second run whose IA stage is the same (only UA settings differ) reuses the first run's IA result exactly;
+    a change to an IA setting trains IA again."""
+    import itertools
+
+    from glta.config import TrainConfig
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    full = GLTA._ia_batches
+    monkeypatch.setattr(GLTA, "_ia_batches", lambda self, rng: itertools.islice(full(self, rng), 1))  # one step
+    train = TrainConfig(seed=3)
+    first = make(synthetic, llm, prefix_cache=False, ia_batch_size=2)
+    summary = first.warm_up(train, progress=False, log=lambda _: None)
+    assert "ia_reused" not in summary and first.stage == "ua"
+    second = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, use_profile=False, target_mode="disjoint")
+    torch.manual_seed(1)
+    second.item_projector.reset_parameters()
+    reused = second.warm_up(train, progress=False, log=lambda _: None)
+    assert reused["ia_reused"] and reused["ia_seconds"] == summary["ia_seconds"] and second.stage == "ua"
+    for name in ("item_projector", "head"):
+        for key, value in getattr(first, name).state_dict().items():
+            assert torch.equal(value, getattr(second, name).state_dict()[key]), f"{name}.{key}"
+    other = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_lr=5e-3)
+    assert "ia_reused" not in other.warm_up(train, progress=False, log=lambda _: None)

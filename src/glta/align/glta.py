@@ -32,6 +32,7 @@ from glta.text.generate import GenerationConfig, cache_argument, item_text, load
 from glta.text.llm import LLMConfig
 
 INFERENCE_MODES = ("first_k", "first_logit", "autoregressive")
+IA_CACHE_VERSION = 1  # bump when the IA stage's code changes what it learns, so stale results are not reused
 
 
 @dataclass
@@ -232,6 +233,12 @@ class GLTA(Recommender):
             self.set_stage("ua")
             return stages
         self.set_stage("ia")
+        cached = self._ia_cache_path(train.seed)
+        if cached.exists():
+            summary = self._load_ia(cached)
+            log(f"IA: reused the stage's result from {cached} (trained in {summary['ia_seconds']:.0f}s)")
+            self.set_stage("ua")
+            return {**stages, **summary, "ia_reused": str(cached)}
         started = time.time()
         optimizer = torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.config.ia_lr)
         rng = np.random.default_rng(train.seed + 1)
@@ -242,8 +249,54 @@ class GLTA(Recommender):
             losses += epoch_losses
             log(f"IA epoch {epoch}: mean loss {np.mean(epoch_losses):.4f}")
         self.set_stage("ua")
-        return {**stages, "ia_seconds": round(time.time() - started, 2),
-                "ia_final_loss": float(np.mean(losses[-10:]))}
+        summary = {"ia_seconds": round(time.time() - started, 2), "ia_final_loss": float(np.mean(losses[-10:]))}
+        self._save_ia(cached, summary)
+        return {**stages, **summary}
+
+    # --- the IA stage's result, shared by every run whose IA is the same ------------------------------------
+    def _ia_cache_path(self, seed: int) -> Path:
+        """Where the IA stage's result lives: keyed by everything IA depends on (data, LLM, frozen embeddings,
+        the ia_* settings, the head's starting point, the seed), and by none of the UA-stage settings, so that
+        variants differing only in UA (templates, PF/PD, target mode, decoding) train IA once."""
+        import hashlib
+        import json
+
+        from glta.data import cache_dir
+
+        config = self.config
+        settings = {"version": IA_CACHE_VERSION, "identity": self.identity(), "seed": seed,
+                    "head_prior": config.head_prior, "ia": {k: getattr(config, k) for k in (
+                        "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")}}
+        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+        for tensor in (self.user_nodes, self.item_nodes):
+            digest.update(tensor.contiguous().numpy().tobytes())
+        return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
+
+    def _ia_parts(self) -> dict[str, nn.Module]:
+        return {"item_projector": self.item_projector, "head": self.head}
+
+    def _save_ia(self, path: Path, summary: dict) -> None:
+        import json
+
+        from safetensors.torch import save_file
+
+        tensors = {f"{name}.{key}": value.detach().contiguous()
+                   for name, part in self._ia_parts().items() for key, value in part.state_dict().items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_suffix(".tmp")
+        save_file(tensors, staging, metadata={"summary": json.dumps(summary)})
+        staging.replace(path)
+
+    def _load_ia(self, path: Path) -> dict:
+        import json
+
+        from safetensors import safe_open
+
+        with safe_open(path, framework="pt") as f:
+            summary = json.loads(f.metadata()["summary"])
+            for name, part in self._ia_parts().items():
+                part.load_state_dict({key: f.get_tensor(f"{name}.{key}") for key in part.state_dict()})
+        return summary
 
     def skip_warm_up(self) -> None:
         self.set_stage("ua")
