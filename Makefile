@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export GLTA_DATA_ROOT ?= $(abspath ../shared/datasets)
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test venv clean
+.PHONY: demo test venv clean reproduce
 
 venv: $(STAMP)
 
@@ -23,6 +23,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+reproduce: $(STAMP)
+	$(BIN)/python experiments/reproduce.py
 
 clean:
 	rm -rf $(VENV) .cache runs

@@ -3,9 +3,11 @@
     .venv/bin/python experiments/glta_variants.py --dataset ml-100k [--variants default overlap] [--threads 2]
 
 Each variant is the data set's GLTA config (``configs/<dataset>/glta.yaml``) plus a few overrides, trained with the
-same seed and early stopping on validation NDCG@10. Results go to ``results/<dataset>/glta_variants/<name>.json``
-(models to ``runs/<dataset>/glta_variants/<name>/``); a finished variant is skipped and an interrupted one resumes
-from its checkpoint. The decoding modes need no training: they re-read the ``default`` model
+same seed and early stopping on validation NDCG@10. The ``default`` variant is the data set's GLTA run itself
+(``results/<dataset>/glta.json``, model in ``runs/<dataset>/glta/``); the others go to
+``results/<dataset>/glta_variants/<name>.json`` (models in ``runs/<dataset>/glta_variants/<name>/``). A variant whose
+results file was made with the same config is skipped, one made with another config is trained again, and an
+interrupted one resumes from its checkpoint. The decoding modes need no training: they re-read the ``default`` model
 (``glta evaluate ... model.inference=...``). ``results/<dataset>/glta_variants.md`` collects everything.
 
 Design choices are decided by the validation column only; test metrics are listed for the record.
@@ -17,6 +19,9 @@ from pathlib import Path
 
 from glta.config import build_config
 from glta.pipeline import evaluate_run, train
+from glta.report import result_path
+from glta.results import read_results
+from glta.tuning import same_config
 
 VARIANTS = {
     # DESIGN.md's open choices
@@ -36,35 +41,50 @@ MODES = {"first_logit": "model.inference=first_logit", "autoregressive": "model.
 METRICS = ["P@5", "P@10", "N@5", "N@10"]
 
 
-def run_variant(dataset: str, name: str, threads: int, progress: bool) -> None:
-    out = Path("results") / dataset / "glta_variants" / f"{name}.json"
-    if out.exists():
-        print(f"{name}: done ({out})")
-        return
-    run_dir = Path("runs") / dataset / "glta_variants" / name
+def variant_paths(dataset: str, name: str) -> tuple[Path, Path]:
+    """(results file, run folder) of a variant; ``default`` is the data set's GLTA run."""
+    if name == "default":
+        return result_path(Path("results"), dataset, "default"), Path("runs") / dataset / "glta"
+    return result_path(Path("results"), dataset, name), Path("runs") / dataset / "glta_variants" / name
+
+
+def is_done(dataset: str, name: str, threads: int = 0) -> bool:
+    """Whether the variant's results file exists and was made with the variant's current config."""
+    out = variant_paths(dataset, name)[0]
+    config = build_config("glta", dataset, overrides=VARIANTS[name] + ([f"train.threads={threads}"] if threads else []))
+    return out.exists() and same_config(read_results(out)["provenance"].get("config"), config.to_dict())
+
+
+def run_variant(dataset: str, name: str, threads: int, progress: bool) -> bool:
+    """Train a variant unless its results were made with this config; True when it trained."""
+    out, run_dir = variant_paths(dataset, name)
     overrides = VARIANTS[name] + ([f"train.threads={threads}"] if threads else [])
     config = build_config("glta", dataset, overrides=overrides)
+    if is_done(dataset, name, threads):
+        print(f"{name}: done ({out})")
+        return False
+    if out.exists():
+        print(f"{name}: {out} was made with another config; training it again")
     print(f"=== {name}: {' '.join(VARIANTS[name]) or '(config as is)'}", flush=True)
     train(config, run_dir=run_dir, out=out, resume=(run_dir / "checkpoint.pt").exists(), progress=progress)
+    return True
 
 
 def run_mode(dataset: str, mode: str, progress: bool) -> None:
-    out = Path("results") / dataset / "glta_variants" / f"mode_{mode}.json"
+    out = result_path(Path("results"), dataset, f"mode_{mode}")
     if out.exists():
         print(f"mode {mode}: done ({out})")
         return
     print(f"=== mode {mode}", flush=True)
-    evaluate_run(Path("runs") / dataset / "glta_variants" / "default", progress=progress, overrides=[MODES[mode]],
-                 out=out)
+    evaluate_run(variant_paths(dataset, "default")[1], progress=progress, overrides=[MODES[mode]], out=out)
 
 
 def summary(dataset: str) -> str:
-    folder = Path("results") / dataset / "glta_variants"
     lines = ["| variant | overrides | valid N@10 | " + " | ".join(f"test {m}" for m in METRICS) + " | epochs | wall s |",
              "|---|---|---|" + "---|" * len(METRICS) + "---|---|"]
     names = list(VARIANTS) + [f"mode_{m}" for m in MODES]
     for name in names:
-        path = folder / f"{name}.json"
+        path = result_path(Path("results"), dataset, name)
         if not path.exists():
             continue
         record = json.loads(path.read_text())
@@ -88,14 +108,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
-    for name in args.variants:
-        if name in MODES:
-            run_mode(args.dataset, name, not args.no_progress)
-        else:
-            run_variant(args.dataset, name, args.threads, not args.no_progress)
-        table = summary(args.dataset)
-        (Path("results") / args.dataset / "glta_variants.md").write_text(table)
+    run(args.dataset, args.variants, args.threads, not args.no_progress)
     print(summary(args.dataset))
+
+
+def run(dataset: str, names: list[str], threads: int = 0, progress: bool = True) -> None:
+    """Train (or read out, for decoding modes) the named variants in order, refreshing the summary after each."""
+    for name in names:
+        if name in MODES:
+            run_mode(dataset, name, progress)
+        elif run_variant(dataset, name, threads, progress) and name == "default":
+            for mode in MODES:  # read out from the model just replaced: evaluate them again
+                result_path(Path("results"), dataset, f"mode_{mode}").unlink(missing_ok=True)
+        (Path("results") / dataset / "glta_variants.md").write_text(summary(dataset))
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def point_name(point: dict) -> str:
     return "_".join(f"{key.split('.')[-1]}={value}" for key, value in point.items()) or "default"
 
 
-def _same(saved: dict | None, config: dict) -> bool:
+def same_config(saved: dict | None, config: dict) -> bool:
     """Whether a finished point ran this config (thread counts may differ between machines)."""
     def plain(c):
         c = json.loads(json.dumps(c, default=str))
@@ -60,7 +60,7 @@ def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] 
                               config_dir)
         out = Path("results") / dataset / "grid" / method / f"{name}.json"
         run_dir = default_run_dir(dataset, method) / "grid" / name
-        done = out.exists() and _same(read_results(out)["provenance"].get("config"), config.to_dict())
+        done = out.exists() and same_config(read_results(out)["provenance"].get("config"), config.to_dict())
         if done:
             log(f"[{method} {name}] already trained: reusing {out}")
         else:

@@ -1,0 +1,148 @@
+"""The paper's tables and figures, rebuilt from the project's results files.
+
+- Table 2: every method's test P@5/P@10/N@5/N@10 per data set (``results/<data>/<method>.json``, the point chosen on
+  validation), with training wall time;
+- Table 3: GLTA against its variants without profile (PF) and/or prediction (PD) tokens;
+- Figure 3: GLTA against w/o item-text alignment (IA) and w/o user-item alignment (UA);
+- Figure 4: GLTA's first-k decoding against autoregressive (AR) and first-logit (FL) decoding.
+
+GLTA's row is the data set's GLTA run (``results/<data>/glta.json``); each variant is
+``results/<data>/glta_variants/<name>.json`` as ``experiments/glta_variants.py`` writes it. Missing results show as
+"—", so a partly finished reproduction still reports what exists. Figures are written as Markdown tables of the
+plotted numbers and, when matplotlib is installed, as PNG bar charts.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+METRICS = ("P@5", "P@10", "N@5", "N@10")
+DATASETS = ("ml-1m", "amazon-scientific", "goodreads-once")
+# Table 2's rows: the paper's six baselines and GLTA (popularity as a floor for reference)
+METHODS = {"pop": "Popularity", "lightgcn": "LightGCN", "hccf": "HCCF", "lightgcn_plus": "LightGCN+",
+           "hccf_plus": "HCCF+", "rlmrec_con": "RLMRec-Con", "rlmrec_gen": "RLMRec-Gen", "glta": "GLTA"}
+# variant name in experiments/glta_variants.py -> label in the paper
+TABLE3 = {"no_pf_pd": "w/o PF&PD", "no_pf": "w/o PF", "no_pd": "w/o PD", "default": "GLTA"}
+FIGURE3 = {"default": "GLTA", "no_ia": "w/o IA", "no_ua": "w/o UA"}
+FIGURE4 = {"default": "GLTA", "mode_autoregressive": "AR", "mode_first_logit": "FL"}
+
+
+def result_path(results: Path, dataset: str, name: str) -> Path:
+    """Where a method's (or a GLTA variant's) results file lives; ``default`` is the data set's GLTA run."""
+    if name in METHODS:
+        return results / dataset / f"{name}.json"
+    if name == "default":
+        return results / dataset / "glta.json"
+    return results / dataset / "glta_variants" / f"{name}.json"
+
+
+def load(results: Path, dataset: str, name: str) -> dict | None:
+    path = result_path(results, dataset, name)
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def train_seconds(record: dict) -> float:
+    """Training wall time of a run: the fit loop plus any stage before it (GLTA's prefix cache and IA)."""
+    training = record.get("training", {})
+    return training.get("train_seconds", 0) + sum(v for k, v in training.items()
+                                                   if k.endswith("_seconds") and k != "train_seconds")
+
+
+def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bool = False) -> str:
+    """A Markdown table: one row per entry of ``rows``, test metrics in column groups per data set."""
+    extra = ["train s"] if with_seconds else []
+    header = "| | " + " | ".join(f"{d} {m}" for d in datasets for m in (*METRICS, *extra)) + " |"
+    lines = [header, "|---|" + "---|" * (len(datasets) * (len(METRICS) + len(extra)))]
+    for name, label in rows.items():
+        cells = []
+        for dataset in datasets:
+            record = load(results, dataset, name)
+            if record is None:
+                cells += ["—"] * (len(METRICS) + len(extra))
+                continue
+            cells += [f"{record['metrics']['test'][m]:.4f}" for m in METRICS]
+            if with_seconds:
+                cells.append(f"{train_seconds(record):,.0f}" if "training" in record else "—")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def selection_notes(results: Path, datasets) -> str:
+    notes = []
+    for dataset in datasets:
+        for name in METHODS:
+            record = load(results, dataset, name)
+            selection = (record or {}).get("selection")
+            if selection:
+                notes.append(f"- {name} on {dataset}: chose {selection['chosen']} by {selection['metric']} among "
+                             f"{len(selection['points'])} points ({selection['train_seconds_all_points']:,.0f} s "
+                             "for the whole grid)")
+    return "\n".join(notes) + ("\n" if notes else "")
+
+
+def table2(results: Path, datasets=DATASETS) -> str:
+    return metric_table(results, datasets, METHODS, with_seconds=True) + "\n" + selection_notes(results, datasets)
+
+
+def table3(results: Path, datasets=DATASETS) -> str:
+    return metric_table(results, datasets, TABLE3)
+
+
+def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = None, title: str = "") -> str:
+    """The numbers behind a bar-chart figure as Markdown; also a PNG (one panel per data set) when matplotlib is
+    importable and ``png`` is given."""
+    text = metric_table(results, datasets, rows)
+    if png is not None:
+        try:
+            import matplotlib
+        except ImportError:
+            return text + "\n(matplotlib is not installed: `pip install matplotlib` for the PNG)\n"
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(1, len(datasets), figsize=(4 * len(datasets), 3.2), squeeze=False)
+        width = 0.8 / len(rows)
+        for ax, dataset in zip(axes[0], datasets):
+            drawn = 0
+            for n, (name, label) in enumerate(rows.items()):
+                record = load(results, dataset, name)
+                if record is None:  # not run yet: no bar (a zero-height bar would read as a result)
+                    continue
+                values = [record["metrics"]["test"][m] for m in METRICS]
+                ax.bar([i + n * width for i in range(len(METRICS))], values, width, color=f"C{n}")
+                drawn += 1
+            if not drawn:
+                ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([i + width * (len(rows) - 1) / 2 for i in range(len(METRICS))], METRICS)
+            ax.set_ylim(bottom=0)
+            ax.set_title(dataset)
+        from matplotlib.patches import Patch
+
+        axes[0][0].legend(handles=[Patch(color=f"C{n}", label=label) for n, label in enumerate(rows.values())],
+                          fontsize="small")
+        fig.suptitle(title)
+        fig.tight_layout()
+        png.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(png, dpi=120)
+        plt.close(fig)
+    return text
+
+
+def write_report(results: Path, out: Path, datasets=DATASETS) -> list[Path]:
+    """Write Table 2, Table 3, Figure 3 and Figure 4 under ``out``; return the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    parts = {
+        "table2.md": "# Table 2: test metrics (chosen on validation) and training wall time\n\n" + table2(results, datasets),
+        "table3.md": "# Table 3: GLTA without profile (PF) and/or prediction (PD) tokens\n\n" + table3(results, datasets),
+        "figure3.md": "# Figure 3: GLTA without item-text (IA) or user-item alignment (UA)\n\n"
+                      + figure(results, FIGURE3, datasets, out / "figure3.png", "GLTA vs w/o IA, w/o UA"),
+        "figure4.md": "# Figure 4: GLTA's first-k decoding vs autoregressive (AR) and first-logit (FL)\n\n"
+                      + figure(results, FIGURE4, datasets, out / "figure4.png", "GLTA decoding modes"),
+    }
+    written = []
+    for name, text in parts.items():
+        (out / name).write_text(text)
+        written.append(out / name)
+    written += [p for p in (out / "figure3.png", out / "figure4.png") if p.exists()]
+    return written

@@ -1,0 +1,36 @@
+"""The paper's tables and figures are rebuilt from results files; missing results show as gaps, never as numbers."""
+
+import json
+
+from glta.report import result_path, write_report
+
+
+def _record(value: float, seconds: float = 10.0) -> dict:
+    metrics = {m: value for m in ("P@5", "P@10", "N@5", "N@10")}
+    return {"metrics": {"valid": metrics, "test": metrics}, "training": {"train_seconds": seconds, "ia_seconds": 5.0}}
+
+
+def _write(results, dataset, name, record):
+    path = result_path(results, dataset, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+
+
+def test_report_places_each_result_in_its_row_and_column(tmp_path):
+    results = tmp_path / "results"
+    _write(results, "a", "lightgcn", _record(0.25, 100.0))
+    _write(results, "b", "glta", _record(0.125))  # GLTA's run is Table 2's GLTA row and every figure's GLTA bar
+    _write(results, "b", "no_pf", _record(0.0625))
+    _write(results, "a", "mode_first_logit", _record(0.5))
+    written = write_report(results, tmp_path / "paper", ["a", "b"])
+    assert {p.name for p in written} >= {"table2.md", "table3.md", "figure3.md", "figure4.md", "figure3.png"}
+    table2 = (tmp_path / "paper" / "table2.md").read_text().splitlines()
+    lightgcn = next(line for line in table2 if line.startswith("| LightGCN |")).split(" | ")
+    assert lightgcn[1:6] == ["0.2500"] * 4 + ["105"] and set(lightgcn[6:]) == {"—", "— |"}
+    glta = next(line for line in table2 if line.startswith("| GLTA |"))
+    assert glta.count("0.1250") == 4 and "| 15 |" in glta  # train seconds include the IA stage
+    table3 = (tmp_path / "paper" / "table3.md").read_text().splitlines()
+    assert next(line for line in table3 if line.startswith("| w/o PF |")).count("0.0625") == 4
+    assert next(line for line in table3 if line.startswith("| w/o PD |")).count("—") == 8
+    figure4 = (tmp_path / "paper" / "figure4.md").read_text()
+    assert next(line for line in figure4.splitlines() if line.startswith("| FL |")).count("0.5000") == 4
