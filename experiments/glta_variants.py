@@ -30,6 +30,8 @@ VARIANTS = {
     "paper_order": ["model.ua_template=user_item"],
     # a longer, faster item-text alignment (the default IA ends near chance-level loss: few steps per epoch)
     "ia_long": ["model.ia_epochs=12", "model.ia_lr=5e-3"],
+    # item tokens double as output embeddings in the GLLM head (GLLMHead(tied=True))
+    "tied_head": ["model.head=tied"],
     # the paper's ablations (§4.3-4.4)
     "no_ia": ["model.use_ia=false"],
     "no_ua": ["model.use_user_token=false"],

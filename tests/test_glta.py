@@ -233,3 +233,21 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
             assert torch.equal(value, getattr(second, name).state_dict()[key]), f"{name}.{key}"
     other = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_lr=5e-3)
     assert "ia_reused" not in other.warm_up(train, progress=False, log=lambda _: None)
+
+
+def test_tied_head_starts_as_the_plain_head_and_trains_the_item_tokens(synthetic, llm):
+    """The tied GLLM head adds s * h.V^T with s = 0 at the start, so it first equals the paper's linear head; its
+    gradient reaches the scale and, through V, the item projector."""
+    plain, tied = make(synthetic, llm), make(synthetic, llm, head="tied")
+    tied.load_state_dict(plain.state_dict(), strict=False)
+    batch = next(tied.train_batches(np.random.default_rng(0), 2))
+    hidden = torch.randn(2, 3, llm.hidden_size)
+    assert torch.equal(plain.logits(hidden), tied.logits(hidden))
+    tied.loss(batch).backward()
+    assert tied.head.tie_scale.grad is not None and tied.head.tie_scale.grad != 0
+    with torch.no_grad():
+        tied.head.tie_scale.fill_(1.0)
+    tied.item_projector.zero_grad()
+    tied.logits(hidden).sum().backward()
+    assert tied.item_projector.weight.grad.abs().sum() > 0
+    assert "head.tie_scale" in tied.state_dict() and "head.tie_scale" not in plain.state_dict()

@@ -11,10 +11,22 @@ from torch import nn
 
 
 class GLLMHead(nn.Linear):
-    """Z = H W^T + b: (batch, slots, hidden) -> (batch, slots, n_items)."""
+    """Z = H W^T + b: (batch, slots, hidden) -> (batch, slots, n_items).
 
-    def __init__(self, hidden_size: int, n_items: int):
+    ``tied=True`` adds the item tokens themselves as output embeddings, the way a language model with tied
+    embeddings (SmolLM2 among them) scores its own vocabulary: Z = s H V^T + H W^T + b, where V holds the projected
+    item tokens (Eq. 1) and s is a learnable scalar starting at 0, so the untrained head is the plain one.
+    """
+
+    def __init__(self, hidden_size: int, n_items: int, tied: bool = False):
         super().__init__(hidden_size, n_items, bias=True)
+        self.tie_scale = nn.Parameter(torch.zeros(())) if tied else None
+
+    def forward(self, hidden: torch.Tensor, item_tokens: torch.Tensor | None = None) -> torch.Tensor:
+        logits = super().forward(hidden)
+        if self.tie_scale is not None:
+            logits = logits + self.tie_scale * (hidden @ item_tokens.T)
+        return logits
 
 
 def gllm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -64,6 +64,9 @@ class GLTAConfig:
     prefix_cache: bool = True  # cache a text-only template opening per user (see glta.align.prefix)
     # start the GLLM head at zero weights and a bias of log training frequency: the untrained model ranks by popularity
     head_prior: bool = True
+    # linear: the paper's GLLM layer; tied: also score items by their own item tokens, as a language model with tied
+    # input/output embeddings scores its vocabulary (see GLLMHead)
+    head: str = "linear"
 
 
 class GLTA(Recommender):
@@ -94,7 +97,9 @@ class GLTA(Recommender):
         hidden = llm.hidden_size
         self.item_projector = NodeProjector(item_emb.shape[1], hidden)
         self.user_projector = NodeProjector(user_emb.shape[1], hidden)
-        self.head = GLLMHead(hidden, self.n_items)
+        if config.head not in ("linear", "tied"):
+            raise ConfigError(f"model.head={config.head}; choose linear or tied")
+        self.head = GLLMHead(hidden, self.n_items, tied=config.head == "tied")
         if config.head_prior:
             counts = torch.from_numpy(np.asarray(dataset.train.sum(0), dtype=np.float64).ravel())
             with torch.no_grad():
@@ -265,7 +270,7 @@ class GLTA(Recommender):
 
         config = self.config
         settings = {"version": IA_CACHE_VERSION, "identity": self.identity(), "seed": seed,
-                    "head_prior": config.head_prior, "ia": {k: getattr(config, k) for k in (
+                    "head_prior": config.head_prior, "head": config.head, "ia": {k: getattr(config, k) for k in (
                         "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")}}
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         for tensor in (self.user_nodes, self.item_nodes):
@@ -364,7 +369,12 @@ class GLTA(Recommender):
         hidden = decoder(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=positions,
                          **extra).last_hidden_state
         at_slots = hidden[torch.arange(len(hidden))[:, None], batch.out_positions]
-        return self.head(at_slots.float())
+        return self.logits(at_slots)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """The GLLM head over LLM hidden states (..., hidden) -> (..., n_items)."""
+        tokens = self.item_projector(self.item_nodes) if self.head.tie_scale is not None else None
+        return self.head(hidden.float(), tokens)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         return gllm_loss(self.output_logits(batch), batch.targets)
@@ -406,7 +416,7 @@ class GLTA(Recommender):
         cache, hidden = getattr(out, name), out.last_hidden_state[:, -1]
         taken, chosen, first = banned.clone(), [], None
         for _ in range(self.config.output_slots):
-            logits = self.head(hidden.float())
+            logits = self.logits(hidden)
             first = logits if first is None else first
             best = logits.masked_fill(taken, float("-inf")).argmax(1)
             chosen.append(best)
