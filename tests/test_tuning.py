@@ -35,3 +35,18 @@ def test_tune_keeps_the_best_validation_point_and_resumes(tmp_path, monkeypatch)
     tune("lightgcn", "synthetic", grid, fixed + ["train.threads=1"], config_dir=configs, progress=False,
          log=lines.append)
     assert sum("already trained" in line for line in lines) == 2  # thread count does not force a retrain
+
+
+def test_same_config_tolerates_options_added_later_at_their_default():
+    from glta.config import build_config
+    from glta.tuning import same_config
+
+    config = build_config("lightgcn", "synthetic").to_dict()
+    saved = json.loads(json.dumps(config))
+    del saved["model"]["reg_weight"]  # as if the run predates the option
+    saved["train"]["threads"] = 7
+    assert same_config(saved, config)
+    changed = build_config("lightgcn", "synthetic", overrides=["model.reg_weight=0.5"]).to_dict()
+    assert not same_config(saved, changed)  # the option now differs from the behaviour the run had
+    assert not same_config(config, build_config("lightgcn", "synthetic", overrides=["train.lr=0.5"]).to_dict())
+    assert not same_config(None, config)

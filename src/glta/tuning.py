@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from glta.config import build_config
+from glta.config import RunConfig, build_config, model_config_class
 from glta.errors import ConfigError
 from glta.pipeline import default_results_path, default_run_dir, train
 from glta.results import read_results
@@ -38,13 +38,31 @@ def point_name(point: dict) -> str:
 
 
 def same_config(saved: dict | None, config: dict) -> bool:
-    """Whether a finished point ran this config (thread counts may differ between machines)."""
+    """Whether a finished run ran this config. Thread counts may differ between machines, and an option added to
+    the code after the run was made (absent from ``saved``) counts as the same when it holds its default: new
+    options default to the behaviour that existed before them."""
+    if saved is None:
+        return False
+
     def plain(c):
         c = json.loads(json.dumps(c, default=str))
         c.get("train", {}).pop("threads", None)
         return c
 
-    return saved is not None and plain(saved) == plain(config)
+    saved, config = plain(saved), plain(config)
+    defaults = plain(RunConfig(method=config.get("method", "lightgcn"),
+                               model=model_config_class(config.get("method", "lightgcn"))()).to_dict())
+
+    def fill(old: dict, new: dict, default: dict) -> dict:
+        out = dict(old)
+        for key, value in new.items():
+            if key not in old and key in default and value == default[key]:
+                out[key] = value
+            elif isinstance(value, dict) and isinstance(old.get(key), dict):
+                out[key] = fill(old[key], value, default.get(key, {}) if isinstance(default.get(key), dict) else {})
+        return out
+
+    return fill(saved, config, defaults) == config
 
 
 def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] | None = None,
