@@ -32,6 +32,9 @@ VARIANTS = {
     "ia_long": ["model.ia_epochs=12", "model.ia_lr=5e-3"],
     # item tokens double as output embeddings in the GLLM head (GLLMHead(tied=True))
     "tied_head": ["model.head=tied"],
+    # IA without the popularity-prior bias, with the plain and the tied head
+    "ia_no_bias": ["model.ia_head_bias=false"],
+    "tied_ia_no_bias": ["model.head=tied", "model.ia_head_bias=false"],
     # the paper's ablations (§4.3-4.4)
     "no_ia": ["model.use_ia=false"],
     "no_ua": ["model.use_user_token=false"],

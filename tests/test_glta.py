@@ -251,3 +251,15 @@ def test_tied_head_starts_as_the_plain_head_and_trains_the_item_tokens(synthetic
     tied.logits(hidden).sum().backward()
     assert tied.item_projector.weight.grad.abs().sum() > 0
     assert "head.tie_scale" in tied.state_dict() and "head.tie_scale" not in plain.state_dict()
+
+
+def test_ia_can_leave_out_the_popularity_bias(synthetic, llm):
+    """With ia_head_bias=False the IA stage's logits carry no head bias (IA's targets are uniform over items);
+    the UA stage always uses it."""
+    model = make(synthetic, llm, ia_head_bias=False)
+    hidden = torch.randn(2, 3, llm.hidden_size)
+    assert model.stage == "ia"
+    assert torch.allclose(model.logits(hidden), hidden @ model.head.weight.T)
+    model.set_stage("ua")
+    assert torch.allclose(model.logits(hidden), hidden @ model.head.weight.T + model.head.bias)
+    assert not torch.allclose(model.head.bias, torch.zeros_like(model.head.bias))  # the popularity prior

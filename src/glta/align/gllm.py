@@ -22,8 +22,8 @@ class GLLMHead(nn.Linear):
         super().__init__(hidden_size, n_items, bias=True)
         self.tie_scale = nn.Parameter(torch.zeros(())) if tied else None
 
-    def forward(self, hidden: torch.Tensor, item_tokens: torch.Tensor | None = None) -> torch.Tensor:
-        logits = super().forward(hidden)
+    def forward(self, hidden: torch.Tensor, item_tokens: torch.Tensor | None = None, bias: bool = True) -> torch.Tensor:
+        logits = F.linear(hidden, self.weight, self.bias if bias else None)
         if self.tie_scale is not None:
             logits = logits + self.tie_scale * (hidden @ item_tokens.T)
         return logits

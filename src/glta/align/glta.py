@@ -67,6 +67,9 @@ class GLTAConfig:
     # linear: the paper's GLLM layer; tied: also score items by their own item tokens, as a language model with tied
     # input/output embeddings scores its vocabulary (see GLLMHead)
     head: str = "linear"
+    # whether IA's logits include the head bias. The bias starts at the popularity prior (head_prior), which IA's
+    # uniformly drawn targets fight: with it, IA spends its few steps unlearning popularity (docs/glta.md)
+    ia_head_bias: bool = True
 
 
 class GLTA(Recommender):
@@ -270,7 +273,7 @@ class GLTA(Recommender):
 
         config = self.config
         settings = {"version": IA_CACHE_VERSION, "identity": self.identity(), "seed": seed,
-                    "head_prior": config.head_prior, "head": config.head, "ia": {k: getattr(config, k) for k in (
+                    "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias, "ia": {k: getattr(config, k) for k in (
                         "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")}}
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         for tensor in (self.user_nodes, self.item_nodes):
@@ -374,7 +377,7 @@ class GLTA(Recommender):
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """The GLLM head over LLM hidden states (..., hidden) -> (..., n_items)."""
         tokens = self.item_projector(self.item_nodes) if self.head.tie_scale is not None else None
-        return self.head(hidden.float(), tokens)
+        return self.head(hidden.float(), tokens, bias=self.stage != "ia" or self.config.ia_head_bias)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         return gllm_loss(self.output_logits(batch), batch.targets)
