@@ -35,6 +35,9 @@ VARIANTS = {
     # IA without the popularity-prior bias, with the plain and the tied head
     "ia_no_bias": ["model.ia_head_bias=false"],
     "tied_ia_no_bias": ["model.head=tied", "model.ia_head_bias=false"],
+    # a 10x smaller head learning rate (the LLM's hidden states are large: one step moves logits a lot)
+    "head_lr_low": ["model.head_lr_scale=0.1"],
+    "head_lr_low_tied_ia_no_bias": ["model.head_lr_scale=0.1", "model.head=tied", "model.ia_head_bias=false"],
     # the paper's ablations (§4.3-4.4)
     "no_ia": ["model.use_ia=false"],
     "no_ua": ["model.use_user_token=false"],

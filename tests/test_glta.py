@@ -263,3 +263,13 @@ def test_ia_can_leave_out_the_popularity_bias(synthetic, llm):
     model.set_stage("ua")
     assert torch.allclose(model.logits(hidden), hidden @ model.head.weight.T + model.head.bias)
     assert not torch.allclose(model.head.bias, torch.zeros_like(model.head.bias))  # the popularity prior
+
+
+def test_head_learning_rate_is_set_apart(synthetic, llm):
+    model = make(synthetic, llm, head_lr_scale=0.1)
+    model.set_stage("ua")
+    groups = model.parameter_groups(2e-3)
+    head = {id(p) for p in model.head.parameters()}
+    by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in groups}
+    assert by_lr[2e-4] == head and not by_lr[2e-3] & head
+    assert {id(model.user_projector.weight), id(model.user_projector.bias)} <= by_lr[2e-3]

@@ -46,6 +46,11 @@ class Recommender(nn.Module, ABC):
     def score(self, users: torch.Tensor) -> torch.Tensor:
         """Scores of every item for ``users``: shape (len(users), n_items). Higher is better."""
 
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """The optimiser's parameter groups at base learning rate ``lr``: every trainable parameter at ``lr``
+        unless a model sets some apart (GLTA's head)."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+
     def batches_per_epoch(self, batch_size: int) -> int | None:
         """How many batches ``train_batches`` yields (for progress bars with an ETA); None if unknown."""
         return None

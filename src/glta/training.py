@@ -77,8 +77,8 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         torch.set_num_threads(train.threads)
     set_seed(train.seed)
     rng = np.random.default_rng(train.seed)
-    parameters = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=train.lr) if parameters else None
+    groups = [g for g in model.parameter_groups(train.lr) if g["params"]]
+    optimizer = torch.optim.Adam(groups, lr=train.lr) if groups else None
     full_valid = RankingEvaluator(dataset, "valid", evaluation.ks, evaluation.batch_size)
     valid_eval = full_valid.sample(evaluation.valid_users, train.seed)
     test_eval = RankingEvaluator(dataset, "test", evaluation.ks, evaluation.batch_size)

@@ -70,6 +70,9 @@ class GLTAConfig:
     # whether IA's logits include the head bias. The bias starts at the popularity prior (head_prior), which IA's
     # uniformly drawn targets fight: with it, IA spends its few steps unlearning popularity (docs/glta.md)
     ia_head_bias: bool = True
+    # the head's learning rate as a multiple of the stage's (train.lr in UA, ia_lr in IA). The LLM's last hidden
+    # states have norm ~47, so one Adam step at lr 2e-3 moves a logit by up to ~1.4 (docs/glta.md)
+    head_lr_scale: float = 1.0
 
 
 class GLTA(Recommender):
@@ -154,6 +157,13 @@ class GLTA(Recommender):
         self.item_projector.requires_grad_(train_items)
         self.user_projector.requires_grad_(stage == "ua" and self.config.use_user_token)
         self.head.requires_grad_(True)
+
+    def parameter_groups(self, lr: float) -> list[dict]:
+        """Projectors at ``lr``, the GLLM head at ``lr * head_lr_scale`` (trainable parameters only)."""
+        head = [p for p in self.head.parameters() if p.requires_grad]
+        rest = [p for name, p in self.named_parameters() if p.requires_grad and not name.startswith("head.")]
+        return [g for g in ({"params": rest, "lr": lr}, {"params": head, "lr": lr * self.config.head_lr_scale})
+                if g["params"]]
 
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
         return self._ia_batches(rng) if self.stage == "ia" else self._ua_batches(rng, batch_size)
@@ -248,7 +258,7 @@ class GLTA(Recommender):
             self.set_stage("ua")
             return {**stages, **summary, "ia_reused": str(cached)}
         started = time.time()
-        optimizer = torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr=self.config.ia_lr)
+        optimizer = torch.optim.Adam(self.parameter_groups(self.config.ia_lr), lr=self.config.ia_lr)
         rng = np.random.default_rng(train.seed + 1)
         losses: list[float] = []
         for epoch in range(self.config.ia_epochs):
@@ -273,7 +283,8 @@ class GLTA(Recommender):
 
         config = self.config
         settings = {"version": IA_CACHE_VERSION, "identity": self.identity(), "seed": seed,
-                    "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias, "ia": {k: getattr(config, k) for k in (
+                    "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias,
+                    "head_lr_scale": config.head_lr_scale, "ia": {k: getattr(config, k) for k in (
                         "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")}}
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         for tensor in (self.user_nodes, self.item_nodes):
