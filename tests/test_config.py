@@ -30,6 +30,11 @@ def test_bad_overrides_name_the_key(override, message, tmp_path):
         build_config("lightgcn", "ml-1m", overrides=[override], config_dir=tmp_path)
 
 
+def test_model_key_at_the_top_level_points_to_model(tmp_path):
+    with pytest.raises(ConfigError, match=r"under 'model'.*model\.llm"):
+        build_config("glta", "synthetic", overrides=["llm.name=/models/x"], config_dir=tmp_path)
+
+
 def test_unknown_method():
     with pytest.raises(ConfigError, match="unknown method"):
         build_config("nope", "ml-1m")

@@ -218,6 +218,12 @@ def build_config(
     if merged.get("method", method) != method:
         raise ConfigError(f"config says method '{merged['method']}' but the command trains '{method}'")
     model_values = merged.pop("model", {})
+    top_level = {f.name for f in dataclasses.fields(RunConfig)}
+    model_keys = {f.name for f in dataclasses.fields(model_class)}
+    misplaced = sorted(k for k in merged if k not in top_level and k in model_keys)
+    if misplaced:
+        raise ConfigError(f"{', '.join(misplaced)}: part of the '{method}' model config; put it under 'model' "
+                          f"(as an override: model.{misplaced[0]}..., not {misplaced[0]}...)")
     config = from_dict(RunConfig, {k: v for k, v in merged.items() if k != "method"})
     config.method = method
     config.model = from_dict(model_class, model_values, "model")
