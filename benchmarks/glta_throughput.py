@@ -72,12 +72,15 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, nargs="+", default=[16])
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--steps", type=int, default=4, help="timed steps per setting (after one warm-up step)")
+    parser.add_argument("--templates", nargs="+", default=["user_item", "user_item_text_first"])
+    parser.add_argument("--compile", action="store_true",
+                        help="also time each setting with the decoder layers compiled (model.compile=true)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from glta.align.glta import GLTA, GLTAConfig
+    from glta.align.glta import GLTA, GLTAConfig, compile_decoder
     from glta.align.templates import assemble
     from glta.config import DataConfig
     from glta.data import load_dataset
@@ -94,7 +97,8 @@ def main() -> None:
     peak_flops = peak["bf16" if llm.dtype == torch.bfloat16 else "fp32"]["gflops"] * 1e9
     rows = []
     rng = np.random.default_rng(0)
-    for template in ("user_item", "user_item_text_first"):
+    # eager rows first: compiling changes the shared LLM in place
+    for template, compiled in [(t, c) for c in ([False, True] if args.compile else [False]) for t in args.templates]:
         model = GLTA(dataset, GLTAConfig(ua_template=template, prefix_cache=template != "user_item"), llm=llm,
                      embeddings=embeddings)
         model.set_stage("ua")
@@ -109,13 +113,29 @@ def main() -> None:
             started = time.time()
             store.fill(users, progress=False)
             prefix_seconds = time.time() - started
+        compile_check = None
+        if compiled:
+            probe = next(iter(model.train_batches(np.random.default_rng(2), args.batch_size[0])))
+            with torch.no_grad():
+                eager_loss = float(model.loss(probe))
+            compile_decoder(llm.model)
+            started = time.time()
+            with torch.no_grad():
+                compiled_loss = float(model.loss(probe))
+            compile_check = {"eager_loss": round(eager_loss, 5), "compiled_loss": round(compiled_loss, 5),
+                             "first_call_seconds": round(time.time() - started, 1)}
+            print("compile check:", compile_check, flush=True)
         optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
         for batch_size in args.batch_size:
             batches = list(model.train_batches(np.random.default_rng(1), batch_size))
-            timed = batches[1: 1 + args.steps]
+            warm = 2 if compiled else 1  # a compiled model's second step still compiles the backward's shapes
+            timed = batches[warm: warm + args.steps]
             model.train()
-            optimizer.zero_grad()
-            model.loss(batches[0]).backward()  # warm-up
+            warm_started = time.time()
+            for batch in batches[:warm]:
+                optimizer.zero_grad()
+                model.loss(batch).backward()
+            warm_seconds = time.time() - warm_started
             flops = tokens = samples = 0.0
             started = time.time()
             for batch in timed:
@@ -131,6 +151,10 @@ def main() -> None:
             model.eval()
             eval_users = users[: 2 * batch_size]
             model.prepare_scoring(dataset.train)
+            model.config.eval_batch_size = batch_size
+            if compiled:  # compile the no-grad variants outside the timing
+                with torch.no_grad():
+                    model.score(torch.from_numpy(users[-batch_size:]))
             started = time.time()
             with torch.no_grad():
                 model.config.eval_batch_size = batch_size
@@ -146,6 +170,7 @@ def main() -> None:
             eval_tokens = sum(float(b.attention_mask.sum()) for b in eval_batches)
             per_user_train = train_seconds / samples
             row = {"template": template, "prefix_cache": store is not None, "batch_size": batch_size,
+                   "compiled": compiled, "warm_up_seconds": round(warm_seconds, 1),
                    "train": {"samples_per_s": round(samples / train_seconds, 2),
                              "tokens_per_s": round(tokens / train_seconds, 1),
                              "tokens_per_sample": round(tokens / samples, 1),
@@ -157,6 +182,8 @@ def main() -> None:
                             "gflops": round(eval_flops / eval_seconds / 1e9, 1),
                             "fraction_of_peak": round(eval_flops / eval_seconds / peak_flops, 3),
                             "projected_full_eval_minutes_ml1m": round(6040 / (len(eval_users) / eval_seconds) / 60, 1)}}
+            if compile_check is not None:
+                row["compile_check"] = compile_check
             if prefix_seconds is not None:
                 row["prefix"] = {"seconds_per_user": round(prefix_seconds / len(users), 3),
                                  "projected_minutes_ml1m": round(prefix_seconds / len(users) * 6040 / 60, 1),
