@@ -157,7 +157,6 @@ def main() -> None:
                     model.score(torch.from_numpy(users[-batch_size:]))
             started = time.time()
             with torch.no_grad():
-                model.config.eval_batch_size = batch_size
                 model.score(torch.from_numpy(eval_users))
             eval_seconds = time.time() - started
             eval_batches = [model._with_prefix(assemble(
