@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from glta.text.encoder import TextEncoder
 
@@ -15,3 +16,28 @@ def test_minilm_embeds_offline_and_caches(tmp_path):
     (tmp_path / "e.npy").write_bytes((tmp_path / "e.npy").read_bytes())
     again = encoder.encode_cached(texts, cache_file=tmp_path / "e.npy")
     assert np.array_equal(again, vectors)
+
+
+def test_cached_embeddings_need_only_the_config_files(tmp_path, monkeypatch):
+    """A machine without the model weights (e.g. a GPU box the cache was copied to) reads cached embeddings."""
+    import shutil
+
+    from glta.errors import GLTAError
+    from glta.text.encoder import ENV_FOLDER, minilm_folder
+
+    full = TextEncoder()
+    texts = ["a quiet mystery novel", "a loud action film"]
+    vectors = full.encode_cached(texts, cache_file=tmp_path / "e.npy")
+    stand_in = tmp_path / "copy" / full.folder.name  # same folder name and config: same identity
+    (stand_in / "1_Pooling").mkdir(parents=True)
+    shutil.copy(full.folder / "config.json", stand_in / "config.json")
+    shutil.copy(full.folder / "1_Pooling" / "config.json", stand_in / "1_Pooling" / "config.json")
+    monkeypatch.setenv(ENV_FOLDER, str(stand_in))
+    bare = TextEncoder()
+    assert bare.identity == full.identity and bare.dim == full.dim
+    assert bare.cache_file(texts) == full.cache_file(texts)
+    assert np.array_equal(bare.encode_cached(texts, cache_file=tmp_path / "e.npy"), vectors)
+    assert bare._model is None  # the cache hit loaded no weights
+    monkeypatch.setenv(ENV_FOLDER, str(tmp_path / "nowhere"))
+    with pytest.raises(GLTAError, match=ENV_FOLDER):
+        minilm_folder()

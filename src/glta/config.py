@@ -44,6 +44,7 @@ class TrainConfig:
     eval_every: int = 1  # epochs between validation evaluations
     seed: int = 2025
     threads: int = 0  # torch intra-op threads; 0 = leave torch's default
+    device: str = "auto"  # where graph models train and score: auto (a GPU when one is visible) | cpu | cuda[:N]
     select_metric: str = "N@10"
 
 

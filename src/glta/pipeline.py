@@ -84,7 +84,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
 
 def save_run(model: Recommender, config: RunConfig, dataset: RecDataset, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(run_dir / "model.safetensors"))
     (run_dir / "run.json").write_text(json.dumps({"config": config.to_dict(), "identity": model.identity(),
                                                   "data": dataset.stats()}, indent=2, default=str))

@@ -51,6 +51,10 @@ class Recommender(nn.Module, ABC):
         unless a model sets some apart (GLTA's head)."""
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
 
+    def place(self, device: torch.device) -> None:
+        """Move the model to ``device`` (``train.device``) before training; batches follow it."""
+        self.to(device)
+
     def batches_per_epoch(self, batch_size: int) -> int | None:
         """How many batches ``train_batches`` yields (for progress bars with an ETA); None if unknown."""
         return None
@@ -90,7 +94,7 @@ class EmbeddingRecommender(Recommender):
         if self._cache is None or self.training:
             self.prepare_scoring()
         user_final, item_final = self._cache
-        return user_final[users] @ item_final.T
+        return user_final[users.to(user_final.device)] @ item_final.T
 
     def train(self, mode: bool = True):
         self._cache = None

@@ -15,7 +15,8 @@ REQUIRED_METRICS = ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20"
 
 
 def git_commit() -> str:
-    """The checkout's commit, with ``+dirty`` when tracked files have uncommitted changes."""
+    """The checkout's commit, with ``+dirty`` when tracked files have uncommitted changes. A copy of the tree
+    without its ``.git`` (e.g. one shipped to a GPU machine) can name it in ``$GLTA_GIT_COMMIT``."""
     root = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
@@ -24,7 +25,7 @@ def git_commit() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("GLTA_GIT_COMMIT", "unknown")
 
 
 def machine() -> dict:
@@ -38,6 +39,7 @@ def machine() -> dict:
         pass
     return {"host": platform.node(), "platform": platform.platform(), "cpu": cpu, "cores": os.cpu_count(),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "python": platform.python_version()}
 
 

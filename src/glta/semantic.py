@@ -56,7 +56,7 @@ class ContrastiveAlignment(nn.Module):
         users, positives, negatives = (torch.unique(nodes) for nodes in batch)
         loss = infonce(user_final[users], self.mlp(self.user_text), users, self.temperature)
         for items in (positives, negatives):
-            within = torch.arange(len(items))
+            within = torch.arange(len(items), device=items.device)
             loss = loss + infonce(item_final[items], self.mlp(self.item_text[items]), within, self.temperature)
         return loss
 
@@ -73,13 +73,14 @@ class MaskedReconstruction(nn.Module):
     def mask(self, ego: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(ego embeddings with a random share of rows replaced by the mask token, the masked row indices)."""
         count = max(int(len(ego) * self.mask_ratio), 1)
-        masked = torch.randperm(len(ego))[:count]
-        keep = torch.ones(len(ego), 1, dtype=ego.dtype)
+        masked = torch.randperm(len(ego), device=ego.device)[:count]
+        keep = torch.ones(len(ego), 1, dtype=ego.dtype, device=ego.device)
         keep[masked] = 0
         return ego * keep + self.mask_token * (1 - keep), masked
 
     def forward(self, final: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
-        return infonce(self.mlp(final[masked]), self.node_text[masked], torch.arange(len(masked)), self.temperature)
+        return infonce(self.mlp(final[masked]), self.node_text[masked], torch.arange(len(masked), device=masked.device),
+                       self.temperature)
 
 
 # --- where the text embeddings come from -------------------------------------------------------------------

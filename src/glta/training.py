@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from glta.config import EvalConfig, TrainConfig
 from glta.data.dataset import RecDataset
+from glta.device import device_named, module_device, to_device
 from glta.evaluation.ranking import RankingEvaluator
 from glta.errors import GLTAError
 from glta.recommender import Recommender
@@ -53,10 +54,11 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
 def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc: str, progress: bool) -> list[float]:
     """One pass of optimiser steps over ``batches``, with a progress bar (rate, ETA, last loss)."""
     losses: list[float] = []
+    device = module_device(model)
     bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress, total=total)
     for batch in bar:
         optimizer.zero_grad(set_to_none=True)
-        loss = model.loss(batch)
+        loss = model.loss(to_device(batch, device))
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
@@ -76,6 +78,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     if train.threads:
         torch.set_num_threads(train.threads)
     set_seed(train.seed)
+    model.place(device_named(train.device, "train.device"))
     rng = np.random.default_rng(train.seed)
     groups = [g for g in model.parameter_groups(train.lr) if g["params"]]
     optimizer = torch.optim.Adam(groups, lr=train.lr) if groups else None
@@ -87,7 +90,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     start_epoch, bad_rounds, spent = 0, 0, 0.0
     checkpoint = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
     if checkpoint and resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=module_device(model))
         if state["identity"] != model.identity():
             raise GLTAError(f"{checkpoint} belongs to another model or data set; delete it or drop --resume")
         model.load_state_dict(state["model"])

@@ -187,6 +187,9 @@ class GLTA(Recommender):
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
         return self._ia_batches(rng) if self.stage == "ia" else self._ua_batches(rng, batch_size)
 
+    def place(self, device: torch.device) -> None:
+        """GLTA stays where its LLM settings put it (``model.llm.device``, ``device_map``), not ``train.device``."""
+
     def batches_per_epoch(self, batch_size: int) -> int:
         if self.stage == "ia":
             groups = -(-self.n_items // self.config.ia_group_size)

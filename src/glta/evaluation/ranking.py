@@ -34,7 +34,7 @@ def seen_mask(seen: sp.csr_matrix, users: np.ndarray, n_items: int | None = None
 
 def mask_rows(scores: torch.Tensor, seen: sp.csr_matrix, users: np.ndarray) -> torch.Tensor:
     """Set ``scores[b, i] = -inf`` for every item i that user ``users[b]`` has in ``seen`` (in place)."""
-    return scores.masked_fill_(seen_mask(seen, users, scores.shape[1]), float("-inf"))
+    return scores.masked_fill_(seen_mask(seen, users, scores.shape[1]).to(scores.device), float("-inf"))
 
 
 def exclusion_matrix(dataset: RecDataset, split: str) -> sp.csr_matrix:
@@ -77,7 +77,7 @@ class RankingEvaluator:
             users = self.users[start:start + self.batch_size]
             scores = score_fn(torch.from_numpy(users)).float()
             mask_rows(scores, self.exclude, users)
-            top = torch.topk(scores, max_k, dim=1).indices.numpy()
+            top = torch.topk(scores, max_k, dim=1).indices.cpu().numpy()
             truth = self.held_out[users].toarray() > 0  # (batch, items): O(batch x items) like the scores
             hits[start:start + len(users)] = np.take_along_axis(truth, top, axis=1)
         values = all_metrics(hits, self.n_relevant, self.ks)
@@ -96,4 +96,4 @@ def recommend_top_k(score_fn: ScoreFn, dataset: RecDataset, users: np.ndarray, k
         scores = score_fn(torch.as_tensor(users, dtype=torch.long)).float()
         mask_rows(scores, exclude, np.asarray(users))
         top = torch.topk(scores, k, dim=1)
-    return top.indices.numpy(), top.values.numpy()
+    return top.indices.cpu().numpy(), top.values.cpu().numpy()

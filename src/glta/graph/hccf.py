@@ -67,9 +67,13 @@ class HCCF(EmbeddingRecommender):
         self.edge_dropout = EdgeDropout(adjacency, self.n_users)
         self.sampler = BPRSampler(dataset.train)
 
+    def place(self, device: torch.device) -> None:
+        super().place(device)
+        self.adjacency = self.adjacency.to(device)
+
     def views(self, keep_rate: float) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
         """(final embeddings of all nodes, local view per layer, global view per layer)."""
-        adjacency = self.adjacency if keep_rate >= 1.0 else self.edge_dropout(keep_rate)
+        adjacency = self.adjacency if keep_rate >= 1.0 else self.edge_dropout(keep_rate).to(self.adjacency.device)
         drop = 1.0 - keep_rate
         user_members = self.user_embedding @ self.user_hyper * self.config.mult  # (users, hyperedges)
         item_members = self.item_embedding @ self.item_hyper * self.config.mult

@@ -34,6 +34,10 @@ class LightGCN(EmbeddingRecommender):
         self.adjacency = to_torch_csr(normalized_adjacency(dataset.train))
         self.sampler = BPRSampler(dataset.train)
 
+    def place(self, device: torch.device) -> None:
+        super().place(device)
+        self.adjacency = self.adjacency.to(device)
+
     def propagate(self, ego: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Final user and item representations: the mean of layers 0..K (from ``ego``, default the embeddings)."""
         layer = self.embedding.weight if ego is None else ego
@@ -75,7 +79,7 @@ class LightGCN(EmbeddingRecommender):
             users, items = self.propagate()
         meta = {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
                 "dim": str(self.config.dim), "layers": str(self.config.layers), **(metadata or {})}
-        save_file({"user": users.contiguous(), "item": items.contiguous()}, str(path), metadata=meta)
+        save_file({"user": users.cpu().contiguous(), "item": items.cpu().contiguous()}, str(path), metadata=meta)
         return path
 
 

