@@ -32,7 +32,9 @@ GRIDS = {
 # and searches the hypergraph scale only; the text variants (1-2 h a point on one core: their InfoNCE terms cost
 # ~7x a LightGCN step at ML-1M's batch of 8,192) run at RLMRec's published weight and temperature.
 REDUCED = {
-    "ml-1m": {"hccf": {"model.keep_rate": [1.0], "model.reg_weight": [1e-3]},
+    # HCCF's L2 covers every embedding row each step (as its code does); at 1e-3 Adam shrinks the rows a batch does
+    # not touch towards zero and training collapses (ML-1M loss stuck at ln 2), so the large sets keep its 1e-7.
+    "ml-1m": {"hccf": {"model.mult": [0.1, 1.0], "model.keep_rate": [1.0], "model.reg_weight": [1e-7]},
               "lightgcn_plus": {"model.align_weight": [0.01], "model.align_temperature": [0.2]},
               "hccf_plus": {"model.align_weight": [0.01], "model.align_temperature": [0.2]},
               "rlmrec_con": {"model.kd_weight": [0.01], "model.kd_temperature": [0.2]},
@@ -40,7 +42,7 @@ REDUCED = {
     # goodreads-once: 23k users, and LightGCN needs ~150 epochs there, so each text-method grid point takes hours.
     # Its BPR loss falls to ~0.01, so a contrastive text term at weight 1e-2 (~0.16) outweighs it 16:1 (ML-1M: <1:1)
     # and RLMRec-Con stalled at valid N@10 0.117 (LightGCN 0.169): the contrastive methods also try 1e-3.
-    "goodreads-once": {"hccf": {"model.keep_rate": [1.0], "model.reg_weight": [1e-3]},
+    "goodreads-once": {"hccf": {"model.mult": [0.1, 1.0], "model.keep_rate": [1.0], "model.reg_weight": [1e-7]},
                        "lightgcn_plus": {"model.align_weight": [0.001, 0.01], "model.align_temperature": [0.2]},
                        "hccf_plus": {"model.align_weight": [0.01], "model.align_temperature": [0.2]},
                        "rlmrec_con": {"model.kd_weight": [0.001, 0.01], "model.kd_temperature": [0.2]},
