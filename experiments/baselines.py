@@ -42,7 +42,7 @@ REDUCED = {
     # goodreads-once: 23k users, and LightGCN needs ~150 epochs there, so each text-method grid point takes hours.
     # Its BPR loss falls to ~0.01, so a contrastive text term at weight 1e-2 (~0.16) outweighs it 16:1 (ML-1M: <1:1)
     # and RLMRec-Con stalled at valid N@10 0.117 (LightGCN 0.169): the contrastive methods also try 1e-3.
-    "goodreads-once": {"hccf": {"model.mult": [0.1, 1.0], "model.keep_rate": [1.0], "model.reg_weight": [1e-7]},
+    "goodreads-once": {"hccf": {"model.mult": [0.1, 1.0], "model.keep_rate": [0.5, 1.0], "model.reg_weight": [1e-7]},
                        "lightgcn_plus": {"model.align_weight": [0.001, 0.01], "model.align_temperature": [0.2]},
                        "hccf_plus": {"model.align_weight": [0.01], "model.align_temperature": [0.2]},
                        "rlmrec_con": {"model.kd_weight": [0.001, 0.01], "model.kd_temperature": [0.2]},
