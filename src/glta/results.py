@@ -15,8 +15,10 @@ REQUIRED_METRICS = ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20"
 
 
 def git_commit() -> str:
-    """The checkout's commit, with ``+dirty`` when tracked files have uncommitted changes. A copy of the tree
-    without its ``.git`` (e.g. one shipped to a GPU machine) can name it in ``$GLTA_GIT_COMMIT``."""
+    """The checkout's commit, with ``+dirty`` when tracked files have uncommitted changes. ``$GLTA_GIT_COMMIT``,
+    when set, wins: a copy of the tree shipped elsewhere (e.g. to a GPU machine) may carry no or a stale ``.git``."""
+    if os.environ.get("GLTA_GIT_COMMIT"):
+        return os.environ["GLTA_GIT_COMMIT"]
     root = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
@@ -25,7 +27,7 @@ def git_commit() -> str:
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("GLTA_GIT_COMMIT", "unknown")
+        return "unknown"
 
 
 def machine() -> dict:
