@@ -21,7 +21,7 @@ GRIDS = {
     "lightgcn": (None, {"train.lr": [0.005, 0.02], "model.reg_weight": [1e-4, 1e-3]}),
     # HCCF's authors tune the hypergraph view's scale ("mult"), the edge keep rate and L2 (among others); at scale 1
     # its hypergraph view swamped the graph view here (amazon-scientific valid N@10 0.032 vs LightGCN's 0.086)
-    "hccf": (None, {"model.mult": [0.01, 0.1], "model.keep_rate": [0.5, 1.0], "model.reg_weight": [1e-7, 1e-3]}),
+    "hccf": (None, {"model.mult": [0.01, 0.1, 1.0], "model.keep_rate": [0.5, 1.0], "model.reg_weight": [1e-7, 1e-3]}),
     "lightgcn_plus": ("lightgcn", {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]}),
     "hccf_plus": ("hccf", {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]}),
     "rlmrec_con": ("lightgcn", {"model.kd_weight": [0.01, 0.1], "model.kd_temperature": [0.2, 0.5]}),
