@@ -19,6 +19,7 @@ def _write(results, dataset, name, record):
 def test_report_places_each_result_in_its_row_and_column(tmp_path):
     results = tmp_path / "results"
     _write(results, "a", "lightgcn", _record(0.25, 100.0))
+    _write(results, "a", "hccf", {**_record(0.5, 20.0), "provenance": {"machine": {"gpu": "NVIDIA H200"}}})
     _write(results, "b", "glta", _record(0.125))  # GLTA's run is Table 2's GLTA row and every figure's GLTA bar
     _write(results, "b", "no_pf", _record(0.0625))
     _write(results, "a", "mode_first_logit", _record(0.5))
@@ -27,6 +28,8 @@ def test_report_places_each_result_in_its_row_and_column(tmp_path):
     table2 = (tmp_path / "paper" / "table2.md").read_text().splitlines()
     lightgcn = next(line for line in table2 if line.startswith("| LightGCN |")).split(" | ")
     assert lightgcn[1:6] == ["0.2500"] * 4 + ["105"] and set(lightgcn[6:]) == {"—", "— |"}
+    assert next(line for line in table2 if line.startswith("| HCCF |")).split(" | ")[5] == "25 †"
+    assert any("† trained on a GPU (NVIDIA H200)" in line for line in table2)
     glta = next(line for line in table2 if line.startswith("| GLTA |"))
     assert glta.count("0.1250") == 4 and "| 15 |" in glta  # train seconds include the IA stage
     table3 = (tmp_path / "paper" / "table3.md").read_text().splitlines()

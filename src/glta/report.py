@@ -49,6 +49,11 @@ def train_seconds(record: dict) -> float:
                                                    if k.endswith("_seconds") and k != "train_seconds")
 
 
+def gpu_name(record: dict) -> str | None:
+    """The GPU a run trained on (``provenance.machine.gpu``), None for a CPU run."""
+    return (record.get("provenance", {}).get("machine") or {}).get("gpu")
+
+
 def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bool = False) -> str:
     """A Markdown table: one row per entry of ``rows``, test metrics in column groups per data set."""
     extra = ["train s"] if with_seconds else []
@@ -63,9 +68,19 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
                 continue
             cells += [f"{record['metrics']['test'][m]:.4f}" for m in METRICS]
             if with_seconds:
-                cells.append(f"{train_seconds(record):,.0f}" if "training" in record else "—")
+                seconds = f"{train_seconds(record):,.0f}" if "training" in record else "—"
+                cells.append(seconds + (" †" if gpu_name(record) else ""))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def gpu_note(results: Path, datasets, rows) -> str:
+    """The footnote for times marked † (trained on a GPU, not comparable with the CPU times)."""
+    gpus = sorted({gpu_name(r) for d in datasets for name in rows if (r := load(results, d, name)) and gpu_name(r)})
+    if not gpus:
+        return ""
+    return (f"\n† trained on a GPU ({', '.join(gpus)}); every other time is on the CPU, one core unless the results "
+            "file says otherwise.\n")
 
 
 def selection_notes(results: Path, datasets) -> str:
@@ -82,7 +97,8 @@ def selection_notes(results: Path, datasets) -> str:
 
 
 def table2(results: Path, datasets=DATASETS) -> str:
-    return metric_table(results, datasets, METHODS, with_seconds=True) + "\n" + selection_notes(results, datasets)
+    return (metric_table(results, datasets, METHODS, with_seconds=True) + gpu_note(results, datasets, METHODS) + "\n"
+            + selection_notes(results, datasets))
 
 
 def table3(results: Path, datasets=DATASETS) -> str:
