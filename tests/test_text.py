@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from glta.text.generate import (GenerationConfig, TextCache, cache_path, generate_user_texts, history_items,
-                                load_user_texts, template_text, user_prompt)
+from glta.text.generate import (GenerationConfig, TextCache, cache_argument, cache_path, generate_user_texts,
+                                history_items, load_user_texts, template_text, user_prompt)
 
 
 @pytest.fixture(scope="module")
@@ -176,7 +176,7 @@ def test_grouped_attention_with_gradients_matches_eager(eager32):
             cache = model(input_ids=prefix_ids, attention_mask=prefix_mask, use_cache=True).past_key_values
         leaf = embeds.clone().requires_grad_(True)
         hidden = model(inputs_embeds=leaf, attention_mask=torch.cat([prefix_mask, mask], 1), position_ids=positions,
-                       past_key_values=cache, use_cache=True).last_hidden_state
+                       use_cache=True, **{cache_argument(model): cache}).last_hidden_state
         (hidden * mask[..., None]).pow(2).sum().backward()
         results[name] = (hidden * mask[..., None], leaf.grad)
     assert torch.allclose(results["eager"][0], results["glta_gqa"][0], atol=1e-4)
