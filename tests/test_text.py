@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from glta.text.generate import (GenerationConfig, TextCache, cache_argument, cache_path, generate_user_texts,
-                                history_items, load_user_texts, template_text, user_prompt)
+                                history_items, load_user_texts, output_cache, template_text, user_prompt)
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +173,7 @@ def test_grouped_attention_with_gradients_matches_eager(eager32):
     for name in ("eager", "glta_gqa"):
         llm.model.set_attn_implementation(name)
         with torch.no_grad():
-            cache = model(input_ids=prefix_ids, attention_mask=prefix_mask, use_cache=True).past_key_values
+            cache = output_cache(model(input_ids=prefix_ids, attention_mask=prefix_mask, use_cache=True))
         leaf = embeds.clone().requires_grad_(True)
         hidden = model(inputs_embeds=leaf, attention_mask=torch.cat([prefix_mask, mask], 1), position_ids=positions,
                        use_cache=True, **{cache_argument(model): cache}).last_hidden_state

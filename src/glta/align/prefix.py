@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from glta.text.generate import output_cache
+
 _STORAGE = {torch.bfloat16: np.int16, torch.float16: np.int16, torch.float32: np.float32}
 
 
@@ -90,7 +92,7 @@ class PrefixKV:
                 ids[row, : self.lengths[user]] = torch.tensor(self.prefixes[user])
                 mask[row, : self.lengths[user]] = 1
             out = decoder(input_ids=ids.to(self.llm.device), attention_mask=mask.to(self.llm.device), use_cache=True)
-            cache = out.past_key_values
+            cache = output_cache(out)
             block = torch.stack([torch.stack([layer.keys, layer.values]) for layer in cache.layers], dim=1)
             block = block.permute(2, 1, 0, 3, 4, 5).cpu()  # (users, layers, 2, heads, width, dim)
             raw = block.contiguous().view(torch.int16 if self.dtype != torch.float32 else torch.float32).numpy()

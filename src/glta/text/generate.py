@@ -229,6 +229,11 @@ def cache_argument(model) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
+def output_cache(output):
+    """The KV cache a forward pass returned: ``output.cache`` in transformers 5.2x, ``past_key_values`` before."""
+    return output["cache"] if "cache" in output else output.past_key_values
+
+
 @torch.no_grad()
 def generate_batch(llm, prefixes: list[list[int]], suffixes: dict[str, list[int]],
                    config: GenerationConfig) -> dict[str, tuple[list[str], int]]:
