@@ -1,10 +1,7 @@
 """The paper's baselines: HCCF, LightGCN+, HCCF+, RLMRec-Con, RLMRec-Gen behind the one Recommender interface."""
 
-import json
-
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
 from glta.config import EvalConfig, TrainConfig, model_config_class
@@ -12,7 +9,7 @@ from glta.errors import GLTAError
 from glta.evaluation.ranking import RankingEvaluator
 from glta.graph.hccf import HCCF, HCCFConfig, node_infonce
 from glta.graph.propagation import EdgeDropout, normalized_adjacency
-from glta.methods import METHODS, method_class
+from glta.methods import method_class
 from glta.popularity import Popularity
 from glta.recommender import Recommender
 from glta.semantic import infonce, profile_embeddings, profile_texts_to_embeddings, user_means

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from glta.cli import build_parser, main
+from glta.cli import main
 
 
 def test_help_everywhere(capsys):

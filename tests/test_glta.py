@@ -6,7 +6,7 @@ import torch
 
 from glta.align.glta import GLTA, GLTAConfig
 from glta.align.templates import ITEM, OUT, USER, assemble
-from glta.evaluation.ranking import RankingEvaluator, exclusion_matrix
+from glta.evaluation.ranking import exclusion_matrix
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """LLM loading and LLM-written user text: leak-free prompts, batched generation, a crash-safe resumable cache."""
 
-import json
 import time
 
 import numpy as np

@@ -19,7 +19,7 @@ from glta.data.dataset import Interactions, RecDataset
 from glta.data.formats import FORMATS, detect_format
 from glta.data.splits import TEST, TRAIN, VALID, split_interactions
 from glta.data.synthetic import SyntheticSpec, generate
-from glta.errors import ConfigError, GLTAError
+from glta.errors import GLTAError
 
 CACHE_VERSION = 1
 

