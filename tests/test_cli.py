@@ -43,7 +43,7 @@ def test_train_evaluate_recommend(tmp_path, capsys):
     for key in ("git_commit", "config", "data_fingerprint", "seed", "machine", "wall_seconds"):
         assert key in prov
     assert prov["config"]["model"]["dim"] == 16
-    assert (run_dir / "embeddings.safetensors").exists() and not (run_dir / "checkpoint.pt").exists()
+    assert (run_dir / "embeddings.safetensors").exists() and not (run_dir / "checkpoint.safetensors").exists()
     capsys.readouterr()
     assert main(["evaluate", "--run-dir", str(run_dir), "--json", "--no-progress"]) == 0
     again = json.loads(capsys.readouterr().out)

@@ -92,7 +92,7 @@ def test_resumed_run_does_not_repeat_its_warm_up(tmp_path, monkeypatch):
     real_fit = pipeline.fit
 
     def interrupted(model, dataset, train, evaluation, checkpoint_dir=None, **kwargs):
-        (tmp_path / "run" / "checkpoint.pt").write_bytes(b"stand-in")
+        (tmp_path / "run" / "checkpoint.safetensors").write_bytes(b"stand-in")
         raise KeyboardInterrupt
 
     config = build_config("lightgcn", "synthetic", overrides=["train.epochs=1"])

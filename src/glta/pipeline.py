@@ -1,7 +1,8 @@
 """Train, evaluate, save and reload any method: what the CLI and the Python API both call.
 
 A run folder (default ``runs/<dataset>/<method>/``) holds ``model.safetensors`` (the trained weights),
-``run.json`` (the config and the data fingerprint) and, while training, ``checkpoint.pt`` for resuming.
+``run.json`` (the config and the data fingerprint) and, while training, ``checkpoint.safetensors`` for resuming
+(pickle-free, see ``glta.checkpoint``).
 LightGCN also writes ``embeddings.safetensors``: the frozen E_u and E_i that GLTA's stages project.
 """
 
@@ -16,6 +17,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from glta import paths
+from glta.checkpoint import CHECKPOINT_NAME, find_checkpoint
 from glta.config import (DataConfig, EvalConfig, RunConfig, TrainConfig, build_config, deep_merge, from_dict,
                          model_config_class, parse_override)
 from glta.data import load_dataset
@@ -28,12 +31,8 @@ from glta.results import git_commit, provenance, write_results
 from glta.training import evaluate, fit
 
 
-def default_run_dir(dataset: str, method: str) -> Path:
-    return Path("runs") / dataset / method
-
-
-def default_results_path(dataset: str, method: str) -> Path:
-    return Path("results") / dataset / f"{method}.json"
+default_run_dir = paths.run_dir
+default_results_path = paths.results_file
 
 
 @dataclass
@@ -58,7 +57,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     log(f"{config.method} on {dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
         f"{dataset.train.nnz} train / {dataset.valid.nnz} valid / {dataset.test.nnz} test interactions")
     stages_file = run_dir / "stages.json"
-    if resume and (run_dir / "checkpoint.pt").exists() and stages_file.exists():
+    if resume and find_checkpoint(run_dir) is not None and stages_file.exists():
         model.skip_warm_up()  # the checkpoint holds the warmed-up weights
         stages = json.loads(stages_file.read_text())
         log(f"resuming: warm-up stages already ran ({', '.join(stages) or 'none'})")
@@ -77,7 +76,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit)
     path = Path(out) if out else default_results_path(dataset.name, config.method)
     write_results(path, config.method, dataset.name, result.valid, result.test, prov, **record)
-    (run_dir / "checkpoint.pt").unlink(missing_ok=True)  # finished: the saved model supersedes it
+    (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
     stages_file.unlink(missing_ok=True)
     return TrainedRun(config, dataset, model, path, run_dir, {"valid": result.valid, "test": result.test, **record})
 

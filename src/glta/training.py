@@ -1,8 +1,8 @@
 """The fit loop every recommender shares: Adam, early stopping on a validation metric, resumable checkpoints.
 
 The loop keeps the best model's weights (by ``train.select_metric`` on the validation split) and, when a
-checkpoint folder is given, writes ``checkpoint.pt`` after each evaluation so that an interrupted run resumes
-where it stopped (``resume=True``) instead of starting again.
+checkpoint folder is given, writes ``checkpoint.safetensors`` (no pickle: see ``glta.checkpoint``) after each evaluation so
+that an interrupted run resumes where it stopped (``resume=True``) instead of starting again.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from glta.checkpoint import CHECKPOINT_NAME, find_checkpoint, load_checkpoint, save_checkpoint
 from glta.config import EvalConfig, TrainConfig
 from glta.data.dataset import RecDataset
 from glta.device import device_named, module_device, to_device
@@ -66,12 +67,6 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
     return losses
 
 
-def _save_checkpoint(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
-
-
 def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation: EvalConfig,
         checkpoint_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
         log: Callable[[str], None] = print) -> FitResult:
@@ -88,9 +83,9 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     best_score, best_epoch, best_state, best_valid = -np.inf, -1, None, {}
     history: list[dict] = []
     start_epoch, bad_rounds, spent = 0, 0, 0.0
-    checkpoint = Path(checkpoint_dir) / "checkpoint.pt" if checkpoint_dir else None
-    if checkpoint and resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False, map_location=module_device(model))
+    checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
+    if checkpoint and resume and find_checkpoint(checkpoint.parent) is not None:
+        state = load_checkpoint(checkpoint, module_device(model))
         if state["identity"] != model.identity():
             raise GLTAError(f"{checkpoint} belongs to another model or data set; delete it or drop --resume")
         model.load_state_dict(state["model"])
@@ -125,8 +120,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
                 f"best {best_score:.4f}@{best_epoch}  {record['seconds']:.0f}s")
             history.append(record)
             if checkpoint:
-                checkpoint.parent.mkdir(parents=True, exist_ok=True)
-                _save_checkpoint(checkpoint, {
+                save_checkpoint(checkpoint, {
                     "identity": model.identity(), "model": model.state_dict(), "optimizer": optimizer and optimizer.state_dict(),
                     "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "epoch": epoch,
                     "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,

@@ -1,0 +1,47 @@
+"""Where files live, and how a file is replaced without ever leaving a torn one.
+
+``cache_dir()`` is the one root of every cache (``$GLTA_CACHE_DIR``, default ``~/.cache/glta``); ``run_dir`` and
+``results_file`` are the default run-folder and results-file layout. ``atomic_path`` hands out a process-unique
+staging name next to the target and moves it into place only when the ``with`` block finishes without an error,
+so a crash or a second process writing the same file never leaves a half-written or interleaved file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GLTA_CACHE_DIR", Path.home() / ".cache" / "glta"))
+
+
+def run_dir(dataset: str, method: str, root: str | Path = "runs") -> Path:
+    return Path(root) / dataset / method
+
+
+def results_file(dataset: str, method: str, root: str | Path = "results") -> Path:
+    return Path(root) / dataset / f"{method}.json"
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a staging path beside ``path``; on success replace ``path`` with it, on failure remove it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield staging
+        os.replace(staging, path)
+    finally:
+        if staging.exists():
+            staging.unlink()
+
+
+def atomic_write(path: str | Path, data: str | bytes) -> None:
+    """Replace ``path`` with ``data`` (text is written as UTF-8) in one step."""
+    with atomic_path(Path(path)) as staging:
+        staging.write_bytes(data.encode() if isinstance(data, str) else data)

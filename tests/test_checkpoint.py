@@ -1,0 +1,80 @@
+"""Checkpoints hold data, never code: a planted pickle is refused unopened, and a resume round-trips exactly."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from glta.checkpoint import CHECKPOINT_NAME, LEGACY_NAME, find_checkpoint, load_checkpoint, save_checkpoint
+from glta.errors import GLTAError
+
+
+class _Payload:
+    """Unpickling this writes a marker file: proof that code ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_state_round_trips(tmp_path):
+    rng = np.random.default_rng(7)
+    rng.random(3)
+    state = {"model": {"w": torch.randn(3, 2), "b": torch.zeros(2)}, "optimizer": {
+        "state": {0: {"step": torch.tensor(3.0), "exp_avg": torch.ones(2)}},
+        "param_groups": [{"lr": 0.01, "params": [0, 1], "amsgrad": False, "foreach": None}]},
+        "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "best_score": -float("inf"),
+        "history": [{"epoch": 0, "valid": {"N@10": 0.25}}], "best_state": None}
+    path = tmp_path / CHECKPOINT_NAME
+    save_checkpoint(path, state)
+    loaded = load_checkpoint(path)
+    assert torch.equal(loaded["model"]["w"], state["model"]["w"])
+    assert loaded["optimizer"]["state"][0]["step"].item() == 3.0  # int keys survive
+    assert loaded["optimizer"]["param_groups"] == state["optimizer"]["param_groups"]
+    restored = np.random.default_rng()
+    restored.bit_generator.state = loaded["rng"]
+    assert restored.random() == rng.random()
+    assert torch.equal(loaded["torch_rng"], state["torch_rng"])
+    assert loaded["best_score"] == -float("inf") and loaded["history"] == state["history"]
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]  # no staging file left behind
+
+
+def test_planted_pickle_is_never_unpickled(tmp_path):
+    """A pickle payload named like either checkpoint in a run folder is refused, and its code never runs."""
+    marker = tmp_path / "pwned"
+    for name in (LEGACY_NAME, CHECKPOINT_NAME):
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        (folder / name).write_bytes(pickle.dumps(_Payload(marker)))
+        with pytest.raises(GLTAError):
+            path = find_checkpoint(folder)
+            load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_resume_from_cli_refuses_a_pickle_payload(tmp_path):
+    """End to end: `glta train ... --resume` over a run folder holding a crafted checkpoint.pt stops with a one-line
+    error (exit 2) and the payload never runs."""
+    marker = tmp_path / "pwned"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / LEGACY_NAME).write_bytes(pickle.dumps(_Payload(marker)))
+    done = subprocess.run([sys.executable, "-m", "glta", "train", "pop", "--dataset", "synthetic", "--run-dir",
+                           str(run_dir), "--out", str(tmp_path / "r.json"), "--resume", "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and "pickle" in done.stderr
+    assert not marker.exists()
+
+
+def test_damaged_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / CHECKPOINT_NAME
+    save_checkpoint(path, {"w": torch.ones(4)})
+    path.write_bytes(path.read_bytes()[:-7])
+    with pytest.raises(GLTAError, match="damaged"):
+        load_checkpoint(path)
