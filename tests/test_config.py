@@ -52,3 +52,40 @@ def test_repository_configs_load():
     assert files, "configs/ should hold one file per data set and method"
     for path in files:
         build_config(path.stem, path.parent.name, config_dir=root)
+
+
+@pytest.mark.parametrize("override, key", [
+    ("train.batch_size=-5", "train.batch_size"), ("train.batch_size=0", "train.batch_size"),
+    ("train.epochs=0", "train.epochs"), ("train.lr=0", "train.lr"), ("train.lr=-1e-3", "train.lr"),
+    ("train.eval_every=0", "train.eval_every"), ("train.patience=0", "train.patience"),
+    ("train.threads=-1", "train.threads"), ("data.valid_ratio=2", "data.valid_ratio"),
+    ("data.test_ratio=-0.1", "data.test_ratio"), ("eval.batch_size=0", "eval.batch_size"),
+    ("eval.ks=[0,10]", "eval.ks"), ("eval.ks=[]", "eval.ks"), ("model.dim=0", "model.dim"),
+    ("train.lr=.nan", "train.lr"), ("train.select_metric=N@50", "train.select_metric"),
+])
+def test_out_of_range_options_are_refused_naming_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        build_config("lightgcn", "synthetic", overrides=[override])
+
+
+def test_ratios_must_leave_room_for_training():
+    with pytest.raises(ConfigError, match="below 1"):
+        build_config("lightgcn", "synthetic", overrides=["data.valid_ratio=0.5", "data.test_ratio=0.5"])
+
+
+def test_glta_numeric_options_are_checked():
+    with pytest.raises(ConfigError, match=r"model\.ia_group_size"):
+        build_config("glta", "synthetic", overrides=["model.ia_group_size=0"])
+    with pytest.raises(ConfigError, match=r"model\.head_lr_scale"):
+        build_config("glta_plus", "synthetic", overrides=["model.head_lr_scale=0"])
+
+
+def test_a_data_set_without_a_config_gets_the_methods_defaults(tmp_path):
+    """No configs/<data>/glta.yaml: GLTA still trains in batches of 32 users with its documented settings, not the
+    graph models' 8,192 pairs (which ran out of memory on a 24 GB machine)."""
+    glta = build_config("glta", "my-new-data", config_dir=tmp_path)
+    assert (glta.train.batch_size, glta.train.epochs, glta.train.lr, glta.eval.batch_size) == (32, 8, 2e-3, 256)
+    assert glta.model.head_lr_scale == 0.1 and glta.model.ia_epochs == 4
+    assert glta.model.ua_template == "user_item_text_first" and glta.model.missing_texts == "error"
+    assert build_config("glta", "my-new-data", config_dir=tmp_path, overrides=["train.batch_size=8"]).train.batch_size == 8
+    assert build_config("lightgcn", "my-new-data", config_dir=tmp_path).train.batch_size == 8192

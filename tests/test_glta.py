@@ -19,6 +19,7 @@ def llm():
 def make(dataset, llm, **overrides):
     torch.manual_seed(0)
     embeddings = (torch.randn(dataset.n_users, 16), torch.randn(dataset.n_items, 16))
+    overrides.setdefault("missing_texts", "empty")  # the synthetic set has no LLM-written texts
     config = GLTAConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16, **overrides)
     return GLTA(dataset, config, llm=llm, embeddings=embeddings)
 
@@ -273,3 +274,95 @@ def test_head_learning_rate_is_set_apart(synthetic, llm):
     by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in groups}
     assert by_lr[2e-4] == head and not by_lr[2e-3] & head
     assert {id(model.user_projector.weight), id(model.user_projector.bias)} <= by_lr[2e-3]
+
+
+# --- GLTA+ (graph head, residual LightGCN score, validation-tuned fusion) -------------------------------------
+def make_plus(dataset, llm, **overrides):
+    from glta.align.glta import GLTAPlus, GLTAPlusConfig
+
+    torch.manual_seed(0)
+    embeddings = (torch.randn(dataset.n_users, 16), torch.randn(dataset.n_items, 16))
+    overrides.setdefault("missing_texts", "empty")
+    config = GLTAPlusConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16, **overrides)
+    return GLTAPlus(dataset, config, llm=llm, embeddings=embeddings)
+
+
+def test_glta_plus_parts_are_switches_and_the_paper_model_is_unchanged(synthetic, llm):
+    plus = make_plus(synthetic, llm)
+    assert plus.method == "glta_plus"
+    assert {"graph_head.weight", "graph_scale", "fusion_weight"} <= set(plus.state_dict())
+    none = make_plus(synthetic, llm, graph_head=False, graph_residual=False, fusion=False)
+    assert set(none.state_dict()) == set(make(synthetic, llm).state_dict())
+    # the graph head starts at zero and the residual is LightGCN's own score: untrained GLTA+ logits are the plain
+    # head's plus alpha <E_u, E_i>
+    plus.set_stage("ua")
+    hidden, users = torch.randn(2, 3, llm.hidden_size), torch.tensor([4, 9])
+    graph = plus.user_nodes[users] @ plus.item_nodes.T
+    plain = hidden @ plus.head.weight.T + plus.head.bias
+    assert torch.allclose(plus.logits(hidden, users), plain + plus.graph_scale * graph[:, None], atol=1e-5)
+
+
+def test_glta_plus_gradients_reach_only_its_trainable_parts(synthetic, llm):
+    plus = make_plus(synthetic, llm)
+    batch = next(plus.train_batches(np.random.default_rng(0), 4))  # IA: no users, so no residual
+    plus.loss(batch).backward()
+    assert plus.graph_head.weight.grad is not None and plus.graph_head.weight.grad.abs().sum() > 0
+    assert plus.graph_scale.grad is None and plus.user_projector.weight.grad is None
+    assert all(p.grad is None for p in llm.model.parameters())
+    plus.zero_grad()
+    plus.set_stage("ua")
+    batch = next(plus.train_batches(np.random.default_rng(0), 4))
+    assert batch.users.tolist() == [s for s in batch.prefix_users.tolist()]
+    plus.loss(batch).backward()
+    assert plus.graph_scale.grad is not None and plus.graph_scale.grad != 0
+    assert plus.item_projector.weight.grad is None  # IA ran: the item projector stays as IA left it
+    groups = {id(p): g["lr"] for g in plus.parameter_groups(1e-3) for p in g["params"]}
+    assert groups[id(plus.graph_head.weight)] == pytest.approx(1e-3 * plus.config.head_lr_scale)
+    assert groups[id(plus.graph_scale)] == 1e-3
+
+
+def test_residual_scale_starts_where_lightgcn_explains_training_items(synthetic):
+    from glta.align.graph_output import residual_scale_init
+
+    users, items = torch.randn(synthetic.n_users, 8), torch.randn(synthetic.n_items, 8)
+    assert residual_scale_init(users, items, synthetic.train, torch.zeros(synthetic.n_items)) in (0.0, 0.0625)
+    # embeddings that score exactly the training items high: a large scale explains them best
+    dense = torch.from_numpy(synthetic.train.toarray()).float()
+    assert residual_scale_init(dense, torch.eye(synthetic.n_items), synthetic.train,
+                               torch.zeros(synthetic.n_items)) == 16.0
+
+
+def test_fusion_weight_is_chosen_on_validation_and_outputs_stay_valid(synthetic, llm):
+    from glta.evaluation.ranking import RankingEvaluator
+    from glta.training import evaluate
+
+    plus = make_plus(synthetic, llm, fusion_grid=[0.0, 1.0])
+    plus.set_stage("ua")
+    valid = RankingEvaluator(synthetic, "valid", [10]).sample(40, 0)
+    metrics = evaluate(plus, valid, calibrate_for="N@10")
+    grid = plus.calibration["grid"]
+    assert set(grid) == {"0.0", "1.0"} and metrics["N@10"] == pytest.approx(max(grid.values()), abs=1e-6)
+    assert float(plus.fusion_weight) == plus.calibration["fusion_weight"]
+    # at weight 1 the ranking is LightGCN's own (the frozen embeddings' dot products)
+    with torch.no_grad():
+        plus.fusion_weight.fill_(1.0)
+    users = torch.arange(6)
+    assert torch.equal(plus.score(users).argsort(1, descending=True)[:, :10],
+                       plus.graph_scores(users).argsort(1, descending=True)[:, :10])
+    exclude = exclusion_matrix(synthetic, "test")
+    from glta.evaluation.ranking import recommend_top_k
+
+    plus.prepare_scoring(exclude)
+    top, _ = recommend_top_k(plus.score, synthetic, np.arange(6), 10, exclude)
+    for row, user in enumerate(range(6)):
+        assert len(set(top[row])) == 10 and not set(top[row]) & set(exclude[user].indices)
+    with pytest.raises(Exception, match="fusion_grid"):
+        make_plus(synthetic, llm, fusion_grid=[1.5])
+
+
+def test_missing_texts_stop_training_with_the_command_that_makes_them(synthetic, llm):
+    from glta.errors import GLTAError
+
+    with pytest.raises(GLTAError, match=r"glta text generate synthetic.*model.use_profile=false"):
+        make(synthetic, llm, missing_texts="error")
+    make(synthetic, llm, missing_texts="error", use_profile=False, use_prediction=False)  # the opt-out trains

@@ -74,7 +74,8 @@ class PopularityConfig:
 MODEL_CONFIGS: dict[str, str] = {"lightgcn": "glta.config:LightGCNConfig", "pop": "glta.config:PopularityConfig",
                                  "hccf": "glta.graph.hccf:HCCFConfig", "lightgcn_plus": "glta.plus:LightGCNPlusConfig",
                                  "hccf_plus": "glta.plus:HCCFPlusConfig", "rlmrec_con": "glta.rlmrec:RLMRecConConfig",
-                                 "rlmrec_gen": "glta.rlmrec:RLMRecGenConfig", "glta": "glta.align.glta:GLTAConfig"}
+                                 "rlmrec_gen": "glta.rlmrec:RLMRecGenConfig", "glta": "glta.align.glta:GLTAConfig",
+                                 "glta_plus": "glta.align.glta:GLTAPlusConfig"}
 
 
 def model_config_class(method: str) -> type:
@@ -135,6 +136,56 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     ):
         return value
     raise ConfigError(f"config key '{key}' expects {getattr(annotation, '__name__', annotation)}, got {value!r}")
+
+
+# Allowed ranges of numeric options, by field name (the same name means the same kind of quantity in every section).
+# A value outside its range is a ConfigError naming the key and the range, raised when the config is built.
+_POSITIVE_INT = ("batch_size", "epochs", "eval_every", "patience", "dim", "layers", "hyperedges", "output_slots",
+                 "supervised_slots", "ia_batch_size", "ia_group_size", "item_text_chars", "eval_batch_size",
+                 "max_history_items", "max_item_chars", "max_new_tokens", "prompt_token_budget",
+                 "min_user_interactions")
+_NON_NEGATIVE = ("threads", "valid_users", "context_items", "text_tokens", "ia_epochs", "seed", "reg_weight",
+                 "align_weight", "kd_weight", "recon_weight", "ssl_weight", "mult")
+_POSITIVE = ("lr", "ia_lr", "head_lr_scale", "init_std", "align_temperature", "kd_temperature", "recon_temperature",
+             "temperature", "repetition_penalty")
+_UNIT_OPEN = ("valid_ratio", "test_ratio", "mask_ratio")  # in [0, 1)
+_UNIT_CLOSED = ("keep_rate", "leaky")  # in [0, 1]
+
+
+def _check_range(name: str, value: Any, key: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    import math
+
+    if not math.isfinite(value):
+        raise ConfigError(f"config key '{key}' must be a finite number, got {value!r}")
+    rules = ((_POSITIVE_INT, value >= 1, ">= 1"), (_NON_NEGATIVE, value >= 0, ">= 0"), (_POSITIVE, value > 0, "> 0"),
+             (_UNIT_OPEN, 0 <= value < 1, "in [0, 1)"), (_UNIT_CLOSED, 0 <= value <= 1, "in [0, 1]"))
+    for names, ok, allowed in rules:
+        if name in names and not ok:
+            raise ConfigError(f"config key '{key}' must be {allowed}, got {value!r}")
+
+
+def check_ranges(obj: Any, prefix: str = "") -> None:
+    """Check every numeric option of a (nested) config dataclass against its allowed range, and the few
+    relations between options (ratios summing below 1, k's at least 1)."""
+    for f in dataclasses.fields(obj):
+        value, key = getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(value):
+            check_ranges(value, key)
+        elif f.name == "ks" and isinstance(value, list):
+            if not value or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in value):
+                raise ConfigError(f"config key '{key}' must list cut-offs >= 1, e.g. [5, 10, 20]; got {value!r}")
+        else:
+            _check_range(f.name, value, key)
+    if isinstance(obj, RunConfig):
+        allowed = [f"{m}@{k}" for k in obj.eval.ks for m in ("P", "R", "N", "Hit", "MRR")]
+        if obj.train.select_metric not in allowed:
+            raise ConfigError(f"train.select_metric={obj.train.select_metric} is not computed; choose one of "
+                              f"{', '.join(allowed)} (or add its k to eval.ks)")
+    if isinstance(obj, DataConfig) and obj.valid_ratio + obj.test_ratio >= 1:
+        raise ConfigError(f"data.valid_ratio + data.test_ratio must be below 1, got {obj.valid_ratio} + "
+                          f"{obj.test_ratio}")
 
 
 def from_dict(cls: type, values: dict | None, prefix: str = "") -> Any:
@@ -206,7 +257,9 @@ def build_config(
 ) -> RunConfig:
     """Merge defaults, the data set's config file, explicit files and overrides into a ``RunConfig``."""
     model_class = model_config_class(method)
-    merged: dict = {"method": method}
+    # the method's own fit-loop defaults (e.g. GLTA's batches of 32 users, not LightGCN's 8192 pairs)
+    merged: dict = {"method": method, "train": dict(getattr(model_class, "TRAIN_DEFAULTS", {})),
+                    "eval": dict(getattr(model_class, "EVAL_DEFAULTS", {}))}
     if dataset:
         default_file = default_config_file(method, dataset, config_dir)
         if default_file:
@@ -228,4 +281,5 @@ def build_config(
     config = from_dict(RunConfig, {k: v for k, v in merged.items() if k != "method"})
     config.method = method
     config.model = from_dict(model_class, model_values, "model")
+    check_ranges(config)
     return config

@@ -72,6 +72,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     record = {"training": {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                            "train_seconds": round(result.train_seconds, 2), "stopped_by": result.stopped_by,
                            **stages,
+                           **({"calibration": model.calibration} if getattr(model, "calibration", None) else {}),
                            "history": result.history}}
     prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit)
     path = Path(out) if out else default_results_path(dataset.name, config.method)

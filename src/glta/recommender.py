@@ -63,6 +63,11 @@ class Recommender(nn.Module, ABC):
         """Hook run (under ``torch.no_grad``) before a round of ``score`` calls. ``exclude`` holds the items
         that will be masked (a model that decodes a list, like GLTA, must skip them while decoding)."""
 
+    def calibrate(self, evaluator, metric: str, progress: bool = False) -> dict | None:
+        """Choose inference-time settings on ``evaluator`` (validation only) by ``metric`` and return the metrics
+        at the chosen setting; None (the default) when the model has nothing to choose."""
+        return None
+
     def warm_up(self, train, progress: bool = True, log=print) -> dict:
         """Stages that run before the shared fit loop (GLTA's item-text alignment); returns timing facts."""
         return {}

@@ -42,12 +42,18 @@ def set_seed(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
-def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = False) -> dict:
+def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = False,
+             calibrate_for: str | None = None) -> dict:
+    """Metrics of ``model`` on ``evaluator``. With ``calibrate_for`` (a metric name; validation only) the model
+    first chooses its inference-time settings on this evaluator (``Recommender.calibrate``, e.g. GLTA+'s fusion
+    weight) and the metrics are those at the chosen setting."""
     was_training = model.training
     model.eval()
     with torch.no_grad():
         model.prepare_scoring(evaluator.exclude)
-        metrics = evaluator.evaluate(model.score, progress=progress)
+        metrics = model.calibrate(evaluator, calibrate_for, progress) if calibrate_for else None
+        if metrics is None:
+            metrics = evaluator.evaluate(model.score, progress=progress)
     model.train(was_training)
     return metrics
 
@@ -108,16 +114,19 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.time() - started, 2)}
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
-            valid = evaluate(model, valid_eval, progress=progress)
+            valid = evaluate(model, valid_eval, progress=progress, calibrate_for=train.select_metric)
             score = valid[train.select_metric]
             record["valid"] = {train.select_metric: score}
+            if getattr(model, "calibration", None):
+                record["calibration"] = dict(model.calibration)
             if score > best_score:
                 best_score, best_epoch, best_valid, bad_rounds = score, epoch, valid, 0
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 bad_rounds += 1
             log(f"epoch {epoch:3d}  loss {record['loss']:.4f}  valid {train.select_metric} {score:.4f}  "
-                f"best {best_score:.4f}@{best_epoch}  {record['seconds']:.0f}s")
+                f"best {best_score:.4f}@{best_epoch}  {record['seconds']:.0f}s"
+                + (f"  fusion weight {record['calibration']['fusion_weight']}" if "calibration" in record else ""))
             history.append(record)
             if checkpoint:
                 save_checkpoint(checkpoint, {
@@ -134,8 +143,12 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     train_seconds = time.time() - started
     if best_state is not None:
         model.load_state_dict(best_state)
+        chosen = next((r.get("calibration") for r in history if r["epoch"] == best_epoch), None)
+        if chosen:
+            model.calibration = dict(chosen)  # the settings saved with the best epoch's weights
     if valid_eval.users is not full_valid.users and best_state is not None:
-        best_valid = evaluate(model, full_valid, progress=progress)  # report every user, not the sample
+        # report every user, not the sample (and choose inference-time settings on all of them)
+        best_valid = evaluate(model, full_valid, progress=progress, calibrate_for=train.select_metric)
     test = evaluate(model, test_eval, progress=progress)
     epochs_run = history[-1]["epoch"] + 1 if history else 0
     return FitResult(valid=best_valid, test=test, best_epoch=best_epoch, epochs_run=epochs_run,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import ClassVar, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,11 +21,12 @@ import torch
 from torch import nn
 
 from glta.align.gllm import GLLMHead, first_k, first_logit, gllm_loss, ranking_scores
+from glta.align.graph_output import GraphHead, fuse, residual_scale_init
 from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
 from glta.align.templates import ITEM, OUT, USER, Batch, Sample, Template, assemble, prefix_ids
 from glta.data.dataset import RecDataset
-from glta.errors import ConfigError
+from glta.errors import ConfigError, GLTAError
 from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender
 from glta.text.generate import GenerationConfig, cache_argument, item_text, load_user_texts
@@ -37,6 +38,11 @@ IA_CACHE_VERSION = 1  # bump when the IA stage's code changes what it learns, so
 
 @dataclass
 class GLTAConfig:
+    # the shared fit loop's settings that suit GLTA (one user per sample, a frozen LLM in every step), applied before
+    # a data set's config file: a data set without one still gets batches of users that fit in memory
+    TRAIN_DEFAULTS: ClassVar[dict] = {"epochs": 8, "batch_size": 32, "lr": 2e-3, "patience": 2, "eval_every": 1}
+    EVAL_DEFAULTS: ClassVar[dict] = {"batch_size": 256}
+
     embeddings: str | None = None  # frozen LightGCN embeddings; default runs/<dataset>/lightgcn/embeddings.safetensors
     llm: LLMConfig = field(default_factory=LLMConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)  # names the cached profile/prediction
@@ -48,7 +54,7 @@ class GLTAConfig:
     target_mode: str = "overlap"
     text_tokens: int = 48  # profile / prediction texts are cut to this many tokens
     ia_group_size: int = 5  # items per item-text alignment sample
-    ia_epochs: int = 1
+    ia_epochs: int = 4
     ia_lr: float = 1e-3
     ia_batch_size: int = 32
     item_text_chars: int = 60
@@ -56,11 +62,14 @@ class GLTAConfig:
     use_user_token: bool = True  # False: "w/o UA" (the user id as plain text instead of the user token)
     use_profile: bool = True  # False: "w/o PF"
     use_prediction: bool = True  # False: "w/o PD"
+    # a user without cached profile/prediction text: "error" stops before training, naming `glta text generate`;
+    # "empty" leaves the field empty (the demo, which has no texts unless asked for)
+    missing_texts: str = "error"
     inference: str = "first_k"  # first_k | first_logit | autoregressive
     eval_batch_size: int = 64
     # UA template (align/templates/<name>.txt): "user_item" puts the user and item tokens first, as DESIGN.md lists
     # them; "user_item_text_first" puts the profile and prediction first, so their keys/values can be cached
-    ua_template: str = "user_item"
+    ua_template: str = "user_item_text_first"
     prefix_cache: bool = True  # cache a text-only template opening per user (see glta.align.prefix)
     # start the GLLM head at zero weights and a bias of log training frequency: the untrained model ranks by popularity
     head_prior: bool = True
@@ -72,11 +81,16 @@ class GLTAConfig:
     ia_head_bias: bool = True
     # the head's learning rate as a multiple of the stage's (train.lr in UA, ia_lr in IA). The LLM's last hidden
     # states have norm ~47, so one Adam step at lr 2e-3 moves a logit by up to ~1.4 (docs/glta.md)
-    head_lr_scale: float = 1.0
+    head_lr_scale: float = 0.1
     # compile each frozen decoder layer with torch.compile (inductor): fuses the norms, activations and rotary
     # arithmetic around the matmuls. On this 2-core CPU UA steps ran 4% (batch 32) to 7% (batch 64) faster after
     # ~6 min of compiling, same loss (benchmarks/glta_throughput.py --compile); only for runs of many hours
     compile: bool = False
+    # --- GLTA+ (beyond the paper; off here, on in the ``glta_plus`` method; see glta.align.graph_output) -------
+    graph_head: bool = False  # logits += (h M) . E_i: a learned map onto the frozen LightGCN item embeddings
+    graph_residual: bool = False  # logits += alpha <E_u, E_i>: LightGCN's own score, alpha learned
+    fusion: bool = False  # rank by (1-lam) z(GLTA) + lam z(LightGCN), lam chosen on validation from fusion_grid
+    fusion_grid: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 
 def compile_decoder(model: nn.Module) -> None:
@@ -100,6 +114,8 @@ class GLTA(Recommender):
         super().__init__(dataset, config)
         if config.inference not in INFERENCE_MODES:
             raise ConfigError(f"model.inference={config.inference}; choose one of {', '.join(INFERENCE_MODES)}")
+        if config.missing_texts not in ("error", "empty"):
+            raise ConfigError("model.missing_texts must be 'error' or 'empty'")
         if config.target_mode not in ("disjoint", "overlap"):
             raise ConfigError("model.target_mode must be 'disjoint' or 'overlap'")
         if not 0 < config.supervised_slots <= config.output_slots:
@@ -130,6 +146,17 @@ class GLTA(Recommender):
             with torch.no_grad():
                 self.head.weight.zero_()
                 self.head.bias.copy_(torch.log((counts + 1) / (counts + 1).sum()).float())
+        # GLTA+ parts: registered only when switched on, so the paper's GLTA keeps its exact saved state
+        self.graph_head = GraphHead(hidden, item_emb.shape[1]) if config.graph_head else None
+        self.graph_scale = None
+        if config.graph_residual:
+            alpha = residual_scale_init(self.user_nodes, self.item_nodes, dataset.train, self.head.bias.detach())
+            self.graph_scale = nn.Parameter(torch.tensor(float(alpha)))
+        if config.fusion:
+            if not config.fusion_grid or not all(0.0 <= w <= 1.0 for w in config.fusion_grid):
+                raise ConfigError("model.fusion_grid must list weights in [0, 1], e.g. [0.0, 0.5, 1.0]")
+            self.register_buffer("fusion_weight", torch.tensor(0.0))
+        self.calibration: dict = {}
         table = llm.embeddings.weight
         self.register_buffer("out_token", table.float().mean(0).to(table.dtype), persistent=False)
         tokenizer = llm.tokenizer
@@ -160,6 +187,13 @@ class GLTA(Recommender):
                 continue
             texts = load_user_texts(self.llm.identity, dataset, kind, config.generation)
             self.missing_texts[kind] = dataset.n_users - len(texts)
+            if self.missing_texts[kind] and config.missing_texts != "empty":
+                name = dataset.name if config.generation == GenerationConfig() else f"{dataset.name} generation.*=..."
+                raise GLTAError(
+                    f"{self.missing_texts[kind]} of {dataset.n_users} users have no cached {kind} text for "
+                    f"{self.llm.identity}: run `glta text generate {name}` (with the same llm.* and generation.* "
+                    f"settings), or train without it: model.use_profile=false model.use_prediction=false "
+                    f"(or model.missing_texts=empty to leave missing fields empty)")
             for user, text in texts.items():
                 fields[user][kind] = tokenizer(" " + text, add_special_tokens=False).input_ids[: config.text_tokens]
         return fields
@@ -176,11 +210,17 @@ class GLTA(Recommender):
         self.item_projector.requires_grad_(train_items)
         self.user_projector.requires_grad_(stage == "ua" and self.config.use_user_token)
         self.head.requires_grad_(True)
+        if self.graph_head is not None:
+            self.graph_head.requires_grad_(True)
+        if self.graph_scale is not None:
+            self.graph_scale.requires_grad_(stage == "ua")
 
     def parameter_groups(self, lr: float) -> list[dict]:
-        """Projectors at ``lr``, the GLLM head at ``lr * head_lr_scale`` (trainable parameters only)."""
-        head = [p for p in self.head.parameters() if p.requires_grad]
-        rest = [p for name, p in self.named_parameters() if p.requires_grad and not name.startswith("head.")]
+        """Projectors (and GLTA+'s residual scale) at ``lr``, the GLLM head and GLTA+'s graph head at
+        ``lr * head_lr_scale`` (trainable parameters only)."""
+        is_head = lambda name: name.startswith(("head.", "graph_head."))  # noqa: E731
+        head = [p for name, p in self.named_parameters() if p.requires_grad and is_head(name)]
+        rest = [p for name, p in self.named_parameters() if p.requires_grad and not is_head(name)]
         return [g for g in ({"params": rest, "lr": lr}, {"params": head, "lr": lr * self.config.head_lr_scale})
                 if g["params"]]
 
@@ -306,6 +346,7 @@ class GLTA(Recommender):
         config = self.config
         settings = {"version": IA_CACHE_VERSION, "identity": self.identity(), "seed": seed,
                     "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias,
+                    **({"graph_head": True} if config.graph_head else {}),
                     "head_lr_scale": config.head_lr_scale, "ia": {k: getattr(config, k) for k in (
                         "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")}}
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
@@ -314,7 +355,10 @@ class GLTA(Recommender):
         return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
 
     def _ia_parts(self) -> dict[str, nn.Module]:
-        return {"item_projector": self.item_projector, "head": self.head}
+        parts = {"item_projector": self.item_projector, "head": self.head}
+        if self.graph_head is not None:
+            parts["graph_head"] = self.graph_head
+        return parts
 
     def _save_ia(self, path: Path, summary: dict) -> None:
         import json
@@ -405,12 +449,25 @@ class GLTA(Recommender):
         hidden = decoder(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=positions,
                          **extra).last_hidden_state
         at_slots = hidden[torch.arange(len(hidden))[:, None], batch.out_positions]
-        return self.logits(at_slots)
+        return self.logits(at_slots, batch.users)
 
-    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """The GLLM head over LLM hidden states (..., hidden) -> (..., n_items)."""
+    def logits(self, hidden: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
+        """The GLLM head over LLM hidden states (B, [K,] hidden) -> (B, [K,] n_items), plus GLTA+'s graph parts
+        when switched on (the residual LightGCN score needs the batch's ``users``; IA has none)."""
+        hidden = hidden.float()
         tokens = self.item_projector(self.item_nodes) if self.head.tie_scale is not None else None
-        return self.head(hidden.float(), tokens, bias=self.stage != "ia" or self.config.ia_head_bias)
+        logits = self.head(hidden, tokens, bias=self.stage != "ia" or self.config.ia_head_bias)
+        if self.graph_head is not None:
+            logits = logits + self.graph_head(hidden, self.item_nodes)
+        if self.graph_scale is not None and self.stage == "ua" and users is not None:
+            graph = self.graph_scale * self.graph_scores(users)
+            logits = logits + (graph[:, None] if logits.dim() == 3 else graph)
+        return logits
+
+    def graph_scores(self, users) -> torch.Tensor:
+        """LightGCN's own scores <E_u, E_i> for ``users`` (B, n_items), from the frozen embeddings."""
+        users = torch.as_tensor(users, dtype=torch.long, device=self.user_nodes.device)
+        return self.user_nodes[users] @ self.item_nodes.T
 
     def loss(self, batch: Batch) -> torch.Tensor:
         return gllm_loss(self.output_logits(batch), batch.targets)
@@ -451,8 +508,9 @@ class GLTA(Recommender):
                       **({name: cache} if cache is not None else {}))
         cache, hidden = getattr(out, name), out.last_hidden_state[:, -1]
         taken, chosen, first = banned.clone(), [], None
+        users = torch.tensor([s.user for s in samples], dtype=torch.long)
         for _ in range(self.config.output_slots):
-            logits = self.logits(hidden)
+            logits = self.logits(hidden, users)
             first = logits if first is None else first
             best = logits.masked_fill(taken, float("-inf")).argmax(1)
             chosen.append(best)
@@ -469,6 +527,60 @@ class GLTA(Recommender):
         users = users.cpu().numpy() if isinstance(users, torch.Tensor) else np.asarray(users)
         pieces = []
         for start in range(0, len(users), self.config.eval_batch_size):
-            chosen, fallback = self.recommend_slots(users[start:start + self.config.eval_batch_size])
-            pieces.append(ranking_scores(chosen, fallback))
+            chunk = users[start:start + self.config.eval_batch_size]
+            if self.config.fusion:
+                pieces.append(fuse(self.slot_log_probs(chunk), self.graph_scores(chunk), float(self.fusion_weight)))
+            else:
+                chosen, fallback = self.recommend_slots(chunk)
+                pieces.append(ranking_scores(chosen, fallback))
         return torch.cat(pieces)
+
+    @torch.no_grad()
+    def slot_log_probs(self, users: np.ndarray) -> torch.Tensor:
+        """GLTA's full-ranking score used by fusion: the mean log-softmax over the supervised output slots."""
+        samples = [self._ua_sample(int(u), self._context(int(u))) for u in users]
+        batch = self._with_prefix(assemble(self.ua_body, samples, self.config.supervised_slots, self.pad_id), users)
+        return torch.log_softmax(self.output_logits(batch), -1).mean(1)
+
+    @torch.no_grad()
+    def calibrate(self, evaluator, metric: str, progress: bool = False) -> dict | None:
+        """With ``fusion`` on: choose the fusion weight on ``evaluator`` (validation) from ``fusion_grid`` by
+        ``metric``, keep it, and return the metrics at the chosen weight. GLTA's forward runs once per user; only
+        the cheap mixing is repeated per weight. Without fusion there is nothing to choose (None)."""
+        if not self.config.fusion:
+            return None
+        users = evaluator.users
+        glta, graph = [], []
+        for start in range(0, len(users), self.config.eval_batch_size):
+            chunk = users[start:start + self.config.eval_batch_size]
+            glta.append(self.slot_log_probs(chunk))
+            graph.append(self.graph_scores(chunk))
+        glta_all, graph_all = torch.cat(glta), torch.cat(graph)
+        row = {int(u): n for n, u in enumerate(users)}
+
+        def scorer(weight: float):
+            def score(batch_users: torch.Tensor) -> torch.Tensor:
+                rows = torch.tensor([row[int(u)] for u in batch_users])
+                return fuse(glta_all[rows], graph_all[rows], weight)
+            return score
+
+        grid = {w: evaluator.evaluate(scorer(w)) for w in self.config.fusion_grid}
+        best = max(grid, key=lambda w: (grid[w][metric], -w))  # ties go to the smaller weight (more GLTA)
+        self.fusion_weight.fill_(best)
+        self.calibration = {"fusion_weight": best, "grid": {str(w): round(m[metric], 6) for w, m in grid.items()}}
+        return grid[best]
+
+
+@dataclass
+class GLTAPlusConfig(GLTAConfig):
+    """GLTA+ = the paper's GLTA with all three graph-output parts on (each can still be switched off)."""
+
+    graph_head: bool = True
+    graph_residual: bool = True
+    fusion: bool = True
+
+
+class GLTAPlus(GLTA):
+    """GLTA+ (``glta_plus``): reported as its own row; the ``glta`` method stays the paper's."""
+
+    method = "glta_plus"

@@ -86,6 +86,7 @@ class Batch:
     out_positions: torch.Tensor  # (B, K)
     targets: torch.Tensor | None = None  # (B, K) item index per output slot, -100 where unsupervised
     prefix_users: torch.Tensor | None = None  # users whose cached prefix keys/values precede this batch's tokens
+    users: torch.Tensor | None = None  # (B,) the sample's user index, -1 where a sample has none (IA)
 
 
 def assemble(template: Template, samples: list[Sample], n_out: int, pad_id: int,
@@ -110,7 +111,8 @@ def assemble(template: Template, samples: list[Sample], n_out: int, pad_id: int,
         for row, items in enumerate(targets):
             items = list(items)[:n_out]
             target_tensor[row, :len(items)] = torch.tensor(items, dtype=torch.long)
-    return Batch(token_ids, kinds, values, mask, out_positions, target_tensor)
+    users = torch.tensor([sample.user for sample in samples], dtype=torch.long)
+    return Batch(token_ids, kinds, values, mask, out_positions, target_tensor, users=users)
 
 
 def _row(template: Template, sample: Sample, n_out: int, pad_id: int) -> tuple[list[int], list[int], list[int]]:

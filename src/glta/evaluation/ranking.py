@@ -53,6 +53,11 @@ class RankingEvaluator:
         self.dataset = dataset
         self.split = split
         self.ks = sorted(set(int(k) for k in ks))
+        if not self.ks or self.ks[0] < 1 or self.ks[-1] > dataset.n_items:
+            from glta.errors import GLTAError
+
+            raise GLTAError(f"eval.ks={list(ks)}: every cut-off must be between 1 and the catalogue size "
+                            f"({dataset.n_items} items in {dataset.name})")
         self.batch_size = batch_size
         self.held_out = getattr(dataset, split).tocsr()
         self.exclude = exclusion_matrix(dataset, split)
