@@ -366,3 +366,21 @@ def test_missing_texts_stop_training_with_the_command_that_makes_them(synthetic,
     with pytest.raises(GLTAError, match=r"glta text generate synthetic.*model.use_profile=false"):
         make(synthetic, llm, missing_texts="error")
     make(synthetic, llm, missing_texts="error", use_profile=False, use_prediction=False)  # the opt-out trains
+
+
+def test_a_reloaded_glta_plus_scores_as_it_did_after_training(synthetic, llm, tmp_path):
+    """load_run puts a trained model in its post-warm-up (UA) state: GLTA+'s residual score is part of the UA-stage
+    logits, so a reloaded model left in the IA stage would rank differently from the one that was tested."""
+    from safetensors.torch import load_file, save_file
+
+    trained = make_plus(synthetic, llm, fusion_grid=[0.0, 0.5])
+    trained.set_stage("ua")
+    with torch.no_grad():
+        trained.graph_scale.fill_(2.0)
+        trained.fusion_weight.fill_(0.5)
+    save_file({k: v.contiguous() for k, v in trained.state_dict().items()}, str(tmp_path / "m.safetensors"))
+    reloaded = make_plus(synthetic, llm, fusion_grid=[0.0, 0.5])
+    reloaded.load_state_dict(load_file(str(tmp_path / "m.safetensors")))
+    reloaded.skip_warm_up()
+    users = torch.arange(8)
+    assert torch.allclose(reloaded.score(users), trained.score(users), atol=1e-4)

@@ -133,6 +133,7 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
         raise GLTAError(f"{run_dir} does not match what is loaded now ({details}). Load it with the same LLM "
                         "and data set it was trained on, or retrain")
     model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
+    model.skip_warm_up()  # a trained model is past its warm-up stages (GLTA: in the UA stage, as when it was tested)
     model.eval()
     return config, dataset, model
 
