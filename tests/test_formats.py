@@ -199,3 +199,16 @@ def test_csv_dates_and_bad_timestamp(tmp_path):
     path.write_text("user,item,timestamp\nu1,i1,100\nu1,i2,yesterday\n")
     with pytest.raises(DataFormatError, match="line 3"):
         FORMATS["csv"](path)
+
+
+def test_ids_stay_exact_strings(tmp_path):
+    """Ids never pass through numbers: '007' and '7', '1e3' and '1000', and 21-digit ids stay distinct."""
+    long_a, long_b = "123456789012345678901", "123456789012345678902"
+    path = tmp_path / "interactions.csv"
+    path.write_text(f"user,item\n007,1e3\n7,1000\n{long_a},5\n{long_b},5\n")
+    inter = FORMATS["csv"](path)
+    assert sorted(_pairs(inter)) == sorted([("007", "1e3"), ("7", "1000"), (long_a, "5"), (long_b, "5")])
+    digits = tmp_path / "digits.csv"
+    digits.write_text("user,item\n10,3\n9,20\n007,3\n7,3\n")
+    users = list(FORMATS["csv"](digits).user_ids)
+    assert users == ["007", "7", "9", "10"]  # by value, then spelling: the order numeric ids always had

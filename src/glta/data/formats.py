@@ -56,15 +56,19 @@ def find_one(folder: Path, patterns: list[str], what: str, fix: str) -> Path:
 
 
 def _factorize(values: list | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Contiguous codes with ids sorted numerically when they all are integers, else as strings."""
+    """Contiguous codes for ids kept as their exact strings: "007" and "7", or "1e3" and "1000", stay distinct, and
+    ids of any length never pass through a float or a 64-bit integer. When every id is written in digits they are
+    ordered by value (then by spelling), otherwise as strings."""
     series = pd.Series(values, dtype=object).astype(str)
-    numeric = pd.to_numeric(series, errors="coerce")
-    if not numeric.isna().any() and (numeric == numeric.round()).all():
-        uniques = np.unique(numeric.astype(np.int64).to_numpy())
-        codes = np.searchsorted(uniques, numeric.astype(np.int64).to_numpy())
-        return codes.astype(np.int64), np.array([str(u) for u in uniques], dtype=object)
-    codes, uniques = pd.factorize(series, sort=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    codes, uniques = pd.factorize(series, sort=False)
+    names = [str(u) for u in uniques]
+    if all(n.isascii() and n.isdigit() for n in names):
+        order = sorted(range(len(names)), key=lambda n: (int(names[n]), names[n]))
+    else:
+        order = sorted(range(len(names)), key=lambda n: names[n])
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[np.asarray(order, dtype=np.int64)] = np.arange(len(names))
+    return rank[codes], np.array([names[n] for n in order], dtype=object)
 
 
 def build(users: list, items: list, text_by_item: dict[str, dict[str, str]] | None = None,
