@@ -69,9 +69,11 @@ class PrefixKV:
         self._done = np.load(done) if mode == "r+" and done.exists() else np.zeros(len(self.prefixes), dtype=bool)
 
     def _save_done(self) -> None:
-        tmp = self.folder / "done.tmp.npy"
-        np.save(tmp, self._done)
-        tmp.replace(self.folder / "done.npy")
+        from glta.paths import atomic_path
+
+        with atomic_path(self.folder / "done.npy") as staging:  # process-unique: two runs may fill one store
+            with open(staging, "wb") as handle:
+                np.save(handle, self._done)
 
     @torch.no_grad()
     def fill(self, users: np.ndarray | None = None, batch_size: int = 32, progress: bool = True) -> int:
