@@ -29,7 +29,7 @@ from glta.data.dataset import RecDataset
 from glta.errors import ConfigError, GLTAError
 from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender
-from glta.text.generate import GenerationConfig, cache_argument, item_text, load_user_texts
+from glta.text.generate import GenerationConfig, cache_argument, item_text, load_user_texts, plain_text
 from glta.text.llm import LLMConfig
 
 INFERENCE_MODES = ("first_k", "first_logit", "autoregressive")
@@ -172,7 +172,7 @@ class GLTA(Recommender):
         self.user_fields = self._user_text_tokens(dataset)
         # "w/o UA" writes the user id as text where the user token would stand
         self.user_id_tokens = None if config.use_user_token else [
-            tokenizer(f" {u}", add_special_tokens=False).input_ids for u in dataset.user_ids]
+            tokenizer(plain_text(tokenizer, f" {u}"), add_special_tokens=False).input_ids for u in dataset.user_ids]
         self.stage = "ua"
         self.exclude: sp.csr_matrix = dataset.train
         self.set_stage("ia" if config.use_ia else "ua")
@@ -195,7 +195,8 @@ class GLTA(Recommender):
                     f"settings), or train without it: model.use_profile=false model.use_prediction=false "
                     f"(or model.missing_texts=empty to leave missing fields empty)")
             for user, text in texts.items():
-                fields[user][kind] = tokenizer(" " + text, add_special_tokens=False).input_ids[: config.text_tokens]
+                fields[user][kind] = tokenizer(plain_text(tokenizer, " " + text),
+                                               add_special_tokens=False).input_ids[: config.text_tokens]
         return fields
 
     def identity(self) -> dict:
@@ -277,8 +278,9 @@ class GLTA(Recommender):
     def _item_description_tokens(self) -> list[list[int]]:
         if not hasattr(self, "_descriptions"):
             tokenizer = self.llm.tokenizer
-            self._descriptions = [tokenizer(item_text(self.dataset, i, self.config.item_text_chars),
-                                            add_special_tokens=False).input_ids for i in range(self.n_items)]
+            texts = [plain_text(tokenizer, item_text(self.dataset, i, self.config.item_text_chars))
+                     for i in range(self.n_items)]
+            self._descriptions = [tokenizer(text, add_special_tokens=False).input_ids for text in texts]
             self._newline = tokenizer("\n", add_special_tokens=False).input_ids
             self._numbers = [tokenizer(f"{n + 1}. ", add_special_tokens=False).input_ids
                              for n in range(self.config.ia_group_size)]

@@ -87,6 +87,31 @@ def item_line(dataset: RecDataset, item: int, config: GenerationConfig) -> str:
     return "- " + item_text(dataset, item, config.max_item_chars)
 
 
+def special_strings(tokenizer) -> list[str]:
+    """The strings the tokenizer would read as special or control tokens (``<|im_start|>``, ``<bos>``, ...)."""
+    cached = getattr(tokenizer, "_glta_special_strings", None)
+    if cached is None:
+        found = set(getattr(tokenizer, "all_special_tokens", []) or [])
+        for token in (getattr(tokenizer, "added_tokens_decoder", None) or {}).values():
+            if getattr(token, "special", False):
+                found.add(str(token))
+        cached = sorted((t for t in found if t), key=len, reverse=True)
+        try:
+            tokenizer._glta_special_strings = cached
+        except AttributeError:
+            pass
+    return cached
+
+
+def plain_text(tokenizer, text: str) -> str:
+    """Data text (titles, descriptions, LLM-written texts) made unable to become special tokens: a zero-width space
+    after the first character of each special-token string it contains. Text without them is returned as is."""
+    for special in special_strings(tokenizer):
+        if special in text:
+            text = text.replace(special, special[0] + "\u200b" + special[1:])
+    return text
+
+
 def chat_prompt(tokenizer, content: str, system: str | None = None) -> str:
     if getattr(tokenizer, "chat_template", None):
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": content}]
@@ -120,7 +145,7 @@ def user_prompts(tokenizer, dataset: RecDataset, user: int, kinds, config: Gener
     kinds when the templates share their text before ``{history}``; the suffix holds the kind's question."""
     items = history_items(dataset, user, config)
     fingerprint = history_fingerprint(dataset, items)  # of the sampled history; the budget cut is deterministic
-    lines = [item_line(dataset, i, config) for i in items]
+    lines = [plain_text(tokenizer, item_line(dataset, i, config)) for i in items]
     parts = {kind: split_template(tokenizer, template_text(kind), config.system_prompt) for kind in kinds}
     suffixes = {kind: tokenizer(after, add_special_tokens=False).input_ids for kind, (_, after) in parts.items()}
     longest_suffix = max(len(s) for s in suffixes.values())
@@ -150,7 +175,7 @@ def item_source(dataset: RecDataset, item: int, config: GenerationConfig) -> tup
 def item_prompt(tokenizer, dataset: RecDataset, item: int, config: GenerationConfig) -> Prompt:
     """An item-profile prompt (for the RLMRec baselines): the whole prompt is the prefix."""
     text, fingerprint = item_source(dataset, item, config)
-    rendered = chat_prompt(tokenizer, template_text("item_profile").format(item=text), config.system_prompt)
+    rendered = chat_prompt(tokenizer, template_text("item_profile").format(item=plain_text(tokenizer, text)), config.system_prompt)
     ids = tokenizer(rendered, add_special_tokens=False).input_ids
     return Prompt(str(dataset.item_ids[item]), fingerprint, ids, [])
 
