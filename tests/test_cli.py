@@ -71,6 +71,19 @@ def test_train_evaluate_recommend(tmp_path, capsys):
     assert not seen & {r["item"] for r in recs}
     assert main(["recommend", "--run-dir", str(run_dir), "--user", "nobody"]) == 2
     assert "unknown user id" in capsys.readouterr().err
+    # -k past the unseen items returns only unseen items (fewer), as strict JSON; -k 0 is a clear error
+    assert main(["recommend", "--run-dir", str(run_dir), "--user", "3", "-k", str(data.n_items), "--json"]) == 0
+    text = capsys.readouterr().out
+    every = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-standard JSON constant {name}"))[0]["items"]
+    assert len(every) == data.n_items - len(seen) and not seen & {r["item"] for r in every}
+    assert main(["recommend", "--run-dir", str(run_dir), "--user", "3", "-k", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
+def test_terminal_output_drops_control_characters():
+    from glta.cli import printable
+
+    assert printable("Heat\x1b[2J\x1b]0;pwned\x07 (1995)\r") == "Heat[2J]0;pwned (1995)"
 
 
 def test_evaluate_without_run_is_clear(tmp_path, capsys):

@@ -125,7 +125,12 @@ def cmd_recommend(args) -> None:
     for entry in result:
         print(f"user {entry['user']}:")
         for rank, item in enumerate(entry["items"], 1):
-            print(f"  {rank:>2}. {item['item']:<12} {item['score']:>9.4f}  {item['title']}")
+            print(f"  {rank:>2}. {printable(item['item']):<12} {item['score']:>9.4f}  {printable(item['title'])}")
+
+
+def printable(text: str) -> str:
+    """Data text for a terminal: control characters (escape sequences, carriage returns, ...) are dropped."""
+    return "".join(ch for ch in str(text) if ch.isprintable())
 
 
 def cmd_demo(args) -> None:

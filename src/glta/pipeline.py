@@ -161,17 +161,20 @@ def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str
     if unknown:
         raise GLTAError(f"unknown user id(s) {unknown[:5]} in {dataset.name}; ids are the data set's original "
                         f"user ids, e.g. {list(dataset.user_ids[:3])}")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise GLTAError(f"-k {k}: ask for at least 1 recommendation")
     rows = np.array([index[str(u)] for u in users])
     exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
     with torch.no_grad():
         model.prepare_scoring(exclude)
-        items, scores = recommend_top_k(model.score, dataset, rows, k, exclude)
+        items, scores = recommend_top_k(model.score, dataset, rows, min(k, dataset.n_items), exclude)
     titles = dataset.item_text.get("title")
     out = []
     for user, user_items, user_scores in zip(users, items, scores):
+        # a user with fewer than k items left unseen gets fewer: seen items (score -inf) are never returned
         out.append({"user": str(user), "items": [
             {"item": str(dataset.item_ids[i]), "title": titles[i] if titles else "", "score": float(s)}
-            for i, s in zip(user_items, user_scores)]})
+            for i, s in zip(user_items, user_scores) if np.isfinite(s)]})
     return out
 
 
