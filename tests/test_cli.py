@@ -89,3 +89,19 @@ def test_terminal_output_drops_control_characters():
 def test_evaluate_without_run_is_clear(tmp_path, capsys):
     assert main(["evaluate", "--run-dir", str(tmp_path / "none")]) == 2
     assert "no trained run" in capsys.readouterr().err
+
+
+def test_unwritable_outputs_and_a_busy_run_folder_fail_before_training(tmp_path, capsys):
+    from glta.paths import folder_lock
+
+    args = ["train", "pop", "--dataset", "synthetic", "--no-progress"]
+    (tmp_path / "taken").mkdir()
+    assert main(args + ["--out", str(tmp_path / "taken"), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "is a folder" in capsys.readouterr().err and not (tmp_path / "run" / "model.safetensors").exists()
+    (tmp_path / "file").write_text("x")
+    assert main(args + ["--out", str(tmp_path / "file" / "r.json"), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "cannot be written" in capsys.readouterr().err
+    with folder_lock(tmp_path / "busy"):
+        assert main(args + ["--out", str(tmp_path / "r.json"), "--run-dir", str(tmp_path / "busy")]) == 2
+    assert "another process" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
+    assert main(args + ["--out", str(tmp_path / "r.json"), "--run-dir", str(tmp_path / "busy")]) == 0

@@ -45,3 +45,25 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
     """Replace ``path`` with ``data`` (text is written as UTF-8) in one step."""
     with atomic_path(Path(path)) as staging:
         staging.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+@contextmanager
+def folder_lock(folder: Path, what: str = "run folder") -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``.lock`` inside it) for the ``with`` block; a second process asking for
+    it fails at once with a one-line error instead of interleaving its files with the first one's."""
+    import fcntl
+
+    from glta.errors import GLTAError
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = open(folder / ".lock", "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GLTAError(f"another process is training in the {what} {folder}; wait for it, or give this run "
+                            "its own --run-dir") from None
+        yield
+    finally:
+        handle.close()

@@ -27,7 +27,7 @@ from glta.errors import GLTAError
 from glta.evaluation.ranking import RankingEvaluator, recommend_top_k
 from glta.methods import method_class
 from glta.recommender import Recommender
-from glta.results import git_commit, provenance, write_results
+from glta.results import check_writable, git_commit, provenance, write_results
 from glta.training import evaluate, fit
 
 
@@ -47,11 +47,21 @@ class TrainedRun:
 
 def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path | None = None,
           out: str | Path | None = None, resume: bool = False, progress: bool = True, log=print) -> TrainedRun:
-    """Train ``config.method`` on ``config.data``, save the model, write the results file."""
+    """Train ``config.method`` on ``config.data``, save the model, write the results file. Output paths are checked
+    before training, and the run folder is locked against a second trainer while this one runs."""
     started = time.time()
     commit = git_commit()
     dataset = load_dataset(config.data, data_root)
     run_dir = Path(run_dir or default_run_dir(dataset.name, config.method))
+    path = Path(out) if out else default_results_path(dataset.name, config.method)
+    check_writable(path)
+    check_writable(run_dir / "model.safetensors", "run folder file")
+    with paths.folder_lock(run_dir):
+        return _train_locked(config, dataset, run_dir, path, resume, progress, log, started, commit)
+
+
+def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: Path, resume: bool, progress: bool,
+                  log, started: float, commit: str) -> TrainedRun:
     torch.manual_seed(config.train.seed)
     model = method_class(config.method)(dataset, config.model)
     log(f"{config.method} on {dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
@@ -75,7 +85,6 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
                            **({"calibration": model.calibration} if getattr(model, "calibration", None) else {}),
                            "history": result.history}}
     prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit)
-    path = Path(out) if out else default_results_path(dataset.name, config.method)
     write_results(path, config.method, dataset.name, result.valid, result.test, prov, **record)
     (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
     stages_file.unlink(missing_ok=True)
@@ -85,9 +94,10 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
 def save_run(model: Recommender, config: RunConfig, dataset: RecDataset, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(run_dir / "model.safetensors"))
-    (run_dir / "run.json").write_text(json.dumps({"config": config.to_dict(), "identity": model.identity(),
-                                                  "data": dataset.stats()}, indent=2, default=str))
+    with paths.atomic_path(run_dir / "model.safetensors") as staging:
+        save_file(tensors, str(staging))
+    paths.atomic_write(run_dir / "run.json", json.dumps({"config": config.to_dict(), "identity": model.identity(),
+                                                         "data": dataset.stats()}, indent=2, default=str))
     if hasattr(model, "save_embeddings"):
         model.save_embeddings(run_dir / "embeddings.safetensors")
 

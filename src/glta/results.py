@@ -11,6 +11,10 @@ from pathlib import Path
 
 import torch
 
+from glta.errors import GLTAError
+from glta.paths import atomic_write
+
+# what the paper's tables read (glta.report); a results file holds whatever eval.ks produced
 REQUIRED_METRICS = ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20", "Hit@10", "MRR@10")
 
 
@@ -55,17 +59,26 @@ def provenance(config: dict, data_fingerprint: str, seed: int, wall_seconds: flo
 
 def write_results(path: str | Path, method: str, dataset: str, valid: dict, test: dict, prov: dict,
                   **extra) -> Path:
-    missing = [k for k in REQUIRED_METRICS if k not in valid or k not in test]
-    if missing:
-        raise ValueError(f"results lack metrics {missing}; evaluate with ks including 5, 10 and 20")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {"method": method, "dataset": dataset, "metrics": {"valid": valid, "test": test}, **extra,
               "provenance": prov}
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    atomic_write(path, json.dumps(record, indent=2, default=str) + "\n")
     return path
+
+
+def check_writable(path: str | Path, what: str = "results file") -> None:
+    """Fail before any training if ``path`` could not be written afterwards (a folder in its place, a read-only or
+    non-folder parent), so a finished run never ends without its output."""
+    import os
+
+    path = Path(path)
+    if path.is_dir():
+        raise GLTAError(f"{what} {path} is a folder; give a file path (e.g. --out {path / 'result.json'})")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise GLTAError(f"{what} {path} cannot be written ({parent} is not a writable folder); choose another path")
 
 
 def read_results(path: str | Path) -> dict:
