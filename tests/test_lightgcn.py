@@ -105,3 +105,18 @@ def test_resumed_run_does_not_repeat_its_warm_up(tmp_path, monkeypatch):
     assert calls == ["warm", "skip"]
     assert run.record["training"]["stage_seconds"] == 1.5
     assert not (tmp_path / "run" / "stages.json").exists()
+
+
+def test_resume_refuses_changed_settings_it_cannot_apply(synthetic, tmp_path):
+    """`--resume train.lr=0.5` would keep the checkpoint's optimiser at the old rate while the results recorded the
+    new one: it is refused, naming the key. Settings that only say how long or where to run may change."""
+    def run(resume, **train):
+        torch.manual_seed(0)
+        settings = {"epochs": 2, "batch_size": 2048, "lr": 0.01, "patience": 100, **train}
+        return fit(LightGCN(synthetic, LightGCNConfig()), synthetic, TrainConfig(**settings), EvalConfig(),
+                   checkpoint_dir=tmp_path, resume=resume, progress=False, log=lambda s: None)
+
+    run(False)
+    with pytest.raises(GLTAError, match=r"train\.lr was 0\.01 .* now 0\.5"):
+        run(True, lr=0.5, epochs=3)
+    assert run(True, epochs=3, threads=1).epochs_run == 3

@@ -73,6 +73,42 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
     return losses
 
 
+# settings that may change when a run resumes (how long, where and how fast it runs); any other difference between the
+# checkpoint's settings and the current ones is refused, so the results never record a setting the run did not use
+RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.threads", "train.device", "eval.batch_size",
+                     "model.eval_batch_size", "model.compile"}
+
+
+def _fixed_settings(model: Recommender, train: TrainConfig, evaluation: EvalConfig) -> dict[str, object]:
+    """Flat ``section.key -> value`` of the settings a checkpoint fixes."""
+    import dataclasses
+    import json
+
+    flat: dict[str, object] = {}
+
+    def walk(prefix: str, value) -> None:
+        if dataclasses.is_dataclass(value):
+            for f in dataclasses.fields(value):
+                walk(f"{prefix}.{f.name}", getattr(value, f.name))
+        else:
+            flat[prefix] = json.loads(json.dumps(value, default=str))
+
+    for name, section in (("train", train), ("eval", evaluation), ("model", model.config)):
+        if dataclasses.is_dataclass(section):
+            walk(name, section)
+    return {k: v for k, v in flat.items() if k not in RESUMABLE_CHANGES}
+
+
+def _check_same_settings(saved: dict, now: dict, checkpoint: Path) -> None:
+    changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+    if changed:
+        key = changed[0]
+        raise GLTAError(f"--resume: {key} was {saved.get(key)!r} when {checkpoint} was written, now {now.get(key)!r}"
+                        f"{f' (and {len(changed) - 1} more)' if len(changed) > 1 else ''}; resume with the same "
+                        f"settings (only {', '.join(sorted(RESUMABLE_CHANGES))} may change) or start afresh "
+                        "without --resume")
+
+
 def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation: EvalConfig,
         checkpoint_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
         log: Callable[[str], None] = print) -> FitResult:
@@ -94,6 +130,8 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         state = load_checkpoint(checkpoint, module_device(model))
         if state["identity"] != model.identity():
             raise GLTAError(f"{checkpoint} belongs to another model or data set; delete it or drop --resume")
+        if "settings" in state:
+            _check_same_settings(state["settings"], _fixed_settings(model, train, evaluation), checkpoint)
         model.load_state_dict(state["model"])
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
@@ -130,7 +168,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
             history.append(record)
             if checkpoint:
                 save_checkpoint(checkpoint, {
-                    "identity": model.identity(), "model": model.state_dict(), "optimizer": optimizer and optimizer.state_dict(),
+                    "identity": model.identity(), "settings": _fixed_settings(model, train, evaluation), "model": model.state_dict(), "optimizer": optimizer and optimizer.state_dict(),
                     "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "epoch": epoch,
                     "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,
                     "best_epoch": best_epoch, "best_state": best_state, "best_valid": best_valid,
