@@ -166,6 +166,9 @@ def _llm_and_generation(args):
             from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
 
 
+TEXT_KINDS = ("profile", "prediction", "item_profile")
+
+
 def cmd_text_generate(args) -> None:
     import numpy as np
 
@@ -173,10 +176,13 @@ def cmd_text_generate(args) -> None:
     from glta.text.generate import generate_item_texts, generate_user_texts
     from glta.text.llm import load_llm
 
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    wrong = [k for k in kinds if k not in TEXT_KINDS]
+    if wrong or not kinds:
+        raise GLTAError(f"--kinds {args.kinds}: unknown kind(s) {wrong}; choose from {', '.join(TEXT_KINDS)}")
     llm_config, generation = _llm_and_generation(args)
     dataset = load_dataset(_data_config(args), args.data_root)
     llm = load_llm(llm_config)
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     users = np.flatnonzero(np.diff(dataset.train.indptr) > 0)
     if args.limit:
         users = users[: args.limit]
@@ -340,6 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         if stray or not hasattr(args, "overrides"):
             parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
         args.overrides = list(args.overrides or []) + extra
+    if isinstance(getattr(args, "dataset", None), str) and "=" in args.dataset and hasattr(args, "overrides"):
+        # `glta text generate --data-path DIR generation.batch_size=16`: the optional name took the first override
+        args.overrides, args.dataset = [args.dataset] + list(args.overrides or []), None
     if getattr(args, "command", None) in {"evaluate", "recommend"} and not args.run_dir and not args.dataset:
         parser.error("give --dataset (and --method) or --run-dir")
     try:

@@ -52,6 +52,11 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     started = time.time()
     commit = git_commit()
     dataset = load_dataset(config.data, data_root)
+    for split in ("valid", "test"):
+        if getattr(dataset, split).nnz == 0:
+            raise GLTAError(f"no user of {dataset.name} has a {split} interaction, so nothing could be evaluated: "
+                            f"users need at least data.min_user_interactions={config.data.min_user_interactions} "
+                            "interactions (and enough of them for data.valid_ratio / data.test_ratio)")
     run_dir = Path(run_dir or default_run_dir(dataset.name, config.method))
     path = Path(out) if out else default_results_path(dataset.name, config.method)
     check_writable(path)
@@ -126,11 +131,18 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
     meta_path = run_dir / "run.json"
     if not meta_path.exists():
         raise GLTAError(f"{run_dir} holds no trained run (no run.json): train it first with `glta train`")
-    meta = json.loads(meta_path.read_text())
-    raw = deep_merge(meta["config"], inference_overrides(overrides))
-    config = RunConfig(method=raw["method"], data=from_dict(DataConfig, raw["data"]),
-                       train=from_dict(TrainConfig, raw["train"]), eval=from_dict(EvalConfig, raw["eval"]),
-                       model=from_dict(model_config_class(raw["method"]), raw["model"]))
+    try:
+        meta = json.loads(meta_path.read_text())
+        raw = deep_merge(meta["config"], inference_overrides(overrides))
+        config = RunConfig(method=raw["method"], data=from_dict(DataConfig, raw["data"]),
+                           train=from_dict(TrainConfig, raw["train"]), eval=from_dict(EvalConfig, raw["eval"]),
+                           model=from_dict(model_config_class(raw["method"]), raw["model"]))
+        meta["identity"]["dataset_fingerprint"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        if isinstance(error, GLTAError):
+            raise
+        raise GLTAError(f"{meta_path} is damaged ({type(error).__name__}: {str(error)[:120]}); retrain the run "
+                        "(`glta train ...`) to write it again") from None
     dataset = load_dataset(config.data, data_root)
     if dataset.fingerprint() != meta["identity"]["dataset_fingerprint"]:
         raise GLTAError(f"{run_dir} was trained on data fingerprint {meta['identity']['dataset_fingerprint']}, "
@@ -142,7 +154,17 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
         details = "; ".join(f"{key}: trained with {a!r}, found {b!r}" for key, (a, b) in sorted(different.items()))
         raise GLTAError(f"{run_dir} does not match what is loaded now ({details}). Load it with the same LLM "
                         "and data set it was trained on, or retrain")
-    model.load_state_dict(load_file(str(run_dir / "model.safetensors")))
+    weights = run_dir / "model.safetensors"
+    try:
+        state = load_file(str(weights))
+    except Exception as error:  # safetensors raises its own error type for a truncated or foreign file
+        raise GLTAError(f"{weights} is missing or damaged ({str(error).splitlines()[0][:120]}); retrain the run") \
+            from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise GLTAError(f"{weights} does not fit the {config.method} model described by run.json "
+                        f"({str(error).splitlines()[0][:120]}); retrain the run") from None
     model.skip_warm_up()  # a trained model is past its warm-up stages (GLTA: in the UA stage, as when it was tested)
     model.eval()
     return config, dataset, model

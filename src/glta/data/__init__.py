@@ -21,7 +21,7 @@ from glta.data.splits import TEST, TRAIN, VALID, split_interactions
 from glta.data.synthetic import SyntheticSpec, generate
 from glta.errors import GLTAError
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: ids kept as exact strings (before: numeric-looking ids were parsed as numbers)
 
 
 @dataclass(frozen=True)

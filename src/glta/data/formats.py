@@ -396,6 +396,28 @@ def _read_table(path: Path) -> pd.DataFrame:
                               "use a CSV or TSV file with a header row") from None
 
 
+def _require_ids(frame: pd.DataFrame, user_col: str, item_col: str, where: Path) -> None:
+    """Every row of a table needs both ids (an empty field would silently become an item named "")."""
+    empty = (frame[user_col].astype(str).str.strip() == "") | (frame[item_col].astype(str).str.strip() == "")
+    if empty.any():
+        line = int(np.flatnonzero(empty.to_numpy())[0]) + 2
+        raise DataFormatError(where, "empty user or item id", "every row needs both ids", line)
+
+
+def _timestamps(frame: pd.DataFrame, column: str, where: Path) -> np.ndarray:
+    """A timestamp column as unix seconds: numbers as they are, dates parsed; anything else is an error."""
+    numeric = pd.to_numeric(frame[column], errors="coerce")
+    missing = numeric.isna()
+    if missing.any():  # dates: parsed one by one, then unix seconds
+        dates = pd.to_datetime(frame.loc[missing, column], errors="coerce", format="mixed", utc=True)
+        numeric[missing] = (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    if numeric.isna().any():
+        line = int(np.flatnonzero(numeric.isna().to_numpy())[0]) + 2
+        raise DataFormatError(where, f"timestamp '{frame[column].iloc[line - 2]}' is not a number or date",
+                              "use unix seconds or ISO dates", line)
+    return numeric.to_numpy()
+
+
 def load_csv(path: Path) -> Interactions:
     """Generic CSV/TSV with a header: user, item[, rating, timestamp]; item text from ``items.csv``/``items.tsv``.
 
@@ -409,22 +431,8 @@ def load_csv(path: Path) -> Interactions:
     user_col = _pick(frame.columns, USER_COLUMNS, inter, "user")
     item_col = _pick(frame.columns, ITEM_COLUMNS, inter, "item")
     time_col = _pick(frame.columns, TIME_COLUMNS, inter, "timestamp", required=False)
-    empty = (frame[user_col] == "") | (frame[item_col] == "")
-    if empty.any():
-        line = int(np.flatnonzero(empty.to_numpy())[0]) + 2
-        raise DataFormatError(inter, "empty user or item id", "every row needs both ids", line)
-    order = None
-    if time_col is not None:
-        numeric = pd.to_numeric(frame[time_col], errors="coerce")
-        missing = numeric.isna()
-        if missing.any():  # dates: parsed one by one, then unix seconds
-            dates = pd.to_datetime(frame.loc[missing, time_col], errors="coerce", format="mixed", utc=True)
-            numeric[missing] = (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
-        if numeric.isna().any():
-            line = int(np.flatnonzero(numeric.isna().to_numpy())[0]) + 2
-            raise DataFormatError(inter, f"timestamp '{frame[time_col].iloc[line - 2]}' is not a number or date",
-                                  "use unix seconds or ISO dates", line)
-        order = numeric.to_numpy()
+    _require_ids(frame, user_col, item_col, inter)
+    order = _timestamps(frame, time_col, inter) if time_col is not None else None
     text: dict[str, dict[str, str]] = {}
     for name in ("items.csv", "items.tsv"):
         items_file = folder / name
@@ -462,7 +470,8 @@ def load_recbole(path: Path) -> Interactions:
     user_col = _pick(frame.columns, ("user_id",), source, "user_id:token")
     item_col = _pick(frame.columns, ("item_id",), source, "item_id:token")
     time_col = _pick(frame.columns, ("timestamp",), source, "timestamp", required=False)
-    order = pd.to_numeric(frame[time_col], errors="coerce").fillna(0).to_numpy() if time_col else None
+    _require_ids(frame, user_col, item_col, source)
+    order = _timestamps(frame, time_col, source) if time_col else None
     text: dict[str, dict[str, str]] = {}
     item_files = sorted(folder.glob("*.item"))
     if item_files:
@@ -475,7 +484,36 @@ def load_recbole(path: Path) -> Interactions:
     return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, given_split=given)
 
 
-FORMATS: dict[str, Callable[[Path], Interactions]] = {
+def _guarded(name: str, loader: Callable[[Path], Interactions]) -> Callable[[Path], Interactions]:
+    """A loader whose unforeseen failures on malformed input (wrong compression, bytes that are not text, JSON of
+    the wrong shape or nested too deep, an unreadable field) end as one ``DataFormatError`` naming the path, never as
+    a traceback. The loaders' own checks still give the more precise message (file, line, fix) where they exist."""
+    import csv
+    import functools
+    import gzip
+    import zlib
+
+    expected = (OSError, EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError, RecursionError, ValueError,
+                TypeError, KeyError, IndexError, AttributeError, csv.Error, pd.errors.EmptyDataError,
+                pd.errors.ParserError)
+
+    @functools.wraps(loader)
+    def load(path: Path) -> Interactions:
+        try:
+            return loader(path)
+        except DataFormatError:
+            raise
+        except expected as error:
+            kind = {RecursionError: "JSON nested too deeply", UnicodeDecodeError: "bytes that are not UTF-8 text",
+                    gzip.BadGzipFile: "a file that is not gzip-compressed"}.get(type(error), type(error).__name__)
+            detail = str(error).splitlines()[0][:160] if str(error) else ""
+            raise DataFormatError(path, f"cannot be read as '{name}' data ({kind}{': ' + detail if detail else ''})",
+                                  f"check the files against the '{name}' layout in README \"Data sets\", or pass "
+                                  "another --format") from None
+    return load
+
+
+FORMATS: dict[str, Callable[[Path], Interactions]] = {name: _guarded(name, loader) for name, loader in {
     "movielens-1m": load_movielens_1m,
     "movielens-100k": load_movielens_100k,
     "amazon": load_amazon,
@@ -485,7 +523,7 @@ FORMATS: dict[str, Callable[[Path], Interactions]] = {
     "once-goodreads": load_once_goodreads,
     "csv": load_csv,
     "recbole": load_recbole,
-}
+}.items()}
 
 
 def detect_format(path: Path) -> str | None:
