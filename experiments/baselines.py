@@ -1,4 +1,5 @@
-"""Train the paper's six baselines on a data set with their validation grids (paper Table 2's baseline rows).
+"""Train the paper's six baselines (and the EASE and GF-CF references) on a data set with their validation grids
+(paper Table 2's baseline rows).
 
     .venv/bin/python experiments/baselines.py --dataset amazon-scientific [--methods hccf lightgcn_plus] [--threads 1]
 
@@ -26,6 +27,9 @@ GRIDS = {
     "hccf_plus": ("hccf", {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]}),
     "rlmrec_con": ("lightgcn", {"model.kd_weight": [0.01, 0.1], "model.kd_temperature": [0.2, 0.5]}),
     "rlmrec_gen": ("lightgcn", {"model.recon_weight": [0.01, 0.1], "model.recon_temperature": [0.2, 0.5]}),
+    # training-free references beyond the paper (glta.closed_form): one setting each, chosen on validation
+    "ease": (None, {"model.l2": [50.0, 200.0, 500.0, 1000.0, 3000.0]}),
+    "gfcf": (None, {"model.ideal_weight": [0.0, 0.1, 0.3, 0.5, 1.0]}),
 }
 # Where one grid point costs hours on a CPU, fewer points are searched (docs/baselines.md); --full-grid restores
 # the grids above. ML-1M: HCCF (~90 s an epoch) keeps its authors' MovieLens settings (configs/ml-1m/hccf.yaml)

@@ -44,7 +44,7 @@ def build(method, dataset, profiles):
 
 
 def test_every_method_has_a_config_and_a_class():
-    for method in ["lightgcn", *BASELINES, "glta", "pop"]:
+    for method in ["lightgcn", *BASELINES, "glta", "glta_plus", "pop", "ease", "gfcf"]:
         assert issubclass(method_class(method), Recommender)
         assert method_class(method).method == method
         model_config_class(method)()

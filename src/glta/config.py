@@ -75,7 +75,8 @@ MODEL_CONFIGS: dict[str, str] = {"lightgcn": "glta.config:LightGCNConfig", "pop"
                                  "hccf": "glta.graph.hccf:HCCFConfig", "lightgcn_plus": "glta.plus:LightGCNPlusConfig",
                                  "hccf_plus": "glta.plus:HCCFPlusConfig", "rlmrec_con": "glta.rlmrec:RLMRecConConfig",
                                  "rlmrec_gen": "glta.rlmrec:RLMRecGenConfig", "glta": "glta.align.glta:GLTAConfig",
-                                 "glta_plus": "glta.align.glta:GLTAPlusConfig"}
+                                 "glta_plus": "glta.align.glta:GLTAPlusConfig",
+                                 "ease": "glta.closed_form:EASEConfig", "gfcf": "glta.closed_form:GFCFConfig"}
 
 
 def model_config_class(method: str) -> type:
@@ -144,7 +145,7 @@ _POSITIVE_INT = ("batch_size", "epochs", "eval_every", "patience", "dim", "layer
                  "supervised_slots", "ia_batch_size", "ia_group_size", "item_text_chars", "eval_batch_size",
                  "max_history_items", "max_item_chars", "max_new_tokens", "prompt_token_budget",
                  "min_user_interactions")
-_NON_NEGATIVE = ("threads", "valid_users", "context_items", "text_tokens", "ia_epochs", "seed", "reg_weight",
+_NON_NEGATIVE = ("threads", "ideal_rank", "ideal_weight", "l2", "valid_users", "context_items", "text_tokens", "ia_epochs", "seed", "reg_weight",
                  "align_weight", "kd_weight", "recon_weight", "ssl_weight", "mult")
 _POSITIVE = ("lr", "ia_lr", "head_lr_scale", "init_std", "align_temperature", "kd_temperature", "recon_temperature",
              "temperature", "repetition_penalty")

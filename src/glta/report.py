@@ -22,7 +22,8 @@ DATASETS = ("ml-1m", "amazon-scientific", "goodreads-once")
 # Table 2's rows: the paper's six baselines and GLTA (popularity as a floor for reference), then GLTA+ (beyond the paper)
 METHODS = {"pop": "Popularity", "lightgcn": "LightGCN", "hccf": "HCCF", "lightgcn_plus": "LightGCN+",
            "hccf_plus": "HCCF+", "rlmrec_con": "RLMRec-Con", "rlmrec_gen": "RLMRec-Gen", "glta": "GLTA",
-           "glta_plus": "GLTA+"}
+           "glta_plus": "GLTA+",
+           "ease": "EASE", "gfcf": "GF-CF"}
 # variant name in experiments/glta_variants.py -> label in the paper
 TABLE3 = {"no_pf_pd": "w/o PF&PD", "no_pf": "w/o PF", "no_pd": "w/o PD", "default": "GLTA"}
 FIGURE3 = {"default": "GLTA", "no_ia": "w/o IA", "no_ua": "w/o UA"}
