@@ -37,3 +37,23 @@ def test_report_places_each_result_in_its_row_and_column(tmp_path):
     assert next(line for line in table3 if line.startswith("| w/o PD |")).count("—") == 8
     figure4 = (tmp_path / "paper" / "figure4.md").read_text()
     assert next(line for line in figure4.splitlines() if line.startswith("| FL |")).count("0.5000") == 4
+
+
+def test_a_dirty_tree_is_labelled_with_the_hash_of_its_diff(tmp_path, monkeypatch):
+    import subprocess
+
+    from glta.results import git_commit
+
+    monkeypatch.delenv("GLTA_GIT_COMMIT", raising=False)
+    run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
+    run("init", "-q")
+    (tmp_path / "model.py").write_text("lr = 1\n")
+    run("add", "model.py")
+    run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+    clean = git_commit(tmp_path)
+    assert len(clean) == 40 and "+" not in clean
+    (tmp_path / "model.py").write_text("lr = 2\n")
+    first = git_commit(tmp_path)
+    (tmp_path / "model.py").write_text("lr = 3\n")
+    second = git_commit(tmp_path)
+    assert first.startswith(clean + "+dirty-") and second.startswith(clean + "+dirty-") and first != second
