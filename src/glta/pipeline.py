@@ -88,7 +88,8 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
                            "train_seconds": round(result.train_seconds, 2), "stopped_by": result.stopped_by,
                            **stages,
                            **({"calibration": model.calibration} if getattr(model, "calibration", None) else {}),
-                           "history": result.history}}
+                           "history": result.history},
+              "per_user_test": result.test_per_user}
     prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit)
     write_results(path, config.method, dataset.name, result.valid, result.test, prov, **record)
     (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
@@ -177,11 +178,14 @@ def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bo
     started, commit = time.time(), git_commit()
     config, dataset, model = load_run(run_dir, data_root, overrides)
     metrics = {split: evaluate(model, RankingEvaluator(dataset, split, config.eval.ks, config.eval.batch_size),
-                               progress=progress) for split in ("valid", "test")}
+                               progress=progress, per_user=config.train.select_metric if split == "test" else None)
+               for split in ("valid", "test")}
+    per_user = metrics["test"].pop("per_user")
     if out is not None:
         prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, time.time() - started,
                           commit=commit, evaluated_run=str(run_dir), overrides=list(overrides or []))
-        write_results(out, config.method, dataset.name, metrics["valid"], metrics["test"], prov)
+        write_results(out, config.method, dataset.name, metrics["valid"], metrics["test"], prov,
+                      per_user_test=per_user)
     return metrics
 
 

@@ -35,6 +35,8 @@ class FitResult:
     train_seconds: float
     history: list[dict] = field(default_factory=list)
     stopped_by: str = ""
+    # per-user values of the selection metric on test (for paired significance tests): users are dataset indices
+    test_per_user: dict = field(default_factory=dict)
 
 
 def set_seed(seed: int) -> None:
@@ -43,7 +45,7 @@ def set_seed(seed: int) -> None:
 
 
 def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = False,
-             calibrate_for: str | None = None) -> dict:
+             calibrate_for: str | None = None, per_user: str | None = None) -> dict:
     """Metrics of ``model`` on ``evaluator``. With ``calibrate_for`` (a metric name; validation only) the model
     first chooses its inference-time settings on this evaluator (``Recommender.calibrate``, e.g. GLTA+'s fusion
     weight) and the metrics are those at the chosen setting."""
@@ -52,7 +54,12 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
     with torch.no_grad():
         model.prepare_scoring(evaluator.exclude)
         metrics = model.calibrate(evaluator, calibrate_for, progress) if calibrate_for else None
-        if metrics is None:
+        if metrics is None and per_user:
+            values = evaluator.evaluate(model.score, progress=progress, per_user=True)
+            metrics = {name: float(v.mean()) for name, v in values.items()}
+            metrics["per_user"] = {"metric": per_user, "users": evaluator.users.tolist(),
+                                   "values": np.round(values[per_user], 6).tolist()}
+        elif metrics is None:
             metrics = evaluator.evaluate(model.score, progress=progress)
     model.train(was_training)
     return metrics
@@ -187,7 +194,9 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     if valid_eval.users is not full_valid.users and best_state is not None:
         # report every user, not the sample (and choose inference-time settings on all of them)
         best_valid = evaluate(model, full_valid, progress=progress, calibrate_for=train.select_metric)
-    test = evaluate(model, test_eval, progress=progress)
+    test = evaluate(model, test_eval, progress=progress, per_user=train.select_metric)
+    test_per_user = test.pop("per_user")
     epochs_run = history[-1]["epoch"] + 1 if history else 0
     return FitResult(valid=best_valid, test=test, best_epoch=best_epoch, epochs_run=epochs_run,
-                     train_seconds=train_seconds, history=history, stopped_by=stopped_by)
+                     train_seconds=train_seconds, history=history, stopped_by=stopped_by,
+                     test_per_user=test_per_user)

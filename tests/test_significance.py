@@ -1,0 +1,40 @@
+"""Paired tests: the same p-values as scipy on a hand-made case, users matched by id, seeds averaged."""
+
+import numpy as np
+import pytest
+from scipy.stats import ttest_rel, wilcoxon
+
+from glta.errors import GLTAError
+from glta.significance import compare, seed_average
+
+
+def record(values: dict[int, float], mean: float | None = None) -> dict:
+    users = list(values)
+    return {"method": "m", "dataset": "d", "metrics": {"test": {"N@10": mean if mean is not None else
+                                                                np.mean(list(values.values()))}},
+            "per_user_test": {"metric": "N@10", "users": users, "values": [values[u] for u in users]}}
+
+
+def test_wilcoxon_over_users_matches_scipy_and_matches_users_by_id():
+    a = {0: 0.9, 1: 0.7, 2: 0.65, 3: 0.8, 4: 0.3, 5: 0.55, 6: 0.6, 7: 0.75}
+    b = {7: 0.5, 6: 0.61, 5: 0.2, 4: 0.1, 3: 0.45, 2: 0.6, 1: 0.3, 0: 0.85, 99: 1.0}  # shuffled, one extra user
+    result = compare([record(a)], [record(b)])
+    users = sorted(a)
+    assert result.users == 8
+    assert result.wilcoxon_p == pytest.approx(wilcoxon([a[u] for u in users], [b[u] for u in users]).pvalue)
+    assert result.mean_a == pytest.approx(np.mean(list(a.values())))
+    assert result.ttest_p is None  # one seed each
+
+
+def test_seeds_are_averaged_per_user_and_t_tested_over_seeds():
+    seeds_a = [record({0: 0.5, 1: 0.7}, 0.61), record({0: 0.7, 1: 0.9}, 0.8), record({0: 0.6, 1: 0.8}, 0.72)]
+    seeds_b = [record({0: 0.4, 1: 0.6}, 0.5), record({0: 0.5, 1: 0.7}, 0.62), record({0: 0.3, 1: 0.5}, 0.41)]
+    assert seed_average(seeds_a) == {0: pytest.approx(0.6), 1: pytest.approx(0.8)}
+    result = compare(seeds_a, seeds_b)
+    assert result.seeds == 3
+    assert result.ttest_p == pytest.approx(ttest_rel([0.61, 0.8, 0.72], [0.5, 0.62, 0.41]).pvalue)
+
+
+def test_results_without_per_user_values_are_a_clear_error():
+    with pytest.raises(GLTAError, match="per-user"):
+        compare([{"method": "old", "metrics": {"test": {}}}], [record({0: 1.0})])
