@@ -79,7 +79,10 @@ class LightGCN(EmbeddingRecommender):
             users, items = self.propagate()
         meta = {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
                 "dim": str(self.config.dim), "layers": str(self.config.layers), **(metadata or {})}
-        save_file({"user": users.cpu().contiguous(), "item": items.cpu().contiguous()}, str(path), metadata=meta)
+        from glta.paths import atomic_path
+
+        with atomic_path(path) as staging:
+            save_file({"user": users.cpu().contiguous(), "item": items.cpu().contiguous()}, str(staging), metadata=meta)
         return path
 
 
