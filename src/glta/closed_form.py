@@ -55,6 +55,8 @@ class _ClosedForm(Recommender):
 
 class EASE(_ClosedForm):
     method = "ease"
+    config_class = EASEConfig
+    display_name = "EASE"
 
     def __init__(self, dataset: RecDataset, config: EASEConfig):
         super().__init__(dataset, config)
@@ -71,6 +73,8 @@ class EASE(_ClosedForm):
 
 class GFCF(_ClosedForm):
     method = "gfcf"
+    config_class = GFCFConfig
+    display_name = "GF-CF"
 
     def __init__(self, dataset: RecDataset, config: GFCFConfig):
         super().__init__(dataset, config)

@@ -70,22 +70,13 @@ class PopularityConfig:
     """Most-popular ranking has nothing to set."""
 
 
-# method -> its model config class; GLTA's lives beside the model (it nests the LLM and generation configs)
-MODEL_CONFIGS: dict[str, str] = {"lightgcn": "glta.config:LightGCNConfig", "pop": "glta.config:PopularityConfig",
-                                 "hccf": "glta.graph.hccf:HCCFConfig", "lightgcn_plus": "glta.plus:LightGCNPlusConfig",
-                                 "hccf_plus": "glta.plus:HCCFPlusConfig", "rlmrec_con": "glta.rlmrec:RLMRecConConfig",
-                                 "rlmrec_gen": "glta.rlmrec:RLMRecGenConfig", "glta": "glta.align.glta:GLTAConfig",
-                                 "glta_plus": "glta.align.glta:GLTAPlusConfig",
-                                 "ease": "glta.closed_form:EASEConfig", "gfcf": "glta.closed_form:GFCFConfig"}
-
-
 def model_config_class(method: str) -> type:
-    if method not in MODEL_CONFIGS:
-        raise ConfigError(f"unknown method '{method}'; known methods: {sorted(MODEL_CONFIGS)}")
-    import importlib
+    """The ``model.*`` settings class of ``method``, as its Recommender class names it (``config_class``).
+    The method registry (``glta.methods``) imports the models, which import this module: it is read here, when a
+    config is built, rather than at import time."""
+    from glta.methods import method_class
 
-    module, name = MODEL_CONFIGS[method].split(":")
-    return getattr(importlib.import_module(module), name)
+    return method_class(method).config_class
 
 
 @dataclass

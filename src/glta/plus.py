@@ -33,6 +33,8 @@ class HCCFPlusConfig(HCCFConfig):
 
 class LightGCNPlus(LightGCN):
     method = "lightgcn_plus"
+    config_class = LightGCNPlusConfig
+    display_name = "LightGCN+"
 
     def __init__(self, dataset: RecDataset, config: LightGCNPlusConfig,
                  text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
@@ -48,6 +50,8 @@ class LightGCNPlus(LightGCN):
 
 class HCCFPlus(HCCF):
     method = "hccf_plus"
+    config_class = HCCFPlusConfig
+    display_name = "HCCF+"
 
     def __init__(self, dataset: RecDataset, config: HCCFPlusConfig,
                  text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):

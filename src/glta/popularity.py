@@ -8,12 +8,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from glta.config import PopularityConfig
 from glta.data.dataset import RecDataset
 from glta.recommender import Recommender
 
 
 class Popularity(Recommender):
     method = "pop"
+    config_class = PopularityConfig
+    display_name = "Popularity"
 
     def __init__(self, dataset: RecDataset, config=None):
         super().__init__(dataset, config)

@@ -25,7 +25,9 @@ from glta.data.dataset import RecDataset
 
 
 class Recommender(nn.Module, ABC):
-    method: ClassVar[str]
+    method: ClassVar[str]  # the name on the CLI and in results files (the registry: glta.methods)
+    config_class: ClassVar[type]  # the typed dataclass of its ``model.*`` settings
+    display_name: ClassVar[str]  # its label in tables
 
     def __init__(self, dataset: RecDataset, config: Any):
         super().__init__()

@@ -17,13 +17,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from glta.methods import method_class
+
 METRICS = ("P@5", "P@10", "N@5", "N@10")
 DATASETS = ("ml-1m", "amazon-scientific", "goodreads-once")
-# Table 2's rows: the paper's six baselines and GLTA (popularity as a floor for reference), then GLTA+ (beyond the paper)
-METHODS = {"pop": "Popularity", "lightgcn": "LightGCN", "hccf": "HCCF", "lightgcn_plus": "LightGCN+",
-           "hccf_plus": "HCCF+", "rlmrec_con": "RLMRec-Con", "rlmrec_gen": "RLMRec-Gen", "glta": "GLTA",
-           "glta_plus": "GLTA+",
-           "ease": "EASE", "gfcf": "GF-CF"}
+# Table 2's rows, in order: popularity (a floor), the paper's six baselines and GLTA, then beyond the paper GLTA+
+# and the training-free EASE and GF-CF. Labels are the classes' display names (glta.methods is the one registry).
+TABLE2_ROWS = ("pop", "lightgcn", "hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen", "glta",
+               "glta_plus", "ease", "gfcf")
+METHODS = {name: method_class(name).display_name for name in TABLE2_ROWS}
 # variant name in experiments/glta_variants.py -> label in the paper
 TABLE3 = {"no_pf_pd": "w/o PF&PD", "no_pf": "w/o PF", "no_pd": "w/o PD", "default": "GLTA"}
 FIGURE3 = {"default": "GLTA", "no_ia": "w/o IA", "no_ua": "w/o UA"}

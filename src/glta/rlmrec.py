@@ -50,6 +50,8 @@ def _profiles(dataset: RecDataset, config, given):
 
 class RLMRecCon(LightGCN):
     method = "rlmrec_con"
+    config_class = RLMRecConConfig
+    display_name = "RLMRec-Con"
 
     def __init__(self, dataset: RecDataset, config: RLMRecConConfig,
                  text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
@@ -65,6 +67,8 @@ class RLMRecCon(LightGCN):
 
 class RLMRecGen(LightGCN):
     method = "rlmrec_gen"
+    config_class = RLMRecGenConfig
+    display_name = "RLMRec-Gen"
 
     def __init__(self, dataset: RecDataset, config: RLMRecGenConfig,
                  text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):

@@ -108,6 +108,8 @@ def compile_decoder(model: nn.Module) -> None:
 
 class GLTA(Recommender):
     method = "glta"
+    config_class = GLTAConfig
+    display_name = "GLTA"
 
     def __init__(self, dataset: RecDataset, config: GLTAConfig, llm=None,
                  embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
@@ -586,3 +588,5 @@ class GLTAPlus(GLTA):
     """GLTA+ (``glta_plus``): reported as its own row; the ``glta`` method stays the paper's."""
 
     method = "glta_plus"
+    config_class = GLTAPlusConfig
+    display_name = "GLTA+"

@@ -55,6 +55,8 @@ def node_infonce(anchor: torch.Tensor, target: torch.Tensor, nodes: torch.Tensor
 
 class HCCF(EmbeddingRecommender):
     method = "hccf"
+    config_class = HCCFConfig
+    display_name = "HCCF"
 
     def __init__(self, dataset: RecDataset, config: HCCFConfig):
         super().__init__(dataset, config)

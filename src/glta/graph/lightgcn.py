@@ -26,6 +26,8 @@ from glta.recommender import EmbeddingRecommender
 
 class LightGCN(EmbeddingRecommender):
     method = "lightgcn"
+    config_class = LightGCNConfig
+    display_name = "LightGCN"
 
     def __init__(self, dataset: RecDataset, config: LightGCNConfig):
         super().__init__(dataset, config)
