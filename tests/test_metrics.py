@@ -76,3 +76,21 @@ def test_all_metrics_keys():
     out = all_metrics(np.zeros((2, 20)), np.array([1, 2]), [5, 10, 20])
     for key in ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20", "Hit@10", "MRR@10"):
         assert key in out
+
+
+def test_sparse_hit_lookup_and_masking_match_the_dense_computation():
+    import scipy.sparse as sp
+    import torch
+
+    from glta.evaluation.ranking import mask_rows, seen_mask, top_k_hits
+
+    rng = np.random.default_rng(0)
+    held = sp.random(50, 300, density=0.05, format="csr", random_state=1)
+    seen = sp.random(50, 300, density=0.1, format="csr", random_state=2)
+    users = rng.choice(50, 20, replace=False)
+    top = np.stack([rng.choice(300, 10, replace=False) for _ in users])
+    dense = held[users].toarray() > 0
+    assert np.array_equal(top_k_hits(top, held, users), np.take_along_axis(dense, top, axis=1))
+    scores = torch.randn(20, 300)
+    expected = scores.masked_fill(seen_mask(seen, users, 300), float("-inf"))
+    assert torch.equal(mask_rows(scores.clone(), seen, users), expected)

@@ -32,9 +32,34 @@ def seen_mask(seen: sp.csr_matrix, users: np.ndarray, n_items: int | None = None
     return mask
 
 
+def _coordinates(matrix: sp.csr_matrix, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(batch row, item) of every stored entry of ``matrix``'s rows ``users``, without a dense copy."""
+    block = matrix[users]
+    rows = np.repeat(np.arange(len(users), dtype=np.int64), np.diff(block.indptr))
+    return rows, block.indices.astype(np.int64)
+
+
 def mask_rows(scores: torch.Tensor, seen: sp.csr_matrix, users: np.ndarray) -> torch.Tensor:
-    """Set ``scores[b, i] = -inf`` for every item i that user ``users[b]`` has in ``seen`` (in place)."""
-    return scores.masked_fill_(seen_mask(seen, users, scores.shape[1]).to(scores.device), float("-inf"))
+    """Set ``scores[b, i] = -inf`` for every item i that user ``users[b]`` has in ``seen`` (in place). Only the
+    seen entries are written: no (batch x items) mask is built."""
+    rows, cols = _coordinates(seen, np.asarray(users))
+    if len(rows):
+        index = (torch.from_numpy(rows).to(scores.device), torch.from_numpy(cols).to(scores.device))
+        scores.index_put_(index, torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device))
+    return scores
+
+
+def top_k_hits(top: np.ndarray, held_out: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+    """(batch, k) booleans: whether each ranked item is one of the user's held-out items, by a sorted-key lookup
+    over the held-out entries (memory O(batch x k + held-out entries), not O(batch x items))."""
+    n_items = held_out.shape[1]
+    rows, cols = _coordinates(held_out, users)
+    keys = np.sort(rows * n_items + cols)
+    query = (np.arange(len(users), dtype=np.int64)[:, None] * n_items + top).ravel()
+    where = np.searchsorted(keys, query)
+    found = where < len(keys)
+    found[found] = keys[where[found]] == query[found]
+    return found.reshape(top.shape)
 
 
 def exclusion_matrix(dataset: RecDataset, split: str) -> sp.csr_matrix:
@@ -83,8 +108,7 @@ class RankingEvaluator:
             scores = score_fn(torch.from_numpy(users)).float()
             mask_rows(scores, self.exclude, users)
             top = torch.topk(scores, max_k, dim=1).indices.cpu().numpy()
-            truth = self.held_out[users].toarray() > 0  # (batch, items): O(batch x items) like the scores
-            hits[start:start + len(users)] = np.take_along_axis(truth, top, axis=1)
+            hits[start:start + len(users)] = top_k_hits(top, self.held_out, users)
         values = all_metrics(hits, self.n_relevant, self.ks)
         if per_user:
             return values
