@@ -115,15 +115,29 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_recommend(args) -> None:
-    from glta.pipeline import default_run_dir, recommend
+    from glta.pipeline import default_run_dir, export_recommendations, recommend, recommend_for_items
 
     run_dir = args.run_dir or default_run_dir(args.dataset, args.method)
-    result = recommend(run_dir, args.user, args.k, args.data_root)
+    chosen = [name for name, given in (("--user", args.user), ("--items", args.items), ("--all", args.all)) if given]
+    if len(chosen) != 1:
+        raise GLTAError("recommend needs exactly one of --user ID, --items ID,ID,... (a user not in the data) or "
+                        "--all --out FILE")
+    if args.all:
+        if not args.out:
+            raise GLTAError("--all writes every user's top-k to a file: add --out recs.csv (or .parquet)")
+        path = export_recommendations(run_dir, args.out, args.k, args.data_root, progress=not args.no_progress)
+        print(f"top-{args.k} for every user -> {path}")
+        return
+    if args.items:
+        result = [recommend_for_items(run_dir, [i.strip() for i in args.items.split(",") if i.strip()], args.k,
+                                      args.data_root)]
+    else:
+        result = recommend(run_dir, args.user, args.k, args.data_root)
     if args.json:
         print(json.dumps(result, indent=2))
         return
     for entry in result:
-        print(f"user {entry['user']}:")
+        print(f"user {entry['user']}:" if entry["user"] is not None else f"new user with items {args.items}:")
         for rank, item in enumerate(entry["items"], 1):
             print(f"  {rank:>2}. {printable(item['item']):<12} {item['score']:>9.4f}  {printable(item['title'])}")
 
@@ -304,7 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     rec = commands.add_parser("recommend", help="top-k unseen items for a user (ids, titles, scores)")
     add_run_args(rec)
-    rec.add_argument("--user", action="append", required=True, help="original user id (repeatable)")
+    rec.add_argument("--user", action="append", help="original user id (repeatable)")
+    rec.add_argument("--items", help="a user who is not in the training data, given by the original ids of items "
+                                     "they interacted with, comma-separated (cold start, no retraining)")
+    rec.add_argument("--all", action="store_true", help="every user's top-k, written to --out")
+    rec.add_argument("--out", help="with --all: a .csv or .parquet file")
+    rec.add_argument("--no-progress", action="store_true")
     rec.add_argument("-k", type=int, default=10)
     rec.set_defaults(func=cmd_recommend)
 

@@ -61,6 +61,13 @@ class _ClosedForm(Recommender):
     def loss(self, batch):
         raise RuntimeError(f"{self.method} is fitted in closed form and has no loss")
 
+    def score_new_users(self, histories: list[np.ndarray]) -> torch.Tensor:
+        """Exact for a closed form: a new user's row of the interaction matrix goes through the same filter."""
+        rows = torch.zeros(len(histories), self.n_items)
+        for row, items in enumerate(histories):
+            rows[row, torch.as_tensor(np.asarray(items, dtype=np.int64))] = 1.0
+        return self._score_rows(rows)
+
     def _rows(self, users: torch.Tensor) -> np.ndarray:
         return self.train_matrix[np.asarray(users.cpu() if isinstance(users, torch.Tensor) else users)].toarray()
 
@@ -80,7 +87,10 @@ class EASE(_ClosedForm):
         self.register_buffer("weights", torch.from_numpy(weights.astype(np.float32)), persistent=False)
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        return torch.from_numpy(self._rows(users)) @ self.weights
+        return self._score_rows(torch.from_numpy(self._rows(users)))
+
+    def _score_rows(self, rows: torch.Tensor) -> torch.Tensor:
+        return rows @ self.weights
 
 
 class GFCF(_ClosedForm):
@@ -108,7 +118,9 @@ class GFCF(_ClosedForm):
             self.vectors = torch.from_numpy(vt.T.astype(np.float32))  # items x k
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        rows = torch.from_numpy(self._rows(users))
+        return self._score_rows(torch.from_numpy(self._rows(users)))
+
+    def _score_rows(self, rows: torch.Tensor) -> torch.Tensor:
         scores = rows @ self.linear
         if self.vectors is not None:
             ideal = ((rows * self.item_inv_sqrt) @ self.vectors) @ self.vectors.T * self.item_sqrt

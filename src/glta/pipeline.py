@@ -214,4 +214,69 @@ def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str
     return out
 
 
-__all__ = ["build_config", "train", "load_run", "evaluate_run", "recommend"]
+def _titles(dataset: RecDataset) -> list[str] | None:
+    return dataset.item_text.get("title")
+
+
+def recommend_for_items(run_dir: str | Path, items: list[str], k: int = 10, data_root: str | None = None) -> dict:
+    """Top-k for a user who is not in the training data, given the original ids of items they interacted with (cold
+    start: folded into the trained model without retraining; see ``Recommender.score_new_users``)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise GLTAError(f"-k {k}: ask for at least 1 recommendation")
+    config, dataset, model = load_run(run_dir, data_root)
+    index = {str(i): n for n, i in enumerate(dataset.item_ids)}
+    unknown = [i for i in items if str(i) not in index]
+    if unknown or not items:
+        raise GLTAError(f"unknown item id(s) {unknown[:5]} in {dataset.name}; give the data set's original item ids, "
+                        f"e.g. {list(dataset.item_ids[:3])}" if unknown else "--items needs at least one item id")
+    given = np.array(sorted({index[str(i)] for i in items}), dtype=np.int64)
+    with torch.no_grad():
+        scores = model.score_new_users([given]).float()
+    scores[0, torch.from_numpy(given)] = float("-inf")  # never recommend what the user already has
+    top = torch.topk(scores[0], min(k, dataset.n_items))
+    titles = _titles(dataset)
+    return {"user": None, "items": [{"item": str(dataset.item_ids[i]), "title": titles[i] if titles else "",
+                                     "score": float(v)} for v, i in zip(top.values.tolist(), top.indices.tolist())
+                                    if np.isfinite(v)]}
+
+
+def export_recommendations(run_dir: str | Path, out: str | Path, k: int = 50, data_root: str | None = None,
+                           batch_size: int = 1024, progress: bool = True) -> Path:
+    """Top-k unseen items for every user of the data set, written in batches to ``out`` (``.csv`` or ``.parquet``):
+    one row per (user, rank) with the original user and item ids and the score."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise GLTAError(f"--out {out}: write recommendations to a .csv or .parquet file")
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise GLTAError(f"-k {k}: ask for at least 1 recommendation")
+    check_writable(out, "recommendations file")
+    config, dataset, model = load_run(run_dir, data_root)
+    exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
+    model.prepare_scoring(exclude)
+    frames = []
+    users = np.arange(dataset.n_users)
+    for start in tqdm(range(0, len(users), batch_size), desc="recommend", unit="batch", disable=not progress):
+        chunk = users[start:start + batch_size]
+        items, scores = recommend_top_k(model.score, dataset, chunk, min(k, dataset.n_items), exclude)
+        keep = np.isfinite(scores)
+        rows, ranks = np.nonzero(keep)
+        frames.append(pd.DataFrame({"user": dataset.user_ids[chunk][rows], "rank": ranks + 1,
+                                    "item": dataset.item_ids[items[keep]], "score": scores[keep]}))
+    table = pd.concat(frames, ignore_index=True)
+    with paths.atomic_path(out) as staging:
+        if out.suffix == ".csv":
+            table.to_csv(staging, index=False)
+        else:
+            try:
+                table.to_parquet(staging, index=False)
+            except ImportError:
+                raise GLTAError("writing .parquet needs pyarrow (`.venv/bin/pip install pyarrow`); or use .csv") \
+                    from None
+    return out
+
+
+__all__ = ["build_config", "train", "load_run", "evaluate_run", "recommend", "recommend_for_items",
+           "export_recommendations"]

@@ -31,3 +31,6 @@ class Popularity(Recommender):
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
         return self.counts.expand(len(users), -1).clone()
+
+    def score_new_users(self, histories) -> torch.Tensor:
+        return self.counts.expand(len(histories), -1).clone()

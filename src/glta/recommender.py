@@ -35,6 +35,7 @@ class Recommender(nn.Module, ABC):
         self.n_items = dataset.n_items
         self.config = config
         self.dataset_fingerprint = dataset.fingerprint()
+        self.train_item_degrees = np.asarray(dataset.train.sum(0), dtype=np.float32).ravel()  # for cold-start users
 
     @abstractmethod
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Any]:
@@ -78,6 +79,14 @@ class Recommender(nn.Module, ABC):
         """Put the model in the state ``warm_up`` leaves it in, without running it: a resumed run restores the
         warmed-up weights from its checkpoint."""
 
+    def score_new_users(self, histories: list[np.ndarray]) -> torch.Tensor:
+        """Scores of every item for users who are not in the training data, each given by the catalogue indices of
+        items they interacted with (cold start, no retraining): (len(histories), n_items)."""
+        from glta.errors import GLTAError
+
+        raise GLTAError(f"{self.method} cannot score users outside its training data; train it with them, or use "
+                        "lightgcn, a graph baseline, ease, gfcf or pop")
+
     def identity(self) -> dict:
         return {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
                 "n_users": self.n_users, "n_items": self.n_items}
@@ -106,3 +115,18 @@ class EmbeddingRecommender(Recommender):
     def train(self, mode: bool = True):
         self._cache = None
         return super().train(mode)
+
+    def fold_in(self, histories: list[np.ndarray]) -> torch.Tensor:
+        """User vectors for new users: their items' final embeddings, each weighted by 1 / sqrt(item degree) as in
+        the symmetric-normalised propagation (LightGCN overrides this with its exact layer-wise rule)."""
+        if self._cache is None or self.training:
+            self.prepare_scoring()
+        _, items = self._cache
+        weight = torch.from_numpy(self.train_item_degrees).clamp_min(1).rsqrt().to(items.device)
+        rows = [(items[h] * weight[h, None]).sum(0) / max(len(h), 1) ** 0.5 for h in histories]
+        return torch.stack(rows)
+
+    def score_new_users(self, histories: list[np.ndarray]) -> torch.Tensor:
+        if self._cache is None or self.training:
+            self.prepare_scoring()
+        return self.fold_in(histories) @ self._cache[1].T

@@ -72,6 +72,23 @@ class LightGCN(EmbeddingRecommender):
     def final_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.propagate()
 
+    @torch.no_grad()
+    def fold_in(self, histories: list[np.ndarray]) -> torch.Tensor:
+        """LightGCN's propagation rule for a user outside the graph: layer k+1 of the user is the sum of its items'
+        layer-k embeddings over sqrt(|N(u)| |N(i)|); the user has no layer-0 embedding of its own (zero), and the
+        final vector is the mean over layers 0..K, as for trained users. Item degrees stay the trained graph's."""
+        layer, item_layers = self.embedding.weight, []
+        for _ in range(self.config.layers):
+            item_layers.append(layer[self.n_users:])
+            layer = propagate(self.adjacency, layer)
+        weight = torch.from_numpy(self.train_item_degrees).clamp_min(1).rsqrt().to(layer.device)
+        users = []
+        for items in histories:
+            items = torch.as_tensor(np.asarray(items, dtype=np.int64), device=layer.device)
+            scale = weight[items, None] / max(len(items), 1) ** 0.5
+            users.append(sum((item_layer[items] * scale).sum(0) for item_layer in item_layers))
+        return torch.stack(users) / (self.config.layers + 1)
+
     # --- frozen node embeddings for the alignment stages -----------------------------------------
     def save_embeddings(self, path: str | Path, metadata: dict[str, str] | None = None) -> Path:
         """Save the final (propagated) E_u and E_i as safetensors; GLTA freezes and projects these."""
