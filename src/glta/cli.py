@@ -152,11 +152,14 @@ def cmd_demo(args) -> None:
     from glta.pipeline import train
 
     rows = []
-    methods = ("pop", "lightgcn") if args.skip_glta else ("pop", "lightgcn", "glta")
+    methods = ("pop", "lightgcn") if args.skip_glta else ("pop", "lightgcn", "glta", "glta_plus")
     for method in methods:
         if method == "glta":
             print("\nGLTA on the LightGCN embeddings just trained, with the bundled LLM (no LLM-written texts in the "
                   "demo: `glta text generate synthetic` adds them)")
+        if method == "glta_plus":
+            print("\nGLTA+ (beyond the paper): GLTA plus a graph head, LightGCN's score as a residual and a fusion "
+                  "weight chosen on validation")
         config = build_config(method, "synthetic", config_dir=args.config_dir)
         run = train(config, args.data_root, out=Path(args.results_dir) / "synthetic" / f"{method}.json",
                     progress=not args.no_progress, log=(lambda s: None) if args.quiet else print)
