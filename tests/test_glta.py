@@ -384,3 +384,21 @@ def test_a_reloaded_glta_plus_scores_as_it_did_after_training(synthetic, llm, tm
     reloaded.skip_warm_up()
     users = torch.arange(8)
     assert torch.allclose(reloaded.score(users), trained.score(users), atol=1e-4)
+
+
+@pytest.mark.parametrize("plus", [False, True])
+def test_new_users_get_valid_unseen_recommendations(synthetic, llm, plus):
+    """Cold start: a user outside the training data, given by a few items, gets unique catalogue ids that exclude
+    those items; the trained users' nodes and texts are left as they were."""
+    model = make_plus(synthetic, llm) if plus else make(synthetic, llm)
+    model.set_stage("ua")
+    before = model.user_nodes.clone()
+    histories = [np.array([3, 17, 42]), np.array([5])]
+    scores = model.score_new_users(histories)
+    assert scores.shape == (2, synthetic.n_items)
+    for row, given in enumerate(histories):
+        masked = scores[row].clone()
+        masked[torch.from_numpy(given)] = float("-inf")
+        top = masked.topk(10).indices.tolist()
+        assert len(set(top)) == 10 and not set(top) & set(given.tolist())
+    assert torch.equal(model.user_nodes, before) and len(model.user_fields) == synthetic.n_users

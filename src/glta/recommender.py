@@ -85,7 +85,7 @@ class Recommender(nn.Module, ABC):
         from glta.errors import GLTAError
 
         raise GLTAError(f"{self.method} cannot score users outside its training data; train it with them, or use "
-                        "lightgcn, a graph baseline, ease, gfcf or pop")
+                        "a graph model, glta, ease, gfcf or pop")
 
     def identity(self) -> dict:
         return {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,

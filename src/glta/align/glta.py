@@ -540,6 +540,37 @@ class GLTA(Recommender):
         return torch.cat(pieces)
 
     @torch.no_grad()
+    def score_new_users(self, histories: list[np.ndarray]) -> torch.Tensor:
+        """Cold start: a user outside the training data, given by items they interacted with. The user node is folded
+        in from those items' frozen LightGCN embeddings (weighted by 1 / sqrt(item degree), as the propagation
+        weights them, and scaled to the trained users' mean norm, the range the user projector was trained on); the
+        prompt shows the given items and has no profile or prediction text (none was written for this user); the
+        output is read as for a trained user (first-k slots, or GLTA+'s fused score)."""
+        if not self.config.use_user_token:
+            raise GLTAError("this GLTA was trained without user tokens (w/o UA): it names users by their ids and "
+                            "cannot fold a new user in")
+        weight = torch.from_numpy(self.train_item_degrees).clamp_min(1).rsqrt()
+        folded = torch.stack([(self.item_nodes[torch.as_tensor(h)] * weight[h, None]).sum(0) for h in histories])
+        folded = folded / folded.norm(dim=1, keepdim=True).clamp_min(1e-9) * self.user_nodes.norm(dim=1).mean()
+        trained_nodes, fields = self.user_nodes, self.user_fields
+        self.user_nodes = torch.cat([trained_nodes, folded.to(trained_nodes.dtype)])
+        self.user_fields = fields + [{} for _ in histories]
+        try:
+            users = np.arange(self.n_users, self.n_users + len(histories))
+            samples = [self._ua_sample(int(u), np.asarray(h)[: self.config.context_items])
+                       for u, h in zip(users, histories)]
+            banned = torch.zeros(len(histories), self.n_items, dtype=torch.bool)
+            for row, items in enumerate(histories):
+                banned[row, torch.as_tensor(np.asarray(items, dtype=np.int64))] = True
+            logits = self.output_logits(assemble(self.ua_template, samples, self.config.output_slots, self.pad_id))
+            if self.config.fusion:
+                glta = torch.log_softmax(logits[:, : self.config.supervised_slots], -1).mean(1)
+                return fuse(glta, self.graph_scores(users), float(self.fusion_weight))
+            return ranking_scores(first_k(logits, banned), logits[:, 0])
+        finally:
+            self.user_nodes, self.user_fields = trained_nodes, fields
+
+    @torch.no_grad()
     def slot_log_probs(self, users: np.ndarray) -> torch.Tensor:
         """GLTA's full-ranking score used by fusion: the mean log-softmax over the supervised output slots."""
         samples = [self._ua_sample(int(u), self._context(int(u))) for u in users]
