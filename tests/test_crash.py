@@ -70,9 +70,9 @@ def test_text_generation_killed_mid_run_keeps_what_it_finished(tmp_path):
     from glta.text.llm import LLMConfig, llm_identity
 
     argv = ["text", "generate", "synthetic", "--kinds", "profile", "--limit", "16", "--no-progress",
-            "generation.batch_size=4", "generation.max_new_tokens=6"]
+            "generation.batch_size=4", "generation.max_new_tokens=5"]  # its own cache file: other tests use 6
     dataset = load_dataset(DataConfig(name="synthetic"))
-    config = GenerationConfig(batch_size=4, max_new_tokens=6)
+    config = GenerationConfig(batch_size=4, max_new_tokens=5)
     cache = TextCache(cache_path(llm_identity(LLMConfig()), dataset, "profile", template_text("profile"), config))
     cache.path.unlink(missing_ok=True)
     first = _glta(*argv)
