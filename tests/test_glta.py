@@ -402,3 +402,15 @@ def test_new_users_get_valid_unseen_recommendations(synthetic, llm, plus):
         top = masked.topk(10).indices.tolist()
         assert len(set(top)) == 10 and not set(top) & set(given.tolist())
     assert torch.equal(model.user_nodes, before) and len(model.user_fields) == synthetic.n_users
+
+
+def test_a_step_that_cannot_fit_in_memory_stops_before_training(synthetic, llm):
+    """The new user's mistake from the issue: batches of 8,192 users per GLTA step. The estimate refuses it in one
+    line naming train.batch_size; the method's default batch fits."""
+    from glta.errors import GLTAError
+
+    model = make(synthetic, llm)
+    assert model.step_bytes(8192) > 100 * model.step_bytes(32) > 0
+    with pytest.raises(GLTAError, match=r"train\.batch_size=8192 .* use train\.batch_size=\d+"):
+        model.check_memory(8192)
+    model.check_memory(32)

@@ -38,3 +38,19 @@ def to_device(batch, device: torch.device):
     if isinstance(batch, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in batch):
         return type(batch)(t.to(device) for t in batch)
     return batch
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes that can still be allocated on ``device``: free GPU memory, or the kernel's MemAvailable for the CPU
+    (None when it cannot be told)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
