@@ -63,13 +63,15 @@ class _ClosedForm(Recommender):
 
     def score_new_users(self, histories: list[np.ndarray]) -> torch.Tensor:
         """Exact for a closed form: a new user's row of the interaction matrix goes through the same filter."""
-        rows = torch.zeros(len(histories), self.n_items)
-        for row, items in enumerate(histories):
-            rows[row, torch.as_tensor(np.asarray(items, dtype=np.int64))] = 1.0
+        items = [np.unique(np.asarray(h, dtype=np.int64)) for h in histories]
+        indptr = np.concatenate([[0], np.cumsum([len(i) for i in items])])
+        rows = sp.csr_matrix((np.ones(indptr[-1], dtype=np.float32), np.concatenate(items), indptr),
+                             shape=(len(items), self.n_items))
         return self._score_rows(rows)
 
-    def _rows(self, users: torch.Tensor) -> np.ndarray:
-        return self.train_matrix[np.asarray(users.cpu() if isinstance(users, torch.Tensor) else users)].toarray()
+    def _rows(self, users: torch.Tensor) -> sp.csr_matrix:
+        """The users' training rows, kept sparse: a row times an items x items matrix costs its non-zeros."""
+        return self.train_matrix[np.asarray(users.cpu() if isinstance(users, torch.Tensor) else users)]
 
 
 class EASE(_ClosedForm):
@@ -87,10 +89,10 @@ class EASE(_ClosedForm):
         self.register_buffer("weights", torch.from_numpy(weights.astype(np.float32)), persistent=False)
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        return self._score_rows(torch.from_numpy(self._rows(users)))
+        return self._score_rows(self._rows(users))
 
-    def _score_rows(self, rows: torch.Tensor) -> torch.Tensor:
-        return rows @ self.weights
+    def _score_rows(self, rows: sp.csr_matrix) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(rows @ self.weights.numpy()))
 
 
 class GFCF(_ClosedForm):
@@ -118,11 +120,12 @@ class GFCF(_ClosedForm):
             self.vectors = torch.from_numpy(vt.T.astype(np.float32))  # items x k
 
     def score(self, users: torch.Tensor) -> torch.Tensor:
-        return self._score_rows(torch.from_numpy(self._rows(users)))
+        return self._score_rows(self._rows(users))
 
-    def _score_rows(self, rows: torch.Tensor) -> torch.Tensor:
-        scores = rows @ self.linear
+    def _score_rows(self, rows: sp.csr_matrix) -> torch.Tensor:
+        scores = torch.from_numpy(np.asarray(rows @ self.linear.numpy()))
         if self.vectors is not None:
-            ideal = ((rows * self.item_inv_sqrt) @ self.vectors) @ self.vectors.T * self.item_sqrt
+            scaled = rows @ sp.diags(self.item_inv_sqrt.numpy())
+            ideal = torch.from_numpy(np.asarray(scaled @ self.vectors.numpy())) @ self.vectors.T * self.item_sqrt
             scores = scores + self.config.ideal_weight * ideal
         return scores
