@@ -49,6 +49,11 @@ def rows_for(results: Path, dataset: str) -> list[str]:
         left, right = records(results, dataset, a), records(results, dataset, b)
         if not left or not right:
             continue
+        lacking = [label(n) for n, r in ((a, left), (b, right)) if any("per_user_test" not in x for x in r)]
+        if lacking:
+            rows.append(f"| {dataset} | {label(a)} | {label(b)} | — | — | — | — | no per-user values in the results "
+                        f"of {' and '.join(lacking)}: rerun, or `glta evaluate --run-dir RUN --out FILE` |")
+            continue
         try:
             result = compare(left, right)
         except GLTAError as error:
