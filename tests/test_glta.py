@@ -220,7 +220,7 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
     full = GLTA._ia_batches
     monkeypatch.setattr(GLTA, "_ia_batches", lambda self, rng: itertools.islice(full(self, rng), 1))  # one step
-    train = TrainConfig(seed=3)
+    train = TrainConfig(seed=3, batch_size=32)  # GLTA's own default (the fit loop's 8,192 would not fit)
     first = make(synthetic, llm, prefix_cache=False, ia_batch_size=2)
     summary = first.warm_up(train, progress=False, log=lambda _: None)
     assert "ia_reused" not in summary and first.stage == "ua"
