@@ -71,8 +71,18 @@ def write_results(path: str | Path, method: str, dataset: str, valid: dict, test
     path = Path(path)
     record = {"method": method, "dataset": dataset, "metrics": {"valid": valid, "test": test}, **extra,
               "provenance": prov}
-    atomic_write(path, json.dumps(record, indent=2, default=str) + "\n")
+    atomic_write(path, dumps(record))
     return path
+
+
+def dumps(record: dict) -> str:
+    """A results record as indented JSON, with the per-user values on one line each (thousands of numbers)."""
+    per_user = record.get("per_user_test")
+    text = json.dumps({k: v for k, v in record.items() if k != "per_user_test"}, indent=2, default=str)
+    if per_user:
+        text = text[:-2] + ',\n  "per_user_test": {' + ", ".join(
+            f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in per_user.items()) + "}\n}"
+    return text + "\n"
 
 
 def check_writable(path: str | Path, what: str = "results file") -> None:

@@ -17,9 +17,10 @@ from pathlib import Path
 import yaml
 
 from glta.config import RunConfig, build_config, model_config_class
+from glta.paths import atomic_write
 from glta.errors import ConfigError
 from glta.pipeline import default_results_path, default_run_dir, train
-from glta.results import read_results
+from glta.results import dumps, read_results
 
 
 def parse_grid(entries: list[str]) -> dict[str, list]:
@@ -96,7 +97,7 @@ def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] 
                            "train_seconds_all_points": round(sum(r["train_seconds"] for r in rows), 1)}
     final = default_results_path(dataset, method)
     final.parent.mkdir(parents=True, exist_ok=True)
-    final.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    atomic_write(final, dumps(record))
     target = default_run_dir(dataset, method)
     for file in Path(best["run"]).iterdir():
         if file.is_file():
