@@ -189,6 +189,11 @@ def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bo
     return metrics
 
 
+def _check_k(k) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise GLTAError(f"-k {k}: ask for at least 1 recommendation")
+
+
 def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str | None = None) -> list[dict]:
     """Top-k unseen items for users given by their *original* ids: item ids, titles and scores."""
     config, dataset, model = load_run(run_dir, data_root)
@@ -197,8 +202,7 @@ def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str
     if unknown:
         raise GLTAError(f"unknown user id(s) {unknown[:5]} in {dataset.name}; ids are the data set's original "
                         f"user ids, e.g. {list(dataset.user_ids[:3])}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise GLTAError(f"-k {k}: ask for at least 1 recommendation")
+    _check_k(k)
     rows = np.array([index[str(u)] for u in users])
     exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
     with torch.no_grad():
@@ -221,8 +225,7 @@ def _titles(dataset: RecDataset) -> list[str] | None:
 def recommend_for_items(run_dir: str | Path, items: list[str], k: int = 10, data_root: str | None = None) -> dict:
     """Top-k for a user who is not in the training data, given the original ids of items they interacted with (cold
     start: folded into the trained model without retraining; see ``Recommender.score_new_users``)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise GLTAError(f"-k {k}: ask for at least 1 recommendation")
+    _check_k(k)
     config, dataset, model = load_run(run_dir, data_root)
     index = {str(i): n for n, i in enumerate(dataset.item_ids)}
     unknown = [i for i in items if str(i) not in index]
@@ -250,8 +253,7 @@ def export_recommendations(run_dir: str | Path, out: str | Path, k: int = 50, da
     out = Path(out)
     if out.suffix not in (".csv", ".parquet"):
         raise GLTAError(f"--out {out}: write recommendations to a .csv or .parquet file")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise GLTAError(f"-k {k}: ask for at least 1 recommendation")
+    _check_k(k)
     check_writable(out, "recommendations file")
     config, dataset, model = load_run(run_dir, data_root)
     exclude = (dataset.train + dataset.valid + dataset.test).tocsr()

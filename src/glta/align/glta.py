@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from glta.align.gllm import GLLMHead, first_k, first_logit, gllm_loss, ranking_scores
-from glta.align.graph_output import GraphHead, fuse, residual_scale_init
+from glta.align.graph_output import GraphHead, fuse, residual_scale_init, standardise
 from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
 from glta.align.templates import ITEM, OUT, USER, Batch, Sample, Template, assemble, prefix_ids
@@ -618,13 +618,13 @@ class GLTA(Recommender):
             chunk = users[start:start + self.config.eval_batch_size]
             glta.append(self.slot_log_probs(chunk))
             graph.append(self.graph_scores(chunk))
-        glta_all, graph_all = torch.cat(glta), torch.cat(graph)
-        row = {int(u): n for n, u in enumerate(users)}
+        # standardised once; each weight only mixes them (fuse() is this mix on raw scores)
+        glta_z, graph_z = standardise(torch.cat(glta)), standardise(torch.cat(graph))
 
         def scorer(weight: float):
             def score(batch_users: torch.Tensor) -> torch.Tensor:
-                rows = torch.tensor([row[int(u)] for u in batch_users])
-                return fuse(glta_all[rows], graph_all[rows], weight)
+                rows = torch.from_numpy(np.searchsorted(users, batch_users.numpy()))  # evaluator users are sorted
+                return (1.0 - weight) * glta_z[rows] + weight * graph_z[rows]
             return score
 
         grid = {w: evaluator.evaluate(scorer(w)) for w in self.config.fusion_grid}
