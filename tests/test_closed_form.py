@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import torch
 
 from glta.closed_form import EASE, GFCF, EASEConfig, GFCFConfig
