@@ -12,7 +12,6 @@ import sys
 import time
 
 
-
 def _glta(*argv: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "glta", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
