@@ -17,6 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
+from glta.checkpoint import find_checkpoint
 from glta.config import build_config
 from glta.pipeline import evaluate_run, train
 from glta.report import result_path, train_seconds
@@ -38,6 +39,9 @@ VARIANTS = {
     # the head at the stage's full learning rate (the configs now set 1/10: the LLM's hidden states are large, so
     # one step at the full rate moves the logits a lot)
     "head_lr_full": ["model.head_lr_scale=1.0"],
+    # trained to convergence: the base was still rising at its 8-epoch limit; and every one of the k slots supervised
+    "long": ["train.epochs=20", "train.patience=3"],
+    "long_slots20": ["train.epochs=20", "train.patience=3", "model.supervised_slots=20"],
     # the paper's ablations (§4.3-4.4)
     "no_ia": ["model.use_ia=false"],
     "no_ua": ["model.use_user_token=false"],
@@ -74,7 +78,9 @@ def run_variant(dataset: str, name: str, threads: int, progress: bool) -> bool:
     if out.exists():
         print(f"{name}: {out} was made with another config; training it again")
     print(f"=== {name}: {' '.join(VARIANTS[name]) or '(config as is)'}", flush=True)
-    train(config, run_dir=run_dir, out=out, resume=(run_dir / "checkpoint.pt").exists(), progress=progress)
+    # an interrupted run of this config resumes; a run of another config starts again
+    resume = find_checkpoint(run_dir) is not None and not out.exists()
+    train(config, run_dir=run_dir, out=out, resume=resume, progress=progress)
     return True
 
 
