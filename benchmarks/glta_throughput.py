@@ -81,7 +81,6 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     from glta.align.glta import GLTA, GLTAConfig, compile_decoder
-    from glta.align.templates import assemble
     from glta.config import DataConfig
     from glta.data import load_dataset
     from glta.graph.lightgcn import load_embeddings
@@ -101,12 +100,12 @@ def main() -> None:
     for template, compiled in [(t, c) for c in ([False, True] if args.compile else [False]) for t in args.templates]:
         model = GLTA(dataset, GLTAConfig(ua_template=template, prefix_cache=template != "user_item"), llm=llm,
                      embeddings=embeddings)
-        model.set_stage("ua")
-        with_texts = [u for u in range(dataset.n_users) if model.user_fields[u]]
+        model.enter_stage("ua")
+        with_texts = [u for u in range(dataset.n_users) if model.prompts.user_fields[u]]
         users = np.sort(rng.choice(with_texts, size=min(args.users, len(with_texts)), replace=False))
         keep = sp.diags(np.isin(np.arange(dataset.n_users), users).astype(np.float32))
-        model.train_matrix = (keep @ dataset.train).tocsr()  # only the sampled users form batches
-        model.train_matrix.eliminate_zeros()
+        model.prompts.train_matrix = (keep @ dataset.train).tocsr()  # only the sampled users form batches
+        model.prompts.train_matrix.eliminate_zeros()
         prefix_seconds = None
         store = model.prefix_kv()
         if store is not None:
@@ -159,10 +158,8 @@ def main() -> None:
             with torch.no_grad():
                 model.score(torch.from_numpy(eval_users))
             eval_seconds = time.time() - started
-            eval_batches = [model._with_prefix(assemble(
-                model.ua_body, [model._ua_sample(int(u), model._context(int(u))) for u in chunk],
-                model.config.output_slots, model.pad_id), chunk)
-                for chunk in np.array_split(eval_users, max(1, len(eval_users) // batch_size))]
+            eval_batches = [model.prompts.inference_batch(chunk, model.config.output_slots)
+                            for chunk in np.array_split(eval_users, max(1, len(eval_users) // batch_size))]
             eval_flops = sum(step_flops(b, llm.model.config, linear, dataset.n_items,
                                         torch.from_numpy(store.lengths[b.prefix_users.numpy()]) if store else None,
                                         False) for b in eval_batches)

@@ -47,8 +47,6 @@ def mean_user_token(model, valid: RankingEvaluator) -> dict:
 
 def first_slot_states(model, users: np.ndarray, batch_size: int = 32) -> torch.Tensor:
     """The LLM's last hidden state at the first output slot for each user (the UA prompt used at inference)."""
-    from glta.align.templates import assemble
-
     captured = []
     logits = model.logits
     model.logits = lambda hidden, batch_users=None: captured.append(hidden[:, 0].float()) or logits(hidden, batch_users)
@@ -56,8 +54,7 @@ def first_slot_states(model, users: np.ndarray, batch_size: int = 32) -> torch.T
         with torch.no_grad():
             for start in range(0, len(users), batch_size):
                 chunk = users[start:start + batch_size]
-                samples = [model._ua_sample(int(u), model._context(int(u))) for u in chunk]
-                model.output_logits(model._with_prefix(assemble(model.ua_body, samples, 1, model.pad_id), chunk))
+                model.output_logits(model.prompts.inference_batch(chunk, 1))
     finally:
         model.logits = logits
     return torch.cat(captured)
@@ -75,7 +72,7 @@ def ridge_r2(x: np.ndarray, y: np.ndarray, seed: int = 0, alpha: float = 1.0) ->
 
 
 def linear_probe(model, max_users: int = 2000, seed: int = 0) -> dict:
-    users = np.flatnonzero(np.diff(model.train_matrix.indptr) > 0)
+    users = model.prompts.trained_users()
     if len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     states = first_slot_states(model, users).numpy()
@@ -91,8 +88,10 @@ def linear_probe(model, max_users: int = 2000, seed: int = 0) -> dict:
 def ia_loss(model, seed: int = 0) -> dict:
     import torch.nn.functional as F
 
+    from glta.align.gllm import group_loss
+
     stage = model.stage
-    model.set_stage("ia")
+    model.enter_stage("ia")
     total, grouped, n = 0.0, 0.0, 0
     try:
         with torch.no_grad():
@@ -101,14 +100,11 @@ def ia_loss(model, seed: int = 0) -> dict:
                 targets = batch.targets
                 valid = targets >= 0
                 total += F.cross_entropy(logits[valid], targets[valid], reduction="sum").item()
-                # the softmax over the sample's own group: the items shown in its prompt
-                group_ids = targets.clamp_min(0)
-                group_logits = torch.gather(logits, 2, group_ids[:, None, :].expand(-1, logits.shape[1], -1))
-                position = torch.arange(targets.shape[1]).expand_as(targets)
-                grouped += F.cross_entropy(group_logits[valid], position[valid], reduction="sum").item()
+                # the softmax over the sample's own group: the items shown in its prompt (model.ia_loss=group)
+                grouped += group_loss(logits, targets).item() * int(valid.sum())
                 n += int(valid.sum())
     finally:
-        model.set_stage(stage)
+        model.enter_stage(stage)
     return {"ia_loss_catalogue": round(total / n, 4), "ln_items": round(math.log(model.n_items), 4),
             "ia_loss_group": round(grouped / n, 4), "ln_group": round(math.log(model.config.ia_group_size), 4)}
 

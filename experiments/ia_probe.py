@@ -2,7 +2,7 @@
 
     .venv/bin/python experiments/ia_probe.py --dataset ml-100k --epochs 3 model.head=tied model.ia_head_bias=false
 
-Prints, per IA epoch, the number of steps and the mean loss (and that of the last 10 steps), next to the loss of a
+Prints, per IA epoch, the mean loss (through the trainer's own stage loop), next to the loss of a
 uniform guess over the catalogue (ln |I|): an IA stage that learns item identity ends well below it. Also prints the
 norm of the LLM's last hidden states at the output slots, which sets how far one optimiser step moves the logits.
 """
@@ -17,7 +17,8 @@ import torch
 from glta.align.glta import GLTA
 from glta.config import build_config
 from glta.data import load_dataset
-from glta.training import train_epoch
+from glta.recommender import Stage
+from glta.training import train_stage
 
 
 def main() -> None:
@@ -32,7 +33,7 @@ def main() -> None:
     dataset = load_dataset(config.data)
     torch.manual_seed(config.train.seed)
     model = GLTA(dataset, config.model)
-    model.set_stage("ia")
+    model.enter_stage("ia")
     print(f"uniform guess: ln {model.n_items} = {math.log(model.n_items):.3f}")
     batch = next(model.train_batches(np.random.default_rng(0), 1))
     with torch.no_grad():
@@ -42,14 +43,10 @@ def main() -> None:
         model.output_logits(batch)
         model.logits = logits
     print(f"hidden state norm at the output slots: {captured[0].norm(dim=-1).mean():.1f}")
-    optimizer = torch.optim.Adam(model.parameter_groups(config.model.ia_lr), lr=config.model.ia_lr)
-    rng = np.random.default_rng(config.train.seed + 1)
+    stage = Stage("ia", args.epochs, config.model.ia_lr, config.train.seed + 1)  # no cache: always trained
     started = time.time()
-    for epoch in range(args.epochs):
-        losses = train_epoch(model, model.train_batches(rng, 0), optimizer, None, "IA", False)
-        print(f"epoch {epoch}: {len(losses)} steps, mean loss {np.mean(losses):.3f}, last 10 "
-              f"{np.mean(losses[-10:]):.3f} ({time.time() - started:.0f} s)", flush=True)
-
+    train_stage(model, stage, config.train, progress=False,
+                log=lambda line: print(f"{line} ({time.time() - started:.0f} s)", flush=True))
 
 if __name__ == "__main__":
     main()

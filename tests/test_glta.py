@@ -7,6 +7,7 @@ import torch
 from glta.align.glta import GLTA, GLTAConfig
 from glta.align.templates import ITEM, OUT, USER, assemble
 from glta.evaluation.ranking import exclusion_matrix
+from glta.training import run_stages
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_only_projectors_and_head_train(synthetic, llm):
     model.loss(batch).backward()
     assert model.item_projector.weight.grad is not None and model.head.weight.grad is not None
     assert all(p.grad is None and not p.requires_grad for p in llm.model.parameters())
-    model.set_stage("ua")
+    model.enter_stage("ua")
     assert model.user_projector.weight.requires_grad and not model.item_projector.weight.requires_grad
     no_ia = make(synthetic, llm, use_ia=False)
     assert no_ia.stage == "ua" and no_ia.item_projector.weight.requires_grad
@@ -42,7 +43,7 @@ def test_only_projectors_and_head_train(synthetic, llm):
 
 def test_node_tokens_sit_at_their_slots(synthetic, llm):
     model = make(synthetic, llm)
-    model.set_stage("ua")
+    model.enter_stage("ua")
     batch = next(model.train_batches(np.random.default_rng(0), 3))
     embeds = model.embed(batch)
     row, col = [int(x[0]) for x in torch.nonzero(batch.kinds == USER, as_tuple=True)]
@@ -62,12 +63,13 @@ def test_training_without_unsupervised_slots_is_exact(synthetic, llm32):
     from glta.align.gllm import gllm_loss
 
     model = make(synthetic, llm32, use_ia=False)
-    model.set_stage("ua")
+    model.enter_stage("ua")
     trimmed = next(model.train_batches(np.random.default_rng(0), 4))
     rows = list(_rows(trimmed))
-    samples = [model._ua_sample(user, np.asarray(items)) for user, items in rows]
-    full = model._with_prefix(assemble(model.ua_body, samples, model.config.output_slots, model.pad_id,
-                                       trimmed.targets.tolist()), [user for user, _ in rows])
+    prompts = model.prompts
+    samples = [prompts.sample(user, np.asarray(items)) for user, items in rows]
+    full = prompts.with_prefix(assemble(prompts.ua_body, samples, model.config.output_slots, prompts.pad_id,
+                                        trimmed.targets.tolist()), [user for user, _ in rows])
     assert full.out_positions.shape[1] == 5 and trimmed.out_positions.shape[1] == 3
     grads = []
     with torch.no_grad():  # a non-zero head, so that gradients reach the projectors
@@ -92,7 +94,7 @@ def _rows(batch):
 
 def test_disjoint_targets_are_not_shown(synthetic, llm):
     model = make(synthetic, llm, target_mode="disjoint")
-    model.set_stage("ua")
+    model.enter_stage("ua")
     for batch in model.train_batches(np.random.default_rng(1), 50):
         for row in range(len(batch.targets)):
             shown = set(batch.values[row][batch.kinds[row] == ITEM].tolist())
@@ -104,7 +106,7 @@ def test_disjoint_targets_are_not_shown(synthetic, llm):
 @pytest.mark.parametrize("mode", ["first_k", "first_logit", "autoregressive"])
 def test_recommendations_are_valid_unseen_and_unique(synthetic, llm, mode):
     model = make(synthetic, llm, inference=mode)
-    model.set_stage("ua")
+    model.enter_stage("ua")
     users = np.arange(12)
     exclude = exclusion_matrix(synthetic, "test")
     model.prepare_scoring(exclude)
@@ -132,7 +134,7 @@ def test_item_text_cannot_steer_outputs(synthetic, llm):
     for batch in model.train_batches(np.random.default_rng(0), 4):  # IA prompts include the hostile text
         assert batch.targets.max() < hostile.n_items
         break
-    model.set_stage("ua")
+    model.enter_stage("ua")
     user = int(np.flatnonzero(np.asarray(hostile.train[:, 0].todense()).ravel() > 0)[0])  # a user who has item 0
     model.prepare_scoring(exclusion_matrix(hostile, "test"))
     chosen, _ = model.recommend_slots(np.array([user]))
@@ -158,7 +160,7 @@ def test_glta_learns_on_synthetic(synthetic, llm):
 def _with_texts(model, dataset, tokenizer):
     """Give every user profile/prediction tokens of varied length (the synthetic set has no LLM texts)."""
     for user in range(dataset.n_users):
-        model.user_fields[user] = {
+        model.prompts.user_fields[user] = {
             "profile": tokenizer(" likes" + " drama" * (user % 7), add_special_tokens=False).input_ids,
             "prediction": tokenizer(" will want" + " comedy" * (user % 4), add_special_tokens=False).input_ids}
     return model
@@ -178,9 +180,9 @@ def test_cached_prefix_matches_the_full_forward(synthetic, llm32, tmp_path, monk
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
     cached, full = (_with_texts(make(synthetic, llm, ua_template="user_item_text_first", prefix_cache=flag,
                                      inference=mode), synthetic, llm.tokenizer) for flag in (True, False))
-    assert cached.ua_prefix is not None and full.ua_prefix is None
+    assert cached.prompts.ua_prefix is not None and full.prompts.ua_prefix is None
     for model in (cached, full):
-        model.set_stage("ua")
+        model.enter_stage("ua")
     a = next(cached.train_batches(np.random.default_rng(0), 6))
     b = next(full.train_batches(np.random.default_rng(0), 6))
     assert a.prefix_users is not None and a.token_ids.shape[1] < b.token_ids.shape[1]
@@ -218,22 +220,24 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
     from glta.config import TrainConfig
 
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
-    full = GLTA._ia_batches
-    monkeypatch.setattr(GLTA, "_ia_batches", lambda self, rng: itertools.islice(full(self, rng), 1))  # one step
+    from glta.align.prompts import Prompts
+
+    full = Prompts.ia_batches
+    monkeypatch.setattr(Prompts, "ia_batches", lambda self, rng: itertools.islice(full(self, rng), 1))  # one step
     train = TrainConfig(seed=3, batch_size=32)  # GLTA's own default (the fit loop's 8,192 would not fit)
     first = make(synthetic, llm, prefix_cache=False, ia_batch_size=2)
-    summary = first.warm_up(train, progress=False, log=lambda _: None)
+    summary = run_stages(first, train, progress=False, log=lambda _: None)
     assert "ia_reused" not in summary and first.stage == "ua"
     second = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, use_profile=False, target_mode="disjoint")
     torch.manual_seed(1)
     second.item_projector.reset_parameters()
-    reused = second.warm_up(train, progress=False, log=lambda _: None)
+    reused = run_stages(second, train, progress=False, log=lambda _: None)
     assert reused["ia_reused"] and reused["ia_seconds"] == summary["ia_seconds"] and second.stage == "ua"
     for name in ("item_projector", "head"):
         for key, value in getattr(first, name).state_dict().items():
             assert torch.equal(value, getattr(second, name).state_dict()[key]), f"{name}.{key}"
     other = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_lr=5e-3)
-    assert "ia_reused" not in other.warm_up(train, progress=False, log=lambda _: None)
+    assert "ia_reused" not in run_stages(other, train, progress=False, log=lambda _: None)
 
 
 def test_tied_head_starts_as_the_plain_head_and_trains_the_item_tokens(synthetic, llm):
@@ -261,14 +265,14 @@ def test_ia_can_leave_out_the_popularity_bias(synthetic, llm):
     hidden = torch.randn(2, 3, llm.hidden_size)
     assert model.stage == "ia"
     assert torch.allclose(model.logits(hidden), hidden @ model.head.weight.T)
-    model.set_stage("ua")
+    model.enter_stage("ua")
     assert torch.allclose(model.logits(hidden), hidden @ model.head.weight.T + model.head.bias)
     assert not torch.allclose(model.head.bias, torch.zeros_like(model.head.bias))  # the popularity prior
 
 
 def test_head_learning_rate_is_set_apart(synthetic, llm):
     model = make(synthetic, llm, head_lr_scale=0.1)
-    model.set_stage("ua")
+    model.enter_stage("ua")
     groups = model.parameter_groups(2e-3)
     head = {id(p) for p in model.head.parameters()}
     by_lr = {g["lr"]: {id(p) for p in g["params"]} for g in groups}
@@ -295,7 +299,7 @@ def test_glta_plus_parts_are_switches_and_the_paper_model_is_unchanged(synthetic
     assert set(none.state_dict()) == set(make(synthetic, llm).state_dict())
     # the graph head starts at zero and the residual is LightGCN's own score: untrained GLTA+ logits are the plain
     # head's plus alpha <E_u, E_i>
-    plus.set_stage("ua")
+    plus.enter_stage("ua")
     hidden, users = torch.randn(2, 3, llm.hidden_size), torch.tensor([4, 9])
     graph = plus.user_nodes[users] @ plus.item_nodes.T
     plain = hidden @ plus.head.weight.T + plus.head.bias
@@ -310,7 +314,7 @@ def test_glta_plus_gradients_reach_only_its_trainable_parts(synthetic, llm):
     assert plus.graph_scale.grad is None and plus.user_projector.weight.grad is None
     assert all(p.grad is None for p in llm.model.parameters())
     plus.zero_grad()
-    plus.set_stage("ua")
+    plus.enter_stage("ua")
     batch = next(plus.train_batches(np.random.default_rng(0), 4))
     assert batch.users.tolist() == [s for s in batch.prefix_users.tolist()]
     plus.loss(batch).backward()
@@ -337,7 +341,7 @@ def test_fusion_weight_is_chosen_on_validation_and_outputs_stay_valid(synthetic,
     from glta.training import evaluate
 
     plus = make_plus(synthetic, llm, fusion_grid=[0.0, 1.0])
-    plus.set_stage("ua")
+    plus.enter_stage("ua")
     valid = RankingEvaluator(synthetic, "valid", [10]).sample(40, 0)
     metrics = evaluate(plus, valid, calibrate_for="N@10")
     grid = plus.calibration["grid"]
@@ -374,14 +378,14 @@ def test_a_reloaded_glta_plus_scores_as_it_did_after_training(synthetic, llm, tm
     from safetensors.torch import load_file, save_file
 
     trained = make_plus(synthetic, llm, fusion_grid=[0.0, 0.5])
-    trained.set_stage("ua")
+    trained.enter_stage("ua")
     with torch.no_grad():
         trained.graph_scale.fill_(2.0)
         trained.fusion_weight.fill_(0.5)
     save_file({k: v.contiguous() for k, v in trained.state_dict().items()}, str(tmp_path / "m.safetensors"))
     reloaded = make_plus(synthetic, llm, fusion_grid=[0.0, 0.5])
     reloaded.load_state_dict(load_file(str(tmp_path / "m.safetensors")))
-    reloaded.skip_warm_up()
+    reloaded.enter_main_stage()
     users = torch.arange(8)
     assert torch.allclose(reloaded.score(users), trained.score(users), atol=1e-4)
 
@@ -391,7 +395,7 @@ def test_new_users_get_valid_unseen_recommendations(synthetic, llm, plus):
     """Cold start: a user outside the training data, given by a few items, gets unique catalogue ids that exclude
     those items; the trained users' nodes and texts are left as they were."""
     model = make_plus(synthetic, llm) if plus else make(synthetic, llm)
-    model.set_stage("ua")
+    model.enter_stage("ua")
     before = model.user_nodes.clone()
     histories = [np.array([3, 17, 42]), np.array([5])]
     scores = model.score_new_users(histories)
@@ -401,7 +405,7 @@ def test_new_users_get_valid_unseen_recommendations(synthetic, llm, plus):
         masked[torch.from_numpy(given)] = float("-inf")
         top = masked.topk(10).indices.tolist()
         assert len(set(top)) == 10 and not set(top) & set(given.tolist())
-    assert torch.equal(model.user_nodes, before) and len(model.user_fields) == synthetic.n_users
+    assert torch.equal(model.user_nodes, before) and len(model.prompts.user_fields) == synthetic.n_users
 
 
 def test_a_step_that_cannot_fit_in_memory_stops_before_training(synthetic, llm):
@@ -414,3 +418,22 @@ def test_a_step_that_cannot_fit_in_memory_stops_before_training(synthetic, llm):
     with pytest.raises(GLTAError, match=r"train\.batch_size=8192 .* use train\.batch_size=\d+"):
         model.check_memory(8192)
     model.check_memory(32)
+
+
+def test_group_loss_is_a_softmax_over_the_samples_own_items():
+    import math
+
+    import torch.nn.functional as F
+
+    from glta.align.gllm import group_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 50)
+    targets = torch.tensor([[7, 3, 41], [9, 12, -100]])  # the second sample's group is short
+    expected = []
+    for b in range(2):
+        items = [i for i in targets[b].tolist() if i >= 0]
+        for t, item in enumerate(items):
+            expected.append(F.cross_entropy(logits[b, t, items][None], torch.tensor([t])))
+    assert group_loss(logits, targets).item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-6)
+    assert group_loss(torch.zeros(1, 5, 50), torch.arange(5)[None]).item() == pytest.approx(math.log(5))

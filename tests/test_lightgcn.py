@@ -8,7 +8,7 @@ from glta.graph.lightgcn import LightGCN, load_embeddings
 from glta.graph.propagation import normalized_adjacency, propagate, to_torch_csr
 from glta.graph.sampling import BPRSampler
 from glta.popularity import Popularity
-from glta.training import evaluate, fit
+from glta.training import evaluate, fit, evaluate_test
 from glta.evaluation.ranking import RankingEvaluator
 
 
@@ -50,7 +50,8 @@ def test_lightgcn_learns_and_beats_popularity(synthetic):
     result = fit(model, synthetic, TrainConfig(epochs=25, batch_size=1024, lr=0.01, patience=5),
                  EvalConfig(), progress=False, log=lambda s: None)
     pop = evaluate(Popularity(synthetic), RankingEvaluator(synthetic, "test", [5, 10, 20]))
-    assert result.test["N@10"] > 2 * pop["N@10"]
+    test, _ = evaluate_test(model, synthetic, EvalConfig(), "N@10")
+    assert test["N@10"] > 2 * pop["N@10"]
     assert result.best_epoch >= 0 and result.valid["N@10"] > 0
 
 
@@ -58,14 +59,15 @@ def test_resume_continues_where_it_stopped(synthetic, tmp_path):
     def run(epochs, resume, folder):
         torch.manual_seed(0)
         model = LightGCN(synthetic, LightGCNConfig())
-        return fit(model, synthetic, TrainConfig(epochs=epochs, batch_size=2048, lr=0.01, patience=100),
-                   EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False, log=lambda s: None)
+        result = fit(model, synthetic, TrainConfig(epochs=epochs, batch_size=2048, lr=0.01, patience=100),
+                     EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False, log=lambda s: None)
+        return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
 
-    straight = run(4, False, tmp_path / "a")
+    straight, straight_test = run(4, False, tmp_path / "a")
     run(2, False, tmp_path / "b")  # "interrupted" after two epochs
-    resumed = run(4, True, tmp_path / "b")
+    resumed, resumed_test = run(4, True, tmp_path / "b")
     assert resumed.epochs_run == 4
-    assert resumed.test == pytest.approx(straight.test, rel=1e-5)
+    assert resumed_test == pytest.approx(straight_test, rel=1e-5)
 
 
 def test_embeddings_round_trip_and_refuse_other_data(synthetic, tmp_path):
@@ -81,14 +83,15 @@ def test_embeddings_round_trip_and_refuse_other_data(synthetic, tmp_path):
         load_embeddings(path, other)
 
 
-def test_resumed_run_does_not_repeat_its_warm_up(tmp_path, monkeypatch):
-    """A run stopped after its warm-up stages (GLTA's IA) resumes from the checkpoint without redoing them."""
+def test_resumed_run_does_not_repeat_its_earlier_stages(tmp_path, monkeypatch):
+    """A run stopped after its earlier stages (GLTA's IA) resumes from the checkpoint without redoing them."""
     from glta import pipeline
     from glta.config import build_config
 
     calls = []
-    monkeypatch.setattr(LightGCN, "warm_up", lambda self, *a, **k: calls.append("warm") or {"stage_seconds": 1.5})
-    monkeypatch.setattr(LightGCN, "skip_warm_up", lambda self: calls.append("skip"))
+    monkeypatch.setattr(LightGCN, "prepare_training",
+                        lambda self, *a, **k: calls.append("warm") or {"stage_seconds": 1.5})
+    monkeypatch.setattr(LightGCN, "enter_main_stage", lambda self: calls.append("skip"))
     real_fit = pipeline.fit
 
     def interrupted(model, dataset, train, evaluation, checkpoint_dir=None, **kwargs):
@@ -102,7 +105,7 @@ def test_resumed_run_does_not_repeat_its_warm_up(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "fit", lambda *a, **k: real_fit(*a, **{**k, "resume": False}))
     run = pipeline.train(config, run_dir=tmp_path / "run", out=tmp_path / "r.json", resume=True, progress=False,
                          log=lambda s: None)
-    assert calls == ["warm", "skip"]
+    assert calls == ["warm", "skip", "skip"]  # after its stages ran; and on resuming
     assert run.record["training"]["stage_seconds"] == 1.5
     assert not (tmp_path / "run" / "stages.json").exists()
 
@@ -120,3 +123,60 @@ def test_resume_refuses_changed_settings_it_cannot_apply(synthetic, tmp_path):
     with pytest.raises(GLTAError, match=r"train\.lr was 0\.01 .* now 0\.5"):
         run(True, lr=0.5, epochs=3)
     assert run(True, epochs=3, threads=1).epochs_run == 3
+
+
+def test_cosine_schedule_scales_every_group_and_ends_at_its_floor():
+    from glta.training import lr_schedule
+
+    weights = [torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))]
+    optimizer = torch.optim.Adam([{"params": [weights[0]], "lr": 1e-2}, {"params": [weights[1]], "lr": 1e-3}])
+    scheduler = lr_schedule(optimizer, TrainConfig(lr=1e-2, schedule="cosine", warmup_steps=2, min_lr_ratio=0.1), 10)
+    seen = []
+    for _ in range(10):
+        seen.append([g["lr"] for g in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    assert seen[0] == pytest.approx([5e-3, 5e-4]) and seen[1] == pytest.approx([1e-2, 1e-3])  # linear warm-up
+    assert all(a[0] == pytest.approx(10 * a[1]) for a in seen)  # the head keeps its fraction of the rate
+    assert all(b[0] <= a[0] for a, b in zip(seen[1:], seen[2:]))
+    assert seen[-1][0] == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * 7 / 8))))
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([1e-3, 1e-4])  # the floor after the last step
+    assert lr_schedule(optimizer, TrainConfig(), 10) is None
+
+
+def test_an_interrupted_cosine_run_resumes_on_the_same_schedule(synthetic, tmp_path, monkeypatch):
+    from glta import training
+
+    def run(folder, resume=False):
+        torch.manual_seed(0)
+        model = LightGCN(synthetic, LightGCNConfig())
+        settings = TrainConfig(epochs=4, batch_size=2048, lr=0.01, patience=100, schedule="cosine", warmup_steps=3)
+        result = fit(model, synthetic, settings, EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False,
+                     log=lambda s: None)
+        return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
+
+    straight, straight_test = run(tmp_path / "a")
+    real, calls = training.train_epoch, []
+
+    def stop_in_third_epoch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "train_epoch", stop_in_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.setattr(training, "train_epoch", real)
+    resumed, resumed_test = run(tmp_path / "b", resume=True)
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-6)
+    assert resumed_test == pytest.approx(straight_test, rel=1e-6)
+    with pytest.raises(GLTAError, match="train.epochs was 6 .* now 4"):  # the schedule was laid out over 6 epochs
+        torch.manual_seed(0)
+        fit(LightGCN(synthetic, LightGCNConfig()), synthetic,
+            TrainConfig(epochs=6, batch_size=2048, lr=0.01, patience=100, schedule="cosine", warmup_steps=3),
+            EvalConfig(), checkpoint_dir=tmp_path / "c", resume=False, progress=False, log=lambda s: None)
+        torch.manual_seed(0)
+        fit(LightGCN(synthetic, LightGCNConfig()), synthetic,
+            TrainConfig(epochs=4, batch_size=2048, lr=0.01, patience=100, schedule="cosine", warmup_steps=3),
+            EvalConfig(), checkpoint_dir=tmp_path / "c", resume=True, progress=False, log=lambda s: None)

@@ -35,8 +35,24 @@ def test_report_places_each_result_in_its_row_and_column(tmp_path):
     table3 = (tmp_path / "paper" / "table3.md").read_text().splitlines()
     assert next(line for line in table3 if line.startswith("| w/o PF |")).count("0.0625") == 4
     assert next(line for line in table3 if line.startswith("| w/o PD |")).count("—") == 8
+    assert not any("‡" in line for line in table2)
     figure4 = (tmp_path / "paper" / "figure4.md").read_text()
     assert next(line for line in figure4.splitlines() if line.startswith("| FL |")).count("0.5000") == 4
+
+
+def test_cells_not_made_from_a_clean_commit_of_this_history_are_marked(tmp_path):
+    from glta.results import git_commit
+
+    head = git_commit()
+    results = tmp_path / "results"
+    _write(results, "a", "lightgcn", {**_record(0.25), "provenance": {"git_commit": head.split("+")[0]}})
+    _write(results, "a", "hccf", {**_record(0.5), "provenance": {"git_commit": head.split("+")[0] + "+dirty"}})
+    _write(results, "a", "pop", {**_record(0.1), "provenance": {"git_commit": "fa12e38dd"}})
+    write_report(results, tmp_path / "paper", ["a"])
+    table2 = (tmp_path / "paper" / "table2.md").read_text().splitlines()
+    row = lambda label: next(line for line in table2 if line.startswith(f"| {label} |"))  # noqa: E731
+    assert "‡" not in row("LightGCN") and "0.5000 ‡" in row("HCCF") and "0.1000 ‡" in row("Popularity")
+    assert any(line.startswith("‡") and "hccf on a" in line and "pop on a" in line for line in table2)
 
 
 def test_a_dirty_tree_is_labelled_with_the_hash_of_its_diff(tmp_path, monkeypatch):

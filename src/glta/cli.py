@@ -190,6 +190,7 @@ def cmd_text_generate(args) -> None:
     import numpy as np
 
     from glta.data import load_dataset
+    from glta.distributed import processes
     from glta.text.generate import generate_item_texts, generate_user_texts
     from glta.text.llm import load_llm
 
@@ -199,7 +200,8 @@ def cmd_text_generate(args) -> None:
         raise GLTAError(f"--kinds {args.kinds}: unknown kind(s) {wrong}; choose from {', '.join(TEXT_KINDS)}")
     llm_config, generation = _llm_and_generation(args)
     dataset = load_dataset(_data_config(args), args.data_root)
-    llm = load_llm(llm_config)
+    with processes().main_first():  # a first use converts the LLM into the cache: once, by the main process
+        llm = load_llm(llm_config)
     users = np.flatnonzero(np.diff(dataset.train.indptr) > 0)
     if args.limit:
         users = users[: args.limit]
@@ -373,6 +375,11 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides, args.dataset = [args.dataset] + list(args.overrides or []), None
     if getattr(args, "command", None) in {"evaluate", "recommend"} and not args.run_dir and not args.dataset:
         parser.error("give --dataset (and --method) or --run-dir")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched by accelerate/torchrun: the main process reports
+        from glta.distributed import processes
+
+        if not processes().is_main:
+            sys.stdout = open(os.devnull, "w")
     try:
         args.func(args)
     except GLTAError as error:

@@ -52,7 +52,7 @@ class _ClosedForm(Recommender):
         """Compute the closed form (when the model is built, and again when a saved run is reloaded)."""
         raise NotImplementedError
 
-    def warm_up(self, train, progress: bool = True, log=print) -> dict:
+    def prepare_training(self, train, progress: bool = True, log=print) -> dict:
         return {"fit_seconds": round(self.fit_seconds, 2)}  # counted in the training time of the tables
 
     def train_batches(self, rng, batch_size):

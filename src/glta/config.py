@@ -46,6 +46,14 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads; 0 = leave torch's default
     device: str = "auto"  # where graph models train and score: auto (a GPU when one is visible) | cpu | cuda[:N]
     select_metric: str = "N@10"
+    # learning rate over the run's optimiser steps: constant, or cosine from lr down to min_lr_ratio x lr at the
+    # last step of `epochs` (after `warmup_steps` of linear warm-up from 0; early stopping may end the run sooner)
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.0
+
+
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -136,12 +144,12 @@ _POSITIVE_INT = ("batch_size", "epochs", "eval_every", "patience", "dim", "layer
                  "supervised_slots", "ia_batch_size", "ia_group_size", "item_text_chars", "eval_batch_size",
                  "max_history_items", "max_item_chars", "max_new_tokens", "prompt_token_budget",
                  "min_user_interactions")
-_NON_NEGATIVE = ("threads", "ideal_rank", "ideal_weight", "l2", "valid_users", "context_items", "text_tokens", "ia_epochs", "seed", "reg_weight",
+_NON_NEGATIVE = ("threads", "warmup_steps", "ideal_rank", "ideal_weight", "l2", "valid_users", "context_items", "text_tokens", "ia_epochs", "seed", "reg_weight",
                  "align_weight", "kd_weight", "recon_weight", "ssl_weight", "mult")
 _POSITIVE = ("lr", "ia_lr", "head_lr_scale", "init_std", "align_temperature", "kd_temperature", "recon_temperature",
              "temperature", "repetition_penalty")
 _UNIT_OPEN = ("valid_ratio", "test_ratio", "mask_ratio")  # in [0, 1)
-_UNIT_CLOSED = ("keep_rate", "leaky")  # in [0, 1]
+_UNIT_CLOSED = ("keep_rate", "leaky", "min_lr_ratio")  # in [0, 1]
 
 
 def _check_range(name: str, value: Any, key: str) -> None:
@@ -170,6 +178,8 @@ def check_ranges(obj: Any, prefix: str = "") -> None:
                 raise ConfigError(f"config key '{key}' must list cut-offs >= 1, e.g. [5, 10, 20]; got {value!r}")
         else:
             _check_range(f.name, value, key)
+    if isinstance(obj, TrainConfig) and obj.schedule not in SCHEDULES:
+        raise ConfigError(f"train.schedule={obj.schedule} is not a schedule; choose one of {', '.join(SCHEDULES)}")
     if isinstance(obj, RunConfig):
         allowed = [f"{m}@{k}" for k in obj.eval.ks for m in ("P", "R", "N", "Hit", "MRR")]
         if obj.train.select_metric not in allowed:

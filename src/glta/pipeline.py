@@ -28,7 +28,8 @@ from glta.evaluation.ranking import RankingEvaluator, recommend_top_k
 from glta.methods import method_class
 from glta.recommender import Recommender
 from glta.results import check_writable, git_commit, provenance, write_results
-from glta.training import evaluate, fit
+from glta.distributed import processes
+from glta.training import evaluate, fit, run_stages, evaluate_test
 
 
 default_run_dir = paths.run_dir
@@ -59,6 +60,9 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
                             "interactions (and enough of them for data.valid_ratio / data.test_ratio)")
     run_dir = Path(run_dir or default_run_dir(dataset.name, config.method))
     path = Path(out) if out else default_results_path(dataset.name, config.method)
+    procs = processes()
+    if not procs.is_main:  # the main process checks, locks and writes; the others train their share
+        return _train_locked(config, dataset, run_dir, path, resume, progress, lambda _: None, started, commit)
     check_writable(path)
     check_writable(run_dir / "model.safetensors", "run folder file")
     with paths.folder_lock(run_dir):
@@ -67,34 +71,43 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
 
 def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: Path, resume: bool, progress: bool,
                   log, started: float, commit: str) -> TrainedRun:
+    procs = processes()
     torch.manual_seed(config.train.seed)
-    model = method_class(config.method)(dataset, config.model)
+    with procs.main_first():  # converted LLMs and other caches a model builds: once, by the main process
+        model = method_class(config.method)(dataset, config.model)
     log(f"{config.method} on {dataset.name}: {dataset.n_users} users, {dataset.n_items} items, "
-        f"{dataset.train.nnz} train / {dataset.valid.nnz} valid / {dataset.test.nnz} test interactions")
+        f"{dataset.train.nnz} train / {dataset.valid.nnz} valid / {dataset.test.nnz} test interactions"
+        + (f"; {procs.world} processes" if procs.distributed else ""))
     stages_file = run_dir / "stages.json"
     if resume and find_checkpoint(run_dir) is not None and stages_file.exists():
-        model.skip_warm_up()  # the checkpoint holds the warmed-up weights
+        model.enter_main_stage()  # the checkpoint holds the weights of the earlier stages
         stages = json.loads(stages_file.read_text())
-        log(f"resuming: warm-up stages already ran ({', '.join(stages) or 'none'})")
+        log(f"resuming: earlier stages already ran ({', '.join(stages) or 'none'})")
     else:
-        stages = model.warm_up(config.train, progress=progress, log=log)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        stages_file.write_text(json.dumps(stages))
+        stages = run_stages(model, config.train, progress=progress, log=log)
+        if procs.is_main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            paths.atomic_write(stages_file, json.dumps(stages))
     result = fit(model, dataset, config.train, config.eval, checkpoint_dir=run_dir, resume=resume,
                  progress=progress, log=log)
-    save_run(model, config, dataset, run_dir)
-    wall = time.time() - started
+    test, per_user_test = evaluate_test(model, dataset, config.eval, config.train.select_metric,
+                                       progress=progress and procs.is_main)
     record = {"training": {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                            "train_seconds": round(result.train_seconds, 2), "stopped_by": result.stopped_by,
                            **stages,
                            **({"calibration": model.calibration} if getattr(model, "calibration", None) else {}),
                            "history": result.history},
-              "per_user_test": result.test_per_user}
-    prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit)
-    write_results(path, config.method, dataset.name, result.valid, result.test, prov, **record)
-    (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
-    stages_file.unlink(missing_ok=True)
-    return TrainedRun(config, dataset, model, path, run_dir, {"valid": result.valid, "test": result.test, **record})
+              "per_user_test": per_user_test}
+    if procs.is_main:
+        save_run(model, config, dataset, run_dir)
+        wall = time.time() - started
+        prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit,
+                          processes=procs.world)
+        write_results(path, config.method, dataset.name, result.valid, test, prov, **record)
+        (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
+        stages_file.unlink(missing_ok=True)
+    procs.wait()
+    return TrainedRun(config, dataset, model, path, run_dir, {"valid": result.valid, "test": test, **record})
 
 
 def save_run(model: Recommender, config: RunConfig, dataset: RecDataset, run_dir: Path) -> None:
@@ -166,7 +179,7 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
     except RuntimeError as error:
         raise GLTAError(f"{weights} does not fit the {config.method} model described by run.json "
                         f"({str(error).splitlines()[0][:120]}); retrain the run") from None
-    model.skip_warm_up()  # a trained model is past its warm-up stages (GLTA: in the UA stage, as when it was tested)
+    model.enter_main_stage()  # a trained model is past its warm-up stages (GLTA: in the UA stage, as when it was tested)
     model.eval()
     return config, dataset, model
 

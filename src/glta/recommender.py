@@ -8,12 +8,16 @@ the CLI never need to know which model they hold (the shape RecBole made familia
 - ``score(users)``: scores over all items for a batch of users (full ranking).
 
 ``prepare_scoring()`` is called before evaluation (e.g. to cache propagated embeddings) and
-``identity()`` describes what the model was built on, for saved files and results.
+``identity()`` describes what the model was built on, for saved files and results. A model with stages before its
+main one (GLTA's item-text alignment) describes them as ``Stage`` records; the trainer (``glta.training``) runs
+them with the same step loop, devices and processes as the main stage, and keeps their results when asked to.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
 import numpy as np
@@ -22,6 +26,20 @@ import torch
 from torch import nn
 
 from glta.data.dataset import RecDataset
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A training stage before the main one: ``epochs`` passes over the model's batches for the stage (after
+    ``enter_stage(name)``) at learning rate ``lr``, batches drawn from ``seed``, no validation. With ``cache`` set,
+    the trainer stores the parameters the stage trained there (safetensors, with a JSON summary) and a later run
+    whose model names the same file loads them instead of training the stage again."""
+
+    name: str
+    epochs: int
+    lr: float
+    seed: int
+    cache: Path | None = None
 
 
 class Recommender(nn.Module, ABC):
@@ -44,6 +62,10 @@ class Recommender(nn.Module, ABC):
     @abstractmethod
     def loss(self, batch: Any) -> torch.Tensor:
         """The training loss of one batch."""
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        """The training loss of ``batch``: calling the module (as DistributedDataParallel does) computes ``loss``."""
+        return self.loss(batch)
 
     @abstractmethod
     def score(self, users: torch.Tensor) -> torch.Tensor:
@@ -71,13 +93,21 @@ class Recommender(nn.Module, ABC):
         at the chosen setting; None (the default) when the model has nothing to choose."""
         return None
 
-    def warm_up(self, train, progress: bool = True, log=print) -> dict:
-        """Stages that run before the shared fit loop (GLTA's item-text alignment); returns timing facts."""
+    def prepare_training(self, train, progress: bool = True, log=print) -> dict:
+        """Work before any training step that needs no optimiser (GLTA: its memory check and the cached prompt
+        prefixes); returns facts for the results file. The main process runs it first, the others after it."""
         return {}
 
-    def skip_warm_up(self) -> None:
-        """Put the model in the state ``warm_up`` leaves it in, without running it: a resumed run restores the
-        warmed-up weights from its checkpoint."""
+    def stages(self, train) -> list[Stage]:
+        """The stages the trainer runs before the main one, in order (none by default)."""
+        return []
+
+    def enter_stage(self, name: str) -> None:
+        """Make the parameters of stage ``name`` trainable and its batches the ones ``train_batches`` yields."""
+
+    def enter_main_stage(self) -> None:
+        """Put the model in its main stage: after its earlier stages ran, or when their weights come from a
+        checkpoint or a saved run instead."""
 
     def score_new_users(self, histories: list[np.ndarray]) -> torch.Tensor:
         """Scores of every item for users who are not in the training data, each given by the catalogue indices of

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from glta.methods import method_class
+from glta.results import commit_status
 
 METRICS = ("P@5", "P@10", "N@5", "N@10")
 DATASETS = ("ml-1m", "amazon-scientific", "goodreads-once")
@@ -71,11 +72,31 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
                 cells += ["—"] * (len(METRICS) + len(extra))
                 continue
             cells += [f"{record['metrics']['test'][m]:.4f}" for m in METRICS]
+            if unclean(record):
+                cells[-1] += " ‡"
             if with_seconds:
                 seconds = f"{train_seconds(record):,.0f}" if "training" in record else "—"
                 cells.append(seconds + (" †" if gpu_name(record) else ""))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def unclean(record: dict) -> bool:
+    """Whether the run records a commit that is not a clean commit of this repository's history (uncommitted
+    changes, or a commit not in it)."""
+    commit = (record.get("provenance") or {}).get("git_commit")
+    return bool(commit) and commit_status(commit) != "clean"
+
+
+def provenance_note(results: Path, datasets, rows) -> str:
+    """The footnote for cells marked ‡ (not made from a clean commit of this history)."""
+    marked = [f"{name} on {d}" for d in datasets for name in rows
+              if (r := load(results, d, name)) and unclean(r)]
+    if not marked:
+        return ""
+    return ("\n‡ not made from a clean commit of this repository: an uncommitted tree whose diff was not recorded, or "
+            "a recorded commit that is not in this history (`provenance.commit_note` in the results file; "
+            f"`experiments/provenance_audit.py` lists them): {', '.join(marked)}.\n")
 
 
 def gpu_note(results: Path, datasets, rows) -> str:
@@ -101,18 +122,18 @@ def selection_notes(results: Path, datasets) -> str:
 
 
 def table2(results: Path, datasets=DATASETS) -> str:
-    return (metric_table(results, datasets, METHODS, with_seconds=True) + gpu_note(results, datasets, METHODS) + "\n"
-            + selection_notes(results, datasets))
+    return (metric_table(results, datasets, METHODS, with_seconds=True) + gpu_note(results, datasets, METHODS)
+            + provenance_note(results, datasets, METHODS) + "\n" + selection_notes(results, datasets))
 
 
 def table3(results: Path, datasets=DATASETS) -> str:
-    return metric_table(results, datasets, TABLE3)
+    return metric_table(results, datasets, TABLE3) + provenance_note(results, datasets, TABLE3)
 
 
 def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = None, title: str = "") -> str:
     """The numbers behind a bar-chart figure as Markdown; also a PNG (one panel per data set) when matplotlib is
     importable and ``png`` is given."""
-    text = metric_table(results, datasets, rows)
+    text = metric_table(results, datasets, rows) + provenance_note(results, datasets, rows)
     if png is not None:
         try:
             import matplotlib

@@ -41,6 +41,20 @@ def git_commit(root: str | Path | None = None) -> str:
         return "unknown"
 
 
+def commit_status(commit: str, root: str | Path | None = None) -> str:
+    """``clean`` (a commit of this repository's history), ``dirty`` (one, plus uncommitted changes), ``unknown``
+    (no such commit here, or no git to ask)."""
+    base, _, rest = commit.partition("+")
+    root = Path(root) if root is not None else Path(__file__).resolve().parent
+    try:
+        found = subprocess.run(["git", "cat-file", "-e", f"{base}^{{commit}}"], cwd=root, capture_output=True)
+    except OSError:
+        return "unknown"
+    if found.returncode != 0 or len(base) < 7:
+        return "unknown"
+    return "dirty" if rest else "clean"
+
+
 def machine() -> dict:
     cpu, amx = platform.processor(), None
     try:

@@ -1,13 +1,20 @@
-"""The fit loop every recommender shares: Adam, early stopping on a validation metric, resumable checkpoints.
+"""The trainer every recommender shares: its stages, Adam, early stopping on a validation metric, checkpoints.
 
-The loop keeps the best model's weights (by ``train.select_metric`` on the validation split) and, when a
-checkpoint folder is given, writes ``checkpoint.safetensors`` (no pickle: see ``glta.checkpoint``) after each evaluation so
-that an interrupted run resumes where it stopped (``resume=True``) instead of starting again.
+``run_stages`` runs what a model does before its main stage (``Recommender.prepare_training``, then each
+``Stage``, e.g. GLTA's item-text alignment, with the stage's result kept in its cache file); ``fit`` runs the main
+stage. It keeps the best model's weights (by ``train.select_metric`` on the validation split) and, when a checkpoint
+folder is given, writes ``checkpoint.safetensors`` (no pickle: see ``glta.checkpoint``) after each evaluation so
+that an interrupted run resumes where it stopped (``resume=True``) instead of starting again. Test metrics are
+measured by the caller (``evaluate_test``), after the model is chosen.
+
+Every step goes through ``train_epoch``: one process, or several launched by accelerate/torchrun, each taking its
+share of every batch (``glta.distributed``).
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,22 +28,20 @@ from glta.checkpoint import CHECKPOINT_NAME, find_checkpoint, load_checkpoint, s
 from glta.config import EvalConfig, TrainConfig
 from glta.data.dataset import RecDataset
 from glta.device import device_named, module_device, to_device
+from glta.distributed import processes
 from glta.evaluation.ranking import RankingEvaluator
 from glta.errors import GLTAError
-from glta.recommender import Recommender
+from glta.recommender import Recommender, Stage
 
 
 @dataclass
 class FitResult:
     valid: dict
-    test: dict
     best_epoch: int
     epochs_run: int
     train_seconds: float
     history: list[dict] = field(default_factory=list)
     stopped_by: str = ""
-    # per-user values of the selection metric on test (for paired significance tests): users are dataset indices
-    test_per_user: dict = field(default_factory=dict)
 
 
 def set_seed(seed: int) -> None:
@@ -48,36 +53,177 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
              calibrate_for: str | None = None, per_user: str | None = None) -> dict:
     """Metrics of ``model`` on ``evaluator``. With ``calibrate_for`` (a metric name; validation only) the model
     first chooses its inference-time settings on this evaluator (``Recommender.calibrate``, e.g. GLTA+'s fusion
-    weight) and the metrics are those at the chosen setting."""
+    weight) and the metrics are those at the chosen setting. With ``per_user`` (a metric name) the result also holds
+    that metric's value for every user under ``"per_user"``. Several processes split the users between them (a
+    calibrating model chooses on all of them in every process, so that all choose alike)."""
     was_training = model.training
     model.eval()
     with torch.no_grad():
         model.prepare_scoring(evaluator.exclude)
         metrics = model.calibrate(evaluator, calibrate_for, progress) if calibrate_for else None
-        if metrics is None and per_user:
-            values = evaluator.evaluate(model.score, progress=progress, per_user=True)
+        if metrics is None:
+            values = _per_user_values(model, evaluator, progress)
             metrics = {name: float(v.mean()) for name, v in values.items()}
-            metrics["per_user"] = {"metric": per_user, "users": evaluator.users.tolist(),
-                                   "values": np.round(values[per_user], 6).tolist()}
-        elif metrics is None:
-            metrics = evaluator.evaluate(model.score, progress=progress)
+            if per_user:
+                metrics["per_user"] = {"metric": per_user, "users": evaluator.users.tolist(),
+                                       "values": np.round(values[per_user], 6).tolist()}
     model.train(was_training)
     return metrics
 
 
-def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc: str, progress: bool) -> list[float]:
-    """One pass of optimiser steps over ``batches``, with a progress bar (rate, ETA, last loss)."""
+def _per_user_values(model: Recommender, evaluator: RankingEvaluator, progress: bool) -> dict[str, np.ndarray]:
+    """Every metric for every user of ``evaluator``, in its user order; each process scores its share of users."""
+    procs = processes()
+    if not procs.distributed:
+        return evaluator.evaluate(model.score, progress=progress, per_user=True)
+    mine = procs.users(np.arange(len(evaluator.users)))
+    values = evaluator.subset(mine).evaluate(model.score, progress=progress and procs.is_main, per_user=True)
+    shares = procs.gather((mine, values))
+    order = np.concatenate([positions for positions, _ in shares])
+    merged = {}
+    for name in values:
+        merged[name] = np.empty(len(evaluator.users), dtype=values[name].dtype)
+        merged[name][order] = np.concatenate([share[name] for _, share in shares])
+    return merged
+
+
+def evaluate_test(model: Recommender, dataset: RecDataset, evaluation: EvalConfig, per_user: str,
+                 progress: bool = False) -> tuple[dict, dict]:
+    """The chosen model's test metrics, and the per-user values of metric ``per_user`` (for paired tests; users
+    are data set indices)."""
+    test = evaluate(model, RankingEvaluator(dataset, "test", evaluation.ks, evaluation.batch_size),
+                    progress=progress, per_user=per_user)
+    return test, test.pop("per_user")
+
+
+def lr_schedule(optimizer: torch.optim.Optimizer, train: TrainConfig, total_steps: int | None
+                ) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """The learning-rate schedule ``train.schedule`` over ``total_steps`` optimiser steps (None when constant): a
+    factor on every parameter group's own rate, so GLTA's head keeps its fraction of the projectors' rate."""
+    if train.schedule == "constant" and not train.warmup_steps:
+        return None
+    if train.schedule == "cosine" and not total_steps:
+        raise GLTAError("train.schedule=cosine needs the number of steps in an epoch, which this method does not "
+                        "tell; use train.schedule=constant")
+    warmup, floor = train.warmup_steps, train.min_lr_ratio
+    total = max(total_steps or 1, warmup + 1)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if train.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc: str, progress: bool,
+                step: torch.nn.Module | None = None, scheduler=None) -> list[float]:
+    """One pass of optimiser steps over ``batches``, with a progress bar (rate, ETA, last loss). ``step`` is the
+    module called for each batch's loss (``model`` inside DistributedDataParallel when several processes train;
+    each then takes its share of every batch). Returns each step's loss over the whole batch."""
+    procs = processes()
+    step = step or model
     losses: list[float] = []
     device = module_device(model)
-    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress, total=total)
+    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress or not procs.is_main,
+               total=total)
     for batch in bar:
+        batch = procs.share(batch)
+        if batch is None:
+            continue
         optimizer.zero_grad(set_to_none=True)
-        loss = model.loss(to_device(batch, device))
+        loss = step(to_device(batch, device))
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+    if procs.distributed:  # each process saw its share: the batch's loss is the mean of the shares' losses
+        losses = np.mean(procs.gather(losses), axis=0).tolist()
     return losses
+
+
+def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, log: Callable[[str], None] = print
+               ) -> dict:
+    """Prepare ``model`` for training and run its stages before the main one (``Recommender.stages``), then put it
+    in its main stage. A stage whose cache file exists is loaded instead of trained. Returns facts for the results
+    file: each stage's seconds and final loss (``<stage>_seconds``, ``<stage>_final_loss``; ``<stage>_reused``
+    naming the file when it was loaded)."""
+    procs = processes()
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    with procs.main_first():  # caches the model fills (GLTA's prompt prefixes): once, by the main process
+        facts = dict(model.prepare_training(train, progress=progress and procs.is_main, log=log))
+    for stage in model.stages(train):
+        model.enter_stage(stage.name)
+        if stage.cache is not None and stage.cache.exists():
+            summary = load_stage(model, stage.cache)
+            log(f"{stage.name.upper()}: reused the stage's result from {stage.cache} "
+                f"(trained in {summary.get(f'{stage.name}_seconds', 0):.0f}s)")
+            facts.update(summary, **{f"{stage.name}_reused": str(stage.cache)})
+            continue
+        facts.update(train_stage(model, stage, train, progress, log))
+    model.enter_main_stage()
+    return facts
+
+
+def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: bool = True,
+                log: Callable[[str], None] = print) -> dict:
+    """Train one stage (entering it) and keep its result in ``stage.cache`` when set; returns its summary."""
+    procs = processes()
+    model.enter_stage(stage.name)
+    started = time.time()
+    model.train()
+    optimizer = torch.optim.Adam(model.parameter_groups(stage.lr), lr=stage.lr)
+    step = procs.wrap(model)
+    rng = np.random.default_rng(stage.seed)
+    losses: list[float] = []
+    for epoch in range(stage.epochs):
+        epoch_losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer,
+                                   model.batches_per_epoch(train.batch_size), f"{stage.name} epoch {epoch}", progress,
+                                   step)
+        losses += epoch_losses
+        log(f"{stage.name.upper()} epoch {epoch}: mean loss {np.mean(epoch_losses):.4f}")
+    summary = {f"{stage.name}_seconds": round(time.time() - started, 2),
+               f"{stage.name}_final_loss": float(np.mean(losses[-10:])) if losses else float("nan")}
+    if stage.cache is not None and procs.is_main:
+        save_stage(model, stage.cache, summary)
+    procs.wait()
+    return summary
+
+
+def save_stage(model: Recommender, path: Path, summary: dict) -> None:
+    """The parameters trainable in the model's current stage, with ``summary`` in the file's metadata."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from glta.paths import atomic_path
+
+    tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
+    with atomic_path(path) as staging:
+        save_file(tensors, str(staging), metadata={"summary": json.dumps(summary)})
+
+
+def load_stage(model: Recommender, path: Path) -> dict:
+    """Load a stage's parameters saved by ``save_stage`` into ``model``; returns the stage's summary."""
+    import json
+
+    from safetensors import safe_open
+
+    parameters = dict(model.named_parameters())
+    with safe_open(str(path), framework="pt") as f:
+        for name in f.keys():
+            if name not in parameters:
+                raise GLTAError(f"{path} holds {name}, which this model does not have; delete the file to train the "
+                                "stage again")
+            with torch.no_grad():
+                parameters[name].copy_(f.get_tensor(name))
+        return json.loads(f.metadata()["summary"])
 
 
 # settings that may change when a run resumes (how long, where and how fast it runs); any other difference between the
@@ -86,8 +232,9 @@ RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.threads", "train.d
                      "model.eval_batch_size", "model.compile"}
 
 
-def _fixed_settings(model: Recommender, train: TrainConfig, evaluation: EvalConfig) -> dict[str, object]:
-    """Flat ``section.key -> value`` of the settings a checkpoint fixes."""
+def _fixed_settings(model: Recommender, train: TrainConfig, evaluation: EvalConfig, model_config=None
+                    ) -> dict[str, object]:
+    """Flat ``section.key -> value`` of the settings a checkpoint fixes (``model_config``: instead of the model's)."""
     import dataclasses
     import json
 
@@ -100,35 +247,46 @@ def _fixed_settings(model: Recommender, train: TrainConfig, evaluation: EvalConf
         else:
             flat[prefix] = json.loads(json.dumps(value, default=str))
 
-    for name, section in (("train", train), ("eval", evaluation), ("model", model.config)):
+    for name, section in (("train", train), ("eval", evaluation), ("model", model_config or model.config)):
         if dataclasses.is_dataclass(section):
             walk(name, section)
-    return {k: v for k, v in flat.items() if k not in RESUMABLE_CHANGES}
+    # a cosine schedule is laid out over train.epochs: the run's length is then fixed too
+    fixed_length = train.schedule != "constant"
+    return {k: v for k, v in flat.items() if k not in RESUMABLE_CHANGES or (k == "train.epochs" and fixed_length)}
 
 
-def _check_same_settings(saved: dict, now: dict, checkpoint: Path) -> None:
-    changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
+def _check_same_settings(saved: dict, now: dict, checkpoint: Path, defaults: dict | None = None) -> None:
+    """Refuse a resume whose fixed settings differ from the checkpoint's. An option added to the code after the
+    checkpoint was written (absent from ``saved``) counts as the same when it holds its default."""
+    defaults = defaults or {}
+    changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k)
+                     and not (k not in saved and k in defaults and now.get(k) == defaults[k]))
     if changed:
         key = changed[0]
         raise GLTAError(f"--resume: {key} was {saved.get(key)!r} when {checkpoint} was written, now {now.get(key)!r}"
                         f"{f' (and {len(changed) - 1} more)' if len(changed) > 1 else ''}; resume with the same "
-                        f"settings (only {', '.join(sorted(RESUMABLE_CHANGES))} may change) or start afresh "
-                        "without --resume")
+                        f"settings (only {', '.join(sorted(RESUMABLE_CHANGES))} may change; train.epochs not "
+                        "under a learning-rate schedule) or start afresh without --resume")
 
 
 def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation: EvalConfig,
         checkpoint_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
         log: Callable[[str], None] = print) -> FitResult:
+    """Train the model's main stage with early stopping on validation; the best epoch's weights stay in ``model``."""
+    procs = processes()
     if train.threads:
         torch.set_num_threads(train.threads)
     set_seed(train.seed)
-    model.place(device_named(train.device, "train.device"))
+    model.place(procs.device or device_named(train.device, "train.device"))
+    show = progress and procs.is_main
+    log = log if procs.is_main else (lambda _: None)
     rng = np.random.default_rng(train.seed)
     groups = [g for g in model.parameter_groups(train.lr) if g["params"]]
     optimizer = torch.optim.Adam(groups, lr=train.lr) if groups else None
+    per_epoch = model.batches_per_epoch(train.batch_size)
+    scheduler = lr_schedule(optimizer, train, per_epoch and per_epoch * train.epochs) if optimizer else None
     full_valid = RankingEvaluator(dataset, "valid", evaluation.ks, evaluation.batch_size)
     valid_eval = full_valid.sample(evaluation.valid_users, train.seed)
-    test_eval = RankingEvaluator(dataset, "test", evaluation.ks, evaluation.batch_size)
     best_score, best_epoch, best_state, best_valid = -np.inf, -1, None, {}
     history: list[dict] = []
     start_epoch, bad_rounds, spent = 0, 0, 0.0
@@ -138,28 +296,33 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         if state["identity"] != model.identity():
             raise GLTAError(f"{checkpoint} belongs to another model or data set; delete it or drop --resume")
         if "settings" in state:
-            _check_same_settings(state["settings"], _fixed_settings(model, train, evaluation), checkpoint)
+            defaults = {**_fixed_settings(model, TrainConfig(), EvalConfig(), type(model.config)()),
+                        "train.epochs": train.epochs}
+            _check_same_settings(state["settings"], _fixed_settings(model, train, evaluation), checkpoint, defaults)
         model.load_state_dict(state["model"])
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state.get("scheduler"):
+            scheduler.load_state_dict(state["scheduler"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         start_epoch, bad_rounds, spent = state["epoch"] + 1, state["bad_rounds"], state["seconds"]
         best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
         best_valid, history = state["best_valid"], state["history"]
         log(f"resumed from {checkpoint} after epoch {state['epoch']} (best {train.select_metric}={best_score:.4f})")
+    step = procs.wrap(model) if optimizer is not None else model
     stopped_by = f"epoch limit ({train.epochs})"
     started = time.time() - spent
     for epoch in range(start_epoch, train.epochs):
         model.train()
         losses = []
         if optimizer is not None:
-            losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer,
-                                 model.batches_per_epoch(train.batch_size), f"epoch {epoch}", progress)
+            losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer, per_epoch,
+                                 f"epoch {epoch}", show, step, scheduler)
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.time() - started, 2)}
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
-            valid = evaluate(model, valid_eval, progress=progress, calibrate_for=train.select_metric)
+            valid = evaluate(model, valid_eval, progress=show, calibrate_for=train.select_metric)
             score = valid[train.select_metric]
             record["valid"] = {train.select_metric: score}
             if getattr(model, "calibration", None):
@@ -173,13 +336,16 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
                 f"best {best_score:.4f}@{best_epoch}  {record['seconds']:.0f}s"
                 + (f"  fusion weight {record['calibration']['fusion_weight']}" if "calibration" in record else ""))
             history.append(record)
-            if checkpoint:
+            if checkpoint and procs.is_main:
                 save_checkpoint(checkpoint, {
-                    "identity": model.identity(), "settings": _fixed_settings(model, train, evaluation), "model": model.state_dict(), "optimizer": optimizer and optimizer.state_dict(),
+                    "identity": model.identity(), "settings": _fixed_settings(model, train, evaluation),
+                    "model": model.state_dict(), "optimizer": optimizer and optimizer.state_dict(),
+                    "scheduler": scheduler and scheduler.state_dict(),
                     "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "epoch": epoch,
                     "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,
                     "best_epoch": best_epoch, "best_state": best_state, "best_valid": best_valid,
                     "history": history})
+            procs.wait()
             if bad_rounds >= train.patience:
                 stopped_by = f"early stopping (no {train.select_metric} gain in {train.patience} evaluations)"
                 break
@@ -193,10 +359,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
             model.calibration = dict(chosen)  # the settings saved with the best epoch's weights
     if valid_eval.users is not full_valid.users and best_state is not None:
         # report every user, not the sample (and choose inference-time settings on all of them)
-        best_valid = evaluate(model, full_valid, progress=progress, calibrate_for=train.select_metric)
-    test = evaluate(model, test_eval, progress=progress, per_user=train.select_metric)
-    test_per_user = test.pop("per_user")
+        best_valid = evaluate(model, full_valid, progress=show, calibrate_for=train.select_metric)
     epochs_run = history[-1]["epoch"] + 1 if history else 0
-    return FitResult(valid=best_valid, test=test, best_epoch=best_epoch, epochs_run=epochs_run,
-                     train_seconds=train_seconds, history=history, stopped_by=stopped_by,
-                     test_per_user=test_per_user)
+    return FitResult(valid=best_valid, best_epoch=best_epoch, epochs_run=epochs_run, train_seconds=train_seconds,
+                     history=history, stopped_by=stopped_by)

@@ -34,6 +34,18 @@ def gllm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100)
 
 
+def group_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of each output slot over the sample's own candidates only: the items in its row of ``targets``
+    (B, K; -100 where a slot has none), slot t's answer being the t-th of them. IA's sample shows a group of items,
+    so chance is ln(group size) instead of ln |I|."""
+    present = targets >= 0
+    candidates = targets.clamp_min(0)  # (B, K)
+    rows = logits.gather(2, candidates[:, None, :].expand(-1, logits.shape[1], -1)).float()  # (B, K slots, K items)
+    rows = rows.masked_fill(~present[:, None, :], float("-inf"))
+    labels = torch.arange(targets.shape[1], device=targets.device).expand_as(targets).masked_fill(~present, -100)
+    return F.cross_entropy(rows.reshape(-1, rows.shape[-1]), labels.reshape(-1), ignore_index=-100)
+
+
 def first_k(logits: torch.Tensor, banned: torch.Tensor) -> torch.Tensor:
     """Default mode: slot t gives the t-th recommendation, the best item that is neither ``banned``
     (already interacted) nor taken by an earlier slot. ``banned`` is a (batch, n_items) bool mask."""

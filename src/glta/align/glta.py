@@ -20,16 +20,17 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from glta.align.gllm import GLLMHead, first_k, first_logit, gllm_loss, ranking_scores
+from glta.align.gllm import GLLMHead, first_k, first_logit, gllm_loss, group_loss, ranking_scores
 from glta.align.graph_output import GraphHead, fuse, residual_scale_init, standardise
 from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
-from glta.align.templates import ITEM, OUT, USER, Batch, Sample, Template, assemble, prefix_ids
+from glta.align.prompts import Prompts
+from glta.align.templates import ITEM, OUT, USER, Batch
 from glta.data.dataset import RecDataset
 from glta.errors import ConfigError, GLTAError
 from glta.evaluation.ranking import seen_mask
-from glta.recommender import Recommender
-from glta.text.generate import GenerationConfig, cache_argument, item_text, load_user_texts, plain_text
+from glta.recommender import Recommender, Stage
+from glta.text.generate import GenerationConfig, cache_argument
 from glta.text.llm import LLMConfig
 
 INFERENCE_MODES = ("first_k", "first_logit", "autoregressive")
@@ -79,6 +80,9 @@ class GLTAConfig:
     # whether IA's logits include the head bias. The bias starts at the popularity prior (head_prior), which IA's
     # uniformly drawn targets fight: with it, IA spends its few steps unlearning popularity (docs/glta.md)
     ia_head_bias: bool = True
+    # IA's softmax: over the whole catalogue (the paper's GLLM loss; chance ln |I|), or over the sample's own group of
+    # ia_group_size items (chance ln group size): the task then only asks which shown item each description names
+    ia_loss: str = "catalogue"
     # the head's learning rate as a multiple of the stage's (train.lr in UA, ia_lr in IA). The LLM's last hidden
     # states have norm ~47, so one Adam step at lr 2e-3 moves a logit by up to ~1.4 (docs/glta.md)
     head_lr_scale: float = 0.1
@@ -120,6 +124,8 @@ class GLTA(Recommender):
             raise ConfigError("model.missing_texts must be 'error' or 'empty'")
         if config.target_mode not in ("disjoint", "overlap"):
             raise ConfigError("model.target_mode must be 'disjoint' or 'overlap'")
+        if config.ia_loss not in ("catalogue", "group"):
+            raise ConfigError(f"model.ia_loss={config.ia_loss}; choose catalogue or group")
         if not 0 < config.supervised_slots <= config.output_slots:
             raise ConfigError("model.supervised_slots must be between 1 and model.output_slots")
         if llm is None:
@@ -161,51 +167,18 @@ class GLTA(Recommender):
         self.calibration: dict = {}
         table = llm.embeddings.weight
         self.register_buffer("out_token", table.float().mean(0).to(table.dtype), persistent=False)
-        tokenizer = llm.tokenizer
-        self.pad_id = tokenizer.pad_token_id
-        self.ua_template = Template.load(config.ua_template, tokenizer)
-        prefix, body = self.ua_template.split_prefix()
-        self.ua_prefix = prefix if config.prefix_cache and prefix.segments else None
-        self.ua_body = body if self.ua_prefix is not None else self.ua_template
+        self.prompts = Prompts(dataset, config, llm)
         self._prefix_kv: PrefixKV | None = None
-        self.ia_template = Template.load("item_text", tokenizer)
         self.train_matrix = dataset.train
-        self.dataset = dataset
-        self.user_fields = self._user_text_tokens(dataset)
-        # "w/o UA" writes the user id as text where the user token would stand
-        self.user_id_tokens = None if config.use_user_token else [
-            tokenizer(plain_text(tokenizer, f" {u}"), add_special_tokens=False).input_ids for u in dataset.user_ids]
         self.stage = "ua"
         self.exclude: sp.csr_matrix = dataset.train
-        self.set_stage("ia" if config.use_ia else "ua")
-
-    # --- text parts, tokenised once -------------------------------------------------------------------
-    def _user_text_tokens(self, dataset: RecDataset) -> list[dict[str, list[int]]]:
-        tokenizer, config = self.llm.tokenizer, self.config
-        fields: list[dict[str, list[int]]] = [{} for _ in range(dataset.n_users)]
-        self.missing_texts = {}
-        for kind, enabled in (("profile", config.use_profile), ("prediction", config.use_prediction)):
-            if not enabled:
-                continue
-            texts = load_user_texts(self.llm.identity, dataset, kind, config.generation)
-            self.missing_texts[kind] = dataset.n_users - len(texts)
-            if self.missing_texts[kind] and config.missing_texts != "empty":
-                name = dataset.name if config.generation == GenerationConfig() else f"{dataset.name} generation.*=..."
-                raise GLTAError(
-                    f"{self.missing_texts[kind]} of {dataset.n_users} users have no cached {kind} text for "
-                    f"{self.llm.identity}: run `glta text generate {name}` (with the same llm.* and generation.* "
-                    f"settings), or train without it: model.use_profile=false model.use_prediction=false "
-                    f"(or model.missing_texts=empty to leave missing fields empty)")
-            for user, text in texts.items():
-                fields[user][kind] = tokenizer(plain_text(tokenizer, " " + text),
-                                               add_special_tokens=False).input_ids[: config.text_tokens]
-        return fields
+        self.enter_stage("ia" if config.use_ia else "ua")
 
     def identity(self) -> dict:
         return {**super().identity(), "llm": self.llm.identity}
 
     # --- stages ------------------------------------------------------------------------------------------
-    def set_stage(self, stage: str) -> None:
+    def enter_stage(self, stage: str) -> None:
         """IA trains the item projector and the head; UA the user projector and the head (and the item projector
         too in the "w/o IA" variant). The LLM never trains."""
         self.stage = stage
@@ -228,115 +201,25 @@ class GLTA(Recommender):
                 if g["params"]]
 
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
-        return self._ia_batches(rng) if self.stage == "ia" else self._ua_batches(rng, batch_size)
+        return self.prompts.ia_batches(rng) if self.stage == "ia" else self.prompts.ua_batches(rng, batch_size)
 
     def place(self, device: torch.device) -> None:
         """GLTA stays where its LLM settings put it (``model.llm.device``, ``device_map``), not ``train.device``."""
 
     def batches_per_epoch(self, batch_size: int) -> int:
-        if self.stage == "ia":
-            groups = -(-self.n_items // self.config.ia_group_size)
-            return -(-groups // self.config.ia_batch_size)
-        users = int((np.diff(self.train_matrix.indptr) > 0).sum())
-        return -(-users // batch_size)
+        return self.prompts.steps(self.stage, batch_size)
 
-    def _ua_sample(self, user: int, items: np.ndarray) -> Sample:
-        return Sample(user=user, items=list(items),
-                      user_text=None if self.config.use_user_token else self.user_id_tokens[user],
-                      fields=self.user_fields[user])
-
-    def _split_history(self, items: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Shuffle a user's training items into (shown in the prompt, supervised targets)."""
-        config = self.config
-        items = rng.permutation(items)
-        k = config.supervised_slots
-        if config.target_mode == "overlap":
-            return items[: config.context_items], rng.permutation(items)[:k]
-        if len(items) == 1:
-            return items, items
-        n_targets = min(k, len(items) - 1)
-        context = items[: min(config.context_items, len(items) - n_targets)]
-        return context, items[len(items) - n_targets:]
-
-    def _ua_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
-        indptr, indices = self.train_matrix.indptr, self.train_matrix.indices
-        users = rng.permutation(np.flatnonzero(np.diff(indptr) > 0))
-        for start in range(0, len(users), batch_size):
-            samples, targets = [], []
-            for user in users[start:start + batch_size]:
-                context, target = self._split_history(indices[indptr[user]:indptr[user + 1]], rng)
-                samples.append(self._ua_sample(int(user), context))
-                targets.append(target.tolist())
-            chosen = users[start:start + batch_size]
-            yield self._with_prefix(assemble(self.ua_body, samples, self.training_slots(), self.pad_id, targets),
-                                    chosen)
-
-    def training_slots(self) -> int:
-        """Output slots laid out in a UA training step: only the supervised ones. Slot t attends to the prompt and the
-        slots before it (causal attention), so the unsupervised slots after the first k change neither the loss nor its
-        gradient; leaving them out of training saves their tokens' forward and backward."""
-        return self.config.supervised_slots
-
-    def _item_description_tokens(self) -> list[list[int]]:
-        if not hasattr(self, "_descriptions"):
-            tokenizer = self.llm.tokenizer
-            texts = [plain_text(tokenizer, item_text(self.dataset, i, self.config.item_text_chars))
-                     for i in range(self.n_items)]
-            self._descriptions = [tokenizer(text, add_special_tokens=False).input_ids for text in texts]
-            self._newline = tokenizer("\n", add_special_tokens=False).input_ids
-            self._numbers = [tokenizer(f"{n + 1}. ", add_special_tokens=False).input_ids
-                             for n in range(self.config.ia_group_size)]
-        return self._descriptions
-
-    def _ia_batches(self, rng: np.random.Generator) -> Iterator[Batch]:
-        """Item-text alignment: item tokens in one order, their descriptions in another; slot t must name the
-        item whose description stands t-th."""
-        descriptions = self._item_description_tokens()
-        group = self.config.ia_group_size
-        order = rng.permutation(self.n_items)
-        groups = [order[i:i + group] for i in range(0, len(order), group)]
-        for start in range(0, len(groups), self.config.ia_batch_size):
-            samples, targets = [], []
-            for items in groups[start:start + self.config.ia_batch_size]:
-                shown = rng.permutation(items)
-                text: list[int] = []
-                for n, item in enumerate(items):
-                    text += self._numbers[n] + descriptions[item] + self._newline
-                samples.append(Sample(items=list(shown), fields={"descriptions": text}))
-                targets.append(list(items))
-            yield assemble(self.ia_template, samples, group, self.pad_id, targets)
-
-    def warm_up(self, train, progress: bool = True, log=print) -> dict:
-        """Stage 1, item-text alignment (skipped in the "w/o IA" variant); then switch to stage 2 (UA)."""
-        import time
-
-        from glta.training import train_epoch
-
+    def prepare_training(self, train, progress: bool = True, log=print) -> dict:
+        """Before any step: stop if one step cannot fit in memory; fill the cached prompt prefixes."""
         self.check_memory(train.batch_size)
-        stages = self._fill_prefixes(progress, log)
+        return self._fill_prefixes(progress, log)
+
+    def stages(self, train) -> list[Stage]:
+        """Stage 1, item-text alignment (none in the "w/o IA" variant); stage 2 (UA) is the trainer's main stage.
+        IA's result is kept under the cache and shared by every run whose IA is the same."""
         if not self.config.use_ia:
-            self.set_stage("ua")
-            return stages
-        self.set_stage("ia")
-        cached = self._ia_cache_path(train.seed)
-        if cached.exists():
-            summary = self._load_ia(cached)
-            log(f"IA: reused the stage's result from {cached} (trained in {summary['ia_seconds']:.0f}s)")
-            self.set_stage("ua")
-            return {**stages, **summary, "ia_reused": str(cached)}
-        started = time.time()
-        optimizer = torch.optim.Adam(self.parameter_groups(self.config.ia_lr), lr=self.config.ia_lr)
-        rng = np.random.default_rng(train.seed + 1)
-        losses: list[float] = []
-        for epoch in range(self.config.ia_epochs):
-            epoch_losses = train_epoch(self, self._ia_batches(rng), optimizer, self.batches_per_epoch(0),
-                                       f"IA epoch {epoch}", progress)
-            losses += epoch_losses
-            log(f"IA epoch {epoch}: mean loss {np.mean(epoch_losses):.4f}")
-        self.set_stage("ua")
-        summary = {"ia_seconds": round(time.time() - started, 2), "ia_final_loss": float(np.mean(losses[-10:]))}
-        self._save_ia(cached, summary)
-        return {**stages, **summary}
+            return []
+        return [Stage("ia", self.config.ia_epochs, self.config.ia_lr, train.seed + 1, self._ia_cache_path(train.seed))]
 
     # --- memory -------------------------------------------------------------------------------------------------
     # bytes kept for the backward pass per token, layer and hidden unit: measured on this CPU with SmolLM2-135M in
@@ -347,7 +230,7 @@ class GLTA(Recommender):
         """An upper estimate of one UA training step's memory: the frozen LLM's activations kept for the backward
         pass over the step's tokens, plus the logits over the catalogue at the supervised slots (and their grads)."""
         config = self.llm.model.config
-        tokens = (self.ua_template.fixed_tokens() + 1 + self.config.context_items + self.config.supervised_slots
+        tokens = (self.prompts.ua_template.fixed_tokens() + 1 + self.config.context_items + self.config.supervised_slots
                   + 2 * self.config.text_tokens)
         activations = batch_size * tokens * config.num_hidden_layers * self.llm.hidden_size * self.ACTIVATION_BYTES
         logits = 3 * 4 * batch_size * self.config.supervised_slots * self.n_items
@@ -373,50 +256,22 @@ class GLTA(Recommender):
         import hashlib
         import json
 
-        from glta.data import cache_dir
+        from glta.paths import cache_dir
 
         config = self.config
         settings = {"version": IA_CACHE_VERSION, "identity": self.identity(), "seed": seed,
                     "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias,
                     **({"graph_head": True} if config.graph_head else {}),
                     "head_lr_scale": config.head_lr_scale, "ia": {k: getattr(config, k) for k in (
-                        "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")}}
+                        "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")},
+                    **({"ia_loss": config.ia_loss} if config.ia_loss != "catalogue" else {})}
         digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
         for tensor in (self.user_nodes, self.item_nodes):
             digest.update(tensor.contiguous().numpy().tobytes())
         return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
 
-    def _ia_parts(self) -> dict[str, nn.Module]:
-        parts = {"item_projector": self.item_projector, "head": self.head}
-        if self.graph_head is not None:
-            parts["graph_head"] = self.graph_head
-        return parts
-
-    def _save_ia(self, path: Path, summary: dict) -> None:
-        import json
-
-        from safetensors.torch import save_file
-
-        tensors = {f"{name}.{key}": value.detach().contiguous()
-                   for name, part in self._ia_parts().items() for key, value in part.state_dict().items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = path.with_suffix(".tmp")
-        save_file(tensors, staging, metadata={"summary": json.dumps(summary)})
-        staging.replace(path)
-
-    def _load_ia(self, path: Path) -> dict:
-        import json
-
-        from safetensors import safe_open
-
-        with safe_open(path, framework="pt") as f:
-            summary = json.loads(f.metadata()["summary"])
-            for name, part in self._ia_parts().items():
-                part.load_state_dict({key: f.get_tensor(f"{name}.{key}") for key in part.state_dict()})
-        return summary
-
-    def skip_warm_up(self) -> None:
-        self.set_stage("ua")
+    def enter_main_stage(self) -> None:
+        self.enter_stage("ua")
 
     def _fill_prefixes(self, progress: bool, log) -> dict:
         import time
@@ -425,7 +280,7 @@ class GLTA(Recommender):
         if store is None:
             return {}
         started = time.time()
-        users = np.flatnonzero(np.diff(self.train_matrix.indptr) > 0)
+        users = self.prompts.trained_users()
         log(f"prefix cache: {len(users)} users, up to {store.max_len} tokens each, {store.bytes / 2**30:.1f} GiB "
             f"at {store.folder}")
         computed = store.fill(users, progress=progress)
@@ -450,18 +305,11 @@ class GLTA(Recommender):
 
     def prefix_kv(self) -> PrefixKV | None:
         """The per-user cached prefix store (None when the template opens with a node slot or it is off)."""
-        if self.ua_prefix is None:
+        if self.prompts.ua_prefix is None:
             return None
         if self._prefix_kv is None:
-            ids = [prefix_ids(self.ua_prefix, self._ua_sample(u, np.array([], dtype=np.int64)))
-                   for u in range(self.n_users)]
-            self._prefix_kv = PrefixKV(self.llm, ids)
+            self._prefix_kv = PrefixKV(self.llm, [self.prompts.prefix_ids(u) for u in range(self.n_users)])
         return self._prefix_kv
-
-    def _with_prefix(self, batch: Batch, users) -> Batch:
-        if self.ua_prefix is not None:
-            batch.prefix_users = torch.as_tensor(np.asarray(users, dtype=np.int64))
-        return batch
 
     def _decoder_inputs(self, batch: Batch):
         """(attention mask, position ids, past keys/values) for a batch, with its users' cached prefixes if any.
@@ -502,45 +350,40 @@ class GLTA(Recommender):
         return self.user_nodes[users] @ self.item_nodes.T
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        return gllm_loss(self.output_logits(batch), batch.targets)
+        logits = self.output_logits(batch)
+        if self.stage == "ia" and self.config.ia_loss == "group":
+            return group_loss(logits, batch.targets)
+        return gllm_loss(logits, batch.targets)
 
     # --- inference ---------------------------------------------------------------------------------------
     def prepare_scoring(self, exclude: sp.csr_matrix | None = None) -> None:
         if exclude is not None:
             self.exclude = exclude
 
-    def _context(self, user: int) -> np.ndarray:
-        items = self.train_matrix[user].indices
-        rng = np.random.default_rng([self.config.generation.seed, user])
-        return rng.permutation(items)[: self.config.context_items]
-
     @torch.no_grad()
     def recommend_slots(self, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """(chosen items (B, K) in recommendation order, first-slot logits (B, n_items))."""
-        samples = [self._ua_sample(int(u), self._context(int(u))) for u in users]
         banned = seen_mask(self.exclude, users, self.n_items)
         if self.config.inference == "autoregressive":
-            return self._autoregressive(samples, banned)
-        logits = self.output_logits(self._with_prefix(
-            assemble(self.ua_body, samples, self.config.output_slots, self.pad_id), users))
+            return self._autoregressive(users, banned)
+        logits = self.output_logits(self.prompts.inference_batch(users, self.config.output_slots))
         if self.config.inference == "first_logit":
             chosen = first_logit(logits, banned, self.config.output_slots)
         else:
             chosen = first_k(logits, banned)
         return chosen, logits[:, 0]
 
-    def _autoregressive(self, samples: list[Sample], banned: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _autoregressive(self, users: np.ndarray, banned: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """AR mode: one output slot at a time; the next input is the item token of the item just chosen."""
         decoder = self.llm.model.base_model
         name = cache_argument(self.llm.model)
-        batch = self._with_prefix(assemble(self.ua_body, samples, 1, self.pad_id, left_pad=True),
-                                  np.array([s.user for s in samples]))
+        batch = self.prompts.inference_batch(users, 1, left_pad=True)
         mask, positions, cache = self._decoder_inputs(batch)
         out = decoder(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=positions, use_cache=True,
                       **({name: cache} if cache is not None else {}))
         cache, hidden = getattr(out, name), out.last_hidden_state[:, -1]
         taken, chosen, first = banned.clone(), [], None
-        users = torch.tensor([s.user for s in samples], dtype=torch.long)
+        users = torch.as_tensor(np.asarray(users, dtype=np.int64))
         for _ in range(self.config.output_slots):
             logits = self.logits(hidden, users)
             first = logits if first is None else first
@@ -580,29 +423,25 @@ class GLTA(Recommender):
         weight = torch.from_numpy(self.train_item_degrees).clamp_min(1).rsqrt()
         folded = torch.stack([(self.item_nodes[torch.as_tensor(h)] * weight[h, None]).sum(0) for h in histories])
         folded = folded / folded.norm(dim=1, keepdim=True).clamp_min(1e-9) * self.user_nodes.norm(dim=1).mean()
-        trained_nodes, fields = self.user_nodes, self.user_fields
+        trained_nodes = self.user_nodes
         self.user_nodes = torch.cat([trained_nodes, folded.to(trained_nodes.dtype)])
-        self.user_fields = fields + [{} for _ in histories]
         try:
             users = np.arange(self.n_users, self.n_users + len(histories))
-            samples = [self._ua_sample(int(u), np.asarray(h)[: self.config.context_items])
-                       for u, h in zip(users, histories)]
             banned = torch.zeros(len(histories), self.n_items, dtype=torch.bool)
             for row, items in enumerate(histories):
                 banned[row, torch.as_tensor(np.asarray(items, dtype=np.int64))] = True
-            logits = self.output_logits(assemble(self.ua_template, samples, self.config.output_slots, self.pad_id))
+            logits = self.output_logits(self.prompts.new_user_batch(histories, self.n_users, self.config.output_slots))
             if self.config.fusion:
                 glta = torch.log_softmax(logits[:, : self.config.supervised_slots], -1).mean(1)
                 return fuse(glta, self.graph_scores(users), float(self.fusion_weight))
             return ranking_scores(first_k(logits, banned), logits[:, 0])
         finally:
-            self.user_nodes, self.user_fields = trained_nodes, fields
+            self.user_nodes = trained_nodes
 
     @torch.no_grad()
     def slot_log_probs(self, users: np.ndarray) -> torch.Tensor:
         """GLTA's full-ranking score used by fusion: the mean log-softmax over the supervised output slots."""
-        samples = [self._ua_sample(int(u), self._context(int(u))) for u in users]
-        batch = self._with_prefix(assemble(self.ua_body, samples, self.config.supervised_slots, self.pad_id), users)
+        batch = self.prompts.inference_batch(users, self.config.supervised_slots)
         return torch.log_softmax(self.output_logits(batch), -1).mean(1)
 
     @torch.no_grad()

@@ -45,7 +45,7 @@ class PrefixKV:
             digest.update(np.asarray(ids, dtype=np.int64).tobytes() + b"|")
         self.key = digest.hexdigest()[:20]
         if folder is None:
-            from glta.data import cache_dir
+            from glta.paths import cache_dir
 
             folder = cache_dir() / "prefix-kv" / self.key
         self.folder = Path(folder)

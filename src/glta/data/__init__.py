@@ -20,6 +20,7 @@ from glta.data.formats import FORMATS, detect_format
 from glta.data.splits import TEST, TRAIN, VALID, split_interactions
 from glta.data.synthetic import SyntheticSpec, generate
 from glta.errors import GLTAError
+from glta.paths import cache_dir
 
 CACHE_VERSION = 2  # 2: ids kept as exact strings (before: numeric-looking ids were parsed as numbers)
 
@@ -51,10 +52,6 @@ def data_root(explicit: str | Path | None = None) -> Path:
         raise GLTAError("no data root: pass --data-root DIR or set GLTA_DATA_ROOT to the folder holding the data sets "
                         "(e.g. export GLTA_DATA_ROOT=../shared/datasets)")
     return Path(root).expanduser()
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("GLTA_CACHE_DIR", Path.home() / ".cache" / "glta"))
 
 
 def resolve_source(config: DataConfig, root: str | Path | None = None) -> tuple[Path | None, str, str]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from glta.paths import atomic_path
+
 
 @dataclass
 class Interactions:
@@ -137,10 +139,8 @@ class RecDataset:
             arrays[f"{key}_items"] = coo.col.astype(np.int32)
         meta = {"name": self.name, "user_ids": [str(x) for x in self.user_ids],
                 "item_ids": [str(x) for x in self.item_ids], "item_text": self.item_text, "source": self.source}
-        tmp = path.with_suffix(".tmp.npz")
-        with open(tmp, "wb") as handle:
+        with atomic_path(path) as staging, open(staging, "wb") as handle:  # processes may build the same cache
             np.savez_compressed(handle, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
-        tmp.replace(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "RecDataset":

@@ -92,10 +92,14 @@ class RankingEvaluator:
 
     def sample(self, n_users: int, seed: int) -> "RankingEvaluator":
         """The same evaluator restricted to a fixed random sample of ``n_users`` of its users."""
-        subset = copy.copy(self)
         if 0 < n_users < len(self.users):
-            keep = np.sort(np.random.default_rng(seed).choice(len(self.users), n_users, replace=False))
-            subset.users, subset.n_relevant = self.users[keep], self.n_relevant[keep]
+            return self.subset(np.sort(np.random.default_rng(seed).choice(len(self.users), n_users, replace=False)))
+        return copy.copy(self)
+
+    def subset(self, positions: np.ndarray) -> "RankingEvaluator":
+        """The same evaluator restricted to the users at ``positions`` of ``users`` (in that order)."""
+        subset = copy.copy(self)
+        subset.users, subset.n_relevant = self.users[positions], self.n_relevant[positions]
         return subset
 
     @torch.no_grad()

@@ -81,15 +81,15 @@ class TextEncoder:
             if cached.shape == (len(texts), self.dim):
                 return cached
         vectors = self.encode(texts, progress=progress)
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npy")
-        np.save(tmp, vectors)
-        tmp.replace(cache_file)
+        from glta.paths import atomic_path
+
+        with atomic_path(cache_file) as staging, open(staging, "wb") as handle:
+            np.save(handle, vectors)
         return vectors
 
     def cache_file(self, texts: list[str]) -> Path:
         """Where ``encode_cached`` keeps these texts' embeddings: keyed by the encoder and the exact texts."""
-        from glta.data import cache_dir
+        from glta.paths import cache_dir
 
         digest = hashlib.sha256(self.identity.encode())
         for text in texts:

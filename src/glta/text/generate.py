@@ -29,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from glta.data.dataset import RecDataset
+from glta.distributed import processes
 
 TEMPLATES = Path(__file__).parent / "templates"
 USER_KINDS = ("profile", "prediction")
@@ -184,16 +185,32 @@ class TextCache:
     """Append-only JSON-lines store: one record per line, written whole and fsynced per batch.
 
     A crash mid-write leaves at most one partial last line, which ``load`` skips; the file is never rewritten.
+    Several processes generating together (``glta.distributed``) each append to their own shard file beside it
+    (``<name>.shard<rank>.jsonl``); ``load`` reads the file and every shard, and ``merge_shards`` folds the shards into
+    the file once all processes are done (a crash while merging leaves duplicates, which ``load`` collapses).
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, shard: int | None = None):
         self.path = path
+        self.target = path if shard is None else self._shard_path(shard)
+
+    def _shard_path(self, rank: int) -> Path:
+        return self.path.with_name(f"{self.path.stem}.shard{rank}{self.path.suffix}")
+
+    def shards(self) -> list[Path]:
+        return sorted(self.path.parent.glob(f"{self.path.stem}.shard*{self.path.suffix}"))
 
     def load(self) -> dict[tuple[str, str], str]:
         out: dict[tuple[str, str], str] = {}
-        if not self.path.exists():
-            return out
-        with open(self.path, "rb") as handle:
+        for path in [self.path, *self.shards()]:
+            if path.exists():
+                out.update(self._read(path))
+        return out
+
+    @staticmethod
+    def _read(path: Path) -> dict[tuple[str, str], str]:
+        out: dict[tuple[str, str], str] = {}
+        with open(path, "rb") as handle:
             for raw in handle:
                 try:
                     record = json.loads(raw)
@@ -202,14 +219,15 @@ class TextCache:
                     continue  # a torn final line from an interrupted write
         return out
 
-    def append(self, records: list[dict]) -> None:
+    def append(self, records: list[dict], path: Path | None = None) -> None:
         if not records:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        path = path or self.target
+        path.parent.mkdir(parents=True, exist_ok=True)
         payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
-        with open(self.path, "ab") as handle:
+        with open(path, "ab") as handle:
             if handle.tell() > 0:  # a torn line from a crash must not swallow the next record
-                with open(self.path, "rb") as reader:
+                with open(path, "rb") as reader:
                     reader.seek(-1, os.SEEK_END)
                     if reader.read(1) != b"\n":
                         payload = b"\n" + payload
@@ -217,9 +235,17 @@ class TextCache:
             handle.flush()
             os.fsync(handle.fileno())
 
+    def merge_shards(self) -> None:
+        """Append every shard's records to the file (in rank order), then remove the shard."""
+        for shard in self.shards():
+            records = [{"key": key, "history": history, "text": text}
+                       for (key, history), text in self._read(shard).items()]
+            self.append(records, self.path)
+            shard.unlink()
+
 
 def cache_path(llm_identity: str, dataset: RecDataset, kind: str, template: str, config: GenerationConfig) -> Path:
-    from glta.data import cache_dir
+    from glta.paths import cache_dir
 
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "batch_size"}
     key = hashlib.sha256(json.dumps({"model": llm_identity, "template": template, "settings": settings},
@@ -305,9 +331,13 @@ class GenerationReport:
 
 def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
               desc: str, progress: bool) -> list[GenerationReport]:
-    """Generate every missing (kind, key, fingerprint); ``prompts[kind][j]`` are aligned across kinds."""
+    """Generate every missing (kind, key, fingerprint); ``prompts[kind][j]`` are aligned across kinds. Several
+    processes deal the batches out between them (each batch is laid out exactly as one process would lay it out, so
+    the merged texts are the same) and append to their own cache shards."""
+    procs = processes()
     kinds = list(prompts)
     have = {kind: caches[kind].load() for kind in kinds}
+    procs.wait()  # every process has read the caches before any of them appends
     count = len(prompts[kinds[0]])
     todo = [j for j in range(count)
             if any((prompts[k][j].key, prompts[k][j].fingerprint) not in have[k] for k in kinds)]
@@ -316,22 +346,34 @@ def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache
     if todo:
         lengths = np.array([len(prompts[kinds[0]][j].prefix) for j in todo])
         order = [todo[i] for i in np.argsort(-lengths, kind="stable")]  # longest first, similar lengths together
+        batches = [order[start:start + config.batch_size] for start in range(0, len(order), config.batch_size)]
+        mine = batches[procs.rank::procs.world]
+        shard = procs.rank if procs.distributed else None
+        writers = {kind: TextCache(caches[kind].path, shard) for kind in kinds}
         torch.manual_seed(config.seed)
-        bar = tqdm(total=len(order) * len(kinds), desc=desc, unit="resp", disable=not progress)
-        for start in range(0, len(order), config.batch_size):
-            batch = order[start:start + config.batch_size]
+        bar = tqdm(total=sum(map(len, mine)) * len(kinds), desc=desc, unit="resp",
+                   disable=not progress or not procs.is_main)
+        for batch in mine:
             suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
             results = generate_batch(llm, [prompts[kinds[0]][j].prefix for j in batch], suffixes, config)
             for kind in kinds:
                 texts, produced = results[kind]
-                caches[kind].append([{"key": prompts[kind][j].key, "history": prompts[kind][j].fingerprint,
-                                      "text": text} for j, text in zip(batch, texts)])
+                writers[kind].append([{"key": prompts[kind][j].key, "history": prompts[kind][j].fingerprint,
+                                       "text": text} for j, text in zip(batch, texts)])
                 stats[kind][0] += len(batch)
                 stats[kind][1] += produced
             bar.update(len(batch) * len(kinds))
             tokens = sum(s[1] for s in stats.values())
             bar.set_postfix(new_tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
         bar.close()
+    if procs.distributed:
+        shares = procs.gather(stats)
+        stats = {kind: [sum(share[kind][n] for share in shares) for n in (0, 1)] for kind in kinds}
+        procs.wait()  # every shard is complete
+        if procs.is_main:
+            for kind in kinds:
+                caches[kind].merge_shards()
+        procs.wait()
     seconds = time.time() - started
     share = seconds / max(len(kinds), 1)  # kinds share each prefill: split the time evenly
     return [GenerationReport(kind, count, stats[kind][0], share if stats[kind][0] else 0.0, stats[kind][1],

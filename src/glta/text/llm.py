@@ -148,7 +148,7 @@ def _file_digest(path: Path, cache_root: Path) -> str:
 
 
 def llm_cache_root() -> Path:
-    from glta.data import cache_dir
+    from glta.paths import cache_dir
 
     return cache_dir() / "llm"
 
