@@ -80,10 +80,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from glta.align.glta import GLTA, GLTAConfig, compile_decoder
+    from glta.models.glta import GLTA, GLTAConfig, compile_decoder
     from glta.config import DataConfig
     from glta.data import load_dataset
-    from glta.graph.lightgcn import load_embeddings
+    from glta.models.lightgcn import load_embeddings
     from glta.results import git_commit, machine
     from glta.text.llm import load_llm
 

@@ -15,7 +15,7 @@ import torch
 
 from glta.config import DataConfig, EvalConfig, LightGCNConfig, TrainConfig
 from glta.data import load_dataset
-from glta.graph.lightgcn import LightGCN
+from glta.models.lightgcn import LightGCN
 from glta.results import machine
 from glta.training import fit
 

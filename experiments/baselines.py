@@ -27,7 +27,7 @@ GRIDS = {
     "hccf_plus": ("hccf", {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]}),
     "rlmrec_con": ("lightgcn", {"model.kd_weight": [0.01, 0.1], "model.kd_temperature": [0.2, 0.5]}),
     "rlmrec_gen": ("lightgcn", {"model.recon_weight": [0.01, 0.1], "model.recon_temperature": [0.2, 0.5]}),
-    # training-free references beyond the paper (glta.closed_form): one setting each, chosen on validation
+    # training-free references beyond the paper (glta.models.closed_form): one setting each, chosen on validation
     # (amazon-scientific chose the first grids' edges, l2 50 and weight 1.0: both grids were widened)
     "ease": (None, {"model.l2": [10.0, 50.0, 200.0, 500.0, 1000.0, 3000.0]}),
     "gfcf": (None, {"model.ideal_weight": [0.0, 0.1, 0.3, 0.5, 1.0, 2.0]}),

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from glta.align.glta import GLTA
+from glta.models.glta import GLTA
 from glta.config import build_config
 from glta.data import load_dataset
 from glta.recommender import Stage

@@ -7,10 +7,10 @@ import torch
 from glta.config import EvalConfig, TrainConfig, model_config_class
 from glta.errors import GLTAError
 from glta.evaluation.ranking import RankingEvaluator
-from glta.graph.hccf import HCCF, HCCFConfig, node_infonce
+from glta.models.hccf import HCCF, HCCFConfig, node_infonce
 from glta.graph.propagation import EdgeDropout, normalized_adjacency
 from glta.methods import method_class
-from glta.popularity import Popularity
+from glta.models.popularity import Popularity
 from glta.recommender import Recommender
 from glta.semantic import infonce, profile_embeddings, profile_texts_to_embeddings, user_means
 from glta.training import evaluate, fit, evaluate_test

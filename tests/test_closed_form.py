@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from glta.closed_form import EASE, GFCF, EASEConfig, GFCFConfig
+from glta.models.closed_form import EASE, GFCF, EASEConfig, GFCFConfig
 from glta.data.dataset import RecDataset
 from glta.evaluation.ranking import RankingEvaluator
-from glta.popularity import Popularity
+from glta.models.popularity import Popularity
 from glta.training import evaluate
 
 

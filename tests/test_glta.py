@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from glta.align.glta import GLTA, GLTAConfig
+from glta.models.glta import GLTA, GLTAConfig
 from glta.align.templates import ITEM, OUT, USER, assemble
 from glta.evaluation.ranking import exclusion_matrix
 from glta.training import run_stages
@@ -282,7 +282,7 @@ def test_head_learning_rate_is_set_apart(synthetic, llm):
 
 # --- GLTA+ (graph head, residual LightGCN score, validation-tuned fusion) -------------------------------------
 def make_plus(dataset, llm, **overrides):
-    from glta.align.glta import GLTAPlus, GLTAPlusConfig
+    from glta.models.glta import GLTAPlus, GLTAPlusConfig
 
     torch.manual_seed(0)
     embeddings = (torch.randn(dataset.n_users, 16), torch.randn(dataset.n_items, 16))

@@ -4,10 +4,10 @@ import torch
 
 from glta.config import EvalConfig, LightGCNConfig, TrainConfig
 from glta.errors import GLTAError
-from glta.graph.lightgcn import LightGCN, load_embeddings
+from glta.models.lightgcn import LightGCN, load_embeddings
 from glta.graph.propagation import normalized_adjacency, propagate, to_torch_csr
 from glta.graph.sampling import BPRSampler
-from glta.popularity import Popularity
+from glta.models.popularity import Popularity
 from glta.training import evaluate, fit, evaluate_test
 from glta.evaluation.ranking import RankingEvaluator
 

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from glta.cli import main
-from glta.closed_form import EASE, EASEConfig
+from glta.models.closed_form import EASE, EASEConfig
 from glta.config import EvalConfig, LightGCNConfig, TrainConfig
 from glta.evaluation.ranking import RankingEvaluator
-from glta.graph.lightgcn import LightGCN
-from glta.popularity import Popularity
+from glta.models.lightgcn import LightGCN
+from glta.models.popularity import Popularity
 from glta.training import fit
 
 

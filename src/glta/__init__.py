@@ -1,8 +1,13 @@
 """GLTA: Training Large Recommendation Models via Graph-Language Token Alignment.
 
-The package is organised by paper concept: ``glta.data`` (data sets, splits), ``glta.evaluation``
-(full-ranking protocol), ``glta.graph`` (graph CF encoders such as LightGCN), ``glta.training``
-(the shared fit loop) and ``glta.cli`` (the ``glta`` command).
+``glta.data`` (data sets, formats, splits) · ``glta.models`` (one module per method: LightGCN, HCCF, their text
+variants, RLMRec, popularity, EASE/GF-CF, GLTA and GLTA+) behind the one interface ``glta.recommender`` and the one
+registry ``glta.methods`` · ``glta.graph`` and ``glta.align`` (parts the graph models and GLTA are built from) ·
+``glta.text`` (the frozen LLM, LLM-written texts, the sentence encoder) · ``glta.training`` (the trainer: stages,
+early stopping, checkpoints) with ``glta.distributed`` (several processes) · ``glta.evaluation`` (full ranking) ·
+``glta.pipeline`` (train / evaluate / recommend, the Python API) · ``glta.cli`` (the ``glta`` command) ·
+``glta.report``, ``glta.significance``, ``glta.results`` (tables, tests, provenance) · ``glta.config``,
+``glta.paths`` (typed settings; where files live).
 """
 
 __version__ = "0.1.0"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from glta.align.glta import GLTA, GLTAPlus
-from glta.closed_form import EASE, GFCF
 from glta.errors import ConfigError
-from glta.graph.hccf import HCCF
-from glta.graph.lightgcn import LightGCN
-from glta.plus import HCCFPlus, LightGCNPlus
-from glta.popularity import Popularity
+from glta.models.closed_form import EASE, GFCF
+from glta.models.glta import GLTA, GLTAPlus
+from glta.models.hccf import HCCF
+from glta.models.lightgcn import LightGCN
+from glta.models.plus import HCCFPlus, LightGCNPlus
+from glta.models.popularity import Popularity
+from glta.models.rlmrec import RLMRecCon, RLMRecGen
 from glta.recommender import Recommender
-from glta.rlmrec import RLMRecCon, RLMRecGen
 
 METHODS: dict[str, type[Recommender]] = {
     "lightgcn": LightGCN, "hccf": HCCF, "lightgcn_plus": LightGCNPlus, "hccf_plus": HCCFPlus,

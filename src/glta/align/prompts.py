@@ -3,7 +3,7 @@
 ``Prompts`` holds everything textual that GLTA needs and tokenises it once: the item-text (IA) and user-item (UA)
 templates (the UA one split into a per-user cacheable prefix and the body after it), every user's LLM-written
 profile and prediction text, the user ids written out for the "w/o UA" variant, and the item descriptions. It lays
-out IA's and UA's training batches and the inference batches; the model (``glta.align.glta``) turns a batch into
+out IA's and UA's training batches and the inference batches; the model (``glta.models.glta``) turns a batch into
 embeddings, runs the LLM and reads the output slots. Nothing here holds a trainable parameter.
 """
 
@@ -19,7 +19,7 @@ from glta.errors import GLTAError
 from glta.text.generate import GenerationConfig, item_text, load_user_texts, plain_text
 
 if TYPE_CHECKING:
-    from glta.align.glta import GLTAConfig
+    from glta.models.glta import GLTAConfig
 
 
 class Prompts:

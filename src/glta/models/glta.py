@@ -136,7 +136,7 @@ class GLTA(Recommender):
         if config.compile:
             compile_decoder(llm.model)
         if embeddings is None:
-            from glta.graph.lightgcn import load_embeddings
+            from glta.models.lightgcn import load_embeddings
 
             path = config.embeddings or Path("runs") / dataset.name / "lightgcn" / "embeddings.safetensors"
             embeddings = load_embeddings(path, dataset)

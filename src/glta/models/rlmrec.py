@@ -21,7 +21,7 @@ import torch
 
 from glta.config import LightGCNConfig
 from glta.data.dataset import RecDataset
-from glta.graph.lightgcn import LightGCN
+from glta.models.lightgcn import LightGCN
 from glta.semantic import ContrastiveAlignment, MaskedReconstruction, profile_embeddings
 from glta.text.generate import GenerationConfig
 from glta.text.llm import LLMConfig

@@ -14,8 +14,8 @@ import torch
 
 from glta.config import LightGCNConfig
 from glta.data.dataset import RecDataset
-from glta.graph.hccf import HCCF, HCCFConfig
-from glta.graph.lightgcn import LightGCN
+from glta.models.hccf import HCCF, HCCFConfig
+from glta.models.lightgcn import LightGCN
 from glta.semantic import ContrastiveAlignment, description_embeddings
 
 
