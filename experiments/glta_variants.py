@@ -42,6 +42,11 @@ VARIANTS = {
     # trained to convergence: the base was still rising at its 8-epoch limit; and every one of the k slots supervised
     "long": ["train.epochs=20", "train.patience=3"],
     "long_slots20": ["train.epochs=20", "train.patience=3", "model.supervised_slots=20"],
+    # a schedule: twice the rate, one epoch of warm-up, cosine down to 1/20 over 12 epochs (the head keeps its 1/10)
+    "slots20_cosine": ["train.epochs=12", "train.patience=4", "model.supervised_slots=20", "train.lr=4e-3",
+                       "train.schedule=cosine", "train.warmup_steps=60", "train.min_lr_ratio=0.05"],
+    # IA's softmax over the sample's own group of items (chance ln 5 instead of ln |I|)
+    "slots20_ia_group": ["train.epochs=20", "train.patience=3", "model.supervised_slots=20", "model.ia_loss=group"],
     # the paper's ablations (§4.3-4.4)
     "no_ia": ["model.use_ia=false"],
     "no_ua": ["model.use_user_token=false"],
