@@ -5,8 +5,9 @@ import time
 import numpy as np
 import pytest
 
-from glta.text.generate import (GenerationConfig, TextCache, cache_argument, cache_path, generate_user_texts,
-                                history_items, load_user_texts, output_cache, template_text, user_prompt)
+from glta.text.compat import cache_argument, output_cache
+from glta.text.generate import (GenerationConfig, TextCache, cache_path, generate_user_texts, history_items,
+                                load_user_texts, template_text, user_prompt)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from glta.text.generate import output_cache
+from glta.text.compat import cache_from_layers, output_cache
 
 _STORAGE = {torch.bfloat16: np.int16, torch.float16: np.int16, torch.float32: np.float32}
 
@@ -109,8 +109,6 @@ class PrefixKV:
 
     def load(self, users: np.ndarray):
         """(a transformers DynamicCache holding the users' prefixes, their attention mask, their lengths)."""
-        from transformers import DynamicCache
-
         users = np.asarray(users)
         self._open()
         if not self._done[users].all():
@@ -118,7 +116,7 @@ class PrefixKV:
         width = int(self.lengths[users].max())
         raw = torch.from_numpy(np.ascontiguousarray(self._values[users, :, :, :, :width]))
         block = raw.view(self.dtype).to(self.llm.device)
-        cache = DynamicCache(ddp_cache_data=[(block[:, layer, 0], block[:, layer, 1]) for layer in range(self.layers)])
+        cache = cache_from_layers([(block[:, layer, 0], block[:, layer, 1]) for layer in range(self.layers)])
         lengths = torch.from_numpy(self.lengths[users])
         mask = (torch.arange(width)[None, :] < lengths[:, None]).long()
         return cache, mask, lengths

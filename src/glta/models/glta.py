@@ -30,7 +30,8 @@ from glta.data.dataset import RecDataset
 from glta.errors import ConfigError, GLTAError
 from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender, Stage
-from glta.text.generate import GenerationConfig, cache_argument
+from glta.text.compat import cache_argument
+from glta.text.generate import GenerationConfig
 from glta.text.llm import LLMConfig
 
 INFERENCE_MODES = ("first_k", "first_logit", "autoregressive")

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from glta.data.dataset import RecDataset
 from glta.distributed import processes
+from glta.text.compat import cache_argument
 
 TEMPLATES = Path(__file__).parent / "templates"
 USER_KINDS = ("profile", "prediction")
@@ -271,18 +272,6 @@ def _decode(tokenizer, new: torch.Tensor) -> tuple[list[str], int]:
         produced += length
         texts.append(" ".join(tokenizer.decode(row[:length], skip_special_tokens=True).split()))
     return texts, produced
-
-
-def cache_argument(model) -> str:
-    """transformers 5.2x names the KV cache ``cache``; earlier releases call it ``past_key_values``."""
-    import inspect
-
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-
-def output_cache(output):
-    """The KV cache a forward pass returned: ``output.cache`` in transformers 5.2x, ``past_key_values`` before."""
-    return output["cache"] if "cache" in output else output.past_key_values
 
 
 @torch.no_grad()
