@@ -12,23 +12,14 @@ files lack per-user values (made before they were recorded) is listed with what 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from glta.errors import GLTAError
-from glta.report import DATASETS, METHODS, result_path
+from glta.report import DATASETS, METHODS, records
 from glta.significance import compare
 
 BASELINES = ("lightgcn", "hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen")
 ABLATIONS = {"no_ia": "w/o IA", "no_ua": "w/o UA", "no_pf": "w/o PF", "no_pd": "w/o PD", "no_pf_pd": "w/o PF&PD"}
-
-
-def records(results: Path, dataset: str, name: str) -> list[dict]:
-    """The main results file of a method or GLTA variant plus its extra seeds, if any."""
-    main = result_path(results, dataset, name)
-    found = [main] if main.exists() else []
-    found += sorted((main.parent / "seeds").glob(f"{main.stem}-*.json"))
-    return [json.loads(path.read_text()) for path in found]
 
 
 def best_baseline(results: Path, dataset: str) -> str | None:

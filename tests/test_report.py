@@ -73,3 +73,21 @@ def test_a_dirty_tree_is_labelled_with_the_hash_of_its_diff(tmp_path, monkeypatc
     (tmp_path / "model.py").write_text("lr = 3\n")
     second = git_commit(tmp_path)
     assert first.startswith(clean + "+dirty-") and second.startswith(clean + "+dirty-") and first != second
+
+
+def test_a_cell_with_several_seeds_shows_their_mean_and_spread(tmp_path):
+    from glta.report import seed_path
+
+    results = tmp_path / "results"
+    _write(results, "a", "lightgcn", _record(0.25))
+    main = result_path(results, "a", "lightgcn")
+    for seed, value in ((2026, 0.27), (2027, 0.29)):
+        path = seed_path(main, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_record(value)))
+    _write(results, "a", "no_ia", _record(0.1))
+    written = write_report(results, tmp_path / "paper", ["a"])
+    row = next(line for line in (tmp_path / "paper" / "table2.md").read_text().splitlines()
+               if line.startswith("| LightGCN |"))
+    assert row.count("0.2700 ± 0.0200") == 4 and "(3 seeds)" in row
+    assert any(p.name == "figure3.png" for p in written)

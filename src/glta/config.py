@@ -285,3 +285,13 @@ def build_config(
     config.model = from_dict(model_class, model_values, "model")
     check_ranges(config)
     return config
+
+
+def config_from_dict(raw: dict) -> RunConfig:
+    """A run config from its dict form (``RunConfig.to_dict()``, as results files and run folders record it),
+    range-checked like one built from files."""
+    config = RunConfig(method=raw["method"], data=from_dict(DataConfig, raw.get("data")),
+                       train=from_dict(TrainConfig, raw.get("train")), eval=from_dict(EvalConfig, raw.get("eval")),
+                       model=from_dict(model_config_class(raw["method"]), raw.get("model"), "model"))
+    check_ranges(config)
+    return config

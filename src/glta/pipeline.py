@@ -19,8 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from glta import paths
 from glta.checkpoint import CHECKPOINT_NAME, find_checkpoint
-from glta.config import (DataConfig, EvalConfig, RunConfig, TrainConfig, build_config, deep_merge, from_dict,
-                         model_config_class, parse_override)
+from glta.config import RunConfig, build_config, config_from_dict, deep_merge, parse_override
 from glta.data import load_dataset
 from glta.data.dataset import RecDataset
 from glta.errors import GLTAError
@@ -148,9 +147,7 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
     try:
         meta = json.loads(meta_path.read_text())
         raw = deep_merge(meta["config"], inference_overrides(overrides))
-        config = RunConfig(method=raw["method"], data=from_dict(DataConfig, raw["data"]),
-                           train=from_dict(TrainConfig, raw["train"]), eval=from_dict(EvalConfig, raw["eval"]),
-                           model=from_dict(model_config_class(raw["method"]), raw["model"]))
+        config = config_from_dict(raw)
         meta["identity"]["dataset_fingerprint"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         if isinstance(error, GLTAError):

@@ -47,6 +47,29 @@ def load(results: Path, dataset: str, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def seed_path(main: Path, seed: int) -> Path:
+    """Where another training seed of a cell's results file goes (``experiments/seeds.py``)."""
+    return main.parent / "seeds" / f"{main.stem}-{seed}.json"
+
+
+def records(results: Path, dataset: str, name: str) -> list[dict]:
+    """A cell's main results file and its extra seeds (``seeds/<name>-<seed>.json``), main first."""
+    main = result_path(results, dataset, name)
+    found = [main] if main.exists() else []
+    found += sorted((main.parent / "seeds").glob(f"{main.stem}-*.json"))
+    return [json.loads(path.read_text()) for path in found]
+
+
+def cell(runs: list[dict], metric: str) -> str:
+    """One metric over a cell's seeds: the value, or mean ± std (sample std) with several."""
+    values = [r["metrics"]["test"][metric] for r in runs]
+    if len(values) == 1:
+        return f"{values[0]:.4f}"
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+    return f"{mean:.4f} ± {std:.4f}"
+
+
 def train_seconds(record: dict) -> float:
     """Training wall time of a run: the fit loop plus any stage before it (GLTA's prefix cache and IA)."""
     training = record.get("training", {})
@@ -67,12 +90,15 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
     for name, label in rows.items():
         cells = []
         for dataset in datasets:
-            record = load(results, dataset, name)
-            if record is None:
+            runs = records(results, dataset, name)
+            if not runs:
                 cells += ["—"] * (len(METRICS) + len(extra))
                 continue
-            cells += [f"{record['metrics']['test'][m]:.4f}" for m in METRICS]
-            if unclean(record):
+            record = runs[0]
+            cells += [cell(runs, m) for m in METRICS]
+            if len(runs) > 1:
+                cells[-1] += f" ({len(runs)} seeds)"
+            if any(unclean(r) for r in runs):
                 cells[-1] += " ‡"
             if with_seconds:
                 seconds = f"{train_seconds(record):,.0f}" if "training" in record else "—"
@@ -147,11 +173,16 @@ def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = Non
         for ax, dataset in zip(axes[0], datasets):
             drawn = 0
             for n, (name, label) in enumerate(rows.items()):
-                record = load(results, dataset, name)
-                if record is None:  # not run yet: no bar (a zero-height bar would read as a result)
+                runs = records(results, dataset, name)
+                if not runs:  # not run yet: no bar (a zero-height bar would read as a result)
                     continue
-                values = [record["metrics"]["test"][m] for m in METRICS]
-                ax.bar([i + n * width for i in range(len(METRICS))], values, width, color=f"C{n}")
+                values = [sum(r["metrics"]["test"][m] for r in runs) / len(runs) for m in METRICS]
+                spread = None
+                if len(runs) > 1:  # error bars: the sample std over seeds
+                    spread = [(sum((r["metrics"]["test"][m] - v) ** 2 for r in runs) / (len(runs) - 1)) ** 0.5
+                              for m, v in zip(METRICS, values)]
+                ax.bar([i + n * width for i in range(len(METRICS))], values, width, color=f"C{n}", yerr=spread,
+                       capsize=2)
                 drawn += 1
             if not drawn:
                 ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)

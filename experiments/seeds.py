@@ -1,0 +1,67 @@
+"""Train a table cell's chosen configuration again with other training seeds.
+
+    .venv/bin/python experiments/seeds.py --dataset ml-1m --names lightgcn ease gfcf --seeds 2026 2027 --threads 1
+    .venv/bin/python experiments/seeds.py --dataset ml-100k --names default no_ia --seeds 2026 2027
+
+A name is a method (``results/<data>/<method>.json``, e.g. a grid's chosen point) or a GLTA variant of
+``experiments/glta_variants.py`` (``default`` is the data set's GLTA run). Each seed reruns exactly the config that
+file records (``provenance.config``) with ``train.seed`` changed: model initialisation, batch sampling and UA's
+prompt/target sampling change; the split, the frozen LightGCN embeddings GLTA projects and the LLM-written texts do
+not. Results go to ``results/<data>/[glta_variants/]seeds/<name>-<seed>.json`` (run folders under
+``runs/<data>/seeds/``), where ``glta.report`` (mean ± std in the tables, error bars in the figures) and
+``experiments/significance.py`` (paired tests over users and seeds) find them. Finished seeds are skipped, an
+interrupted one resumes from its checkpoint. Decoding modes (``mode_*``) are read out of a model, not trained: not
+handled here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from glta.checkpoint import find_checkpoint
+from glta.config import config_from_dict
+from glta.pipeline import train
+from glta.report import result_path, seed_path
+from glta.results import read_results
+from glta.tuning import same_config
+
+
+def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: bool = True) -> Path:
+    main = result_path(Path("results"), dataset, name)
+    if not main.exists():
+        raise SystemExit(f"{main} does not exist: train the cell once first (its config is what the seeds repeat)")
+    raw = read_results(main)["provenance"]["config"]
+    config = config_from_dict(raw)
+    if seed == config.train.seed:
+        print(f"{name}: seed {seed} is the main run's ({main})")
+        return main
+    config.train.seed = seed
+    if threads:
+        config.train.threads = threads
+    out = seed_path(main, seed)
+    if out.exists() and same_config(read_results(out)["provenance"].get("config"), config.to_dict()):
+        print(f"{name} seed {seed}: done ({out})")
+        return out
+    run_dir = Path("runs") / dataset / "seeds" / out.stem
+    print(f"=== {name} seed {seed} -> {out}", flush=True)
+    train(config, run_dir=run_dir, out=out, resume=find_checkpoint(run_dir) is not None and not out.exists(),
+          progress=progress)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--names", nargs="+", required=True, help="methods or GLTA variants (default, no_ia, ...)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[2026, 2027])
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args()
+    for name in args.names:
+        for seed in args.seeds:
+            run_seed(args.dataset, name, seed, args.threads, not args.no_progress)
+
+
+if __name__ == "__main__":
+    main()
