@@ -109,3 +109,38 @@ def test_the_launch_configs_in_the_readme_are_valid_accelerate_configs(name, kin
 
     config = load_config_from_file(str(Path(__file__).resolve().parents[1] / "configs" / "accelerate" / f"{name}.yaml"))
     assert str(config.distributed_type).endswith(kind) and config.num_machines == machines
+
+
+def test_two_processes_resume_after_being_killed(tmp_path):
+    """kill -9 of a 2-process run after its first checkpoint, then --resume with 2 processes: the run finishes, its
+    history is whole, and it ends where an uninterrupted one-process run ends (within the tolerance above)."""
+    import signal
+    import time
+
+    common = ["train", "lightgcn", "--dataset", "synthetic", "train.epochs=40", "train.batch_size=1000",
+              "train.threads=1", "train.patience=100", "--no-progress"]
+    run, out = tmp_path / "two", tmp_path / "two.json"
+    where = ["--run-dir", str(run), "--out", str(out)]
+    launch = _two()
+    killed = subprocess.Popen([*launch, "-m", "glta", *common, *where], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 120
+    while not (run / "checkpoint.safetensors").exists() and killed.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    import psutil
+
+    for process in psutil.Process(killed.pid).children(recursive=True):  # torchrun's workers have their own sessions
+        process.send_signal(signal.SIGKILL)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    if out.exists():
+        pytest.skip("the run finished before it could be killed")
+    resumed = _glta(launch, *common, *where, "--resume")
+    assert "resumed from" in resumed.stdout
+    _glta([sys.executable], *common, "--run-dir", str(tmp_path / "one"), "--out", str(tmp_path / "one.json"))
+    one, both = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("one", "two"))
+    assert [h["epoch"] for h in both["training"]["history"]] == list(range(40))
+    for a, b in zip(one["training"]["history"], both["training"]["history"], strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-4)
+    assert both["metrics"]["test"]["N@10"] == pytest.approx(one["metrics"]["test"]["N@10"], abs=1e-3)

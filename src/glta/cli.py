@@ -375,13 +375,16 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides, args.dataset = [args.dataset] + list(args.overrides or []), None
     if getattr(args, "command", None) in {"evaluate", "recommend"} and not args.run_dir and not args.dataset:
         parser.error("give --dataset (and --method) or --run-dir")
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # launched by accelerate/torchrun: the main process reports
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:  # launched by accelerate/torchrun: the main process reports
         from glta.distributed import processes
 
         if not processes().is_main:
             sys.stdout = open(os.devnull, "w")
     try:
         args.func(args)
+        if distributed:
+            processes().close()
     except GLTAError as error:
         if args.debug:
             raise

@@ -48,8 +48,14 @@ class Processes:
             atexit.register(self.close)  # a process group left open can abort the process as it exits
 
     def close(self) -> None:
-        """Leave the process group (once, at exit)."""
+        """Leave the process group together, while the interpreter is whole: gloo's worker threads otherwise may
+        still hold work when Python shuts down, and the process aborts as it exits. Called by the CLI when a command
+        ends, and at exit."""
         if torch.distributed.is_available() and torch.distributed.is_initialized():
+            import gc
+
+            torch.distributed.barrier()
+            gc.collect()  # DistributedDataParallel wrappers and their pending work go first
             torch.distributed.destroy_process_group()
 
     @property
