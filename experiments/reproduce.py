@@ -21,12 +21,14 @@ what is left.
 """
 
 import argparse
+import json
 from pathlib import Path
 
 import baselines
 import glta_variants
 from glta.config import DataConfig, build_config
-from glta.report import DATASETS, result_path, write_report
+from glta.errors import GLTAError
+from glta.report import DATASETS, gpu_name, load, records, result_path, train_seconds, write_report
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
@@ -52,20 +54,51 @@ def missing_texts(dataset: str) -> dict[str, int]:
     return missing
 
 
+SEEDS = 3  # every cell's goal: mean ± std over this many training seeds (experiments/seeds.py adds them)
+
+
+def cost(record: dict) -> str:
+    """A finished run's measured training time and where it ran."""
+    return f"{train_seconds(record):,.0f} s on {gpu_name(record) or 'the CPU'}"
+
+
+def cell_status(dataset: str, name: str, estimate: dict | None = None) -> str:
+    """done (seeds so far, measured cost) or to do (the measured cost of a like run, when one exists)."""
+    runs = records(Path("results"), dataset, name)
+    if runs:
+        return f"done, {len(runs)} of {SEEDS} seeds ({cost(runs[0])} a seed)"
+    return "to do" + (f" (a like run took {cost(estimate)})" if estimate else "")
+
+
+def text_rate() -> float | None:
+    """Responses per second for profile+prediction texts on this machine type (benchmarks/results/), if measured."""
+    path = Path("benchmarks/results/generation_ml-1m.json")
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
+
+
 def plan(datasets: list[str]) -> None:
+    rate = text_rate()
     for dataset in datasets:
         print(f"== {dataset}")
         for method in GRAPH_BASELINES + TEXT_BASELINES:
-            path = result_path(Path("results"), dataset, method)
-            print(f"  {method:16s} {'done' if path.exists() else 'to do'}")
+            print(f"  {method:16s} {cell_status(dataset, method)}")
         texts = missing_texts(dataset)
+        left = sum(texts.values())
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
-                                                for kind, n in texts.items()))
+                                                for kind, n in texts.items())
+              + (f" (~{left / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s; minutes on a "
+                 "GPU: README, GPU users)" if left and rate else ""))
+        default = load(Path("results"), dataset, "default")
         for name in GLTA_VARIANTS:
-            print(f"  glta {name:11s} {'done' if glta_variants.is_done(dataset, name) else 'to do'}")
+            stale = name != "default" and records(Path("results"), dataset, name) and \
+                not glta_variants.is_done(dataset, name)
+            print(f"  glta {name:11s} {cell_status(dataset, name, default)}"
+                  + (" — made with an earlier config: retrained by the next run" if stale else ""))
         for mode in GLTA_MODES:
             path = result_path(Path("results"), dataset, f"mode_{mode}")
-            print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'}")
+            print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'} (an evaluation of the default model)")
 
 
 def run_baselines(dataset: str, methods: list[str], threads: int, progress: bool) -> None:
@@ -106,12 +139,15 @@ def main() -> None:
     parser.add_argument("--report", action="store_true", help="only rebuild results/paper/ from the results files")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
-    if args.plan:
-        plan(args.datasets)
-    elif args.report:
-        report(args.datasets)
-    else:
-        reproduce(args.datasets, args.threads, not args.no_progress)
+    try:
+        if args.plan:
+            plan(args.datasets)
+        elif args.report:
+            report(args.datasets)
+        else:
+            reproduce(args.datasets, args.threads, not args.no_progress)
+    except GLTAError as error:
+        raise SystemExit(f"reproduce: error: {error}") from None
 
 
 if __name__ == "__main__":
