@@ -137,8 +137,9 @@ def test_methods_are_interchangeable(synthetic, profiles):
 
 
 def test_rlmrec_reads_cached_llm_profiles_and_says_what_is_missing(synthetic, tmp_path, monkeypatch):
-    from glta.text.generate import (GenerationConfig, TextCache, cache_path, history_fingerprint, history_items,
-                                    item_source, template_text)
+    from glta.text.generate import (GenerationConfig, cache_path, history_fingerprint, history_items, item_source,
+                                    template_text)
+    from glta.text.text_cache import TextCache
     from glta.text.llm import LLMConfig, llm_identity
 
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))

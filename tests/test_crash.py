@@ -64,7 +64,8 @@ def test_same_seed_same_bytes(tmp_path):
 def test_text_generation_killed_mid_run_keeps_what_it_finished(tmp_path):
     from glta.config import DataConfig
     from glta.data import load_dataset
-    from glta.text.generate import GenerationConfig, TextCache, cache_path, template_text
+    from glta.text.generate import GenerationConfig, cache_path, template_text
+    from glta.text.text_cache import TextCache
     from glta.text.llm import LLMConfig, llm_identity
 
     argv = ["text", "generate", "synthetic", "--kinds", "profile", "--limit", "16", "--no-progress",

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from glta.text.compat import cache_argument, output_cache
-from glta.text.generate import (GenerationConfig, TextCache, cache_path, generate_user_texts, history_items,
-                                load_user_texts, template_text, user_prompt)
+from glta.text.generate import (GenerationConfig, cache_path, generate_user_texts, history_items, load_user_texts,
+                                template_text, user_prompt)
+from glta.text.text_cache import TextCache
 
 
 @pytest.fixture(scope="module")

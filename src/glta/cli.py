@@ -219,7 +219,8 @@ def cmd_text_generate(args) -> None:
 
 def cmd_text_show(args) -> None:
     from glta.data import load_dataset
-    from glta.text.generate import cache_path, history_items, template_text, user_prompt, TextCache
+    from glta.text.generate import cache_path, history_items, template_text, user_prompt
+    from glta.text.text_cache import TextCache
     from glta.text.llm import load_llm
 
     llm_config, generation = _llm_and_generation(args)
