@@ -50,3 +50,16 @@ def test_same_config_tolerates_options_added_later_at_their_default():
     assert not same_config(saved, changed)  # the option now differs from the behaviour the run had
     assert not same_config(config, build_config("lightgcn", "synthetic", overrides=["train.lr=0.5"]).to_dict())
     assert not same_config(None, config)
+
+
+def test_a_run_from_before_an_option_whose_default_changed_ran_the_old_behaviour():
+    """GLTA's head learning-rate scale arrived at 1 (one rate for everything) and became 0.1 later: a run whose
+    config lacks the key ran at 1, so it matches a config at 1 and not one at today's 0.1."""
+    from glta.config import build_config
+    from glta.tuning import same_config
+
+    today = build_config("glta", "synthetic").to_dict()
+    old = json.loads(json.dumps(today))
+    del old["model"]["head_lr_scale"]
+    assert today["model"]["head_lr_scale"] == 0.1 and not same_config(old, today)
+    assert same_config(old, build_config("glta", "synthetic", overrides=["model.head_lr_scale=1.0"]).to_dict())

@@ -38,10 +38,15 @@ def point_name(point: dict) -> str:
     return "_".join(f"{key.split('.')[-1]}={value}" for key, value in point.items()) or "default"
 
 
+# Options whose default changed after they were introduced: the value that reproduces what the code did before the
+# option existed. A results file made before then lacks the key and ran with this value, not today's default.
+BEHAVIOUR_BEFORE_OPTION = {("model", "head_lr_scale"): 1.0}
+
+
 def same_config(saved: dict | None, config: dict) -> bool:
     """Whether a finished run ran this config. Thread counts may differ between machines, and an option added to
-    the code after the run was made (absent from ``saved``) counts as the same when it holds its default: new
-    options default to the behaviour that existed before them."""
+    the code after the run was made (absent from ``saved``) counts as the same when it holds the value that gives
+    the behaviour from before the option: its default, or ``BEHAVIOUR_BEFORE_OPTION`` where the default changed."""
     if saved is None:
         return False
 
@@ -54,13 +59,15 @@ def same_config(saved: dict | None, config: dict) -> bool:
     defaults = plain(RunConfig(method=config.get("method", "lightgcn"),
                                model=model_config_class(config.get("method", "lightgcn"))()).to_dict())
 
-    def fill(old: dict, new: dict, default: dict) -> dict:
+    def fill(old: dict, new: dict, default: dict, section: str = "") -> dict:
         out = dict(old)
         for key, value in new.items():
-            if key not in old and key in default and value == default[key]:
+            before = BEHAVIOUR_BEFORE_OPTION.get((section, key), default.get(key))
+            if key not in old and key in default and value == before:
                 out[key] = value
             elif isinstance(value, dict) and isinstance(old.get(key), dict):
-                out[key] = fill(old[key], value, default.get(key, {}) if isinstance(default.get(key), dict) else {})
+                out[key] = fill(old[key], value, default.get(key, {}) if isinstance(default.get(key), dict) else {},
+                                key)
         return out
 
     return fill(saved, config, defaults) == config
