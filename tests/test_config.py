@@ -84,7 +84,8 @@ def test_a_data_set_without_a_config_gets_the_methods_defaults(tmp_path):
     """No configs/<data>/glta.yaml: GLTA still trains in batches of 32 users with its documented settings, not the
     graph models' 8,192 pairs (which ran out of memory on a 24 GB machine)."""
     glta = build_config("glta", "my-new-data", config_dir=tmp_path)
-    assert (glta.train.batch_size, glta.train.epochs, glta.train.lr, glta.eval.batch_size) == (32, 8, 2e-3, 256)
+    assert (glta.train.batch_size, glta.train.epochs, glta.train.lr, glta.eval.batch_size) == (32, 20, 2e-3, 256)
+    assert glta.train.patience == 3 and glta.model.supervised_slots == 20
     assert glta.model.head_lr_scale == 0.1 and glta.model.ia_epochs == 4
     assert glta.model.ua_template == "user_item_text_first" and glta.model.missing_texts == "error"
     assert build_config("glta", "my-new-data", config_dir=tmp_path, overrides=["train.batch_size=8"]).train.batch_size == 8
