@@ -25,11 +25,19 @@ from glta.results import git_commit, machine
 
 
 def run(launch: list[str], method: str, dataset: str, overrides: list[str], folder: Path) -> dict:
+    """One training run in ``folder``, with a cache of its own (the converted LLM linked in), so that no stage's
+    result (GLTA's IA) is reused from the other run: every stage trains under this run's processes."""
+    from glta.paths import cache_dir
+
+    cache = folder / "cache"
+    cache.mkdir(parents=True)
+    if (cache_dir() / "llm").exists():
+        (cache / "llm").symlink_to(cache_dir() / "llm")
     started = time.time()
     done = subprocess.run([*launch, "-m", "glta", "train", method, "--dataset", dataset, *overrides,
                            "train.threads=1", "--no-progress", "--run-dir", str(folder / "run"),
                            "--out", str(folder / "results.json")], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "GLTA_CACHE_DIR": str(cache)})
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(launch[:1])} failed:\n{done.stderr[-3000:]}")
     record = json.loads((folder / "results.json").read_text())
