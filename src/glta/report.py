@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 
 from glta.methods import method_class
+from glta.paths import atomic_write
 from glta.results import commit_status
 
 METRICS = ("P@5", "P@10", "N@5", "N@10")
@@ -214,7 +215,7 @@ def write_report(results: Path, out: Path, datasets=DATASETS) -> list[Path]:
     }
     written = []
     for name, text in parts.items():
-        (out / name).write_text(text)
+        atomic_write(out / name, text)
         written.append(out / name)
     written += [p for p in (out / "figure3.png", out / "figure4.png") if p.exists()]
     return written

