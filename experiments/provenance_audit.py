@@ -1,13 +1,13 @@
-"""Which results files were not made from a commit of this repository's history, and a note in each that says so.
+"""Which results files were not made from a clean commit of this repository's history, and what that means.
 
-    .venv/bin/python experiments/provenance_audit.py            # list them
-    .venv/bin/python experiments/provenance_audit.py --relabel  # and write provenance.commit_note into each
+    .venv/bin/python experiments/provenance_audit.py
 
 A run records ``git_commit`` when it starts. Two kinds fall short of a clean provenance: ``<sha>+dirty`` (older glta
 versions: an uncommitted tree on top of <sha>, its diff not recorded; newer ones record ``+dirty-<diff hash>``) and a
 commit that is not in this history (e.g. one typed by hand into ``GLTA_GIT_COMMIT`` on a GPU machine). The numbers
-are kept as measured; the note tells a reader which commit the code was near and that the exact code is not
-recoverable. ``glta.report`` marks such cells in the tables.
+are kept as measured and the files are left as they were written; the note printed for each tells a reader which
+commit the code was near and that the exact code is not recoverable. ``glta.report`` marks such cells in the tables.
+The cure is a rerun from a clean commit.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from glta.results import commit_status, dumps
+from glta.results import commit_status
 
 
 def note(commit: str, status: str) -> str:
@@ -31,7 +31,6 @@ def note(commit: str, status: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--results", default="results")
-    parser.add_argument("--relabel", action="store_true", help="write provenance.commit_note into each file found")
     args = parser.parse_args()
     found = 0
     for path in sorted(Path(args.results).rglob("*.json")):
@@ -43,10 +42,7 @@ def main() -> None:
         if status == "clean":
             continue
         found += 1
-        print(f"{status:<8} {commit:<50} {path}")
-        if args.relabel and record["provenance"].get("commit_note") != note(commit, status):
-            record["provenance"]["commit_note"] = note(commit, status)
-            path.write_text(dumps(record))
+        print(f"{status:<8} {path}: {note(commit, status)}")
     print(f"{found} results file(s) without a clean commit of this history")
 
 

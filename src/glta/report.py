@@ -122,8 +122,8 @@ def provenance_note(results: Path, datasets, rows) -> str:
     if not marked:
         return ""
     return ("\n‡ not made from a clean commit of this repository: an uncommitted tree whose diff was not recorded, or "
-            "a recorded commit that is not in this history (`provenance.commit_note` in the results file; "
-            f"`experiments/provenance_audit.py` lists them): {', '.join(marked)}.\n")
+            "a recorded commit that is not in this history (`experiments/provenance_audit.py` lists them and says "
+            f"why): {', '.join(marked)}.\n")
 
 
 def gpu_note(results: Path, datasets, rows) -> str:
