@@ -5,7 +5,8 @@
 Each variant is the data set's GLTA config (``configs/<dataset>/glta.yaml``) plus a few overrides, trained with the
 same seed and early stopping on validation NDCG@10. The ``default`` variant is the data set's GLTA run itself
 (``results/<dataset>/glta.json``, model in ``runs/<dataset>/glta/``); the others go to
-``results/<dataset>/glta_variants/<name>.json`` (models in ``runs/<dataset>/glta_variants/<name>/``). A variant whose
+``results/<dataset>/glta_variants/<name>.json`` (models in ``runs/<dataset>/glta_variants/<name>/``). The ``plus_*``
+variants start from GLTA+'s config (``configs/<dataset>/glta_plus.yaml``) instead. A variant whose
 results file was made with the same config is skipped, one made with another config is trained again, and an
 interrupted one resumes from its checkpoint. The decoding modes need no training: they re-read the ``default`` model
 (``glta evaluate ... model.inference=...``). ``results/<dataset>/glta_variants.md`` collects everything.
@@ -54,8 +55,20 @@ VARIANTS = {
     "no_pd": ["model.use_prediction=false"],
     "no_pf_pd": ["model.use_profile=false", "model.use_prediction=false"],
 }
+# GLTA+ (beyond the paper) on its own base, ``configs/<dataset>/glta_plus.yaml``; reported as GLTA+ rows only
+PLUS_VARIANTS = {
+    "plus_overlap": ["model.target_mode=overlap"],
+    # the paper GLTA's k = 20 supervised slots and 20-epoch budget (chosen on ML-100k validation) carried over
+    "plus_slots20": ["model.supervised_slots=20", "train.epochs=20", "train.patience=3"],
+}
 MODES = {"first_logit": "model.inference=first_logit", "autoregressive": "model.inference=autoregressive"}
 METRICS = ["P@5", "P@10", "N@5", "N@10"]
+
+
+def variant_config(dataset: str, name: str, threads: int = 0):
+    """The variant's run config: its base method's config for ``dataset`` plus the variant's overrides."""
+    method, changes = ("glta_plus", PLUS_VARIANTS[name]) if name in PLUS_VARIANTS else ("glta", VARIANTS[name])
+    return build_config(method, dataset, overrides=changes + ([f"train.threads={threads}"] if threads else []))
 
 
 def variant_paths(dataset: str, name: str) -> tuple[Path, Path]:
@@ -68,21 +81,21 @@ def variant_paths(dataset: str, name: str) -> tuple[Path, Path]:
 def is_done(dataset: str, name: str, threads: int = 0) -> bool:
     """Whether the variant's results file exists and was made with the variant's current config."""
     out = variant_paths(dataset, name)[0]
-    config = build_config("glta", dataset, overrides=VARIANTS[name] + ([f"train.threads={threads}"] if threads else []))
+    config = variant_config(dataset, name, threads)
     return out.exists() and same_config(read_results(out)["provenance"].get("config"), config.to_dict())
 
 
 def run_variant(dataset: str, name: str, threads: int, progress: bool) -> bool:
     """Train a variant unless its results were made with this config; True when it trained."""
     out, run_dir = variant_paths(dataset, name)
-    overrides = VARIANTS[name] + ([f"train.threads={threads}"] if threads else [])
-    config = build_config("glta", dataset, overrides=overrides)
+    config = variant_config(dataset, name, threads)
     if is_done(dataset, name, threads):
         print(f"{name}: done ({out})")
         return False
     if out.exists():
         print(f"{name}: {out} was made with another config; training it again")
-    print(f"=== {name}: {' '.join(VARIANTS[name]) or '(config as is)'}", flush=True)
+    changes = PLUS_VARIANTS.get(name, VARIANTS.get(name))
+    print(f"=== {name} ({config.method}): {' '.join(changes) or '(config as is)'}", flush=True)
     # an interrupted run of this config resumes; a run of another config starts again
     resume = find_checkpoint(run_dir) is not None and not out.exists()
     train(config, run_dir=run_dir, out=out, resume=resume, progress=progress)
@@ -109,7 +122,7 @@ def seconds(record: dict) -> str:
 def summary(dataset: str) -> str:
     lines = ["| variant | overrides | valid N@10 | " + " | ".join(f"test {m}" for m in METRICS) + " | epochs | train s |",
              "|---|---|---|" + "---|" * len(METRICS) + "---|---|"]
-    names = list(VARIANTS) + [f"mode_{m}" for m in MODES]
+    names = list(VARIANTS) + list(PLUS_VARIANTS) + [f"mode_{m}" for m in MODES]
     for name in names:
         path = result_path(Path("results"), dataset, name)
         if not path.exists():
@@ -117,8 +130,11 @@ def summary(dataset: str) -> str:
         record = json.loads(path.read_text())
         metrics, prov = record["metrics"], record["provenance"]
         training = record.get("training", {})
-        changes = " ".join(VARIANTS.get(name, prov.get("overrides", []))) or "(config)"
-        stale = name in VARIANTS and not is_done(dataset, name)
+        known = {**VARIANTS, **PLUS_VARIANTS}
+        changes = " ".join(known.get(name, prov.get("overrides", []))) or "(config)"
+        if name in PLUS_VARIANTS:
+            changes = "GLTA+ " + changes
+        stale = name in known and not is_done(dataset, name)
         epochs = f"{training['best_epoch']}/{training['epochs_run']}" if training else "—"
         lines.append(f"| {name}{' †' if stale else ''} | `{changes}` | {metrics['valid']['N@10']:.4f} | "
                      + " | ".join(f"{metrics['test'][m]:.4f}" for m in METRICS)
@@ -137,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS) + list(MODES),
-                        choices=list(VARIANTS) + list(MODES))
+                        choices=list(VARIANTS) + list(PLUS_VARIANTS) + list(MODES))
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
