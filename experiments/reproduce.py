@@ -5,13 +5,15 @@
     .venv/bin/python experiments/reproduce.py --report   # only rebuild results/paper/ from the results files
 
 For each data set, in this order:
-1. the graph baselines with their validation grids (``experiments/baselines.py``): LightGCN first (GLTA projects its
-   frozen embeddings), HCCF, LightGCN+, HCCF+;
+1. popularity, then the graph baselines with their validation grids (``experiments/baselines.py``): LightGCN first
+   (GLTA projects its frozen embeddings), HCCF, LightGCN+, HCCF+; then the two training-free references beyond the
+   paper, EASE and GF-CF (one setting each, chosen on validation);
 2. the LLM-written texts: user profiles and predictions (GLTA's UA template, RLMRec's user profiles) and item profiles
    (RLMRec), cached and resumable (``glta text generate``);
 3. RLMRec-Con and RLMRec-Gen with their grids;
 4. GLTA with the data set's config, its ablations (w/o IA, w/o UA, w/o PF, w/o PD, w/o PF&PD) and its decoding modes
    (AR, FL), through ``experiments/glta_variants.py``;
+5. GLTA+ (beyond the paper; ``configs/<dataset>/glta_plus.yaml`` when the data set has one, else GLTA+'s defaults);
 and finally ``results/paper/``: table2.md, table3.md, figure3.md/.png, figure4.md/.png (``glta.report``).
 
 Every step skips what is done and resumes what was interrupted, so the command can be rerun until it finishes: a
@@ -28,10 +30,11 @@ import baselines
 import glta_variants
 from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
-from glta.report import DATASETS, gpu_name, load, records, result_path, train_seconds, write_report
+from glta.report import DATASETS, gpu_name, is_deterministic, load, records, result_path, train_seconds, write_report
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
+REFERENCES = ["ease", "gfcf"]  # training-free, beyond the paper
 GLTA_VARIANTS = ["default", "no_ia", "no_ua", "no_pf", "no_pd", "no_pf_pd"]
 GLTA_MODES = ["first_logit", "autoregressive"]
 TEXT_KINDS = "profile,prediction,item_profile"
@@ -65,6 +68,8 @@ def cost(record: dict) -> str:
 def cell_status(dataset: str, name: str, estimate: dict | None = None) -> str:
     """done (seeds so far, measured cost) or to do (the measured cost of a like run, when one exists)."""
     runs = records(Path("results"), dataset, name)
+    if runs and is_deterministic(name):
+        return f"done, deterministic: needs no seeds ({cost(runs[0])})"
     if runs:
         return f"done, {len(runs)} of {SEEDS} seeds ({cost(runs[0])} a seed)"
     return "to do" + (f" (a like run took {cost(estimate)})" if estimate else "")
@@ -82,7 +87,7 @@ def plan(datasets: list[str]) -> None:
     rate = text_rate()
     for dataset in datasets:
         print(f"== {dataset}")
-        for method in GRAPH_BASELINES + TEXT_BASELINES:
+        for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
             print(f"  {method:16s} {cell_status(dataset, method)}")
         texts = missing_texts(dataset)
         left = sum(texts.values())
@@ -99,6 +104,7 @@ def plan(datasets: list[str]) -> None:
         for mode in GLTA_MODES:
             path = result_path(Path("results"), dataset, f"mode_{mode}")
             print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'} (an evaluation of the default model)")
+        print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}")
 
 
 def run_baselines(dataset: str, methods: list[str], threads: int, progress: bool) -> None:
@@ -110,6 +116,20 @@ def run_baselines(dataset: str, methods: list[str], threads: int, progress: bool
         baselines.run(dataset, method, threads, grids, progress)
 
 
+def run_method(dataset: str, method: str, threads: int, progress: bool) -> None:
+    """Train a method with the data set's config (or the method's defaults) unless its results file exists; an
+    interrupted run resumes from its checkpoint."""
+    from glta.checkpoint import find_checkpoint
+    from glta.pipeline import default_run_dir, train
+
+    if result_path(Path("results"), dataset, method).exists():
+        print(f"{method} on {dataset}: done")
+        return
+    config = build_config(method, dataset, overrides=[f"train.threads={threads}"] if threads else [])
+    resume = find_checkpoint(default_run_dir(dataset, method)) is not None
+    train(config, resume=resume, progress=progress)
+
+
 def generate_texts(dataset: str, progress: bool) -> None:
     from glta.cli import main as cli
 
@@ -119,10 +139,12 @@ def generate_texts(dataset: str, progress: bool) -> None:
 
 def reproduce(datasets: list[str], threads: int, progress: bool) -> None:
     for dataset in datasets:
-        run_baselines(dataset, GRAPH_BASELINES, threads, progress)
+        run_method(dataset, "pop", threads, progress)
+        run_baselines(dataset, GRAPH_BASELINES + REFERENCES, threads, progress)
         generate_texts(dataset, progress)
         run_baselines(dataset, TEXT_BASELINES, threads, progress)
         glta_variants.run(dataset, GLTA_VARIANTS + GLTA_MODES, threads, progress)
+        run_method(dataset, "glta_plus", threads, progress)
         report(datasets)
 
 

@@ -22,13 +22,16 @@ from pathlib import Path
 from glta.checkpoint import find_checkpoint
 from glta.config import config_from_dict
 from glta.pipeline import train
-from glta.report import result_path, seed_path
+from glta.report import is_deterministic, result_path, seed_path
 from glta.results import read_results
 from glta.tuning import same_config
 
 
 def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: bool = True) -> Path:
     main = result_path(Path("results"), dataset, name)
+    if is_deterministic(name):
+        print(f"{name}: deterministic, every seed gives the main run ({main}); nothing to train")
+        return main
     if not main.exists():
         raise SystemExit(f"{main} does not exist: train the cell once first (its config is what the seeds repeat)")
     raw = read_results(main)["provenance"]["config"]

@@ -27,7 +27,7 @@ def test_report_places_each_result_in_its_row_and_column(tmp_path):
     assert {p.name for p in written} >= {"table2.md", "table3.md", "figure3.md", "figure4.md", "figure3.png"}
     table2 = (tmp_path / "paper" / "table2.md").read_text().splitlines()
     lightgcn = next(line for line in table2 if line.startswith("| LightGCN |")).split(" | ")
-    assert lightgcn[1:6] == ["0.2500"] * 4 + ["105"] and set(lightgcn[6:]) == {"—", "— |"}
+    assert lightgcn[1:6] == ["0.2500"] * 3 + ["0.2500 (1 seed)", "105"] and set(lightgcn[6:]) == {"—", "— |"}
     assert next(line for line in table2 if line.startswith("| HCCF |")).split(" | ")[5] == "25 †"
     assert any("† trained on a GPU (NVIDIA H200)" in line for line in table2)
     glta = next(line for line in table2 if line.startswith("| GLTA |"))
@@ -51,8 +51,10 @@ def test_cells_not_made_from_a_clean_commit_of_this_history_are_marked(tmp_path)
     write_report(results, tmp_path / "paper", ["a"])
     table2 = (tmp_path / "paper" / "table2.md").read_text().splitlines()
     row = lambda label: next(line for line in table2 if line.startswith(f"| {label} |"))  # noqa: E731
-    assert "‡" not in row("LightGCN") and "0.5000 ‡" in row("HCCF") and "0.1000 ‡" in row("Popularity")
+    assert "‡" not in row("LightGCN") and "0.5000 (1 seed) ‡" in row("HCCF") and "0.1000 ‡" in row("Popularity")
     assert any(line.startswith("‡") and "hccf on a" in line and "pop on a" in line for line in table2)
+    # a deterministic method's cell carries no seed count; the note says why
+    assert any("Popularity, EASE, GF-CF: deterministic" in line for line in table2)
 
 
 def test_a_dirty_tree_is_labelled_with_the_hash_of_its_diff(tmp_path, monkeypatch):

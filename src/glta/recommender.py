@@ -46,6 +46,9 @@ class Recommender(nn.Module, ABC):
     method: ClassVar[str]  # the name on the CLI and in results files (the registry: glta.methods)
     config_class: ClassVar[type]  # the typed dataclass of its ``model.*`` settings
     display_name: ClassVar[str]  # its label in tables
+    # True when training draws nothing at random (closed forms, counts): every seed gives the same model, so the
+    # tables need no seeds for it
+    deterministic: ClassVar[bool] = False
 
     def __init__(self, dataset: RecDataset, config: Any):
         super().__init__()

@@ -97,8 +97,8 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
                 continue
             record = runs[0]
             cells += [cell(runs, m) for m in METRICS]
-            if len(runs) > 1:
-                cells[-1] += f" ({len(runs)} seeds)"
+            if not is_deterministic(name):
+                cells[-1] += f" ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
             if any(unclean(r) for r in runs):
                 cells[-1] += " ‡"
             if with_seconds:
@@ -106,6 +106,11 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
                 cells.append(seconds + (" †" if gpu_name(record) else ""))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def is_deterministic(name: str) -> bool:
+    """Whether a table row's method trains without randomness (one run stands for every seed)."""
+    return name in METHODS and method_class(name).deterministic
 
 
 def unclean(record: dict) -> bool:
@@ -148,19 +153,28 @@ def selection_notes(results: Path, datasets) -> str:
     return "\n".join(notes) + ("\n" if notes else "")
 
 
+def seeds_note(rows) -> str:
+    """How to read a cell's seed count, and which rows need none."""
+    fixed = [label for name, label in rows.items() if is_deterministic(name)]
+    return ("\nThe last metric of a cell says how many training seeds it averages (mean ± sample std over them); the "
+            "split is the same for every seed." + (f" {', '.join(fixed)}: deterministic (no random draw in training), "
+                                                  "so one run stands for every seed." if fixed else "") + "\n")
+
+
 def table2(results: Path, datasets=DATASETS) -> str:
-    return (metric_table(results, datasets, METHODS, with_seconds=True) + gpu_note(results, datasets, METHODS)
+    return (metric_table(results, datasets, METHODS, with_seconds=True) + seeds_note(METHODS)
+            + gpu_note(results, datasets, METHODS)
             + provenance_note(results, datasets, METHODS) + "\n" + selection_notes(results, datasets))
 
 
 def table3(results: Path, datasets=DATASETS) -> str:
-    return metric_table(results, datasets, TABLE3) + provenance_note(results, datasets, TABLE3)
+    return metric_table(results, datasets, TABLE3) + seeds_note(TABLE3) + provenance_note(results, datasets, TABLE3)
 
 
 def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = None, title: str = "") -> str:
     """The numbers behind a bar-chart figure as Markdown; also a PNG (one panel per data set) when matplotlib is
     importable and ``png`` is given."""
-    text = metric_table(results, datasets, rows) + provenance_note(results, datasets, rows)
+    text = metric_table(results, datasets, rows) + seeds_note(rows) + provenance_note(results, datasets, rows)
     if png is not None:
         try:
             import matplotlib

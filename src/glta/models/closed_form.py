@@ -39,6 +39,8 @@ class GFCFConfig:
 class _ClosedForm(Recommender):
     """A recommender whose fit happens at construction; ``score`` reads the user's training row."""
 
+    deterministic = True  # a closed form of the training matrix (GF-CF's truncated SVD starts from a fixed state)
+
     def __init__(self, dataset: RecDataset, config):
         import time
 

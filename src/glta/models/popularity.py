@@ -17,6 +17,7 @@ class Popularity(Recommender):
     method = "pop"
     config_class = PopularityConfig
     display_name = "Popularity"
+    deterministic = True
 
     def __init__(self, dataset: RecDataset, config=None):
         super().__init__(dataset, config)
