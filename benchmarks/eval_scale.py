@@ -5,17 +5,20 @@
 Each size is users x items; every user has ``--per-user`` training interactions and a quarter as many held out
 (uniform random items), and the scores are dot products of random 64-dim user and item vectors, computed per batch
 as a trained embedding model would. Reports the evaluation's wall time, the time of the scoring matmuls alone (the
-floor), and the process's peak RSS. Exact full ranking: every item is scored for every user.
+floor), and the process's peak RSS. Exact full ranking: every item is scored for every user. Set
+THP_MEM_ALLOC_ENABLE=0 to see the evaluator without the huge pages ``import glta`` asks PyTorch for.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 from pathlib import Path
 
+import glta  # noqa: F401  (first: it sets PyTorch's huge-page switch, read when torch loads)
 import numpy as np
 import torch
 
@@ -74,7 +77,8 @@ def main() -> None:
         rows.append(measure(n_users, n_items, args.per_user, args.batch_size))
         print(json.dumps(rows[-1]), flush=True)
     if args.out:
-        record = {"benchmark": "eval_scale", "rows": rows, "threads": args.threads, "git_commit": git_commit(),
+        record = {"benchmark": "eval_scale", "rows": rows, "threads": args.threads,
+                  "thp_mem_alloc_enable": os.environ.get("THP_MEM_ALLOC_ENABLE"), "git_commit": git_commit(),
                   "machine": machine()}
         Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
 

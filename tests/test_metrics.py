@@ -94,3 +94,22 @@ def test_sparse_hit_lookup_and_masking_match_the_dense_computation():
     scores = torch.randn(20, 300)
     expected = scores.masked_fill(seen_mask(seen, users, 300), float("-inf"))
     assert torch.equal(mask_rows(scores.clone(), seen, users), expected)
+
+
+@pytest.mark.parametrize("n_items", [40000, 40007])  # a row that divides into the chunks evenly, and one that does not
+def test_chunked_top_k_equals_torch_topk_on_a_large_catalogue(n_items):
+    from glta.evaluation.ranking import CHUNKED_TOP_K_ITEMS, top_k
+
+    assert n_items >= CHUNKED_TOP_K_ITEMS  # the chunked path is the one under test
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randn(64, n_items, generator=generator)
+    scores[:8, : n_items - 15] = float("-inf")  # rows with fewer unmasked items than chunks: the leftover tail counts
+    scores[8, torch.randperm(n_items, generator=generator)[:30]] += 100.0  # the top items crowd into few chunks
+    scores[9, torch.arange(5, n_items, n_items // 10)] += 100.0  # ... or into one column's group
+    for k in (1, 20, 50):
+        values, items = top_k(scores, k)
+        expected = torch.topk(scores, k, dim=1)
+        assert torch.equal(values, expected.values)
+        assert torch.equal(torch.gather(scores, 1, items), values)  # the indices hold those values
+        finite = torch.isfinite(values)
+        assert torch.equal(items[finite], expected.indices[finite])  # no ties among finite random scores

@@ -10,4 +10,11 @@ early stopping, checkpoints) with ``glta.distributed`` (several processes) · ``
 ``glta.paths`` (typed settings; where files live).
 """
 
+import os
+
+# Back PyTorch's large CPU tensors with transparent huge pages (a PyTorch switch, read once, before torch allocates
+# anything; a value already set is kept). Full-ranking evaluation writes a fresh (batch x items) score block per
+# batch, and faulting it in 4 KB pages took ~40% of the scoring time at 100,000 x 50,000 (benchmarks/eval_scale.py).
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
 __version__ = "0.1.0"

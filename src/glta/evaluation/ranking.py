@@ -49,6 +49,36 @@ def mask_rows(scores: torch.Tensor, seen: sp.csr_matrix, users: np.ndarray) -> t
     return scores
 
 
+# From this catalogue size on, ``top_k`` first finds the candidate items through chunk maxima (below it a plain
+# torch.topk is cheap enough). 32,768 keeps every data set the project ships on the plain path.
+CHUNKED_TOP_K_ITEMS = 32768
+TOP_K_CHUNKS = 10  # fastest of 5, 10, 25, 50 for 1,024 x 50,000 scores on 2 cores (16 ms vs 37 ms for torch.topk)
+
+
+def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values, indices) of the ``k`` highest scores of each row, highest first, as ``torch.topk``.
+
+    On a large catalogue the row is cut into ``TOP_K_CHUNKS`` strided groups per column j (items j, j + w, j + 2w,
+    ...); every item of the true top k lies in a column whose group maximum is among the k largest, so only those
+    k columns' items (and the few left over when the row does not divide evenly) are ranked. Same values as
+    torch.topk over the whole row; among exactly equal scores the items chosen may differ, as they may between
+    torch versions."""
+    n_rows, n_items = scores.shape
+    width = n_items // TOP_K_CHUNKS
+    if n_items < CHUNKED_TOP_K_ITEMS or k > width:
+        return torch.topk(scores, k, dim=1)
+    body = TOP_K_CHUNKS * width
+    maxima = scores[:, :body].view(n_rows, TOP_K_CHUNKS, width).amax(1)  # (rows, width)
+    columns = torch.topk(maxima, k, dim=1, sorted=False).indices
+    offsets = width * torch.arange(TOP_K_CHUNKS, device=scores.device)
+    candidates = (columns[:, :, None] + offsets).reshape(n_rows, -1)
+    if body < n_items:
+        tail = torch.arange(body, n_items, device=scores.device).expand(n_rows, -1)
+        candidates = torch.cat([candidates, tail], dim=1)
+    values, where = torch.topk(scores.gather(1, candidates), k, dim=1)
+    return values, candidates.gather(1, where)
+
+
 def top_k_hits(top: np.ndarray, held_out: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
     """(batch, k) booleans: whether each ranked item is one of the user's held-out items, by a sorted-key lookup
     over the held-out entries (memory O(batch x k + held-out entries), not O(batch x items))."""
@@ -111,7 +141,7 @@ class RankingEvaluator:
             users = self.users[start:start + self.batch_size]
             scores = score_fn(torch.from_numpy(users)).float()
             mask_rows(scores, self.exclude, users)
-            top = torch.topk(scores, max_k, dim=1).indices.cpu().numpy()
+            top = top_k(scores, max_k)[1].cpu().numpy()
             hits[start:start + len(users)] = top_k_hits(top, self.held_out, users)
         values = all_metrics(hits, self.n_relevant, self.ks)
         if per_user:
@@ -128,5 +158,5 @@ def recommend_top_k(score_fn: ScoreFn, dataset: RecDataset, users: np.ndarray, k
     with torch.no_grad():
         scores = score_fn(torch.as_tensor(users, dtype=torch.long)).float()
         mask_rows(scores, exclude, np.asarray(users))
-        top = torch.topk(scores, k, dim=1)
-    return top.indices.cpu().numpy(), top.values.cpu().numpy()
+        values, items = top_k(scores, k)
+    return items.cpu().numpy(), values.cpu().numpy()
