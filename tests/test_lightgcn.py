@@ -81,6 +81,9 @@ def test_embeddings_round_trip_and_refuse_other_data(synthetic, tmp_path):
     other = load_dataset(DataConfig(name="synthetic", seed=99))
     with pytest.raises(GLTAError, match="fingerprint"):
         load_embeddings(path, other)
+    # missing embeddings: the error names the pretrain command for this very data set
+    with pytest.raises(GLTAError, match="run `glta pretrain --dataset synthetic` first"):
+        load_embeddings(tmp_path / "none.safetensors", synthetic)
 
 
 def test_resumed_run_does_not_repeat_its_earlier_stages(tmp_path, monkeypatch):

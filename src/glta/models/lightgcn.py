@@ -113,7 +113,16 @@ def load_embeddings(path: str | Path, dataset: RecDataset | None = None) -> tupl
     if not path.exists():
         from glta.errors import GLTAError
 
-        raise GLTAError(f"{path} does not exist: run `glta pretrain --dataset ...` first")
+        from glta.data import BUILTINS
+
+        if dataset is None:
+            source = "--dataset <name> (or --data-path DIR)"
+        elif dataset.name in BUILTINS or not dataset.source.get("path"):
+            source = f"--dataset {dataset.name}"
+        else:
+            source = f"--data-path {dataset.source['path']}"
+        raise GLTAError(f"{path} does not exist: run `glta pretrain {source}` first (or point model.embeddings at "
+                        "a LightGCN embeddings file)")
     with safe_open(str(path), "pt") as handle:
         meta = handle.metadata() or {}
     if dataset is not None and meta.get("dataset_fingerprint") != dataset.fingerprint():
