@@ -437,3 +437,31 @@ def test_group_loss_is_a_softmax_over_the_samples_own_items():
             expected.append(F.cross_entropy(logits[b, t, items][None], torch.tensor([t])))
     assert group_loss(logits, targets).item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-6)
     assert group_loss(torch.zeros(1, 5, 50), torch.arange(5)[None]).item() == pytest.approx(math.log(5))
+
+
+def test_a_backbone_reads_the_texts_another_llm_wrote(synthetic, llm, tmp_path, monkeypatch):
+    """model.texts_llm: the profile/prediction texts come from another LLM's cache (e.g. Gemma over SmolLM2's texts),
+    and a missing one names the command that writes them for that LLM."""
+    from glta.errors import GLTAError
+    from glta.text.generate import GenerationConfig, cache_path, history_fingerprint, history_items, template_text
+    from glta.text.llm import LLMConfig, llm_identity
+    from glta.text.text_cache import TextCache
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    writer = tmp_path / "writer-llm"  # any llm.name works; a folder's identity is read from its files
+    writer.mkdir()
+    (writer / "config.json").write_text('{"model_type": "llama"}')
+    with pytest.raises(GLTAError, match=f"glta text generate synthetic llm.name={writer}"):
+        make(synthetic, llm, missing_texts="error", texts_llm=str(writer))
+    generation = GenerationConfig()
+    for kind in ("profile", "prediction"):
+        cache = TextCache(cache_path(llm_identity(LLMConfig(name=str(writer))), synthetic, kind, template_text(kind),
+                                     generation))
+        cache.append([{"key": str(synthetic.user_ids[u]),
+                       "history": history_fingerprint(synthetic, history_items(synthetic, u, generation)),
+                       "text": f"{kind} written for user {u}"} for u in range(synthetic.n_users)])
+    model = make(synthetic, llm, missing_texts="error", texts_llm=str(writer))
+    assert llm.tokenizer.decode(model.prompts.user_fields[7]["profile"]).strip() == "profile written for user 7"
+    # the backbone's own cache is still empty: without texts_llm the same model has nothing to read
+    with pytest.raises(GLTAError, match="no cached profile text"):
+        make(synthetic, llm, missing_texts="error")

@@ -17,6 +17,7 @@ from glta.align.templates import Batch, Sample, Template, assemble, prefix_ids
 from glta.data.dataset import RecDataset
 from glta.errors import GLTAError
 from glta.text.generate import GenerationConfig, item_text, load_user_texts, plain_text
+from glta.text.llm import LLMConfig, llm_identity
 
 if TYPE_CHECKING:
     from glta.models.glta import GLTAConfig
@@ -30,6 +31,7 @@ class Prompts:
         self.n_items = dataset.n_items
         tokenizer = self.tokenizer = llm.tokenizer
         self.llm_identity = llm.identity
+        self.texts_identity = llm_identity(LLMConfig(name=config.texts_llm)) if config.texts_llm else llm.identity
         self.pad_id = tokenizer.pad_token_id
         self.ua_template = Template.load(config.ua_template, tokenizer)
         prefix, body = self.ua_template.split_prefix()
@@ -51,13 +53,15 @@ class Prompts:
         for kind, enabled in (("profile", config.use_profile), ("prediction", config.use_prediction)):
             if not enabled:
                 continue
-            texts = load_user_texts(self.llm_identity, dataset, kind, config.generation)
+            texts = load_user_texts(self.texts_identity, dataset, kind, config.generation)
             self.missing_texts[kind] = dataset.n_users - len(texts)
             if self.missing_texts[kind] and config.missing_texts != "empty":
                 name = dataset.name if config.generation == GenerationConfig() else f"{dataset.name} generation.*=..."
+                if config.texts_llm:
+                    name += f" llm.name={config.texts_llm}"
                 raise GLTAError(
                     f"{self.missing_texts[kind]} of {dataset.n_users} users have no cached {kind} text for "
-                    f"{self.llm_identity}: run `glta text generate {name}` (with the same llm.* and generation.* "
+                    f"{self.texts_identity}: run `glta text generate {name}` (with the same llm.* and generation.* "
                     f"settings), or train without it: model.use_profile=false model.use_prediction=false "
                     f"(or model.missing_texts=empty to leave missing fields empty)")
             for user, text in texts.items():

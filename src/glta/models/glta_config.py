@@ -24,6 +24,10 @@ class GLTAConfig:
     embeddings: str | None = None  # frozen LightGCN embeddings; default runs/<dataset>/lightgcn/embeddings.safetensors
     llm: LLMConfig = field(default_factory=LLMConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)  # names the cached profile/prediction
+    # the LLM whose cached profile/prediction texts are read (an llm.name); None: the backbone itself. Lets a
+    # backbone read the texts another LLM wrote, e.g. Gemma 3 270M over SmolLM2's texts (the same words in, so a
+    # comparison of backbones is not also one of text writers)
+    texts_llm: str | None = None
     output_slots: int = 20  # K output positions read by the GLLM head
     # k: the first k slots get a ground-truth item each (up to the user's items). 20 (all slots) beat 10 on ML-100k
     # validation, 0.2214 vs 0.2007 N@10, and kept rising for 11 epochs (docs/glta.md)
