@@ -52,6 +52,8 @@ VARIANTS = {
                        "train.schedule=cosine", "train.warmup_steps=60", "train.min_lr_ratio=0.05"],
     # IA's softmax over the sample's own group of items (chance ln 5 instead of ln |I|)
     "slots20_ia_group": ["train.epochs=20", "train.patience=3", "model.supervised_slots=20", "model.ia_loss=group"],
+    # a second, larger backbone (Gemma 3 270M, `make gemma`) reading the texts SmolLM2 wrote: only the backbone differs
+    "gemma": ["model.llm.name=gemma3-270m", "model.texts_llm=smollm2-135m"],
     # the paper's ablations (§4.3-4.4)
     "no_ia": ["model.use_ia=false"],
     "no_ua": ["model.use_user_token=false"],
