@@ -136,6 +136,20 @@ def test_generic_csv_with_item_text(tmp_path):
     assert _pairs(inter) == [("u1", "i1"), ("u1", "i2"), ("u2", "i1")]
 
 
+def test_commands_in_errors_name_the_data_set_as_it_was_given(tmp_path, synthetic, monkeypatch):
+    """A data set read from a path is named by its path in the commands errors suggest; a built-in one by name."""
+    from glta.config import DataConfig
+    from glta.data import load_dataset
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    rows = "".join(f"u{u},i{(u * 7 + n) % 13},{n}\n" for u in range(12) for n in range(6))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "interactions.csv").write_text("user,item,timestamp\n" + rows)
+    mine = load_dataset(DataConfig(path=str(tmp_path / "mine"), format="csv"))
+    assert mine.cli_source() == f"--data-path {tmp_path / 'mine'} --format csv"
+    assert synthetic.cli_source() == "--dataset synthetic" and synthetic.cli_source("") == "synthetic"
+
+
 def test_generic_tsv_file_and_bad_column(tmp_path):
     path = tmp_path / "data.tsv"
     path.write_text("userId\tmovieId\n1\t2\n")

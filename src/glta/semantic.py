@@ -116,7 +116,7 @@ def profile_embeddings(dataset: RecDataset, llm_config, generation, encoder=None
         raise GLTAError(
             f"{dataset.name}: {len(missing_users)} user profiles and {len(missing_items)} item profiles written by "
             f"{identity} are missing; generate them first (resumable): "
-            f"`glta text generate {dataset.name} --kinds profile,item_profile`")
+            f"`glta text generate {dataset.cli_source('')} --kinds profile,item_profile`")
     return profile_texts_to_embeddings(dataset, [users.get(u, "") for u in range(dataset.n_users)],
                                        [items[i] for i in range(dataset.n_items)], encoder)
 

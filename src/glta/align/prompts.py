@@ -56,7 +56,7 @@ class Prompts:
             texts = load_user_texts(self.texts_identity, dataset, kind, config.generation)
             self.missing_texts[kind] = dataset.n_users - len(texts)
             if self.missing_texts[kind] and config.missing_texts != "empty":
-                name = dataset.name if config.generation == GenerationConfig() else f"{dataset.name} generation.*=..."
+                name = dataset.cli_source("") + ("" if config.generation == GenerationConfig() else " generation.*=...")
                 if config.texts_llm:
                     name += f" llm.name={config.texts_llm}"
                 raise GLTAError(

@@ -69,6 +69,16 @@ class RecDataset:
         return cls(name, np.asarray(user_ids), np.asarray(item_ids), matrices["train"], matrices["valid"],
                    matrices["test"], item_text, source)
 
+    def cli_source(self, flag: str = "--dataset") -> str:
+        """How a ``glta`` command names this data set: ``--dataset NAME`` (``flag`` "" for commands that take the
+        name as their argument) for a built-in one, ``--data-path PATH --format FMT`` for one read from a path."""
+        from glta.data import BUILTINS
+
+        path = self.source.get("path")
+        if self.name in BUILTINS or not path:
+            return f"{flag} {self.name}".strip()
+        return f"--data-path {path}" + (f" --format {self.source['format']}" if self.source.get("format") else "")
+
     @property
     def n_users(self) -> int:
         return self.train.shape[0]

@@ -113,14 +113,7 @@ def load_embeddings(path: str | Path, dataset: RecDataset | None = None) -> tupl
     if not path.exists():
         from glta.errors import GLTAError
 
-        from glta.data import BUILTINS
-
-        if dataset is None:
-            source = "--dataset <name> (or --data-path DIR)"
-        elif dataset.name in BUILTINS or not dataset.source.get("path"):
-            source = f"--dataset {dataset.name}"
-        else:
-            source = f"--data-path {dataset.source['path']}"
+        source = dataset.cli_source() if dataset is not None else "--dataset <name> (or --data-path DIR)"
         raise GLTAError(f"{path} does not exist: run `glta pretrain {source}` first (or point model.embeddings at "
                         "a LightGCN embeddings file)")
     with safe_open(str(path), "pt") as handle:
