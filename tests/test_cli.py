@@ -105,3 +105,24 @@ def test_unwritable_outputs_and_a_busy_run_folder_fail_before_training(tmp_path,
         assert main(args + ["--out", str(tmp_path / "r.json"), "--run-dir", str(tmp_path / "busy")]) == 2
     assert "another process" in capsys.readouterr().err and not (tmp_path / "r.json").exists()
     assert main(args + ["--out", str(tmp_path / "r.json"), "--run-dir", str(tmp_path / "busy")]) == 0
+
+
+def test_a_model_trained_with_data_path_is_found_by_the_same_path(tmp_path, capsys, monkeypatch):
+    """The new user's path: `glta pretrain --data-path DIR`, then `glta recommend --data-path DIR` (no built-in name)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "my-shop"
+    folder.mkdir()
+    rows = "".join(f"u{u},i{(u * 7 + n) % 40},{n}\n" for u in range(30) for n in range(8))
+    (folder / "interactions.csv").write_text("user,item,timestamp\n" + rows)
+    assert main(["pretrain", "--data-path", str(folder), "--no-progress", "train.epochs=2", "model.dim=8"]) == 0
+    assert (tmp_path / "runs" / "my-shop" / "lightgcn" / "embeddings.safetensors").exists()
+    capsys.readouterr()
+    assert main(["recommend", "--data-path", str(folder), "--user", "u3", "-k", "3", "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert entry["user"] == "u3" and len(entry["items"]) == 3
+    assert main(["evaluate", "--data-path", str(folder), "--json", "--no-progress"]) == 0
+    with pytest.raises(SystemExit) as stop:  # nothing names the run: one line says what to give
+        main(["recommend", "--user", "u3"])
+    assert stop.value.code == 2
+    assert "--data-path PATH" in capsys.readouterr().err

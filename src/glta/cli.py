@@ -98,10 +98,22 @@ def cmd_tune(args) -> None:
     print(format_table([{"method": args.method, "metrics": record["metrics"], "training": record["training"]}]))
 
 
-def cmd_evaluate(args) -> None:
-    from glta.pipeline import default_run_dir, evaluate_run
+def _run_folder(args) -> Path:
+    """The run folder a command reads: --run-dir, else runs/<data set>/<method> for --dataset NAME or --data-path PATH
+    (a path's data set is named after its file or folder, as `glta train --data-path` names it)."""
+    from glta.pipeline import default_run_dir
 
-    run_dir = args.run_dir or default_run_dir(args.dataset, args.method)
+    if args.run_dir:
+        return Path(args.run_dir)
+    if args.data_path and not args.dataset:
+        return default_run_dir(Path(args.data_path).stem, args.method)
+    return default_run_dir(args.dataset, args.method)
+
+
+def cmd_evaluate(args) -> None:
+    from glta.pipeline import evaluate_run
+
+    run_dir = _run_folder(args)
     metrics = evaluate_run(run_dir, args.data_root, progress=not args.no_progress, overrides=args.overrides,
                            out=args.out)
     if args.json:
@@ -115,9 +127,9 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_recommend(args) -> None:
-    from glta.pipeline import default_run_dir, export_recommendations, recommend, recommend_for_items
+    from glta.pipeline import export_recommendations, recommend, recommend_for_items
 
-    run_dir = args.run_dir or default_run_dir(args.dataset, args.method)
+    run_dir = _run_folder(args)
     chosen = [name for name, given in (("--user", args.user), ("--items", args.items), ("--all", args.all)) if given]
     if len(chosen) != 1:
         raise GLTAError("recommend needs exactly one of --user ID, --items ID,ID,... (a user not in the data) or "
@@ -309,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_run_args(p):
         p.add_argument("--dataset", help="data set name (with --method, finds runs/<dataset>/<method>)")
+        p.add_argument("--data-path", help="the path the model was trained with `--data-path` on (finds "
+                                           "runs/<its name>/<method>; the data is read as the run recorded it)")
         p.add_argument("--method", default="lightgcn", help="method name (default lightgcn)")
         p.add_argument("--run-dir", help="a run folder written by `glta train`")
         p.add_argument("--json", action="store_true", help="print JSON")
@@ -374,8 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(getattr(args, "dataset", None), str) and "=" in args.dataset and hasattr(args, "overrides"):
         # `glta text generate --data-path DIR generation.batch_size=16`: the optional name took the first override
         args.overrides, args.dataset = [args.dataset] + list(args.overrides or []), None
-    if getattr(args, "command", None) in {"evaluate", "recommend"} and not args.run_dir and not args.dataset:
-        parser.error("give --dataset (and --method) or --run-dir")
+    if getattr(args, "command", None) in {"evaluate", "recommend"} and not (args.run_dir or args.dataset
+                                                                              or args.data_path):
+        parser.error("give --dataset NAME or --data-path PATH (and --method), or --run-dir DIR")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:  # launched by accelerate/torchrun: the main process reports
         from glta.distributed import processes
