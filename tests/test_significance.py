@@ -38,3 +38,29 @@ def test_seeds_are_averaged_per_user_and_t_tested_over_seeds():
 def test_results_without_per_user_values_are_a_clear_error():
     with pytest.raises(GLTAError, match="per-user"):
         compare([{"method": "old", "metrics": {"test": {}}}], [record({0: 1.0})])
+
+
+def test_two_runs_compared_on_validation_user_by_user(tmp_path, monkeypatch):
+    """experiments/paired_valid.py: the per-user validation values of a saved run average to the validation metric
+    its training recorded, and two runs are paired by user."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from glta.cli import main
+
+    spec = importlib.util.spec_from_file_location(
+        "paired_valid", Path(__file__).resolve().parents[1] / "experiments" / "paired_valid.py")
+    paired_valid = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(paired_valid)
+    runs = {}
+    for lr in ("0.01", "0.001"):
+        runs[lr] = (tmp_path / f"run{lr}", tmp_path / f"res{lr}.json")
+        assert main(["train", "lightgcn", "--dataset", "synthetic", "--run-dir", str(runs[lr][0]), "--out",
+                     str(runs[lr][1]), "--no-progress", "train.epochs=2", "model.dim=8", f"train.lr={lr}"]) == 0
+    a, b = (paired_valid.validation_record(runs[lr][0], "N@10", False) for lr in ("0.01", "0.001"))
+    for record, lr in ((a, "0.01"), (b, "0.001")):
+        recorded = json.loads(runs[lr][1].read_text())["metrics"]["valid"]["N@10"]
+        assert np.mean(record["per_user_test"]["values"]) == pytest.approx(recorded, abs=1e-5)
+    paired = compare([a], [b])
+    assert paired.users == len(a["per_user_test"]["users"]) and paired.wilcoxon_p < 0.05
