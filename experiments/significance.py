@@ -15,16 +15,10 @@ import argparse
 from pathlib import Path
 
 from glta.errors import GLTAError
-from glta.report import DATASETS, METHODS, records
+from glta.report import DATASETS, METHODS, best_baseline, records
 from glta.significance import compare
 
-BASELINES = ("lightgcn", "hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen")
 ABLATIONS = {"no_ia": "w/o IA", "no_ua": "w/o UA", "no_pf": "w/o PF", "no_pd": "w/o PD", "no_pf_pd": "w/o PF&PD"}
-
-
-def best_baseline(results: Path, dataset: str) -> str | None:
-    scored = {m: r[0]["metrics"]["valid"]["N@10"] for m in BASELINES if (r := records(results, dataset, m))}
-    return max(scored, key=scored.get) if scored else None
 
 
 def label(name: str) -> str:

@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 from glta.report import result_path, write_report
 
 
@@ -93,3 +95,27 @@ def test_a_cell_with_several_seeds_shows_their_mean_and_spread(tmp_path):
                if line.startswith("| LightGCN |"))
     assert row.count("0.2700 ± 0.0200") == 4 and "(3 seeds)" in row
     assert any(p.name == "figure3.png" for p in written)
+
+
+def test_claimed_differences_are_marked_when_the_paired_test_says_so(tmp_path):
+    """GLTA against the best baseline on validation, ablations against GLTA: § where Wilcoxon p < 0.05."""
+    rng = np.random.default_rng(0)
+    users = list(range(60))
+    base = rng.uniform(0.2, 0.4, len(users))
+
+    def with_users(value: float, values) -> dict:
+        return {**_record(value), "per_user_test": {"metric": "N@10", "users": users,
+                                                    "values": [float(v) for v in values]}}
+
+    results = tmp_path / "results"
+    _write(results, "a", "lightgcn", with_users(0.30, base))  # the best baseline on validation
+    _write(results, "a", "hccf", with_users(0.10, base - 0.2))
+    _write(results, "a", "glta", with_users(0.25, base - 0.05 + rng.normal(0, 0.01, len(users))))
+    _write(results, "a", "no_pf", with_users(0.25, base - 0.05 + rng.normal(0, 0.01, len(users))))
+    write_report(results, tmp_path / "paper", ["a"])
+    table2 = (tmp_path / "paper" / "table2.md").read_text().splitlines()
+    assert next(line for line in table2 if line.startswith("| GLTA |")).count(" §") == 1
+    assert " §" not in next(line for line in table2 if line.startswith("| LightGCN |"))
+    assert any(line.startswith("§ differs at p < 0.05") for line in table2)
+    table3 = (tmp_path / "paper" / "table3.md").read_text().splitlines()
+    assert " §" not in next(line for line in table3 if line.startswith("| w/o PF |"))  # noise only: not marked

@@ -32,6 +32,9 @@ METHODS = {name: method_class(name).display_name for name in TABLE2_ROWS}
 TABLE3 = {"no_pf_pd": "w/o PF&PD", "no_pf": "w/o PF", "no_pd": "w/o PD", "default": "GLTA"}
 FIGURE3 = {"default": "GLTA", "no_ia": "w/o IA", "no_ua": "w/o UA"}
 FIGURE4 = {"default": "GLTA", "mode_autoregressive": "AR", "mode_first_logit": "FL"}
+# the paper's six baselines: the "best baseline" GLTA is tested against is the one of these best on validation N@10
+BASELINES = ("lightgcn", "hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen")
+SIGNIFICANT = 0.05  # a cell whose paired Wilcoxon p-value is below this is marked §
 
 
 def result_path(results: Path, dataset: str, name: str) -> Path:
@@ -99,6 +102,9 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
             cells += [cell(runs, m) for m in METRICS]
             if not is_deterministic(name):
                 cells[-1] += f" ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
+            p_value = claim_p(results, dataset, name)
+            if p_value is not None and p_value < SIGNIFICANT:
+                cells[-1] += " §"
             if any(unclean(r) for r in runs):
                 cells[-1] += " ‡"
             if with_seconds:
@@ -111,6 +117,51 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
 def is_deterministic(name: str) -> bool:
     """Whether a table row's method trains without randomness (one run stands for every seed)."""
     return name in METHODS and method_class(name).deterministic
+
+
+def best_baseline(results: Path, dataset: str) -> str | None:
+    """The paper's baseline with the best validation N@10 on ``dataset`` (its main run), None when none has run."""
+    scored = {m: r[0]["metrics"]["valid"]["N@10"] for m in BASELINES if (r := records(results, dataset, m))}
+    return max(scored, key=scored.get) if scored else None
+
+
+def claim_reference(results: Path, dataset: str, name: str) -> str | None:
+    """What a row is tested against where the paper claims a difference: GLTA and GLTA+ against the best baseline,
+    an ablation or a decoding mode against full GLTA (``default``); None for every other row."""
+    if name in ("glta", "glta_plus"):
+        return best_baseline(results, dataset)
+    if name != "default" and (name in TABLE3 or name in FIGURE3 or name in FIGURE4):
+        return "default"
+    return None
+
+
+def claim_p(results: Path, dataset: str, name: str) -> float | None:
+    """The paired Wilcoxon p-value (test N@10 over users, seed-averaged) of a row against ``claim_reference``; None
+    when there is nothing to test or a side lacks per-user values."""
+    from glta.errors import GLTAError
+    from glta.significance import compare
+
+    against = claim_reference(results, dataset, name)
+    left, right = records(results, dataset, name), records(results, dataset, against) if against else []
+    if not left or not right or any("per_user_test" not in r for r in left + right):
+        return None
+    try:
+        return compare(left, right).wilcoxon_p
+    except GLTAError:
+        return None
+
+
+def significance_note(rows) -> str:
+    """The footnote for cells marked § (a paired test the paper's claims call for)."""
+    tested = [label for name, label in rows.items() if name in ("glta", "glta_plus")]
+    others = [label for name, label in rows.items() if name not in METHODS and name != "default"]
+    against = ([f"{' and '.join(tested)} against the best of the paper's six baselines on validation"] if tested
+               else []) + ([f"{', '.join(others)} against full GLTA"] if others else [])
+    if not against:
+        return ""
+    return (f"\n§ differs at p < {SIGNIFICANT} (paired Wilcoxon signed-rank test over users on test N@10, averaged "
+            f"over seeds): {'; '.join(against)}. Every p-value, marked or not: `results/paper/significance.md` "
+            "(`experiments/significance.py`).\n")
 
 
 def unclean(record: dict) -> bool:
@@ -163,18 +214,20 @@ def seeds_note(rows) -> str:
 
 def table2(results: Path, datasets=DATASETS) -> str:
     return (metric_table(results, datasets, METHODS, with_seconds=True) + seeds_note(METHODS)
-            + gpu_note(results, datasets, METHODS)
+            + significance_note(METHODS) + gpu_note(results, datasets, METHODS)
             + provenance_note(results, datasets, METHODS) + "\n" + selection_notes(results, datasets))
 
 
 def table3(results: Path, datasets=DATASETS) -> str:
-    return metric_table(results, datasets, TABLE3) + seeds_note(TABLE3) + provenance_note(results, datasets, TABLE3)
+    return (metric_table(results, datasets, TABLE3) + seeds_note(TABLE3) + significance_note(TABLE3)
+            + provenance_note(results, datasets, TABLE3))
 
 
 def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = None, title: str = "") -> str:
     """The numbers behind a bar-chart figure as Markdown; also a PNG (one panel per data set) when matplotlib is
     importable and ``png`` is given."""
-    text = metric_table(results, datasets, rows) + seeds_note(rows) + provenance_note(results, datasets, rows)
+    text = (metric_table(results, datasets, rows) + seeds_note(rows) + significance_note(rows)
+            + provenance_note(results, datasets, rows))
     if png is not None:
         try:
             import matplotlib
