@@ -101,12 +101,13 @@ def cmd_tune(args) -> None:
 def _run_folder(args) -> Path:
     """The run folder a command reads: --run-dir, else runs/<data set>/<method> for --dataset NAME or --data-path PATH
     (a path's data set is named after its file or folder, as `glta train --data-path` names it)."""
+    from glta.data import path_name
     from glta.pipeline import default_run_dir
 
     if args.run_dir:
         return Path(args.run_dir)
     if args.data_path and not args.dataset:
-        return default_run_dir(Path(args.data_path).stem, args.method)
+        return default_run_dir(path_name(args.data_path), args.method)
     return default_run_dir(args.dataset, args.method)
 
 

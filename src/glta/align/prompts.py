@@ -30,7 +30,6 @@ class Prompts:
         self.train_matrix = dataset.train
         self.n_items = dataset.n_items
         tokenizer = self.tokenizer = llm.tokenizer
-        self.llm_identity = llm.identity
         self.texts_identity = llm_identity(LLMConfig(name=config.texts_llm)) if config.texts_llm else llm.identity
         self.pad_id = tokenizer.pad_token_id
         self.ua_template = Template.load(config.ua_template, tokenizer)

@@ -99,6 +99,11 @@ def read_interactions(config: DataConfig, root: str | Path | None = None) -> tup
     return FORMATS[fmt](path), fmt, default_split, path
 
 
+def path_name(path: str | Path) -> str:
+    """The name a data set read from ``path`` goes by when none is given (its runs: ``runs/<name>/<method>``)."""
+    return Path(path).stem
+
+
 def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: bool = True) -> RecDataset:
     """Load, split and cache a data set described by ``config``."""
     path, fmt, default_split = resolve_source(config, root)
@@ -118,7 +123,7 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
     parts = {name: (interactions.users[labels == label], interactions.items[labels == label])
              for name, label in (("train", TRAIN), ("valid", VALID), ("test", TEST))}
     # a path given without a name would otherwise be called "synthetic" (the default name)
-    name = Path(config.path).stem if config.path and config.name == "synthetic" else config.name
+    name = path_name(config.path) if config.path and config.name == "synthetic" else config.name
     source = {"format": fmt, "path": str(path) if path else None, "split": split_used, **settings}
     dataset = RecDataset.from_parts(name, interactions.user_ids, interactions.item_ids, parts,
                                     interactions.item_text, source)

@@ -68,7 +68,7 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     if n_items < CHUNKED_TOP_K_ITEMS or k > width:
         return torch.topk(scores, k, dim=1)
     body = TOP_K_CHUNKS * width
-    maxima = scores[:, :body].view(n_rows, TOP_K_CHUNKS, width).amax(1)  # (rows, width)
+    maxima = scores[:, :body].reshape(n_rows, TOP_K_CHUNKS, width).amax(1)  # (rows, width)
     columns = torch.topk(maxima, k, dim=1, sorted=False).indices
     offsets = width * torch.arange(TOP_K_CHUNKS, device=scores.device)
     candidates = (columns[:, :, None] + offsets).reshape(n_rows, -1)
