@@ -93,6 +93,13 @@ def bundled_gguf(alias: str = "smollm2-135m") -> Path:
     if alias in ASSEMBLED:
         return assembled_gguf(alias)
     package, relative = BUNDLED[alias]
+    staged = os.environ.get("GLTA_GGUF_DIR")
+    if staged:  # the same file carried to a machine without the package (experiments/gpu_texts.py): same identity
+        path = Path(staged) / Path(relative).name
+        if not path.is_file():
+            raise GLTAError(f"$GLTA_GGUF_DIR={staged} holds no {path.name}: put the '{package}' package's GGUF "
+                            "there, or unset GLTA_GGUF_DIR to read it from the installed package")
+        return path
     try:
         path = Path(importlib.metadata.distribution(package).locate_file(relative))
     except importlib.metadata.PackageNotFoundError:

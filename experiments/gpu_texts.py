@@ -1,0 +1,260 @@
+"""LLM-written texts on a lent GPU machine that only 64 MiB of working tree reaches (README, "GPU users").
+
+The bundled LLM's GGUF (98 MB) is larger than what one call of the team's device tool carries, so it travels in
+slices over consecutive calls while the machine stays warm: call i carries the ignored folder ``.gpu/call<i>/``, the
+folders of earlier calls stay there, and the last call also carries the raw data sets and the ``gguf`` wheel, joins
+the slices, checks the SHA-256, and writes the texts (``glta text generate``) into ``$OUT``, which comes back.
+
+    # here: slice the GGUF, copy the data sets and the wheel, print each call's carry list and command
+    .venv/bin/python experiments/gpu_texts.py prepare --datasets amazon-scientific goodreads-once
+    # there (the command prepare prints): join, check, generate until the deadline, copy the texts to $OUT
+    python3 experiments/gpu_texts.py run --datasets amazon-scientific goodreads-once --out "$OUT" --seconds 540
+    # here: fold the returned texts into the local cache (records already there are kept)
+    .venv/bin/python experiments/gpu_texts.py collect FILES_AT
+
+The texts are keyed by the LLM's identity (the GGUF's SHA-256, found through ``$GLTA_GGUF_DIR`` there), the data
+set's fingerprint and the generation settings, not by the device or batch size, so the returned files are the cache
+entries a CPU run here reads. A run that reaches its deadline stops between batches' writes; the same command again
+(while the machine is warm: its cache lives in ``.gpu/cache``) continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGE = ROOT / ".gpu"  # ignored (.gitignore): travels only when a call names it in carry
+LIMIT = 64 * 2**20  # the device tool's working-tree limit, carried folders included
+MARGIN = 2 * 2**20  # for files that appear between prepare and the call (results of running jobs, logs)
+KINDS = "profile,prediction,item_profile"
+
+
+def travelling_bytes(root: Path = ROOT) -> int:
+    """Bytes of the tree that travel on every call: tracked files and untracked ones git does not ignore."""
+    names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
+                           capture_output=True, check=True).stdout.split(b"\0")
+    return sum((root / n.decode()).stat().st_size for n in names if n and (root / n.decode()).is_file())
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def plan_calls(gguf_bytes: int, extra_bytes: int, budget: int) -> list[tuple[int, int]]:
+    """(start, end) byte range of the GGUF each call carries; the last call also carries ``extra_bytes``."""
+    if budget <= extra_bytes:
+        raise SystemExit(f"the data sets and wheel alone ({extra_bytes / 2**20:.1f} MiB) exceed what one call can "
+                         f"carry beside the tree ({budget / 2**20:.1f} MiB): stage fewer data sets per run")
+    calls, start = [], 0
+    while gguf_bytes - start > budget - extra_bytes:  # the rest and the extras do not fit one call yet
+        end = min(gguf_bytes, start + budget)
+        calls.append((start, end))
+        start = end
+    calls.append((start, gguf_bytes))
+    return calls
+
+
+def prepare(datasets: list[str], data_root: Path, wheels: Path | None) -> dict:
+    sys.path.insert(0, str(ROOT / "src"))
+    from glta.data import BUILTINS
+    from glta.text.llm import bundled_gguf
+
+    gguf = bundled_gguf()
+    if STAGE.exists():
+        shutil.rmtree(STAGE)
+    extra = STAGE / "extra"  # moved into the last call's folder once the slices are planned
+    for name in datasets:
+        if name not in BUILTINS or not BUILTINS[name].folder:
+            raise SystemExit(f"--datasets {name}: not a built-in data set with files (see `glta datasets`)")
+        source = data_root / BUILTINS[name].folder
+        if not source.is_dir():
+            raise SystemExit(f"{source} is missing: set --data-root (or $GLTA_DATA_ROOT) to the data sets' folder")
+        shutil.copytree(source, extra / "data" / BUILTINS[name].folder)
+    if wheels is None:
+        wheels = STAGE / "downloads"
+        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "gguf==0.19.0",
+                        "-d", str(wheels)], check=True)
+    (extra / "whl").mkdir(parents=True)
+    for wheel in Path(wheels).glob("*.whl"):
+        shutil.copy2(wheel, extra / "whl")
+    shutil.rmtree(STAGE / "downloads", ignore_errors=True)
+
+    budget = LIMIT - travelling_bytes() - MARGIN
+    size = gguf.stat().st_size
+    calls = plan_calls(size, folder_bytes(extra), budget)
+    manifest = {"gguf": gguf.name, "bytes": size, "sha256": sha256(gguf), "calls": len(calls),
+                "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)],
+                "datasets": datasets}
+    with open(gguf, "rb") as handle:
+        for i, (start, end) in enumerate(calls):
+            folder = STAGE / f"call{i + 1}"
+            folder.mkdir(parents=True)
+            handle.seek(start)
+            (folder / f"slice{i + 1}.bin").write_bytes(handle.read(end - start))
+            (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    extra.rename(STAGE / f"call{len(calls)}" / "extra")
+    return manifest
+
+
+def device_command(manifest: dict, call: int, seconds: int) -> str:
+    if call < manifest["calls"]:
+        return f"ls -la .gpu/call{call} && nvidia-smi -L"
+    return (f"PYTHONUNBUFFERED=1 python3 experiments/gpu_texts.py run --datasets {' '.join(manifest['datasets'])} "
+            f"--out \"$OUT\" --seconds {seconds}")
+
+
+def join_slices(manifest: dict, stage: Path, target: Path) -> Path:
+    """The GGUF rebuilt from every call's slice, checked against the manifest's SHA-256."""
+    missing = [s["call"] for s in manifest["slices"] if not (stage / f"call{s['call']}" / f"slice{s['call']}.bin").is_file()]
+    if missing:
+        raise SystemExit(f"slices of call(s) {missing} are not on this machine: it was given back between calls, so "
+                         "make the calls again from call 1, one right after the other")
+    path = target / manifest["gguf"]
+    if not (path.is_file() and path.stat().st_size == manifest["bytes"] and sha256(path) == manifest["sha256"]):
+        target.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as out:
+            for s in manifest["slices"]:
+                out.write((stage / f"call{s['call']}" / f"slice{s['call']}.bin").read_bytes())
+        if sha256(path) != manifest["sha256"]:
+            path.unlink()
+            raise SystemExit("the joined GGUF's SHA-256 differs from the manifest's: a slice was damaged; prepare again")
+    return path
+
+
+def ensure_gguf_package(wheels: Path) -> dict:
+    """``gguf`` (transformers' GGUF reader) from the carried wheel when the machine lacks it; returns env changes."""
+    try:
+        import gguf  # noqa: F401
+        return {}
+    except ImportError:
+        site = STAGE / "site"
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
+                        "--target", str(site), *map(str, wheels.glob("*.whl"))], check=True)
+        return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+
+
+def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: int = 0, stage: Path = STAGE) -> dict:
+    started = time.time()
+    manifests = sorted(stage.glob("call*/manifest.json"))
+    if not manifests:
+        raise SystemExit(f"no {stage}/call*/manifest.json: run `experiments/gpu_texts.py prepare` here first and "
+                         "carry its folders")
+    manifest = json.loads(manifests[0].read_text())
+    last = stage / f"call{manifest['calls']}" / "extra"
+    gguf = join_slices(manifest, stage, stage / "gguf")
+    env = dict(os.environ, GLTA_GGUF_DIR=str(gguf.parent), GLTA_DATA_ROOT=str(last / "data"),
+               GLTA_CACHE_DIR=str(stage / "cache"), **ensure_gguf_package(last / "whl"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT / "src"), env.get("PYTHONPATH", "")] if p)
+    report = {"datasets": {}, "device": device_name(), "batch_size": batch_size}
+    for name in datasets:
+        left = seconds - (time.time() - started)
+        if left < 30:
+            report["datasets"][name] = "not started: deadline"
+            continue
+        command = [sys.executable, "-m", "glta", "text", "generate", name, "--kinds", KINDS, "--no-progress",
+                   f"generation.batch_size={batch_size}"] + (["--limit", str(limit)] if limit else [])
+        began = time.time()
+        try:
+            done = subprocess.run(command, env=env, timeout=left, capture_output=True, text=True)
+            status = "complete" if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr[-400:]}"
+            print(done.stdout, done.stderr[-2000:], sep="\n")
+        except subprocess.TimeoutExpired:
+            status = "stopped at the deadline: the same command continues it"
+        report["datasets"][name] = {"status": status, "seconds": round(time.time() - began, 1)}
+        print(name, report["datasets"][name], flush=True)
+    copied = copy_texts(stage / "cache" / "texts", out)
+    report["files"] = copied
+    report["wall_seconds"] = round(time.time() - started, 1)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_texts.json").write_text(json.dumps(report, indent=1))
+    print(json.dumps(report, indent=1))
+    return report
+
+
+def device_name() -> str:
+    try:
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "unknown"
+
+
+def copy_texts(texts: Path, out: Path) -> list[str]:
+    """Every cached text file to ``out/<data set folder>/<file>`` (the device tool returns two folders down)."""
+    copied = []
+    for path in sorted(texts.glob("*/*.jsonl")):
+        target = out / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        copied.append(f"{path.parent.name}/{path.name}")
+    return copied
+
+
+def collect(returned: Path, cache: Path | None = None) -> dict[str, int]:
+    """Append the returned records missing from the local text cache; returns new records per file."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from glta.paths import cache_dir
+    from glta.text.text_cache import TextCache
+
+    texts = (cache or cache_dir()) / "texts"
+    added = {}
+    for path in sorted(Path(returned).glob("*/*.jsonl")):
+        local = TextCache(texts / path.parent.name / path.name)
+        have = local.load()
+        new = [{"key": k, "history": h, "text": t} for (k, h), t in TextCache(path).load().items()
+               if (k, h) not in have]
+        local.append(new)
+        added[f"{path.parent.name}/{path.name}"] = len(new)
+    return added
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare", help="here: slice the GGUF, stage data sets and wheel, print the calls")
+    p.add_argument("--datasets", nargs="+", default=["amazon-scientific", "goodreads-once"])
+    p.add_argument("--data-root", default=os.environ.get("GLTA_DATA_ROOT", str(ROOT.parent / "shared" / "datasets")))
+    p.add_argument("--wheels", default=None, help="a folder holding gguf's wheel (default: pip download it)")
+    p.add_argument("--seconds", type=int, default=540, help="the last call's generation deadline")
+    r = sub.add_parser("run", help="there: join, check, generate, copy the texts to --out")
+    r.add_argument("--datasets", nargs="+", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--seconds", type=float, default=540)
+    r.add_argument("--batch-size", type=int, default=384)
+    r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
+    c = sub.add_parser("collect", help="here: fold returned texts into the local cache")
+    c.add_argument("returned", help="the folder the device tool put the returned files in (files_at)")
+    args = parser.parse_args(argv)
+    if args.command == "prepare":
+        manifest = prepare(args.datasets, Path(args.data_root), Path(args.wheels) if args.wheels else None)
+        print(f"{manifest['gguf']} ({manifest['bytes'] / 2**20:.1f} MiB) in {manifest['calls']} calls; make them one "
+              "right after the other (the machine is given back after a short idle time, and the slices with it):")
+        for i in range(1, manifest["calls"] + 1):
+            print(f"  call {i}: carry [\".gpu/call{i}\"]  command: {device_command(manifest, i, args.seconds)}")
+        print("then: .venv/bin/python experiments/gpu_texts.py collect FILES_AT")
+    elif args.command == "run":
+        run(args.datasets, Path(args.out), args.seconds, args.batch_size, args.limit)
+    else:
+        for name, count in collect(Path(args.returned)).items():
+            print(f"{name}: {count} new records")
+
+
+if __name__ == "__main__":
+    main()
