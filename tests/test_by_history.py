@@ -1,0 +1,29 @@
+"""experiments/by_history.py: per-user test values grouped by the length of the users' training histories."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "by_history.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("by_history", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_groups_split_users_by_history_and_average_each_method(script):
+    counts = np.array([1, 9, 2, 8, 3, 7])  # users 0..5; user 5 is ranked by one method only
+    reference = {0: 0.1, 1: 0.9, 2: 0.2, 3: 0.8, 4: 0.3}
+    other = {0: 0.0, 1: 1.0, 2: 0.0, 3: 1.0, 4: 0.6, 5: 0.5}
+    rows = script.by_history(counts, {"ref": reference, "m": other}, "ref", groups=2)
+    assert [r["train_items"] for r in rows] == [[1, 3], [8, 9]]  # users 0, 2, 4 | users 3, 1
+    assert [r["users"] for r in rows] == [3, 2]
+    assert rows[0]["N@10"]["ref"] == pytest.approx(0.2) and rows[0]["N@10"]["m"] == pytest.approx(0.2)
+    assert rows[1]["difference"]["m"] == pytest.approx(1.0 - 0.85)
+    assert "ref" not in rows[0]["difference"]
