@@ -21,7 +21,6 @@ entries a CPU run here reads. A run that reaches its deadline stops between batc
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # there, the package is not installed: its source travels
+from glta.paths import file_sha256  # noqa: E402  (a light module: no torch)
+
 STAGE = ROOT / ".gpu"  # ignored (.gitignore): travels only when a call names it in carry
 LIMIT = 64 * 2**20  # the device tool's working-tree limit, carried folders included
 MARGIN = 2 * 2**20  # for files that appear between prepare and the call (results of running jobs, logs)
@@ -42,14 +44,6 @@ def travelling_bytes(root: Path = ROOT) -> int:
     names = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
                            capture_output=True, check=True).stdout.split(b"\0")
     return sum((root / n.decode()).stat().st_size for n in names if n and (root / n.decode()).is_file())
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def folder_bytes(folder: Path) -> int:
@@ -71,7 +65,6 @@ def plan_calls(gguf_bytes: int, extra_bytes: int, budget: int) -> list[tuple[int
 
 
 def prepare(datasets: list[str], data_root: Path, wheels: Path | None) -> dict:
-    sys.path.insert(0, str(ROOT / "src"))
     from glta.data import BUILTINS
     from glta.text.llm import bundled_gguf
 
@@ -98,7 +91,7 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None) -> dict:
     budget = LIMIT - travelling_bytes() - MARGIN
     size = gguf.stat().st_size
     calls = plan_calls(size, folder_bytes(extra), budget)
-    manifest = {"gguf": gguf.name, "bytes": size, "sha256": sha256(gguf), "calls": len(calls),
+    manifest = {"gguf": gguf.name, "bytes": size, "sha256": file_sha256(gguf), "calls": len(calls),
                 "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)],
                 "datasets": datasets}
     with open(gguf, "rb") as handle:
@@ -126,12 +119,12 @@ def join_slices(manifest: dict, stage: Path, target: Path) -> Path:
         raise SystemExit(f"slices of call(s) {missing} are not on this machine: it was given back between calls, so "
                          "make the calls again from call 1, one right after the other")
     path = target / manifest["gguf"]
-    if not (path.is_file() and path.stat().st_size == manifest["bytes"] and sha256(path) == manifest["sha256"]):
+    if not (path.is_file() and path.stat().st_size == manifest["bytes"] and file_sha256(path) == manifest["sha256"]):
         target.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as out:
             for s in manifest["slices"]:
                 out.write((stage / f"call{s['call']}" / f"slice{s['call']}.bin").read_bytes())
-        if sha256(path) != manifest["sha256"]:
+        if file_sha256(path) != manifest["sha256"]:
             path.unlink()
             raise SystemExit("the joined GGUF's SHA-256 differs from the manifest's: a slice was damaged; prepare again")
     return path
@@ -209,7 +202,6 @@ def copy_texts(texts: Path, out: Path) -> list[str]:
 
 def collect(returned: Path, cache: Path | None = None) -> dict[str, int]:
     """Append the returned records missing from the local text cache; returns new records per file."""
-    sys.path.insert(0, str(ROOT / "src"))
     from glta.paths import cache_dir
     from glta.text.text_cache import TextCache
 

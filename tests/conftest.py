@@ -1,3 +1,4 @@
+import importlib.util
 import os
 from pathlib import Path
 
@@ -29,3 +30,19 @@ def synthetic():
     from glta.data import load_dataset
 
     return load_dataset(DataConfig(name="synthetic"))
+
+
+@pytest.fixture(scope="session")
+def experiment():
+    """Loads a script of experiments/ as a module: ``experiment("seeds").run_seed(...)``."""
+    loaded = {}
+
+    def load(name: str):
+        if name not in loaded:
+            spec = importlib.util.spec_from_file_location(f"experiments_{name}", REPO / "experiments" / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            loaded[name] = module
+        return loaded[name]
+
+    return load

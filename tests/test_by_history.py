@@ -1,20 +1,12 @@
 """experiments/by_history.py: per-user test values grouped by the length of the users' training histories."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "by_history.py"
-
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("by_history", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(experiment):
+    return experiment("by_history")
 
 
 def test_groups_split_users_by_history_and_average_each_method(script):

@@ -2,7 +2,6 @@
 there, and the texts that come back are folded into the local cache."""
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,15 +11,10 @@ from glta.errors import GLTAError
 from glta.text.llm import BUNDLED, bundled_gguf
 from glta.text.text_cache import TextCache
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "gpu_texts.py"
-
 
 @pytest.fixture(scope="module")
-def gpu_texts():
-    spec = importlib.util.spec_from_file_location("gpu_texts", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def gpu_texts(experiment):
+    return experiment("gpu_texts")
 
 
 @pytest.mark.parametrize("size,extra,budget", [(98, 9, 55), (98, 9, 200), (100, 10, 50), (95, 10, 50), (0, 5, 20)])

@@ -1,6 +1,5 @@
 """experiments/seeds.py reruns a cell's recorded config with other training seeds, next to the main results file."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,20 +10,13 @@ from glta.report import records
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "seeds.py"
 
 
-def _seeds_module():
-    spec = importlib.util.spec_from_file_location("seeds_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_seeds_repeat_the_recorded_config_with_only_the_seed_changed(tmp_path, monkeypatch):
+def test_seeds_repeat_the_recorded_config_with_only_the_seed_changed(tmp_path, monkeypatch, experiment):
     monkeypatch.chdir(tmp_path)
     config = build_config("lightgcn", "synthetic", overrides=["train.epochs=2", "model.dim=8"],
                           config_dir=SCRIPT.parents[1] / "configs")
     train(config, run_dir="runs/synthetic/lightgcn", out="results/synthetic/lightgcn.json", progress=False,
           log=lambda _: None)
-    seeds = _seeds_module()
+    seeds = experiment("seeds")
     out = seeds.run_seed("synthetic", "lightgcn", 7, progress=False)
     assert out == Path("results/synthetic/seeds/lightgcn-7.json")
     main, extra = (json.loads(Path(p).read_text()) for p in ("results/synthetic/lightgcn.json", out))

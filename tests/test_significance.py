@@ -40,19 +40,14 @@ def test_results_without_per_user_values_are_a_clear_error():
         compare([{"method": "old", "metrics": {"test": {}}}], [record({0: 1.0})])
 
 
-def test_two_runs_compared_on_validation_user_by_user(tmp_path, monkeypatch):
+def test_two_runs_compared_on_validation_user_by_user(tmp_path, monkeypatch, experiment):
     """experiments/paired_valid.py: the per-user validation values of a saved run average to the validation metric
     its training recorded, and two runs are paired by user."""
-    import importlib.util
     import json
-    from pathlib import Path
 
     from glta.cli import main
 
-    spec = importlib.util.spec_from_file_location(
-        "paired_valid", Path(__file__).resolve().parents[1] / "experiments" / "paired_valid.py")
-    paired_valid = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(paired_valid)
+    paired_valid = experiment("paired_valid")
     runs = {}
     for lr in ("0.01", "0.001"):
         runs[lr] = (tmp_path / f"run{lr}", tmp_path / f"res{lr}.json")

@@ -67,3 +67,14 @@ def folder_lock(folder: Path, what: str = "run folder") -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, read in 4 MiB blocks (model files are hundreds of MB)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

