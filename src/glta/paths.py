@@ -70,11 +70,8 @@ def folder_lock(folder: Path, what: str = "run folder") -> Iterator[None]:
 
 
 def file_sha256(path: str | Path) -> str:
-    """SHA-256 of a file, read in 4 MiB blocks (model files are hundreds of MB)."""
+    """SHA-256 of a file, read in blocks by the standard library (model files are hundreds of MB)."""
     import hashlib
 
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
