@@ -212,6 +212,31 @@ def test_prefix_store_resumes(synthetic, llm, tmp_path):
     assert mask.sum(1).tolist() == lengths.tolist() == [len(prefixes[1]), len(prefixes[4])]
 
 
+def test_prefix_store_shared_by_two_runs(synthetic, llm, tmp_path):
+    """Two runs filling one store take turns on its lock and never recompute what the other stored."""
+    import threading
+
+    from glta.align.prefix import PrefixKV
+    from glta.paths import folder_lock
+
+    prefixes = [llm.tokenizer(f"Profile: user {u} likes things", add_special_tokens=False).input_ids
+                for u in range(6)]
+    a, b = PrefixKV(llm, prefixes, tmp_path / "kv"), PrefixKV(llm, prefixes, tmp_path / "kv")
+    assert a.fill(np.array([0]), progress=False) == 1
+    assert b.fill(np.array([1]), progress=False) == 1
+    assert a.fill(progress=False) == 4  # users 2..5: user 1 came from the other run
+    assert b.fill(progress=False) == 0
+    c = PrefixKV(llm, prefixes, tmp_path / "kv2")
+    filled = []
+    with folder_lock(c.folder, "prefix store"):  # another process is filling
+        worker = threading.Thread(target=lambda: filled.append(c.fill(progress=False)))
+        worker.start()
+        worker.join(0.3)
+        assert worker.is_alive() and not filled  # waits for the lock instead of writing beside the other run
+    worker.join()
+    assert filled == [6]
+
+
 def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monkeypatch):
     """A second run whose IA stage is the same (only UA settings differ) reuses the first run's IA result exactly;
     a change to an IA setting trains IA again."""

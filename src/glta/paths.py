@@ -48,9 +48,10 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
 
 
 @contextmanager
-def folder_lock(folder: Path, what: str = "run folder") -> Iterator[None]:
+def folder_lock(folder: Path, what: str = "run folder", wait: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (``.lock`` inside it) for the ``with`` block; a second process asking for
-    it fails at once with a one-line error instead of interleaving its files with the first one's."""
+    it fails at once with a one-line error instead of interleaving its files with the first one's, or, with
+    ``wait``, blocks until the first one is done (a shared cache that the second process then finds filled)."""
     import fcntl
 
     from glta.errors import GLTAError
@@ -60,7 +61,7 @@ def folder_lock(folder: Path, what: str = "run folder") -> Iterator[None]:
     handle = open(folder / ".lock", "a+")
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
             raise GLTAError(f"another process is training in the {what} {folder}; wait for it, or give this run "
                             "its own --run-dir") from None

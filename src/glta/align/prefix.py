@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from glta.paths import atomic_write
+from glta.paths import atomic_write, folder_lock
 from glta.text.compat import cache_from_layers, output_cache
 
 _STORAGE = {torch.bfloat16: np.int16, torch.float16: np.int16, torch.float32: np.float32}
@@ -59,6 +59,7 @@ class PrefixKV:
         return int(np.prod(self.shape)) * np.dtype(_STORAGE[self.dtype]).itemsize
 
     def _open(self) -> None:
+        """Map the store (creating it at its full size if missing); called with the folder's lock held."""
         if self._values is not None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -78,8 +79,17 @@ class PrefixKV:
 
     @torch.no_grad()
     def fill(self, users: np.ndarray | None = None, batch_size: int = 32, progress: bool = True) -> int:
-        """Compute the prefixes of ``users`` (default all) not stored yet; returns how many were computed."""
-        self._open()
+        """Compute the prefixes of ``users`` (default all) not stored yet; returns how many were computed.
+
+        Runs that share the store (the same LLM and prefixes) take turns: a second one waits on the folder's lock
+        and then computes only what the first left undone."""
+        with folder_lock(self.folder, "prefix store", wait=True):
+            if self._values is not None and (self.folder / "done.npy").exists():
+                self._done = np.load(self.folder / "done.npy")  # another process may have filled more meanwhile
+            self._open()
+            return self._fill(users, batch_size, progress)
+
+    def _fill(self, users: np.ndarray | None, batch_size: int, progress: bool) -> int:
         users = np.arange(len(self.prefixes)) if users is None else np.unique(np.asarray(users))
         todo = users[~self._done[users]]
         todo = todo[np.argsort(-self.lengths[todo], kind="stable")]  # similar lengths share a batch
@@ -111,8 +121,7 @@ class PrefixKV:
     def load(self, users: np.ndarray):
         """(a transformers DynamicCache holding the users' prefixes, their attention mask, their lengths)."""
         users = np.asarray(users)
-        self._open()
-        if not self._done[users].all():
+        if self._values is None or not self._done[users].all():
             self.fill(users, progress=False)
         width = int(self.lengths[users].max())
         raw = torch.from_numpy(np.ascontiguousarray(self._values[users, :, :, :, :width]))
