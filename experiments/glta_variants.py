@@ -18,11 +18,11 @@ import argparse
 import json
 from pathlib import Path
 
-from glta.checkpoint import find_checkpoint
 from glta.config import build_config
 from glta.pipeline import evaluate_run, train
 from glta.report import result_path, train_seconds
 from glta.results import read_results
+from glta.training import resumable
 from glta.tuning import same_config
 
 VARIANTS = {
@@ -109,9 +109,9 @@ def run_variant(dataset: str, name: str, threads: int, progress: bool) -> bool:
         print(f"{name}: {out} was made with another config; training it again")
     changes = PLUS_VARIANTS.get(name, VARIANTS.get(name))
     print(f"=== {name} ({config.method}): {' '.join(changes) or '(config as is)'}", flush=True)
-    # an interrupted run of this config resumes; a run of another config starts again
-    resume = find_checkpoint(run_dir) is not None and not out.exists()
-    train(config, run_dir=run_dir, out=out, resume=resume, progress=progress)
+    # an interrupted run of this config resumes (even beside a results file of an earlier config, which it replaces
+    # when it ends); a checkpoint of another config starts again
+    train(config, run_dir=run_dir, out=out, resume=resumable(run_dir, config), progress=progress)
     return True
 
 

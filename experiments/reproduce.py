@@ -119,14 +119,14 @@ def run_baselines(dataset: str, methods: list[str], threads: int, progress: bool
 def run_method(dataset: str, method: str, threads: int, progress: bool) -> None:
     """Train a method with the data set's config (or the method's defaults) unless its results file exists; an
     interrupted run resumes from its checkpoint."""
-    from glta.checkpoint import find_checkpoint
     from glta.pipeline import default_run_dir, train
+    from glta.training import resumable
 
     if result_path(Path("results"), dataset, method).exists():
         print(f"{method} on {dataset}: done")
         return
     config = build_config(method, dataset, overrides=[f"train.threads={threads}"] if threads else [])
-    resume = find_checkpoint(default_run_dir(dataset, method)) is not None
+    resume = resumable(default_run_dir(dataset, method), config)  # a checkpoint of another config restarts
     train(config, resume=resume, progress=progress)
 
 

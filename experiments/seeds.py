@@ -19,11 +19,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glta.checkpoint import find_checkpoint
 from glta.config import config_from_dict
 from glta.pipeline import train
 from glta.report import is_deterministic, result_path, seed_path
 from glta.results import read_results
+from glta.training import resumable
 from glta.tuning import same_config
 
 
@@ -48,8 +48,7 @@ def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: boo
         return out
     run_dir = Path("runs") / dataset / "seeds" / out.stem
     print(f"=== {name} seed {seed} -> {out}", flush=True)
-    train(config, run_dir=run_dir, out=out, resume=find_checkpoint(run_dir) is not None and not out.exists(),
-          progress=progress)
+    train(config, run_dir=run_dir, out=out, resume=resumable(run_dir, config), progress=progress)
     return out
 
 

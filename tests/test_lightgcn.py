@@ -128,6 +128,22 @@ def test_resume_refuses_changed_settings_it_cannot_apply(synthetic, tmp_path):
     assert run(True, epochs=3, threads=1).epochs_run == 3
 
 
+def test_resumable_tells_a_checkpoint_of_this_config_from_another_ones(synthetic, tmp_path):
+    """Scripts that rerun a changed config resume only a checkpoint written under that config."""
+    from glta.config import RunConfig
+    from glta.training import resumable
+
+    def config(**train):
+        settings = {"epochs": 1, "batch_size": 2048, "lr": 0.01, **train}
+        return RunConfig("lightgcn", train=TrainConfig(**settings), eval=EvalConfig(), model=LightGCNConfig())
+
+    assert not resumable(tmp_path, config())
+    fit(LightGCN(synthetic, LightGCNConfig()), synthetic, config().train, EvalConfig(), checkpoint_dir=tmp_path,
+        progress=False, log=lambda s: None)  # a run stopped after its first epoch leaves this checkpoint
+    assert resumable(tmp_path, config()) and resumable(tmp_path, config(epochs=3, threads=1))
+    assert not resumable(tmp_path, config(lr=0.5))
+
+
 def test_cosine_schedule_scales_every_group_and_ends_at_its_floor():
     from glta.training import lr_schedule
 

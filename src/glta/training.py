@@ -269,6 +269,26 @@ def _check_same_settings(saved: dict, now: dict, checkpoint: Path, defaults: dic
                         "under a learning-rate schedule) or start afresh without --resume")
 
 
+def resumable(run_dir: str | Path, config) -> bool:
+    """Whether ``run_dir`` holds a checkpoint written under ``config``'s fixed settings (a ``RunConfig``), so that
+    ``train(config, resume=True)`` continues it; False without one, or when it was written under other settings
+    (the run must then start again). Scripts that rerun a changed config use it instead of guessing from files."""
+    path = find_checkpoint(run_dir)
+    if path is None:
+        return False
+    saved = load_checkpoint(path).get("settings")
+    if saved is None:
+        return False
+    now = _fixed_settings(None, config.train, config.eval, config.model)
+    defaults = {**_fixed_settings(None, TrainConfig(), EvalConfig(), type(config.model)()),
+                "train.epochs": config.train.epochs}
+    try:
+        _check_same_settings(saved, now, path, defaults)
+    except GLTAError:
+        return False
+    return True
+
+
 def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation: EvalConfig,
         checkpoint_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
         log: Callable[[str], None] = print) -> FitResult:
