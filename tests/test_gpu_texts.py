@@ -83,3 +83,28 @@ def test_collect_appends_only_new_records(gpu_texts, tmp_path):
     assert gpu_texts.collect(tmp_path / "back", cache) == {"data-abc/profile-1.jsonl": 1}
     assert local.load() == {("1", "h"): "cpu one", ("2", "h"): "gpu two"}
     assert gpu_texts.collect(tmp_path / "back", cache) == {"data-abc/profile-1.jsonl": 0}
+
+
+def test_the_cuda_check_runs_the_demo_first_and_comes_back(gpu_texts, tmp_path, monkeypatch):
+    """On the GPU the demo runs before the texts, within its own time; its results files are collected here."""
+    calls = []
+
+    def fake_run(command, env, timeout, capture_output, text):
+        calls.append((command[2:4], timeout))
+        if command[3] == "demo":
+            folder = Path(command[command.index("--results-dir") + 1]) / "synthetic"
+            folder.mkdir(parents=True)
+            (folder / "glta.json").write_text('{"N@10": 0.1}')
+        return type("Done", (), {"returncode": 0, "stdout": "table", "stderr": ""})()
+
+    payload = b"gguf" * 100
+    stage, _ = _stage(gpu_texts, tmp_path, payload, budget=1000)
+    (stage / "call1" / "extra" / "whl").mkdir(parents=True)
+    monkeypatch.setattr(gpu_texts.subprocess, "run", fake_run)
+    monkeypatch.setattr(gpu_texts, "ensure_gguf_package", lambda wheels: {})
+    out = tmp_path / "out"
+    report = gpu_texts.run(["ml-100k"], out, seconds=600, batch_size=8, stage=stage, check_seconds=120)
+    assert [c[0] for c in calls] == [["glta", "demo"], ["glta", "text"]] and calls[0][1] == 120
+    assert report["cuda_demo"]["status"] == "complete"
+    assert gpu_texts.collect_demo(out, tmp_path / "results") == ["glta.json"]
+    assert (tmp_path / "results" / "synthetic" / "cuda" / "gpu_texts.json").is_file()
