@@ -68,15 +68,21 @@ def test_a_dirty_tree_is_labelled_with_the_hash_of_its_diff(tmp_path, monkeypatc
     run = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)  # noqa: E731
     run("init", "-q")
     (tmp_path / "model.py").write_text("lr = 1\n")
-    run("add", "model.py")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.json").write_text("{}")
+    run("add", "model.py", "results/a.json")
     run("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
-    clean = git_commit(tmp_path)
+    clean = git_commit(tmp_path / "src")
     assert len(clean) == 40 and "+" not in clean
+    (tmp_path / "results" / "a.json").write_text('{"N@10": 1}')  # a run's output changed: the code did not
+    assert git_commit(tmp_path / "src") == clean
     (tmp_path / "model.py").write_text("lr = 2\n")
     first = git_commit(tmp_path)
     (tmp_path / "model.py").write_text("lr = 3\n")
     second = git_commit(tmp_path)
     assert first.startswith(clean + "+dirty-") and second.startswith(clean + "+dirty-") and first != second
+    assert git_commit(tmp_path / "src") == second  # the whole checkout counts, wherever the package sits in it
 
 
 def test_a_cell_with_several_seeds_shows_their_mean_and_spread(tmp_path):

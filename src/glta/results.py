@@ -20,19 +20,22 @@ REQUIRED_METRICS = ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20"
 
 def git_commit(root: str | Path | None = None) -> str:
     """The checkout's commit; with uncommitted changes to tracked files, ``+dirty-<hash>`` where the hash (SHA-256,
-    12 hex digits) is of ``git diff HEAD``, so two runs from differently edited trees never share a label. ``$GLTA_GIT_COMMIT``,
-    when set, wins: a copy of the tree shipped elsewhere (e.g. to a GPU machine) may carry no or a stale ``.git``."""
+    12 hex digits) is of ``git diff HEAD``, so two runs from differently edited trees never share a label. Files under
+    ``results/`` do not count: they are what runs write (a background job's new results must not mark every other
+    run of the checkout dirty), never what a run reads. ``$GLTA_GIT_COMMIT``, when set, wins: a copy of the tree
+    shipped elsewhere (e.g. to a GPU machine) may carry no or a stale ``.git``."""
     if os.environ.get("GLTA_GIT_COMMIT"):
         return os.environ["GLTA_GIT_COMMIT"]
     root = Path(root) if root is not None else Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        inputs = [":(top)", ":(top,exclude)results"]
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *inputs], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
         if not dirty:
             return commit
-        diff = subprocess.run(["git", "diff", "HEAD", "--no-color"], cwd=root, capture_output=True,
+        diff = subprocess.run(["git", "diff", "HEAD", "--no-color", "--", *inputs], cwd=root, capture_output=True,
                               check=True).stdout
         import hashlib
 
