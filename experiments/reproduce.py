@@ -94,7 +94,7 @@ def plan(datasets: list[str]) -> None:
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
               + (f" (~{left / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s; minutes on a "
-                 "lent GPU: experiments/gpu_texts.py)" if left and rate else ""))
+                 "lent GPU: experiments/gpu_session.py)" if left and rate else ""))
         default = load(Path("results"), dataset, "default")
         for name in GLTA_VARIANTS:
             stale = name != "default" and records(Path("results"), dataset, name) and \

@@ -94,7 +94,7 @@ def bundled_gguf(alias: str = "smollm2-135m") -> Path:
         return assembled_gguf(alias)
     package, relative = BUNDLED[alias]
     staged = os.environ.get("GLTA_GGUF_DIR")
-    if staged:  # the same file carried to a machine without the package (experiments/gpu_texts.py): same identity
+    if staged:  # the same file carried to a machine without the package (experiments/gpu_session.py): same identity
         path = Path(staged) / Path(relative).name
         if not path.is_file():
             raise GLTAError(f"$GLTA_GGUF_DIR={staged} holds no {path.name}: put the '{package}' package's GGUF "

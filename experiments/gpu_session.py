@@ -1,25 +1,28 @@
-"""LLM-written texts on a lent GPU machine that only 64 MiB of working tree reaches (README, "GPU users").
+"""What a lent GPU session does for this project: LLM-written texts, a CUDA check of GLTA, and GLTA variants, on a
+machine that only 64 MiB of working tree reaches per call (README, "GPU users").
 
 The bundled LLM's GGUF (98 MB) is larger than what one call of the team's device tool carries, so it travels in
 slices over consecutive calls while the machine stays warm: call i carries the ignored folder ``.gpu/call<i>/``, the
-folders of earlier calls stay there, and the last call also carries the raw data sets and the ``gguf`` wheel, joins
-the slices, checks the SHA-256, and writes the texts (``glta text generate``) into ``$OUT``, which comes back.
+folders of earlier calls stay there, and the last call also carries the raw data sets, the ``gguf`` wheel and, for
+GLTA, each data set's frozen LightGCN run and cached texts. That call joins the slices, checks the SHA-256, and works
+to a deadline: ``glta demo`` first (``--cuda-check``), then the texts (``glta text generate``), then GLTA variants
+(``experiments/glta_variants.py``); what they wrote comes back through ``$OUT``.
 
-    # here: slice the GGUF, copy the data sets and the wheel, print each call's carry list and command
-    .venv/bin/python experiments/gpu_texts.py prepare --datasets amazon-scientific goodreads-once
-    # there (the command prepare prints): join, check, generate until the deadline, copy the texts to $OUT
-    python3 experiments/gpu_texts.py run --datasets amazon-scientific goodreads-once --out "$OUT" --seconds 540
-    # here: fold the returned texts into the local cache (records already there are kept)
-    .venv/bin/python experiments/gpu_texts.py collect FILES_AT
-
-With ``--cuda-check SECONDS`` (the printed command uses 120) the last call first runs ``glta demo`` on the GPU:
-popularity, LightGCN, GLTA and GLTA+ on the synthetic set, the one check that GLTA trains and evaluates on CUDA;
-``collect`` puts its results files under ``results/synthetic/cuda/``.
+    # here: slice the GGUF, stage what the jobs read, print each call's carry list and command
+    .venv/bin/python experiments/gpu_session.py prepare --datasets amazon-scientific goodreads-once
+    .venv/bin/python experiments/gpu_session.py prepare --datasets --glta ml-1m:no_ia,no_ua,no_pf  # GLTA only
+    # there (the command prepare prints): join, check, run the jobs until the deadline, copy their output to $OUT
+    python3 experiments/gpu_session.py run --datasets amazon-scientific --out "$OUT" --seconds 540 --cuda-check 120
+    # here: fold the returned texts into the local cache, the results files into results/
+    .venv/bin/python experiments/gpu_session.py collect FILES_AT
 
 The texts are keyed by the LLM's identity (the GGUF's SHA-256, found through ``$GLTA_GGUF_DIR`` there), the data
 set's fingerprint and the generation settings, not by the device or batch size, so the returned files are the cache
-entries a CPU run here reads. A run that reaches its deadline stops between batches' writes; the same command again
-(while the machine is warm: its cache lives in ``.gpu/cache``) continues where it stopped.
+entries a CPU run here reads. GLTA's results record the commit ``prepare`` ran at (``$GLTA_GIT_COMMIT``: the copy
+there may carry no ``.git``) and the GPU. A job that reaches the deadline stops; the same command again (while the
+machine is warm: its caches and checkpoints stay in ``.gpu/cache`` and ``runs/``) continues where it stopped.
+With ``--cuda-check SECONDS`` the last call first runs ``glta demo`` there (popularity, LightGCN, GLTA and GLTA+ on
+the synthetic set); ``collect`` puts its results files under ``results/synthetic/cuda/``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # there, the package is not installed: its source travels
 from glta.paths import file_sha256  # noqa: E402  (a light module: no torch)
+from glta.results import git_commit  # noqa: E402
 
 STAGE = ROOT / ".gpu"  # ignored (.gitignore): travels only when a call names it in carry
 LIMIT = 64 * 2**20  # the device tool's working-tree limit, carried folders included
@@ -68,15 +72,39 @@ def plan_calls(gguf_bytes: int, extra_bytes: int, budget: int) -> list[tuple[int
     return calls
 
 
-def prepare(datasets: list[str], data_root: Path, wheels: Path | None) -> dict:
+def parse_glta(specs: list[str]) -> dict[str, list[str]]:
+    """``["ml-1m:no_ia,no_ua", "amazon-scientific"]`` -> data set -> GLTA variants (``default``: the data set's GLTA)."""
+    jobs: dict[str, list[str]] = {}
+    for spec in specs:
+        name, _, variants = spec.partition(":")
+        jobs.setdefault(name, []).extend(v for v in (variants or "default").split(",") if v)
+    return jobs
+
+
+def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> None:
+    """What GLTA reads besides the raw data: the frozen LightGCN run and the cached texts of each data set."""
+    for name in jobs:
+        lightgcn = ROOT / "runs" / name / "lightgcn"
+        if not (lightgcn / "embeddings.safetensors").is_file():
+            raise SystemExit(f"--glta {name}: {lightgcn} has no embeddings; `glta pretrain --dataset {name}` first")
+        shutil.copytree(lightgcn, extra / "runs" / name / "lightgcn")
+        for texts in sorted((cache / "texts").glob(f"{name}-*")):
+            if texts.name[len(name) + 1:].isalnum():  # <name>-<fingerprint>, not another data set's prefix
+                shutil.copytree(texts, extra / "cache" / "texts" / texts.name)
+
+
+def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: list[str] | None = None) -> dict:
     from glta.data import BUILTINS
+    from glta.paths import cache_dir
     from glta.text.llm import bundled_gguf
 
     gguf = bundled_gguf()
+    jobs = parse_glta(glta or [])
     if STAGE.exists():
         shutil.rmtree(STAGE)
     extra = STAGE / "extra"  # moved into the last call's folder once the slices are planned
-    for name in datasets:
+    stage_glta(jobs, extra, cache_dir())
+    for name in dict.fromkeys([*datasets, *(n for n in jobs if n != "synthetic")]):
         if name not in BUILTINS or not BUILTINS[name].folder:
             raise SystemExit(f"--datasets {name}: not a built-in data set with files (see `glta datasets`)")
         source = data_root / BUILTINS[name].folder
@@ -97,7 +125,7 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None) -> dict:
     calls = plan_calls(size, folder_bytes(extra), budget)
     manifest = {"gguf": gguf.name, "bytes": size, "sha256": file_sha256(gguf), "calls": len(calls),
                 "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)],
-                "datasets": datasets}
+                "datasets": datasets, "glta": [f"{n}:{','.join(v)}" for n, v in jobs.items()], "commit": git_commit()}
     with open(gguf, "rb") as handle:
         for i, (start, end) in enumerate(calls):
             folder = STAGE / f"call{i + 1}"
@@ -112,8 +140,9 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None) -> dict:
 def device_command(manifest: dict, call: int, seconds: int) -> str:
     if call < manifest["calls"]:
         return f"ls -la .gpu/call{call} && nvidia-smi -L"
-    return (f"PYTHONUNBUFFERED=1 python3 experiments/gpu_texts.py run --datasets {' '.join(manifest['datasets'])} "
-            f"--out \"$OUT\" --seconds {seconds} --cuda-check 120")
+    glta = f" --glta {' '.join(manifest['glta'])}" if manifest.get("glta") else ""
+    return (f"PYTHONUNBUFFERED=1 python3 experiments/gpu_session.py run --datasets {' '.join(manifest['datasets'])}"
+            f"{glta} --out \"$OUT\" --seconds {seconds} --cuda-check 120")
 
 
 def join_slices(manifest: dict, stage: Path, target: Path) -> Path:
@@ -161,12 +190,49 @@ def cuda_check(env: dict, out: Path, seconds: float) -> dict:
     return {"status": status, "seconds": round(time.time() - began, 1), "output_tail": tail}
 
 
+def place_glta_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
+    """The carried LightGCN runs into ``runs/`` and texts into the cache, where GLTA looks; nothing there is replaced."""
+    for source, target in ((extra / "runs", root / "runs"), (extra / "cache" / "texts", cache / "texts")):
+        for path in sorted(source.rglob("*")) if source.is_dir() else []:
+            destination = target / path.relative_to(source)
+            if path.is_file() and not destination.exists():
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, destination)
+
+
+def run_glta(jobs: dict[str, list[str]], env: dict, deadline: float, out: Path, root: Path = ROOT) -> dict:
+    """Each data set's GLTA variants until the deadline (an interrupted one resumes on the next call); the results
+    files they wrote go to ``out/results/<data set>/``."""
+    report, began = {}, time.time()
+    for name, variants in jobs.items():
+        left = deadline - time.time()
+        if left < 30:
+            report[name] = "not started: deadline"
+            continue
+        command = [sys.executable, str(root / "experiments" / "glta_variants.py"), "--dataset", name, "--variants",
+                   *variants, "--no-progress"]
+        try:
+            done = subprocess.run(command, env=env, timeout=left, capture_output=True, text=True, cwd=root)
+            status = "complete" if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr[-400:]}"
+            print(done.stdout[-3000:], done.stderr[-2000:], sep="\n")
+        except subprocess.TimeoutExpired:
+            status = "stopped at the deadline: the same command continues it"
+        report[name] = {"variants": variants, "status": status}
+        print("glta", name, report[name], flush=True)
+    for path in sorted((root / "results").rglob("*")):
+        if path.is_file() and path.stat().st_mtime >= began:  # written by these jobs, not carried here
+            target = out / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    return report
+
+
 def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: int = 0, stage: Path = STAGE,
-        check_seconds: float = 0) -> dict:
+        check_seconds: float = 0, glta: list[str] | None = None) -> dict:
     started = time.time()
     manifests = sorted(stage.glob("call*/manifest.json"))
     if not manifests:
-        raise SystemExit(f"no {stage}/call*/manifest.json: run `experiments/gpu_texts.py prepare` here first and "
+        raise SystemExit(f"no {stage}/call*/manifest.json: run `experiments/gpu_session.py prepare` here first and "
                          "carry its folders")
     manifest = json.loads(manifests[0].read_text())
     last = stage / f"call{manifest['calls']}" / "extra"
@@ -174,6 +240,8 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
     env = dict(os.environ, GLTA_GGUF_DIR=str(gguf.parent), GLTA_DATA_ROOT=str(last / "data"),
                GLTA_CACHE_DIR=str(stage / "cache"), **ensure_gguf_package(last / "whl"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT / "src"), env.get("PYTHONPATH", "")] if p)
+    if manifest.get("commit"):
+        env["GLTA_GIT_COMMIT"] = manifest["commit"]  # the copy there may carry no .git
     report = {"datasets": {}, "device": device_name(), "batch_size": batch_size}
     if check_seconds:  # first, short: GLTA has a CUDA path that no CPU run exercises
         report["cuda_demo"] = cuda_check(env, out, min(check_seconds, seconds / 3))
@@ -193,11 +261,15 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
             status = "stopped at the deadline: the same command continues it"
         report["datasets"][name] = {"status": status, "seconds": round(time.time() - began, 1)}
         print(name, report["datasets"][name], flush=True)
+    jobs = parse_glta(glta or [])
+    if jobs:
+        place_glta_inputs(last, stage / "cache")
+        report["glta"] = run_glta(jobs, env, started + seconds, out)
     copied = copy_texts(stage / "cache" / "texts", out)
     report["files"] = copied
     report["wall_seconds"] = round(time.time() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu_texts.json").write_text(json.dumps(report, indent=1))
+    (out / "gpu_session.json").write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
     return report
 
@@ -242,7 +314,7 @@ def collect(returned: Path, cache: Path | None = None) -> dict[str, int]:
 def collect_demo(returned: Path, results: Path = ROOT / "results") -> list[str]:
     """The CUDA check's results files (and the call's report) to ``results/synthetic/cuda/``; returns their names."""
     files = sorted((Path(returned) / "cuda_demo" / "synthetic").glob("*.json"))
-    report = Path(returned) / "gpu_texts.json"
+    report = Path(returned) / "gpu_session.json"
     if not files:
         return []
     target = results / "synthetic" / "cuda"
@@ -252,16 +324,34 @@ def collect_demo(returned: Path, results: Path = ROOT / "results") -> list[str]:
     return [path.name for path in files]
 
 
+def collect_results(returned: Path, results: Path = ROOT / "results") -> list[str]:
+    """The returned GLTA results files into ``results/`` (they replace local files of the same name: the GPU run is
+    the newer one, made with the current config); returns their paths below ``results/``."""
+    source = Path(returned) / "results"
+    names = []
+    for path in sorted(source.rglob("*")) if source.is_dir() else []:
+        if path.is_file():
+            target = results / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            names.append(str(path.relative_to(source)))
+    return names
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="here: slice the GGUF, stage data sets and wheel, print the calls")
-    p.add_argument("--datasets", nargs="+", default=["amazon-scientific", "goodreads-once"])
+    p.add_argument("--datasets", nargs="*", default=["amazon-scientific", "goodreads-once"],
+                   help="data sets whose LLM texts to write (none: `--datasets` alone)")
+    p.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT,...]",
+                   help="GLTA variants to train there (experiments/glta_variants.py; no variants: the data set's GLTA)")
     p.add_argument("--data-root", default=os.environ.get("GLTA_DATA_ROOT", str(ROOT.parent / "shared" / "datasets")))
     p.add_argument("--wheels", default=None, help="a folder holding gguf's wheel (default: pip download it)")
     p.add_argument("--seconds", type=int, default=540, help="the last call's generation deadline")
     r = sub.add_parser("run", help="there: join, check, generate, copy the texts to --out")
-    r.add_argument("--datasets", nargs="+", required=True)
+    r.add_argument("--datasets", nargs="*", default=[])
+    r.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT,...]")
     r.add_argument("--out", required=True)
     r.add_argument("--seconds", type=float, default=540)
     r.add_argument("--batch-size", type=int, default=384)
@@ -272,17 +362,21 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("returned", help="the folder the device tool put the returned files in (files_at)")
     args = parser.parse_args(argv)
     if args.command == "prepare":
-        manifest = prepare(args.datasets, Path(args.data_root), Path(args.wheels) if args.wheels else None)
+        manifest = prepare(args.datasets, Path(args.data_root), Path(args.wheels) if args.wheels else None,
+                           args.glta)
         print(f"{manifest['gguf']} ({manifest['bytes'] / 2**20:.1f} MiB) in {manifest['calls']} calls; make them one "
               "right after the other (the machine is given back after a short idle time, and the slices with it):")
         for i in range(1, manifest["calls"] + 1):
             print(f"  call {i}: carry [\".gpu/call{i}\"]  command: {device_command(manifest, i, args.seconds)}")
-        print("then: .venv/bin/python experiments/gpu_texts.py collect FILES_AT")
+        print("then: .venv/bin/python experiments/gpu_session.py collect FILES_AT")
     elif args.command == "run":
-        run(args.datasets, Path(args.out), args.seconds, args.batch_size, args.limit, check_seconds=args.cuda_check)
+        run(args.datasets, Path(args.out), args.seconds, args.batch_size, args.limit, check_seconds=args.cuda_check,
+            glta=args.glta)
     else:
         for name, count in collect(Path(args.returned)).items():
             print(f"{name}: {count} new records")
+        for name in collect_results(Path(args.returned)):
+            print(f"results/{name}")
         demo = collect_demo(Path(args.returned))
         if demo:
             print(f"CUDA check: {', '.join(demo)} -> results/synthetic/cuda/ (commit them with the device's name)")
