@@ -85,6 +85,7 @@ def text_rate() -> float | None:
 
 def plan(datasets: list[str]) -> None:
     rate = text_rate()
+    need_texts, glta_todo = [], []
     for dataset in datasets:
         print(f"== {dataset}")
         for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
@@ -96,6 +97,11 @@ def plan(datasets: list[str]) -> None:
               + (f" (~{left / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s; minutes on a "
                  "lent GPU: experiments/gpu_session.py)" if left and rate else ""))
         default = load(Path("results"), dataset, "default")
+        if left:
+            need_texts.append(dataset)
+        else:
+            todo = [name for name in GLTA_VARIANTS if not records(Path("results"), dataset, name)]
+            glta_todo += [f"{dataset}:{','.join(todo)}"] if todo else []
         for name in GLTA_VARIANTS:
             stale = name != "default" and records(Path("results"), dataset, name) and \
                 not glta_variants.is_done(dataset, name)
@@ -105,6 +111,10 @@ def plan(datasets: list[str]) -> None:
             path = result_path(Path("results"), dataset, f"mode_{mode}")
             print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'} (an evaluation of the default model)")
         print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}")
+    if need_texts or glta_todo:
+        print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
+              + " ".join(need_texts) + (f" --glta {' '.join(glta_todo)}" if glta_todo else "")
+              + "  (texts first; GLTA needs its data set's texts)")
 
 
 def run_baselines(dataset: str, methods: list[str], threads: int, progress: bool) -> None:
