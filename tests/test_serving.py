@@ -83,3 +83,11 @@ def test_recommend_all_users_to_a_file(lightgcn_run, tmp_path, capsys):
     assert not any(known[index[u], items[i]] for u, i in zip(table["user"], table["item"]))
     assert main(["recommend", "--run-dir", str(lightgcn_run), "--all"]) == 2
     assert "--out" in capsys.readouterr().err
+
+
+def test_cold_start_experiment_scores_the_trained_and_the_folded_in_users_alike(lightgcn_run, experiment):
+    """experiments/cold_start.py: the same test users, trained and folded in from their training items, with a
+    paired test; folding a LightGCN user in by its own propagation rule keeps most of its quality."""
+    row = experiment("cold_start").cold_start(lightgcn_run, batch_size=256, progress=False)
+    assert row["method"] == "lightgcn" and row["users"] > 100
+    assert 0 < row["trained_N@10"] < 1 and row["ratio"] > 0.8 and 0 <= row["wilcoxon_p"] <= 1
