@@ -490,3 +490,22 @@ def test_a_backbone_reads_the_texts_another_llm_wrote(synthetic, llm, tmp_path, 
     # the backbone's own cache is still empty: without texts_llm the same model has nothing to read
     with pytest.raises(GLTAError, match="no cached profile text"):
         make(synthetic, llm, missing_texts="error")
+
+
+def test_new_users_are_folded_in_by_the_lightgcn_run_the_embeddings_came_from(synthetic, llm, tmp_path):
+    """With the frozen embeddings' LightGCN run at hand, a new user's node is LightGCN's own fold-in (its layer-wise
+    rule), not the approximation from final item embeddings that serves when the run is missing."""
+    from glta.cli import main
+    from glta.pipeline import load_run
+
+    assert main(["train", "lightgcn", "--dataset", "synthetic", "--run-dir", str(tmp_path / "lgcn"), "--out",
+                 str(tmp_path / "r.json"), "--no-progress", "train.epochs=2", "model.dim=16"]) == 0
+    config = GLTAConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16,
+                        missing_texts="empty", embeddings=str(tmp_path / "lgcn" / "embeddings.safetensors"))
+    model = GLTA(synthetic, config, llm=llm)
+    histories = [np.array([3, 17, 42]), np.array([5])]
+    exact = load_run(tmp_path / "lgcn")[2].fold_in(histories)
+    assert torch.allclose(model._fold_in(histories), exact, atol=1e-6)
+    assert not any("lgcn" in name or "embedding" in name for name in model.state_dict())  # nothing new is saved
+    approximate = make(synthetic, llm)._fold_in(histories)  # embeddings given directly: no run to ask
+    assert approximate.shape == exact.shape

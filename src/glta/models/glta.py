@@ -74,11 +74,15 @@ class GLTA(Recommender):
         self.llm = llm  # a plain attribute, not a submodule: its weights are never saved with GLTA's parts
         if config.compile:
             compile_decoder(llm.model)
+        # the LightGCN run the frozen embeddings came from: its own fold-in serves new users (score_new_users)
+        self._graph_run: Path | None = None
+        self._graph_fold: tuple = ()  # (LightGCN or None,) once looked up; a tuple keeps it out of the state dict
         if embeddings is None:
             from glta.models.lightgcn import load_embeddings
 
             path = config.embeddings or run_dir(dataset.name, "lightgcn") / "embeddings.safetensors"
             embeddings = load_embeddings(path, dataset)
+            self._graph_run = Path(path).parent
         user_emb, item_emb = embeddings
         self.register_buffer("user_nodes", user_emb.float(), persistent=False)
         self.register_buffer("item_nodes", item_emb.float(), persistent=False)
@@ -359,9 +363,7 @@ class GLTA(Recommender):
         if not self.config.use_user_token:
             raise GLTAError("this GLTA was trained without user tokens (w/o UA): it names users by their ids and "
                             "cannot fold a new user in")
-        weight = torch.from_numpy(self.train_item_degrees).clamp_min(1).rsqrt()
-        folded = torch.stack([(self.item_nodes[torch.as_tensor(h)] * weight[h, None]).sum(0) for h in histories])
-        folded = folded / folded.norm(dim=1, keepdim=True).clamp_min(1e-9) * self.user_nodes.norm(dim=1).mean()
+        folded = self._fold_in(histories)
         trained_nodes = self.user_nodes
         self.user_nodes = torch.cat([trained_nodes, folded.to(trained_nodes.dtype)])
         try:
@@ -376,6 +378,28 @@ class GLTA(Recommender):
             return ranking_scores(first_k(logits, banned), logits[:, 0])
         finally:
             self.user_nodes = trained_nodes
+
+    def _fold_in(self, histories: list[np.ndarray]) -> torch.Tensor:
+        """New users' graph nodes: LightGCN's own fold-in (its layer-wise rule, ``LightGCN.fold_in``) when the run the
+        frozen embeddings came from is at hand, so they sit where LightGCN itself would put them; otherwise the
+        given items' final embeddings weighted by 1 / sqrt(item degree), scaled to the trained users' mean norm."""
+        if not self._graph_fold:
+            source = None
+            if self._graph_run is not None and (self._graph_run / "run.json").is_file():
+                from glta.pipeline import load_run
+
+                try:
+                    _, _, source = load_run(self._graph_run)
+                except GLTAError:
+                    source = None
+                if not hasattr(source, "fold_in") or source.config.dim != self.user_nodes.shape[1]:
+                    source = None
+            self._graph_fold = (source,)
+        if self._graph_fold[0] is not None:
+            return self._graph_fold[0].fold_in(histories).float().cpu()
+        weight = torch.from_numpy(self.train_item_degrees).clamp_min(1).rsqrt()
+        folded = torch.stack([(self.item_nodes[torch.as_tensor(h)] * weight[h, None]).sum(0) for h in histories])
+        return folded / folded.norm(dim=1, keepdim=True).clamp_min(1e-9) * self.user_nodes.norm(dim=1).mean()
 
     @torch.no_grad()
     def slot_log_probs(self, users: np.ndarray) -> torch.Tensor:
