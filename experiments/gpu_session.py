@@ -175,19 +175,24 @@ def ensure_gguf_package(wheels: Path) -> dict:
         return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
-def cuda_check(env: dict, out: Path, seconds: float) -> dict:
-    """`glta demo` (popularity, LightGCN, GLTA, GLTA+ on the synthetic set) on the lent GPU: whether GLTA trains and
-    evaluates on CUDA at all, with its results files (provenance names the device) returned under ``out``."""
+def run_job(command: list[str], env: dict, seconds: float, cwd: Path = ROOT) -> dict:
+    """One job of the session, stopped at its deadline (every job resumes when the same command runs again)."""
     began = time.time()
-    command = [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir", str(out / "cuda_demo")]
     try:
-        done = subprocess.run(command, env=env, timeout=seconds, capture_output=True, text=True)
+        done = subprocess.run(command, env=env, timeout=seconds, capture_output=True, text=True, cwd=cwd)
         status = "complete" if done.returncode == 0 else f"failed ({done.returncode})"
         tail = (done.stdout[-1500:] + "\n" + done.stderr[-1500:]).strip()
     except subprocess.TimeoutExpired:
-        status, tail = f"stopped after {seconds:.0f} s", ""
-    print("cuda demo:", status, tail, sep="\n", flush=True)
+        status, tail = "stopped at the deadline: the same command continues it", ""
+    print(" ".join(command[1:4]), status, tail, sep="\n", flush=True)
     return {"status": status, "seconds": round(time.time() - began, 1), "output_tail": tail}
+
+
+def cuda_check(env: dict, out: Path, seconds: float) -> dict:
+    """`glta demo` (popularity, LightGCN, GLTA, GLTA+ on the synthetic set) on the lent GPU: whether GLTA trains and
+    evaluates on CUDA at all, with its results files (provenance names the device) returned under ``out``."""
+    return run_job([sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir", str(out / "cuda_demo")],
+                   env, seconds)
 
 
 def place_glta_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
@@ -211,14 +216,7 @@ def run_glta(jobs: dict[str, list[str]], env: dict, deadline: float, out: Path, 
             continue
         command = [sys.executable, str(root / "experiments" / "glta_variants.py"), "--dataset", name, "--variants",
                    *variants, "--no-progress"]
-        try:
-            done = subprocess.run(command, env=env, timeout=left, capture_output=True, text=True, cwd=root)
-            status = "complete" if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr[-400:]}"
-            print(done.stdout[-3000:], done.stderr[-2000:], sep="\n")
-        except subprocess.TimeoutExpired:
-            status = "stopped at the deadline: the same command continues it"
-        report[name] = {"variants": variants, "status": status}
-        print("glta", name, report[name], flush=True)
+        report[name] = {"variants": variants, **run_job(command, env, left, cwd=root)}
     for path in sorted((root / "results").rglob("*")):
         if path.is_file() and path.stat().st_mtime >= began:  # written by these jobs, not carried here
             target = out / path.relative_to(root)
@@ -252,15 +250,7 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
             continue
         command = [sys.executable, "-m", "glta", "text", "generate", name, "--kinds", KINDS, "--no-progress",
                    f"generation.batch_size={batch_size}"] + (["--limit", str(limit)] if limit else [])
-        began = time.time()
-        try:
-            done = subprocess.run(command, env=env, timeout=left, capture_output=True, text=True)
-            status = "complete" if done.returncode == 0 else f"failed ({done.returncode}): {done.stderr[-400:]}"
-            print(done.stdout, done.stderr[-2000:], sep="\n")
-        except subprocess.TimeoutExpired:
-            status = "stopped at the deadline: the same command continues it"
-        report["datasets"][name] = {"status": status, "seconds": round(time.time() - began, 1)}
-        print(name, report["datasets"][name], flush=True)
+        report["datasets"][name] = run_job(command, env, left)
     jobs = parse_glta(glta or [])
     if jobs:
         place_glta_inputs(last, stage / "cache")

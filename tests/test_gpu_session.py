@@ -89,7 +89,7 @@ def test_the_cuda_check_runs_the_demo_first_and_comes_back(gpu_session, tmp_path
     """On the GPU the demo runs before the texts, within its own time; its results files are collected here."""
     calls = []
 
-    def fake_run(command, env, timeout, capture_output, text):
+    def fake_run(command, env, timeout, capture_output, text, cwd):
         calls.append((command[2:4], timeout))
         if command[3] == "demo":
             folder = Path(command[command.index("--results-dir") + 1]) / "synthetic"

@@ -269,6 +269,12 @@ def _check_same_settings(saved: dict, now: dict, checkpoint: Path, defaults: dic
                         "under a learning-rate schedule) or start afresh without --resume")
 
 
+def _check_resume(saved: dict, train: TrainConfig, evaluation: EvalConfig, model_config, checkpoint: Path) -> None:
+    """``_check_same_settings`` for a run about to continue ``checkpoint`` under these settings."""
+    defaults = {**_fixed_settings(None, TrainConfig(), EvalConfig(), type(model_config)()), "train.epochs": train.epochs}
+    _check_same_settings(saved, _fixed_settings(None, train, evaluation, model_config), checkpoint, defaults)
+
+
 def resumable(run_dir: str | Path, config) -> bool:
     """Whether ``run_dir`` holds a checkpoint written under ``config``'s fixed settings (a ``RunConfig``), so that
     ``train(config, resume=True)`` continues it; False without one, or when it was written under other settings
@@ -279,11 +285,8 @@ def resumable(run_dir: str | Path, config) -> bool:
     saved = load_checkpoint(path).get("settings")
     if saved is None:
         return False
-    now = _fixed_settings(None, config.train, config.eval, config.model)
-    defaults = {**_fixed_settings(None, TrainConfig(), EvalConfig(), type(config.model)()),
-                "train.epochs": config.train.epochs}
     try:
-        _check_same_settings(saved, now, path, defaults)
+        _check_resume(saved, config.train, config.eval, config.model, path)
     except GLTAError:
         return False
     return True
@@ -316,9 +319,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         if state["identity"] != model.identity():
             raise GLTAError(f"{checkpoint} belongs to another model or data set; delete it or drop --resume")
         if "settings" in state:
-            defaults = {**_fixed_settings(model, TrainConfig(), EvalConfig(), type(model.config)()),
-                        "train.epochs": train.epochs}
-            _check_same_settings(state["settings"], _fixed_settings(model, train, evaluation), checkpoint, defaults)
+            _check_resume(state["settings"], train, evaluation, model.config, checkpoint)
         model.load_state_dict(state["model"])
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])

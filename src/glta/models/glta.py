@@ -390,11 +390,13 @@ class GLTA(Recommender):
             if self._graph_run is not None and (self._graph_run / "run.json").is_file():
                 from glta.pipeline import load_run
 
+                from glta.models.lightgcn import LightGCN
+
                 try:
                     _, _, source = load_run(self._graph_run)
-                except GLTAError:
+                except GLTAError:  # moved or retrained data: the approximation below still serves
                     source = None
-                if not hasattr(source, "fold_in") or source.config.dim != self.user_nodes.shape[1]:
+                if not isinstance(source, LightGCN) or source.config.dim != self.user_nodes.shape[1]:
                     source = None
             self._graph_fold = (source,)
         if self._graph_fold[0] is not None:
