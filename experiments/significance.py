@@ -3,9 +3,11 @@
     .venv/bin/python experiments/significance.py [--datasets ml-1m amazon-scientific goodreads-once ml-100k]
 
 For each data set: GLTA and GLTA+ against the best baseline (the paper's six, chosen by validation N@10) and against
-LightGCN, and each ablation against full GLTA. Each comparison is a Wilcoxon signed-rank test over users on test
-N@10 (averaged over seeds when a method has several: ``<method>.json`` plus ``seeds/<method>-<seed>.json``), and a
-paired t-test over seeds when both sides have at least two. Writes ``results/paper/significance.md``; a pair whose
+LightGCN, each ablation against full GLTA, and the paper's baseline claims: each text-aligned graph model against its
+plain one (LightGCN+ vs LightGCN, HCCF+ vs HCCF) and RLMRec-Con against the best baseline when that is another. Each comparison is a Wilcoxon signed-rank test over users on test
+N@10 (averaged over seeds when a method has several: ``<method>.json`` plus ``seeds/<method>-<seed>.json``; only the
+seeds whose files hold per-user values, which the table says when it is fewer), and a paired t-test over seeds when
+both sides have at least two. Writes ``results/paper/significance.md``; a pair whose
 files lack per-user values (made before they were recorded) is listed with what to rerun.
 """
 
@@ -29,12 +31,15 @@ def rows_for(results: Path, dataset: str) -> list[str]:
     best = best_baseline(results, dataset)
     pairs = [(a, b) for a in ("glta", "glta_plus") for b in dict.fromkeys([best, "lightgcn"]) if b]
     pairs += [(ablation, "glta") for ablation in ABLATIONS]
+    pairs += [("lightgcn_plus", "lightgcn"), ("hccf_plus", "hccf")]  # "text helps the graph baselines"
+    if best and best != "rlmrec_con":
+        pairs.append(("rlmrec_con", best))  # "RLMRec-Con is the best baseline"
     rows = []
     for a, b in pairs:
         left, right = records(results, dataset, a), records(results, dataset, b)
         if not left or not right:
             continue
-        lacking = [label(n) for n, r in ((a, left), (b, right)) if any("per_user_test" not in x for x in r)]
+        lacking = [label(n) for n, r in ((a, left), (b, right)) if all("per_user_test" not in x for x in r)]
         if lacking:
             rows.append(f"| {dataset} | {label(a)} | {label(b)} | — | — | — | — | no per-user values in the results "
                         f"of {' and '.join(lacking)}: rerun, or `glta evaluate --run-dir RUN --out FILE` |")
@@ -46,6 +51,8 @@ def rows_for(results: Path, dataset: str) -> list[str]:
             continue
         mark = "†" if result.wilcoxon_p is not None and result.wilcoxon_p < 0.05 else ""
         seeds = f"{len(left)} / {len(right)}"
+        if result.user_seeds != (len(left), len(right)):  # older seeds without per-user values: t-test only
+            seeds += f" (per user: {result.user_seeds[0]} / {result.user_seeds[1]})"
         t = f"{result.ttest_p:.3g}" if result.ttest_p is not None else "—"
         rows.append(f"| {dataset} | {label(a)} | {label(b)} | {result.mean_a:.4f} vs {result.mean_b:.4f} "
                     f"({result.difference:+.4f}) | {result.users} | {result.wilcoxon_p:.3g}{mark} | {t} | {seeds} |")

@@ -59,3 +59,13 @@ def test_two_runs_compared_on_validation_user_by_user(tmp_path, monkeypatch, exp
         assert np.mean(record["per_user_test"]["values"]) == pytest.approx(recorded, abs=1e-5)
     paired = compare([a], [b])
     assert paired.users == len(a["per_user_test"]["users"]) and paired.wilcoxon_p < 0.05
+
+
+def test_seeds_without_per_user_values_are_left_out_of_the_user_average_only():
+    old = {"method": "m", "metrics": {"test": {"N@10": 0.9}}}  # made before per-user values were recorded
+    seeds_a = [old, record({0: 0.5, 1: 0.7}, 0.6), record({0: 0.7, 1: 0.9}, 0.8)]
+    seeds_b = [record({0: 0.4, 1: 0.6}, 0.5), record({0: 0.5, 1: 0.7}, 0.62), record({0: 0.3, 1: 0.5}, 0.41)]
+    result = compare(seeds_a, seeds_b)
+    assert result.user_seeds == (2, 3)
+    assert result.mean_a == pytest.approx(0.7)  # users 0 and 1 averaged over the two seeds that have them
+    assert result.ttest_p == pytest.approx(ttest_rel([0.9, 0.6, 0.8], [0.5, 0.62, 0.41]).pvalue)  # every seed

@@ -143,7 +143,7 @@ def claim_p(results: Path, dataset: str, name: str) -> float | None:
 
     against = claim_reference(results, dataset, name)
     left, right = records(results, dataset, name), records(results, dataset, against) if against else []
-    if not left or not right or any("per_user_test" not in r for r in left + right):
+    if not left or not right or not all(any("per_user_test" in r for r in side) for side in (left, right)):
         return None
     try:
         return compare(left, right).wilcoxon_p

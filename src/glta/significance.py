@@ -2,7 +2,8 @@
 
 - Over users: the Wilcoxon signed-rank test on per-user test values (NDCG@10 by default) of two results files,
   matched by user (``per_user_test`` in each file, written by every training run and by ``glta evaluate --out``).
-  With several seeds per method, each user's value is first averaged over the seeds.
+  With several seeds per method, each user's value is first averaged over the seeds (those whose results hold
+  per-user values: runs made before they were recorded still count in the t-test over seeds).
 - Over seeds: the paired t-test on the seeds' mean test values (seed i of one method against seed i of the other).
 """
 
@@ -24,6 +25,7 @@ class Paired:
     wilcoxon_p: float | None
     seeds: int = 1
     ttest_p: float | None = None
+    user_seeds: tuple[int, int] = (1, 1)  # seeds in each side's per-user average
 
     @property
     def difference(self) -> float:
@@ -50,7 +52,8 @@ def compare(a: list[dict], b: list[dict], metric: str = "N@10") -> Paired:
     """Method A (its seeds' results records) against method B on the users both evaluated."""
     from scipy.stats import ttest_rel, wilcoxon
 
-    left, right = seed_average(a, metric), seed_average(b, metric)
+    with_users = [[r for r in side if r.get("per_user_test")] or side[:1] for side in (a, b)]
+    left, right = (seed_average(side, metric) for side in with_users)
     users = sorted(set(left) & set(right))
     if not users:
         raise GLTAError("the two results share no evaluated user: were they made on the same split?")
@@ -63,4 +66,5 @@ def compare(a: list[dict], b: list[dict], metric: str = "N@10") -> Paired:
         means_a = [r["metrics"]["test"][metric] for r in a[:seeds]]
         means_b = [r["metrics"]["test"][metric] for r in b[:seeds]]
         p_seeds = float(ttest_rel(means_a, means_b).pvalue)
-    return Paired(metric, len(users), float(x.mean()), float(y.mean()), p_users, seeds, p_seeds)
+    return Paired(metric, len(users), float(x.mean()), float(y.mean()), p_users, seeds, p_seeds,
+                  (len(with_users[0]), len(with_users[1])))
