@@ -265,6 +265,54 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
     assert "ia_reused" not in run_stages(other, train, progress=False, log=lambda _: None)
 
 
+def test_interrupted_ia_stage_resumes_after_its_last_finished_epoch(synthetic, llm, tmp_path, monkeypatch):
+    """IA killed in its second epoch continues from the first epoch's partial file and ends with the same parameters
+    as an uninterrupted IA; the partial file is gone once the stage's result is stored."""
+    import itertools
+
+    import glta.training as training
+    from glta.config import TrainConfig
+
+    from glta.align.prompts import Prompts
+
+    full = Prompts.ia_batches
+    monkeypatch.setattr(Prompts, "ia_batches", lambda self, rng: itertools.islice(full(self, rng), 2))
+    train = TrainConfig(seed=3, batch_size=32)
+    trained = {}
+    for name in ("straight", "interrupted"):
+        monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / name))
+        model = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_epochs=3)
+        if name == "interrupted":
+            epoch_loop, calls = training.train_epoch, []
+
+            def dies_in_second_epoch(*args, **kwargs):
+                calls.append(1)
+                if len(calls) == 2:
+                    raise KeyboardInterrupt  # the session stops
+                return epoch_loop(*args, **kwargs)
+
+            monkeypatch.setattr(training, "train_epoch", dies_in_second_epoch)
+            with pytest.raises(KeyboardInterrupt):
+                run_stages(model, train, progress=False, log=lambda _: None)
+            cache = model.stages(train)[0].cache
+            assert training.partial_stage_path(cache).exists() and not cache.exists()
+            resumed_epochs = []
+            monkeypatch.setattr(training, "train_epoch",
+                                lambda *args, **kwargs: resumed_epochs.append(1) or epoch_loop(*args, **kwargs))
+            model = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_epochs=3)
+            torch.manual_seed(99)  # a fresh process: nothing of the first attempt's random state is left
+            messages = []
+            run_stages(model, train, progress=False, log=messages.append)
+            assert any("resumed" in m and "after epoch 0" in m for m in messages)
+            assert len(resumed_epochs) == 2  # epochs 1 and 2 only
+            assert cache.exists() and not training.partial_stage_path(cache).exists()
+        else:
+            run_stages(model, train, progress=False, log=lambda _: None)
+        trained[name] = {k: v.detach().clone() for k, v in model.named_parameters() if k.startswith(("item_", "head"))}
+    for key, value in trained["straight"].items():
+        assert torch.allclose(value, trained["interrupted"][key], atol=1e-6), key
+
+
 def test_tied_head_starts_as_the_plain_head_and_trains_the_item_tokens(synthetic, llm):
     """The tied GLLM head adds s * h.V^T with s = 0 at the start, so it first equals the paper's linear head; its
     gradient reaches the scale and, through V, the item projector."""

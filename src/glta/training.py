@@ -173,7 +173,12 @@ def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, lo
 
 def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: bool = True,
                 log: Callable[[str], None] = print) -> dict:
-    """Train one stage (entering it) and keep its result in ``stage.cache`` when set; returns its summary."""
+    """Train one stage (entering it) and keep its result in ``stage.cache`` when set; returns its summary.
+
+    With a cache path, the stage also resumes: after each epoch its trainable parameters, optimiser, random states
+    and losses go to ``partial_stage_path(stage.cache)`` (keyed like the cache, so by everything the stage depends
+    on), and a stage started again continues after the last finished epoch; the file is removed once the stage's
+    result is stored."""
     procs = processes()
     model.enter_stage(stage.name)
     started = time.time()
@@ -182,18 +187,44 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
     step = procs.wrap(model)
     rng = np.random.default_rng(stage.seed)
     losses: list[float] = []
-    for epoch in range(stage.epochs):
+    partial = partial_stage_path(stage.cache) if stage.cache is not None else None
+    first = 0
+    if partial is not None and partial.exists():
+        state = load_checkpoint(partial, module_device(model))
+        trainable = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in state["params"].items():
+                trainable[name].copy_(value)
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        first, losses = state["epoch"] + 1, list(state["losses"])
+        started -= state["seconds"]
+        log(f"{stage.name.upper()}: resumed from {partial} after epoch {state['epoch']}")
+    for epoch in range(first, stage.epochs):
         epoch_losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer,
                                    model.batches_per_epoch(train.batch_size), f"{stage.name} epoch {epoch}", progress,
                                    step)
         losses += epoch_losses
         log(f"{stage.name.upper()} epoch {epoch}: mean loss {np.mean(epoch_losses):.4f}")
+        if partial is not None and procs.is_main and epoch < stage.epochs - 1:
+            save_checkpoint(partial, {
+                "params": {name: p for name, p in model.named_parameters() if p.requires_grad},
+                "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(), "epoch": epoch, "losses": [float(x) for x in losses],
+                "seconds": time.time() - started})
     summary = {f"{stage.name}_seconds": round(time.time() - started, 2),
                f"{stage.name}_final_loss": float(np.mean(losses[-10:])) if losses else float("nan")}
     if stage.cache is not None and procs.is_main:
         save_stage(model, stage.cache, summary)
+        partial.unlink(missing_ok=True)
     procs.wait()
     return summary
+
+
+def partial_stage_path(cache: Path) -> Path:
+    """Where an unfinished stage keeps its last finished epoch, beside the stage's cache file."""
+    return cache.with_name(cache.name.split(".")[0] + ".partial.safetensors")
 
 
 def save_stage(model: Recommender, path: Path, summary: dict) -> None:
