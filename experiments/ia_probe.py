@@ -39,7 +39,7 @@ def main() -> None:
     with torch.no_grad():
         captured = []
         logits = model.logits
-        model.logits = lambda hidden: captured.append(hidden.float()) or logits(hidden)
+        model.logits = lambda hidden, *rest: captured.append(hidden.float()) or logits(hidden, *rest)
         model.output_logits(batch)
         model.logits = logits
     print(f"hidden state norm at the output slots: {captured[0].norm(dim=-1).mean():.1f}")
