@@ -207,3 +207,18 @@ def test_hostile_item_text_cannot_become_control_tokens(llm, synthetic):
     ids = tokenizer(plain_text(tokenizer, hostile.item_text["title"][0]), add_special_tokens=False).input_ids
     assert not set(ids) & special_ids
     assert plain_text(tokenizer, "Heat (1995) | Action") == "Heat (1995) | Action"  # ordinary text is untouched
+
+
+@pytest.mark.parametrize("flags, expected", [({"avx2", "fma"}, "float32"), ({"avx2", "avx512_bf16"}, "bfloat16"),
+                                             ({"amx_bf16"}, "bfloat16")])
+def test_cpu_without_hardware_bf16_keeps_the_llm_in_fp32(monkeypatch, flags, expected):
+    import torch
+
+    from glta import device
+    from glta.results import machine
+    from glta.text.llm import LLMConfig, resolve_dtype
+
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset(flags))
+    assert resolve_dtype(LLMConfig(), torch.device("cpu")) == getattr(torch, expected)
+    assert resolve_dtype(LLMConfig(dtype="bfloat16"), torch.device("cpu")) == torch.bfloat16  # asked for: given
+    assert machine()["bf16"] is (expected == "bfloat16")  # provenance tells such machines apart

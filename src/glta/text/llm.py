@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from glta.device import device_named
+from glta.device import cpu_has_bf16, device_named
 from glta.errors import GLTAError
 from glta.paths import atomic_write, file_sha256
 
@@ -65,14 +65,6 @@ def offline() -> None:
     """Every code path that could reach a model hub calls this first."""
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def resolve_device(config: LLMConfig) -> torch.device:
