@@ -75,16 +75,26 @@ def cell_status(dataset: str, name: str, estimate: dict | None = None) -> str:
     return "to do" + (f" (a like run took {cost(estimate)})" if estimate else "")
 
 
-def text_rate() -> float | None:
-    """Responses per second for profile+prediction texts on this machine type (benchmarks/results/), if measured."""
+def text_rate() -> tuple[float | None, str]:
+    """Responses per second for profile+prediction texts on this machine type (benchmarks/results/), if measured,
+    and a caveat when the benchmark ran the LLM in another precision than this CPU would (no hardware bf16 here: the
+    LLM runs in fp32, several times slower; README, "Measured so far")."""
     path = Path("benchmarks/results/generation_ml-1m.json")
     if not path.exists():
-        return None
-    return json.loads(path.read_text()).get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
+        return None, ""
+    record = json.loads(path.read_text())
+    rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
+    from glta.device import cpu_has_bf16
+
+    here = "torch.bfloat16" if cpu_has_bf16() else "torch.float32"
+    if rate and record.get("dtype", here) != here:
+        return rate, (f"; measured in {record['dtype'].split('.')[-1]}, while this CPU runs the LLM in "
+                      f"{here.split('.')[-1]}: expect several times longer")
+    return rate, ""
 
 
 def plan(datasets: list[str]) -> None:
-    rate = text_rate()
+    rate, caveat = text_rate()
     need_texts, glta_todo = [], []
     for dataset in datasets:
         print(f"== {dataset}")
@@ -94,8 +104,8 @@ def plan(datasets: list[str]) -> None:
         left = sum(texts.values())
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
-              + (f" (~{left / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s; minutes on a "
-                 "lent GPU: experiments/gpu_session.py)" if left and rate else ""))
+              + (f" (~{left / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s{caveat}; "
+                 "minutes on a lent GPU: experiments/gpu_session.py)" if left and rate else ""))
         default = load(Path("results"), dataset, "default")
         if left:
             need_texts.append(dataset)
