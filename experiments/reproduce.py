@@ -84,9 +84,11 @@ def text_rate() -> tuple[float | None, str]:
         return None, ""
     record = json.loads(path.read_text())
     rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
-    from glta.device import cpu_has_bf16
+    import torch
 
-    here = "torch.bfloat16" if cpu_has_bf16() else "torch.float32"
+    from glta.text.llm import LLMConfig, resolve_dtype
+
+    here = str(resolve_dtype(LLMConfig(), torch.device("cpu")))  # what the loader would choose on this CPU
     if rate and record.get("dtype", here) != here:
         return rate, (f"; measured in {record['dtype'].split('.')[-1]}, while this CPU runs the LLM in "
                       f"{here.split('.')[-1]}: expect several times longer")

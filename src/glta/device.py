@@ -60,15 +60,23 @@ def available_memory(device: torch.device) -> int | None:
 
 
 @lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The first CPU's feature flags from /proc/cpuinfo (empty where it cannot be read)."""
+def cpu_info() -> tuple[str | None, frozenset[str]]:
+    """The first CPU's model name and feature flags from /proc/cpuinfo (None and empty where it cannot be read)."""
+    model, flags = None, frozenset()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
+            if line.startswith("model name") and model is None:
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = frozenset(line.split(":", 1)[1].split())
+                break
     except OSError:
         pass
-    return frozenset()
+    return model, flags
+
+
+def cpu_flags() -> frozenset[str]:
+    return cpu_info()[1]
 
 
 def cpu_has_bf16() -> bool:

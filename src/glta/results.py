@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from glta.device import cpu_flags, cpu_has_bf16
+from glta.device import cpu_has_bf16, cpu_info
 from glta.errors import GLTAError
 from glta.paths import atomic_write
 
@@ -62,16 +62,8 @@ def commit_status(commit: str, root: str | Path | None = None) -> str:
 def machine() -> dict:
     """Where a run ran. ``amx`` and ``bf16`` tell CPUs with the same model name apart: bf16 matmuls are ~4x faster
     with AMX, and without hardware bf16 the LLM runs in fp32, several times slower (README, "Measured so far")."""
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    flags = cpu_flags()
-    return {"host": platform.node(), "platform": platform.platform(), "cpu": cpu,
+    model, flags = cpu_info()
+    return {"host": platform.node(), "platform": platform.platform(), "cpu": model or platform.processor(),
             "amx": "amx_bf16" in flags if flags else None, "bf16": cpu_has_bf16() if flags else None,
             "cores": os.cpu_count(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
