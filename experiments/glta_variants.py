@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from glta.config import build_config
+from glta.paths import atomic_write
 from glta.pipeline import evaluate_run, train
 from glta.report import result_path, train_seconds
 from glta.results import read_results
@@ -182,7 +183,7 @@ def run(dataset: str, names: list[str], threads: int = 0, progress: bool = True)
         elif run_variant(dataset, name, threads, progress) and name == "default":
             for mode in MODES:  # read out from the model just replaced: evaluate them again
                 result_path(Path("results"), dataset, f"mode_{mode}").unlink(missing_ok=True)
-        (Path("results") / dataset / "glta_variants.md").write_text(summary(dataset))
+        atomic_write(Path("results") / dataset / "glta_variants.md", summary(dataset))  # variants may run side by side
 
 
 if __name__ == "__main__":

@@ -4,9 +4,12 @@ machine that only 64 MiB of working tree reaches per call (README, "GPU users").
 The bundled LLM's GGUF (98 MB) is larger than what one call of the team's device tool carries, so it travels in
 slices over consecutive calls while the machine stays warm: call i carries the ignored folder ``.gpu/call<i>/``, the
 folders of earlier calls stay there, and the last call also carries the raw data sets, the ``gguf`` wheel and, for
-GLTA, each data set's frozen LightGCN run and cached texts. That call joins the slices, checks the SHA-256, and works
-to a deadline: ``glta demo`` first (``--cuda-check``), then the texts (``glta text generate``), then GLTA variants
-(``experiments/glta_variants.py``); what they wrote comes back through ``$OUT``.
+GLTA, each data set's frozen LightGCN run and cached texts. That call joins the slices, checks the SHA-256, and runs
+the session's jobs side by side until a deadline (``--parallel``, 4 at a time by default, the machine's cores shared
+among them; a 135M LLM at GLTA's batch sizes should leave most of an H200 idle): ``glta demo`` (``--cuda-check``),
+each data set's texts (``glta text generate``), and each GLTA variant (``experiments/glta_variants.py``) once its data
+set's texts are complete. Variants that share an IA stage take turns on it (the first trains it, the others load
+it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
 
     # here: slice the GGUF, stage what the jobs read, print each call's carry list and command
     .venv/bin/python experiments/gpu_session.py prepare --datasets amazon-scientific goodreads-once
@@ -21,19 +24,21 @@ set's fingerprint and the generation settings, not by the device or batch size, 
 entries a CPU run here reads. GLTA's results record the commit ``prepare`` ran at (``$GLTA_GIT_COMMIT``: the copy
 there may carry no ``.git``) and the GPU. A job that reaches the deadline stops; the same command again (while the
 machine is warm: its caches and checkpoints stay in ``.gpu/cache`` and ``runs/``) continues where it stopped.
-With ``--cuda-check SECONDS`` the last call first runs ``glta demo`` there (popularity, LightGCN, GLTA and GLTA+ on
-the synthetic set); ``collect`` puts its results files under ``results/synthetic/cuda/``.
+With ``--cuda-check SECONDS`` the last call also runs ``glta demo`` there, within that time (popularity, LightGCN,
+GLTA and GLTA+ on the synthetic set); ``collect`` puts its results files under ``results/synthetic/cuda/``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,24 +180,85 @@ def ensure_gguf_package(wheels: Path) -> dict:
         return {"PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
 
 
-def run_job(command: list[str], env: dict, seconds: float, cwd: Path = ROOT) -> dict:
-    """One job of the session, stopped at its deadline (every job resumes when the same command runs again)."""
-    began = time.time()
-    try:
-        done = subprocess.run(command, env=env, timeout=seconds, capture_output=True, text=True, cwd=cwd)
-        status = "complete" if done.returncode == 0 else f"failed ({done.returncode})"
-        tail = (done.stdout[-1500:] + "\n" + done.stderr[-1500:]).strip()
-    except subprocess.TimeoutExpired:
-        status, tail = "stopped at the deadline: the same command continues it", ""
-    print(" ".join(command[1:4]), status, tail, sep="\n", flush=True)
-    return {"status": status, "seconds": round(time.time() - began, 1), "output_tail": tail}
+@dataclass
+class Job:
+    """One process of the session: ``after`` names jobs that must complete first; ``limit`` caps its own seconds."""
+
+    name: str
+    command: list[str]
+    after: tuple[str, ...] = ()
+    limit: float | None = None
 
 
-def cuda_check(env: dict, out: Path, seconds: float) -> dict:
-    """`glta demo` (popularity, LightGCN, GLTA, GLTA+ on the synthetic set) on the lent GPU: whether GLTA trains and
-    evaluates on CUDA at all, with its results files (provenance names the device) returned under ``out``."""
-    return run_job([sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir", str(out / "cuda_demo")],
-                   env, seconds)
+def log_name(job: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in job) + ".log"
+
+
+def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path, cwd: Path = ROOT,
+             poll: float = 1.0) -> dict[str, dict]:
+    """Run ``jobs`` side by side, at most ``slots`` at a time, each once the jobs it comes after have completed (in
+    list order otherwise), until ``deadline``: a job still running then is stopped (every job resumes when the same
+    command runs again), one not started is reported so. Each job's output goes to ``logs/<job>.log``, which comes
+    back with ``$OUT``. Returns per job: status, seconds and the end of its output."""
+    logs.mkdir(parents=True, exist_ok=True)
+    report: dict[str, dict] = {}
+    pending, running = list(jobs), {}
+
+    def finish(name: str, status: str) -> None:
+        proc, began, handle = running.pop(name)
+        handle.close()
+        tail = (logs / log_name(name)).read_text(errors="replace")[-1500:].strip()
+        report[name] = {"status": status, "seconds": round(time.time() - began, 1), "output_tail": tail}
+        print(f"[{name}] {status} after {report[name]['seconds']:.0f}s", tail[-600:], sep="\n", flush=True)
+
+    limits = {job.name: job.limit for job in jobs}
+    while pending or running:
+        now = time.time()
+        for name, (proc, began, _) in list(running.items()):
+            code = proc.poll()
+            if code is not None:
+                finish(name, "complete" if code == 0 else f"failed ({code})")
+            elif limits[name] is not None and now - began >= limits[name]:
+                stop([proc])
+                finish(name, f"stopped at its own limit of {limits[name]:.0f}s")
+        if now >= deadline and running:
+            stop([proc for proc, _, _ in running.values()])  # together: the call's own limit follows soon
+            for name in list(running):
+                finish(name, "stopped at the deadline: the same command continues it")
+        for job in list(pending):
+            blocked = [a for a in job.after if a in report and report[a]["status"] != "complete"]
+            if blocked or now >= deadline:
+                pending.remove(job)
+                report[job.name] = {"status": f"not started: {blocked[0]} did not complete" if blocked
+                                    else "not started: deadline", "seconds": 0.0, "output_tail": ""}
+            elif len(running) < slots and all(a in report for a in job.after if a in {j.name for j in jobs}):
+                pending.remove(job)
+                handle = open(logs / log_name(job.name), "w")
+                print(f"[{job.name}] started: {' '.join(job.command[1:6])}", flush=True)
+                proc = subprocess.Popen(job.command, env=env, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+                running[job.name] = (proc, time.time(), handle)
+        if pending or running:
+            time.sleep(poll)
+    return report
+
+
+def stop(procs: list[subprocess.Popen], grace: float = 20.0) -> None:
+    """Interrupt jobs and their children (a KeyboardInterrupt, as a session's end would: their checkpoints and caches
+    stay whole), then kill what is still running after ``grace`` seconds."""
+    import signal
+
+    for proc in procs:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+    end = time.time() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.0, end - time.time()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def place_glta_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
@@ -205,28 +271,11 @@ def place_glta_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
                 shutil.copy2(path, destination)
 
 
-def run_glta(jobs: dict[str, list[str]], env: dict, deadline: float, out: Path, root: Path = ROOT) -> dict:
-    """Each data set's GLTA variants until the deadline (an interrupted one resumes on the next call); the results
-    files they wrote go to ``out/results/<data set>/``."""
-    report, began = {}, time.time()
-    for name, variants in jobs.items():
-        left = deadline - time.time()
-        if left < 30:
-            report[name] = "not started: deadline"
-            continue
-        command = [sys.executable, str(root / "experiments" / "glta_variants.py"), "--dataset", name, "--variants",
-                   *variants, "--no-progress"]
-        report[name] = {"variants": variants, **run_job(command, env, left, cwd=root)}
-    for path in sorted((root / "results").rglob("*")):
-        if path.is_file() and path.stat().st_mtime >= began:  # written by these jobs, not carried here
-            target = out / path.relative_to(root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(path, target)
-    return report
-
-
 def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: int = 0, stage: Path = STAGE,
-        check_seconds: float = 0, glta: list[str] | None = None) -> dict:
+        check_seconds: float = 0, glta: list[str] | None = None, parallel: int = 4) -> dict:
+    """Join and check the GGUF, then run the session's jobs side by side (``parallel`` at a time, the machine's
+    cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, and each GLTA
+    variant once its data set's texts are complete; then copy the texts, results files and logs to ``out``."""
     started = time.time()
     manifests = sorted(stage.glob("call*/manifest.json"))
     if not manifests:
@@ -235,33 +284,60 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
     manifest = json.loads(manifests[0].read_text())
     last = stage / f"call{manifest['calls']}" / "extra"
     gguf = join_slices(manifest, stage, stage / "gguf")
+    threads = max(1, (os.cpu_count() or 1) // parallel)
     env = dict(os.environ, GLTA_GGUF_DIR=str(gguf.parent), GLTA_DATA_ROOT=str(last / "data"),
-               GLTA_CACHE_DIR=str(stage / "cache"), **ensure_gguf_package(last / "whl"))
+               GLTA_CACHE_DIR=str(stage / "cache"), OMP_NUM_THREADS=str(threads), **ensure_gguf_package(last / "whl"))
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT / "src"), env.get("PYTHONPATH", "")] if p)
     if manifest.get("commit"):
         env["GLTA_GIT_COMMIT"] = manifest["commit"]  # the copy there may carry no .git
-    report = {"datasets": {}, "device": device_name(), "batch_size": batch_size}
-    if check_seconds:  # first, short: GLTA has a CUDA path that no CPU run exercises
-        report["cuda_demo"] = cuda_check(env, out, min(check_seconds, seconds / 3))
-    for name in datasets:
-        left = seconds - (time.time() - started)
-        if left < 30:
-            report["datasets"][name] = "not started: deadline"
-            continue
-        command = [sys.executable, "-m", "glta", "text", "generate", name, "--kinds", KINDS, "--no-progress",
-                   f"generation.batch_size={batch_size}"] + (["--limit", str(limit)] if limit else [])
-        report["datasets"][name] = run_job(command, env, left)
-    jobs = parse_glta(glta or [])
-    if jobs:
+    jobs = session_jobs(datasets, parse_glta(glta or []), batch_size, limit, check_seconds and
+                        min(check_seconds, seconds / 3), out, threads)
+    if glta:
         place_glta_inputs(last, stage / "cache")
-        report["glta"] = run_glta(jobs, env, started + seconds, out)
-    copied = copy_texts(stage / "cache" / "texts", out)
-    report["files"] = copied
+    report = {"device": device_name(), "batch_size": batch_size, "parallel": parallel, "threads_per_job": threads,
+              "jobs": run_jobs(jobs, env, started + seconds, parallel, out / "logs")}
+    report["results"] = copy_results(started, out)
+    report["files"] = copy_texts(stage / "cache" / "texts", out)
     report["wall_seconds"] = round(time.time() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_session.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps(report, indent=1))
+    print(json.dumps({k: v for k, v in report.items() if k != "files"}, indent=1))
     return report
+
+
+def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: int, limit: int, check_seconds: float,
+                 out: Path, threads: int, root: Path = ROOT) -> list[Job]:
+    """The session's jobs in the order they start: the CUDA check, the texts, the GLTA variants (each after its data
+    set's texts when they are written in the same session; a decoding mode after the data set's GLTA)."""
+    jobs = []
+    if check_seconds:  # first and short: GLTA has a CUDA path that no CPU run exercises
+        jobs.append(Job("cuda-demo", [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir",
+                                      str(out / "cuda_demo")], limit=check_seconds))
+    for name in datasets:
+        jobs.append(Job(f"texts-{name}", [sys.executable, "-m", "glta", "text", "generate", name, "--kinds", KINDS,
+                                          "--no-progress", f"generation.batch_size={batch_size}"]
+                        + (["--limit", str(limit)] if limit else [])))
+    for name, variants in glta.items():
+        for variant in variants:
+            after = (f"texts-{name}",) if name in datasets else ()
+            if variant in ("first_logit", "autoregressive") and "default" in variants:
+                after += (f"glta-{name}-default",)
+            jobs.append(Job(f"glta-{name}-{variant}", [sys.executable, str(root / "experiments" / "glta_variants.py"),
+                                                       "--dataset", name, "--variants", variant, "--threads",
+                                                       str(threads), "--no-progress"], after=after))
+    return jobs
+
+
+def copy_results(began: float, out: Path, root: Path = ROOT) -> list[str]:
+    """The results files the session's jobs wrote (not those carried with the tree) to ``out/results/``."""
+    copied = []
+    for path in sorted((root / "results").rglob("*")):
+        if path.is_file() and path.stat().st_mtime >= began:
+            target = out / path.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+            copied.append(path.relative_to(root / "results").as_posix())
+    return copied
 
 
 def device_name() -> str:
@@ -346,6 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--seconds", type=float, default=540)
     r.add_argument("--batch-size", type=int, default=384)
     r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
+    r.add_argument("--parallel", type=int, default=4, help="jobs side by side (the cores are shared among them)")
     r.add_argument("--cuda-check", type=float, default=0, metavar="SECONDS",
                    help="first run `glta demo` (GLTA on CUDA, synthetic set) for at most this long (0: skip)")
     c = sub.add_parser("collect", help="here: fold returned texts into the local cache")
@@ -361,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
         print("then: .venv/bin/python experiments/gpu_session.py collect FILES_AT")
     elif args.command == "run":
         run(args.datasets, Path(args.out), args.seconds, args.batch_size, args.limit, check_seconds=args.cuda_check,
-            glta=args.glta)
+            glta=args.glta, parallel=args.parallel)
     else:
         for name, count in collect(Path(args.returned)).items():
             print(f"{name}: {count} new records")

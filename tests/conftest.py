@@ -1,5 +1,6 @@
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,7 @@ def experiment():
         if name not in loaded:
             spec = importlib.util.spec_from_file_location(f"experiments_{name}", REPO / "experiments" / f"{name}.py")
             module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module  # as an import would: dataclasses look their module up there
             spec.loader.exec_module(module)
             loaded[name] = module
         return loaded[name]

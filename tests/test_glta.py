@@ -267,6 +267,46 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
     assert "ia_reused" not in run_stages(other, train, progress=False, log=lambda _: None)
 
 
+def test_a_run_waits_for_another_training_the_same_ia_stage_and_reuses_it(synthetic, llm, tmp_path, monkeypatch):
+    """Two variants started together (e.g. on a GPU) share one IA stage: the second waits on the stage's lock while
+    the first trains it, then loads what the first stored instead of training it again."""
+    import itertools
+    import threading
+    import time
+
+    import glta.training as training
+    from glta.align.prompts import Prompts
+    from glta.config import TrainConfig
+    from glta.paths import file_lock
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    full = Prompts.ia_batches
+    monkeypatch.setattr(Prompts, "ia_batches", lambda self, rng: itertools.islice(full(self, rng), 1))
+    train = TrainConfig(seed=3, batch_size=32)
+    first = make(synthetic, llm, prefix_cache=False, ia_batch_size=2)
+    second = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, use_profile=False)
+    stage = first.stages(train)[0]
+    assert stage.cache == second.stages(train)[0].cache
+    lock = stage.cache.with_name(stage.cache.name.split(".")[0] + ".lock")
+    messages, summary = [], {}
+    with file_lock(lock, "IA stage", wait=True):  # the first run holds the stage ...
+        waiter = threading.Thread(target=lambda: summary.update(run_stages(second, train, progress=False,
+                                                                           log=messages.append)))
+        waiter.start()
+        for _ in range(600):
+            if any("waiting for its result" in m for m in messages):
+                break
+            time.sleep(0.05)
+        assert any("waiting for its result" in m for m in messages) and waiter.is_alive()
+        first.prepare_training(train, progress=False, log=lambda _: None)
+        trained = training.train_stage(first, stage, train, progress=False, log=lambda _: None)  # ... and stores it
+    waiter.join(timeout=120)
+    assert not waiter.is_alive() and summary["ia_reused"] == str(stage.cache)
+    assert summary["ia_seconds"] == trained["ia_seconds"]
+    for key, value in first.head.state_dict().items():
+        assert torch.equal(value, second.head.state_dict()[key]), key
+
+
 def test_interrupted_ia_stage_resumes_after_its_last_finished_epoch(synthetic, llm, tmp_path, monkeypatch):
     """IA killed in its second epoch continues from the first epoch's partial file and ends with the same parameters
     as an uninterrupted IA; the partial file is gone once the stage's result is stored."""

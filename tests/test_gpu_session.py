@@ -85,29 +85,64 @@ def test_collect_appends_only_new_records(gpu_session, tmp_path):
     assert gpu_session.collect(tmp_path / "back", cache) == {"data-abc/profile-1.jsonl": 0}
 
 
-def test_the_cuda_check_runs_the_demo_first_and_comes_back(gpu_session, tmp_path, monkeypatch):
-    """On the GPU the demo runs before the texts, within its own time; its results files are collected here."""
-    calls = []
+def test_the_cuda_check_runs_the_demo_within_its_own_time_and_comes_back(gpu_session, tmp_path, monkeypatch):
+    """On the GPU the demo starts first, within its own time; its results files are collected here."""
+    seen = {}
 
-    def fake_run(command, env, timeout, capture_output, text, cwd):
-        calls.append((command[2:4], timeout))
-        if command[3] == "demo":
-            folder = Path(command[command.index("--results-dir") + 1]) / "synthetic"
-            folder.mkdir(parents=True)
-            (folder / "glta.json").write_text('{"N@10": 0.1}')
-        return type("Done", (), {"returncode": 0, "stdout": "table", "stderr": ""})()
+    def fake_jobs(jobs, env, deadline, slots, logs):
+        seen.update(jobs=jobs, slots=slots, threads=env["OMP_NUM_THREADS"])
+        demo = jobs[0].command
+        folder = Path(demo[demo.index("--results-dir") + 1]) / "synthetic"
+        folder.mkdir(parents=True)
+        (folder / "glta.json").write_text('{"N@10": 0.1}')
+        return {job.name: {"status": "complete"} for job in jobs}
 
     payload = b"gguf" * 100
     stage, _ = _stage(gpu_session, tmp_path, payload, budget=1000)
     (stage / "call1" / "extra" / "whl").mkdir(parents=True)
-    monkeypatch.setattr(gpu_session.subprocess, "run", fake_run)
+    monkeypatch.setattr(gpu_session, "run_jobs", fake_jobs)
     monkeypatch.setattr(gpu_session, "ensure_gguf_package", lambda wheels: {})
+    monkeypatch.setattr(gpu_session.os, "cpu_count", lambda: 16)
     out = tmp_path / "out"
-    report = gpu_session.run(["ml-100k"], out, seconds=600, batch_size=8, stage=stage, check_seconds=120)
-    assert [c[0] for c in calls] == [["glta", "demo"], ["glta", "text"]] and calls[0][1] == 120
-    assert report["cuda_demo"]["status"] == "complete"
+    report = gpu_session.run(["ml-100k"], out, seconds=600, batch_size=8, stage=stage, check_seconds=120, parallel=4)
+    assert [(j.name, j.command[2:4], j.limit) for j in seen["jobs"]] == [
+        ("cuda-demo", ["glta", "demo"], 120), ("texts-ml-100k", ["glta", "text"], None)]
+    assert seen["slots"] == 4 and seen["threads"] == "4" and report["threads_per_job"] == 4
+    assert report["jobs"]["cuda-demo"]["status"] == "complete"
     assert gpu_session.collect_demo(out, tmp_path / "results") == ["glta.json"]
     assert (tmp_path / "results" / "synthetic" / "cuda" / "gpu_session.json").is_file()
+
+
+def _python(code: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-c", code]
+
+
+def test_jobs_run_side_by_side_after_what_they_need_until_the_deadline(gpu_session, tmp_path):
+    """At most `slots` at once; a job waits for the jobs it comes after and is not started when one of them failed;
+    its own limit and the session's deadline stop it; every job's output is kept in its log."""
+    import time
+
+    stamp = "import time, pathlib; pathlib.Path('{0}').write_text(str(time.time())); time.sleep({1})"
+    jobs = [gpu_session.Job("a", _python(stamp.format(tmp_path / "a", 1.0) + "; print('a done')")),
+            gpu_session.Job("b", _python(stamp.format(tmp_path / "b", 1.0))),
+            gpu_session.Job("c", _python(stamp.format(tmp_path / "c", 0)), after=("a",)),
+            gpu_session.Job("bad", _python("raise SystemExit(3)")),
+            gpu_session.Job("after-bad", _python("print('never')"), after=("bad",)),
+            gpu_session.Job("slow", _python("import time; time.sleep(60)"), limit=1.5),
+            gpu_session.Job("late", _python("import time; time.sleep(60)"))]
+    began = time.time()
+    report = gpu_session.run_jobs(jobs, {}, deadline=began + 6, slots=2, logs=tmp_path / "logs", poll=0.1)
+    assert {k: v["status"] for k, v in report.items()} == {
+        "a": "complete", "b": "complete", "c": "complete", "bad": "failed (3)",
+        "after-bad": "not started: bad did not complete", "slow": "stopped at its own limit of 2s",
+        "late": "stopped at the deadline: the same command continues it"}
+    started = {name: float((tmp_path / name).read_text()) for name in "abc"}
+    assert started["c"] >= started["a"] + 1.0  # after a ended, though a slot was free while b ran
+    assert abs(started["a"] - started["b"]) < 1.0  # side by side
+    assert report["a"]["output_tail"] == "a done" and (tmp_path / "logs" / "a.log").read_text() == "a done\n"
+    assert time.time() - began < 6 + 20
 
 
 def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tmp_path, monkeypatch):
@@ -137,20 +172,22 @@ def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tm
     import os
     import time
     os.utime(there / "results" / "ml-1m" / "lightgcn.json", (time.time() - 60, time.time() - 60))
-    commands = []
-
-    def fake_run(command, env, timeout, capture_output, text, cwd):
-        commands.append(command[1:])
-        (cwd / "results" / "ml-1m" / "glta_variants").mkdir(parents=True, exist_ok=True)
-        (cwd / "results" / "ml-1m" / "glta_variants" / "no_ia.json").write_text('{"N@10": 0.3}')
-        return type("Done", (), {"returncode": 0, "stdout": "", "stderr": ""})()
-
-    monkeypatch.setattr(gpu_session.subprocess, "run", fake_run)
+    began = time.time() - 1
+    (there / "results" / "ml-1m" / "glta_variants").mkdir(parents=True, exist_ok=True)
+    (there / "results" / "ml-1m" / "glta_variants" / "no_ia.json").write_text('{"N@10": 0.3}')  # what a job wrote
     out = tmp_path / "out"
-    report = gpu_session.run_glta({"ml-1m": ["no_ia"]}, {}, time.time() + 600, out, root=there)
-    assert report["ml-1m"]["status"] == "complete"
-    assert commands == [[str(there / "experiments" / "glta_variants.py"), "--dataset", "ml-1m", "--variants", "no_ia",
-                         "--no-progress"]]
+    assert gpu_session.copy_results(began, out, root=there) == ["ml-1m/glta_variants/no_ia.json"]
     assert [p.relative_to(out).as_posix() for p in out.rglob("*.json")] == ["results/ml-1m/glta_variants/no_ia.json"]
     assert gpu_session.collect_results(out, tmp_path / "local") == ["ml-1m/glta_variants/no_ia.json"]
     assert (tmp_path / "local" / "ml-1m" / "glta_variants" / "no_ia.json").read_text() == '{"N@10": 0.3}'
+
+
+def test_each_glta_variant_is_its_own_job_after_its_texts(gpu_session, tmp_path):
+    jobs = gpu_session.session_jobs(["ml-1m"], {"ml-1m": ["default", "no_ia", "autoregressive"], "ml-100k": ["gemma"]},
+                                    batch_size=384, limit=0, check_seconds=0, out=tmp_path, threads=4,
+                                    root=Path("/repo"))
+    assert [(j.name, j.after) for j in jobs] == [
+        ("texts-ml-1m", ()), ("glta-ml-1m-default", ("texts-ml-1m",)), ("glta-ml-1m-no_ia", ("texts-ml-1m",)),
+        ("glta-ml-1m-autoregressive", ("texts-ml-1m", "glta-ml-1m-default")), ("glta-ml-100k-gemma", ())]
+    assert jobs[2].command[1:] == ["/repo/experiments/glta_variants.py", "--dataset", "ml-1m", "--variants", "no_ia",
+                                   "--threads", "4", "--no-progress"]

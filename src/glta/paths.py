@@ -12,7 +12,7 @@ import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 def cache_dir() -> Path:
@@ -48,26 +48,40 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
 
 
 @contextmanager
-def folder_lock(folder: Path, what: str = "run folder", wait: bool = False) -> Iterator[None]:
-    """Hold an exclusive lock on ``folder`` (``.lock`` inside it) for the ``with`` block; a second process asking for
-    it fails at once with a one-line error instead of interleaving its files with the first one's, or, with
-    ``wait``, blocks until the first one is done (a shared cache that the second process then finds filled)."""
+def file_lock(lock: Path, what: str, wait: bool = False, on_wait: Callable[[], None] | None = None
+              ) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` for the ``with`` block (created if missing; released when the
+    process ends, however it ends). A second process asking for it fails at once with a one-line error naming
+    ``what``, or, with ``wait``, blocks until the first one is done (calling ``on_wait`` first, e.g. to say so)."""
     import fcntl
 
     from glta.errors import GLTAError
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = open(folder / ".lock", "a+")
+    lock = Path(lock)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(lock, "a+")
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise GLTAError(f"another process is training in the {what} {folder}; wait for it, or give this run "
-                            "its own --run-dir") from None
+            if not wait:
+                raise GLTAError(f"another process is training in the {what}; wait for it, or give this run its own "
+                                "--run-dir") from None
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         yield
     finally:
         handle.close()
+
+
+@contextmanager
+def folder_lock(folder: Path, what: str = "run folder", wait: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` (``.lock`` inside it) for the ``with`` block; a second process asking for
+    it fails at once with a one-line error instead of interleaving its files with the first one's, or, with
+    ``wait``, blocks until the first one is done (a shared cache that the second process then finds filled)."""
+    with file_lock(Path(folder) / ".lock", f"{what} {folder}", wait):
+        yield
 
 
 def file_sha256(path: str | Path) -> str:

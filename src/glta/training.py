@@ -16,9 +16,10 @@ from __future__ import annotations
 import copy
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -160,15 +161,34 @@ def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, lo
         facts = dict(model.prepare_training(train, progress=progress and procs.is_main, log=log))
     for stage in model.stages(train):
         model.enter_stage(stage.name)
-        if stage.cache is not None and stage.cache.exists():
-            summary = load_stage(model, stage.cache)
-            log(f"{stage.name.upper()}: reused the stage's result from {stage.cache} "
-                f"(trained in {summary.get(f'{stage.name}_seconds', 0):.0f}s)")
-            facts.update(summary, **{f"{stage.name}_reused": str(stage.cache)})
-            continue
-        facts.update(train_stage(model, stage, train, progress, log))
+        with stage_turn(stage, log):
+            if stage.cache is not None and stage.cache.exists():
+                summary = load_stage(model, stage.cache)
+                log(f"{stage.name.upper()}: reused the stage's result from {stage.cache} "
+                    f"(trained in {summary.get(f'{stage.name}_seconds', 0):.0f}s)")
+                facts.update(summary, **{f"{stage.name}_reused": str(stage.cache)})
+                continue
+            facts.update(train_stage(model, stage, train, progress, log))
     model.enter_main_stage()
     return facts
+
+
+@contextmanager
+def stage_turn(stage: Stage, log: Callable[[str], None] = print) -> Iterator[None]:
+    """Runs whose stage has the same cache file take turns: the first trains the stage, the others wait on a lock
+    beside the file and then load what it stored, instead of training the same stage side by side (variants of one
+    data set started together, e.g. on a GPU). Not within one distributed run: its processes train together."""
+    if stage.cache is None or processes().distributed:
+        yield
+        return
+    from glta.paths import file_lock
+
+    def waiting() -> None:
+        log(f"{stage.name.upper()}: another run is training this stage ({stage.cache}); waiting for its result")
+
+    lock = stage.cache.with_name(stage.cache.name.split(".")[0] + ".lock")
+    with file_lock(lock, f"{stage.name} stage {stage.cache}", wait=True, on_wait=waiting):
+        yield
 
 
 def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: bool = True,
