@@ -97,7 +97,7 @@ def text_rate() -> tuple[float | None, str]:
 
 def plan(datasets: list[str]) -> None:
     rate, caveat = text_rate()
-    need_texts, glta_todo = [], []
+    need_texts, glta_todo, no_lightgcn = [], [], []
     for dataset in datasets:
         print(f"== {dataset}")
         for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
@@ -111,9 +111,11 @@ def plan(datasets: list[str]) -> None:
         default = load(Path("results"), dataset, "default")
         if left:
             need_texts.append(dataset)
-        else:
-            todo = [name for name in GLTA_VARIANTS if not records(Path("results"), dataset, name)]
-            glta_todo += [f"{dataset}:{','.join(todo)}"] if todo else []
+        todo = [name for name in GLTA_VARIANTS if not records(Path("results"), dataset, name)]
+        if todo and (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
+            glta_todo.append(f"{dataset}:{','.join(todo)}")  # there, each starts once its data set's texts are done
+        elif todo:
+            no_lightgcn.append(dataset)
         for name in GLTA_VARIANTS:
             stale = name != "default" and records(Path("results"), dataset, name) and \
                 not glta_variants.is_done(dataset, name)
@@ -126,7 +128,10 @@ def plan(datasets: list[str]) -> None:
     if need_texts or glta_todo:
         print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
               + " ".join(need_texts) + (f" --glta {' '.join(glta_todo)}" if glta_todo else "")
-              + "  (texts first; GLTA needs its data set's texts)")
+              + "  (jobs side by side; a GLTA variant starts once its data set's texts are written)")
+    if no_lightgcn:
+        print("GLTA on " + ", ".join(no_lightgcn) + " needs the frozen LightGCN there: `glta pretrain --dataset "
+              f"{no_lightgcn[0]}` here first (runs/<data set>/lightgcn travels with the GPU call)")
 
 
 def run_baselines(dataset: str, methods: list[str], threads: int, progress: bool) -> None:
