@@ -65,14 +65,14 @@ def chosen(dataset: str, method: str) -> dict | None:
     return read_results(path).get("selection", {}).get("chosen", {})
 
 
-def run(dataset: str, method: str, threads: int, grids: dict, progress: bool) -> None:
+def run(dataset: str, method: str, threads: int, grids: dict, progress: bool, retrain: bool = False) -> None:
     backbone, grid = grids[method]
     fixed = [f"train.threads={threads}"] if threads else []
     if backbone:
         if chosen(dataset, backbone) is None:
             run(dataset, backbone, threads, grids, progress)
         fixed += [f"{k}={json.dumps(v)}" for k, v in chosen(dataset, backbone).items() if k in INHERITED]
-    tune(method, dataset, grid, fixed, progress=progress)
+    tune(method, dataset, grid, fixed, progress=progress, retrain=retrain)
 
 
 def grids_for(dataset: str, full: bool = False, entries: list[str] = ()) -> dict:
@@ -97,10 +97,13 @@ def main() -> None:
                         help="replace one method's grid entry, e.g. hccf:train.lr=0.01 (repeatable)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--full-grid", action="store_true", help="ignore the reduced grids of large data sets")
+    parser.add_argument("--retrain", action="store_true",
+                        help="train every grid point of --methods again, even with results of the same config (e.g. "
+                             "results from code no commit records: experiments/provenance_audit.py lists them)")
     args = parser.parse_args()
     grids = grids_for(args.dataset, args.full_grid, args.grid)
     for method in args.methods:
-        run(args.dataset, method, args.threads, grids, not args.no_progress)
+        run(args.dataset, method, args.threads, grids, not args.no_progress, args.retrain)
 
 
 if __name__ == "__main__":

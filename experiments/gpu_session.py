@@ -77,13 +77,54 @@ def plan_calls(gguf_bytes: int, extra_bytes: int, budget: int) -> list[tuple[int
     return calls
 
 
-def parse_glta(specs: list[str]) -> dict[str, list[str]]:
-    """``["ml-1m:no_ia,no_ua", "amazon-scientific"]`` -> data set -> GLTA variants (``default``: the data set's GLTA)."""
+def parse_specs(specs: list[str], default: str | None = "default", option: str = "--glta") -> dict[str, list[str]]:
+    """``["ml-1m:no_ia,no_ua", "amazon-scientific"]`` -> data set -> names (GLTA variants, ``default`` when none are
+    given: the data set's GLTA; methods for ``--seeds`` and ``--baselines``, which must name them)."""
     jobs: dict[str, list[str]] = {}
     for spec in specs:
-        name, _, variants = spec.partition(":")
-        jobs.setdefault(name, []).extend(v for v in (variants or "default").split(",") if v)
+        name, _, names = spec.partition(":")
+        if not names and default is None:
+            raise SystemExit(f"{option} {spec}: name the methods, e.g. {option} {name}:hccf,lightgcn_plus")
+        jobs.setdefault(name, []).extend(v for v in (names or default).split(",") if v)
     return jobs
+
+
+
+def stage_text_embeddings(methods: dict[str, list[str]], extra: Path, results: Path = ROOT / "results") -> None:
+    """What the graph baselines of ``--seeds``/``--baselines`` read besides the raw data: the text embeddings of the
+    text variants (LightGCN+, HCCF+, RLMRec), found by building each model here the way its results file records
+    (computed here on a cache miss), and the encoder's config files, with which cached embeddings are read without
+    its weights (README, "GPU users")."""
+    from glta.config import config_from_dict
+    from glta.data import load_dataset
+    from glta.methods import method_class
+    from glta.report import result_path
+    from glta.results import read_results
+    from glta.text.encoder import minilm_folder, recording_cache_files
+
+    files: list[Path] = []
+    for name, names in methods.items():
+        dataset = None
+        for method in names:
+            main = result_path(results, name, method)
+            if not main.is_file():
+                raise SystemExit(f"{main} does not exist: train the cell here once first (its config is what the "
+                                 "seeds and the grid repeat)")
+            config = config_from_dict(read_results(main)["provenance"]["config"])
+            dataset = dataset or load_dataset(config.data)
+            with recording_cache_files() as used:
+                method_class(method)(dataset, config.model)
+            files += used
+    for path in dict.fromkeys(files):
+        target = extra / "cache" / "text-embeddings" / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    if files:
+        folder = minilm_folder()  # its name is part of the cache key: keep it
+        for config in ("config.json", "1_Pooling/config.json"):
+            if (folder / config).is_file():
+                (extra / "encoder" / folder.name / config).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(folder / config, extra / "encoder" / folder.name / config)
 
 
 def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> None:
@@ -98,46 +139,58 @@ def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> None:
                 shutil.copytree(texts, extra / "cache" / "texts" / texts.name)
 
 
-def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: list[str] | None = None) -> dict:
+def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: list[str] | None = None,
+            seeds: list[str] | None = None, baselines: list[str] | None = None) -> dict:
     from glta.data import BUILTINS
     from glta.paths import cache_dir
     from glta.text.llm import bundled_gguf
 
-    gguf = bundled_gguf()
-    jobs = parse_glta(glta or [])
+    jobs = parse_specs(glta or [])
+    graph_seeds, graph_grids = parse_specs(seeds or [], None, "--seeds"), parse_specs(baselines or [], None,
+                                                                                      "--baselines")
+    graph: dict[str, list[str]] = {}
+    for name, names in [*graph_grids.items(), *graph_seeds.items()]:
+        graph[name] = list(dict.fromkeys(graph.get(name, []) + names))
+    gguf = bundled_gguf() if datasets or jobs else None  # the graph baselines need no LLM: one call, no slices
     if STAGE.exists():
         shutil.rmtree(STAGE)
     extra = STAGE / "extra"  # moved into the last call's folder once the slices are planned
     stage_glta(jobs, extra, cache_dir())
-    for name in dict.fromkeys([*datasets, *(n for n in jobs if n != "synthetic")]):
+    stage_text_embeddings(graph, extra)
+    for name in dict.fromkeys([*datasets, *(n for n in jobs if n != "synthetic"), *graph]):
         if name not in BUILTINS or not BUILTINS[name].folder:
             raise SystemExit(f"--datasets {name}: not a built-in data set with files (see `glta datasets`)")
         source = data_root / BUILTINS[name].folder
         if not source.is_dir():
             raise SystemExit(f"{source} is missing: set --data-root (or $GLTA_DATA_ROOT) to the data sets' folder")
         shutil.copytree(source, extra / "data" / BUILTINS[name].folder)
-    if wheels is None:
-        wheels = STAGE / "downloads"
-        subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "gguf==0.19.0",
-                        "-d", str(wheels)], check=True)
     (extra / "whl").mkdir(parents=True)
-    for wheel in Path(wheels).glob("*.whl"):
-        shutil.copy2(wheel, extra / "whl")
-    shutil.rmtree(STAGE / "downloads", ignore_errors=True)
+    if gguf is not None:
+        if wheels is None:
+            wheels = STAGE / "downloads"
+            subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "gguf==0.19.0",
+                            "-d", str(wheels)], check=True)
+        for wheel in Path(wheels).glob("*.whl"):
+            shutil.copy2(wheel, extra / "whl")
+        shutil.rmtree(STAGE / "downloads", ignore_errors=True)
 
     budget = LIMIT - travelling_bytes() - MARGIN
-    size = gguf.stat().st_size
+    size = gguf.stat().st_size if gguf is not None else 0
     calls = plan_calls(size, folder_bytes(extra), budget)
-    manifest = {"gguf": gguf.name, "bytes": size, "sha256": file_sha256(gguf), "calls": len(calls),
-                "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)],
-                "datasets": datasets, "glta": [f"{n}:{','.join(v)}" for n, v in jobs.items()], "commit": git_commit()}
-    with open(gguf, "rb") as handle:
-        for i, (start, end) in enumerate(calls):
-            folder = STAGE / f"call{i + 1}"
-            folder.mkdir(parents=True)
-            handle.seek(start)
-            (folder / f"slice{i + 1}.bin").write_bytes(handle.read(end - start))
-            (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    manifest = {"gguf": gguf.name if gguf is not None else None, "bytes": size,
+                "sha256": file_sha256(gguf) if gguf is not None else None, "calls": len(calls),
+                "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)] if size else [],
+                "datasets": datasets, "glta": [f"{n}:{','.join(v)}" for n, v in jobs.items()],
+                "seeds": [f"{n}:{','.join(v)}" for n, v in graph_seeds.items()],
+                "baselines": [f"{n}:{','.join(v)}" for n, v in graph_grids.items()], "commit": git_commit()}
+    for i, (start, end) in enumerate(calls):
+        folder = STAGE / f"call{i + 1}"
+        folder.mkdir(parents=True)
+        if size:
+            with open(gguf, "rb") as handle:
+                handle.seek(start)
+                (folder / f"slice{i + 1}.bin").write_bytes(handle.read(end - start))
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
     extra.rename(STAGE / f"call{len(calls)}" / "extra")
     return manifest
 
@@ -145,9 +198,10 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: lis
 def device_command(manifest: dict, call: int, seconds: int) -> str:
     if call < manifest["calls"]:
         return f"ls -la .gpu/call{call} && nvidia-smi -L"
-    glta = f" --glta {' '.join(manifest['glta'])}" if manifest.get("glta") else ""
+    options = "".join(f" --{key} {' '.join(manifest[key])}" for key in ("glta", "seeds", "baselines")
+                      if manifest.get(key))
     return (f"PYTHONUNBUFFERED=1 python3 experiments/gpu_session.py run --datasets {' '.join(manifest['datasets'])}"
-            f"{glta} --out \"$OUT\" --seconds {seconds} --cuda-check 120")
+            f"{options} --out \"$OUT\" --seconds {seconds} --cuda-check 120")
 
 
 def join_slices(manifest: dict, stage: Path, target: Path) -> Path:
@@ -261,9 +315,10 @@ def stop(procs: list[subprocess.Popen], grace: float = 20.0) -> None:
             proc.wait()
 
 
-def place_glta_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
-    """The carried LightGCN runs into ``runs/`` and texts into the cache, where GLTA looks; nothing there is replaced."""
-    for source, target in ((extra / "runs", root / "runs"), (extra / "cache" / "texts", cache / "texts")):
+def place_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
+    """The carried LightGCN runs into ``runs/``, texts and text embeddings into the cache, where the jobs look;
+    nothing there is replaced."""
+    for source, target in ((extra / "runs", root / "runs"), (extra / "cache", cache)):
         for path in sorted(source.rglob("*")) if source.is_dir() else []:
             destination = target / path.relative_to(source)
             if path.is_file() and not destination.exists():
@@ -272,10 +327,12 @@ def place_glta_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
 
 
 def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: int = 0, stage: Path = STAGE,
-        check_seconds: float = 0, glta: list[str] | None = None, parallel: int = 4) -> dict:
+        check_seconds: float = 0, glta: list[str] | None = None, parallel: int = 4, seeds: list[str] | None = None,
+        baselines: list[str] | None = None) -> dict:
     """Join and check the GGUF, then run the session's jobs side by side (``parallel`` at a time, the machine's
-    cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, and each GLTA
-    variant once its data set's texts are complete; then copy the texts, results files and logs to ``out``."""
+    cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, each GLTA variant
+    once its data set's texts are complete, the graph baselines' grids and seeds; then copy the texts, results files
+    and logs to ``out``."""
     started = time.time()
     manifests = sorted(stage.glob("call*/manifest.json"))
     if not manifests:
@@ -283,17 +340,25 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
                          "carry its folders")
     manifest = json.loads(manifests[0].read_text())
     last = stage / f"call{manifest['calls']}" / "extra"
-    gguf = join_slices(manifest, stage, stage / "gguf")
     threads = max(1, (os.cpu_count() or 1) // parallel)
-    env = dict(os.environ, GLTA_GGUF_DIR=str(gguf.parent), GLTA_DATA_ROOT=str(last / "data"),
-               GLTA_CACHE_DIR=str(stage / "cache"), OMP_NUM_THREADS=str(threads), **ensure_gguf_package(last / "whl"))
+    env = dict(os.environ, GLTA_DATA_ROOT=str(last / "data"), GLTA_CACHE_DIR=str(stage / "cache"),
+               OMP_NUM_THREADS=str(threads))
+    if manifest.get("gguf"):
+        env.update(GLTA_GGUF_DIR=str(join_slices(manifest, stage, stage / "gguf").parent),
+                   **ensure_gguf_package(last / "whl"))
+    else:
+        check_seconds = 0  # the demo trains GLTA: it needs the LLM, which a baselines-only session does not carry
+    encoder = next((last / "encoder").glob("*/config.json"), None)
+    if encoder is not None:
+        env["GLTA_TEXT_ENCODER"] = str(encoder.parent)  # cached embeddings are read without the weights
     env["PYTHONPATH"] = os.pathsep.join(p for p in [str(ROOT / "src"), env.get("PYTHONPATH", "")] if p)
     if manifest.get("commit"):
         env["GLTA_GIT_COMMIT"] = manifest["commit"]  # the copy there may carry no .git
-    jobs = session_jobs(datasets, parse_glta(glta or []), batch_size, limit, check_seconds and
-                        min(check_seconds, seconds / 3), out, threads)
-    if glta:
-        place_glta_inputs(last, stage / "cache")
+    jobs = session_jobs(datasets, parse_specs(glta or []), batch_size, limit, check_seconds and
+                        min(check_seconds, seconds / 3), out, threads,
+                        seeds=parse_specs(seeds or [], None, "--seeds"),
+                        baselines=parse_specs(baselines or [], None, "--baselines"))
+    place_inputs(last, stage / "cache")
     report = {"device": device_name(), "batch_size": batch_size, "parallel": parallel, "threads_per_job": threads,
               "jobs": run_jobs(jobs, env, started + seconds, parallel, out / "logs")}
     report["results"] = copy_results(started, out)
@@ -305,10 +370,16 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
     return report
 
 
+SEEDS = ("2026", "2027")  # experiments/seeds.py's default: with the main run's seed, three per cell
+
+
 def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: int, limit: int, check_seconds: float,
-                 out: Path, threads: int, root: Path = ROOT) -> list[Job]:
+                 out: Path, threads: int, root: Path = ROOT, seeds: dict[str, list[str]] | None = None,
+                 baselines: dict[str, list[str]] | None = None) -> list[Job]:
     """The session's jobs in the order they start: the CUDA check, the texts, the GLTA variants (each after its data
-    set's texts when they are written in the same session; a decoding mode after the data set's GLTA)."""
+    set's texts when they are written in the same session; a decoding mode after the data set's GLTA), then the graph
+    baselines: each grid of ``baselines`` trained again (``--retrain``), and each seed of ``seeds`` (after its
+    method's grid when that is retrained too)."""
     jobs = []
     if check_seconds:  # first and short: GLTA has a CUDA path that no CPU run exercises
         jobs.append(Job("cuda-demo", [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir",
@@ -325,6 +396,19 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
             jobs.append(Job(f"glta-{name}-{variant}", [sys.executable, str(root / "experiments" / "glta_variants.py"),
                                                        "--dataset", name, "--variants", variant, "--threads",
                                                        str(threads), "--no-progress"], after=after))
+    for name, methods in (baselines or {}).items():
+        for method in methods:
+            jobs.append(Job(f"grid-{name}-{method}", [sys.executable, str(root / "experiments" / "baselines.py"),
+                                                      "--dataset", name, "--methods", method, "--retrain", "--threads",
+                                                      str(threads), "--no-progress"]))
+    for name, methods in (seeds or {}).items():
+        for method in methods:
+            after = (f"grid-{name}-{method}",) if method in (baselines or {}).get(name, []) else ()
+            for seed in SEEDS:
+                jobs.append(Job(f"seed-{name}-{method}-{seed}", [sys.executable, str(root / "experiments" / "seeds.py"),
+                                                                 "--dataset", name, "--names", method, "--seeds", seed,
+                                                                 "--threads", str(threads), "--no-progress"],
+                                after=after))
     return jobs
 
 
@@ -412,6 +496,11 @@ def main(argv: list[str] | None = None) -> None:
                    help="data sets whose LLM texts to write (none: `--datasets` alone)")
     p.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT,...]",
                    help="GLTA variants to train there (experiments/glta_variants.py; no variants: the data set's GLTA)")
+    p.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...",
+                   help="graph baselines whose seeds 2026 and 2027 to train there (experiments/seeds.py)")
+    p.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...",
+                   help="graph baselines whose grid to train again there (experiments/baselines.py --retrain): "
+                        "cells made from code no commit records")
     p.add_argument("--data-root", default=os.environ.get("GLTA_DATA_ROOT", str(ROOT.parent / "shared" / "datasets")))
     p.add_argument("--wheels", default=None, help="a folder holding gguf's wheel (default: pip download it)")
     p.add_argument("--seconds", type=int, default=540, help="the last call's generation deadline")
@@ -422,6 +511,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--seconds", type=float, default=540)
     r.add_argument("--batch-size", type=int, default=384)
     r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
+    r.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...")
+    r.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...")
     r.add_argument("--parallel", type=int, default=4, help="jobs side by side (the cores are shared among them)")
     r.add_argument("--cuda-check", type=float, default=0, metavar="SECONDS",
                    help="first run `glta demo` (GLTA on CUDA, synthetic set) for at most this long (0: skip)")
@@ -430,15 +521,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "prepare":
         manifest = prepare(args.datasets, Path(args.data_root), Path(args.wheels) if args.wheels else None,
-                           args.glta)
-        print(f"{manifest['gguf']} ({manifest['bytes'] / 2**20:.1f} MiB) in {manifest['calls']} calls; make them one "
-              "right after the other (the machine is given back after a short idle time, and the slices with it):")
+                           args.glta, args.seeds, args.baselines)
+        if manifest["gguf"]:
+            print(f"{manifest['gguf']} ({manifest['bytes'] / 2**20:.1f} MiB) in {manifest['calls']} calls; make them "
+                  "one right after the other (the machine is given back after a short idle time, and the slices with "
+                  "it):")
+        else:
+            print("no LLM needed (graph baselines only): one call")
         for i in range(1, manifest["calls"] + 1):
             print(f"  call {i}: carry [\".gpu/call{i}\"]  command: {device_command(manifest, i, args.seconds)}")
         print("then: .venv/bin/python experiments/gpu_session.py collect FILES_AT")
     elif args.command == "run":
         run(args.datasets, Path(args.out), args.seconds, args.batch_size, args.limit, check_seconds=args.cuda_check,
-            glta=args.glta, parallel=args.parallel)
+            glta=args.glta, parallel=args.parallel, seeds=args.seeds, baselines=args.baselines)
     else:
         for name, count in collect(Path(args.returned)).items():
             print(f"{name}: {count} new records")

@@ -148,7 +148,7 @@ def test_jobs_run_side_by_side_after_what_they_need_until_the_deadline(gpu_sessi
 def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tmp_path, monkeypatch):
     """GLTA variants on the GPU: the LightGCN run and the texts travel, the variants run after the texts, and only the
     results files they wrote come back and land in results/."""
-    assert gpu_session.parse_glta(["ml-1m:no_ia,no_ua", "amazon-scientific", "ml-1m:no_pf"]) == {
+    assert gpu_session.parse_specs(["ml-1m:no_ia,no_ua", "amazon-scientific", "ml-1m:no_pf"]) == {
         "ml-1m": ["no_ia", "no_ua", "no_pf"], "amazon-scientific": ["default"]}
     here, there = tmp_path / "here", tmp_path / "there"
     (here / "runs" / "ml-1m" / "lightgcn").mkdir(parents=True)
@@ -166,7 +166,7 @@ def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tm
 
     (there / "results" / "ml-1m").mkdir(parents=True)
     (there / "results" / "ml-1m" / "lightgcn.json").write_text("{}")  # carried with the tree: stays there
-    gpu_session.place_glta_inputs(extra, there / "cache", root=there)
+    gpu_session.place_inputs(extra, there / "cache", root=there)
     assert (there / "runs" / "ml-1m" / "lightgcn" / "embeddings.safetensors").is_file()
     assert (there / "cache" / "texts" / "ml-1m-abc123" / "profile-1.jsonl").is_file()
     import os
@@ -191,3 +191,69 @@ def test_each_glta_variant_is_its_own_job_after_its_texts(gpu_session, tmp_path)
         ("glta-ml-1m-autoregressive", ("texts-ml-1m", "glta-ml-1m-default")), ("glta-ml-100k-gemma", ())]
     assert jobs[2].command[1:] == ["/repo/experiments/glta_variants.py", "--dataset", "ml-1m", "--variants", "no_ia",
                                    "--threads", "4", "--no-progress"]
+
+
+def test_graph_baselines_are_jobs_too_each_seed_after_its_retrained_grid(gpu_session, tmp_path):
+    jobs = gpu_session.session_jobs([], {}, batch_size=384, limit=0, check_seconds=0, out=tmp_path, threads=2,
+                                    root=Path("/repo"), seeds={"goodreads-once": ["lightgcn_plus", "hccf"]},
+                                    baselines={"goodreads-once": ["lightgcn_plus"]})
+    assert [(j.name, j.after) for j in jobs] == [
+        ("grid-goodreads-once-lightgcn_plus", ()),
+        ("seed-goodreads-once-lightgcn_plus-2026", ("grid-goodreads-once-lightgcn_plus",)),
+        ("seed-goodreads-once-lightgcn_plus-2027", ("grid-goodreads-once-lightgcn_plus",)),
+        ("seed-goodreads-once-hccf-2026", ()), ("seed-goodreads-once-hccf-2027", ())]
+    assert jobs[0].command[1:] == ["/repo/experiments/baselines.py", "--dataset", "goodreads-once", "--methods",
+                                   "lightgcn_plus", "--retrain", "--threads", "2", "--no-progress"]
+    assert jobs[3].command[1:] == ["/repo/experiments/seeds.py", "--dataset", "goodreads-once", "--names", "hccf",
+                                   "--seeds", "2026", "--threads", "2", "--no-progress"]
+    with pytest.raises(SystemExit, match="name the methods"):
+        gpu_session.parse_specs(["ml-1m"], None, "--seeds")
+
+
+def test_text_baselines_carry_their_cached_embeddings_and_the_encoder_config(gpu_session, tmp_path, monkeypatch):
+    """LightGCN+ reads MiniLM embeddings of the item texts: the cache file it uses travels, with the encoder's config
+    files (no weights), under the name that keeps the cache key; LightGCN reads none."""
+    from glta.config import build_config
+    from glta.text.encoder import TextEncoder, minilm_folder
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    results = tmp_path / "results"
+    for method in ("lightgcn", "lightgcn_plus"):
+        (results / "synthetic").mkdir(parents=True, exist_ok=True)
+        config = build_config(method, "synthetic")
+        (results / "synthetic" / f"{method}.json").write_text(json.dumps({"provenance": {"config": config.to_dict()}}))
+    gpu_session.stage_text_embeddings({"synthetic": ["lightgcn"]}, tmp_path / "plain", results)
+    assert not (tmp_path / "plain").exists()
+    extra = tmp_path / "extra"
+    gpu_session.stage_text_embeddings({"synthetic": ["lightgcn", "lightgcn_plus"]}, extra, results)
+    carried = sorted((extra / "cache" / "text-embeddings").iterdir())
+    assert [p.name for p in carried] == [p.name for p in (tmp_path / "cache" / "text-embeddings").glob("*.npy")]
+    encoder = extra / "encoder" / minilm_folder().name
+    assert (encoder / "config.json").is_file()
+    assert TextEncoder(encoder).identity == TextEncoder().identity  # the same cache key there
+    with pytest.raises(SystemExit, match="train the cell here once first"):
+        gpu_session.stage_text_embeddings({"synthetic": ["hccf_plus"]}, extra, results)
+
+
+def test_a_baselines_only_session_needs_no_llm(gpu_session, tmp_path, monkeypatch):
+    """Without texts or GLTA the call carries no GGUF: nothing is joined, the demo (which trains GLTA) is skipped,
+    and the carried encoder config is where the jobs find MiniLM."""
+    stage = tmp_path / "stage"
+    extra = stage / "call1" / "extra"
+    (extra / "encoder" / "model").mkdir(parents=True)
+    (extra / "encoder" / "model" / "config.json").write_text("{}")
+    (extra / "cache" / "text-embeddings").mkdir(parents=True)
+    (extra / "cache" / "text-embeddings" / "abc.npy").write_bytes(b"npy")
+    (stage / "call1" / "manifest.json").write_text(json.dumps({"gguf": None, "calls": 1, "slices": []}))
+    seen = {}
+
+    def fake_jobs(jobs, env, deadline, slots, logs):
+        seen.update(jobs=[j.name for j in jobs], env=env)
+        return {}
+
+    monkeypatch.setattr(gpu_session, "run_jobs", fake_jobs)
+    gpu_session.run([], tmp_path / "out", seconds=600, batch_size=8, stage=stage, check_seconds=120,
+                    seeds=["ml-1m:hccf"])
+    assert seen["jobs"] == ["seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]
+    assert seen["env"]["GLTA_TEXT_ENCODER"] == str(extra / "encoder" / "model") and "GLTA_GGUF_DIR" not in seen["env"]
+    assert (stage / "cache" / "text-embeddings" / "abc.npy").read_bytes() == b"npy"

@@ -35,6 +35,11 @@ def test_tune_keeps_the_best_validation_point_and_resumes(tmp_path, monkeypatch)
     tune("lightgcn", "synthetic", grid, fixed + ["train.threads=1"], config_dir=configs, progress=False,
          log=lines.append)
     assert sum("already trained" in line for line in lines) == 2  # thread count does not force a retrain
+    lines.clear()
+    before = {p["name"]: Path(p["results"]).stat().st_mtime_ns for p in points}
+    tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
+    assert not any("already trained" in line for line in lines)  # e.g. points made from code no commit records
+    assert all(Path(p["results"]).stat().st_mtime_ns > before[p["name"]] for p in points)
 
 
 def test_same_config_tolerates_options_added_later_at_their_default():

@@ -75,7 +75,10 @@ def same_config(saved: dict | None, config: dict) -> bool:
 
 def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] | None = None,
          config_files: list | None = None, config_dir: str | Path = "configs", data_root: str | None = None,
-         select_metric: str = "N@10", progress: bool = True, log=print) -> dict:
+         select_metric: str = "N@10", progress: bool = True, log=print, retrain: bool = False) -> dict:
+    """Train every point of ``grid`` (a point whose results file holds this very config is reused, unless
+    ``retrain``: e.g. points made from code no commit records) and keep the best on validation as the method's
+    results file and run folder."""
     overrides = list(overrides or [])
     keys = list(grid)
     rows = []
@@ -86,12 +89,13 @@ def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] 
                               config_dir)
         out = Path("results") / dataset / "grid" / method / f"{name}.json"
         run_dir = default_run_dir(dataset, method) / "grid" / name
-        done = out.exists() and same_config(read_results(out)["provenance"].get("config"), config.to_dict())
+        done = not retrain and out.exists() and same_config(read_results(out)["provenance"].get("config"),
+                                                             config.to_dict())
         if done:
             log(f"[{method} {name}] already trained: reusing {out}")
         else:
             log(f"[{method} {name}] training")
-            train(config, data_root, run_dir, out, resume=True, progress=progress, log=log)
+            train(config, data_root, run_dir, out, resume=not retrain, progress=progress, log=log)
         record = read_results(out)
         rows.append({"point": point, "name": name, "valid": record["metrics"]["valid"].get(select_metric),
                      "best_epoch": record["training"]["best_epoch"],

@@ -11,8 +11,10 @@ import hashlib
 import importlib.metadata
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -76,6 +78,8 @@ class TextEncoder:
     def encode_cached(self, texts: list[str], cache_file: Path | None = None, progress: bool = False) -> np.ndarray:
         """Like ``encode``, but reuse ``<cache>/text-embeddings/<hash>.npy`` for identical inputs."""
         cache_file = cache_file or self.cache_file(texts)
+        for files in _RECORDERS:
+            files.append(cache_file)
         if cache_file.exists():
             cached = np.load(cache_file)
             if cached.shape == (len(texts), self.dim):
@@ -95,6 +99,21 @@ class TextEncoder:
         for text in texts:
             digest.update(text.encode() + b"\x1e")
         return cache_dir() / "text-embeddings" / f"{digest.hexdigest()[:20]}.npy"
+
+
+_RECORDERS: list[list[Path]] = []
+
+
+@contextmanager
+def recording_cache_files() -> Iterator[list[Path]]:
+    """Collect the cache files ``encode_cached`` reads or writes inside the block (e.g. building a "+" model), so
+    that they can travel to a machine without the encoder's weights, where cached embeddings are all it needs."""
+    files: list[Path] = []
+    _RECORDERS.append(files)
+    try:
+        yield files
+    finally:
+        _RECORDERS.remove(files)
 
 
 def _embedding_dimension(folder: Path) -> int:
