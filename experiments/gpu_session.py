@@ -366,7 +366,9 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
     report["wall_seconds"] = round(time.time() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
     (out / "gpu_session.json").write_text(json.dumps(report, indent=1))
-    print(json.dumps({k: v for k, v in report.items() if k != "files"}, indent=1))
+    brief = {k: v for k, v in report.items() if k != "files"}  # the logs came back: the statuses are enough here
+    brief["jobs"] = {name: f"{job['status']} ({job['seconds']:.0f}s)" for name, job in report["jobs"].items()}
+    print(json.dumps(brief, indent=1))
     return report
 
 
