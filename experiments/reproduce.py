@@ -97,13 +97,25 @@ def text_rate() -> tuple[float | None, str]:
 
 def plan(datasets: list[str]) -> None:
     rate, caveat = text_rate()
-    need_texts, glta_todo, no_lightgcn = [], [], []
+    need_texts, glta_todo, no_lightgcn, seeds_todo, grids_todo = [], [], [], [], []
+    from glta.results import commit_status
+
     for dataset in datasets:
         print(f"== {dataset}")
-        for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
-            print(f"  {method:16s} {cell_status(dataset, method)}")
         texts = missing_texts(dataset)
         left = sum(texts.values())
+        seeds, grids = [], []
+        for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
+            print(f"  {method:16s} {cell_status(dataset, method)}")
+            runs = records(Path("results"), dataset, method)
+            if not runs or is_deterministic(method) or (method in TEXT_BASELINES and left):
+                continue  # RLMRec's profile embeddings are made here, from texts written first
+            if commit_status(runs[0]["provenance"].get("git_commit", "")) != "clean":
+                grids.append(method)
+            if len(runs) < SEEDS or method in grids:
+                seeds.append(method)
+        seeds_todo += [f"{dataset}:{','.join(seeds)}"] if seeds else []
+        grids_todo += [f"{dataset}:{','.join(grids)}"] if grids else []
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
               + (f" (~{left / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s{caveat}; "
@@ -129,6 +141,11 @@ def plan(datasets: list[str]) -> None:
         print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
               + " ".join(need_texts) + (f" --glta {' '.join(glta_todo)}" if glta_todo else "")
               + "  (jobs side by side; a GLTA variant starts once its data set's texts are written)")
+    if seeds_todo or grids_todo:
+        print("Graph baselines on a lent GPU (one call, no LLM): .venv/bin/python experiments/gpu_session.py prepare "
+              "--datasets" + (f" --baselines {' '.join(grids_todo)}" if grids_todo else "")
+              + (f" --seeds {' '.join(seeds_todo)}" if seeds_todo else "")
+              + "  (--baselines: grids made from code no commit records, trained again)")
     if no_lightgcn:
         print("GLTA on " + ", ".join(no_lightgcn) + " needs the frozen LightGCN there: `glta pretrain --dataset "
               f"{no_lightgcn[0]}` here first (runs/<data set>/lightgcn travels with the GPU call)")
