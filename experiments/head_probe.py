@@ -1,0 +1,159 @@
+"""How far the paper GLTA's output side gets with a lossless input: its head and objective without the LLM.
+
+    .venv/bin/python experiments/head_probe.py --dataset ml-100k [--out results/ml-100k/diagnostics/head_probe.json]
+
+The diagnostics of a trained GLTA (``experiments/glta_diagnostics.py``) show that the frozen LLM passes the user token
+on poorly. This probe asks the other half of the question: if the LLM passed the user on perfectly, would the paper's
+head and objective match LightGCN? The LLM is replaced by a learned linear map of the user's frozen LightGCN embedding
+into the LLM's hidden size (what a lossless LLM could hand the head), and everything after it is GLTA's UA stage as the
+data set's GLTA config sets it: each user once an epoch, ``supervised_slots`` of the user's training items as targets,
+cross-entropy over the whole catalogue, the head a free |I| x hidden matrix starting at zero with the popularity prior
+as its bias, at ``head_lr_scale`` of the learning rate, GLTA's batch size and rate. Items are ranked by the head's
+logits (a full ranking), early stopping on validation N@10 as GLTA does. Heads compared:
+
+- ``free``: the paper's linear head (as the config sets its rate), and ``free_full_rate`` (the head at the full rate);
+- ``graph``: GLTA+'s graph head, logits c (h M) . E_i through the frozen LightGCN item embeddings (M starts at zero),
+  so that every step moves every item.
+
+LightGCN's own scores on the same split are the reference. A free head that stays below LightGCN with this input caps
+the paper's GLTA whatever the LLM passes on; one that reaches it puts the loss on the LLM's path. Validation only
+(no test numbers are read), one seed, seconds to minutes on one core: no LLM is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from glta.config import build_config
+from glta.data import load_dataset
+from glta.evaluation.ranking import RankingEvaluator
+from glta.models.lightgcn import load_embeddings
+from glta.results import git_commit, provenance
+
+HEADS = {"free": ("free", None), "free_full_rate": ("free", 1.0), "graph": ("graph", None)}
+
+
+class LosslessGLTA(nn.Module):
+    """h = P e_u (a lossless stand-in for the LLM's hidden state at an output slot), then GLTA's head."""
+
+    def __init__(self, users: torch.Tensor, items: torch.Tensor, hidden: int, head: str, prior: torch.Tensor):
+        super().__init__()
+        self.users, self.items = users, items
+        self.project = nn.Linear(users.shape[1], hidden)
+        self.head = head
+        if head == "free":
+            self.weight = nn.Parameter(torch.zeros(len(items), hidden))
+        else:
+            self.weight = nn.Parameter(torch.zeros(hidden, items.shape[1]))  # M
+            self.scale = 1 / math.sqrt(hidden * items.shape[1])
+        self.bias = nn.Parameter(prior.clone())
+
+    def head_parameters(self) -> list[nn.Parameter]:
+        return [self.weight, self.bias]
+
+    def forward(self, users: torch.Tensor) -> torch.Tensor:
+        h = self.project(self.users[users])
+        if self.head == "free":
+            return h @ self.weight.T + self.bias
+        return self.scale * (h @ self.weight) @ self.items.T + self.bias
+
+
+def targets_for(train, users: np.ndarray, k: int, rng: np.random.Generator) -> torch.Tensor:
+    """Up to ``k`` of each user's training items (-100 where a user has fewer), as GLTA's overlap targets."""
+    out = torch.full((len(users), k), -100, dtype=torch.long)
+    for row, user in enumerate(users):
+        items = train.indices[train.indptr[user]:train.indptr[user + 1]]
+        chosen = rng.choice(items, size=min(k, len(items)), replace=False)
+        out[row, : len(chosen)] = torch.from_numpy(chosen)
+    return out
+
+
+def train_probe(dataset, config, users, items, head: str, head_scale: float | None, hidden: int, epochs: int,
+                valid: RankingEvaluator, seed: int, log=print) -> dict:
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    counts = np.asarray(dataset.train.sum(0)).ravel()
+    prior = torch.log(torch.from_numpy((counts + 1) / (counts + 1).sum())).float()
+    model = LosslessGLTA(users, items, hidden, head, prior)
+    lr, scale = config.train.lr, head_scale if head_scale is not None else config.model.head_lr_scale
+    optimizer = torch.optim.Adam([{"params": list(model.project.parameters()), "lr": lr},
+                                  {"params": model.head_parameters(), "lr": lr * scale}])
+    train = dataset.train.tocsr()
+    active = np.flatnonzero(np.diff(train.indptr) > 0)
+    k, batch = config.model.supervised_slots, config.train.batch_size
+    history, best, best_epoch, waited = [], -1.0, -1, 0
+    for epoch in range(epochs):
+        model.train()
+        losses, order = [], rng.permutation(active)
+        for start in range(0, len(active), batch):
+            chunk = order[start:start + batch]
+            logits = model(torch.from_numpy(chunk))
+            targets = targets_for(train, chunk, k, rng)
+            log_probs = torch.log_softmax(logits, 1)
+            present = targets >= 0
+            loss = -(log_probs.gather(1, targets.clamp_min(0)) * present).sum() / present.sum()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        model.eval()
+        with torch.no_grad():
+            score = valid.evaluate(lambda u: model(torch.as_tensor(u)))["N@10"]
+        history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "valid_N@10": round(score, 4)})
+        log(f"{head}{'' if head_scale is None else f' (head rate x{head_scale})'} epoch {epoch}: "
+            f"loss {np.mean(losses):.4f}, valid N@10 {score:.4f}")
+        if score > best:
+            best, best_epoch, waited = score, epoch, 0
+        else:
+            waited += 1
+            if waited >= config.train.patience:
+                break
+    return {"valid_N@10": round(best, 4), "best_epoch": best_epoch, "history": history}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=list(HEADS))
+    parser.add_argument("--hidden", type=int, default=576, help="the LLM's hidden size (SmolLM2-135M: 576)")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", help="write the measurements (with provenance) to this JSON file")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    started, commit = time.time(), git_commit()
+    config = build_config("glta", args.dataset)
+    dataset = load_dataset(config.data)
+    path = config.model.embeddings or Path("runs") / args.dataset / "lightgcn" / "embeddings.safetensors"
+    users, items = load_embeddings(path, dataset)
+    valid = RankingEvaluator(dataset, "valid", [10], config.eval.batch_size)
+    with torch.no_grad():
+        lightgcn = valid.evaluate(lambda u: users[torch.as_tensor(u)] @ items.T)["N@10"]
+    print(f"LightGCN (frozen embeddings, dot product): valid N@10 {lightgcn:.4f}", flush=True)
+    report = {"dataset": args.dataset, "lightgcn_valid_N@10": round(lightgcn, 4), "hidden": args.hidden,
+              "settings": {"lr": config.train.lr, "head_lr_scale": config.model.head_lr_scale,
+                           "batch_size": config.train.batch_size, "supervised_slots": config.model.supervised_slots,
+                           "patience": config.train.patience, "max_epochs": args.epochs}, "heads": {}}
+    for name in args.heads:
+        head, scale = HEADS[name]
+        report["heads"][name] = train_probe(dataset, config, users, items, head, scale, args.hidden, args.epochs,
+                                            valid, config.train.seed)
+        print(f"{name}: best valid N@10 {report['heads'][name]['valid_N@10']:.4f} "
+              f"(epoch {report['heads'][name]['best_epoch']}; LightGCN {lightgcn:.4f})", flush=True)
+    if args.out:
+        report["provenance"] = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed,
+                                          time.time() - started, commit=commit, embeddings=str(path))
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
