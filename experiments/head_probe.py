@@ -11,9 +11,11 @@ cross-entropy over the whole catalogue, the head a free |I| x hidden matrix star
 as its bias, at ``head_lr_scale`` of the learning rate, GLTA's batch size and rate. Items are ranked by the head's
 logits (a full ranking), early stopping on validation N@10 as GLTA does. Heads compared:
 
-- ``free``: the paper's linear head (as the config sets its rate), and ``free_full_rate`` (the head at the full rate);
+- ``free``: the paper's linear head (as the config sets its rate); ``free_full_rate`` (the head at the full rate),
+  ``free_no_prior`` (its bias starting at zero instead of the log popularity), ``free_all_targets`` (every training
+  item of the user a target each epoch instead of ``supervised_slots`` of them);
 - ``graph``: GLTA+'s graph head, logits c (h M) . E_i through the frozen LightGCN item embeddings (M starts at zero),
-  so that every step moves every item.
+  so that every step moves every item; ``graph_free``: both heads summed (GLTA+'s head without its residual).
 
 LightGCN's own scores on the same split are the reference. A free head that stays below LightGCN with this input caps
 the paper's GLTA whatever the LLM passes on; one that reaches it puts the loss on the LLM's path. Validation only
@@ -38,7 +40,17 @@ from glta.evaluation.ranking import RankingEvaluator
 from glta.models.lightgcn import load_embeddings
 from glta.results import git_commit, provenance
 
-HEADS = {"free": ("free", None), "free_full_rate": ("free", 1.0), "graph": ("graph", None)}
+# name -> (head, head rate scale (None: the config's), popularity prior as the starting bias, supervised targets
+# per user (None: the config's supervised_slots; 0: every training item of the user))
+HEADS = {
+    "free": ("free", None, True, None),              # the paper's head as the data set's GLTA config sets it
+    "free_full_rate": ("free", 1.0, True, None),
+    "free_no_prior": ("free", None, False, None),    # the bias starts at zero instead of log popularity
+    "free_all_targets": ("free", None, True, 0),     # every training item of the user a target each epoch
+    "free_k20": ("free", None, True, 20),            # 20 targets (ML-1M's config supervises 10)
+    "graph": ("graph", None, True, None),            # GLTA+'s graph head alone
+    "graph_free": ("both", None, True, None),        # the free head plus the graph head (GLTA+'s head)
+}
 
 
 class LosslessGLTA(nn.Module):
@@ -49,21 +61,22 @@ class LosslessGLTA(nn.Module):
         self.users, self.items = users, items
         self.project = nn.Linear(users.shape[1], hidden)
         self.head = head
-        if head == "free":
-            self.weight = nn.Parameter(torch.zeros(len(items), hidden))
-        else:
-            self.weight = nn.Parameter(torch.zeros(hidden, items.shape[1]))  # M
-            self.scale = 1 / math.sqrt(hidden * items.shape[1])
+        self.free = nn.Parameter(torch.zeros(len(items), hidden)) if head in ("free", "both") else None
+        self.map = nn.Parameter(torch.zeros(hidden, items.shape[1])) if head in ("graph", "both") else None  # M
+        self.scale = 1 / math.sqrt(hidden * items.shape[1])
         self.bias = nn.Parameter(prior.clone())
 
     def head_parameters(self) -> list[nn.Parameter]:
-        return [self.weight, self.bias]
+        return [p for p in (self.free, self.map, self.bias) if p is not None]
 
     def forward(self, users: torch.Tensor) -> torch.Tensor:
         h = self.project(self.users[users])
-        if self.head == "free":
-            return h @ self.weight.T + self.bias
-        return self.scale * (h @ self.weight) @ self.items.T + self.bias
+        logits = self.bias.expand(len(users), -1)
+        if self.free is not None:
+            logits = logits + h @ self.free.T
+        if self.map is not None:
+            logits = logits + self.scale * (h @ self.map) @ self.items.T
+        return logits
 
 
 def targets_for(train, users: np.ndarray, k: int, rng: np.random.Generator) -> torch.Tensor:
@@ -76,19 +89,22 @@ def targets_for(train, users: np.ndarray, k: int, rng: np.random.Generator) -> t
     return out
 
 
-def train_probe(dataset, config, users, items, head: str, head_scale: float | None, hidden: int, epochs: int,
-                valid: RankingEvaluator, seed: int, log=print) -> dict:
+def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: int, valid: RankingEvaluator,
+                seed: int, log=print) -> dict:
+    head, head_scale, with_prior, slots = HEADS[name]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     counts = np.asarray(dataset.train.sum(0)).ravel()
     prior = torch.log(torch.from_numpy((counts + 1) / (counts + 1).sum())).float()
+    prior = prior if with_prior else torch.zeros_like(prior)
     model = LosslessGLTA(users, items, hidden, head, prior)
     lr, scale = config.train.lr, head_scale if head_scale is not None else config.model.head_lr_scale
     optimizer = torch.optim.Adam([{"params": list(model.project.parameters()), "lr": lr},
                                   {"params": model.head_parameters(), "lr": lr * scale}])
     train = dataset.train.tocsr()
     active = np.flatnonzero(np.diff(train.indptr) > 0)
-    k, batch = config.model.supervised_slots, config.train.batch_size
+    batch = config.train.batch_size
+    k = config.model.supervised_slots if slots is None else slots or int(np.diff(train.indptr).max())
     history, best, best_epoch, waited = [], -1.0, -1, 0
     for epoch in range(epochs):
         model.train()
@@ -108,15 +124,15 @@ def train_probe(dataset, config, users, items, head: str, head_scale: float | No
         with torch.no_grad():
             score = valid.evaluate(lambda u: model(torch.as_tensor(u)))["N@10"]
         history.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "valid_N@10": round(score, 4)})
-        log(f"{head}{'' if head_scale is None else f' (head rate x{head_scale})'} epoch {epoch}: "
-            f"loss {np.mean(losses):.4f}, valid N@10 {score:.4f}")
+        log(f"{name} epoch {epoch}: loss {np.mean(losses):.4f}, valid N@10 {score:.4f}")
         if score > best:
             best, best_epoch, waited = score, epoch, 0
         else:
             waited += 1
             if waited >= config.train.patience:
                 break
-    return {"valid_N@10": round(best, 4), "best_epoch": best_epoch, "history": history}
+    return {"valid_N@10": round(best, 4), "best_epoch": best_epoch, "head": head, "head_lr_scale": scale,
+            "popularity_prior": with_prior, "targets_per_user": k, "history": history}
 
 
 def main() -> None:
@@ -143,9 +159,8 @@ def main() -> None:
                            "batch_size": config.train.batch_size, "supervised_slots": config.model.supervised_slots,
                            "patience": config.train.patience, "max_epochs": args.epochs}, "heads": {}}
     for name in args.heads:
-        head, scale = HEADS[name]
-        report["heads"][name] = train_probe(dataset, config, users, items, head, scale, args.hidden, args.epochs,
-                                            valid, config.train.seed)
+        report["heads"][name] = train_probe(dataset, config, users, items, name, args.hidden, args.epochs, valid,
+                                            config.train.seed)
         print(f"{name}: best valid N@10 {report['heads'][name]['valid_N@10']:.4f} "
               f"(epoch {report['heads'][name]['best_epoch']}; LightGCN {lightgcn:.4f})", flush=True)
     if args.out:
