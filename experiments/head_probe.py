@@ -15,7 +15,10 @@ logits (a full ranking), early stopping on validation N@10 as GLTA does. Heads c
   ``free_no_prior`` (its bias starting at zero instead of the log popularity), ``free_all_targets`` (every training
   item of the user a target each epoch instead of ``supervised_slots`` of them);
 - ``graph``: GLTA+'s graph head, logits c (h M) . E_i through the frozen LightGCN item embeddings (M starts at zero),
-  so that every step moves every item; ``graph_free``: both heads summed (GLTA+'s head without its residual).
+  so that every step moves every item; ``graph_free``: both heads summed (GLTA+'s head without its residual);
+- ``graph_from_lightgcn`` (and ``_slow``, at a tenth of the rate; ``_all``, every training item a target): the graph
+  head started exactly at LightGCN's scores, so the first evaluation is LightGCN itself: whether GLTA's objective
+  then moves the ranking beyond LightGCN's or away from it.
 
 LightGCN's own scores on the same split are the reference. A free head that stays below LightGCN with this input caps
 the paper's GLTA whatever the LLM passes on; one that reaches it puts the loss on the LLM's path. Validation only
@@ -28,6 +31,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,16 +44,33 @@ from glta.evaluation.ranking import RankingEvaluator
 from glta.models.lightgcn import load_embeddings
 from glta.results import git_commit, provenance
 
-# name -> (head, head rate scale (None: the config's), popularity prior as the starting bias, supervised targets
-# per user (None: the config's supervised_slots; 0: every training item of the user))
+@dataclass(frozen=True)
+class Variant:
+    head: str = "free"                # free | graph | both
+    head_lr_scale: float | None = None  # None: the config's
+    prior: bool = True                # the bias starts at the log popularity (else at zero)
+    learn_bias: bool = True
+    targets: int | None = None        # per user and epoch; None: the config's supervised_slots; 0: all their items
+    lr_scale: float = 1.0             # times the config's learning rate
+    start_at_lightgcn: bool = False   # graph head only: logits = <e_u, e_i> before the first step
+
+
 HEADS = {
-    "free": ("free", None, True, None),              # the paper's head as the data set's GLTA config sets it
-    "free_full_rate": ("free", 1.0, True, None),
-    "free_no_prior": ("free", None, False, None),    # the bias starts at zero instead of log popularity
-    "free_all_targets": ("free", None, True, 0),     # every training item of the user a target each epoch
-    "free_k20": ("free", None, True, 20),            # 20 targets (ML-1M's config supervises 10)
-    "graph": ("graph", None, True, None),            # GLTA+'s graph head alone
-    "graph_free": ("both", None, True, None),        # the free head plus the graph head (GLTA+'s head)
+    "free": Variant(),                                 # the paper's head as the data set's GLTA config sets it
+    "free_full_rate": Variant(head_lr_scale=1.0),
+    "free_no_prior": Variant(prior=False),             # the bias starts at zero instead of log popularity
+    "free_all_targets": Variant(targets=0),            # every training item of the user a target each epoch
+    "free_k20": Variant(targets=20),                   # 20 targets (ML-1M's config supervises 10)
+    "graph": Variant(head="graph"),                    # GLTA+'s graph head alone
+    "graph_free": Variant(head="both"),                # the free head plus the graph head (GLTA+'s head)
+    # the graph head started exactly at LightGCN's scores (P, M the identity on the embedding's dimensions, no bias):
+    # does GLTA's objective move the ranking away from LightGCN's, or beyond it? Also at a tenth of the rate, and
+    # with every training item of the user a target
+    "graph_from_lightgcn": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True),
+    "graph_from_lightgcn_slow": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
+                                        lr_scale=0.1),
+    "graph_from_lightgcn_all": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
+                                       targets=0),
 }
 
 
@@ -65,6 +86,16 @@ class LosslessGLTA(nn.Module):
         self.map = nn.Parameter(torch.zeros(hidden, items.shape[1])) if head in ("graph", "both") else None  # M
         self.scale = 1 / math.sqrt(hidden * items.shape[1])
         self.bias = nn.Parameter(prior.clone())
+
+    def start_at_lightgcn(self) -> None:
+        """Logits = <e_u, e_i> exactly: P and M copy the embedding's dimensions (the rest zero)."""
+        d = self.users.shape[1]
+        with torch.no_grad():
+            self.project.weight.zero_()
+            self.project.bias.zero_()
+            self.project.weight[:d, :d] = torch.eye(d)
+            self.map.zero_()
+            self.map[:d, :d] = torch.eye(d) / self.scale
 
     def head_parameters(self) -> list[nn.Parameter]:
         return [p for p in (self.free, self.map, self.bias) if p is not None]
@@ -91,21 +122,31 @@ def targets_for(train, users: np.ndarray, k: int, rng: np.random.Generator) -> t
 
 def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: int, valid: RankingEvaluator,
                 seed: int, log=print) -> dict:
-    head, head_scale, with_prior, slots = HEADS[name]
+    variant = HEADS[name]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     counts = np.asarray(dataset.train.sum(0)).ravel()
     prior = torch.log(torch.from_numpy((counts + 1) / (counts + 1).sum())).float()
-    prior = prior if with_prior else torch.zeros_like(prior)
-    model = LosslessGLTA(users, items, hidden, head, prior)
-    lr, scale = config.train.lr, head_scale if head_scale is not None else config.model.head_lr_scale
+    prior = prior if variant.prior else torch.zeros_like(prior)
+    model = LosslessGLTA(users, items, hidden, variant.head, prior)
+    model.bias.requires_grad_(variant.learn_bias)
+    history, best, best_epoch, waited = [], -1.0, -1, 0
+    if variant.start_at_lightgcn:
+        model.start_at_lightgcn()
+        with torch.no_grad():
+            best = valid.evaluate(lambda u: model(torch.as_tensor(u)))["N@10"]
+        history.append({"epoch": -1, "loss": None, "valid_N@10": round(best, 4)})
+        log(f"{name} before training: valid N@10 {best:.4f}")
+    lr = config.train.lr * variant.lr_scale
+    scale = variant.head_lr_scale if variant.head_lr_scale is not None else config.model.head_lr_scale
     optimizer = torch.optim.Adam([{"params": list(model.project.parameters()), "lr": lr},
-                                  {"params": model.head_parameters(), "lr": lr * scale}])
+                                  {"params": [p for p in model.head_parameters() if p.requires_grad],
+                                   "lr": lr * scale}])
     train = dataset.train.tocsr()
     active = np.flatnonzero(np.diff(train.indptr) > 0)
     batch = config.train.batch_size
-    k = config.model.supervised_slots if slots is None else slots or int(np.diff(train.indptr).max())
-    history, best, best_epoch, waited = [], -1.0, -1, 0
+    most = int(np.diff(train.indptr).max())
+    k = config.model.supervised_slots if variant.targets is None else variant.targets or most
     for epoch in range(epochs):
         model.train()
         losses, order = [], rng.permutation(active)
@@ -131,8 +172,8 @@ def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: i
             waited += 1
             if waited >= config.train.patience:
                 break
-    return {"valid_N@10": round(best, 4), "best_epoch": best_epoch, "head": head, "head_lr_scale": scale,
-            "popularity_prior": with_prior, "targets_per_user": k, "history": history}
+    return {"valid_N@10": round(best, 4), "best_epoch": best_epoch, **asdict(variant), "lr": lr,
+            "head_lr_scale": scale, "targets_per_user": k, "history": history}
 
 
 def main() -> None:
