@@ -95,7 +95,7 @@ def test_the_cuda_check_runs_the_demo_within_its_own_time_and_comes_back(gpu_ses
         folder = Path(demo[demo.index("--results-dir") + 1]) / "synthetic"
         folder.mkdir(parents=True)
         (folder / "glta.json").write_text('{"N@10": 0.1}')
-        return {job.name: {"status": "complete"} for job in jobs}
+        return {job.name: {"status": "complete", "seconds": 1.0, "output_tail": ""} for job in jobs}
 
     payload = b"gguf" * 100
     stage, _ = _stage(gpu_session, tmp_path, payload, budget=1000)
