@@ -1,0 +1,48 @@
+"""experiments/head_probe.py: GLTA's output side without the LLM, started at LightGCN's scores or from zero."""
+
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def head_probe(experiment):
+    return experiment("head_probe")
+
+
+def test_started_at_lightgcn_the_probe_scores_exactly_as_lightgcn(head_probe):
+    torch.manual_seed(0)
+    users, items = torch.randn(7, 8), torch.randn(11, 8)
+    model = head_probe.LosslessGLTA(users, items, hidden=16, head="graph", prior=torch.zeros(11))
+    model.start_at_lightgcn()
+    assert torch.allclose(model(torch.arange(7)), users @ items.T, atol=1e-4)
+    free = head_probe.LosslessGLTA(users, items, hidden=16, head="free", prior=torch.arange(11.0))
+    assert torch.equal(free(torch.arange(7)), torch.arange(11.0).expand(7, -1))  # a zero head: the prior alone
+
+
+def test_targets_are_the_users_own_items_padded(head_probe):
+    import scipy.sparse as sp
+
+    train = sp.csr_matrix(np.array([[1, 1, 0, 0, 1], [0, 0, 1, 0, 0]], dtype=np.float32))
+    targets = head_probe.targets_for(train, np.array([0, 1]), 2, np.random.default_rng(0))
+    assert set(targets[0].tolist()) <= {0, 1, 4} and len(set(targets[0].tolist())) == 2
+    assert targets[1].tolist() == [2, -100]
+
+
+def test_the_probe_trains_and_reports_its_variant(head_probe, synthetic, tmp_path):
+    from glta.config import build_config
+    from glta.evaluation.ranking import RankingEvaluator
+
+    config = build_config("glta", "synthetic")
+    torch.manual_seed(0)
+    users, items = torch.randn(synthetic.n_users, 8), torch.randn(synthetic.n_items, 8)
+    valid = RankingEvaluator(synthetic, "valid", [10], 256)
+    result = head_probe.train_probe(synthetic, config, users, items, "free_all_targets", 16, 2, valid, 0,
+                                    log=lambda _: None)
+    assert 0 < result["valid_N@10"] < 1 and len(result["history"]) <= 2
+    assert result["history"][1]["loss"] < result["history"][0]["loss"]
+    assert result["targets_per_user"] == int(np.diff(synthetic.train.indptr).max()) and result["head"] == "free"
+    start = head_probe.train_probe(synthetic, config, users, items, "graph_from_lightgcn", 16, 1, valid, 0,
+                                   log=lambda _: None)
+    lightgcn = valid.evaluate(lambda u: users[u] @ items.T)["N@10"]
+    assert start["history"][0] == {"epoch": -1, "loss": None, "valid_N@10": round(lightgcn, 4)}
