@@ -5,7 +5,7 @@ The bundled LLM's GGUF (98 MB) is larger than what one call of the team's device
 slices over consecutive calls while the machine stays warm: call i carries the ignored folder ``.gpu/call<i>/``, the
 folders of earlier calls stay there, and the last call also carries the raw data sets, the ``gguf`` wheel and, for
 GLTA, each data set's frozen LightGCN run and cached texts. That call joins the slices, checks the SHA-256, and runs
-the session's jobs side by side until a deadline (``--parallel``, 4 at a time by default, the machine's cores shared
+the session's jobs side by side until a deadline (``--parallel``, 6 at a time by default, the machine's cores shared
 among them; a 135M LLM at GLTA's batch sizes should leave most of an H200 idle): ``glta demo`` (``--cuda-check``),
 each data set's texts (``glta text generate``), and each GLTA variant (``experiments/glta_variants.py``) once its data
 set's texts are complete. Variants that share an IA stage take turns on it (the first trains it, the others load
@@ -327,7 +327,7 @@ def place_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
 
 
 def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: int = 0, stage: Path = STAGE,
-        check_seconds: float = 0, glta: list[str] | None = None, parallel: int = 4, seeds: list[str] | None = None,
+        check_seconds: float = 0, glta: list[str] | None = None, parallel: int = 6, seeds: list[str] | None = None,
         baselines: list[str] | None = None) -> dict:
     """Join and check the GGUF, then run the session's jobs side by side (``parallel`` at a time, the machine's
     cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, each GLTA variant
@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
     r.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...")
     r.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...")
-    r.add_argument("--parallel", type=int, default=4, help="jobs side by side (the cores are shared among them)")
+    r.add_argument("--parallel", type=int, default=6, help="jobs side by side (the cores are shared among them)")
     r.add_argument("--cuda-check", type=float, default=0, metavar="SECONDS",
                    help="first run `glta demo` (GLTA on CUDA, synthetic set) for at most this long (0: skip)")
     c = sub.add_parser("collect", help="here: fold returned texts into the local cache")
