@@ -61,6 +61,7 @@ HEADS = {
     "free_no_prior": Variant(prior=False),             # the bias starts at zero instead of log popularity
     "free_all_targets": Variant(targets=0),            # every training item of the user a target each epoch
     "free_k20": Variant(targets=20),                   # 20 targets (ML-1M's config supervises 10)
+    "free_k40": Variant(targets=40),                   # 40 (GLTA's `slots40` variant)
     "graph": Variant(head="graph"),                    # GLTA+'s graph head alone
     "graph_free": Variant(head="both"),                # the free head plus the graph head (GLTA+'s head)
     # the graph head started exactly at LightGCN's scores (P, M the identity on the embedding's dimensions, no bias):
