@@ -263,7 +263,7 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
         handle.close()
         tail = (logs / log_name(name)).read_text(errors="replace")[-1500:].strip()
         report[name] = {"status": status, "seconds": round(time.time() - began, 1), "output_tail": tail}
-        print(f"[{name}] {status} after {report[name]['seconds']:.0f}s", tail[-600:], sep="\n", flush=True)
+        print(f"[{name}] {status} after {report[name]['seconds']:.0f}s", tail[-300:], sep="\n", flush=True)
 
     limits = {job.name: job.limit for job in jobs}
     while pending or running:
