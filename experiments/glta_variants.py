@@ -69,6 +69,7 @@ VARIANTS = {
 }
 # GLTA+ (beyond the paper) on its own base, ``configs/<dataset>/glta_plus.yaml``; reported as GLTA+ rows only
 PLUS_VARIANTS = {
+    "glta_plus": [],  # GLTA+ itself, as `glta train glta_plus` trains it (results/<dataset>/glta_plus.json)
     "plus_overlap": ["model.target_mode=overlap"],
     # the paper GLTA's k = 20 supervised slots and 20-epoch budget (chosen on ML-100k validation) carried over
     "plus_slots20": ["model.supervised_slots=20", "train.epochs=20", "train.patience=3"],
@@ -86,9 +87,10 @@ def variant_config(dataset: str, name: str, threads: int = 0):
 
 
 def variant_paths(dataset: str, name: str) -> tuple[Path, Path]:
-    """(results file, run folder) of a variant; ``default`` is the data set's GLTA run."""
-    if name == "default":
-        return result_path(Path("results"), dataset, "default"), Path("runs") / dataset / "glta"
+    """(results file, run folder) of a variant; ``default`` is the data set's GLTA run, ``glta_plus`` its GLTA+ run."""
+    if name in ("default", "glta_plus"):
+        folder = "glta" if name == "default" else name
+        return result_path(Path("results"), dataset, name), Path("runs") / dataset / folder
     return result_path(Path("results"), dataset, name), Path("runs") / dataset / "glta_variants" / name
 
 

@@ -123,7 +123,7 @@ def plan(datasets: list[str]) -> None:
         default = load(Path("results"), dataset, "default")
         if left:
             need_texts.append(dataset)
-        todo = [name for name in GLTA_VARIANTS if not records(Path("results"), dataset, name)]
+        todo = [name for name in GLTA_VARIANTS + ["glta_plus"] if not records(Path("results"), dataset, name)]
         if todo and (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
             glta_todo.append(f"{dataset}:{','.join(todo)}")  # there, each starts once its data set's texts are done
         elif todo:
