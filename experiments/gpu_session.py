@@ -3,13 +3,15 @@ machine that only 64 MiB of working tree reaches per call (README, "GPU users").
 
 The bundled LLM's GGUF (98 MB) is larger than what one call of the team's device tool carries, so it travels in
 slices over consecutive calls while the machine stays warm: call i carries the ignored folder ``.gpu/call<i>/``, the
-folders of earlier calls stay there, and the last call also carries the raw data sets, the ``gguf`` wheel and, for
-GLTA, each data set's frozen LightGCN run and cached texts. That call joins the slices, checks the SHA-256, and runs
-the session's jobs side by side until a deadline (``--parallel``, 6 at a time by default, the machine's cores shared
-among them; a 135M LLM at GLTA's batch sizes should leave most of an H200 idle): ``glta demo`` (``--cuda-check``),
-each data set's texts (``glta text generate``), and each GLTA variant (``experiments/glta_variants.py``) once its data
-set's texts are complete. Variants that share an IA stage take turns on it (the first trains it, the others load
-it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
+folders of earlier calls stay there, and the staged files (the raw data sets, the ``gguf`` wheel, for GLTA each data
+set's frozen LightGCN embeddings and cached texts, for the text baselines their cached MiniLM embeddings) are packed
+into the calls whole, the GGUF's slices filling the room left. The last call gathers the files, joins the slices,
+checks the SHA-256, and runs the session's jobs side by side until a deadline (``--parallel``, 6 at a time by
+default, the machine's cores shared among them; a 135M LLM at GLTA's batch sizes should leave most of an H200 idle):
+``glta demo`` (``--cuda-check``), each data set's texts (``glta text generate``), each GLTA variant
+(``experiments/glta_variants.py``) once its data set's texts are complete, and the graph baselines' grids and seeds
+(``--baselines``, ``--seeds``). Variants that share an IA stage take turns on it (the first trains it, the others
+load it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
 
     # here: slice the GGUF, stage what the jobs read, print each call's carry list and command
     .venv/bin/python experiments/gpu_session.py prepare --datasets amazon-scientific goodreads-once
@@ -59,22 +61,32 @@ def travelling_bytes(root: Path = ROOT) -> int:
     return sum((root / n.decode()).stat().st_size for n in names if n and (root / n.decode()).is_file())
 
 
-def folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-def plan_calls(gguf_bytes: int, extra_bytes: int, budget: int) -> list[tuple[int, int]]:
-    """(start, end) byte range of the GGUF each call carries; the last call also carries ``extra_bytes``."""
-    if budget <= extra_bytes:
-        raise SystemExit(f"the data sets and wheel alone ({extra_bytes / 2**20:.1f} MiB) exceed what one call can "
-                         f"carry beside the tree ({budget / 2**20:.1f} MiB): stage fewer data sets per run")
-    calls, start = [], 0
-    while gguf_bytes - start > budget - extra_bytes:  # the rest and the extras do not fit one call yet
-        end = min(gguf_bytes, start + budget)
-        calls.append((start, end))
-        start = end
-    calls.append((start, gguf_bytes))
-    return calls
+def plan_calls(gguf_bytes: int, files: dict[str, int], budget: int) -> list[dict]:
+    """What each call carries within ``budget`` bytes: ``files`` (the staged data sets, runs, texts, embeddings and
+    wheel, by path; each whole, largest first into the first call with room) and a contiguous ``slice`` (start, end)
+    of the GGUF filling what room is left, in order, with more calls while GGUF bytes remain."""
+    too_big = [name for name, size in files.items() if size > budget]
+    if too_big:
+        raise SystemExit(f"{too_big[0]} ({files[too_big[0]] / 2**20:.1f} MiB) exceeds what one call can carry beside "
+                         f"the tree ({budget / 2**20:.1f} MiB): stage fewer data sets per run")
+    calls: list[dict] = []
+    for name in sorted(files, key=lambda n: (-files[n], n)):
+        room = next((c for c in calls if c["free"] >= files[name]), None)
+        if room is None:
+            room = {"files": [], "free": budget}
+            calls.append(room)
+        room["files"].append(name)
+        room["free"] -= files[name]
+    start, index = 0, 0
+    while start < gguf_bytes or not calls:
+        if index == len(calls):
+            calls.append({"files": [], "free": budget})
+        end = min(gguf_bytes, start + calls[index]["free"])
+        if end > start:
+            calls[index]["slice"] = (start, end)
+            calls[index]["free"] -= end - start
+        start, index = end, index + 1
+    return [{"files": sorted(c["files"]), "slice": c.get("slice")} for c in calls]
 
 
 def parse_specs(specs: list[str], default: str | None = "default", option: str = "--glta") -> dict[str, list[str]]:
@@ -133,7 +145,10 @@ def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> None:
         lightgcn = ROOT / "runs" / name / "lightgcn"
         if not (lightgcn / "embeddings.safetensors").is_file():
             raise SystemExit(f"--glta {name}: {lightgcn} has no embeddings; `glta pretrain --dataset {name}` first")
-        shutil.copytree(lightgcn, extra / "runs" / name / "lightgcn")
+        (extra / "runs" / name / "lightgcn").mkdir(parents=True)
+        for file in ("embeddings.safetensors", "run.json"):  # what GLTA reads (the model file serves cold start only)
+            if (lightgcn / file).is_file():
+                shutil.copy2(lightgcn / file, extra / "runs" / name / "lightgcn" / file)
         for texts in sorted((cache / "texts").glob(f"{name}-*")):
             if texts.name[len(name) + 1:].isalnum():  # <name>-<fingerprint>, not another data set's prefix
                 shutil.copytree(texts, extra / "cache" / "texts" / texts.name)
@@ -154,7 +169,7 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: lis
     gguf = bundled_gguf() if datasets or jobs else None  # the graph baselines need no LLM: one call, no slices
     if STAGE.exists():
         shutil.rmtree(STAGE)
-    extra = STAGE / "extra"  # moved into the last call's folder once the slices are planned
+    extra = STAGE / "extra"  # its files are spread over the calls once the calls are planned
     stage_glta(jobs, extra, cache_dir())
     stage_text_embeddings(graph, extra)
     for name in dict.fromkeys([*datasets, *(n for n in jobs if n != "synthetic"), *graph]):
@@ -176,23 +191,46 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: lis
 
     budget = LIMIT - travelling_bytes() - MARGIN
     size = gguf.stat().st_size if gguf is not None else 0
-    calls = plan_calls(size, folder_bytes(extra), budget)
+    files = {p.relative_to(extra).as_posix(): p.stat().st_size for p in sorted(extra.rglob("*")) if p.is_file()}
+    calls = plan_calls(size, files, budget)
     manifest = {"gguf": gguf.name if gguf is not None else None, "bytes": size,
                 "sha256": file_sha256(gguf) if gguf is not None else None, "calls": len(calls),
-                "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)] if size else [],
+                "slices": [{"call": i + 1, "start": c["slice"][0], "end": c["slice"][1]}
+                           for i, c in enumerate(calls) if c["slice"]],
+                "files": {name: i + 1 for i, c in enumerate(calls) for name in c["files"]},
                 "datasets": datasets, "glta": [f"{n}:{','.join(v)}" for n, v in jobs.items()],
                 "seeds": [f"{n}:{','.join(v)}" for n, v in graph_seeds.items()],
                 "baselines": [f"{n}:{','.join(v)}" for n, v in graph_grids.items()], "commit": git_commit()}
-    for i, (start, end) in enumerate(calls):
+    for i, call in enumerate(calls):
         folder = STAGE / f"call{i + 1}"
         folder.mkdir(parents=True)
-        if size:
+        if call["slice"]:
             with open(gguf, "rb") as handle:
-                handle.seek(start)
-                (folder / f"slice{i + 1}.bin").write_bytes(handle.read(end - start))
+                handle.seek(call["slice"][0])
+                (folder / f"slice{i + 1}.bin").write_bytes(handle.read(call["slice"][1] - call["slice"][0]))
+        for name in call["files"]:
+            (folder / "extra" / name).parent.mkdir(parents=True, exist_ok=True)
+            (extra / name).rename(folder / "extra" / name)
         (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    extra.rename(STAGE / f"call{len(calls)}" / "extra")
+    shutil.rmtree(extra)
     return manifest
+
+
+def merge_extras(manifest: dict, stage: Path) -> Path:
+    """There: the staged files, spread over the calls' ``extra`` folders, gathered in ``<stage>/extra`` (moved, so
+    a repeated command finds them there); a file whose call's folder is gone is named."""
+    merged = stage / "extra"
+    for folder in sorted(stage.glob("call*/extra")):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                target = merged / path.relative_to(folder)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(target)
+    missing = sorted({call for name, call in manifest.get("files", {}).items() if not (merged / name).is_file()})
+    if missing:
+        raise SystemExit(f"the files of call(s) {missing} are not on this machine: it was given back between calls, "
+                         "so make the calls again from call 1, one right after the other")
+    return merged
 
 
 def device_command(manifest: dict, call: int, seconds: int) -> str:
@@ -339,7 +377,7 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
         raise SystemExit(f"no {stage}/call*/manifest.json: run `experiments/gpu_session.py prepare` here first and "
                          "carry its folders")
     manifest = json.loads(manifests[0].read_text())
-    last = stage / f"call{manifest['calls']}" / "extra"
+    last = merge_extras(manifest, stage)
     threads = max(1, (os.cpu_count() or 1) // parallel)
     env = dict(os.environ, GLTA_DATA_ROOT=str(last / "data"), GLTA_CACHE_DIR=str(stage / "cache"),
                OMP_NUM_THREADS=str(threads))

@@ -17,23 +17,40 @@ def gpu_session(experiment):
     return experiment("gpu_session")
 
 
-@pytest.mark.parametrize("size,extra,budget", [(98, 9, 55), (98, 9, 200), (100, 10, 50), (95, 10, 50), (0, 5, 20)])
-def test_calls_cover_the_file_once_and_each_fits(gpu_session, size, extra, budget):
-    calls = gpu_session.plan_calls(size, extra, budget)
-    assert calls[0][0] == 0 and calls[-1][1] == size
-    assert all(a[1] == b[0] for a, b in zip(calls, calls[1:]))  # contiguous, no overlap
-    assert all(end - start <= budget for start, end in calls[:-1])
-    assert calls[-1][1] - calls[-1][0] + extra <= budget  # the last call also carries the data sets and wheel
+@pytest.mark.parametrize("size,files,budget", [(98, {"d": 9}, 55), (98, {"d": 9}, 200), (95, {}, 50),
+                                               (100, {"a": 30, "b": 25, "c": 20}, 50), (0, {"d": 5}, 20), (0, {}, 20)])
+def test_calls_carry_every_file_once_and_the_gguf_once_and_each_fits(gpu_session, size, files, budget):
+    calls = gpu_session.plan_calls(size, files, budget)
+    slices = [c["slice"] for c in calls if c["slice"]]
+    assert sum(end - start for start, end in slices) == size
+    assert all(a[1] == b[0] for a, b in zip(slices, slices[1:])) and (not slices or slices[0][0] == 0)
+    assert sorted(n for c in calls for n in c["files"]) == sorted(files)
+    for call in calls:
+        carried = sum(files[n] for n in call["files"]) + (call["slice"][1] - call["slice"][0] if call["slice"] else 0)
+        assert 0 < carried <= budget or (size == 0 and not files)  # every call carries something, none too much
 
 
-def test_extras_larger_than_a_call_are_refused(gpu_session):
-    with pytest.raises(SystemExit, match="exceed"):
-        gpu_session.plan_calls(100, 60, 50)
+def test_a_file_larger_than_a_call_is_refused(gpu_session):
+    with pytest.raises(SystemExit, match="big.npy"):
+        gpu_session.plan_calls(100, {"big.npy": 60, "small": 1}, 50)
+
+
+def test_files_spread_over_calls_are_gathered_there(gpu_session, tmp_path):
+    stage = tmp_path / "stage"
+    for call, name in ((1, "data/ml-1m/ratings.dat"), (2, "cache/texts/ml-1m-abc/profile-1.jsonl")):
+        (stage / f"call{call}" / "extra" / name).parent.mkdir(parents=True)
+        (stage / f"call{call}" / "extra" / name).write_text(name)
+    manifest = {"files": {"data/ml-1m/ratings.dat": 1, "cache/texts/ml-1m-abc/profile-1.jsonl": 2}}
+    merged = gpu_session.merge_extras(manifest, stage)
+    assert (merged / "data/ml-1m/ratings.dat").read_text() == "data/ml-1m/ratings.dat"
+    assert gpu_session.merge_extras(manifest, stage) == merged  # again (the same command once more): still there
+    with pytest.raises(SystemExit, match=r"call\(s\) \[3\]"):
+        gpu_session.merge_extras({"files": {**manifest["files"], "whl/gguf.whl": 3}}, stage)
 
 
 def _stage(gpu_session, tmp_path, payload: bytes, budget: int):
     stage = tmp_path / "stage"
-    calls = gpu_session.plan_calls(len(payload), 0, budget)
+    calls = [c["slice"] for c in gpu_session.plan_calls(len(payload), {}, budget)]
     manifest = {"gguf": "model.gguf", "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
                 "calls": len(calls), "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)]}
     for i, (a, b) in enumerate(calls):
@@ -255,5 +272,6 @@ def test_a_baselines_only_session_needs_no_llm(gpu_session, tmp_path, monkeypatc
     gpu_session.run([], tmp_path / "out", seconds=600, batch_size=8, stage=stage, check_seconds=120,
                     seeds=["ml-1m:hccf"])
     assert seen["jobs"] == ["seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]
-    assert seen["env"]["GLTA_TEXT_ENCODER"] == str(extra / "encoder" / "model") and "GLTA_GGUF_DIR" not in seen["env"]
+    assert seen["env"]["GLTA_TEXT_ENCODER"] == str(stage / "extra" / "encoder" / "model")  # gathered from the calls
+    assert "GLTA_GGUF_DIR" not in seen["env"]
     assert (stage / "cache" / "text-embeddings" / "abc.npy").read_bytes() == b"npy"
