@@ -287,7 +287,7 @@ def log_name(job: str) -> str:
 
 
 def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path, cwd: Path = ROOT,
-             poll: float = 1.0) -> dict[str, dict]:
+             poll: float = 1.0, grace: float = 20.0) -> dict[str, dict]:
     """Run ``jobs`` side by side, at most ``slots`` at a time, each once the jobs it comes after have completed (in
     list order otherwise), until ``deadline``: a job still running then is stopped (every job resumes when the same
     command runs again), one not started is reported so. Each job's output goes to ``logs/<job>.log``, which comes
@@ -311,10 +311,10 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
             if code is not None:
                 finish(name, "complete" if code == 0 else f"failed ({code})")
             elif limits[name] is not None and now - began >= limits[name]:
-                stop([proc])
+                stop([proc], grace)
                 finish(name, f"stopped at its own limit of {limits[name]:.0f}s")
         if now >= deadline and running:
-            stop([proc for proc, _, _ in running.values()])  # together: the call's own limit follows soon
+            stop([proc for proc, _, _ in running.values()], grace)  # together: the call's own limit follows soon
             for name in list(running):
                 finish(name, "stopped at the deadline: the same command continues it")
         for job in list(pending):
@@ -328,11 +328,20 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
                 handle = open(logs / log_name(job.name), "w")
                 print(f"[{job.name}] started: {' '.join(job.command[1:6])}", flush=True)
                 proc = subprocess.Popen(job.command, env=env, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=interruptible)
                 running[job.name] = (proc, time.time(), handle)
         if pending or running:
             time.sleep(poll)
     return report
+
+
+def interruptible() -> None:
+    """In a job's process before it starts: SIGINT back to its default, so that Python turns it into a
+    KeyboardInterrupt even when this session was started in the background (where the shell ignores SIGINT and the
+    children would inherit that)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop(procs: list[subprocess.Popen], grace: float = 20.0) -> None:
