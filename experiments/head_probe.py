@@ -38,11 +38,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from glta.align.gllm import popularity_prior
 from glta.config import build_config
 from glta.data import load_dataset
 from glta.evaluation.ranking import RankingEvaluator
 from glta.models.lightgcn import load_embeddings
 from glta.results import git_commit, provenance
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -82,7 +84,6 @@ class LosslessGLTA(nn.Module):
         super().__init__()
         self.users, self.items = users, items
         self.project = nn.Linear(users.shape[1], hidden)
-        self.head = head
         self.free = nn.Parameter(torch.zeros(len(items), hidden)) if head in ("free", "both") else None
         self.map = nn.Parameter(torch.zeros(hidden, items.shape[1])) if head in ("graph", "both") else None  # M
         self.scale = 1 / math.sqrt(hidden * items.shape[1])
@@ -126,8 +127,7 @@ def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: i
     variant = HEADS[name]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    counts = np.asarray(dataset.train.sum(0)).ravel()
-    prior = torch.log(torch.from_numpy((counts + 1) / (counts + 1).sum())).float()
+    prior = popularity_prior(dataset.train)  # GLTA's own starting bias
     prior = prior if variant.prior else torch.zeros_like(prior)
     model = LosslessGLTA(users, items, hidden, variant.head, prior)
     model.bias.requires_grad_(variant.learn_bias)

@@ -186,8 +186,7 @@ def stage_turn(stage: Stage, log: Callable[[str], None] = print) -> Iterator[Non
     def waiting() -> None:
         log(f"{stage.name.upper()}: another run is training this stage ({stage.cache}); waiting for its result")
 
-    lock = stage.cache.with_name(stage.cache.name.split(".")[0] + ".lock")
-    with file_lock(lock, f"{stage.name} stage {stage.cache}", wait=True, on_wait=waiting):
+    with file_lock(beside_stage(stage.cache, ".lock"), f"{stage.name} stage {stage.cache}", wait=True, on_wait=waiting):
         yield
 
 
@@ -242,9 +241,14 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
     return summary
 
 
+def beside_stage(cache: Path, suffix: str) -> Path:
+    """A file kept beside a stage's cache file, named after its key."""
+    return cache.with_name(cache.name.split(".")[0] + suffix)
+
+
 def partial_stage_path(cache: Path) -> Path:
     """Where an unfinished stage keeps its last finished epoch, beside the stage's cache file."""
-    return cache.with_name(cache.name.split(".")[0] + ".partial.safetensors")
+    return beside_stage(cache, ".partial.safetensors")
 
 
 def save_stage(model: Recommender, path: Path, summary: dict) -> None:

@@ -5,6 +5,7 @@ recommendations off those logits (§4.5). Every output is a catalogue item id by
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +28,13 @@ class GLLMHead(nn.Linear):
         if self.tie_scale is not None:
             logits = logits + self.tie_scale * (hidden @ item_tokens.T)
         return logits
+
+
+def popularity_prior(train) -> torch.Tensor:
+    """The head's starting bias: the log of each item's add-one smoothed share of the training interactions
+    (``train``: users x items)."""
+    counts = torch.from_numpy(np.asarray(train.sum(0), dtype=np.float64).ravel())
+    return torch.log((counts + 1) / (counts + 1).sum()).float()
 
 
 def gllm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

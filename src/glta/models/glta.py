@@ -19,7 +19,8 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from glta.align.gllm import GLLMHead, first_k, first_logit, gllm_loss, group_loss, ranking_scores
+from glta.align.gllm import (GLLMHead, first_k, first_logit, gllm_loss, group_loss, popularity_prior,
+                             ranking_scores)
 from glta.align.graph_output import GraphHead, fuse, residual_scale_init, standardise
 from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
@@ -93,10 +94,9 @@ class GLTA(Recommender):
             raise ConfigError(f"model.head={config.head}; choose linear or tied")
         self.head = GLLMHead(hidden, self.n_items, tied=config.head == "tied")
         if config.head_prior:
-            counts = torch.from_numpy(np.asarray(dataset.train.sum(0), dtype=np.float64).ravel())
             with torch.no_grad():
                 self.head.weight.zero_()
-                self.head.bias.copy_(torch.log((counts + 1) / (counts + 1).sum()).float())
+                self.head.bias.copy_(popularity_prior(dataset.train))
         # GLTA+ parts: registered only when switched on, so the paper's GLTA keeps its exact saved state
         self.graph_head = GraphHead(hidden, item_emb.shape[1]) if config.graph_head else None
         self.graph_scale = None
