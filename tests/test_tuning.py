@@ -16,6 +16,7 @@ def test_parse_grid_reads_values_as_yaml():
 
 def test_tune_keeps_the_best_validation_point_and_resumes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GLTA_GIT_COMMIT", "0000000+dirty-test")  # the label runs record (see results.git_commit)
     from pathlib import Path
 
     configs = Path(__file__).resolve().parents[1] / "configs"
@@ -37,9 +38,18 @@ def test_tune_keeps_the_best_validation_point_and_resumes(tmp_path, monkeypatch)
     assert sum("already trained" in line for line in lines) == 2  # thread count does not force a retrain
     lines.clear()
     before = {p["name"]: Path(p["results"]).stat().st_mtime_ns for p in points}
+    monkeypatch.setenv("GLTA_GIT_COMMIT", "1111111")  # a clean commit's label, unlike the points above
     tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
     assert not any("already trained" in line for line in lines)  # e.g. points made from code no commit records
     assert all(Path(p["results"]).stat().st_mtime_ns > before[p["name"]] for p in points)
+    lines.clear()  # a retraining repeated (say, after a cut-off) keeps what this clean commit already made
+    tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
+    assert sum("already trained" in line for line in lines) == 2
+    lines.clear()  # an edited tree is never "this clean commit", whatever it made before
+    monkeypatch.setenv("GLTA_GIT_COMMIT", "1111111+dirty-abc")
+    tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
+    tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
+    assert not any("already trained" in line for line in lines)
 
 
 def test_same_config_tolerates_options_added_later_at_their_default():

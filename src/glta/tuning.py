@@ -1,7 +1,8 @@
 """Validation-set grid search for any method: train every grid point, keep the best by validation NDCG@10.
 
 Each point is an ordinary run (``runs/<data>/<method>/grid/<point>/``, ``results/<data>/grid/<method>/<point>.json``),
-so a grid killed half-way resumes: points whose results file exists with the same config are not retrained. The
+so a grid killed half-way resumes: points whose results file exists with the same config are not retrained (with
+``retrain``, only points made by this very clean commit are kept, so a cut-off retraining resumes too). The
 chosen point's results file becomes ``results/<data>/<method>.json`` with the whole grid recorded under
 ``selection``, and its model is copied to ``runs/<data>/<method>/`` for ``glta evaluate`` and ``glta recommend``.
 The test split is never looked at for the choice.
@@ -20,7 +21,7 @@ from glta.config import RunConfig, build_config, model_config_class
 from glta.paths import atomic_write
 from glta.errors import ConfigError
 from glta.pipeline import default_results_path, default_run_dir, train
-from glta.results import dumps, read_results
+from glta.results import dumps, git_commit, read_results
 
 
 def parse_grid(entries: list[str]) -> dict[str, list]:
@@ -76,10 +77,13 @@ def same_config(saved: dict | None, config: dict) -> bool:
 def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] | None = None,
          config_files: list | None = None, config_dir: str | Path = "configs", data_root: str | None = None,
          select_metric: str = "N@10", progress: bool = True, log=print, retrain: bool = False) -> dict:
-    """Train every point of ``grid`` (a point whose results file holds this very config is reused, unless
-    ``retrain``: e.g. points made from code no commit records) and keep the best on validation as the method's
-    results file and run folder."""
+    """Train every point of ``grid`` and keep the best on validation as the method's results file and run folder.
+    A point whose results file holds this very config is reused; with ``retrain`` (e.g. points made from code no
+    commit records) only if that file was also made by the current commit from a clean tree, so a retraining cut
+    off half-way keeps the points it finished."""
     overrides = list(overrides or [])
+    current = git_commit()  # a plain hash only for a clean tree (or $GLTA_GIT_COMMIT's label, e.g. on a GPU copy)
+    current_is_clean = current != "unknown" and "+" not in current
     keys = list(grid)
     rows = []
     for values in itertools.product(*(grid[k] for k in keys)):
@@ -89,8 +93,9 @@ def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] 
                               config_dir)
         out = Path("results") / dataset / "grid" / method / f"{name}.json"
         run_dir = default_run_dir(dataset, method) / "grid" / name
-        done = not retrain and out.exists() and same_config(read_results(out)["provenance"].get("config"),
-                                                             config.to_dict())
+        saved = read_results(out)["provenance"] if out.exists() else {}
+        done = same_config(saved.get("config"), config.to_dict()) and (
+            not retrain or (current_is_clean and saved.get("git_commit") == current))
         if done:
             log(f"[{method} {name}] already trained: reusing {out}")
         else:
