@@ -55,6 +55,7 @@ class Variant:
     targets: int | None = None        # per user and epoch; None: the config's supervised_slots; 0: all their items
     lr_scale: float = 1.0             # times the config's learning rate
     start_at_lightgcn: bool = False   # graph head only: logits = <e_u, e_i> before the first step
+    unseen_softmax: bool = False      # a target competes only with the items the user has not seen (as ranked)
 
 
 HEADS = {
@@ -74,6 +75,16 @@ HEADS = {
                                         lr_scale=0.1),
     "graph_from_lightgcn_all": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
                                        targets=0),
+    # the softmax of each target over that item and the user's unseen items only (the other training items left
+    # out of the denominator, as the ranking leaves them out): the objective then asks what the evaluation asks
+    "free_unseen": Variant(unseen_softmax=True),
+    "free_all_targets_unseen": Variant(targets=0, unseen_softmax=True),
+    "graph_unseen": Variant(head="graph", unseen_softmax=True),
+    "graph_free_unseen": Variant(head="both", unseen_softmax=True),
+    "graph_from_lightgcn_unseen": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
+                                          unseen_softmax=True),
+    "graph_from_lightgcn_all_unseen": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
+                                              targets=0, unseen_softmax=True),
 }
 
 
@@ -155,9 +166,15 @@ def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: i
             chunk = order[start:start + batch]
             logits = model(torch.from_numpy(chunk))
             targets = targets_for(train, chunk, k, rng)
-            log_probs = torch.log_softmax(logits, 1)
             present = targets >= 0
-            loss = -(log_probs.gather(1, targets.clamp_min(0)) * present).sum() / present.sum()
+            picked = logits.gather(1, targets.clamp_min(0))
+            if variant.unseen_softmax:
+                seen = torch.from_numpy(train[chunk].toarray() > 0)
+                unseen = torch.logsumexp(logits.masked_fill(seen, float("-inf")), 1, keepdim=True)
+                log_probs = picked - torch.logaddexp(unseen, picked)
+            else:
+                log_probs = picked - torch.logsumexp(logits, 1, keepdim=True)
+            loss = -(log_probs * present).sum() / present.sum()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

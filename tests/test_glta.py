@@ -554,6 +554,41 @@ def test_group_loss_is_a_softmax_over_the_samples_own_items():
     assert group_loss(torch.zeros(1, 5, 50), torch.arange(5)[None]).item() == pytest.approx(math.log(5))
 
 
+def test_unseen_softmax_leaves_only_the_users_other_training_items_out():
+    import torch.nn.functional as F
+
+    from glta.align.gllm import gllm_loss, unseen_loss
+
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 12)
+    targets = torch.tensor([[1, 4, 6], [2, -100, -100]])
+    seen = torch.zeros(2, 12, dtype=torch.bool)
+    seen[0, [1, 4, 6, 9]] = True  # the targets are training items too, and item 9 is one no slot names
+    seen[1, [2, 3]] = True
+    expected = []
+    for b, t, item in ((0, 0, 1), (0, 1, 4), (0, 2, 6), (1, 0, 2)):
+        keep = [i for i in range(12) if not seen[b, i] or i == item]
+        expected.append(F.cross_entropy(logits[b, t, keep][None], torch.tensor([keep.index(item)])))
+    assert unseen_loss(logits, targets, seen).item() == pytest.approx(torch.stack(expected).mean().item(), rel=1e-6)
+    nothing = torch.zeros_like(seen)  # a user with no other training item: Eq. 3 itself
+    assert unseen_loss(logits, targets, nothing).item() == pytest.approx(gllm_loss(logits, targets).item(), rel=1e-6)
+
+
+def test_unseen_softmax_is_a_ua_switch_with_the_same_gradients_path(synthetic, llm):
+    from glta.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.ua_softmax"):
+        make(synthetic, llm, ua_softmax="all")
+    paper, unseen = make(synthetic, llm, use_ia=False), make(synthetic, llm, use_ia=False, ua_softmax="unseen")
+    batch = next(paper.train_batches(np.random.default_rng(0), 8))
+    # same starting weights (same seed): the unseen denominator is a subset of the catalogue's, so the loss is lower
+    assert unseen.loss(batch).item() < paper.loss(batch).item()
+    unseen.loss(batch).backward()
+    trained = {name for name, p in unseen.named_parameters() if p.grad is not None}
+    assert trained == {f"{m}.{p}" for m in ("item_projector", "user_projector", "head") for p in ("weight", "bias")}
+    assert all(p.grad is None for p in llm.model.parameters())
+
+
 def test_a_backbone_reads_the_texts_another_llm_wrote(synthetic, llm, tmp_path, monkeypatch):
     """model.texts_llm: the profile/prediction texts come from another LLM's cache (e.g. Gemma over SmolLM2's texts),
     and a missing one names the command that writes them for that LLM."""

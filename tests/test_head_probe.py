@@ -46,3 +46,22 @@ def test_the_probe_trains_and_reports_its_variant(head_probe, synthetic, tmp_pat
                                    log=lambda _: None)
     lightgcn = valid.evaluate(lambda u: users[u] @ items.T)["N@10"]
     assert start["history"][0] == {"epoch": -1, "loss": None, "valid_N@10": round(lightgcn, 4)}
+
+
+def test_the_unseen_softmax_probe_leaves_the_users_other_items_out(head_probe, synthetic):
+    """Started at LightGCN, the unseen-softmax loss of the first step is the direct computation's: each target
+    against itself and the items the user has not seen."""
+    from glta.config import build_config
+    from glta.evaluation.ranking import RankingEvaluator
+
+    config = build_config("glta", "synthetic")
+    torch.manual_seed(0)
+    users, items = torch.randn(synthetic.n_users, 8), torch.randn(synthetic.n_items, 8)
+    valid = RankingEvaluator(synthetic, "valid", [10], 256)
+    unseen = head_probe.train_probe(synthetic, config, users, items, "free_all_targets_unseen", 16, 2, valid, 0,
+                                    log=lambda _: None)
+    plain = head_probe.train_probe(synthetic, config, users, items, "free_all_targets", 16, 2, valid, 0,
+                                   log=lambda _: None)
+    assert unseen["unseen_softmax"] and not plain["unseen_softmax"]
+    # the same head, seed and targets: a smaller denominator, so a lower loss in every epoch
+    assert all(u["loss"] < p["loss"] for u, p in zip(unseen["history"], plain["history"]))

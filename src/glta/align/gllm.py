@@ -42,6 +42,22 @@ def gllm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100)
 
 
+def unseen_loss(logits: torch.Tensor, targets: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """Eq. 3 with each slot's softmax over its target and the items the user has *not* interacted with: the user's
+    other training items (``seen``, (B, n_items) bool) leave the denominator, as the full ranking leaves them out.
+    Under Eq. 3 proper a slot's target competes with the user's other training items, which the other slots name
+    as their targets and the ranking never shows, so probability mass spent telling them apart is lost on what is
+    ranked. Beyond the paper (GLTA+'s ``model.ua_softmax=unseen``); ``gllm_loss`` where nothing is seen."""
+    logits = logits.float()
+    present = targets >= 0
+    picked = logits.gather(2, targets.clamp_min(0)[..., None]).squeeze(-1)  # (B, K)
+    others = logits.masked_fill(seen[:, None, :], float("-inf")).scatter(2, targets.clamp_min(0)[..., None],
+                                                                          float("-inf"))
+    rest = torch.logsumexp(others, -1)  # (B, K): every unseen item but the target; -inf when there is none
+    log_probs = picked - torch.logaddexp(rest, picked)
+    return -(log_probs * present).sum() / present.sum().clamp_min(1)
+
+
 def group_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of each output slot over the sample's own candidates only: the items in its row of ``targets``
     (B, K; -100 where a slot has none), slot t's answer being the t-th of them. IA's sample shows a group of items,

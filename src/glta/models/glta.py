@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from glta.align.gllm import (GLLMHead, first_k, first_logit, gllm_loss, group_loss, popularity_prior,
-                             ranking_scores)
+                             ranking_scores, unseen_loss)
 from glta.align.graph_output import GraphHead, fuse, residual_scale_init, standardise
 from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
@@ -66,6 +66,8 @@ class GLTA(Recommender):
             raise ConfigError("model.target_mode must be 'disjoint' or 'overlap'")
         if config.ia_loss not in ("catalogue", "group"):
             raise ConfigError(f"model.ia_loss={config.ia_loss}; choose catalogue or group")
+        if config.ua_softmax not in ("catalogue", "unseen"):
+            raise ConfigError(f"model.ua_softmax={config.ua_softmax}; choose catalogue or unseen")
         if not 0 < config.supervised_slots <= config.output_slots:
             raise ConfigError("model.supervised_slots must be between 1 and model.output_slots")
         if llm is None:
@@ -296,6 +298,9 @@ class GLTA(Recommender):
         logits = self.output_logits(batch)
         if self.stage == "ia" and self.config.ia_loss == "group":
             return group_loss(logits, batch.targets)
+        if self.stage == "ua" and self.config.ua_softmax == "unseen":
+            seen = seen_mask(self.train_matrix, batch.users.cpu().numpy(), self.n_items).to(logits.device)
+            return unseen_loss(logits, batch.targets.to(logits.device), seen)
         return gllm_loss(logits, batch.targets)
 
     # --- inference ---------------------------------------------------------------------------------------
