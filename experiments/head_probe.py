@@ -169,6 +169,9 @@ def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: i
             present = targets >= 0
             picked = logits.gather(1, targets.clamp_min(0))
             if variant.unseen_softmax:
+                # glta.align.gllm.unseen_loss for one row of logits shared by every target: the targets are the
+                # user's training items, so each one's rest is the same unseen set (no (B, k, |I|) copy for the
+                # all-targets heads, which supervise up to a user's whole history)
                 seen = torch.from_numpy(train[chunk].toarray() > 0)
                 unseen = torch.logsumexp(logits.masked_fill(seen, float("-inf")), 1, keepdim=True)
                 log_probs = picked - torch.logaddexp(unseen, picked)
