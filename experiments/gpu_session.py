@@ -45,7 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # there, the package is not installed: its source travels
-from glta.paths import file_sha256  # noqa: E402  (a light module: no torch)
+from glta.paths import file_sha256  # noqa: E402
+from glta.report import EXTRA_SEEDS  # noqa: E402
 from glta.results import git_commit  # noqa: E402
 
 STAGE = ROOT / ".gpu"  # ignored (.gitignore): travels only when a call names it in carry
@@ -419,9 +420,6 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
     return report
 
 
-SEEDS = ("2026", "2027")  # experiments/seeds.py's default: with the main run's seed, three per cell
-
-
 def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: int, limit: int, check_seconds: float,
                  out: Path, threads: int, root: Path = ROOT, seeds: dict[str, list[str]] | None = None,
                  baselines: dict[str, list[str]] | None = None) -> list[Job]:
@@ -453,7 +451,7 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
     for name, methods in (seeds or {}).items():
         for method in methods:
             after = (f"grid-{name}-{method}",) if method in (baselines or {}).get(name, []) else ()
-            for seed in SEEDS:
+            for seed in map(str, EXTRA_SEEDS):
                 jobs.append(Job(f"seed-{name}-{method}-{seed}", [sys.executable, str(root / "experiments" / "seeds.py"),
                                                                  "--dataset", name, "--names", method, "--seeds", seed,
                                                                  "--threads", str(threads), "--no-progress"],

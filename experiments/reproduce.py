@@ -30,7 +30,8 @@ import baselines
 import glta_variants
 from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
-from glta.report import DATASETS, gpu_name, is_deterministic, load, records, result_path, train_seconds, write_report
+from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, records, result_path, train_seconds,
+                         write_report)
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
@@ -57,7 +58,7 @@ def missing_texts(dataset: str) -> dict[str, int]:
     return missing
 
 
-SEEDS = 3  # every cell's goal: mean ± std over this many training seeds (experiments/seeds.py adds them)
+SEEDS = 1 + len(EXTRA_SEEDS)  # every cell's goal: mean ± std over its main run and experiments/seeds.py's
 
 
 def cost(record: dict) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from glta.config import config_from_dict
 from glta.pipeline import train
-from glta.report import is_deterministic, result_path, seed_path
+from glta.report import EXTRA_SEEDS, is_deterministic, result_path, seed_path
 from glta.results import read_results
 from glta.training import resumable
 from glta.tuning import same_config
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--names", nargs="+", required=True, help="methods or GLTA variants (default, no_ia, ...)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[2026, 2027])
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(EXTRA_SEEDS))
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()

@@ -51,6 +51,9 @@ def load(results: Path, dataset: str, name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+EXTRA_SEEDS = (2026, 2027)  # the training seeds experiments/seeds.py adds to a cell's main run: three in all
+
+
 def seed_path(main: Path, seed: int) -> Path:
     """Where another training seed of a cell's results file goes (``experiments/seeds.py``)."""
     return main.parent / "seeds" / f"{main.stem}-{seed}.json"
