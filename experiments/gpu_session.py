@@ -291,8 +291,9 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
              poll: float = 1.0, grace: float = 20.0) -> dict[str, dict]:
     """Run ``jobs`` side by side, at most ``slots`` at a time, each once the jobs it comes after have completed (in
     list order otherwise), until ``deadline``: a job still running then is stopped (every job resumes when the same
-    command runs again), one not started is reported so. Each job's output goes to ``logs/<job>.log``, which comes
-    back with ``$OUT``. Returns per job: status, seconds and the end of its output."""
+    command runs again), one not started is reported so; an interrupt stops the running jobs the same way, then
+    goes on. Each job's output is appended to ``logs/<job>.log``, which comes back with ``$OUT``. Returns per job:
+    status, seconds and the end of its output."""
     logs.mkdir(parents=True, exist_ok=True)
     report: dict[str, dict] = {}
     pending, running = list(jobs), {}
@@ -305,34 +306,40 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
         print(f"[{name}] {status} after {report[name]['seconds']:.0f}s", tail[-300:], sep="\n", flush=True)
 
     limits = {job.name: job.limit for job in jobs}
-    while pending or running:
-        now = time.time()
-        for name, (proc, began, _) in list(running.items()):
-            code = proc.poll()
-            if code is not None:
-                finish(name, "complete" if code == 0 else f"failed ({code})")
-            elif limits[name] is not None and now - began >= limits[name]:
-                stop([proc], grace)
-                finish(name, f"stopped at its own limit of {limits[name]:.0f}s")
-        if now >= deadline and running:
-            stop([proc for proc, _, _ in running.values()], grace)  # together: the call's own limit follows soon
-            for name in list(running):
-                finish(name, "stopped at the deadline: the same command continues it")
-        for job in list(pending):
-            blocked = [a for a in job.after if a in report and report[a]["status"] != "complete"]
-            if blocked or now >= deadline:
-                pending.remove(job)
-                report[job.name] = {"status": f"not started: {blocked[0]} did not complete" if blocked
-                                    else "not started: deadline", "seconds": 0.0, "output_tail": ""}
-            elif len(running) < slots and all(a in report for a in job.after if a in {j.name for j in jobs}):
-                pending.remove(job)
-                handle = open(logs / log_name(job.name), "w")
-                print(f"[{job.name}] started: {' '.join(job.command[1:6])}", flush=True)
-                proc = subprocess.Popen(job.command, env=env, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
-                                        start_new_session=True, preexec_fn=interruptible)
-                running[job.name] = (proc, time.time(), handle)
-        if pending or running:
-            time.sleep(poll)
+    try:
+        while pending or running:
+            now = time.time()
+            for name, (proc, began, _) in list(running.items()):
+                code = proc.poll()
+                if code is not None:
+                    finish(name, "complete" if code == 0 else f"failed ({code})")
+                elif limits[name] is not None and now - began >= limits[name]:
+                    stop([proc], grace)
+                    finish(name, f"stopped at its own limit of {limits[name]:.0f}s")
+            if now >= deadline and running:
+                stop([proc for proc, _, _ in running.values()], grace)  # together: the call's own limit follows soon
+                for name in list(running):
+                    finish(name, "stopped at the deadline: the same command continues it")
+            for job in list(pending):
+                blocked = [a for a in job.after if a in report and report[a]["status"] != "complete"]
+                if blocked or now >= deadline:
+                    pending.remove(job)
+                    report[job.name] = {"status": f"not started: {blocked[0]} did not complete" if blocked
+                                        else "not started: deadline", "seconds": 0.0, "output_tail": ""}
+                elif len(running) < slots and all(a in report for a in job.after if a in {j.name for j in jobs}):
+                    pending.remove(job)
+                    handle = open(logs / log_name(job.name), "a")  # a resumed job's log keeps its start
+                    print(f"[{job.name}] started: {' '.join(job.command[1:6])}", flush=True)
+                    proc = subprocess.Popen(job.command, env=env, cwd=cwd, stdout=handle, stderr=subprocess.STDOUT,
+                                            start_new_session=True, preexec_fn=interruptible)
+                    running[job.name] = (proc, time.time(), handle)
+            if pending or running:
+                time.sleep(poll)
+    except KeyboardInterrupt:  # Ctrl-C (or SIGTERM made one) here: the jobs stop as at the deadline
+        stop([proc for proc, _, _ in running.values()], grace)
+        for name in list(running):
+            finish(name, "interrupted: the same command continues it")
+        raise
     return report
 
 

@@ -3,6 +3,7 @@
     .venv/bin/python experiments/reproduce.py [--datasets ml-1m amazon-scientific goodreads-once] [--threads 1]
     .venv/bin/python experiments/reproduce.py --plan     # what is done and what is left; trains nothing
     .venv/bin/python experiments/reproduce.py --report   # only rebuild results/paper/ from the results files
+    .venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5   # what --plan lists, two jobs side by side
 
 For each data set, in this order:
 1. popularity, then the graph baselines with their validation grids (``experiments/baselines.py``): LightGCN first
@@ -20,16 +21,26 @@ Every step skips what is done and resumes what was interrupted, so the command c
 baseline whose results file exists is kept (delete it to redo it); a GLTA variant is kept when its results file was
 made with the current config. On a 2-core CPU with SmolLM2-135M the whole reproduction takes days; ``--plan`` shows
 what is left.
+
+``--jobs N`` runs what ``--plan`` lists as left, seeds included, as separate processes of one thread each, N at a
+time (``experiments/gpu_session.py``'s job runner): the texts and any missing frozen LightGCN first, since GLTA waits
+for them, then the rest longest first by the measured time of a like run. Each job resumes from its checkpoints, so
+``--hours`` (or Ctrl-C, or ``kill``) stops them cleanly and the same command continues; each job's log is under
+``--logs`` (``runs/reproduce/``), with every job's status in ``queue.json``.
 """
 
 import argparse
 import json
+import os
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import baselines
 import glta_variants
 from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
+from glta.paths import atomic_write
 from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, records, result_path, train_seconds,
                          write_report)
 
@@ -96,39 +107,60 @@ def text_rate() -> tuple[float | None, str]:
     return rate, ""
 
 
-def plan(datasets: list[str]) -> None:
-    rate, caveat = text_rate()
-    need_texts, glta_todo, no_lightgcn, seeds_todo, grids_todo = [], [], [], [], []
+@dataclass
+class Left:
+    """What the reproduction still lacks (``plan``), per data set: the names each kind of job would train."""
+
+    texts: list[str] = field(default_factory=list)  # data sets whose LLM-written texts are incomplete
+    glta: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants, GLTA+ and decoding modes not run
+    mains: dict[str, list[str]] = field(default_factory=dict)  # baselines without a results file
+    grids: dict[str, list[str]] = field(default_factory=dict)  # grids made from code no commit records
+    seeds: dict[str, list[str]] = field(default_factory=dict)  # cells short of SEEDS training seeds
+    no_lightgcn: list[str] = field(default_factory=list)  # data sets whose frozen LightGCN is not in runs/ here
+    seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
+
+
+def plan(datasets: list[str]) -> Left:
+    """Print what is done and what is left for each data set, with measured costs; return what is left."""
     from glta.results import commit_status
 
+    rate, caveat = text_rate()
+    left = Left()
     for dataset in datasets:
         print(f"== {dataset}")
         texts = missing_texts(dataset)
-        left = sum(texts.values())
-        seeds, grids = [], []
+        unwritten = sum(texts.values())
         for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
             print(f"  {method:16s} {cell_status(dataset, method)}")
             runs = records(Path("results"), dataset, method)
-            if not runs or is_deterministic(method) or (method in TEXT_BASELINES and left):
+            if method in TEXT_BASELINES and unwritten:
                 continue  # RLMRec's profile embeddings are made here, from texts written first
+            if not runs:
+                left.mains.setdefault(dataset, []).append(method)
+                continue
+            left.seconds[dataset, method] = train_seconds(runs[0])
+            if is_deterministic(method):
+                continue
             if commit_status(runs[0]["provenance"].get("git_commit", "")) != "clean":
-                grids.append(method)
-            if len(runs) < SEEDS or method in grids:
-                seeds.append(method)
-        seeds_todo += [f"{dataset}:{','.join(seeds)}"] if seeds else []
-        grids_todo += [f"{dataset}:{','.join(grids)}"] if grids else []
+                left.grids.setdefault(dataset, []).append(method)
+            if len(runs) < SEEDS or method in left.grids.get(dataset, []):
+                left.seeds.setdefault(dataset, []).append(method)
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
-              + (f" (~{left / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s{caveat}; "
-                 "minutes on a lent GPU: experiments/gpu_session.py)" if left and rate else ""))
+              + (f" (~{unwritten / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s{caveat}; "
+                 "minutes on a lent GPU: experiments/gpu_session.py)" if unwritten and rate else ""))
         default = load(Path("results"), dataset, "default")
-        if left:
-            need_texts.append(dataset)
+        if unwritten:
+            left.texts.append(dataset)
         todo = [name for name in GLTA_VARIANTS + ["glta_plus"] if not records(Path("results"), dataset, name)]
-        if todo and (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
-            glta_todo.append(f"{dataset}:{','.join(todo)}")  # there, each starts once its data set's texts are done
-        elif todo:
-            no_lightgcn.append(dataset)
+        model_here = (Path("runs") / dataset / "glta" / "run.json").is_file()
+        todo += [mode for mode in GLTA_MODES if not result_path(Path("results"), dataset, f"mode_{mode}").exists()
+                 and ("default" in todo or model_here)]  # a mode reads the default model: trained first or here
+        if todo:
+            left.glta[dataset] = todo
+            left.seconds.update({(dataset, name): train_seconds(default) for name in todo if default})
+        if todo and not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
+            left.no_lightgcn.append(dataset)
         for name in GLTA_VARIANTS:
             stale = name != "default" and records(Path("results"), dataset, name) and \
                 not glta_variants.is_done(dataset, name)
@@ -138,18 +170,100 @@ def plan(datasets: list[str]) -> None:
             path = result_path(Path("results"), dataset, f"mode_{mode}")
             print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'} (an evaluation of the default model)")
         print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}")
-    if need_texts or glta_todo:
+    return left
+
+
+def specs(names: dict[str, list[str]]) -> str:
+    return " ".join(f"{dataset}:{','.join(methods)}" for dataset, methods in names.items())
+
+
+def print_commands(left: Left) -> None:
+    """The commands that do what is left: the CPU queue, and the calls for a lent GPU."""
+    print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
+          ".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5 --no-progress > reproduce.log 2>&1 &")
+    # on a GPU only what travels: the frozen LightGCN must exist here, a decoding mode needs its default model there
+    glta = {dataset: [name for name in names if name not in GLTA_MODES or "default" in names]
+            for dataset, names in left.glta.items() if dataset not in left.no_lightgcn}
+    glta = {dataset: names for dataset, names in glta.items() if names}
+    if left.texts or glta:
         print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
-              + " ".join(need_texts) + (f" --glta {' '.join(glta_todo)}" if glta_todo else "")
+              + " ".join(left.texts) + (f" --glta {specs(glta)}" if glta else "")
               + "  (jobs side by side; a GLTA variant starts once its data set's texts are written)")
-    if seeds_todo or grids_todo:
+    if left.seeds or left.grids:
         print("Graph baselines on a lent GPU (one call, no LLM): .venv/bin/python experiments/gpu_session.py prepare "
-              "--datasets" + (f" --baselines {' '.join(grids_todo)}" if grids_todo else "")
-              + (f" --seeds {' '.join(seeds_todo)}" if seeds_todo else "")
+              "--datasets" + (f" --baselines {specs(left.grids)}" if left.grids else "")
+              + (f" --seeds {specs(left.seeds)}" if left.seeds else "")
               + "  (--baselines: grids made from code no commit records, trained again)")
-    if no_lightgcn:
-        print("GLTA on " + ", ".join(no_lightgcn) + " needs the frozen LightGCN there: `glta pretrain --dataset "
-              f"{no_lightgcn[0]}` here first (runs/<data set>/lightgcn travels with the GPU call)")
+    if left.no_lightgcn:
+        print("GLTA on " + ", ".join(left.no_lightgcn) + " needs the frozen LightGCN there: `glta pretrain --dataset "
+              f"{left.no_lightgcn[0]}` here first (runs/<data set>/lightgcn travels with the GPU call; the CPU queue "
+              "trains it itself)")
+
+
+def queue_jobs(left: Left, logs: Path) -> list:
+    """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
+    LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run."""
+    from gpu_session import Job, session_jobs
+
+    from glta.text.generate import GenerationConfig
+
+    grids = {dataset: list(dict.fromkeys(left.mains.get(dataset, []) + left.grids.get(dataset, [])))
+             for dataset in {**left.mains, **left.grids}}
+    pops = [Job(f"pop-{dataset}", [sys.executable, "-m", "glta", "train", "pop", "--dataset", dataset, "--no-progress"])
+            for dataset, methods in grids.items() if "pop" in methods]  # no grid: experiments/baselines.py has none
+    grids = {dataset: [m for m in methods if m != "pop"] for dataset, methods in grids.items()}
+    jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0, out=logs,
+                        threads=1, seeds=left.seeds, baselines=grids)
+    first = [job for job in jobs if job.name.startswith("texts-")]
+    for dataset in left.no_lightgcn:
+        name = f"pretrain-{dataset}"
+        first.append(Job(name, [sys.executable, "-m", "glta", "pretrain", "--dataset", dataset, "--out",
+                                str(logs / f"{name}.json"), "--no-progress", "train.threads=1"]))
+        for job in jobs:
+            if job.name.startswith("glta-") and job.command[job.command.index("--dataset") + 1] == dataset:
+                job.after += (name,)
+
+    def seconds(job) -> float:  # of a like run, measured; 0 when none was (such a job goes last)
+        option = next((o for o in ("--variants", "--names", "--methods") if o in job.command), None)
+        if option is None:
+            return 0.0
+        dataset = job.command[job.command.index("--dataset") + 1]
+        return left.seconds.get((dataset, job.command[job.command.index(option) + 1]), 0.0)
+
+    rest = sorted((job for job in jobs if job not in first), key=seconds, reverse=True)
+    return first + rest
+
+
+def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path) -> None:
+    """Run what ``plan`` lists as left, ``workers`` jobs side by side (one thread each), until done or ``hours``
+    have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its checkpoint and the same command continues it.
+    Then rebuild ``results/paper/``."""
+    import signal
+    import time
+
+    from gpu_session import run_jobs
+
+    jobs = queue_jobs(plan(datasets), logs)
+    if not jobs:
+        print("nothing left to train")
+    else:
+        print(f"{len(jobs)} jobs, {workers} at a time, logs in {logs}/:", ", ".join(job.name for job in jobs))
+
+        def interrupt(*_):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, interrupt)  # `kill` stops the jobs cleanly too
+        deadline = time.time() + hours * 3600 if hours else float("inf")
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        try:
+            done = run_jobs(jobs, env, deadline, workers, logs, cwd=Path.cwd())
+        except KeyboardInterrupt:
+            raise SystemExit("reproduce: interrupted; the running jobs were stopped with their checkpoints: the same "
+                             "command continues them") from None
+        atomic_write(logs / "queue.json", json.dumps(done, indent=1))
+        for name, job in done.items():
+            print(f"{name:48s} {job['status']} ({job['seconds']:,.0f} s)")
+    report(datasets)
 
 
 def run_baselines(dataset: str, methods: list[str], threads: int, progress: bool) -> None:
@@ -204,11 +318,17 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads per training run (0: torch's default)")
     parser.add_argument("--plan", action="store_true", help="show what is done and what is left, train nothing")
     parser.add_argument("--report", action="store_true", help="only rebuild results/paper/ from the results files")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="run what --plan lists as left, N jobs side by side with one thread each (resumable)")
+    parser.add_argument("--hours", type=float, default=None, help="with --jobs: stop the jobs cleanly after this long")
+    parser.add_argument("--logs", default="runs/reproduce", help="with --jobs: where each job's log goes")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     try:
         if args.plan:
-            plan(args.datasets)
+            print_commands(plan(args.datasets))
+        elif args.jobs:
+            run_queue(args.datasets, args.jobs, args.hours, Path(args.logs))
         elif args.report:
             report(args.datasets)
         else:

@@ -37,6 +37,8 @@ def synthetic():
 def experiment():
     """Loads a script of experiments/ as a module: ``experiment("seeds").run_seed(...)``."""
     loaded = {}
+    if str(REPO / "experiments") not in sys.path:
+        sys.path.append(str(REPO / "experiments"))  # as running a script would: reproduce.py imports its siblings
 
     def load(name: str):
         if name not in loaded:

@@ -1,0 +1,85 @@
+"""experiments/reproduce.py: what is left becomes a queue of resumable jobs for the machine's cores, and the printed
+commands send a lent GPU only what can run there."""
+
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def reproduce(experiment):
+    return experiment("reproduce")
+
+
+@pytest.fixture()
+def left(reproduce):
+    return reproduce.Left(
+        texts=["ml-1m"], glta={"ml-1m": ["default", "no_ia", "autoregressive"], "ml-100k": ["glta_plus"]},
+        mains={"amazon-scientific": ["pop", "ease"]}, grids={"goodreads-once": ["lightgcn_plus"]},
+        seeds={"goodreads-once": ["lightgcn_plus", "hccf"], "ml-1m": ["hccf"]}, no_lightgcn=["ml-1m"],
+        seconds={("ml-1m", "default"): 5000.0, ("ml-1m", "no_ia"): 5000.0, ("ml-1m", "autoregressive"): 5000.0,
+                 ("ml-100k", "glta_plus"): 2300.0, ("goodreads-once", "lightgcn_plus"): 124.0,
+                 ("goodreads-once", "hccf"): 9000.0, ("ml-1m", "hccf"): 220.0, ("amazon-scientific", "ease"): 15.0})
+
+
+def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(reproduce, left, tmp_path):
+    jobs = reproduce.queue_jobs(left, tmp_path)
+    names = [job.name for job in jobs]
+    assert names[:2] == ["texts-ml-1m", "pretrain-ml-1m"]
+    assert names[2:] == ["seed-goodreads-once-hccf-2026", "seed-goodreads-once-hccf-2027", "glta-ml-1m-default",
+                         "glta-ml-1m-no_ia", "glta-ml-1m-autoregressive", "glta-ml-100k-glta_plus",
+                         "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027", "grid-goodreads-once-lightgcn_plus",
+                         "seed-goodreads-once-lightgcn_plus-2026", "seed-goodreads-once-lightgcn_plus-2027",
+                         "grid-amazon-scientific-ease", "pop-amazon-scientific"]
+    after = {job.name: job.after for job in jobs}
+    assert after["glta-ml-1m-no_ia"] == ("texts-ml-1m", "pretrain-ml-1m")  # its texts and its frozen LightGCN
+    assert after["glta-ml-1m-autoregressive"] == ("texts-ml-1m", "glta-ml-1m-default", "pretrain-ml-1m")
+    assert after["glta-ml-100k-glta_plus"] == ()  # texts and LightGCN already here
+    assert after["seed-goodreads-once-lightgcn_plus-2026"] == ("grid-goodreads-once-lightgcn_plus",)
+    by_name = {job.name: job.command for job in jobs}
+    assert by_name["pretrain-ml-1m"][1:] == ["-m", "glta", "pretrain", "--dataset", "ml-1m", "--out",
+                                             str(tmp_path / "pretrain-ml-1m.json"), "--no-progress",
+                                             "train.threads=1"]
+    assert by_name["pop-amazon-scientific"][1:] == ["-m", "glta", "train", "pop", "--dataset", "amazon-scientific",
+                                                    "--no-progress"]
+    assert by_name["glta-ml-1m-no_ia"][-3:] == ["--threads", "1", "--no-progress"]  # one thread a job
+    assert by_name["grid-amazon-scientific-ease"][-4:] == ["--retrain", "--threads", "1", "--no-progress"]
+
+
+def test_a_gpu_gets_no_glta_without_its_frozen_lightgcn_and_no_mode_without_its_model(reproduce, left, capsys):
+    left.no_lightgcn = []
+    left.glta["amazon-scientific"] = ["first_logit"]  # its default model is on this machine only
+    reproduce.print_commands(left)
+    out = capsys.readouterr().out
+    assert "--jobs 2" in out
+    assert ("gpu_session.py prepare --datasets ml-1m --glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus  "
+            in out)
+    assert "--baselines goodreads-once:lightgcn_plus --seeds goodreads-once:lightgcn_plus,hccf ml-1m:hccf" in out
+    left.no_lightgcn = ["ml-1m"]
+    reproduce.print_commands(left)
+    out = capsys.readouterr().out
+    assert "--glta ml-100k:glta_plus  " in out and "GLTA on ml-1m needs the frozen LightGCN" in out
+
+
+def test_an_interrupt_stops_the_running_jobs_so_they_keep_their_checkpoints(experiment, tmp_path, monkeypatch):
+    gpu_session = experiment("gpu_session")
+    started, stopped = tmp_path / "started", tmp_path / "stopped"
+    code = (f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('1')\n"
+            f"try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    pathlib.Path({str(stopped)!r}).write_text('1')\n")
+
+    def sleep(seconds):  # the runner's poll: an interrupt arrives once the job is running
+        while not started.exists():
+            time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gpu_session, "time", types.SimpleNamespace(time=time.time, sleep=sleep))
+    jobs = [gpu_session.Job("long", [sys.executable, "-c", code]), gpu_session.Job("next", [sys.executable, "-c", ""])]
+    began = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        gpu_session.run_jobs(jobs, {}, deadline=float("inf"), slots=1, logs=tmp_path / "logs", poll=0.1, grace=20)
+    assert stopped.exists()  # it got the interrupt (a checkpointing job saves here), not a kill
+    assert time.time() - began < 20
+    assert not Path(tmp_path / "logs" / "next.log").exists()  # nothing new starts
