@@ -275,12 +275,14 @@ def ensure_gguf_package(wheels: Path) -> dict:
 
 @dataclass
 class Job:
-    """One process of the session: ``after`` names jobs that must complete first; ``limit`` caps its own seconds."""
+    """One process of the session: ``after`` names jobs that must complete first; ``limit`` caps its own seconds;
+    ``cell`` is the (data set, method or variant) it trains, if any."""
 
     name: str
     command: list[str]
     after: tuple[str, ...] = ()
     limit: float | None = None
+    cell: tuple[str, str] | None = None
 
 
 def log_name(job: str) -> str:
@@ -449,12 +451,13 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
                 after += (f"glta-{name}-default",)
             jobs.append(Job(f"glta-{name}-{variant}", [sys.executable, str(root / "experiments" / "glta_variants.py"),
                                                        "--dataset", name, "--variants", variant, "--threads",
-                                                       str(threads), "--no-progress"], after=after))
+                                                       str(threads), "--no-progress"], after=after,
+                        cell=(name, variant)))
     for name, methods in (baselines or {}).items():
         for method in methods:
             jobs.append(Job(f"grid-{name}-{method}", [sys.executable, str(root / "experiments" / "baselines.py"),
                                                       "--dataset", name, "--methods", method, "--retrain", "--threads",
-                                                      str(threads), "--no-progress"]))
+                                                      str(threads), "--no-progress"], cell=(name, method)))
     for name, methods in (seeds or {}).items():
         for method in methods:
             after = (f"grid-{name}-{method}",) if method in (baselines or {}).get(name, []) else ()
@@ -462,7 +465,7 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
                 jobs.append(Job(f"seed-{name}-{method}-{seed}", [sys.executable, str(root / "experiments" / "seeds.py"),
                                                                  "--dataset", name, "--names", method, "--seeds", seed,
                                                                  "--threads", str(threads), "--no-progress"],
-                                after=after))
+                                after=after, cell=(name, method)))
     return jobs
 
 

@@ -220,17 +220,12 @@ def queue_jobs(left: Left, logs: Path) -> list:
         first.append(Job(name, [sys.executable, "-m", "glta", "pretrain", "--dataset", dataset, "--out",
                                 str(logs / f"{name}.json"), "--no-progress", "train.threads=1"]))
         for job in jobs:
-            if job.name.startswith("glta-") and job.command[job.command.index("--dataset") + 1] == dataset:
+            if job.name.startswith("glta-") and job.cell[0] == dataset:
                 job.after += (name,)
 
-    def seconds(job) -> float:  # of a like run, measured; 0 when none was (such a job goes last)
-        option = next((o for o in ("--variants", "--names", "--methods") if o in job.command), None)
-        if option is None:
-            return 0.0
-        dataset = job.command[job.command.index("--dataset") + 1]
-        return left.seconds.get((dataset, job.command[job.command.index(option) + 1]), 0.0)
-
-    rest = sorted((job for job in jobs if job not in first), key=seconds, reverse=True)
+    # longest first by a like run's measured time; a job without one goes last
+    rest = sorted((job for job in jobs if job not in first), key=lambda job: left.seconds.get(job.cell, 0.0),
+                  reverse=True)
     return first + rest
 
 
