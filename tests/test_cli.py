@@ -126,3 +126,20 @@ def test_a_model_trained_with_data_path_is_found_by_the_same_path(tmp_path, caps
         main(["recommend", "--user", "u3"])
     assert stop.value.code == 2
     assert "--data-path PATH" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,how", [
+    (["train", "lightgcn", "--dataset", "synthetic"], "rerun with --resume"),
+    (["text", "generate", "synthetic"], "rerun the same command to continue: every finished batch of texts is cached"),
+    (["data", "stats", "synthetic"], None)])
+def test_an_interrupt_says_how_to_go_on(argv, how, capsys, monkeypatch):
+    import glta.cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    for name in ("cmd_train", "cmd_text_generate", "cmd_data_stats"):
+        monkeypatch.setattr(glta.cli, name, interrupted)
+    assert main(argv) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "glta: interrupted" if how is None else err.startswith("glta: interrupted; " + how)

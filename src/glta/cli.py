@@ -377,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# what an interrupted command kept, and how to go on from it
+RESUMING = {command: "rerun with --resume to continue from the last checkpoint" for command in ("train", "pretrain")}
+RESUMING["text"] = "rerun the same command to continue: every finished batch of texts is cached"
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     parser = build_parser()
@@ -408,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"glta: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("glta: interrupted; rerun with --resume to continue from the last checkpoint", file=sys.stderr)
+        how = RESUMING.get(args.command)
+        print("glta: interrupted" + (f"; {how}" if how else ""), file=sys.stderr)
         return 130
     return 0
 
