@@ -77,6 +77,19 @@ def test_generation_is_batched_cached_and_resumable(llm, synthetic, monkeypatch)
     assert more[0].generated == 2 and calls == [2]
 
 
+def test_a_second_generation_of_the_same_texts_stops_at_once(llm, synthetic):
+    from glta.errors import GLTAError
+    from glta.paths import file_lock
+
+    config = GenerationConfig(max_new_tokens=4, batch_size=4, seed=7)  # a cache of its own
+    path = cache_path(llm.identity, synthetic, "prediction", template_text("prediction"), config)
+    with file_lock(path.with_suffix(".lock"), "prediction texts"):  # as a first `glta text generate` holds it
+        with pytest.raises(GLTAError, match="another process is writing the prediction texts of synthetic-"):
+            generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(2), progress=False)
+    assert load_user_texts(llm.identity, synthetic, "profile", config) == {}  # nothing started beside it
+    assert generate_user_texts(llm, synthetic, ("profile",), config, np.arange(2), progress=False)[0].generated == 2
+
+
 def test_torn_cache_line_is_skipped_and_appends_stay_readable(tmp_path):
     cache = TextCache(tmp_path / "t.jsonl")
     cache.append([{"key": "u1", "history": "h", "text": "a"}])

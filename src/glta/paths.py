@@ -48,11 +48,13 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
 
 
 @contextmanager
-def file_lock(lock: Path, what: str, wait: bool = False, on_wait: Callable[[], None] | None = None
-              ) -> Iterator[None]:
+def file_lock(lock: Path, what: str, wait: bool = False, on_wait: Callable[[], None] | None = None,
+              shared: bool = False, busy: str | None = None) -> Iterator[None]:
     """Hold an exclusive lock on the file ``lock`` for the ``with`` block (created if missing; released when the
     process ends, however it ends). A second process asking for it fails at once with a one-line error naming
-    ``what``, or, with ``wait``, blocks until the first one is done (calling ``on_wait`` first, e.g. to say so)."""
+    ``what`` (or saying ``busy``), or, with ``wait``, blocks until the first one is done (calling ``on_wait`` first,
+    e.g. to say so). ``shared`` locks are held together by processes that cooperate (the ranks of one job) and keep
+    out an exclusive one, and the other way round."""
     import fcntl
 
     from glta.errors import GLTAError
@@ -60,16 +62,17 @@ def file_lock(lock: Path, what: str, wait: bool = False, on_wait: Callable[[], N
     lock = Path(lock)
     lock.parent.mkdir(parents=True, exist_ok=True)
     handle = open(lock, "a+")
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, mode | fcntl.LOCK_NB)
         except BlockingIOError:
             if not wait:
-                raise GLTAError(f"another process is training in the {what}; wait for it, or give this run its own "
-                                "--run-dir") from None
+                raise GLTAError(busy or f"another process is training in the {what}; wait for it, or give this run "
+                                        "its own --run-dir") from None
             if on_wait is not None:
                 on_wait()
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, mode)
         yield
     finally:
         handle.close()

@@ -15,6 +15,7 @@ record, so a killed run loses at most the batch in flight and a rerun regenerate
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -257,6 +258,23 @@ class GenerationReport:
 
 def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
               desc: str, progress: bool) -> list[GenerationReport]:
+    """``_fill`` the caches while holding each kind's lock: a second ``glta text generate`` of the same texts stops
+    with a one-line error instead of writing them all again beside the first (the ranks of one distributed run share
+    the locks)."""
+    from glta.paths import file_lock
+
+    distributed = processes().distributed
+    with contextlib.ExitStack() as held:
+        for kind, cache in caches.items():
+            held.enter_context(file_lock(
+                cache.path.with_suffix(".lock"), f"{kind} texts", shared=distributed,
+                busy=f"another process is writing the {kind} texts of {cache.path.parent.name} "
+                     f"({cache.path}); wait for it (what it writes is kept), or stop it and run this again"))
+        return _fill(llm, prompts, caches, config, desc, progress)
+
+
+def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
+          desc: str, progress: bool) -> list[GenerationReport]:
     """Generate every missing (kind, key, fingerprint); ``prompts[kind][j]`` are aligned across kinds. Several
     processes deal the batches out between them (each batch is laid out exactly as one process would lay it out, so
     the merged texts are the same) and append to their own cache shards."""
