@@ -83,7 +83,7 @@ def test_a_second_generation_of_the_same_texts_stops_at_once(llm, synthetic):
 
     config = GenerationConfig(max_new_tokens=4, batch_size=4, seed=7)  # a cache of its own
     path = cache_path(llm.identity, synthetic, "prediction", template_text("prediction"), config)
-    with file_lock(path.with_suffix(".lock"), "prediction texts"):  # as a first `glta text generate` holds it
+    with file_lock(path.with_name(f".{path.stem}.lock"), "prediction texts"):  # as a first `glta text generate` holds it
         with pytest.raises(GLTAError, match="another process is writing the prediction texts of synthetic-"):
             generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(2), progress=False)
     assert load_user_texts(llm.identity, synthetic, "profile", config) == {}  # nothing started beside it

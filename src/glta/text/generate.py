@@ -267,7 +267,7 @@ def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache
     with contextlib.ExitStack() as held:
         for kind, cache in caches.items():
             held.enter_context(file_lock(
-                cache.path.with_suffix(".lock"), f"{kind} texts", shared=distributed,
+                cache.path.with_name(f".{cache.path.stem}.lock"), f"{kind} texts", shared=distributed,
                 busy=f"another process is writing the {kind} texts of {cache.path.parent.name} "
                      f"({cache.path}); wait for it (what it writes is kept), or stop it and run this again"))
         return _fill(llm, prompts, caches, config, desc, progress)
