@@ -83,3 +83,12 @@ def test_an_interrupt_stops_the_running_jobs_so_they_keep_their_checkpoints(expe
     assert stopped.exists()  # it got the interrupt (a checkpointing job saves here), not a kill
     assert time.time() - began < 20
     assert not Path(tmp_path / "logs" / "next.log").exists()  # nothing new starts
+
+
+def test_the_paper_tables_are_rebuilt_over_all_three_data_sets_or_left_alone(reproduce, monkeypatch):
+    built = []
+    monkeypatch.setattr(reproduce, "report", built.append)
+    reproduce.refresh(["synthetic"])  # not a paper data set: results/paper/ stays as it is
+    reproduce.refresh(["ml-1m"])  # one of them: every column again, not only ml-1m's
+    assert built == [list(reproduce.DATASETS)] and set(reproduce.DATASETS) == {"ml-1m", "amazon-scientific",
+                                                                               "goodreads-once"}
