@@ -212,8 +212,8 @@ def queue_jobs(left: Left, logs: Path) -> list:
     pops = [Job(f"pop-{dataset}", [sys.executable, "-m", "glta", "train", "pop", "--dataset", dataset, "--no-progress"])
             for dataset, methods in grids.items() if "pop" in methods]  # no grid: experiments/baselines.py has none
     grids = {dataset: [m for m in methods if m != "pop"] for dataset, methods in grids.items()}
-    jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0, out=logs,
-                        threads=1, seeds=left.seeds, baselines=grids)
+    jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0,
+                               out=logs, threads=1, seeds=left.seeds, baselines=grids)
     first = [job for job in jobs if job.name.startswith("texts-")]
     for dataset in left.no_lightgcn:
         name = f"pretrain-{dataset}"
