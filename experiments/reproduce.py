@@ -158,7 +158,9 @@ def plan(datasets: list[str]) -> Left:
                  and ("default" in todo or model_here)]  # a mode reads the default model: trained first or here
         if todo:
             left.glta[dataset] = todo
-            left.seconds.update({(dataset, name): train_seconds(default) for name in todo if default})
+            # a training run's time for each variant; a decoding mode only reads the default model (no estimate)
+            left.seconds.update({(dataset, name): train_seconds(default) for name in todo
+                                 if default and name not in GLTA_MODES})
         if todo and not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
             left.no_lightgcn.append(dataset)
         for name in GLTA_VARIANTS:
