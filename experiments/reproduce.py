@@ -88,23 +88,29 @@ def cell_status(dataset: str, name: str, estimate: dict | None = None) -> str:
 
 
 def text_rate() -> tuple[float | None, str]:
-    """Responses per second for profile+prediction texts on this machine type (benchmarks/results/), if measured,
-    and a caveat when the benchmark ran the LLM in another precision than this CPU would (no hardware bf16 here: the
-    LLM runs in fp32, several times slower; README, "Measured so far")."""
+    """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
+    comes from: this machine's own ``glta text generate`` calls when there were any (``glta.text.generate.
+    measured_rate``), else the benchmark in benchmarks/results/, with a caveat when that ran the LLM in another
+    precision than this CPU would (no hardware bf16: fp32, several times slower; README, "Measured so far")."""
+    import torch
+
+    from glta.text.generate import measured_rate
+    from glta.text.llm import LLMConfig, resolve_dtype
+
+    here = str(resolve_dtype(LLMConfig(), torch.device("cpu")))  # what the loader would choose on this CPU
+    local = measured_rate("cpu", here.removeprefix("torch."))
+    if local:
+        rate, calls = local
+        return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
     path = Path("benchmarks/results/generation_ml-1m.json")
     if not path.exists():
         return None, ""
     record = json.loads(path.read_text())
     rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
-    import torch
-
-    from glta.text.llm import LLMConfig, resolve_dtype
-
-    here = str(resolve_dtype(LLMConfig(), torch.device("cpu")))  # what the loader would choose on this CPU
     if rate and record.get("dtype", here) != here:
-        return rate, (f"; measured in {record['dtype'].split('.')[-1]}, while this CPU runs the LLM in "
+        return rate, (f" (benchmark); measured in {record['dtype'].split('.')[-1]}, while this CPU runs the LLM in "
                       f"{here.split('.')[-1]}: expect several times longer")
-    return rate, ""
+    return rate, " (benchmark, another machine)" if rate else ""
 
 
 @dataclass

@@ -92,3 +92,23 @@ def test_the_paper_tables_are_rebuilt_over_all_three_data_sets_or_left_alone(rep
     reproduce.refresh(["ml-1m"])  # one of them: every column again, not only ml-1m's
     assert built == [list(reproduce.DATASETS)] and set(reproduce.DATASETS) == {"ml-1m", "amazon-scientific",
                                                                                "goodreads-once"}
+
+
+def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reproduce, monkeypatch, tmp_path):
+    import json
+
+    import torch
+
+    from glta.device import cpu_info
+    from glta.text.generate import rates_path
+    from glta.text.llm import LLMConfig, resolve_dtype
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    here = str(resolve_dtype(LLMConfig(), torch.device("cpu"))).removeprefix("torch.")
+    rates_path().parent.mkdir(parents=True)
+    calls = [{"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "responses": 300, "seconds": 200.0},
+             {"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "responses": 100, "seconds": 200.0},
+             {"cpu": "another CPU", "device": "cpu", "dtype": here, "responses": 9000, "seconds": 10.0}]
+    rates_path().write_text("".join(json.dumps(call) + "\n" for call in calls))
+    rate, source = reproduce.text_rate()
+    assert rate == pytest.approx(1.0) and "this machine's 2 calls" in source  # 400 responses in 400 s, one process

@@ -90,6 +90,36 @@ def test_a_second_generation_of_the_same_texts_stops_at_once(llm, synthetic):
     assert generate_user_texts(llm, synthetic, ("profile",), config, np.arange(2), progress=False)[0].generated == 2
 
 
+def test_each_generation_logs_its_rate_for_planning_even_when_interrupted(llm, synthetic, monkeypatch, tmp_path):
+    import glta.text.generate as module
+    from glta.text.generate import measured_rate, rates_path
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    dtype = str(llm.dtype).removeprefix("torch.")
+    assert measured_rate("cpu", dtype) is None  # nothing generated on this "machine" yet
+    config = GenerationConfig(max_new_tokens=4, batch_size=2)
+    generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(4), progress=False)
+    original, calls = module.generate_batch, []
+
+    def stopped_on_the_second_batch(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "generate_batch", stopped_on_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        generate_user_texts(llm, synthetic, ("profile",), config, np.arange(4, 10), progress=False)
+    import json
+
+    records = [json.loads(line) for line in rates_path().read_text().splitlines()]
+    assert [r["responses"] for r in records] == [8, 2]  # two kinds x 4 users; then the one batch done before ^C
+    assert all(r["processes"] == 1 and r["device"] == "cpu" and r["seconds"] > 0 for r in records)
+    rate, logged = measured_rate("cpu", dtype)
+    assert logged == 2 and rate == pytest.approx(10 / sum(r["seconds"] for r in records))
+    assert measured_rate("cuda") is None and measured_rate("cpu", "float16") is None  # other machines' rates
+
+
 def test_torn_cache_line_is_skipped_and_appends_stay_readable(tmp_path):
     cache = TextCache(tmp_path / "t.jsonl")
     cache.append([{"key": "u1", "history": "h", "text": "a"}])

@@ -256,6 +256,53 @@ class GenerationReport:
         return self.generated / self.seconds if self.seconds else float("nan")
 
 
+def rates_path() -> Path:
+    """The machine's log of generation rates (one JSON line per process and call), beside the text caches."""
+    from glta.paths import cache_dir
+
+    return cache_dir() / "texts" / "rates.jsonl"
+
+
+def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: float, processes_: int) -> None:
+    """Record what one process generated and in how long, with what tells machines apart (CPU model, bf16, device,
+    precision), so that ``measured_rate`` can plan text generation from this machine's own runs."""
+    if not responses or seconds <= 0:
+        return
+    from datetime import datetime, timezone
+
+    from glta.device import cpu_has_bf16, cpu_info
+
+    record = {"finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "llm": llm.identity,
+              "device": llm.device.type, "dtype": str(llm.dtype).removeprefix("torch."), "cpu": cpu_info()[0],
+              "bf16": cpu_has_bf16(), "threads": torch.get_num_threads(), "processes": processes_,
+              "kinds": list(kinds), "responses": int(responses), "new_tokens": int(new_tokens),
+              "seconds": round(seconds, 3)}
+    try:
+        TextCache(rates_path()).append([record])
+    except OSError:  # a read-only cache still generates
+        pass
+
+
+def measured_rate(device: str = "cpu", dtype: str | None = None) -> tuple[float, int] | None:
+    """Responses a second of one generating process on this machine (its CPU model, ``device`` and ``dtype``), over
+    every logged call, and how many calls that is; None before the first call here."""
+    from glta.device import cpu_info
+
+    path = rates_path()
+    if not path.exists():
+        return None
+    cpu, responses, seconds, calls = cpu_info()[0], 0, 0.0, 0
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            if (record["cpu"], record["device"]) != (cpu, device) or (dtype and record["dtype"] != dtype):
+                continue
+            responses, seconds, calls = responses + record["responses"], seconds + record["seconds"], calls + 1
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue  # a torn last line
+    return (responses / seconds, calls) if seconds > 0 else None
+
+
 def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
               desc: str, progress: bool) -> list[GenerationReport]:
     """``_fill`` the caches while holding each kind's lock: a second ``glta text generate`` of the same texts stops
@@ -297,19 +344,23 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         torch.manual_seed(config.seed)
         bar = tqdm(total=sum(map(len, mine)) * len(kinds), desc=desc, unit="resp",
                    disable=not progress or not procs.is_main)
-        for batch in mine:
-            suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
-            results = generate_batch(llm, [prompts[kinds[0]][j].prefix for j in batch], suffixes, config)
-            for kind in kinds:
-                texts, produced = results[kind]
-                writers[kind].append([{"key": prompts[kind][j].key, "history": prompts[kind][j].fingerprint,
-                                       "text": text} for j, text in zip(batch, texts)])
-                stats[kind][0] += len(batch)
-                stats[kind][1] += produced
-            bar.update(len(batch) * len(kinds))
-            tokens = sum(s[1] for s in stats.values())
-            bar.set_postfix(new_tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
-        bar.close()
+        try:
+            for batch in mine:
+                suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
+                results = generate_batch(llm, [prompts[kinds[0]][j].prefix for j in batch], suffixes, config)
+                for kind in kinds:
+                    texts, produced = results[kind]
+                    writers[kind].append([{"key": prompts[kind][j].key, "history": prompts[kind][j].fingerprint,
+                                           "text": text} for j, text in zip(batch, texts)])
+                    stats[kind][0] += len(batch)
+                    stats[kind][1] += produced
+                bar.update(len(batch) * len(kinds))
+                tokens = sum(s[1] for s in stats.values())
+                bar.set_postfix(new_tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
+        finally:  # an interrupted run's rate counts too
+            bar.close()
+            log_rate(llm, kinds, sum(s[0] for s in stats.values()), sum(s[1] for s in stats.values()),
+                     time.time() - started, procs.world)
     if procs.distributed:
         shares = procs.gather(stats)
         stats = {kind: [sum(share[kind][n] for share in shares) for n in (0, 1)] for kind in kinds}
