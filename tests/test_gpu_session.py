@@ -162,6 +162,23 @@ def test_jobs_run_side_by_side_after_what_they_need_until_the_deadline(gpu_sessi
     assert time.time() - began < 6 + 10  # interrupted, not killed after the grace (also when run in the background)
 
 
+def test_a_job_of_two_slots_waits_for_room_and_holds_back_the_jobs_after_it(gpu_session, tmp_path):
+    import time
+
+    stamp = "import time, pathlib; pathlib.Path('{0}').write_text(str(time.time())); time.sleep({1})"
+    jobs = [gpu_session.Job("one", _python(stamp.format(tmp_path / "one", 1.0))),
+            gpu_session.Job("wide", _python(stamp.format(tmp_path / "wide", 1.0)), slots=2),
+            gpu_session.Job("small", _python(stamp.format(tmp_path / "small", 0)))]
+    report = gpu_session.run_jobs(jobs, {}, deadline=time.time() + 30, slots=2, logs=tmp_path / "logs", poll=0.1)
+    assert all(entry["status"] == "complete" for entry in report.values())
+    started = {name: float((tmp_path / name).read_text()) for name in ("one", "wide", "small")}
+    assert started["wide"] >= started["one"] + 1.0  # not beside "one": it needs both slots
+    assert started["small"] >= started["wide"] + 1.0  # a free slot, but "wide" came first in the list
+    wider = [gpu_session.Job("wider", _python("print('ran')"), slots=4)]  # wider than the session: takes all of it
+    assert gpu_session.run_jobs(wider, {}, deadline=time.time() + 30, slots=2, logs=tmp_path / "logs",
+                                poll=0.1)["wider"]["status"] == "complete"
+
+
 def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tmp_path, monkeypatch):
     """GLTA variants on the GPU: the LightGCN run and the texts travel, the variants run after the texts, and only the
     results files they wrote come back and land in results/."""

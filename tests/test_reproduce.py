@@ -94,6 +94,32 @@ def test_the_paper_tables_are_rebuilt_over_all_three_data_sets_or_left_alone(rep
                                                                                "goodreads-once"}
 
 
+def test_with_two_workers_the_texts_are_written_by_two_processes_taking_both(reproduce, left, tmp_path):
+    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path, workers=2)}
+    texts = jobs["texts-ml-1m"]
+    assert texts.slots == 2 and texts.command[1:7] == ["-m", "torch.distributed.run", "--standalone",
+                                                       "--nproc-per-node", "2", "-m"]
+    assert texts.command[7:10] == ["glta", "text", "generate"]
+    assert all(job.slots == 1 for name, job in jobs.items() if name != "texts-ml-1m")
+    assert list(jobs)[:2] == ["texts-ml-1m", "pretrain-ml-1m"]
+    assert reproduce.queue_jobs(left, tmp_path)[0].slots == 1  # one worker: one process
+
+
+def test_glta_seeds_are_queued_after_their_texts_and_frozen_lightgcn(reproduce, tmp_path):
+    left = reproduce.Left(texts=["ml-1m"], glta_seeds={"ml-1m": ["glta_plus"], "ml-100k": ["default"]},
+                          seeds={"ml-1m": ["hccf"]}, no_lightgcn=["ml-1m"],
+                          seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-100k", "default"): 2000.0,
+                                   ("ml-1m", "hccf"): 220.0})
+    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path)}
+    assert list(jobs) == ["texts-ml-1m", "pretrain-ml-1m", "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027",
+                          "seed-ml-100k-default-2026", "seed-ml-100k-default-2027", "seed-ml-1m-hccf-2026",
+                          "seed-ml-1m-hccf-2027"]
+    assert jobs["seed-ml-1m-glta_plus-2026"].after == ("texts-ml-1m", "pretrain-ml-1m")
+    assert jobs["seed-ml-100k-default-2027"].after == ()  # its texts and LightGCN are here
+    assert jobs["seed-ml-1m-hccf-2026"].after == ()  # a graph baseline reads neither
+    assert jobs["seed-ml-100k-default-2026"].command[-7:-2] == ["--names", "default", "--seeds", "2026", "--threads"]
+
+
 def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reproduce, monkeypatch, tmp_path):
     import json
 
