@@ -16,6 +16,7 @@ load it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
     # here: slice the GGUF, stage what the jobs read, print each call's carry list and command
     .venv/bin/python experiments/gpu_session.py prepare --datasets amazon-scientific goodreads-once
     .venv/bin/python experiments/gpu_session.py prepare --datasets --glta ml-1m:no_ia,no_ua,no_pf  # GLTA only
+    .venv/bin/python experiments/gpu_session.py prepare --datasets --glta ml-1m:default@2026,glta_plus@2026  # seeds
     # there (the command prepare prints): join, check, run the jobs until the deadline, copy their output to $OUT
     python3 experiments/gpu_session.py run --datasets amazon-scientific --out "$OUT" --seconds 540 --cuda-check 120
     # here: fold the returned texts into the local cache, the results files into results/
@@ -455,10 +456,12 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
             after = (f"texts-{name}",) if name in datasets else ()
             if variant in ("first_logit", "autoregressive") and "default" in variants:
                 after += (f"glta-{name}-default",)
-            jobs.append(Job(f"glta-{name}-{variant}", [sys.executable, str(root / "experiments" / "glta_variants.py"),
-                                                       "--dataset", name, "--variants", variant, "--threads",
-                                                       str(threads), "--no-progress"], after=after,
-                        cell=(name, variant)))
+            base, _, seed = variant.partition("@")  # "<variant>@<seed>": another training seed of a trained cell
+            command = ([str(root / "experiments" / "seeds.py"), "--dataset", name, "--names", base, "--seeds", seed]
+                       if seed else [str(root / "experiments" / "glta_variants.py"), "--dataset", name,
+                                     "--variants", variant])
+            jobs.append(Job(f"glta-{name}-{variant}", [sys.executable, *command, "--threads", str(threads),
+                                                       "--no-progress"], after=after, cell=(name, base)))
     for name, methods in (baselines or {}).items():
         for method in methods:
             jobs.append(Job(f"grid-{name}-{method}", [sys.executable, str(root / "experiments" / "baselines.py"),
@@ -557,8 +560,9 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("prepare", help="here: slice the GGUF, stage data sets and wheel, print the calls")
     p.add_argument("--datasets", nargs="*", default=["amazon-scientific", "goodreads-once"],
                    help="data sets whose LLM texts to write (none: `--datasets` alone)")
-    p.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT,...]",
-                   help="GLTA variants to train there (experiments/glta_variants.py; no variants: the data set's GLTA)")
+    p.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT[@SEED],...]",
+                   help="GLTA variants to train there (experiments/glta_variants.py; no variants: the data set's "
+                        "GLTA); VARIANT@SEED trains a trained cell again with another seed (experiments/seeds.py)")
     p.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...",
                    help="graph baselines whose seeds 2026 and 2027 to train there (experiments/seeds.py)")
     p.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...",
@@ -569,7 +573,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=int, default=540, help="the last call's generation deadline")
     r = sub.add_parser("run", help="there: join, check, generate, copy the texts to --out")
     r.add_argument("--datasets", nargs="*", default=[])
-    r.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT,...]")
+    r.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT[@SEED],...]")
     r.add_argument("--out", required=True)
     r.add_argument("--seconds", type=float, default=540)
     r.add_argument("--batch-size", type=int, default=384)

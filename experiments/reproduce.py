@@ -41,8 +41,8 @@ import glta_variants
 from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
 from glta.paths import atomic_write
-from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, records, result_path, train_seconds,
-                         write_report)
+from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, records, result_path, seed_path,
+                         train_seconds, write_report)
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
@@ -200,6 +200,12 @@ def plan_glta(dataset: str, left: Left) -> None:
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}")
 
 
+def missing_seeds(dataset: str, names: list[str]) -> list[str]:
+    """``<name>@<seed>`` for each extra seed a GLTA cell lacks (experiments/gpu_session.py's spelling)."""
+    return [f"{name}@{seed}" for name in names for seed in EXTRA_SEEDS
+            if not seed_path(result_path(Path("results"), dataset, name), seed).exists()]
+
+
 def specs(names: dict[str, list[str]]) -> str:
     return " ".join(f"{dataset}:{','.join(methods)}" for dataset, methods in names.items())
 
@@ -208,9 +214,11 @@ def print_commands(left: Left) -> None:
     """The commands that do what is left: the CPU queue, and the calls for a lent GPU."""
     print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
           ".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5 --no-progress > reproduce.log 2>&1 &")
-    # on a GPU only what travels: the frozen LightGCN must exist here, a decoding mode needs its default model there
-    glta = {dataset: [name for name in names if name not in GLTA_MODES or "default" in names]
-            for dataset, names in left.glta.items() if dataset not in left.no_lightgcn}
+    # on a GPU only what travels: the frozen LightGCN must exist here, a decoding mode needs its default model there;
+    # a cell's missing seeds go as <variant>@<seed>
+    glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
+                      or "default" in left.glta[dataset]] + missing_seeds(dataset, left.glta_seeds.get(dataset, []))
+            for dataset in {**left.glta, **left.glta_seeds} if dataset not in left.no_lightgcn}
     glta = {dataset: names for dataset, names in glta.items() if names}
     if left.texts or glta:
         print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
@@ -221,10 +229,6 @@ def print_commands(left: Left) -> None:
               "--datasets" + (f" --baselines {specs(left.grids)}" if left.grids else "")
               + (f" --seeds {specs(left.seeds)}" if left.seeds else "")
               + "  (--baselines: grids made from code no commit records, trained again)")
-    if left.glta_seeds:
-        print("GLTA's seeds (in the CPU queue above; on a GPU machine run them there directly): "
-              + "; ".join(f".venv/bin/python experiments/seeds.py --dataset {dataset} --names {' '.join(names)}"
-                          for dataset, names in left.glta_seeds.items()))
     if left.no_lightgcn:
         print("GLTA on " + ", ".join(left.no_lightgcn) + " needs the frozen LightGCN there: `glta pretrain --dataset "
               f"{left.no_lightgcn[0]}` here first (runs/<data set>/lightgcn travels with the GPU call; the CPU queue "

@@ -64,6 +64,17 @@ def test_a_gpu_gets_no_glta_without_its_frozen_lightgcn_and_no_mode_without_its_
     assert "--glta ml-100k:glta_plus  " in out and "GLTA on ml-1m needs the frozen LightGCN" in out
 
 
+def test_a_gpu_call_carries_the_glta_seeds_a_cell_lacks(reproduce, left, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # results/ of its own: ml-100k's GLTA has seed 2027 only
+    (tmp_path / "results" / "ml-100k" / "seeds").mkdir(parents=True)
+    (tmp_path / "results" / "ml-100k" / "seeds" / "glta-2027.json").write_text("{}")
+    left.no_lightgcn, left.glta_seeds = [], {"ml-100k": ["default"], "amazon-scientific": ["glta_plus"]}
+    reproduce.print_commands(left)
+    out = capsys.readouterr().out
+    assert ("--glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus,default@2026 "
+            "amazon-scientific:glta_plus@2026,glta_plus@2027  ") in out
+
+
 def test_an_interrupt_stops_the_running_jobs_so_they_keep_their_checkpoints(experiment, tmp_path, monkeypatch):
     gpu_session = experiment("gpu_session")
     started, stopped = tmp_path / "started", tmp_path / "stopped"
