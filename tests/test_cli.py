@@ -143,3 +143,24 @@ def test_an_interrupt_says_how_to_go_on(argv, how, capsys, monkeypatch):
     assert main(argv) == 130
     err = capsys.readouterr().err.strip()
     assert err == "glta: interrupted" if how is None else err.startswith("glta: interrupted; " + how)
+
+
+def test_kill_stops_a_command_as_ctrl_c_does(capsys, monkeypatch):
+    """SIGTERM (what `kill` sends to a background job, which ignores SIGINT) ends a command with the same message and
+    cleanup as Ctrl-C; the test process's own handler is back afterwards."""
+    import os
+    import signal
+    import time
+
+    import glta.cli
+
+    def killed(args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+        raise AssertionError("SIGTERM did not interrupt the command")
+
+    monkeypatch.setattr(glta.cli, "cmd_train", killed)
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["train", "lightgcn", "--dataset", "synthetic"]) == 130
+    assert capsys.readouterr().err.strip().startswith("glta: interrupted; rerun with --resume")
+    assert signal.getsignal(signal.SIGTERM) == before
