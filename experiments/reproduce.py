@@ -218,7 +218,7 @@ def print_commands(left: Left) -> None:
     # a cell's missing seeds go as <variant>@<seed>
     glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
                       or "default" in left.glta[dataset]] + missing_seeds(dataset, left.glta_seeds.get(dataset, []))
-            for dataset in {**left.glta, **left.glta_seeds} if dataset not in left.no_lightgcn}
+            for dataset in dict.fromkeys([*left.glta, *left.glta_seeds]) if dataset not in left.no_lightgcn}
     glta = {dataset: names for dataset, names in glta.items() if names}
     if left.texts or glta:
         print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
@@ -252,16 +252,18 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
             for dataset, methods in grids.items() if "pop" in methods]  # no grid: experiments/baselines.py has none
     grids = {dataset: [m for m in methods if m != "pop"] for dataset, methods in grids.items()}
     seeds = {dataset: left.seeds.get(dataset, []) + left.glta_seeds.get(dataset, [])
-             for dataset in {**left.seeds, **left.glta_seeds}}
+             for dataset in dict.fromkeys([*left.seeds, *left.glta_seeds])}
     jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0,
                                out=logs, threads=1, seeds=seeds, baselines=grids)
 
+    def glta_seed(job) -> bool:
+        return job.name.startswith("seed-") and job.cell[1] in left.glta_seeds.get(job.cell[0], [])
+
     def reads_llm(job) -> bool:  # a GLTA run, or a seed of one
-        return job.name.startswith("glta-") or (job.name.startswith("seed-") and job.cell is not None
-                                                and job.cell[1] in left.glta_seeds.get(job.cell[0], []))
+        return job.name.startswith("glta-") or glta_seed(job)
 
     for job in jobs:
-        if reads_llm(job) and job.name.startswith("seed-") and job.cell[0] in left.texts:
+        if glta_seed(job) and job.cell[0] in left.texts:  # a GLTA variant's job waits on its texts already
             job.after += (f"texts-{job.cell[0]}",)
     first = [job for job in jobs if job.name.startswith("texts-")]
     if workers >= 2:
