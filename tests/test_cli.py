@@ -164,3 +164,15 @@ def test_kill_stops_a_command_as_ctrl_c_does(capsys, monkeypatch):
     assert main(["train", "lightgcn", "--dataset", "synthetic"]) == 130
     assert capsys.readouterr().err.strip().startswith("glta: interrupted; rerun with --resume")
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_no_progress_also_hides_the_bars_transformers_draws(tmp_path):
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.enable_progress_bar()
+    try:
+        assert main(["train", "pop", "--dataset", "synthetic", "--out", str(tmp_path / "pop.json"), "--run-dir",
+                     str(tmp_path / "run"), "--no-progress"]) == 0
+        assert not transformers_logging.is_progress_bar_enabled()  # "Loading weights" stays out of job logs
+    finally:
+        transformers_logging.enable_progress_bar()

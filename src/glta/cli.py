@@ -206,8 +206,10 @@ def cmd_text_generate(args) -> None:
     from glta.data import load_dataset
     from glta.distributed import processes
     from glta.text.generate import generate_item_texts, generate_user_texts
-    from glta.text.llm import load_llm
+    from glta.text.llm import hide_library_progress, load_llm
 
+    if args.no_progress:
+        hide_library_progress()
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     wrong = [k for k in kinds if k not in TEXT_KINDS]
     if wrong or not kinds:

@@ -27,6 +27,7 @@ from glta.evaluation.ranking import RankingEvaluator, recommend_top_k
 from glta.methods import method_class
 from glta.recommender import Recommender
 from glta.results import check_writable, git_commit, provenance, write_results
+from glta.text.llm import hide_library_progress
 from glta.distributed import processes
 from glta.training import evaluate, fit, run_stages, evaluate_test
 
@@ -51,6 +52,8 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     before training, and the run folder is locked against a second trainer while this one runs."""
     started = time.time()
     commit = git_commit()
+    if not progress:
+        hide_library_progress()
     dataset = load_dataset(config.data, data_root)
     for split in ("valid", "test"):
         if getattr(dataset, split).nnz == 0:
@@ -186,6 +189,8 @@ def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bo
     """Valid and test metrics of a trained model (with inference-time ``overrides``); written as a results file
     with provenance to ``out`` when given."""
     started, commit = time.time(), git_commit()
+    if not progress:
+        hide_library_progress()
     config, dataset, model = load_run(run_dir, data_root, overrides)
     metrics = {split: evaluate(model, RankingEvaluator(dataset, split, config.eval.ks, config.eval.batch_size),
                                progress=progress, per_user=config.train.select_metric if split == "test" else None)

@@ -67,6 +67,14 @@ def offline() -> None:
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 
+def hide_library_progress() -> None:
+    """Turn off the progress bars transformers draws itself (e.g. "Loading weights" when a model is loaded), for
+    runs asked to show none (``--no-progress``, ``progress=False``): a background job's log keeps only its own lines."""
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
 def resolve_device(config: LLMConfig) -> torch.device:
     return device_named(config.device, "llm.device")
 
