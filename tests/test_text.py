@@ -77,6 +77,18 @@ def test_generation_is_batched_cached_and_resumable(llm, synthetic, monkeypatch)
     assert more[0].generated == 2 and calls == [2]
 
 
+def test_a_one_process_run_folds_in_the_shards_an_interrupted_distributed_run_left(llm, synthetic):
+    config = GenerationConfig(max_new_tokens=4, batch_size=2, seed=11)  # a cache of its own
+    generate_user_texts(llm, synthetic, ("profile",), config, np.arange(2), progress=False)
+    path = cache_path(llm.identity, synthetic, "profile", template_text("profile"), config)
+    shard = path.with_name(f"{path.stem}.shard1{path.suffix}")
+    path.rename(shard)  # as if rank 1 of a two-process run had written them and been stopped before the merge
+    report = generate_user_texts(llm, synthetic, ("profile",), config, np.arange(3), progress=False)[0]
+    assert report.generated == 1 and not shard.exists()  # the shard's two users were kept, then folded in
+    assert sorted(load_user_texts(llm.identity, synthetic, "profile", config)) == [0, 1, 2]
+    assert len(path.read_text().splitlines()) == 3
+
+
 def test_a_second_generation_of_the_same_texts_stops_at_once(llm, synthetic):
     from glta.errors import GLTAError
     from glta.paths import file_lock

@@ -369,6 +369,9 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
             for kind in kinds:
                 caches[kind].merge_shards()
         procs.wait()
+    else:  # shards an interrupted distributed run left: this process holds the locks, so it folds them in
+        for kind in kinds:
+            caches[kind].merge_shards()
     seconds = time.time() - started
     share = seconds / max(len(kinds), 1)  # kinds share each prefill: split the time evenly
     return [GenerationReport(kind, count, stats[kind][0], share if stats[kind][0] else 0.0, stats[kind][1],
