@@ -108,3 +108,25 @@ def test_glta_plus_configs_of_the_paper_data_sets_are_their_glta_configs(dataset
 
     folder = Path(__file__).resolve().parents[1] / "configs" / dataset
     assert yaml.safe_load((folder / "glta_plus.yaml").read_text()) == yaml.safe_load((folder / "glta.yaml").read_text())
+
+
+def test_configs_carry_the_settings_chosen_on_validation():
+    """A grid-chosen results file (``selection``) was made with exactly what ``configs/`` now says, so
+    `glta train METHOD --dataset DATA` trains the model its Table 2 row reports (the run's threads and seed aside)."""
+    import json
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    checked = 0
+    for path in sorted((repo / "results").glob("*/*.json")):
+        record = json.loads(path.read_text())
+        if "selection" not in record:
+            continue
+        made = record["provenance"]["config"]
+        now = build_config(record["method"], path.parent.name, config_dir=repo / "configs").to_dict()
+        for section in ("train", "model"):
+            for key, value in made[section].items():
+                if key not in ("threads", "seed", "llm", "generation"):
+                    assert now[section][key] == value, f"{path}: {section}.{key} was {value}, configs say {now[section][key]}"
+        checked += 1
+    assert checked >= 10
