@@ -279,8 +279,11 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
             if reads_llm(job) and job.cell[0] == dataset:
                 job.after += (name,)
 
-    # longest first by a like run's measured time; a job without one goes last
-    rest = sorted((job for job in jobs if job not in first), key=lambda job: left.seconds.get(job.cell, 0.0),
+    # longest first by a like run's measured time; a job without one goes last, Table 2's GLTA and GLTA+ rows before
+    # the ablations (issue 14's order when compute runs short)
+    rest = sorted((job for job in jobs if job not in first),
+                  key=lambda job: (left.seconds.get(job.cell, 0.0),
+                                   job.cell is not None and job.cell[1] in ("default", "glta_plus")),
                   reverse=True)
     return first + rest
 

@@ -49,6 +49,14 @@ def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(r
     assert by_name["grid-amazon-scientific-ease"][-4:] == ["--retrain", "--threads", "1", "--no-progress"]
 
 
+def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(reproduce, tmp_path):
+    left = reproduce.Left(glta={"amazon-scientific": ["default", "no_ia", "no_pf", "glta_plus", "first_logit"]})
+    names = [job.name for job in reproduce.queue_jobs(left, tmp_path)]  # no like run measured: no times to sort by
+    assert names == ["glta-amazon-scientific-default", "glta-amazon-scientific-glta_plus",
+                     "glta-amazon-scientific-no_ia", "glta-amazon-scientific-no_pf",
+                     "glta-amazon-scientific-first_logit"]
+
+
 def test_a_gpu_gets_no_glta_without_its_frozen_lightgcn_and_no_mode_without_its_model(reproduce, left, capsys):
     left.no_lightgcn = []
     left.glta["amazon-scientific"] = ["first_logit"]  # its default model is on this machine only
