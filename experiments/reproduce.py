@@ -41,6 +41,7 @@ import glta_variants
 from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
 from glta.paths import atomic_write
+from glta.text.generate import USER_KINDS
 from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, records, result_path, seed_path,
                          train_seconds, write_report)
 
@@ -87,21 +88,32 @@ def cell_status(dataset: str, name: str, estimate: dict | None = None) -> str:
     return "to do" + (f" (a like run took {cost(estimate)})" if estimate else "")
 
 
-def text_rate() -> tuple[float | None, str]:
-    """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
-    comes from: this machine's own ``glta text generate`` calls when there were any (``glta.text.generate.
-    measured_rate``), else the benchmark in benchmarks/results/, with a caveat when that ran the LLM in another
-    precision than this CPU would (no hardware bf16: fp32, several times slower; README, "Measured so far")."""
+def local_rate(kinds: tuple[str, ...]) -> tuple[float, int] | None:
+    """One process's responses a second for texts of ``kinds`` in this machine's own ``glta text generate`` calls,
+    run as the loader would run the LLM on this CPU (``glta.text.generate.measured_rate``), and how many calls."""
     import torch
 
     from glta.text.generate import measured_rate
     from glta.text.llm import LLMConfig, resolve_dtype
 
     here = str(resolve_dtype(LLMConfig(), torch.device("cpu")))  # what the loader would choose on this CPU
-    local = measured_rate("cpu", here.removeprefix("torch."))
+    return measured_rate("cpu", here.removeprefix("torch."), kinds)
+
+
+def text_rate() -> tuple[float | None, str]:
+    """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
+    comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else the
+    benchmark in benchmarks/results/, with a caveat when that ran the LLM in another precision than this CPU would
+    (no hardware bf16: fp32, several times slower; README, "Measured so far")."""
+    import torch
+
+    from glta.text.llm import LLMConfig, resolve_dtype
+
+    local = local_rate(USER_KINDS)
     if local:
         rate, calls = local
         return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
+    here = str(resolve_dtype(LLMConfig(), torch.device("cpu")))
     path = Path("benchmarks/results/generation_ml-1m.json")
     if not path.exists():
         return None, ""
@@ -111,6 +123,19 @@ def text_rate() -> tuple[float | None, str]:
         return rate, (f" (benchmark); measured in {record['dtype'].split('.')[-1]}, while this CPU runs the LLM in "
                       f"{here.split('.')[-1]}: expect several times longer")
     return rate, " (benchmark, another machine)" if rate else ""
+
+
+def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item_rate: float | None) -> str:
+    """`` (~H h on this CPU ...)`` for the ``texts`` left to write (kind -> count) at one process's rates: the user
+    texts' (``text_rate``) and the item profiles' where this machine has measured it (else the user texts')."""
+    if not user_rate or not sum(texts.values()):
+        return ""
+    item_rate = item_rate or user_rate
+    seconds = sum(n for kind, n in texts.items() if kind != "item_profile") / user_rate + \
+        texts.get("item_profile", 0) / item_rate
+    rate = f"{user_rate:.1f}" + (f" (item profiles {item_rate:.1f})" if item_rate != user_rate else "")
+    return (f" (~{seconds / 3600:.1f} h on this CPU at the measured {rate} responses/s{caveat}; "
+            "minutes on a lent GPU: experiments/gpu_session.py)")
 
 
 @dataclass
@@ -129,7 +154,7 @@ class Left:
 
 def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
-    rate, caveat = text_rate()
+    (user_rate, caveat), item = text_rate(), local_rate(("item_profile",))
     left = Left()
     for dataset in datasets:
         print(f"== {dataset}")
@@ -138,8 +163,7 @@ def plan(datasets: list[str]) -> Left:
         plan_baselines(dataset, left, texts_written=not unwritten)
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
-              + (f" (~{unwritten / rate / 3600:.1f} h on this CPU at the measured {rate:.1f} responses/s{caveat}; "
-                 "minutes on a lent GPU: experiments/gpu_session.py)" if unwritten and rate else ""))
+              + text_hours(texts, user_rate, caveat, item[0] if item else None))
         if unwritten:
             left.texts.append(dataset)
         plan_glta(dataset, left)

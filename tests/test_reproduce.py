@@ -151,9 +151,18 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reprodu
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
     here = str(resolve_dtype(LLMConfig(), torch.device("cpu"))).removeprefix("torch.")
     rates_path().parent.mkdir(parents=True)
-    calls = [{"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "responses": 300, "seconds": 200.0},
-             {"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "responses": 100, "seconds": 200.0},
-             {"cpu": "another CPU", "device": "cpu", "dtype": here, "responses": 9000, "seconds": 10.0}]
+    users, items = ["profile", "prediction"], ["item_profile"]
+    calls = [{"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "kinds": users, "responses": 300, "seconds": 200.0},
+             {"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "kinds": users, "responses": 100, "seconds": 200.0},
+             {"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "kinds": items, "responses": 400, "seconds": 100.0},
+             {"cpu": "another CPU", "device": "cpu", "dtype": here, "kinds": users, "responses": 9000, "seconds": 10.0}]
     rates_path().write_text("".join(json.dumps(call) + "\n" for call in calls))
     rate, source = reproduce.text_rate()
     assert rate == pytest.approx(1.0) and "this machine's 2 calls" in source  # 400 responses in 400 s, one process
+    assert reproduce.local_rate(("item_profile",)) == (pytest.approx(4.0), 1)  # item profiles: a rate of their own
+    # 7,200 user texts at 1/s and 7,200 item profiles at 4/s: 2.5 h; without an item rate measured, both at 1/s
+    left = {"profile": 3600, "prediction": 3600, "item_profile": 7200}
+    assert "~2.5 h on this CPU at the measured 1.0 (item profiles 4.0) responses/s" in \
+        reproduce.text_hours(left, rate, source, 4.0)
+    assert "~4.0 h" in reproduce.text_hours(left, rate, source, None)
+    assert reproduce.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write

@@ -130,6 +130,7 @@ def test_each_generation_logs_its_rate_for_planning_even_when_interrupted(llm, s
     rate, logged = measured_rate("cpu", dtype)
     assert logged == 2 and rate == pytest.approx(10 / sum(r["seconds"] for r in records))
     assert measured_rate("cuda") is None and measured_rate("cpu", "float16") is None  # other machines' rates
+    assert measured_rate("cpu", dtype, ("profile",))[1] == 2 and measured_rate("cpu", dtype, ("item_profile",)) is None
 
 
 def test_torn_cache_line_is_skipped_and_appends_stay_readable(tmp_path):

@@ -283,9 +283,11 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
         pass
 
 
-def measured_rate(device: str = "cpu", dtype: str | None = None) -> tuple[float, int] | None:
+def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[str, ...] | None = None
+                  ) -> tuple[float, int] | None:
     """Responses a second of one generating process on this machine (its CPU model, ``device`` and ``dtype``), over
-    every logged call, and how many calls that is; None before the first call here."""
+    every logged call (of calls that wrote one of ``kinds`` when given: item profiles come faster than user texts),
+    and how many calls that is; None before the first such call here."""
     from glta.device import cpu_info
 
     path = rates_path()
@@ -295,7 +297,8 @@ def measured_rate(device: str = "cpu", dtype: str | None = None) -> tuple[float,
     for line in path.read_text(errors="replace").splitlines():
         try:
             record = json.loads(line)
-            if (record["cpu"], record["device"]) != (cpu, device) or (dtype and record["dtype"] != dtype):
+            if (record["cpu"], record["device"]) != (cpu, device) or (dtype and record["dtype"] != dtype) or \
+                    (kinds and not set(kinds) & set(record["kinds"])):
                 continue
             responses, seconds, calls = responses + record["responses"], seconds + record["seconds"], calls + 1
         except (json.JSONDecodeError, KeyError, TypeError):
