@@ -286,7 +286,7 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
 def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[str, ...] | None = None
                   ) -> tuple[float, int] | None:
     """Responses a second of one generating process on this machine (its CPU model, ``device`` and ``dtype``), over
-    every logged call (of calls that wrote one of ``kinds`` when given: item profiles come faster than user texts),
+    every logged call (of calls that wrote one of ``kinds`` when given: item profiles have prompts of their own),
     and how many calls that is; None before the first such call here."""
     from glta.device import cpu_info
 
