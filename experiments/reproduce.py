@@ -88,16 +88,21 @@ def cell_status(dataset: str, name: str, estimate: dict | None = None) -> str:
     return "to do" + (f" (a like run took {cost(estimate)})" if estimate else "")
 
 
+def cpu_dtype() -> str:
+    """The precision the LLM loader chooses on this CPU ("bfloat16" with hardware bf16, else "float32")."""
+    import torch
+
+    from glta.text.llm import LLMConfig, resolve_dtype
+
+    return str(resolve_dtype(LLMConfig(), torch.device("cpu"))).removeprefix("torch.")
+
+
 def local_rate(kinds: tuple[str, ...]) -> tuple[float, int] | None:
     """One process's responses a second for texts of ``kinds`` in this machine's own ``glta text generate`` calls,
     run as the loader would run the LLM on this CPU (``glta.text.generate.measured_rate``), and how many calls."""
-    import torch
-
     from glta.text.generate import measured_rate
-    from glta.text.llm import LLMConfig, resolve_dtype
 
-    here = str(resolve_dtype(LLMConfig(), torch.device("cpu")))  # what the loader would choose on this CPU
-    return measured_rate("cpu", here.removeprefix("torch."), kinds)
+    return measured_rate("cpu", cpu_dtype(), kinds)
 
 
 def text_rate() -> tuple[float | None, str]:
@@ -105,23 +110,20 @@ def text_rate() -> tuple[float | None, str]:
     comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else the
     benchmark in benchmarks/results/, with a caveat when that ran the LLM in another precision than this CPU would
     (no hardware bf16: fp32, several times slower; README, "Measured so far")."""
-    import torch
-
-    from glta.text.llm import LLMConfig, resolve_dtype
-
     local = local_rate(USER_KINDS)
     if local:
         rate, calls = local
         return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
-    here = str(resolve_dtype(LLMConfig(), torch.device("cpu")))
+    here = cpu_dtype()
     path = Path("benchmarks/results/generation_ml-1m.json")
     if not path.exists():
         return None, ""
     record = json.loads(path.read_text())
     rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
-    if rate and record.get("dtype", here) != here:
-        return rate, (f" (benchmark); measured in {record['dtype'].split('.')[-1]}, while this CPU runs the LLM in "
-                      f"{here.split('.')[-1]}: expect several times longer")
+    made = str(record.get("dtype", here)).removeprefix("torch.")  # recorded as "torch.bfloat16"
+    if rate and made != here:
+        return rate, (f" (benchmark); measured in {made}, while this CPU runs the LLM in {here}: expect several times "
+                      "longer")
     return rate, " (benchmark, another machine)" if rate else ""
 
 

@@ -166,3 +166,14 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reprodu
         reproduce.text_hours(left, rate, source, 4.0)
     assert "~4.0 h" in reproduce.text_hours(left, rate, source, None)
     assert reproduce.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write
+
+
+def test_before_any_local_call_the_plan_uses_the_benchmark_and_says_when_it_ran_in_another_precision(
+        reproduce, monkeypatch, tmp_path):
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))  # no rates logged on this "machine"
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # benchmarks/results/ (made in bf16)
+    monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "bfloat16")
+    rate, source = reproduce.text_rate()
+    assert rate > 0 and source == " (benchmark, another machine)"
+    monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "float32")  # a CPU without hardware bf16
+    assert "measured in bfloat16, while this CPU runs the LLM in float32" in reproduce.text_rate()[1]
