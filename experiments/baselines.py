@@ -109,4 +109,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from glta.interrupts import run_interruptibly
+
+    run_interruptibly(main, "baselines.py", "the same command continues: "
+                      "finished grid points are kept, the one under way resumes from its checkpoint")

@@ -196,4 +196,7 @@ def run(dataset: str, names: list[str], threads: int = 0, progress: bool = True)
 
 
 if __name__ == "__main__":
-    main()
+    from glta.interrupts import run_interruptibly
+
+    run_interruptibly(main, "glta_variants.py", "the same command continues: "
+                      "finished variants are skipped, the one under way resumes from its checkpoint")

@@ -66,4 +66,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from glta.interrupts import run_interruptibly
+
+    run_interruptibly(main, "seeds.py", "the same command continues: "
+                      "finished seeds are kept, the one under way resumes from its checkpoint")

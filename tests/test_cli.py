@@ -166,6 +166,28 @@ def test_kill_stops_a_command_as_ctrl_c_does(capsys, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+def test_experiment_scripts_stop_on_kill_with_one_line(capsys):
+    """The long scripts under experiments/ (``run_interruptibly``): SIGTERM ends them with exit status 130 and one
+    line saying how to go on, not a traceback."""
+    import os
+    import signal
+    import time
+
+    from glta.interrupts import run_interruptibly
+
+    def killed():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+        raise AssertionError("SIGTERM did not interrupt the script")
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit) as stop:
+        run_interruptibly(killed, "seeds.py", "the same command continues")
+    assert stop.value.code == 130
+    assert capsys.readouterr().err.strip() == "seeds.py: interrupted; the same command continues"
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
 def test_no_progress_also_hides_the_bars_transformers_draws(tmp_path):
     from transformers.utils import logging as transformers_logging
 

@@ -307,9 +307,11 @@ def test_a_run_waits_for_another_training_the_same_ia_stage_and_reuses_it(synthe
         assert torch.equal(value, second.head.state_dict()[key]), key
 
 
-def test_interrupted_ia_stage_resumes_after_its_last_finished_epoch(synthetic, llm, tmp_path, monkeypatch):
-    """IA killed in its second epoch continues from the first epoch's partial file and ends with the same parameters
-    as an uninterrupted IA; the partial file is gone once the stage's result is stored."""
+@pytest.mark.parametrize("within_epoch", [False, True])
+def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path, monkeypatch, within_epoch):
+    """IA killed in its second epoch continues from the partial file (after the first epoch, or after the second
+    epoch's first batch when checkpoints are also written within an epoch) and ends with the same parameters as an
+    uninterrupted IA; the partial file is gone once the stage's result is stored."""
     import itertools
 
     import glta.training as training
@@ -319,34 +321,43 @@ def test_interrupted_ia_stage_resumes_after_its_last_finished_epoch(synthetic, l
 
     full = Prompts.ia_batches
     monkeypatch.setattr(Prompts, "ia_batches", lambda self, rng: itertools.islice(full(self, rng), 2))
-    train = TrainConfig(seed=3, batch_size=32)
+    train = TrainConfig(seed=3, batch_size=32, checkpoint_minutes=1e-9 if within_epoch else 0)
     trained = {}
     for name in ("straight", "interrupted"):
         monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / name))
         model = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_epochs=3)
         if name == "interrupted":
-            epoch_loop, calls = training.train_epoch, []
+            epoch_loop, calls, write = training.train_epoch, [], training.WithinEpoch.__call__
 
             def dies_in_second_epoch(*args, **kwargs):
                 calls.append(1)
-                if len(calls) == 2:
+                if len(calls) == 2 and not within_epoch:
                     raise KeyboardInterrupt  # the session stops
                 return epoch_loop(*args, **kwargs)
 
+            def dies_after_a_save(self, batches, losses):
+                write(self, batches, losses)
+                if len(calls) == 2 and batches == 1:
+                    raise KeyboardInterrupt
+
             monkeypatch.setattr(training, "train_epoch", dies_in_second_epoch)
+            monkeypatch.setattr(training.WithinEpoch, "__call__", dies_after_a_save)
             with pytest.raises(KeyboardInterrupt):
                 run_stages(model, train, progress=False, log=lambda _: None)
+            monkeypatch.setattr(training.WithinEpoch, "__call__", write)
             cache = model.stages(train)[0].cache
             assert training.partial_stage_path(cache).exists() and not cache.exists()
             resumed_epochs = []
             monkeypatch.setattr(training, "train_epoch",
-                                lambda *args, **kwargs: resumed_epochs.append(1) or epoch_loop(*args, **kwargs))
+                                lambda *args, **kwargs: resumed_epochs.append(kwargs["skip"]) or epoch_loop(*args,
+                                                                                                          **kwargs))
             model = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_epochs=3)
             torch.manual_seed(99)  # a fresh process: nothing of the first attempt's random state is left
             messages = []
             run_stages(model, train, progress=False, log=messages.append)
-            assert any("resumed" in m and "after epoch 0" in m for m in messages)
-            assert len(resumed_epochs) == 2  # epochs 1 and 2 only
+            where = "in epoch 1 after 1 batches" if within_epoch else "after epoch 0"
+            assert any("resumed" in m and where in m for m in messages), messages
+            assert resumed_epochs == [1 if within_epoch else 0, 0]  # epochs 1 and 2 only
             assert cache.exists() and not training.partial_stage_path(cache).exists()
         else:
             run_stages(model, train, progress=False, log=lambda _: None)

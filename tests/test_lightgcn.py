@@ -70,6 +70,48 @@ def test_resume_continues_where_it_stopped(synthetic, tmp_path):
     assert resumed_test == pytest.approx(straight_test, rel=1e-5)
 
 
+def test_a_run_stopped_within_an_epoch_resumes_at_its_last_checkpointed_step(synthetic, tmp_path, monkeypatch):
+    """With ``train.checkpoint_minutes`` the checkpoint is also written between steps; a run stopped part-way through
+    an epoch continues from that step (its earlier batches drawn again, not trained again) and ends as an
+    uninterrupted run does."""
+    from glta import training
+
+    settings = TrainConfig(epochs=3, batch_size=512, lr=0.01, patience=100, checkpoint_minutes=1e-9)
+
+    def run(folder, resume=False, log=lambda s: None):
+        torch.manual_seed(0)
+        model = LightGCN(synthetic, LightGCNConfig())
+        result = fit(model, synthetic, settings, EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False,
+                     log=log)
+        return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
+
+    straight, straight_test = run(tmp_path / "a")
+    per_epoch = LightGCN(synthetic, LightGCNConfig()).batches_per_epoch(512)
+    assert per_epoch >= 4
+    write, steps = training.WithinEpoch.__call__, []
+
+    def stops_after_a_save(self, batches, losses):
+        write(self, batches, losses)
+        steps.append(batches)
+        if len(steps) == per_epoch + 2:  # two steps into the second epoch: the session ends
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.WithinEpoch, "__call__", stops_after_a_save)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.setattr(training.WithinEpoch, "__call__", write)
+    trained = []
+    real_step = training.train_epoch
+    monkeypatch.setattr(training, "train_epoch", lambda *a, **k: trained.append(k["skip"]) or real_step(*a, **k))
+    messages = []
+    torch.manual_seed(123)  # a fresh process: nothing of the first attempt's random state is left
+    resumed, resumed_test = run(tmp_path / "b", resume=True, log=messages.append)
+    assert any("in epoch 1 after 2 batches" in m for m in messages), messages
+    assert trained == [2, 0]  # the second epoch skips its two trained batches, the third starts afresh
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-6)
+    assert resumed_test == pytest.approx(straight_test, rel=1e-6)
+
+
 def test_embeddings_round_trip_and_refuse_other_data(synthetic, tmp_path):
     from glta.config import DataConfig
     from glta.data import load_dataset

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 from pathlib import Path
 
 from glta.errors import GLTAError
+from glta.interrupts import INTERRUPTED, interruptible
 
 TABLE_METRICS = ("P@5", "P@10", "N@5", "N@10", "R@20", "N@20")
 
@@ -419,33 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         how = RESUMING.get(args.command)
         print("glta: interrupted" + (f"; {how}" if how else ""), file=sys.stderr)
-        return 130
+        return INTERRUPTED
     return 0
-
-
-@contextlib.contextmanager
-def interruptible():
-    """``kill`` (SIGTERM) and SIGINT stop a command as Ctrl-C does: a KeyboardInterrupt, so checkpoints, caches and
-    logs are left whole and the message above says how to go on. SIGINT is set back to Python's handler because a
-    job started in the background (``cmd &`` in a script, ``nohup``) inherits it ignored. Both handlers are restored
-    afterwards (``main`` also runs inside tests)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = {signum: signal.signal(signum, handler) for signum, handler in
-                ((signal.SIGTERM, interrupt), (signal.SIGINT, signal.default_int_handler))}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ class TrainConfig:
     schedule: str = "constant"
     warmup_steps: int = 0
     min_lr_ratio: float = 0.0
+    # with a checkpoint folder: also write the checkpoint within an epoch at most this often, so a run stopped
+    # part-way through a long epoch (GLTA's take many minutes on a CPU) resumes there; 0 = only after evaluations
+    checkpoint_minutes: float = 10.0
 
 
 SCHEDULES = ("constant", "cosine")
@@ -144,8 +147,9 @@ _POSITIVE_INT = ("batch_size", "epochs", "eval_every", "patience", "dim", "layer
                  "supervised_slots", "ia_batch_size", "ia_group_size", "item_text_chars", "eval_batch_size",
                  "max_history_items", "max_item_chars", "max_new_tokens", "prompt_token_budget",
                  "min_user_interactions")
-_NON_NEGATIVE = ("threads", "warmup_steps", "ideal_rank", "ideal_weight", "l2", "valid_users", "context_items", "text_tokens", "ia_epochs", "seed", "reg_weight",
-                 "align_weight", "kd_weight", "recon_weight", "ssl_weight", "mult")
+_NON_NEGATIVE = ("threads", "warmup_steps", "ideal_rank", "ideal_weight", "l2", "valid_users", "context_items",
+                 "text_tokens", "ia_epochs", "seed", "reg_weight", "align_weight", "kd_weight", "recon_weight",
+                 "ssl_weight", "mult", "checkpoint_minutes")
 _POSITIVE = ("lr", "ia_lr", "head_lr_scale", "init_std", "align_temperature", "kd_temperature", "recon_temperature",
              "temperature", "repetition_penalty")
 _UNIT_OPEN = ("valid_ratio", "test_ratio", "mask_ratio")  # in [0, 1)

@@ -121,17 +121,28 @@ def lr_schedule(optimizer: torch.optim.Optimizer, train: TrainConfig, total_step
 
 
 def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc: str, progress: bool,
-                step: torch.nn.Module | None = None, scheduler=None) -> list[float]:
+                step: torch.nn.Module | None = None, scheduler=None, skip: int = 0,
+                after_step: Callable[[int, list[float]], None] | None = None,
+                done: list[float] | None = None) -> list[float]:
     """One pass of optimiser steps over ``batches``, with a progress bar (rate, ETA, last loss). ``step`` is the
     module called for each batch's loss (``model`` inside DistributedDataParallel when several processes train;
-    each then takes its share of every batch). Returns each step's loss over the whole batch."""
+    each then takes its share of every batch). Returns each step's loss over the whole batch.
+
+    An epoch resumed part-way passes ``skip`` (the batches it already trained on: they are drawn, so the random
+    draws after them are the same, but not trained on again) and their losses as ``done``. ``after_step(batches,
+    losses)`` is called after every step with the batches consumed so far (for checkpoints within the epoch)."""
     procs = processes()
     step = step or model
-    losses: list[float] = []
+    losses: list[float] = list(done or [])
     device = module_device(model)
+    batches = iter(batches)
+    for _ in range(skip):
+        next(batches, None)
     bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress or not procs.is_main,
-               total=total)
+               total=total, initial=skip)
+    consumed = skip
     for batch in bar:
+        consumed += 1
         batch = procs.share(batch)
         if batch is None:
             continue
@@ -143,9 +154,27 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
             scheduler.step()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        if after_step is not None:
+            after_step(consumed, losses)
     if procs.distributed:  # each process saw its share: the batch's loss is the mean of the shares' losses
         losses = np.mean(procs.gather(losses), axis=0).tolist()
     return losses
+
+
+class WithinEpoch:
+    """Checkpoints within an epoch, at most every ``minutes`` (``train.checkpoint_minutes``; never when 0 or when
+    nothing is written), so that a run stopped part-way through a long epoch loses at most that much of it.
+    ``write(batches, losses)`` writes the checkpoint; only the main process writes."""
+
+    def __init__(self, minutes: float, write: Callable[[int, list[float]], None] | None):
+        self.every = minutes * 60 if write is not None and processes().is_main else 0.0
+        self.write = write
+        self.last = time.time()
+
+    def __call__(self, batches: int, losses: list[float]) -> None:
+        if self.every > 0 and time.time() - self.last >= self.every:
+            self.write(batches, losses)
+            self.last = time.time()
 
 
 def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, log: Callable[[str], None] = print
@@ -196,8 +225,9 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
 
     With a cache path, the stage also resumes: after each epoch its trainable parameters, optimiser, random states
     and losses go to ``partial_stage_path(stage.cache)`` (keyed like the cache, so by everything the stage depends
-    on), and a stage started again continues after the last finished epoch; the file is removed once the stage's
-    result is stored."""
+    on), and within an epoch every ``train.checkpoint_minutes``; a stage started again continues where the file
+    says (after the last finished epoch, or part-way through one); the file is removed once the stage's result is
+    stored."""
     procs = processes()
     model.enter_stage(stage.name)
     started = time.time()
@@ -207,7 +237,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
     rng = np.random.default_rng(stage.seed)
     losses: list[float] = []
     partial = partial_stage_path(stage.cache) if stage.cache is not None else None
-    first = 0
+    first, within = 0, None
     if partial is not None and partial.exists():
         state = load_checkpoint(partial, module_device(model))
         trainable = dict(model.named_parameters())
@@ -217,21 +247,34 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
         optimizer.load_state_dict(state["optimizer"])
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
-        first, losses = state["epoch"] + 1, list(state["losses"])
+        first, losses, within = state["epoch"] + 1, list(state["losses"]), state.get("in_epoch")
         started -= state["seconds"]
-        log(f"{stage.name.upper()}: resumed from {partial} after epoch {state['epoch']}")
+        log(f"{stage.name.upper()}: resumed from {partial} " + (
+            f"in epoch {within['epoch']} after {within['batches']} batches" if within
+            else f"after epoch {state['epoch']}"))
+
+    def save_partial(finished: int, rng_state: dict, in_epoch: dict | None = None) -> None:
+        """The stage so far: ``finished`` its last whole epoch, ``rng_state`` where the next epoch's draws start
+        (an epoch under way restarts its draws and skips the batches ``in_epoch`` says it trained on)."""
+        save_checkpoint(partial, {
+            "params": {name: p for name, p in model.named_parameters() if p.requires_grad},
+            "optimizer": optimizer.state_dict(), "rng": rng_state, "torch_rng": torch.get_rng_state(),
+            "epoch": finished, "losses": [float(x) for x in losses], "seconds": time.time() - started,
+            "in_epoch": in_epoch})
+
     for epoch in range(first, stage.epochs):
+        skip, done = (within["batches"], within["losses"]) if within and within["epoch"] == epoch else (0, [])
+        at_start = rng.bit_generator.state
+        autosave = WithinEpoch(train.checkpoint_minutes, None if partial is None else (
+            lambda batches, so_far: save_partial(epoch - 1, at_start, {
+                "epoch": epoch, "batches": batches, "losses": [float(x) for x in so_far]})))
         epoch_losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer,
                                    model.batches_per_epoch(train.batch_size), f"{stage.name} epoch {epoch}", progress,
-                                   step)
+                                   step, skip=skip, after_step=autosave, done=done)
         losses += epoch_losses
         log(f"{stage.name.upper()} epoch {epoch}: mean loss {np.mean(epoch_losses):.4f}")
         if partial is not None and procs.is_main and epoch < stage.epochs - 1:
-            save_checkpoint(partial, {
-                "params": {name: p for name, p in model.named_parameters() if p.requires_grad},
-                "optimizer": optimizer.state_dict(), "rng": rng.bit_generator.state,
-                "torch_rng": torch.get_rng_state(), "epoch": epoch, "losses": [float(x) for x in losses],
-                "seconds": time.time() - started})
+            save_partial(epoch, rng.bit_generator.state)
     summary = {f"{stage.name}_seconds": round(time.time() - started, 2),
                f"{stage.name}_final_loss": float(np.mean(losses[-10:])) if losses else float("nan")}
     if stage.cache is not None and procs.is_main:
@@ -283,8 +326,8 @@ def load_stage(model: Recommender, path: Path) -> dict:
 
 # settings that may change when a run resumes (how long, where and how fast it runs); any other difference between the
 # checkpoint's settings and the current ones is refused, so the results never record a setting the run did not use
-RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.threads", "train.device", "eval.batch_size",
-                     "model.eval_batch_size", "model.compile"}
+RESUMABLE_CHANGES = {"train.epochs", "train.patience", "train.threads", "train.device", "train.checkpoint_minutes",
+                     "eval.batch_size", "model.eval_batch_size", "model.compile"}
 
 
 def _fixed_settings(model: Recommender, train: TrainConfig, evaluation: EvalConfig, model_config=None
@@ -367,7 +410,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     valid_eval = full_valid.sample(evaluation.valid_users, train.seed)
     best_score, best_epoch, best_state, best_valid = -np.inf, -1, None, {}
     history: list[dict] = []
-    start_epoch, bad_rounds, spent = 0, 0, 0.0
+    start_epoch, bad_rounds, spent, within = 0, 0, 0.0, None
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
     if checkpoint and resume and find_checkpoint(checkpoint.parent) is not None:
         state = load_checkpoint(checkpoint, module_device(model))
@@ -384,17 +427,37 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         torch.set_rng_state(state["torch_rng"])
         start_epoch, bad_rounds, spent = state["epoch"] + 1, state["bad_rounds"], state["seconds"]
         best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
-        best_valid, history = state["best_valid"], state["history"]
-        log(f"resumed from {checkpoint} after epoch {state['epoch']} (best {train.select_metric}={best_score:.4f})")
+        best_valid, history, within = state["best_valid"], state["history"], state.get("in_epoch")
+        log(f"resumed from {checkpoint} " + (f"in epoch {within['epoch']} after {within['batches']} batches"
+                                             if within else f"after epoch {state['epoch']}")
+            + f" (best {train.select_metric}={best_score:.4f})")
     step = procs.wrap(model) if optimizer is not None else model
     stopped_by = f"epoch limit ({train.epochs})"
     started = time.time() - spent
+
+    def save(finished: int, rng_state: dict, in_epoch: dict | None = None) -> None:
+        """The run so far: ``finished`` its last whole epoch, ``rng_state`` where the next epoch's draws start (an
+        epoch under way restarts its draws and skips the batches ``in_epoch`` says it trained on)."""
+        save_checkpoint(checkpoint, {
+            "identity": model.identity(), "settings": _fixed_settings(model, train, evaluation),
+            "model": model.state_dict(), "optimizer": optimizer and optimizer.state_dict(),
+            "scheduler": scheduler and scheduler.state_dict(),
+            "rng": rng_state, "torch_rng": torch.get_rng_state(), "epoch": finished,
+            "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,
+            "best_epoch": best_epoch, "best_state": best_state, "best_valid": best_valid,
+            "history": history, "in_epoch": in_epoch})
+
     for epoch in range(start_epoch, train.epochs):
         model.train()
         losses = []
         if optimizer is not None:
+            skip, done = (within["batches"], within["losses"]) if within and within["epoch"] == epoch else (0, [])
+            at_start = rng.bit_generator.state
+            autosave = WithinEpoch(train.checkpoint_minutes, None if checkpoint is None else (
+                lambda batches, so_far: save(epoch - 1, at_start, {
+                    "epoch": epoch, "batches": batches, "losses": [float(x) for x in so_far]})))
             losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer, per_epoch,
-                                 f"epoch {epoch}", show, step, scheduler)
+                                 f"epoch {epoch}", show, step, scheduler, skip=skip, after_step=autosave, done=done)
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.time() - started, 2)}
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
@@ -413,14 +476,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
                 + (f"  fusion weight {record['calibration']['fusion_weight']}" if "calibration" in record else ""))
             history.append(record)
             if checkpoint and procs.is_main:
-                save_checkpoint(checkpoint, {
-                    "identity": model.identity(), "settings": _fixed_settings(model, train, evaluation),
-                    "model": model.state_dict(), "optimizer": optimizer and optimizer.state_dict(),
-                    "scheduler": scheduler and scheduler.state_dict(),
-                    "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "epoch": epoch,
-                    "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,
-                    "best_epoch": best_epoch, "best_state": best_state, "best_valid": best_valid,
-                    "history": history})
+                save(epoch, rng.bit_generator.state)
             procs.wait()
             if bad_rounds >= train.patience:
                 stopped_by = f"early stopping (no {train.select_metric} gain in {train.patience} evaluations)"

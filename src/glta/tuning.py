@@ -45,15 +45,17 @@ BEHAVIOUR_BEFORE_OPTION = {("model", "head_lr_scale"): 1.0}
 
 
 def same_config(saved: dict | None, config: dict) -> bool:
-    """Whether a finished run ran this config. Thread counts may differ between machines, and an option added to
-    the code after the run was made (absent from ``saved``) counts as the same when it holds the value that gives
-    the behaviour from before the option: its default, or ``BEHAVIOUR_BEFORE_OPTION`` where the default changed."""
+    """Whether a finished run ran this config. Thread counts and how often checkpoints are written may differ
+    between runs (they change no result), and an option added to the code after the run was made (absent from
+    ``saved``) counts as the same when it holds the value that gives the behaviour from before the option: its
+    default, or ``BEHAVIOUR_BEFORE_OPTION`` where the default changed."""
     if saved is None:
         return False
 
     def plain(c):
         c = json.loads(json.dumps(c, default=str))
-        c.get("train", {}).pop("threads", None)
+        for key in ("threads", "checkpoint_minutes"):
+            c.get("train", {}).pop(key, None)
         return c
 
     saved, config = plain(saved), plain(config)

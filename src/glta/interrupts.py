@@ -1,0 +1,49 @@
+"""Stopping a long command cleanly: ``kill`` (SIGTERM) and Ctrl-C (SIGINT) both become a KeyboardInterrupt, so
+checkpoints, caches and locks are left whole (``finally`` blocks run) and the command says how to go on.
+
+The CLI runs every command inside ``interruptible``; the scripts under ``experiments/`` call ``run_interruptibly``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Callable, Iterator
+
+INTERRUPTED = 130  # the exit status of a command stopped by a signal, as shells report Ctrl-C
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """SIGTERM and SIGINT raise KeyboardInterrupt inside the block. SIGINT is set back to Python's handler because a
+    job started in the background (``cmd &`` in a script, ``nohup``) inherits it ignored. Both handlers are restored
+    afterwards (the CLI's ``main`` also runs inside tests)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = {signum: signal.signal(signum, handler) for signum, handler in
+                ((signal.SIGTERM, interrupt), (signal.SIGINT, signal.default_int_handler))}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def run_interruptibly(main: Callable[[], None], name: str,
+                      how: str = "the same command continues from the last checkpoint") -> None:
+    """Run a script's ``main``; stopped by a signal, it ends with one line naming how to go on and exit status 130
+    instead of a traceback."""
+    try:
+        with interruptible():
+            main()
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; {how}", file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
