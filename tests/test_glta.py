@@ -469,10 +469,15 @@ def test_fusion_weight_is_chosen_on_validation_and_outputs_stay_valid(synthetic,
     plus = make_plus(synthetic, llm, fusion_grid=[0.0, 1.0])
     plus.enter_stage("ua")
     valid = RankingEvaluator(synthetic, "valid", [10]).sample(40, 0)
-    metrics = evaluate(plus, valid, calibrate_for="N@10")
+    metrics = evaluate(plus, valid, calibrate_for="N@10", per_user="N@10")
     grid = plus.calibration["grid"]
     assert set(grid) == {"0.0", "1.0"} and metrics["N@10"] == pytest.approx(max(grid.values()), abs=1e-6)
     assert float(plus.fusion_weight) == plus.calibration["fusion_weight"]
+    # the per-user values are those at the chosen weight: the same as scoring every user again with it
+    assert metrics["per_user"]["users"] == valid.users.tolist()
+    assert np.mean(metrics["per_user"]["values"]) == pytest.approx(metrics["N@10"], abs=1e-5)
+    again = evaluate(plus, valid, per_user="N@10")
+    assert np.allclose(again["per_user"]["values"], metrics["per_user"]["values"], atol=1e-5)
     # at weight 1 the ranking is LightGCN's own (the frozen embeddings' dot products)
     with torch.no_grad():
         plus.fusion_weight.fill_(1.0)

@@ -57,8 +57,17 @@ def test_two_runs_compared_on_validation_user_by_user(tmp_path, monkeypatch, exp
     for record, lr in ((a, "0.01"), (b, "0.001")):
         recorded = json.loads(runs[lr][1].read_text())["metrics"]["valid"]["N@10"]
         assert np.mean(record["per_user_test"]["values"]) == pytest.approx(recorded, abs=1e-5)
+        # the results file keeps the same per-user validation values: no model needs scoring again
+        kept = paired_valid.validation_record(runs[lr][1], "N@10", False)
+        assert kept["per_user_test"]["users"] == record["per_user_test"]["users"]
+        assert np.allclose(kept["per_user_test"]["values"], record["per_user_test"]["values"], atol=1e-6)
     paired = compare([a], [b])
     assert paired.users == len(a["per_user_test"]["users"]) and paired.wilcoxon_p < 0.05
+    old = json.loads(runs["0.01"][1].read_text())
+    del old["per_user_valid"]  # a results file from before they were kept
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    with pytest.raises(GLTAError, match="give the run folder instead"):
+        paired_valid.validation_record(tmp_path / "old.json", "N@10", False)
 
 
 def test_seeds_without_per_user_values_are_left_out_of_the_user_average_only():

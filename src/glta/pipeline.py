@@ -99,7 +99,8 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
                            **stages,
                            **({"calibration": model.calibration} if getattr(model, "calibration", None) else {}),
                            "history": result.history},
-              "per_user_test": per_user_test}
+              "per_user_test": per_user_test,
+              **({"per_user_valid": result.per_user_valid} if result.per_user_valid else {})}
     if procs.is_main:
         save_run(model, config, dataset, run_dir)
         wall = time.time() - started
@@ -193,14 +194,14 @@ def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bo
         hide_library_progress()
     config, dataset, model = load_run(run_dir, data_root, overrides)
     metrics = {split: evaluate(model, RankingEvaluator(dataset, split, config.eval.ks, config.eval.batch_size),
-                               progress=progress, per_user=config.train.select_metric if split == "test" else None)
+                               progress=progress, per_user=config.train.select_metric)
                for split in ("valid", "test")}
-    per_user = metrics["test"].pop("per_user")
+    per_user = {split: metrics[split].pop("per_user") for split in ("valid", "test")}
     if out is not None:
         prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, time.time() - started,
                           commit=commit, evaluated_run=str(run_dir), overrides=list(overrides or []))
         write_results(out, config.method, dataset.name, metrics["valid"], metrics["test"], prov,
-                      per_user_test=per_user)
+                      per_user_test=per_user["test"], per_user_valid=per_user["valid"])
     return metrics
 
 

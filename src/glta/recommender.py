@@ -92,8 +92,9 @@ class Recommender(nn.Module, ABC):
         that will be masked (a model that decodes a list, like GLTA, must skip them while decoding)."""
 
     def calibrate(self, evaluator, metric: str, progress: bool = False) -> dict | None:
-        """Choose inference-time settings on ``evaluator`` (validation only) by ``metric`` and return the metrics
-        at the chosen setting; None (the default) when the model has nothing to choose."""
+        """Choose inference-time settings on ``evaluator`` (validation only) by ``metric`` and return every
+        metric's value for each of its users at the chosen setting (``RankingEvaluator.evaluate(per_user=True)``);
+        None (the default) when the model has nothing to choose."""
         return None
 
     def prepare_training(self, train, progress: bool = True, log=print) -> dict:

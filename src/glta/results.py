@@ -87,13 +87,16 @@ def write_results(path: str | Path, method: str, dataset: str, valid: dict, test
     return path
 
 
+PER_USER_KEYS = ("per_user_valid", "per_user_test")
+
+
 def dumps(record: dict) -> str:
     """A results record as indented JSON, with the per-user values on one line each (thousands of numbers)."""
-    per_user = record.get("per_user_test")
-    text = json.dumps({k: v for k, v in record.items() if k != "per_user_test"}, indent=2, default=str)
-    if per_user:
-        text = text[:-2] + ',\n  "per_user_test": {' + ", ".join(
-            f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in per_user.items()) + "}\n}"
+    text = json.dumps({k: v for k, v in record.items() if k not in PER_USER_KEYS}, indent=2, default=str)
+    for key in PER_USER_KEYS:
+        if record.get(key):
+            text = text[:-2] + f',\n  "{key}": {{' + ", ".join(
+                f"{json.dumps(k)}: {json.dumps(v, separators=(',', ':'))}" for k, v in record[key].items()) + "}\n}"
     return text + "\n"
 
 

@@ -43,6 +43,9 @@ class FitResult:
     train_seconds: float
     history: list[dict] = field(default_factory=list)
     stopped_by: str = ""
+    # the chosen model's select_metric for every validation user ({"metric", "users", "values"}), so that two runs
+    # can be compared user by user on validation without their saved models (experiments/paired_valid.py)
+    per_user_valid: dict | None = None
 
 
 def set_seed(seed: int) -> None:
@@ -61,13 +64,13 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
     model.eval()
     with torch.no_grad():
         model.prepare_scoring(evaluator.exclude)
-        metrics = model.calibrate(evaluator, calibrate_for, progress) if calibrate_for else None
-        if metrics is None:
+        values = model.calibrate(evaluator, calibrate_for, progress) if calibrate_for else None
+        if values is None:
             values = _per_user_values(model, evaluator, progress)
-            metrics = {name: float(v.mean()) for name, v in values.items()}
-            if per_user:
-                metrics["per_user"] = {"metric": per_user, "users": evaluator.users.tolist(),
-                                       "values": np.round(values[per_user], 6).tolist()}
+        metrics = {name: float(v.mean()) for name, v in values.items()}
+        if per_user:
+            metrics["per_user"] = {"metric": per_user, "users": evaluator.users.tolist(),
+                                   "values": np.round(values[per_user], 6).tolist()}
     model.train(was_training)
     return metrics
 
@@ -461,7 +464,8 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.time() - started, 2)}
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
-            valid = evaluate(model, valid_eval, progress=show, calibrate_for=train.select_metric)
+            valid = evaluate(model, valid_eval, progress=show, calibrate_for=train.select_metric,
+                             per_user=train.select_metric)
             score = valid[train.select_metric]
             record["valid"] = {train.select_metric: score}
             if getattr(model, "calibration", None):
@@ -491,7 +495,10 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
             model.calibration = dict(chosen)  # the settings saved with the best epoch's weights
     if valid_eval.users is not full_valid.users and best_state is not None:
         # report every user, not the sample (and choose inference-time settings on all of them)
-        best_valid = evaluate(model, full_valid, progress=show, calibrate_for=train.select_metric)
+        best_valid = evaluate(model, full_valid, progress=show, calibrate_for=train.select_metric,
+                              per_user=train.select_metric)
+    best_valid = dict(best_valid)
+    per_user_valid = best_valid.pop("per_user", None)  # (a checkpoint from before it was kept has none)
     epochs_run = history[-1]["epoch"] + 1 if history else 0
     return FitResult(valid=best_valid, best_epoch=best_epoch, epochs_run=epochs_run, train_seconds=train_seconds,
-                     history=history, stopped_by=stopped_by)
+                     history=history, stopped_by=stopped_by, per_user_valid=per_user_valid)

@@ -420,8 +420,8 @@ class GLTA(Recommender):
     @torch.no_grad()
     def calibrate(self, evaluator, metric: str, progress: bool = False) -> dict | None:
         """With ``fusion`` on: choose the fusion weight on ``evaluator`` (validation) from ``fusion_grid`` by
-        ``metric``, keep it, and return the metrics at the chosen weight. GLTA's forward runs once per user; only
-        the cheap mixing is repeated per weight. Without fusion there is nothing to choose (None)."""
+        ``metric``, keep it, and return the per-user metrics at the chosen weight. GLTA's forward runs once per
+        user; only the cheap mixing is repeated per weight. Without fusion there is nothing to choose (None)."""
         if not self.config.fusion:
             return None
         users = evaluator.users
@@ -439,10 +439,11 @@ class GLTA(Recommender):
                 return (1.0 - weight) * glta_z[rows] + weight * graph_z[rows]
             return score
 
-        grid = {w: evaluator.evaluate(scorer(w)) for w in self.config.fusion_grid}
-        best = max(grid, key=lambda w: (grid[w][metric], -w))  # ties go to the smaller weight (more GLTA)
+        grid = {w: evaluator.evaluate(scorer(w), per_user=True) for w in self.config.fusion_grid}
+        means = {w: float(values[metric].mean()) for w, values in grid.items()}
+        best = max(means, key=lambda w: (means[w], -w))  # ties go to the smaller weight (more GLTA)
         self.fusion_weight.fill_(best)
-        self.calibration = {"fusion_weight": best, "grid": {str(w): round(m[metric], 6) for w, m in grid.items()}}
+        self.calibration = {"fusion_weight": best, "grid": {str(w): round(m, 6) for w, m in means.items()}}
         return grid[best]
 
 
