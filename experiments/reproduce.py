@@ -219,11 +219,20 @@ def plan_glta(dataset: str, left: Left) -> None:
         stale = name != "default" and records(Path("results"), dataset, name) and \
             not glta_variants.is_done(dataset, name)
         print(f"  glta {name:11s} {cell_status(dataset, name, default)}"
-              + (" — made with an earlier config: retrained by the next run" if stale else ""))
+              + (" — made with an earlier config: retrained by the next run" if stale else "")
+              + under_way(dataset, name))
     for mode in GLTA_MODES:
         path = result_path(Path("results"), dataset, f"mode_{mode}")
         print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'} (an evaluation of the default model)")
-    print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}")
+    print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}{under_way(dataset, 'glta_plus')}")
+
+
+def under_way(dataset: str, name: str) -> str:
+    """Where an interrupted run of a GLTA cell stands on this machine (its checkpoint), for the plan's line."""
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress
+
+    progress = checkpoint_progress(glta_variants.variant_paths(dataset, name)[1] / CHECKPOINT_NAME)
+    return f"; under way here: {progress} (the queue continues it)" if progress else ""
 
 
 def missing_seeds(dataset: str, names: list[str]) -> list[str]:

@@ -78,3 +78,21 @@ def test_damaged_checkpoint_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:-7])
     with pytest.raises(GLTAError, match="damaged"):
         load_checkpoint(path)
+
+
+def test_progress_is_read_from_the_header_alone(tmp_path):
+    """`reproduce.py --plan` says how far an interrupted run got, without loading its tensors."""
+    from glta.checkpoint import checkpoint_progress, save_checkpoint
+
+    path = tmp_path / "checkpoint.safetensors"
+    state = {"model": {"w": torch.ones(3)}, "epoch": 3, "best_score": 0.1493, "best_epoch": 3,
+             "best_state": {"w": torch.zeros(3)}, "in_epoch": {"epoch": 4, "batches": 117, "losses": [1.0]}}
+    save_checkpoint(path, state)
+    assert checkpoint_progress(path) == ("4 epochs done, best validation 0.1493 after epoch 3, epoch 4 under way "
+                                         "(117 batches)")
+    save_checkpoint(path, {**state, "epoch": -1, "best_epoch": -1, "best_score": float("-inf"), "in_epoch": None})
+    assert checkpoint_progress(path) == "0 epochs done"
+    save_checkpoint(path, {"params": {"w": torch.ones(1)}, "epoch": 0})  # an IA stage's partial file
+    assert checkpoint_progress(path) is None
+    path.write_bytes(b"not a checkpoint")
+    assert checkpoint_progress(path) is None and checkpoint_progress(tmp_path / "none") is None

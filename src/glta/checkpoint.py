@@ -91,3 +91,33 @@ def find_checkpoint(folder: str | Path) -> Path | None:
     return current if current.exists() else None
 
 
+
+
+class _NoTensors(dict):
+    """Stands in for a checkpoint's tensors when only its bookkeeping is read: every tensor reads as None."""
+
+    def __missing__(self, key):
+        return None
+
+
+def checkpoint_progress(path: str | Path) -> str | None:
+    """One line on how far the run that wrote the checkpoint at ``path`` got (its last finished epoch, its best
+    validation score, where an epoch under way stands), read from the header alone; None without a readable one."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+        state = _unflatten(json.loads(header["tree"]), _NoTensors())
+    except (SafetensorError, OSError, ValueError, KeyError):
+        return None
+    if "best_score" not in state:  # a stage's partial file: no validation yet
+        return None
+    done = state["epoch"] + 1
+    line = f"{done} epoch{'s' if done != 1 else ''} done"
+    if state.get("best_epoch", -1) >= 0:
+        line += f", best validation {state['best_score']:.4f} after epoch {state['best_epoch']}"
+    within = state.get("in_epoch")
+    if within:
+        line += f", epoch {within['epoch']} under way ({within['batches']} batches)"
+    return line
