@@ -91,8 +91,6 @@ def find_checkpoint(folder: str | Path) -> Path | None:
     return current if current.exists() else None
 
 
-
-
 class _NoTensors(dict):
     """Stands in for a checkpoint's tensors when only its bookkeeping is read: every tensor reads as None."""
 

@@ -165,19 +165,35 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
 
 
 class WithinEpoch:
-    """Checkpoints within an epoch, at most every ``minutes`` (``train.checkpoint_minutes``; never when 0 or when
-    nothing is written), so that a run stopped part-way through a long epoch loses at most that much of it.
-    ``write(batches, losses)`` writes the checkpoint; only the main process writes."""
+    """Checkpoints within epoch ``epoch``, at most every ``minutes`` (``train.checkpoint_minutes``; never when 0 or
+    when nothing is written), so that a run stopped part-way through a long epoch loses at most that much of it.
+    ``write(finished, rng_state, in_epoch)`` writes the checkpoint (only the main process writes): the last whole
+    epoch, ``rng``'s state at this epoch's start (a resumed epoch draws its batches again from there) and
+    ``in_epoch``, the batches trained so far and their losses (``resume_within`` reads it back)."""
 
-    def __init__(self, minutes: float, write: Callable[[int, list[float]], None] | None):
+    def __init__(self, minutes: float, epoch: int, rng: np.random.Generator,
+                 write: Callable[[int, dict, dict], None] | None):
         self.every = minutes * 60 if write is not None and processes().is_main else 0.0
-        self.write = write
+        self.epoch, self.at_start, self.write = epoch, rng.bit_generator.state, write
         self.last = time.time()
 
     def __call__(self, batches: int, losses: list[float]) -> None:
         if self.every > 0 and time.time() - self.last >= self.every:
-            self.write(batches, losses)
+            self.write(self.epoch - 1, self.at_start,
+                       {"epoch": self.epoch, "batches": batches, "losses": [float(x) for x in losses]})
             self.last = time.time()
+
+
+def resume_within(within: dict | None, epoch: int) -> tuple[int, list[float]]:
+    """(batches to skip, their losses) for ``epoch`` when a checkpoint's ``in_epoch`` stopped part-way through it."""
+    return (within["batches"], within["losses"]) if within and within["epoch"] == epoch else (0, [])
+
+
+def resumed_where(state: dict) -> str:
+    """Where a checkpoint (or a stage's partial file) lets training go on, for the log."""
+    within = state.get("in_epoch")
+    return (f"in epoch {within['epoch']} after {within['batches']} batches" if within
+            else f"after epoch {state['epoch']}")
 
 
 def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, log: Callable[[str], None] = print
@@ -252,9 +268,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
         torch.set_rng_state(state["torch_rng"])
         first, losses, within = state["epoch"] + 1, list(state["losses"]), state.get("in_epoch")
         started -= state["seconds"]
-        log(f"{stage.name.upper()}: resumed from {partial} " + (
-            f"in epoch {within['epoch']} after {within['batches']} batches" if within
-            else f"after epoch {state['epoch']}"))
+        log(f"{stage.name.upper()}: resumed from {partial} {resumed_where(state)}")
 
     def save_partial(finished: int, rng_state: dict, in_epoch: dict | None = None) -> None:
         """The stage so far: ``finished`` its last whole epoch, ``rng_state`` where the next epoch's draws start
@@ -266,11 +280,8 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
             "in_epoch": in_epoch})
 
     for epoch in range(first, stage.epochs):
-        skip, done = (within["batches"], within["losses"]) if within and within["epoch"] == epoch else (0, [])
-        at_start = rng.bit_generator.state
-        autosave = WithinEpoch(train.checkpoint_minutes, None if partial is None else (
-            lambda batches, so_far: save_partial(epoch - 1, at_start, {
-                "epoch": epoch, "batches": batches, "losses": [float(x) for x in so_far]})))
+        skip, done = resume_within(within, epoch)
+        autosave = WithinEpoch(train.checkpoint_minutes, epoch, rng, None if partial is None else save_partial)
         epoch_losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer,
                                    model.batches_per_epoch(train.batch_size), f"{stage.name} epoch {epoch}", progress,
                                    step, skip=skip, after_step=autosave, done=done)
@@ -431,9 +442,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         start_epoch, bad_rounds, spent = state["epoch"] + 1, state["bad_rounds"], state["seconds"]
         best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
         best_valid, history, within = state["best_valid"], state["history"], state.get("in_epoch")
-        log(f"resumed from {checkpoint} " + (f"in epoch {within['epoch']} after {within['batches']} batches"
-                                             if within else f"after epoch {state['epoch']}")
-            + f" (best {train.select_metric}={best_score:.4f})")
+        log(f"resumed from {checkpoint} {resumed_where(state)} (best {train.select_metric}={best_score:.4f})")
     step = procs.wrap(model) if optimizer is not None else model
     stopped_by = f"epoch limit ({train.epochs})"
     started = time.time() - spent
@@ -454,11 +463,8 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         model.train()
         losses = []
         if optimizer is not None:
-            skip, done = (within["batches"], within["losses"]) if within and within["epoch"] == epoch else (0, [])
-            at_start = rng.bit_generator.state
-            autosave = WithinEpoch(train.checkpoint_minutes, None if checkpoint is None else (
-                lambda batches, so_far: save(epoch - 1, at_start, {
-                    "epoch": epoch, "batches": batches, "losses": [float(x) for x in so_far]})))
+            skip, done = resume_within(within, epoch)
+            autosave = WithinEpoch(train.checkpoint_minutes, epoch, rng, None if checkpoint is None else save)
             losses = train_epoch(model, model.train_batches(rng, train.batch_size), optimizer, per_epoch,
                                  f"epoch {epoch}", show, step, scheduler, skip=skip, after_step=autosave, done=done)
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
