@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -148,7 +151,6 @@ def test_an_interrupt_says_how_to_go_on(argv, how, capsys, monkeypatch):
 def test_kill_stops_a_command_as_ctrl_c_does(capsys, monkeypatch):
     """SIGTERM (what `kill` sends to a background job, which ignores SIGINT) ends a command with the same message and
     cleanup as Ctrl-C; the test process's own handler is back afterwards."""
-    import os
     import signal
     import time
 
@@ -169,7 +171,6 @@ def test_kill_stops_a_command_as_ctrl_c_does(capsys, monkeypatch):
 def test_experiment_scripts_stop_on_kill_with_one_line(capsys):
     """The long scripts under experiments/ (``run_interruptibly``): SIGTERM ends them with exit status 130 and one
     line saying how to go on, not a traceback."""
-    import os
     import signal
     import time
 
@@ -186,6 +187,14 @@ def test_experiment_scripts_stop_on_kill_with_one_line(capsys):
     assert stop.value.code == 130
     assert capsys.readouterr().err.strip() == "seeds.py: interrupted; the same command continues"
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_hiding_library_bars_before_transformers_is_imported_neither_imports_it_nor_lets_it_draw():
+    script = ("import sys; from glta.text.llm import hide_library_progress; hide_library_progress(); "
+              "assert 'transformers' not in sys.modules; "
+              "from transformers.utils import logging; assert not logging.is_progress_bar_enabled()")
+    env = {key: value for key, value in os.environ.items() if key != "HF_HUB_DISABLE_PROGRESS_BARS"}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, timeout=300)
 
 
 def test_no_progress_also_hides_the_bars_transformers_draws(tmp_path):

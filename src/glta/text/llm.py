@@ -18,6 +18,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +71,16 @@ def offline() -> None:
 def hide_library_progress() -> None:
     """Turn off the progress bars transformers draws itself (e.g. "Loading weights" when a model is loaded), for
     runs asked to show none (``--no-progress``, ``progress=False``): a background job's log keeps only its own lines."""
-    from transformers.utils import logging as transformers_logging
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()
+    elif "huggingface_hub" in sys.modules:  # transformers, imported later, starts from the hub's setting
+        from huggingface_hub.utils import disable_progress_bars
+
+        disable_progress_bars()
+    else:  # importing transformers here would cost a run that never loads an LLM (LightGCN) about a second
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
 
 
 def resolve_device(config: LLMConfig) -> torch.device:
