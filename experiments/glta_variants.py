@@ -125,11 +125,23 @@ def run_variant(dataset: str, name: str, threads: int, progress: bool) -> bool:
     return True
 
 
+def mode_is_done(dataset: str, mode: str) -> bool:
+    """Whether the decoding mode's results file exists and was read out of a model of the ``default`` variant's
+    current config (one of an earlier config, e.g. before the config's number of supervised slots changed, is not)."""
+    out = result_path(Path("results"), dataset, f"mode_{mode}")
+    if not out.exists():
+        return False
+    config = build_config("glta", dataset, overrides=VARIANTS["default"] + [MODES[mode]])
+    return same_config(read_results(out)["provenance"].get("config"), config.to_dict())
+
+
 def run_mode(dataset: str, mode: str, progress: bool) -> None:
     out = result_path(Path("results"), dataset, f"mode_{mode}")
-    if out.exists():
+    if mode_is_done(dataset, mode):
         print(f"mode {mode}: done ({out})")
         return
+    if out.exists():
+        print(f"mode {mode}: {out} was read out of a model of another config; evaluating it again")
     print(f"=== mode {mode}", flush=True)
     evaluate_run(variant_paths(dataset, "default")[1], progress=progress, overrides=[MODES[mode]], out=out)
 

@@ -200,7 +200,7 @@ def plan_glta(dataset: str, left: Left) -> None:
     default = load(Path("results"), dataset, "default")
     todo = [name for name in GLTA_VARIANTS + ["glta_plus"] if not records(Path("results"), dataset, name)]
     model_here = (Path("runs") / dataset / "glta" / "run.json").is_file()
-    todo += [mode for mode in GLTA_MODES if not result_path(Path("results"), dataset, f"mode_{mode}").exists()
+    todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
              and ("default" in todo or model_here)]  # a mode reads the default model: trained first or here
     if todo:
         left.glta[dataset] = todo
@@ -222,8 +222,10 @@ def plan_glta(dataset: str, left: Left) -> None:
               + (" — made with an earlier config: retrained by the next run" if stale else "")
               + under_way(dataset, name))
     for mode in GLTA_MODES:
-        path = result_path(Path("results"), dataset, f"mode_{mode}")
-        print(f"  glta {mode:11s} {'done' if path.exists() else 'to do'} (an evaluation of the default model)")
+        done = glta_variants.mode_is_done(dataset, mode)
+        stale = not done and result_path(Path("results"), dataset, f"mode_{mode}").exists()
+        print(f"  glta {mode:11s} {'done' if done else 'to do'} (an evaluation of the default model)"
+              + (" — read out of a model of an earlier config: evaluated again by the next run" if stale else ""))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}{under_way(dataset, 'glta_plus')}")
 
 
