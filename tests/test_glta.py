@@ -212,6 +212,18 @@ def test_prefix_store_resumes(synthetic, llm, tmp_path):
     assert again.fill(progress=False) == 3  # only users 3..5 are computed
     cache, mask, lengths = again.load(np.array([1, 4]))
     assert mask.sum(1).tolist() == lengths.tolist() == [len(prefixes[1]), len(prefixes[4])]
+    users = np.array([4, 1, 4])
+    np.testing.assert_array_equal(again._read(users), np.asarray(again._values[users]))  # the reads, as the map has it
+
+
+def test_a_prefix_store_shorter_than_its_layout_is_a_clear_error(tmp_path):
+    from glta.align.prefix import open_for_random_reads, read_blocks
+
+    (tmp_path / "kv.bin").write_bytes(bytes(100))
+    with open_for_random_reads(tmp_path / "kv.bin") as handle:
+        assert read_blocks(handle, np.array([0]), (5, 10), np.int16).shape == (1, 5, 10)
+        with pytest.raises(OSError, match="kv.bin is shorter than its layout says: delete its folder"):
+            read_blocks(handle, np.array([0, 1]), (5, 10), np.int16)
 
 
 def test_prefix_store_shared_by_two_runs(synthetic, llm, tmp_path):
