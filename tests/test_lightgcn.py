@@ -112,6 +112,41 @@ def test_a_run_stopped_within_an_epoch_resumes_at_its_last_checkpointed_step(syn
     assert resumed_test == pytest.approx(straight_test, rel=1e-6)
 
 
+def test_a_run_interrupted_after_its_early_stop_does_not_train_on_when_resumed(synthetic, tmp_path, monkeypatch):
+    """The checkpoint that ends a run by early stopping is written before the final evaluation; a run stopped there
+    (a session's end) finishes on resume as it would have, without training further epochs."""
+    from glta import training
+
+    settings = TrainConfig(epochs=40, batch_size=512, lr=0.05, patience=1)
+
+    def run(folder, resume=False):
+        torch.manual_seed(0)
+        model = LightGCN(synthetic, LightGCNConfig())
+        result = fit(model, synthetic, settings, EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False)
+        return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
+
+    straight, straight_test = run(tmp_path / "a")
+    assert straight.stopped_by.startswith("early stopping") and len(straight.history) < settings.epochs
+    save = training.save_checkpoint
+
+    def stops_after_the_last_save(path, state):
+        save(path, state)
+        if state["bad_rounds"] >= settings.patience:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "save_checkpoint", stops_after_the_last_save)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b")
+    monkeypatch.setattr(training, "save_checkpoint", save)
+    trained = []
+    real_step = training.train_epoch
+    monkeypatch.setattr(training, "train_epoch", lambda *a, **k: trained.append(1) or real_step(*a, **k))
+    resumed, resumed_test = run(tmp_path / "b", resume=True)
+    assert trained == [] and resumed.stopped_by == straight.stopped_by
+    assert [h["epoch"] for h in resumed.history] == [h["epoch"] for h in straight.history]
+    assert resumed.best_epoch == straight.best_epoch and resumed_test == pytest.approx(straight_test, rel=1e-6)
+
+
 def test_embeddings_round_trip_and_refuse_other_data(synthetic, tmp_path):
     from glta.config import DataConfig
     from glta.data import load_dataset

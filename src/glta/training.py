@@ -445,6 +445,9 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         log(f"resumed from {checkpoint} {resumed_where(state)} (best {train.select_metric}={best_score:.4f})")
     step = procs.wrap(model) if optimizer is not None else model
     stopped_by = f"epoch limit ({train.epochs})"
+    early_stop = f"early stopping (no {train.select_metric} gain in {train.patience} evaluations)"
+    if bad_rounds >= train.patience:  # it had stopped early when it was interrupted (e.g. in its final evaluation)
+        start_epoch, stopped_by = train.epochs, early_stop
     started = time.time() - spent
 
     def save(finished: int, rng_state: dict, in_epoch: dict | None = None) -> None:
@@ -489,7 +492,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
                 save(epoch, rng.bit_generator.state)
             procs.wait()
             if bad_rounds >= train.patience:
-                stopped_by = f"early stopping (no {train.select_metric} gain in {train.patience} evaluations)"
+                stopped_by = early_stop
                 break
         else:
             history.append(record)
