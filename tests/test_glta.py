@@ -218,11 +218,12 @@ def test_prefix_store_resumes(synthetic, llm, tmp_path):
 
 def test_a_prefix_store_shorter_than_its_layout_is_a_clear_error(tmp_path):
     from glta.align.prefix import open_for_random_reads, read_blocks
+    from glta.errors import GLTAError
 
     (tmp_path / "kv.bin").write_bytes(bytes(100))
     with open_for_random_reads(tmp_path / "kv.bin") as handle:
         assert read_blocks(handle, np.array([0]), (5, 10), np.int16).shape == (1, 5, 10)
-        with pytest.raises(OSError, match="kv.bin is shorter than its layout says: delete its folder"):
+        with pytest.raises(GLTAError, match="kv.bin is shorter than its layout says: delete its folder"):
             read_blocks(handle, np.array([0, 1]), (5, 10), np.int16)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from glta.errors import GLTAError
 from glta.paths import atomic_write, folder_lock
 from glta.text.compat import cache_from_layers, output_cache
 
@@ -42,12 +43,12 @@ def read_blocks(handle, users: np.ndarray, block_shape: tuple, dtype) -> np.ndar
 
     Indexing the memory map instead faults the file in with the kernel's read-around (8 MB on the machines this was
     measured on): from a store larger than the page cache (ML-1M's and amazon-scientific's side by side), a batch
-    of 32 users read 3.3 times the bytes it needed (``benchmarks/prefix_read.py``)."""
+    of 32 users read 3.2 times the bytes it needed (``benchmarks/prefix_read.py``)."""
     out = np.empty((len(users),) + tuple(block_shape), dtype=dtype)
     size = out[0].nbytes if len(users) else 0
     for row, user in enumerate(users):
         if os.preadv(handle.fileno(), [memoryview(out[row]).cast("B")], int(user) * size) != size:
-            raise OSError(f"{handle.name} is shorter than its layout says: delete its folder and the next run "
+            raise GLTAError(f"{handle.name} is shorter than its layout says: delete its folder and the next run "
                           "computes the prefixes again")
     return out
 
