@@ -213,7 +213,39 @@ def test_prefix_store_resumes(synthetic, llm, tmp_path):
     cache, mask, lengths = again.load(np.array([1, 4]))
     assert mask.sum(1).tolist() == lengths.tolist() == [len(prefixes[1]), len(prefixes[4])]
     users = np.array([4, 1, 4])
-    np.testing.assert_array_equal(again._read(users), np.asarray(again._values[users]))  # the reads, as the map has it
+    width = max(len(prefixes[4]), len(prefixes[1]))  # the reads, as the map has them, cut to the longest prefix
+    np.testing.assert_array_equal(again._read(users), np.asarray(again._values[users])[..., :width, :])
+
+
+def test_prefix_blocks_read_ahead_are_the_ones_loaded(synthetic, llm, tmp_path):
+    """Reading the next batch in the background changes when the bytes are read, not which: a loaded batch gets its
+    own users' blocks, items come through in order, and reads nobody loads (an epoch resumed part-way skips its
+    first batches) are dropped rather than piling up."""
+    from glta.align import prefix
+    from glta.align.prefix import PrefixKV
+
+    prefixes = [llm.tokenizer(f"Profile: user {u} likes" + " things" * u, add_special_tokens=False).input_ids
+                for u in range(8)]
+    store = PrefixKV(llm, prefixes, tmp_path / "kv")
+    store.fill(progress=False)
+    batches = [np.array([5, 1]), np.array([0, 7, 2]), np.array([3]), np.array([6, 4])]
+    direct = {b.tobytes(): store.load(b) for b in batches}
+    seen = []
+    for batch in store.read_ahead(iter(batches), lambda b: b):
+        assert len(store._ahead) <= prefix._AHEAD and batch.tobytes() in store._ahead  # its read is under way
+        cache, mask, lengths = store.load(batch)
+        assert batch.tobytes() not in store._ahead
+        want_cache, want_mask, want_lengths = direct[batch.tobytes()]
+        assert torch.equal(mask, want_mask) and torch.equal(lengths, want_lengths)
+        for layer in range(store.layers):
+            assert torch.equal(cache.layers[layer].keys, want_cache.layers[layer].keys)
+            assert torch.equal(cache.layers[layer].values, want_cache.layers[layer].values)
+        seen.append(batch)
+    assert seen == batches and not store._ahead
+    skipped = store.read_ahead(iter([np.array([u]) for u in range(8)]), lambda b: b)
+    for _ in range(6):
+        next(skipped)  # drawn, never loaded
+    assert len(store._ahead) == prefix._AHEAD
 
 
 def test_a_prefix_store_shorter_than_its_layout_is_a_clear_error(tmp_path):

@@ -17,7 +17,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
@@ -28,6 +31,8 @@ from glta.paths import atomic_write, folder_lock
 from glta.text.compat import cache_from_layers, output_cache
 
 _STORAGE = {torch.bfloat16: np.int16, torch.float16: np.int16, torch.float32: np.float32}
+_AHEAD = 2  # batches whose blocks may be read ahead of the one in use
+T = TypeVar("T")
 
 
 def open_for_random_reads(path: Path):
@@ -79,6 +84,8 @@ class PrefixKV:
         self._values: np.memmap | None = None
         self._done: np.ndarray | None = None
         self._reader = None  # the store opened for positioned reads (``_read``)
+        self._reading: ThreadPoolExecutor | None = None  # the thread that reads ahead (``prefetch``)
+        self._ahead: OrderedDict[bytes, Future] = OrderedDict()  # reads under way, by their users
 
     @property
     def bytes(self) -> int:
@@ -145,19 +152,55 @@ class PrefixKV:
         return len(todo)
 
     def _read(self, users: np.ndarray) -> np.ndarray:
+        """The users' blocks, cut to the longest of their prefixes: (users, layers, 2, heads, width, dim)."""
+        width = int(self.lengths[users].max())
         if not hasattr(os, "preadv"):  # no positioned vector reads on this platform: the map serves
-            return self._values[users]
+            return np.ascontiguousarray(self._values[users][:, :, :, :, :width])
         if self._reader is None:
             self._reader = open_for_random_reads(self.folder / "kv.bin")
-        return read_blocks(self._reader, users, self.shape[1:], self._values.dtype)
+        return np.ascontiguousarray(read_blocks(self._reader, users, self.shape[1:], self._values.dtype)[..., :width, :])
+
+    def prefetch(self, users) -> None:
+        """Start reading ``users``' blocks in a background thread; ``load`` of exactly these users then takes them.
+
+        A batch's blocks (~75 MB for 32 users of ML-1M) come from the disk whenever the store does not fit in the
+        page cache, and reading them in the step that needs them left the CPU idle ~40% of a UA epoch beside a second
+        job; read one batch ahead, the read overlaps the previous batch's forward and backward. At most ``_AHEAD``
+        reads are kept: an older one that was never loaded (batches skipped when an epoch resumes part-way) is
+        dropped, and cancelled if it has not started. Users not stored yet are left to ``load``, which fills them."""
+        users = np.asarray(users, dtype=np.int64)
+        if self._values is None or not len(users) or not self._done[users].all():
+            return
+        key = users.tobytes()
+        if key in self._ahead:
+            return
+        if self._reader is None and hasattr(os, "preadv"):
+            self._reader = open_for_random_reads(self.folder / "kv.bin")
+        if self._reading is None:
+            self._reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefix-read")
+        self._ahead[key] = self._reading.submit(self._read, users)
+        while len(self._ahead) > _AHEAD:
+            self._ahead.popitem(last=False)[1].cancel()
+
+    def read_ahead(self, items: Iterable[T], users_of: Callable[[T], np.ndarray]) -> Iterator[T]:
+        """``items`` unchanged, each item's users' blocks read (``prefetch``) while the item before it is in use."""
+        waiting: list[T] = []
+        for item in items:
+            self.prefetch(users_of(item))
+            waiting.append(item)
+            if len(waiting) == _AHEAD:
+                yield waiting.pop(0)
+        yield from waiting
 
     def load(self, users: np.ndarray):
         """(a transformers DynamicCache holding the users' prefixes, their attention mask, their lengths)."""
         users = np.asarray(users)
         if self._values is None or not self._done[users].all():
             self.fill(users, progress=False)
-        width = int(self.lengths[users].max())
-        raw = torch.from_numpy(np.ascontiguousarray(self._read(users)[:, :, :, :, :width]))
+        users = users.astype(np.int64, copy=False)
+        ahead = self._ahead.pop(users.tobytes(), None)
+        raw = torch.from_numpy(ahead.result() if ahead is not None else self._read(users))
+        width = raw.shape[4]
         block = raw.view(self.dtype).to(self.llm.device)
         cache = cache_from_layers([(block[:, layer, 0], block[:, layer, 1]) for layer in range(self.layers)])
         lengths = torch.from_numpy(self.lengths[users])

@@ -27,6 +27,7 @@ from glta.align.prefix import PrefixKV
 from glta.align.prompts import Prompts
 from glta.align.templates import ITEM, OUT, USER, Batch
 from glta.data.dataset import RecDataset
+from glta.distributed import processes
 from glta.errors import ConfigError, GLTAError
 from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender, Stage
@@ -146,7 +147,17 @@ class GLTA(Recommender):
                 if g["params"]]
 
     def train_batches(self, rng: np.random.Generator, batch_size: int) -> Iterator[Batch]:
-        return self.prompts.ia_batches(rng) if self.stage == "ia" else self.prompts.ua_batches(rng, batch_size)
+        if self.stage == "ia":
+            return self.prompts.ia_batches(rng)
+        batches = self.prompts.ua_batches(rng, batch_size)
+        if processes().distributed:  # each process loads its own part of every batch: nothing to read ahead
+            return batches
+        return self._read_ahead(batches, lambda batch: batch.prefix_users.numpy())
+
+    def _read_ahead(self, items, users_of):
+        """``items`` with the next one's cached prefixes read while the current one runs (``PrefixKV.read_ahead``)."""
+        store = self.prefix_kv()
+        return items if store is None else store.read_ahead(items, users_of)
 
     def place(self, device: torch.device) -> None:
         """GLTA stays where its LLM settings put it (``model.llm.device``, ``device_map``), not ``train.device``."""
@@ -349,8 +360,9 @@ class GLTA(Recommender):
     def score(self, users: torch.Tensor) -> torch.Tensor:
         users = users.cpu().numpy() if isinstance(users, torch.Tensor) else np.asarray(users)
         pieces = []
-        for start in range(0, len(users), self.config.eval_batch_size):
-            chunk = users[start:start + self.config.eval_batch_size]
+        chunks = [users[start:start + self.config.eval_batch_size]
+                  for start in range(0, len(users), self.config.eval_batch_size)]
+        for chunk in self._read_ahead(chunks, np.asarray):
             if self.config.fusion:
                 pieces.append(fuse(self.slot_log_probs(chunk), self.graph_scores(chunk), float(self.fusion_weight)))
             else:
