@@ -56,6 +56,20 @@ def test_repository_configs_load():
         build_config(path.stem, path.parent.name, config_dir=root)
 
 
+def test_the_shipped_configs_are_found_wherever_the_command_runs(tmp_path, monkeypatch):
+    """The per-data-set configs ship inside the package: a run started outside the repository trains the documented
+    model, not the bare defaults; ``$GLTA_CONFIG_DIR`` points at a folder of one's own."""
+    repo = build_config("lightgcn", "ml-1m", config_dir=Path(__file__).resolve().parents[1] / "configs").to_dict()
+    assert repo != build_config("lightgcn", "ml-1m", config_dir=tmp_path).to_dict()  # the file changes something
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GLTA_CONFIG_DIR", raising=False)
+    assert build_config("lightgcn", "ml-1m").to_dict() == repo
+    (tmp_path / "own" / "ml-1m").mkdir(parents=True)
+    (tmp_path / "own" / "ml-1m" / "lightgcn.yaml").write_text("train:\n  lr: 0.0123\n")
+    monkeypatch.setenv("GLTA_CONFIG_DIR", str(tmp_path / "own"))
+    assert build_config("lightgcn", "ml-1m").train.lr == 0.0123
+
+
 @pytest.mark.parametrize("override, key", [
     ("train.batch_size=-5", "train.batch_size"), ("train.batch_size=0", "train.batch_size"),
     ("train.epochs=0", "train.epochs"), ("train.lr=0", "train.lr"), ("train.lr=-1e-3", "train.lr"),

@@ -289,7 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--data-path", help="a folder or file in one of the supported formats")
         p.add_argument("--format", help="loader for --data-path")
         p.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
-        p.add_argument("--config-dir", default="configs", help="where <dataset>/<method>.yaml defaults live")
+        p.add_argument("--config-dir", default=None, help="where <dataset>/<method>.yaml defaults live (default: "
+                       "$GLTA_CONFIG_DIR, else the configs shipped with glta)")
         p.add_argument("--out", help="results file (default: results/<dataset>/<method>.json)")
         p.add_argument("--run-dir", help="where the model is saved (default: runs/<dataset>/<method>)")
         p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
@@ -314,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
                              help="a config key and its candidate values (repeatable)")
     tune_parser.add_argument("--dataset", required=True, help="built-in data set name")
     tune_parser.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
-    tune_parser.add_argument("--config-dir", default="configs")
+    tune_parser.add_argument("--config-dir", default=None, help="as for train")
     tune_parser.add_argument("--no-progress", action="store_true")
     tune_parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="fixed overrides for every point")
     tune_parser.set_defaults(func=cmd_tune)
@@ -372,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="train and compare methods on the embedded synthetic data set")
     demo.add_argument("--results-dir", default="results")
-    demo.add_argument("--config-dir", default="configs")
+    demo.add_argument("--config-dir", default=None, help="as for train")
     demo.add_argument("--no-progress", action="store_true")
     demo.add_argument("--quiet", action="store_true")
     demo.add_argument("--skip-glta", action="store_true", help="only popularity and LightGCN (seconds, no LLM)")

@@ -249,8 +249,11 @@ def load_yaml(path: str | Path) -> dict:
     return loaded
 
 
-def default_config_file(method: str, dataset: str, config_dir: str | Path = "configs") -> Path | None:
-    candidate = Path(config_dir) / dataset / f"{method}.yaml"
+def default_config_file(method: str, dataset: str, config_dir: str | Path | None = None) -> Path | None:
+    """``<config_dir>/<dataset>/<method>.yaml`` if there is one (``config_dir`` default: ``paths.config_dir()``)."""
+    from glta.paths import config_dir as default_dir
+
+    candidate = Path(config_dir or default_dir()) / dataset / f"{method}.yaml"
     return candidate if candidate.is_file() else None
 
 
@@ -259,7 +262,7 @@ def build_config(
     dataset: str | None = None,
     files: list[str | Path] | None = None,
     overrides: list[str] | None = None,
-    config_dir: str | Path = "configs",
+    config_dir: str | Path | None = None,
 ) -> RunConfig:
     """Merge defaults, the data set's config file, explicit files and overrides into a ``RunConfig``."""
     model_class = model_config_class(method)

@@ -1,7 +1,9 @@
 """Where files live, and how a file is replaced without ever leaving a torn one.
 
-``cache_dir()`` is the one root of every cache (``$GLTA_CACHE_DIR``, default ``~/.cache/glta``); ``run_dir`` and
-``results_file`` are the default run-folder and results-file layout. ``atomic_path`` hands out a process-unique
+``cache_dir()`` is the one root of every cache (``$GLTA_CACHE_DIR``, default ``~/.cache/glta``); ``config_dir()`` the
+folder of the per-data-set configs (``$GLTA_CONFIG_DIR``, default the ones shipped inside the package, wherever the
+command runs); ``run_dir`` and ``results_file`` are the default run-folder and results-file layout (relative to the
+working directory). ``atomic_path`` hands out a process-unique
 staging name next to the target and moves it into place only when the ``with`` block finishes without an error,
 so a crash or a second process writing the same file never leaves a half-written or interleaved file behind.
 """
@@ -17,6 +19,12 @@ from typing import Callable, Iterator
 
 def cache_dir() -> Path:
     return Path(os.environ.get("GLTA_CACHE_DIR", Path.home() / ".cache" / "glta"))
+
+
+def config_dir() -> Path:
+    """Where ``<dataset>/<method>.yaml`` defaults are read from: ``$GLTA_CONFIG_DIR``, else ``glta/configs`` in the
+    installed package (the repository's ``configs/`` links there)."""
+    return Path(os.environ.get("GLTA_CONFIG_DIR", Path(__file__).resolve().parent / "configs"))
 
 
 def run_dir(dataset: str, method: str, root: str | Path = "runs") -> Path:

@@ -77,7 +77,7 @@ def same_config(saved: dict | None, config: dict) -> bool:
 
 
 def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] | None = None,
-         config_files: list | None = None, config_dir: str | Path = "configs", data_root: str | None = None,
+         config_files: list | None = None, config_dir: str | Path | None = None, data_root: str | None = None,
          select_metric: str = "N@10", progress: bool = True, log=print, retrain: bool = False) -> dict:
     """Train every point of ``grid`` and keep the best on validation as the method's results file and run folder.
     A point whose results file holds this very config is reused; with ``retrain`` (e.g. points made from code no
