@@ -11,6 +11,14 @@ results file was made with the same config is skipped, one made with another con
 interrupted one resumes from its checkpoint. The decoding modes need no training: they re-read the ``default`` model
 (``glta evaluate ... model.inference=...``). ``results/<dataset>/glta_variants.md`` collects everything.
 
+When a variant wins, change the data set's config file to say what the variant changed, then
+
+    .venv/bin/python experiments/glta_variants.py --dataset ml-1m --promote slots20 --as slots10
+
+makes the finished variant the data set's own run (its results file and run folder move to the default's places;
+no retraining: same config, same seed) and files the run it replaces under the variant whose overrides describe it
+(``--as``). Nothing moves unless both configs match exactly.
+
 Design choices are decided by the validation column only; test metrics are listed for the record.
 """
 
@@ -19,6 +27,7 @@ import json
 from pathlib import Path
 
 from glta.config import build_config
+from glta.errors import GLTAError
 from glta.paths import atomic_write
 from glta.pipeline import evaluate_run, train
 from glta.report import result_path, train_seconds
@@ -153,6 +162,43 @@ def run_mode(dataset: str, mode: str, progress: bool) -> None:
     evaluate_run(variant_paths(dataset, "default")[1], progress=progress, overrides=[MODES[mode]], out=out)
 
 
+def promote(dataset: str, name: str, demote_as: str | None) -> list[str]:
+    """Make the finished variant ``name`` the data set's own GLTA (or GLTA+) run once its config file says what the
+    variant changed; the run it replaces becomes the variant ``demote_as``. Checks everything before moving
+    anything; returns what moved, as lines to print."""
+    base = "glta_plus" if name in PLUS_VARIANTS else "default"
+    family = PLUS_VARIANTS if name in PLUS_VARIANTS else VARIANTS
+    if name == base or name not in family:
+        raise GLTAError(f"--promote {name}: name a trained variant other than {base}")
+    source, target = variant_paths(dataset, name), variant_paths(dataset, base)
+    if not source[0].exists():
+        raise GLTAError(f"{source[0]} does not exist: train the variant first")
+    method = "glta_plus" if base == "glta_plus" else "glta"
+    if not same_config(read_results(source[0])["provenance"].get("config"), variant_config(dataset, base).to_dict()):
+        raise GLTAError(f"{name} was not made with configs/{dataset}/{method}.yaml as it is now: put "
+                        f"{' '.join(family[name]) or 'its settings'} into that file first, then promote it")
+    moves = []
+    if target[0].exists():
+        if demote_as is None or demote_as == base or demote_as not in family:
+            raise GLTAError(f"{target[0]} holds the run {name} replaces: name the variant whose overrides describe it "
+                            f"with --as (one of {', '.join(v for v in family if v != base)})")
+        if not same_config(read_results(target[0])["provenance"].get("config"),
+                           variant_config(dataset, demote_as).to_dict()):
+            raise GLTAError(f"the run in {target[0]} is not what {demote_as} ({' '.join(family[demote_as])}) trains "
+                            "from the config as it is now: choose the variant that describes it")
+        demoted = variant_paths(dataset, demote_as)
+        if demoted[0].exists():
+            raise GLTAError(f"{demoted[0]} exists already: move or delete it first")
+        moves += list(zip(target, demoted))
+    moves += list(zip(source, target))
+    for old, new in moves:
+        if old.exists():
+            new.parent.mkdir(parents=True, exist_ok=True)
+            old.rename(new)
+    atomic_write(Path("results") / dataset / "glta_variants.md", summary(dataset))
+    return [f"{old} -> {new}" for old, new in moves if new.exists()]
+
+
 def seconds(record: dict) -> str:
     """Training time summed over every stage and resumed session; a decoding mode shows its evaluation wall time."""
     training = record.get("training", {})
@@ -198,7 +244,14 @@ def main() -> None:
                         choices=list(VARIANTS) + list(PLUS_VARIANTS) + list(MODES))
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--promote", metavar="VARIANT", help="make this finished variant the data set's own run "
+                        "(after its settings went into the config file); trains nothing")
+    parser.add_argument("--as", dest="demote_as", metavar="VARIANT",
+                        help="with --promote: the variant whose overrides describe the run being replaced")
     args = parser.parse_args()
+    if args.promote:
+        print("\n".join(promote(args.dataset, args.promote, args.demote_as)))
+        return
     run(args.dataset, args.variants, args.threads, not args.no_progress)
     print(summary(args.dataset))
 

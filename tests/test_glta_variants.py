@@ -31,3 +31,46 @@ def test_a_decoding_mode_counts_as_done_only_when_read_out_of_a_model_of_the_cur
     earlier["model"]["supervised_slots"] += 1  # the default model was since trained with another config
     path.write_text(json.dumps({"provenance": {"config": earlier}}))
     assert not variants.mode_is_done("synthetic", "first_logit")
+
+
+def test_a_winning_variant_is_promoted_only_when_the_config_file_says_what_it_changed(experiment, tmp_path,
+                                                                                      monkeypatch):
+    """`--promote slots20 --as slots10`: the variant's results and run folder become the data set's own run, the run
+    they replace is filed under the variant describing it, and nothing moves while any config disagrees."""
+    import json
+
+    import pytest
+
+    from glta.errors import GLTAError
+
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+
+    def made(name, config_of):
+        out, run = variants.variant_paths("synthetic", name)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"provenance": {"config": variants.variant_config("synthetic", config_of).to_dict(),
+                                                  "wall_seconds": 1.0},
+                                   "metrics": {"valid": {"N@10": 0.1}, "test": {m: 0.1 for m in variants.METRICS}}}))
+        run.mkdir(parents=True)
+        (run / "model.safetensors").write_text(name)
+        return out, run
+
+    made("default", "default")
+    made("disjoint", "disjoint")
+    with pytest.raises(GLTAError, match="configs/synthetic/glta.yaml as it is now: put model.target_mode=disjoint"):
+        variants.promote("synthetic", "disjoint", "overlap")  # the config file still says overlap
+    # as if configs/synthetic/glta.yaml now said disjoint (the base every variant starts from)
+    monkeypatch.setitem(variants.VARIANTS, "default", ["model.target_mode=disjoint"])
+    with pytest.raises(GLTAError, match="name the variant whose overrides describe it with --as"):
+        variants.promote("synthetic", "disjoint", None)
+    with pytest.raises(GLTAError, match="is not what no_ia"):
+        variants.promote("synthetic", "disjoint", "no_ia")  # the old default had IA and overlap targets
+    assert (tmp_path / "runs/synthetic/glta_variants/disjoint").exists()  # nothing moved while a config disagreed
+    moved = variants.promote("synthetic", "disjoint", "overlap")
+    assert len(moved) == 4
+    assert (tmp_path / "runs/synthetic/glta/model.safetensors").read_text() == "disjoint"
+    assert (tmp_path / "runs/synthetic/glta_variants/overlap/model.safetensors").read_text() == "default"
+    assert (tmp_path / "results/synthetic/glta_variants/overlap.json").exists()
+    assert not (tmp_path / "results/synthetic/glta_variants/disjoint.json").exists()
+    assert (tmp_path / "results/synthetic/glta_variants.md").exists()

@@ -158,7 +158,8 @@ class PrefixKV:
             return np.ascontiguousarray(self._values[users][:, :, :, :, :width])
         if self._reader is None:
             self._reader = open_for_random_reads(self.folder / "kv.bin")
-        return np.ascontiguousarray(read_blocks(self._reader, users, self.shape[1:], self._values.dtype)[..., :width, :])
+        blocks = read_blocks(self._reader, users, self.shape[1:], self._values.dtype)
+        return np.ascontiguousarray(blocks[..., :width, :])
 
     def prefetch(self, users) -> None:
         """Start reading ``users``' blocks in a background thread; ``load`` of exactly these users then takes them.
