@@ -58,6 +58,9 @@ VARIANTS = {
     # Patience 4: after three flat epochs (best 0.1493 after epoch 3) the fourth rose to 0.1505 (epoch 7; the run
     # trained it because of a resume bug, fixed: docs/glta.md), so a patience of 3 stopped it too early
     "slots20": ["model.supervised_slots=20", "train.epochs=20", "train.patience=4", "eval.valid_users=3000"],
+    # ML-1M's config before `slots20` won there (k = 10, 8 epochs, patience 2, early stopping on 1,000 users): the
+    # run it made is filed under this name (`--promote slots20 --as slots10_sample1000`)
+    "slots10_sample1000": ["model.supervised_slots=10", "train.epochs=8", "train.patience=2", "eval.valid_users=1000"],
     # more supervised output slots than the 20 ranked (decoding reads the first 20): the trend of 10 -> 20 continued;
     # the same budget and early-stopping sample as `slots20`, so the two compare
     "slots40": ["model.output_slots=40", "model.supervised_slots=40", "train.epochs=20", "train.patience=4",

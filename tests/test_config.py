@@ -115,13 +115,23 @@ def test_an_unknown_schedule_is_named_with_the_choices():
         build_config("lightgcn", "synthetic", overrides=["train.min_lr_ratio=2"])
 
 
+# where a data set's GLTA+ config keeps settings its GLTA config has since changed (each file's header says why)
+GLTA_PLUS_KEEPS = {"ml-1m": {("train", "epochs"): 8, ("train", "patience"): 2, ("eval", "valid_users"): 1000,
+                             ("model", "supervised_slots"): 10}}
+
+
 @pytest.mark.parametrize("dataset", ["ml-1m", "amazon-scientific", "goodreads-once"])
 def test_glta_plus_configs_of_the_paper_data_sets_are_their_glta_configs(dataset):
-    """Table 2's GLTA and GLTA+ rows differ only in GLTA+'s own switches (configs/<data>/glta_plus.yaml says so)."""
+    """Table 2's GLTA and GLTA+ rows differ only in GLTA+'s own switches (configs/<data>/glta_plus.yaml says so),
+    apart from the settings listed in GLTA_PLUS_KEEPS."""
     import yaml
 
     folder = Path(__file__).resolve().parents[1] / "configs" / dataset
-    assert yaml.safe_load((folder / "glta_plus.yaml").read_text()) == yaml.safe_load((folder / "glta.yaml").read_text())
+    plus, glta = (yaml.safe_load((folder / name).read_text()) for name in ("glta_plus.yaml", "glta.yaml"))
+    for (section, key), value in GLTA_PLUS_KEEPS.get(dataset, {}).items():
+        assert plus[section][key] == value and glta[section][key] != value
+        glta[section][key] = value
+    assert plus == glta
 
 
 def test_configs_carry_the_settings_chosen_on_validation():
