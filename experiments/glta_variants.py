@@ -225,7 +225,8 @@ def summary(dataset: str) -> str:
         changes = " ".join(known.get(name, prov.get("overrides", []))) or "(config)"
         if name in PLUS_VARIANTS:
             changes = "GLTA+ " + changes
-        stale = name in known and not is_done(dataset, name)
+        stale = (name in known and not is_done(dataset, name)) or (name.startswith("mode_")
+                                                                    and not mode_is_done(dataset, name[len("mode_"):]))
         epochs = f"{training['best_epoch']}/{training['epochs_run']}" if training else "—"
         lines.append(f"| {name}{' †' if stale else ''} | `{changes}` | {metrics['valid']['N@10']:.4f} | "
                      + " | ".join(f"{metrics['test'][m]:.4f}" for m in METRICS)
@@ -235,8 +236,9 @@ def summary(dataset: str) -> str:
         notes.append("\\* the IA stage's result was reused from an earlier variant with the same IA settings; its "
                      "training time is not in this row's time")
     if any(" † |" in line for line in lines):
-        notes.append("† made with an earlier base config (`configs/<data>/glta.yaml` has changed since): compare it "
-                     "only with rows made with the same base; rerunning the variant trains it again")
+        notes.append("† made with an earlier base config (`configs/<data>/glta.yaml` has changed since; a decoding "
+                     "mode: read out of a model of an earlier config): compare it only with rows made with the same "
+                     "base; rerunning the variant trains (or reads) it again")
     return "\n".join(lines) + "\n" + "".join(f"\n{note}\n" for note in notes)
 
 

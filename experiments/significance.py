@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from glta.errors import GLTAError
-from glta.report import DATASETS, METHODS, best_baseline, records
+from glta.report import DATASETS, METHODS, best_baseline, current_records
 from glta.significance import compare
 
 ABLATIONS = {"no_ia": "w/o IA", "no_ua": "w/o UA", "no_pf": "w/o PF", "no_pd": "w/o PD", "no_pf_pd": "w/o PF&PD"}
@@ -36,7 +36,7 @@ def rows_for(results: Path, dataset: str) -> list[str]:
         pairs.append(("rlmrec_con", best))  # "RLMRec-Con is the best baseline"
     rows = []
     for a, b in pairs:
-        left, right = records(results, dataset, a), records(results, dataset, b)
+        left, right = current_records(results, dataset, a), current_records(results, dataset, b)
         if not left or not right:
             continue
         lacking = [label(n) for n, r in ((a, left), (b, right)) if all("per_user_test" not in x for x in r)]

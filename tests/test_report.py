@@ -125,3 +125,28 @@ def test_claimed_differences_are_marked_when_the_paired_test_says_so(tmp_path):
     assert any(line.startswith("§ differs at p < 0.05") for line in table2)
     table3 = (tmp_path / "paper" / "table3.md").read_text().splitlines()
     assert " §" not in next(line for line in table3 if line.startswith("| w/o PF |"))  # noise only: not marked
+
+
+def test_an_ablation_or_mode_made_from_an_earlier_glta_config_is_left_out_and_named(tmp_path):
+    """After the GLTA config changed (ML-1M: k = 10 -> 20), FL read out of the old model is not GLTA's FL: its cell is
+    a gap with a note saying why, while a mode read out of the current model is shown."""
+    from glta.config import build_config
+
+    def made(value, *overrides):
+        config = build_config("glta", "synthetic", overrides=list(overrides)).to_dict()
+        return {**_record(value), "provenance": {"config": config}}
+
+    results = tmp_path / "results"
+    _write(results, "a", "glta", made(0.3, "model.supervised_slots=20"))
+    _write(results, "a", "mode_first_logit", made(0.2, "model.supervised_slots=10", "model.inference=first_logit"))
+    _write(results, "a", "mode_autoregressive", made(0.1, "model.supervised_slots=20", "model.inference=autoregressive",
+                                                     "train.threads=2"))
+    _write(results, "a", "no_pf", made(0.25, "model.supervised_slots=20", "model.use_profile=false"))
+    write_report(results, tmp_path / "paper", ["a"])
+    figure4 = (tmp_path / "paper" / "figure4.md").read_text()
+    assert next(line for line in figure4.splitlines() if line.startswith("| FL |")).count("—") == 4
+    assert next(line for line in figure4.splitlines() if line.startswith("| AR |")).count("0.1000") == 4
+    assert "Left out (shown as —): made from an earlier GLTA config" in figure4 and "FL on a (" in figure4
+    table3 = (tmp_path / "paper" / "table3.md").read_text()
+    assert next(line for line in table3.splitlines() if line.startswith("| w/o PF |")).count("0.2500") == 4
+    assert "Left out" not in table3

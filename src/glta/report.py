@@ -32,6 +32,11 @@ METHODS = {name: method_class(name).display_name for name in TABLE2_ROWS}
 TABLE3 = {"no_pf_pd": "w/o PF&PD", "no_pf": "w/o PF", "no_pd": "w/o PD", "default": "GLTA"}
 FIGURE3 = {"default": "GLTA", "no_ia": "w/o IA", "no_ua": "w/o UA"}
 FIGURE4 = {"default": "GLTA", "mode_autoregressive": "AR", "mode_first_logit": "FL"}
+# the model options each ablation or decoding mode changes from the data set's GLTA run (``default``); anything else
+# differing means it was made from another GLTA config and is not comparable with the GLTA row
+CHANGES = {"no_pf": ("use_profile",), "no_pd": ("use_prediction",), "no_pf_pd": ("use_profile", "use_prediction"),
+           "no_ia": ("use_ia",), "no_ua": ("use_user_token",), "mode_first_logit": ("inference",),
+           "mode_autoregressive": ("inference",)}
 # the paper's six baselines: the "best baseline" GLTA is tested against is the one of these best on validation N@10
 BASELINES = ("lightgcn", "hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen")
 SIGNIFICANT = 0.05  # a cell whose paired Wilcoxon p-value is below this is marked §
@@ -67,6 +72,40 @@ def records(results: Path, dataset: str, name: str) -> list[dict]:
     return [json.loads(path.read_text()) for path in found]
 
 
+def made_from_glta_run(results: Path, dataset: str, name: str) -> bool:
+    """Whether an ablation's or decoding mode's run was made from the config of the data set's GLTA run, differing
+    only in the options it changes (``CHANGES``); True for every other row, and when either side's config is not
+    known."""
+    from glta.tuning import same_config
+
+    if name not in CHANGES:
+        return True
+    row, glta = load(results, dataset, name), load(results, dataset, "default")
+    made, base = ((record or {}).get("provenance", {}).get("config") for record in (row, glta))
+    if made is None or base is None:
+        return True
+    expected = json.loads(json.dumps(base))
+    for key in CHANGES[name]:
+        expected["model"][key] = made["model"].get(key)
+    return same_config(made, expected)
+
+
+def current_records(results: Path, dataset: str, name: str) -> list[dict]:
+    """``records``, or none when the row was made from an earlier GLTA config than the GLTA row's
+    (``made_from_glta_run``): a table shows it as missing and says so in a note."""
+    return records(results, dataset, name) if made_from_glta_run(results, dataset, name) else []
+
+
+def earlier_config_note(results: Path, datasets, rows) -> str:
+    """The footnote naming rows left out because they were made from an earlier GLTA config."""
+    left_out = [f"{label} on {d} ({result_path(results, d, name)})" for name, label in rows.items() for d in datasets
+                if not made_from_glta_run(results, d, name)]
+    if not left_out:
+        return ""
+    return ("\nLeft out (shown as —): made from an earlier GLTA config than the GLTA row's, so not comparable with "
+            f"it; the same command makes them again from the current one: {', '.join(left_out)}.\n")
+
+
 def cell(runs: list[dict], metric: str) -> str:
     """One metric over a cell's seeds: the value, or mean ± std (sample std) with several."""
     values = [r["metrics"]["test"][metric] for r in runs]
@@ -97,7 +136,7 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
     for name, label in rows.items():
         cells = []
         for dataset in datasets:
-            runs = records(results, dataset, name)
+            runs = current_records(results, dataset, name)
             if not runs:
                 cells += ["—"] * (len(METRICS) + len(extra))
                 continue
@@ -145,7 +184,7 @@ def claim_p(results: Path, dataset: str, name: str) -> float | None:
     from glta.significance import compare
 
     against = claim_reference(results, dataset, name)
-    left, right = records(results, dataset, name), records(results, dataset, against) if against else []
+    left, right = current_records(results, dataset, name), records(results, dataset, against) if against else []
     if not left or not right or not all(any("per_user_test" in r for r in side) for side in (left, right)):
         return None
     try:
@@ -223,14 +262,14 @@ def table2(results: Path, datasets=DATASETS) -> str:
 
 def table3(results: Path, datasets=DATASETS) -> str:
     return (metric_table(results, datasets, TABLE3) + seeds_note(TABLE3) + significance_note(TABLE3)
-            + provenance_note(results, datasets, TABLE3))
+            + provenance_note(results, datasets, TABLE3) + earlier_config_note(results, datasets, TABLE3))
 
 
 def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = None, title: str = "") -> str:
     """The numbers behind a bar-chart figure as Markdown; also a PNG (one panel per data set) when matplotlib is
     importable and ``png`` is given."""
     text = (metric_table(results, datasets, rows) + seeds_note(rows) + significance_note(rows)
-            + provenance_note(results, datasets, rows))
+            + provenance_note(results, datasets, rows) + earlier_config_note(results, datasets, rows))
     if png is not None:
         try:
             import matplotlib
@@ -244,8 +283,8 @@ def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = Non
         for ax, dataset in zip(axes[0], datasets):
             drawn = 0
             for n, (name, label) in enumerate(rows.items()):
-                runs = records(results, dataset, name)
-                if not runs:  # not run yet: no bar (a zero-height bar would read as a result)
+                runs = current_records(results, dataset, name)
+                if not runs:  # not run yet (or from an earlier config): no bar (a zero-height bar reads as a result)
                     continue
                 values = [sum(r["metrics"]["test"][m] for r in runs) / len(runs) for m in METRICS]
                 spread = None
