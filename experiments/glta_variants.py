@@ -13,7 +13,7 @@ interrupted one resumes from its checkpoint. The decoding modes need no training
 
 When a variant wins, change the data set's config file to say what the variant changed, then
 
-    .venv/bin/python experiments/glta_variants.py --dataset ml-1m --promote slots20 --as slots10
+    .venv/bin/python experiments/glta_variants.py --dataset ml-1m --promote slots20 --as slots10_sample1000
 
 makes the finished variant the data set's own run (its results file and run folder move to the default's places;
 no retraining: same config, same seed) and files the run it replaces under the variant whose overrides describe it
@@ -176,9 +176,9 @@ def promote(dataset: str, name: str, demote_as: str | None) -> list[str]:
     source, target = variant_paths(dataset, name), variant_paths(dataset, base)
     if not source[0].exists():
         raise GLTAError(f"{source[0]} does not exist: train the variant first")
-    method = "glta_plus" if base == "glta_plus" else "glta"
-    if not same_config(read_results(source[0])["provenance"].get("config"), variant_config(dataset, base).to_dict()):
-        raise GLTAError(f"{name} was not made with configs/{dataset}/{method}.yaml as it is now: put "
+    current = variant_config(dataset, base)
+    if not same_config(read_results(source[0])["provenance"].get("config"), current.to_dict()):
+        raise GLTAError(f"{name} was not made with configs/{dataset}/{current.method}.yaml as it is now: put "
                         f"{' '.join(family[name]) or 'its settings'} into that file first, then promote it")
     moves = []
     if target[0].exists():

@@ -156,10 +156,14 @@ class PrefixKV:
         width = int(self.lengths[users].max())
         if not hasattr(os, "preadv"):  # no positioned vector reads on this platform: the map serves
             return np.ascontiguousarray(self._values[users][:, :, :, :, :width])
+        blocks = read_blocks(self._open_reader(), users, self.shape[1:], self._values.dtype)
+        return np.ascontiguousarray(blocks[..., :width, :])
+
+    def _open_reader(self):
+        """The store opened for positioned reads (once; ``prefetch`` opens it before its thread reads)."""
         if self._reader is None:
             self._reader = open_for_random_reads(self.folder / "kv.bin")
-        blocks = read_blocks(self._reader, users, self.shape[1:], self._values.dtype)
-        return np.ascontiguousarray(blocks[..., :width, :])
+        return self._reader
 
     def prefetch(self, users) -> None:
         """Start reading ``users``' blocks in a background thread; ``load`` of exactly these users then takes them.
@@ -175,8 +179,8 @@ class PrefixKV:
         key = users.tobytes()
         if key in self._ahead:
             return
-        if self._reader is None and hasattr(os, "preadv"):
-            self._reader = open_for_random_reads(self.folder / "kv.bin")
+        if hasattr(os, "preadv"):
+            self._open_reader()
         if self._reading is None:
             self._reading = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefix-read")
         self._ahead[key] = self._reading.submit(self._read, users)
