@@ -124,6 +124,54 @@ def test_recommendations_are_valid_unseen_and_unique(synthetic, llm, mode):
     assert torch.equal(top, chosen)
 
 
+@pytest.mark.parametrize("plus", [False, True])
+def test_validation_and_test_share_one_llm_pass_per_user_until_a_weight_changes(synthetic, llm32, plus):
+    """A user's prompt does not depend on the split evaluated, so the hidden states at the output slots are kept
+    between evaluations: test after validation (after GLTA+'s calibration) runs the LLM for no user twice and scores
+    as a fresh pass does; an optimiser step or loaded weights make them stale."""
+    from glta.evaluation.ranking import RankingEvaluator
+    from glta.training import evaluate
+
+    model = make_plus(synthetic, llm32, fusion_grid=[0.0, 0.5]) if plus else make(synthetic, llm32)
+    model.enter_stage("ua")
+    with torch.no_grad():
+        model.head.weight.normal_(0, 0.02)
+    ran = []
+    slot_hidden = model.slot_hidden
+    model.slot_hidden = lambda batch: ran.extend(batch.users.tolist()) or slot_hidden(batch)
+    valid = RankingEvaluator(synthetic, "valid", [10]).sample(40, 0)
+    test = RankingEvaluator(synthetic, "test", [10])
+    test = test.subset(np.flatnonzero(np.isin(test.users, valid.users)))
+    evaluate(model, valid, calibrate_for="N@10" if plus else None)
+    assert sorted(ran) == valid.users.tolist()
+    shared = evaluate(model, test, per_user="N@10")
+    assert sorted(ran) == valid.users.tolist() and len(test.users) > 30
+    model._kept = None  # a fresh pass over the test users alone
+    fresh = evaluate(model, test, per_user="N@10")
+    assert np.allclose(shared["per_user"]["values"], fresh["per_user"]["values"], atol=1e-6)
+    users = torch.from_numpy(test.users[:8])
+    optimizer = torch.optim.Adam(model.user_projector.parameters(), lr=0.05)
+    model.train()
+    model.loss(next(model.train_batches(np.random.default_rng(0), 8))).backward()
+    model.eval()
+    with torch.no_grad():
+        before = model.score(users)
+    optimizer.step()  # one step on the prompt side (the user projector): the kept states are stale
+    ran.clear()
+    with torch.no_grad():
+        after = model.score(users)
+    assert sorted(ran) == users.tolist() and not torch.allclose(before, after)
+    ran.clear()
+    with torch.no_grad():
+        model.score(users)
+    assert ran == []
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    with torch.no_grad():
+        assert torch.allclose(model.score(users), after, atol=1e-5)
+    assert sorted(ran) == users.tolist()
+
+
 def test_item_text_cannot_steer_outputs(synthetic, llm):
     """Item text that tries to instruct the model changes nothing about what can come out: the GLLM head
     only ever ranks catalogue ids, and seen items stay excluded."""

@@ -115,6 +115,7 @@ class GLTA(Recommender):
         self.register_buffer("out_token", table.float().mean(0).to(table.dtype), persistent=False)
         self.prompts = Prompts(dataset, config, llm)
         self._prefix_kv: PrefixKV | None = None
+        self._kept: tuple | None = None  # (weights, {slots: {user: hidden states}}): see user_logits
         self.train_matrix = dataset.train
         self.stage = "ua"
         self.exclude: sp.csr_matrix = dataset.train
@@ -245,7 +246,8 @@ class GLTA(Recommender):
 
     # --- forward -----------------------------------------------------------------------------------------
     def embed(self, batch: Batch) -> torch.Tensor:
-        """inputs_embeds: the LLM's own embeddings for text, projected node embeddings at node slots."""
+        """inputs_embeds: the LLM's own embeddings for text, projected node embeddings at node slots. (A tensor
+        added here belongs in ``_kept_hidden``'s list too.)"""
         table = self.llm.embeddings
         embeds = table(batch.token_ids.to(table.weight.device))
         dtype = embeds.dtype
@@ -279,13 +281,56 @@ class GLTA(Recommender):
 
     def output_logits(self, batch: Batch) -> torch.Tensor:
         """(B, K, n_items) logits at the output slots, from the base model's last hidden states."""
+        return self.logits(self.slot_hidden(batch), batch.users)
+
+    def slot_hidden(self, batch: Batch) -> torch.Tensor:
+        """(B, K, hidden) the LLM's last hidden states at the batch's output slots."""
         decoder = self.llm.model.base_model  # no LM head: its 49k-vocabulary logits are never needed
         mask, positions, cache = self._decoder_inputs(batch)
         extra = {cache_argument(self.llm.model): cache, "use_cache": True} if cache is not None else {}
         hidden = decoder(inputs_embeds=self.embed(batch), attention_mask=mask, position_ids=positions,
                          **extra).last_hidden_state
-        at_slots = hidden[torch.arange(len(hidden))[:, None], batch.out_positions]
-        return self.logits(at_slots, batch.users)
+        return hidden[torch.arange(len(hidden))[:, None], batch.out_positions]
+
+    def user_logits(self, users: np.ndarray, slots: int) -> torch.Tensor:
+        """(B, slots, n_items) logits at the first ``slots`` output slots of trained users' prompts.
+
+        Evaluating without gradients, a user's hidden states at the slots are kept until a weight of this model
+        changes (an optimiser step, loading weights): a user's prompt is the same whichever split is evaluated
+        (only the items excluded differ, and those only at decoding), so validation, test and GLTA+'s calibration
+        run the LLM once per user instead of once per evaluation."""
+        users = np.asarray(users, dtype=np.int64)
+        if self.training or torch.is_grad_enabled():
+            return self.output_logits(self.prompts.inference_batch(users, slots))
+        kept = self._kept_hidden(slots)
+        missing = np.array([u for u in users.tolist() if u not in kept], dtype=np.int64)
+        if len(missing):
+            for user, row in zip(missing.tolist(), self.slot_hidden(self.prompts.inference_batch(missing, slots))):
+                kept[user] = row
+        hidden = torch.stack([kept[u] for u in users.tolist()])
+        return self.logits(hidden, torch.from_numpy(users))
+
+    def _kept_hidden(self, slots: int) -> dict[int, torch.Tensor]:
+        """The kept hidden states of ``slots`` output slots per user, emptied when the weights they came from
+        changed: the tensors ``embed`` puts into a prompt (the node projectors, the frozen node embeddings, the
+        output-slot token; the LLM is frozen) are compared by identity, storage and version counter, which every
+        in-place update (an optimiser's step, ``load_state_dict``) advances. The head and GLTA+'s graph parts act
+        after the LLM and may change freely (GLTA+'s calibration sets its fusion weight between validation and
+        test)."""
+        prompt_side = (*self.user_projector.parameters(), *self.item_projector.parameters(), self.user_nodes,
+                       self.item_nodes, self.out_token)
+        weights = tuple((id(t), t.data_ptr(), t._version) for t in prompt_side)
+        if self._kept is None or self._kept[0] != weights:
+            self._kept = (weights, {})
+        return self._kept[1].setdefault(slots, {})
+
+    def _unscored(self, users: np.ndarray) -> np.ndarray:
+        """Those of ``users`` whose prompts the next scoring still runs through the LLM (for reading ahead)."""
+        if self.config.inference == "autoregressive" or self._kept is None:
+            return np.asarray(users)
+        slots = self.config.supervised_slots if self.config.fusion else self.config.output_slots
+        kept = self._kept[1].get(slots, {})
+        return np.array([u for u in np.asarray(users).tolist() if u not in kept], dtype=np.int64)
 
     def logits(self, hidden: torch.Tensor, users: torch.Tensor | None = None) -> torch.Tensor:
         """The GLLM head over LLM hidden states (B, [K,] hidden) -> (B, [K,] n_items), plus GLTA+'s graph parts
@@ -306,6 +351,7 @@ class GLTA(Recommender):
         return self.user_nodes[users] @ self.item_nodes.T
 
     def loss(self, batch: Batch) -> torch.Tensor:
+        self._kept = None  # training changes the weights: what the last evaluation kept is stale
         logits = self.output_logits(batch)
         if self.stage == "ia" and self.config.ia_loss == "group":
             return group_loss(logits, batch.targets)
@@ -325,7 +371,7 @@ class GLTA(Recommender):
         banned = seen_mask(self.exclude, users, self.n_items)
         if self.config.inference == "autoregressive":
             return self._autoregressive(users, banned)
-        logits = self.output_logits(self.prompts.inference_batch(users, self.config.output_slots))
+        logits = self.user_logits(users, self.config.output_slots)
         if self.config.inference == "first_logit":
             chosen = first_logit(logits, banned, self.config.output_slots)
         else:
@@ -362,7 +408,7 @@ class GLTA(Recommender):
         pieces = []
         chunks = [users[start:start + self.config.eval_batch_size]
                   for start in range(0, len(users), self.config.eval_batch_size)]
-        for chunk in self._read_ahead(chunks, np.asarray):
+        for chunk in self._read_ahead(chunks, self._unscored):
             if self.config.fusion:
                 pieces.append(fuse(self.slot_log_probs(chunk), self.graph_scores(chunk), float(self.fusion_weight)))
             else:
@@ -426,8 +472,7 @@ class GLTA(Recommender):
     @torch.no_grad()
     def slot_log_probs(self, users: np.ndarray) -> torch.Tensor:
         """GLTA's full-ranking score used by fusion: the mean log-softmax over the supervised output slots."""
-        batch = self.prompts.inference_batch(users, self.config.supervised_slots)
-        return torch.log_softmax(self.output_logits(batch), -1).mean(1)
+        return torch.log_softmax(self.user_logits(users, self.config.supervised_slots), -1).mean(1)
 
     @torch.no_grad()
     def calibrate(self, evaluator, metric: str, progress: bool = False) -> dict | None:
