@@ -296,6 +296,27 @@ def test_prefix_blocks_read_ahead_are_the_ones_loaded(synthetic, llm, tmp_path):
     assert len(store._ahead) == prefix._AHEAD
 
 
+def test_a_prefix_store_the_disk_cannot_hold_stops_before_filling(llm, tmp_path, monkeypatch):
+    """The store is mapped sparse: without the check a full disk would kill the run hours into its fill."""
+    import shutil
+    from collections import namedtuple
+
+    from glta.align.prefix import PrefixKV
+    from glta.errors import GLTAError
+
+    prefixes = [llm.tokenizer(f"Profile: user {u} likes things", add_special_tokens=False).input_ids
+                for u in range(4)]
+    store = PrefixKV(llm, prefixes, tmp_path / "kv")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10 * store.bytes, 0, store.bytes // 2))
+    with pytest.raises(GLTAError, match=r"prefix store for 4 users needs .* GiB free: delete stores .*"
+                                        r"model.ua_template=user_item"):
+        store.fill(progress=False)
+    assert not store._done  # nothing was filled
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10 * store.bytes, 0, 2 * store.bytes))
+    assert store.fill(progress=False) == 4
+
+
 def test_a_prefix_store_shorter_than_its_layout_is_a_clear_error(tmp_path):
     from glta.align.prefix import open_for_random_reads, read_blocks
     from glta.errors import GLTAError

@@ -100,8 +100,23 @@ class PrefixKV:
         meta = {"shape": self.shape, "dtype": str(self.dtype), "llm": self.llm.identity}
         atomic_write(self.folder / "meta.json", json.dumps(meta))
         mode = "r+" if data.exists() and data.stat().st_size == self.bytes else "w+"
+        self._check_space(data if mode == "r+" else None)
         self._values = np.memmap(data, dtype=_STORAGE[self.dtype], mode=mode, shape=self.shape)
         self._done = np.load(done) if mode == "r+" and done.exists() else np.zeros(len(self.prefixes), dtype=bool)
+
+    def _check_space(self, existing: Path | None) -> None:
+        """Stop before filling when the disk cannot hold the store: the map is created sparse, and a full disk would
+        otherwise kill the run (SIGBUS) hours into its fill."""
+        import shutil
+
+        held = existing.stat().st_blocks * 512 if existing is not None else 0  # what the file already occupies
+        free = shutil.disk_usage(self.folder).free
+        if self.bytes - held > free:
+            raise GLTAError(
+                f"the prefix store for {len(self.prefixes)} users needs {self.bytes / 2**30:.1f} GiB at "
+                f"{self.folder} ({held / 2**30:.1f} GiB written) and the disk has {free / 2**30:.1f} GiB free: "
+                f"delete stores no longer used under {self.folder.parent} (each folder's meta.json names its LLM), "
+                "point GLTA_CACHE_DIR at a larger disk, or train with model.ua_template=user_item (no store)")
 
     def _save_done(self) -> None:
         from glta.paths import atomic_path
