@@ -302,6 +302,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
     for job in jobs:
         if glta_seed(job) and job.cell[0] in left.texts:  # a GLTA variant's job waits on its texts already
             job.after += (f"texts-{job.cell[0]}",)
+        if reads_llm(job):
+            job.store = job.cell[0]  # its UA stage and evaluations read the data set's prefix store
     first = [job for job in jobs if job.name.startswith("texts-")]
     if workers >= 2:
         first = [dataclasses.replace(job, slots=2, command=[sys.executable, "-m", "torch.distributed.run",
@@ -347,7 +349,7 @@ def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path
         deadline = time.time() + hours * 3600 if hours else float("inf")
         env = dict(os.environ, OMP_NUM_THREADS="1")
         try:
-            done = run_jobs(jobs, env, deadline, workers, logs, cwd=Path.cwd())
+            done = run_jobs(jobs, env, deadline, workers, logs, cwd=Path.cwd(), pair_stores=True)
         except KeyboardInterrupt:
             raise SystemExit("reproduce: interrupted; the running jobs were stopped with their checkpoints: the same "
                              "command continues them") from None

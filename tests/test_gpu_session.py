@@ -179,6 +179,31 @@ def test_a_job_of_two_slots_waits_for_room_and_holds_back_the_jobs_after_it(gpu_
                                 poll=0.1)["wider"]["status"] == "complete"
 
 
+def test_a_free_slot_goes_first_to_a_job_reading_the_running_jobs_prefix_store(gpu_session, tmp_path):
+    """pair_stores: two GLTA jobs of different data sets side by side wait on the disk, so the second slot goes to
+    the next job of the running one's data set (or one reading no store); without a fitting job it still runs."""
+    import time
+
+    stamp = "import time, pathlib; pathlib.Path('{0}').write_text(str(time.time())); time.sleep({1})"
+    jobs = [gpu_session.Job("ml-a", _python(stamp.format(tmp_path / "ml-a", 2.0)), store="ml-1m"),
+            gpu_session.Job("amazon", _python(stamp.format(tmp_path / "amazon", 2.0)), store="amazon"),
+            gpu_session.Job("ml-b", _python(stamp.format(tmp_path / "ml-b", 2.0)), store="ml-1m"),
+            gpu_session.Job("amazon-2", _python(stamp.format(tmp_path / "amazon-2", 0)), store="amazon")]
+    report = gpu_session.run_jobs(jobs, {}, deadline=time.time() + 30, slots=2, logs=tmp_path / "logs", poll=0.1,
+                                  pair_stores=True)
+    assert all(entry["status"] == "complete" for entry in report.values())
+    started = {job.name: float((tmp_path / job.name).read_text()) for job in jobs}
+    assert abs(started["ml-a"] - started["ml-b"]) < 1.5  # side by side: one store
+    assert started["amazon"] >= started["ml-a"] + 1.9  # once the ML-1M jobs ended
+    assert abs(started["amazon-2"] - started["amazon"]) < 1.5
+    # without the pairing the list's order decides: ml-a beside amazon
+    for job in jobs:
+        (tmp_path / job.name).unlink()
+    gpu_session.run_jobs(jobs, {}, deadline=time.time() + 30, slots=2, logs=tmp_path / "logs", poll=0.1)
+    started = {job.name: float((tmp_path / job.name).read_text()) for job in jobs}
+    assert abs(started["ml-a"] - started["amazon"]) < 1.5
+
+
 def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tmp_path, monkeypatch):
     """GLTA variants on the GPU: the LightGCN run and the texts travel, the variants run after the texts, and only the
     results files they wrote come back and land in results/."""
