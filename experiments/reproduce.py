@@ -303,7 +303,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
         if glta_seed(job) and job.cell[0] in left.texts:  # a GLTA variant's job waits on its texts already
             job.after += (f"texts-{job.cell[0]}",)
         if reads_llm(job):
-            job.store = job.cell[0]  # its UA stage and evaluations read the data set's prefix store
+            job.store = prefix_store(*job.cell)  # its UA stage and evaluations read this store
     first = [job for job in jobs if job.name.startswith("texts-")]
     if workers >= 2:
         first = [dataclasses.replace(job, slots=2, command=[sys.executable, "-m", "torch.distributed.run",
@@ -325,6 +325,17 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
                                    job.cell is not None and job.cell[1] in ("default", "glta_plus")),
                   reverse=True)
     return first + rest
+
+
+def prefix_store(dataset: str, name: str) -> str | None:
+    """What tells apart the prefix stores GLTA cells read (``glta.align.prefix``): the data set, the LLM and the
+    text the prompts open with, which the PF/PD ablations change (a decoding mode reads its model's); None without a
+    store."""
+    model = glta_variants.variant_config(dataset, "default" if name in GLTA_MODES else name).model
+    if not model.prefix_cache:
+        return None
+    return "|".join(map(str, (dataset, model.llm.name, model.texts_llm, model.ua_template, model.use_profile,
+                              model.use_prediction)))
 
 
 def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path) -> None:

@@ -124,6 +124,21 @@ def test_with_two_workers_the_texts_are_written_by_two_processes_taking_both(rep
     assert reproduce.queue_jobs(left, tmp_path)[0].slots == 1  # one worker: one process
 
 
+def test_jobs_name_the_prefix_store_they_read_so_the_queue_can_pair_them(reproduce, tmp_path):
+    """Jobs of one data set whose prompts open with the same text share a store (GLTA, GLTA+, w/o IA, a decoding
+    mode, a seed); the PF/PD ablations open with other text and read stores of their own; baselines read none."""
+    left = reproduce.Left(glta={"ml-1m": ["default", "no_ia", "no_pf", "no_pd", "glta_plus", "first_logit"],
+                                "ml-100k": ["default"]},
+                          glta_seeds={"ml-1m": ["default"]}, seeds={"ml-1m": ["hccf"]})
+    store = {job.name: job.store for job in reproduce.queue_jobs(left, tmp_path)}
+    shared = store["glta-ml-1m-default"]
+    assert shared and shared.startswith("ml-1m|")
+    for name in ("glta-ml-1m-no_ia", "glta-ml-1m-glta_plus", "glta-ml-1m-first_logit", "seed-ml-1m-default-2026"):
+        assert store[name] == shared, name
+    assert len({shared, store["glta-ml-1m-no_pf"], store["glta-ml-1m-no_pd"], store["glta-ml-100k-default"]}) == 4
+    assert store["seed-ml-1m-hccf-2026"] is None
+
+
 def test_glta_seeds_are_queued_after_their_texts_and_frozen_lightgcn(reproduce, tmp_path):
     left = reproduce.Left(texts=["ml-1m"], glta_seeds={"ml-1m": ["glta_plus"], "ml-100k": ["default"]},
                           seeds={"ml-1m": ["hccf"]}, no_lightgcn=["ml-1m"],
