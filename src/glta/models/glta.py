@@ -406,15 +406,18 @@ class GLTA(Recommender):
     def score(self, users: torch.Tensor) -> torch.Tensor:
         users = users.cpu().numpy() if isinstance(users, torch.Tensor) else np.asarray(users)
         pieces = []
-        chunks = [users[start:start + self.config.eval_batch_size]
-                  for start in range(0, len(users), self.config.eval_batch_size)]
-        for chunk in self._read_ahead(chunks, self._unscored):
+        for chunk in self._chunks(users):
             if self.config.fusion:
                 pieces.append(fuse(self.slot_log_probs(chunk), self.graph_scores(chunk), float(self.fusion_weight)))
             else:
                 chosen, fallback = self.recommend_slots(chunk)
                 pieces.append(ranking_scores(chosen, fallback))
         return torch.cat(pieces)
+
+    def _chunks(self, users: np.ndarray) -> Iterator[np.ndarray]:
+        """``users`` in scoring batches (``eval_batch_size``), the next batch's cached prefixes read while one runs."""
+        size = self.config.eval_batch_size
+        return self._read_ahead([users[start:start + size] for start in range(0, len(users), size)], self._unscored)
 
     @torch.no_grad()
     def score_new_users(self, histories: list[np.ndarray]) -> torch.Tensor:
@@ -483,8 +486,7 @@ class GLTA(Recommender):
             return None
         users = evaluator.users
         glta, graph = [], []
-        for start in range(0, len(users), self.config.eval_batch_size):
-            chunk = users[start:start + self.config.eval_batch_size]
+        for chunk in self._chunks(users):
             glta.append(self.slot_log_probs(chunk))
             graph.append(self.graph_scores(chunk))
         # standardised once; each weight only mixes them (fuse() is this mix on raw scores)
