@@ -32,6 +32,7 @@ from glta.device import device_named, module_device, to_device
 from glta.distributed import processes
 from glta.evaluation.ranking import RankingEvaluator
 from glta.errors import GLTAError
+from glta.memory import return_freed_memory
 from glta.recommender import Recommender, Stage
 
 
@@ -72,6 +73,7 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
             metrics["per_user"] = {"metric": per_user, "users": evaluator.users.tolist(),
                                    "values": np.round(values[per_user], 6).tolist()}
     model.train(was_training)
+    return_freed_memory()  # what scoring freed goes back before training or the next evaluation
     return metrics
 
 
@@ -207,6 +209,7 @@ def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, lo
         torch.set_num_threads(train.threads)
     with procs.main_first():  # caches the model fills (GLTA's prompt prefixes): once, by the main process
         facts = dict(model.prepare_training(train, progress=progress and procs.is_main, log=log))
+    return_freed_memory()
     for stage in model.stages(train):
         model.enter_stage(stage.name)
         with stage_turn(stage, log):
@@ -217,6 +220,7 @@ def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, lo
                 facts.update(summary, **{f"{stage.name}_reused": str(stage.cache)})
                 continue
             facts.update(train_stage(model, stage, train, progress, log))
+        return_freed_memory()  # a stage's peak (GLTA's IA) need not stay with the process through the next
     model.enter_main_stage()
     return facts
 
