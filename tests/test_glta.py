@@ -449,8 +449,8 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
                     raise KeyboardInterrupt  # the session stops
                 return epoch_loop(*args, **kwargs)
 
-            def dies_after_a_save(self, batches, losses):
-                write(self, batches, losses)
+            def dies_after_a_save(self, batches, losses, now=False):
+                write(self, batches, losses, now)
                 if len(calls) == 2 and batches == 1:
                     raise KeyboardInterrupt
 

@@ -90,8 +90,8 @@ def test_a_run_stopped_within_an_epoch_resumes_at_its_last_checkpointed_step(syn
     assert per_epoch >= 4
     write, steps = training.WithinEpoch.__call__, []
 
-    def stops_after_a_save(self, batches, losses):
-        write(self, batches, losses)
+    def stops_after_a_save(self, batches, losses, now=False):
+        write(self, batches, losses, now)
         steps.append(batches)
         if len(steps) == per_epoch + 2:  # two steps into the second epoch: the session ends
             raise KeyboardInterrupt
@@ -108,6 +108,49 @@ def test_a_run_stopped_within_an_epoch_resumes_at_its_last_checkpointed_step(syn
     resumed, resumed_test = run(tmp_path / "b", resume=True, log=messages.append)
     assert any("in epoch 1 after 2 batches" in m for m in messages), messages
     assert trained == [2, 0]  # the second epoch skips its two trained batches, the third starts afresh
+    assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-6)
+    assert resumed_test == pytest.approx(straight_test, rel=1e-6)
+
+
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_a_signal_during_a_step_stops_the_run_after_that_step_with_its_checkpoint(synthetic, tmp_path, monkeypatch,
+                                                                                signum):
+    """``kill`` or Ctrl-C mid-step: the step ends, a checkpoint is written whatever the interval (here an hour, so
+    only the signal writes one), the run stops with KeyboardInterrupt, and the resumed run loses no step and ends as
+    an uninterrupted run does."""
+    import os
+    import signal
+
+    from glta import training
+    from glta.interrupts import interruptible
+
+    settings = TrainConfig(epochs=3, batch_size=512, lr=0.01, patience=100, checkpoint_minutes=60)
+
+    def run(folder, resume=False, log=lambda s: None):
+        torch.manual_seed(0)
+        model = LightGCN(synthetic, LightGCNConfig())
+        result = fit(model, synthetic, settings, EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False,
+                     log=log)
+        return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
+
+    straight, straight_test = run(tmp_path / "a")
+    per_epoch = LightGCN(synthetic, LightGCNConfig()).batches_per_epoch(512)
+    real_loss, losses = LightGCN.loss, []
+
+    def signalled_in_a_step(self, batch):
+        losses.append(1)
+        if len(losses) == per_epoch + 3:  # inside the third step of the second epoch
+            os.kill(os.getpid(), getattr(signal, signum))
+        return real_loss(self, batch)
+
+    monkeypatch.setattr(LightGCN, "loss", signalled_in_a_step)
+    with pytest.raises(KeyboardInterrupt), interruptible():
+        run(tmp_path / "b")
+    assert len(losses) == per_epoch + 3  # no step after the one the signal came in
+    monkeypatch.setattr(LightGCN, "loss", real_loss)
+    messages = []
+    resumed, resumed_test = run(tmp_path / "b", resume=True, log=messages.append)
+    assert any("in epoch 1 after 3 batches" in m for m in messages), messages
     assert [h["loss"] for h in resumed.history] == pytest.approx([h["loss"] for h in straight.history], rel=1e-6)
     assert resumed_test == pytest.approx(straight_test, rel=1e-6)
 

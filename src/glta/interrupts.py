@@ -2,6 +2,8 @@
 checkpoints, caches and locks are left whole (``finally`` blocks run) and the command says how to go on.
 
 The CLI runs every command inside ``interruptible``; the scripts under ``experiments/`` call ``run_interruptibly``.
+Training steps run inside ``held_to_step_end``: a signal then stops the run where the step under way ends, after its
+checkpoint is written, instead of losing what was trained since the last one.
 """
 
 from __future__ import annotations
@@ -47,3 +49,33 @@ def run_interruptibly(main: Callable[[], None], name: str,
     except KeyboardInterrupt:
         print(f"{name}: interrupted; {how}", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
+
+
+@contextlib.contextmanager
+def held_to_step_end(enabled: bool = True) -> Iterator[Callable[[], bool]]:
+    """Within the block SIGINT and SIGTERM are held: the block gets a function that says whether one came, and the
+    code ends its step, saves, and raises KeyboardInterrupt itself. A second signal interrupts at once (a step that
+    hangs can still be stopped). A signal set to be ignored stays ignored. Not held (``enabled=False``) in the
+    processes of a distributed run, which must stop at the same step, nor outside the main thread."""
+    import signal
+    import threading
+
+    came: list[int] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def hold(signum, frame):
+        if came:
+            raise KeyboardInterrupt
+        came.append(signum)
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, hold)
+    try:
+        yield lambda: bool(came)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

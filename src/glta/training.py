@@ -32,6 +32,7 @@ from glta.device import device_named, module_device, to_device
 from glta.distributed import processes
 from glta.evaluation.ranking import RankingEvaluator
 from glta.errors import GLTAError
+from glta.interrupts import held_to_step_end
 from glta.memory import return_freed_memory
 from glta.recommender import Recommender, Stage
 
@@ -135,7 +136,11 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
 
     An epoch resumed part-way passes ``skip`` (the batches it already trained on: they are drawn, so the random
     draws after them are the same, but not trained on again) and their losses as ``done``. ``after_step(batches,
-    losses)`` is called after every step with the batches consumed so far (for checkpoints within the epoch)."""
+    losses)`` is called after every step with the batches consumed so far (for checkpoints within the epoch).
+
+    A SIGINT or SIGTERM during a step is held until the step ends (``interrupts.held_to_step_end``; not in a
+    distributed run): ``after_step`` is then called with ``now=True`` (a checkpoint, whatever its interval) and the
+    run stops with KeyboardInterrupt, so a stopped run loses no trained step."""
     procs = processes()
     step = step or model
     losses: list[float] = list(done or [])
@@ -146,21 +151,24 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
     bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress or not procs.is_main,
                total=total, initial=skip)
     consumed = skip
-    for batch in bar:
-        consumed += 1
-        batch = procs.share(batch)
-        if batch is None:
-            continue
-        optimizer.zero_grad(set_to_none=True)
-        loss = step(to_device(batch, device))
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-        if after_step is not None:
-            after_step(consumed, losses)
+    with held_to_step_end(enabled=not procs.distributed) as stop_asked:
+        for batch in bar:
+            consumed += 1
+            batch = procs.share(batch)
+            if batch is None:
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            loss = step(to_device(batch, device))
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+            if after_step is not None:
+                after_step(consumed, losses, now=stop_asked())
+            if stop_asked():
+                raise KeyboardInterrupt
     if procs.distributed:  # each process saw its share: the batch's loss is the mean of the shares' losses
         losses = np.mean(procs.gather(losses), axis=0).tolist()
     return losses
@@ -179,8 +187,9 @@ class WithinEpoch:
         self.epoch, self.at_start, self.write = epoch, rng.bit_generator.state, write
         self.last = time.time()
 
-    def __call__(self, batches: int, losses: list[float]) -> None:
-        if self.every > 0 and time.time() - self.last >= self.every:
+    def __call__(self, batches: int, losses: list[float], now: bool = False) -> None:
+        """After a step: a checkpoint when ``minutes`` have passed since the last, or ``now`` (the run is stopping)."""
+        if self.every > 0 and (now or time.time() - self.last >= self.every):
             self.write(self.epoch - 1, self.at_start,
                        {"epoch": self.epoch, "batches": batches, "losses": [float(x) for x in losses]})
             self.last = time.time()
