@@ -3,7 +3,7 @@
     .venv/bin/python experiments/significance.py [--datasets ml-1m amazon-scientific goodreads-once ml-100k]
 
 For each data set: GLTA and GLTA+ against the best baseline (the paper's six, chosen by validation N@10) and against
-LightGCN, each ablation against full GLTA, and the paper's baseline claims: each text-aligned graph model against its
+LightGCN, each ablation and decoding mode (FL, AR) against full GLTA, and the paper's baseline claims: each text-aligned graph model against its
 plain one (LightGCN+ vs LightGCN, HCCF+ vs HCCF) and RLMRec-Con against the best baseline when that is another. Each comparison is a Wilcoxon signed-rank test over users on test
 N@10 (averaged over seeds when a method has several: ``<method>.json`` plus ``seeds/<method>-<seed>.json``; only the
 seeds whose files hold per-user values, which the table says when it is fewer), and a paired t-test over seeds when
@@ -21,16 +21,18 @@ from glta.report import DATASETS, METHODS, best_baseline, current_records
 from glta.significance import compare
 
 ABLATIONS = {"no_ia": "w/o IA", "no_ua": "w/o UA", "no_pf": "w/o PF", "no_pd": "w/o PD", "no_pf_pd": "w/o PF&PD"}
+MODES = {"mode_first_logit": "FL", "mode_autoregressive": "AR"}  # decoding modes read out of the GLTA row's model
 
 
 def label(name: str) -> str:
-    return METHODS.get(name) or ABLATIONS.get(name) or name
+    return METHODS.get(name) or ABLATIONS.get(name) or MODES.get(name) or name
 
 
 def rows_for(results: Path, dataset: str) -> list[str]:
     best = best_baseline(results, dataset)
     pairs = [(a, b) for a in ("glta", "glta_plus") for b in dict.fromkeys([best, "lightgcn"]) if b]
     pairs += [(ablation, "glta") for ablation in ABLATIONS]
+    pairs += [(mode, "glta") for mode in MODES]  # "first-k > FL > AR"
     pairs += [("lightgcn_plus", "lightgcn"), ("hccf_plus", "hccf")]  # "text helps the graph baselines"
     if best and best != "rlmrec_con":
         pairs.append(("rlmrec_con", best))  # "RLMRec-Con is the best baseline"
