@@ -295,8 +295,8 @@ class GLTA(Recommender):
     def user_logits(self, users: np.ndarray, slots: int) -> torch.Tensor:
         """(B, slots, n_items) logits at the first ``slots`` output slots of trained users' prompts.
 
-        Evaluating without gradients, a user's hidden states at the slots are kept until a weight of this model
-        changes (an optimiser step, loading weights): a user's prompt is the same whichever split is evaluated
+        Evaluating without gradients, a user's hidden states at the slots are kept until a weight that shapes the
+        prompt changes (an optimiser step, loading weights): a user's prompt is the same whichever split is evaluated
         (only the items excluded differ, and those only at decoding), so validation, test and GLTA+'s calibration
         run the LLM once per user instead of once per evaluation."""
         users = np.asarray(users, dtype=np.int64)
@@ -317,16 +317,20 @@ class GLTA(Recommender):
         in-place update (an optimiser's step, ``load_state_dict``) advances. The head and GLTA+'s graph parts act
         after the LLM and may change freely (GLTA+'s calibration sets its fusion weight between validation and
         test)."""
-        prompt_side = (*self.user_projector.parameters(), *self.item_projector.parameters(), self.user_nodes,
-                       self.item_nodes, self.out_token)
-        weights = tuple((id(t), t.data_ptr(), t._version) for t in prompt_side)
+        weights = self._prompt_weights()
         if self._kept is None or self._kept[0] != weights:
             self._kept = (weights, {})
         return self._kept[1].setdefault(slots, {})
 
+    def _prompt_weights(self) -> tuple:
+        prompt_side = (*self.user_projector.parameters(), *self.item_projector.parameters(), self.user_nodes,
+                       self.item_nodes, self.out_token)
+        return tuple((id(t), t.data_ptr(), t._version) for t in prompt_side)
+
     def _unscored(self, users: np.ndarray) -> np.ndarray:
         """Those of ``users`` whose prompts the next scoring still runs through the LLM (for reading ahead)."""
-        if self.config.inference == "autoregressive" or self._kept is None:
+        if self.config.inference == "autoregressive" or self._kept is None or \
+                self._kept[0] != self._prompt_weights():
             return np.asarray(users)
         slots = self.config.supervised_slots if self.config.fusion else self.config.output_slots
         kept = self._kept[1].get(slots, {})
