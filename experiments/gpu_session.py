@@ -278,8 +278,8 @@ def ensure_gguf_package(wheels: Path) -> dict:
 class Job:
     """One process of the session: ``after`` names jobs that must complete first; ``limit`` caps its own seconds;
     ``cell`` is the (data set, method or variant) it trains, if any; ``slots`` is how many of the session's slots
-    it takes (a job that starts several processes of its own, e.g. under ``torchrun``); ``store`` names the data set
-    whose GLTA prefix store it reads, if any (see ``run_jobs``'s ``pair_stores``)."""
+    it takes (a job that starts several processes of its own, e.g. under ``torchrun``); ``store`` identifies the GLTA
+    prefix store it reads, if any: jobs with the same value read the same store (see ``run_jobs``'s ``pair_stores``)."""
 
     name: str
     command: list[str]
