@@ -70,6 +70,15 @@ def test_resume_continues_where_it_stopped(synthetic, tmp_path):
     assert resumed_test == pytest.approx(straight_test, rel=1e-5)
 
 
+def _fit_and_test(synthetic, settings, folder, resume=False, log=lambda s: None):
+    """(fit result, test metrics) of a LightGCN trained from seed 0 with ``settings``, checkpoints in ``folder``."""
+    torch.manual_seed(0)
+    model = LightGCN(synthetic, LightGCNConfig())
+    result = fit(model, synthetic, settings, EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False,
+                 log=log)
+    return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
+
+
 def test_a_run_stopped_within_an_epoch_resumes_at_its_last_checkpointed_step(synthetic, tmp_path, monkeypatch):
     """With ``train.checkpoint_minutes`` the checkpoint is also written between steps; a run stopped part-way through
     an epoch continues from that step (its earlier batches drawn again, not trained again) and ends as an
@@ -79,11 +88,7 @@ def test_a_run_stopped_within_an_epoch_resumes_at_its_last_checkpointed_step(syn
     settings = TrainConfig(epochs=3, batch_size=512, lr=0.01, patience=100, checkpoint_minutes=1e-9)
 
     def run(folder, resume=False, log=lambda s: None):
-        torch.manual_seed(0)
-        model = LightGCN(synthetic, LightGCNConfig())
-        result = fit(model, synthetic, settings, EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False,
-                     log=log)
-        return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
+        return _fit_and_test(synthetic, settings, folder, resume, log)
 
     straight, straight_test = run(tmp_path / "a")
     per_epoch = LightGCN(synthetic, LightGCNConfig()).batches_per_epoch(512)
@@ -127,11 +132,7 @@ def test_a_signal_during_a_step_stops_the_run_after_that_step_with_its_checkpoin
     settings = TrainConfig(epochs=3, batch_size=512, lr=0.01, patience=100, checkpoint_minutes=60)
 
     def run(folder, resume=False, log=lambda s: None):
-        torch.manual_seed(0)
-        model = LightGCN(synthetic, LightGCNConfig())
-        result = fit(model, synthetic, settings, EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False,
-                     log=log)
-        return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
+        return _fit_and_test(synthetic, settings, folder, resume, log)
 
     straight, straight_test = run(tmp_path / "a")
     per_epoch = LightGCN(synthetic, LightGCNConfig()).batches_per_epoch(512)
