@@ -74,7 +74,6 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
             metrics["per_user"] = {"metric": per_user, "users": evaluator.users.tolist(),
                                    "values": np.round(values[per_user], 6).tolist()}
     model.train(was_training)
-    return_freed_memory()  # what scoring freed goes back before training or the next evaluation
     return metrics
 
 
