@@ -75,7 +75,18 @@ SEEDS = 1 + len(EXTRA_SEEDS)  # every cell's goal: mean ± std over its main run
 
 def cost(record: dict) -> str:
     """A finished run's measured training time and where it ran."""
-    return f"{train_seconds(record):,.0f} s on {gpu_name(record) or 'the CPU'}"
+    return f"{train_seconds(record):,.0f} s on {gpu_name(record) or cpu_named(record)}"
+
+
+def cpu_named(record: dict) -> str:
+    """"the CPU", or which other CPU a run's time was measured on when it differs from this one in hardware bf16: the
+    LLM runs in bf16 there and in fp32 here (or the reverse), several times apart (docs/glta.md, "Compute")."""
+    from glta.device import cpu_has_bf16
+
+    machine = record.get("provenance", {}).get("machine") or {}
+    if machine.get("bf16") is None or machine["bf16"] == cpu_has_bf16():
+        return "the CPU"
+    return f"another CPU ({machine.get('cpu') or 'unnamed'}, {'with' if machine['bf16'] else 'without'} hardware bf16)"
 
 
 def cell_status(dataset: str, name: str, estimate: dict | None = None) -> str:
@@ -107,24 +118,28 @@ def local_rate(kinds: tuple[str, ...]) -> tuple[float, int] | None:
 
 def text_rate() -> tuple[float | None, str]:
     """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
-    comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else the
-    benchmark in benchmarks/results/, with a caveat when that ran the LLM in another precision than this CPU would
-    (no hardware bf16: fp32, several times slower; README, "Measured so far")."""
+    comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else a
+    benchmark in benchmarks/results/ (``generation_*.json``) made in the precision this CPU runs the LLM in, else one
+    made in another, with a caveat (no hardware bf16: fp32, several times slower; README, "Measured so far")."""
     local = local_rate(USER_KINDS)
     if local:
         rate, calls = local
         return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
     here = cpu_dtype()
-    path = Path("benchmarks/results/generation_ml-1m.json")
-    if not path.exists():
+    found = {}  # precision -> rate, over benchmarks/results/generation_*.json (one file per precision measured)
+    for path in sorted(Path("benchmarks/results").glob("generation_*.json")):
+        record = json.loads(path.read_text())
+        rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
+        if rate:
+            found.setdefault(str(record.get("dtype", here)).removeprefix("torch."), rate)  # "torch.bfloat16"
+    if not found:
         return None, ""
-    record = json.loads(path.read_text())
-    rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
-    made = str(record.get("dtype", here)).removeprefix("torch.")  # recorded as "torch.bfloat16"
-    if rate and made != here:
+    made = here if here in found else next(iter(found))
+    rate = found[made]
+    if made != here:
         return rate, (f" (benchmark); measured in {made}, while this CPU runs the LLM in {here}: expect several times "
                       "longer")
-    return rate, " (benchmark, another machine)" if rate else ""
+    return rate, " (benchmark, another machine)"
 
 
 def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item_rate: float | None) -> str:

@@ -183,12 +183,39 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reprodu
     assert reproduce.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write
 
 
-def test_before_any_local_call_the_plan_uses_the_benchmark_and_says_when_it_ran_in_another_precision(
+def test_before_any_local_call_the_plan_uses_the_benchmark_of_this_cpus_precision_or_says_it_had_none(
         reproduce, monkeypatch, tmp_path):
+    import json
+
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))  # no rates logged on this "machine"
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # benchmarks/results/ (made in bf16)
+    monkeypatch.chdir(tmp_path)
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+
+    def benchmark(name: str, dtype: str, rate: float) -> None:
+        record = {"dtype": dtype, "project_profile_and_prediction_shared_prefix": {"responses_per_s": rate}}
+        (results / name).write_text(json.dumps(record))
+
+    benchmark("generation_ml-1m.json", "torch.bfloat16", 2.0)
     monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "bfloat16")
-    rate, source = reproduce.text_rate()
-    assert rate > 0 and source == " (benchmark, another machine)"
+    assert reproduce.text_rate() == (2.0, " (benchmark, another machine)")
     monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "float32")  # a CPU without hardware bf16
-    assert "measured in bfloat16, while this CPU runs the LLM in float32" in reproduce.text_rate()[1]
+    rate, source = reproduce.text_rate()
+    assert rate == 2.0 and "measured in bfloat16, while this CPU runs the LLM in float32" in source
+    benchmark("generation_ml-1m_float32.json", "torch.float32", 0.5)  # once measured in fp32, that one is used
+    assert reproduce.text_rate() == (0.5, " (benchmark, another machine)")
+    monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "bfloat16")
+    assert reproduce.text_rate() == (2.0, " (benchmark, another machine)")
+
+
+def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf16(reproduce, monkeypatch):
+    def run(bf16):
+        return {"training": {"train_seconds": 3600.0},
+                "provenance": {"machine": {"cpu": "AMD EPYC", "bf16": bf16, "gpu": None}}}
+
+    monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: False)
+    assert reproduce.cost(run(True)) == "3,600 s on another CPU (AMD EPYC, with hardware bf16)"
+    assert reproduce.cost(run(False)) == "3,600 s on the CPU"
+    assert reproduce.cost(run(None)) == "3,600 s on the CPU"  # recorded before the flag was: nothing to say
+    monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: True)
+    assert reproduce.cost(run(False)) == "3,600 s on another CPU (AMD EPYC, without hardware bf16)"
