@@ -264,8 +264,14 @@ def specs(names: dict[str, list[str]]) -> str:
 
 def print_commands(left: Left) -> None:
     """The commands that do what is left: the CPU queue, and the calls for a lent GPU."""
+    from glta.device import cpu_has_bf16
+
+    slow = not cpu_has_bf16()  # the LLM runs in fp32 here: texts and GLTA several times slower (docs/glta.md, Compute)
     print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
-          ".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5 --no-progress > reproduce.log 2>&1 &")
+          ".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5" + " --no-llm" * slow
+          + " --no-progress > reproduce.log 2>&1 &"
+          + ("  (--no-llm: this CPU has no hardware bf16, so the LLM would run in fp32, several times slower; the "
+             "texts and GLTA wait for a lent GPU)" if slow else ""))
     # on a GPU only what travels: the frozen LightGCN must exist here, a decoding mode needs its default model there;
     # a cell's missing seeds go as <variant>@<seed>
     glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
@@ -287,11 +293,13 @@ def print_commands(left: Left) -> None:
               "trains it itself)")
 
 
-def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
+def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True) -> list:
     """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
-    a 2-core machine, docs/glta.md) taking two of them."""
+    a 2-core machine, docs/glta.md) taking two of them. Without ``llm``, only the jobs that never run the LLM: the
+    graph baselines, the references and RLMRec where its texts are written (a CPU without hardware bf16, where the
+    LLM runs in fp32, leaves the texts and GLTA to a lent GPU)."""
     import dataclasses
 
     from gpu_session import Job, session_jobs
@@ -314,6 +322,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
     def reads_llm(job) -> bool:  # a GLTA run, or a seed of one
         return job.name.startswith("glta-") or glta_seed(job)
 
+    if not llm:
+        jobs = [job for job in jobs if not (job.name.startswith("texts-") or reads_llm(job))]
     for job in jobs:
         if glta_seed(job) and job.cell[0] in left.texts:  # a GLTA variant's job waits on its texts already
             job.after += (f"texts-{job.cell[0]}",)
@@ -325,7 +335,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1) -> list:
                                                              "--standalone", "--nproc-per-node", "2"] + job.command[1:])
                  for job in first]
         jobs = first + [job for job in jobs if not job.name.startswith("texts-")]
-    for dataset in left.no_lightgcn:
+    for dataset in left.no_lightgcn if llm else []:  # the frozen LightGCN serves GLTA only
         name = f"pretrain-{dataset}"
         first.append(Job(name, [sys.executable, "-m", "glta", "pretrain", "--dataset", dataset, "--out",
                                 str(logs / f"{name}.json"), "--no-progress", "train.threads=1"]))
@@ -353,16 +363,16 @@ def prefix_store(dataset: str, name: str) -> str | None:
                               model.use_prediction)))
 
 
-def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path) -> None:
-    """Run what ``plan`` lists as left, ``workers`` jobs side by side (one thread each), until done or ``hours``
-    have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its checkpoint and the same command continues it.
-    Then rebuild ``results/paper/``."""
+def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path, llm: bool = True) -> None:
+    """Run what ``plan`` lists as left (without ``llm``: what never runs the LLM), ``workers`` jobs side by side (one
+    thread each), until done or ``hours`` have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its
+    checkpoint and the same command continues it. Then rebuild ``results/paper/``."""
     import signal
     import time
 
     from gpu_session import run_jobs
 
-    jobs = queue_jobs(plan(datasets), logs, workers)
+    jobs = queue_jobs(plan(datasets), logs, workers, llm)
     if not jobs:
         print("nothing left to train")
     else:
@@ -448,13 +458,16 @@ def main() -> None:
                         help="run what --plan lists as left, N jobs side by side with one thread each (resumable)")
     parser.add_argument("--hours", type=float, default=None, help="with --jobs: stop the jobs cleanly after this long")
     parser.add_argument("--logs", default="runs/reproduce", help="with --jobs: where each job's log goes")
+    parser.add_argument("--no-llm", action="store_true",
+                        help="with --jobs: leave out every job that runs the LLM (texts, GLTA, GLTA+ and their seeds): "
+                             "for a CPU without hardware bf16, where the LLM runs in fp32, several times slower")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     try:
         if args.plan:
             print_commands(plan(args.datasets))
         elif args.jobs:
-            run_queue(args.datasets, args.jobs, args.hours, Path(args.logs))
+            run_queue(args.datasets, args.jobs, args.hours, Path(args.logs), llm=not args.no_llm)
         elif args.report:
             report(args.datasets)
         else:

@@ -49,6 +49,21 @@ def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(r
     assert by_name["grid-amazon-scientific-ease"][-4:] == ["--retrain", "--threads", "1", "--no-progress"]
 
 
+def test_without_the_llm_the_queue_keeps_only_the_jobs_that_never_run_it(reproduce, left, tmp_path, monkeypatch,
+                                                                           capsys):
+    left.glta_seeds = {"ml-100k": ["default"]}
+    names = [job.name for job in reproduce.queue_jobs(left, tmp_path, llm=False)]
+    assert names == ["seed-goodreads-once-hccf-2026", "seed-goodreads-once-hccf-2027", "seed-ml-1m-hccf-2026",
+                     "seed-ml-1m-hccf-2027", "grid-goodreads-once-lightgcn_plus",
+                     "seed-goodreads-once-lightgcn_plus-2026", "seed-goodreads-once-lightgcn_plus-2027",
+                     "grid-amazon-scientific-ease", "pop-amazon-scientific"]  # no texts, pretrain, GLTA or its seeds
+    assert "seed-ml-100k-default-2026" in [job.name for job in reproduce.queue_jobs(left, tmp_path)]
+    for bf16, suggested in ((False, True), (True, False)):  # the plan suggests it where the LLM would run in fp32
+        monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: bf16)
+        reproduce.print_commands(left)
+        assert ("--jobs 2 --hours 2.5 --no-llm --no-progress" in capsys.readouterr().out) == suggested
+
+
 def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(reproduce, tmp_path):
     left = reproduce.Left(glta={"amazon-scientific": ["default", "no_ia", "no_pf", "glta_plus", "first_logit"]})
     names = [job.name for job in reproduce.queue_jobs(left, tmp_path)]  # no like run measured: no times to sort by
