@@ -127,14 +127,30 @@ def is_done(dataset: str, name: str, threads: int = 0) -> bool:
     return out.exists() and same_config(read_results(out)["provenance"].get("config"), config.to_dict())
 
 
+def model_here(dataset: str) -> bool:
+    """Whether the data set's GLTA model (the ``default`` variant's run) is on this machine: decoding modes read it."""
+    return (variant_paths(dataset, "default")[1] / "run.json").is_file()
+
+
+def model_needed(dataset: str, modes=tuple(MODES)) -> bool:
+    """Whether the ``default`` variant must be trained again before ``modes`` can be read out: one of them is not done
+    and the model its results file came from is not on this machine (a fresh machine has the results, not the runs)."""
+    return not model_here(dataset) and any(not mode_is_done(dataset, mode) for mode in modes)
+
+
 def run_variant(dataset: str, name: str, threads: int, progress: bool) -> bool:
-    """Train a variant unless its results were made with this config; True when it trained."""
+    """Train a variant unless its results were made with this config (the ``default`` variant also when a decoding
+    mode still has to be read out of its model and that is not here: ``model_needed``); True when it trained."""
     out, run_dir = variant_paths(dataset, name)
     config = variant_config(dataset, name, threads)
-    if is_done(dataset, name, threads):
+    again = name == "default" and is_done(dataset, name, threads) and model_needed(dataset)
+    if is_done(dataset, name, threads) and not again:
         print(f"{name}: done ({out})")
         return False
-    if out.exists():
+    if again:
+        print(f"{name}: its model is not on this machine and a decoding mode reads it: training it again (the new "
+              f"run's results replace {out}, and every decoding mode is read out of the new model)")
+    elif out.exists():
         print(f"{name}: {out} was made with another config; training it again")
     changes = PLUS_VARIANTS.get(name, VARIANTS.get(name))
     print(f"=== {name} ({config.method}): {' '.join(changes) or '(config as is)'}", flush=True)
@@ -262,7 +278,11 @@ def main() -> None:
 
 
 def run(dataset: str, names: list[str], threads: int = 0, progress: bool = True) -> None:
-    """Train (or read out, for decoding modes) the named variants in order, refreshing the summary after each."""
+    """Train (or read out, for decoding modes) the named variants in order, refreshing the summary after each; the
+    ``default`` variant first when a named decoding mode needs its model and that is not here (``model_needed``)."""
+    modes = [name for name in names if name in MODES]
+    if modes and "default" not in names[: names.index(modes[0])] and model_needed(dataset, modes):
+        names = ["default"] + [name for name in names if name != "default"]
     for name in names:
         if name in MODES:
             run_mode(dataset, name, progress)

@@ -214,9 +214,12 @@ def plan_glta(dataset: str, left: Left) -> None:
     of seeds, and whether the frozen LightGCN they need is missing here."""
     default = load(Path("results"), dataset, "default")
     todo = [name for name in GLTA_VARIANTS + ["glta_plus"] if not records(Path("results"), dataset, name)]
-    model_here = (Path("runs") / dataset / "glta" / "run.json").is_file()
-    todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
-             and ("default" in todo or model_here)]  # a mode reads the default model: trained first or here
+    retrain = default is not None and "default" not in todo and glta_variants.model_needed(dataset, GLTA_MODES)
+    if retrain:  # a mode is left and the model it reads is not here: trained again, every mode read out of it anew
+        todo += ["default"] + GLTA_MODES
+    else:  # a mode reads the default model: trained first or here
+        todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
+                 and ("default" in todo or glta_variants.model_here(dataset))]
     if todo:
         left.glta[dataset] = todo
         # a training run's time for each variant; a decoding mode only reads the default model (no estimate)
@@ -235,12 +238,15 @@ def plan_glta(dataset: str, left: Left) -> None:
             not glta_variants.is_done(dataset, name)
         print(f"  glta {name:11s} {cell_status(dataset, name, default)}"
               + (" — made with an earlier config: retrained by the next run" if stale else "")
+              + (" — its model is not on this machine: trained again for the decoding modes, which are read out "
+                 "of the new one" if name == "default" and retrain else "")
               + under_way(dataset, name))
     for mode in GLTA_MODES:
         done = glta_variants.mode_is_done(dataset, mode)
         stale = not done and result_path(Path("results"), dataset, f"mode_{mode}").exists()
         print(f"  glta {mode:11s} {'done' if done else 'to do'} (an evaluation of the default model)"
-              + (" — read out of a model of an earlier config: evaluated again by the next run" if stale else ""))
+              + (" — read out of a model of an earlier config: evaluated again by the next run" if stale else "")
+              + (" — read out of the default model again once that is trained again" if done and retrain else ""))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default)}{under_way(dataset, 'glta_plus')}")
 
 

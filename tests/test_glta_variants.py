@@ -74,3 +74,45 @@ def test_a_winning_variant_is_promoted_only_when_the_config_file_says_what_it_ch
     assert (tmp_path / "results/synthetic/glta_variants/overlap.json").exists()
     assert not (tmp_path / "results/synthetic/glta_variants/disjoint.json").exists()
     assert (tmp_path / "results/synthetic/glta_variants.md").exists()
+
+
+def test_a_decoding_mode_whose_model_is_not_on_this_machine_trains_the_default_again_first(experiment, tmp_path,
+                                                                                           monkeypatch):
+    """A fresh machine holds the results files but no run folders: reading AR out of the data set's GLTA model then
+    trains that model again (same config), and every mode is read out of the new one; with the model here, not."""
+    import json
+
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+    calls = []
+
+    def trained(config, run_dir, out, resume, progress):
+        calls.append(("train", str(run_dir)))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "run.json").write_text("{}")
+
+    monkeypatch.setattr(variants, "train", trained)
+    monkeypatch.setattr(variants, "evaluate_run", lambda run_dir, progress, overrides, out: calls.append(
+        ("evaluate", overrides[0])))
+
+    def made(name, overrides):
+        path = variants.result_path(Path("results"), "synthetic", name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config = variants.build_config("glta", "synthetic", overrides=overrides).to_dict()
+        path.write_text(json.dumps({"provenance": {"config": config, "wall_seconds": 1.0},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {m: 0.1 for m in variants.METRICS}}}))
+        return path
+
+    made("default", [])
+    first_logit = made("mode_first_logit", ["model.inference=first_logit"])
+    assert variants.is_done("synthetic", "default") and not variants.model_here("synthetic")
+    assert variants.model_needed("synthetic") and not variants.model_needed("synthetic", ["first_logit"])
+    variants.run("synthetic", ["first_logit"])  # done: nothing to read, so no model needed
+    assert calls == []
+    variants.run("synthetic", ["autoregressive"])
+    assert calls == [("train", "runs/synthetic/glta"), ("evaluate", "model.inference=autoregressive")]
+    assert not first_logit.exists()  # read out of the replaced model: read again from the new one
+    assert variants.model_here("synthetic") and not variants.model_needed("synthetic", ["autoregressive"])
+    calls.clear()
+    variants.run("synthetic", ["autoregressive"])  # the model is here now: only the reading
+    assert calls == [("evaluate", "model.inference=autoregressive")]

@@ -234,3 +234,38 @@ def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf1
     assert reproduce.cost(run(None)) == "3,600 s on the CPU"  # recorded before the flag was: nothing to say
     monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: True)
     assert reproduce.cost(run(False)) == "3,600 s on another CPU (AMD EPYC, without hardware bf16)"
+
+
+def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_again_then_every_mode(
+        reproduce, experiment, tmp_path, monkeypatch, capsys):
+    import json
+
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+
+    def made(name, overrides):
+        path = variants.result_path(Path("results"), "synthetic", name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config = variants.build_config("glta", "synthetic", overrides=overrides).to_dict()
+        path.write_text(json.dumps({"provenance": {"config": config, "wall_seconds": 1.0, "machine": {}},
+                                    "training": {"train_seconds": 500.0},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+    made("default", [])
+    for name in ("no_ia", "no_ua", "no_pf", "no_pd", "no_pf_pd"):
+        path = variants.variant_paths("synthetic", name)[0]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config = variants.variant_config("synthetic", name).to_dict()
+        path.write_text(json.dumps({"provenance": {"config": config, "machine": {}}, "training": {},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+    made("mode_first_logit", ["model.inference=first_logit"])
+    left = reproduce.Left()
+    reproduce.plan_glta("synthetic", left)
+    assert left.glta["synthetic"][-3:] == ["default", "first_logit", "autoregressive"]
+    assert left.seconds["synthetic", "default"] == 500.0
+    assert "its model is not on this machine: trained again" in capsys.readouterr().out
+    (tmp_path / "runs" / "synthetic" / "glta").mkdir(parents=True)
+    (tmp_path / "runs" / "synthetic" / "glta" / "run.json").write_text("{}")
+    left = reproduce.Left()
+    reproduce.plan_glta("synthetic", left)  # the model is here: only the mode left is read out of it
+    assert left.glta["synthetic"][-1:] == ["autoregressive"] and "default" not in left.glta["synthetic"]
