@@ -141,16 +141,32 @@ def stage_text_embeddings(methods: dict[str, list[str]], extra: Path, results: P
                 shutil.copy2(folder / config, extra / "encoder" / folder.name / config)
 
 
+def graphs_read(dataset: str, variants: list[str]) -> list[str]:
+    """The frozen graph models (``model.graph``) the GLTA variants read; a decoding mode reads the default's, a
+    ``<variant>@<seed>`` its variant's."""
+    import glta_variants
+
+    graphs = []
+    for variant in variants:
+        base = variant.partition("@")[0]
+        known = base in glta_variants.VARIANTS or base in glta_variants.PLUS_VARIANTS
+        graphs.append(glta_variants.variant_config(dataset, base if known else "default").model.graph)
+    return list(dict.fromkeys(graphs))
+
+
 def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> None:
-    """What GLTA reads besides the raw data: the frozen LightGCN run and the cached texts of each data set."""
-    for name in jobs:
-        lightgcn = ROOT / "runs" / name / "lightgcn"
-        if not (lightgcn / "embeddings.safetensors").is_file():
-            raise SystemExit(f"--glta {name}: {lightgcn} has no embeddings; `glta pretrain --dataset {name}` first")
-        (extra / "runs" / name / "lightgcn").mkdir(parents=True)
-        for file in ("embeddings.safetensors", "run.json"):  # what GLTA reads (the model file serves cold start only)
-            if (lightgcn / file).is_file():
-                shutil.copy2(lightgcn / file, extra / "runs" / name / "lightgcn" / file)
+    """What GLTA reads besides the raw data: the frozen graph runs its variants read (LightGCN, or another of its
+    family where a variant sets ``model.graph``) and the cached texts of each data set."""
+    for name, variants in jobs.items():
+        for graph in graphs_read(name, variants):
+            run = ROOT / "runs" / name / graph
+            if not (run / "embeddings.safetensors").is_file():
+                how = f"glta pretrain --dataset {name}" if graph == "lightgcn" else f"glta train {graph} --dataset {name}"
+                raise SystemExit(f"--glta {name}: {run} has no embeddings; `{how}` first")
+            (extra / "runs" / name / graph).mkdir(parents=True)
+            for file in ("embeddings.safetensors", "run.json"):  # what GLTA reads (the model serves cold start only)
+                if (run / file).is_file():
+                    shutil.copy2(run / file, extra / "runs" / name / graph / file)
         for texts in sorted((cache / "texts").glob(f"{name}-*")):
             if texts.name[len(name) + 1:].isalnum():  # <name>-<fingerprint>, not another data set's prefix
                 shutil.copytree(texts, extra / "cache" / "texts" / texts.name)

@@ -767,3 +767,30 @@ def test_new_users_are_folded_in_by_the_lightgcn_run_the_embeddings_came_from(sy
     assert not any("lgcn" in name or "embedding" in name for name in model.state_dict())  # nothing new is saved
     approximate = make(synthetic, llm)._fold_in(histories)  # embeddings given directly: no run to ask
     assert approximate.shape == exact.shape
+
+
+def test_glta_reads_the_frozen_graph_model_it_is_told_to_and_only_of_the_lightgcn_family(synthetic, llm, tmp_path,
+                                                                                       monkeypatch):
+    """``model.graph``: GLTA+ may project a text-aligned LightGCN (LightGCN+) instead of LightGCN; the embeddings come
+    from runs/<data>/<graph>/, a missing run names the command that makes it, a method outside the family is refused."""
+    from safetensors.torch import save_file
+
+    from glta.errors import ConfigError, GLTAError
+    from glta.models.glta import GLTAPlus, GLTAPlusConfig
+
+    monkeypatch.chdir(tmp_path)
+    config = dict(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16, missing_texts="empty")
+    with pytest.raises(GLTAError, match="glta train lightgcn_plus --dataset synthetic"):
+        GLTA(synthetic, GLTAConfig(graph="lightgcn_plus", **config), llm=llm)
+    with pytest.raises(ConfigError, match="model.graph=hccf: .*lightgcn, lightgcn_plus, rlmrec_con, rlmrec_gen"):
+        GLTA(synthetic, GLTAConfig(graph="hccf", **config), llm=llm)
+    users, items = torch.randn(synthetic.n_users, 8), torch.randn(synthetic.n_items, 8)
+    for graph, scale in (("lightgcn", 1.0), ("lightgcn_plus", 2.0)):
+        (tmp_path / "runs" / "synthetic" / graph).mkdir(parents=True)
+        save_file({"user": users * scale, "item": items * scale},
+                  str(tmp_path / "runs" / "synthetic" / graph / "embeddings.safetensors"),
+                  metadata={"dataset_fingerprint": synthetic.fingerprint()})
+    plain = GLTA(synthetic, GLTAConfig(**config), llm=llm)
+    text_aligned = GLTAPlus(synthetic, GLTAPlusConfig(graph="lightgcn_plus", **config), llm=llm)
+    assert torch.equal(plain.item_nodes, items) and torch.equal(text_aligned.item_nodes, 2 * items)
+    assert torch.equal(text_aligned.user_nodes, 2 * users)

@@ -222,6 +222,16 @@ def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tm
     assert sorted(p.name for p in (extra / "cache" / "texts").iterdir()) == ["ml-1m-abc123"]
     with pytest.raises(SystemExit, match="glta pretrain --dataset amazon-scientific"):
         gpu_session.stage_glta({"amazon-scientific": ["default"]}, tmp_path / "extra2", cache)
+    # a GLTA+ variant reading the text-aligned LightGCN+ takes that run along too, and says how to make it
+    assert gpu_session.graphs_read("ml-1m", ["no_ia", "plus_text_graph@2026", "autoregressive"]) == [
+        "lightgcn", "lightgcn_plus"]
+    with pytest.raises(SystemExit, match="glta train lightgcn_plus --dataset ml-1m"):
+        gpu_session.stage_glta({"ml-1m": ["plus_text_graph"]}, tmp_path / "extra3", cache)
+    (here / "runs" / "ml-1m" / "lightgcn_plus").mkdir(parents=True)
+    (here / "runs" / "ml-1m" / "lightgcn_plus" / "embeddings.safetensors").write_bytes(b"p")
+    gpu_session.stage_glta({"ml-1m": ["no_ia", "plus_text_graph"]}, tmp_path / "extra4", cache)
+    assert (tmp_path / "extra4" / "runs" / "ml-1m" / "lightgcn_plus" / "embeddings.safetensors").read_bytes() == b"p"
+    assert (tmp_path / "extra4" / "runs" / "ml-1m" / "lightgcn" / "embeddings.safetensors").is_file()
 
     (there / "results" / "ml-1m").mkdir(parents=True)
     (there / "results" / "ml-1m" / "lightgcn.json").write_text("{}")  # carried with the tree: stays there

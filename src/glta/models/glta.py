@@ -38,6 +38,25 @@ from glta.text.compat import cache_argument
 IA_CACHE_VERSION = 1  # bump when the IA stage's code changes what it learns, so stale results are not reused
 
 
+def graph_embeddings_path(dataset: RecDataset, graph: str) -> Path:
+    """Where the frozen node embeddings of ``model.graph`` are: ``runs/<dataset>/<graph>/embeddings.safetensors``,
+    written by training that method. Only the LightGCN family qualifies: GLTA+'s residual and fusion read a node pair's
+    score as the dot product of their embeddings, as LightGCN and its text-aligned variants score."""
+    from glta.methods import METHODS
+    from glta.models.lightgcn import LightGCN
+
+    family = sorted(name for name, cls in METHODS.items() if issubclass(cls, LightGCN))
+    if graph not in family:
+        raise ConfigError(f"model.graph={graph}: GLTA projects the embeddings of a LightGCN-family method; choose one "
+                          f"of {', '.join(family)}")
+    path = run_dir(dataset.name, graph) / "embeddings.safetensors"
+    if graph != "lightgcn" and not path.exists():  # LightGCN's own message names `glta pretrain`
+        raise GLTAError(f"{path} does not exist: train the graph model GLTA reads first, `glta train {graph} "
+                        f"{dataset.cli_source()}` (model.graph={graph}), or point model.embeddings at its "
+                        "embeddings file")
+    return path
+
+
 def compile_decoder(model: nn.Module) -> None:
     """Compile every decoder layer in place (idempotent). Layers share one code object, and each layer's cache slot
     and index make a separate compiled variant, so dynamo's per-function recompile limit is raised to cover them all
@@ -84,7 +103,7 @@ class GLTA(Recommender):
         if embeddings is None:
             from glta.models.lightgcn import load_embeddings
 
-            path = config.embeddings or run_dir(dataset.name, "lightgcn") / "embeddings.safetensors"
+            path = config.embeddings or graph_embeddings_path(dataset, config.graph)
             embeddings = load_embeddings(path, dataset)
             self._graph_run = Path(path).parent
         user_emb, item_emb = embeddings

@@ -21,7 +21,11 @@ class GLTAConfig:
     TRAIN_DEFAULTS: ClassVar[dict] = {"epochs": 20, "batch_size": 32, "lr": 2e-3, "patience": 3, "eval_every": 1}
     EVAL_DEFAULTS: ClassVar[dict] = {"batch_size": 256}
 
-    embeddings: str | None = None  # frozen LightGCN embeddings; default runs/<dataset>/lightgcn/embeddings.safetensors
+    # the frozen graph model whose node embeddings GLTA projects: a method of the LightGCN family (lightgcn, or a
+    # text-aligned one: lightgcn_plus, rlmrec_con, rlmrec_gen), read from runs/<dataset>/<graph>/. The paper's GLTA
+    # reads LightGCN; GLTA+ may read a text-aligned LightGCN (beyond the paper; docs/glta.md, "GLTA+")
+    graph: str = "lightgcn"
+    embeddings: str | None = None  # the frozen embeddings file; default runs/<dataset>/<graph>/embeddings.safetensors
     llm: LLMConfig = field(default_factory=LLMConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)  # names the cached profile/prediction
     # the LLM whose cached profile/prediction texts are read (an llm.name); None: the backbone itself. Lets a
