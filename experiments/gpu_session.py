@@ -4,7 +4,8 @@ machine that only 64 MiB of working tree reaches per call (README, "GPU users").
 The bundled LLM's GGUF (98 MB) is larger than what one call of the team's device tool carries, so it travels in
 slices over consecutive calls while the machine stays warm: call i carries the ignored folder ``.gpu/call<i>/``, the
 folders of earlier calls stay there, and the staged files (the raw data sets, the ``gguf`` wheel, for GLTA each data
-set's frozen LightGCN embeddings and cached texts, for the text baselines their cached MiniLM embeddings) are packed
+set's frozen LightGCN embeddings, or a job that trains them there first when they are not here, and cached texts,
+for the text baselines their cached MiniLM embeddings) are packed
 into the calls whole, the GGUF's slices filling the room left. The last call gathers the files, joins the slices,
 checks the SHA-256, and runs the session's jobs side by side until a deadline (``--parallel``, 6 at a time by
 default, the machine's cores shared among them; a 135M LLM at GLTA's batch sizes should leave most of an H200 idle):
@@ -154,15 +155,22 @@ def graphs_read(dataset: str, variants: list[str]) -> list[str]:
     return list(dict.fromkeys(graphs))
 
 
-def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> None:
+def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> list[str]:
     """What GLTA reads besides the raw data: the frozen graph runs its variants read (LightGCN, or another of its
-    family where a variant sets ``model.graph``) and the cached texts of each data set."""
+    family where a variant sets ``model.graph``) and the cached texts of each data set. Returns ``<data>:lightgcn``
+    for each data set whose LightGCN run is not here: the device trains it first (``session_jobs``; a minute or two
+    on a GPU against 15-50 on a core here) and it comes back. A text-aligned graph (LightGCN+) is trained here first:
+    its MiniLM embeddings would have to travel too."""
+    missing = []
     for name, variants in jobs.items():
         for graph in graphs_read(name, variants):
             run = ROOT / "runs" / name / graph
             if not (run / "embeddings.safetensors").is_file():
-                how = f"glta pretrain --dataset {name}" if graph == "lightgcn" else f"glta train {graph} --dataset {name}"
-                raise SystemExit(f"--glta {name}: {run} has no embeddings; `{how}` first")
+                if graph != "lightgcn":
+                    raise SystemExit(f"--glta {name}: {run} has no embeddings; `glta train {graph} --dataset {name}` "
+                                     "first")
+                missing.append(f"{name}:{graph}")
+                continue
             (extra / "runs" / name / graph).mkdir(parents=True)
             for file in ("embeddings.safetensors", "run.json"):  # what GLTA reads (the model serves cold start only)
                 if (run / file).is_file():
@@ -170,6 +178,7 @@ def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> None:
         for texts in sorted((cache / "texts").glob(f"{name}-*")):
             if texts.name[len(name) + 1:].isalnum():  # <name>-<fingerprint>, not another data set's prefix
                 shutil.copytree(texts, extra / "cache" / "texts" / texts.name)
+    return missing
 
 
 def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: list[str] | None = None,
@@ -188,7 +197,7 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: lis
     if STAGE.exists():
         shutil.rmtree(STAGE)
     extra = STAGE / "extra"  # its files are spread over the calls once the calls are planned
-    stage_glta(jobs, extra, cache_dir())
+    pretrain = stage_glta(jobs, extra, cache_dir())
     stage_text_embeddings(graph, extra)
     for name in dict.fromkeys([*datasets, *(n for n in jobs if n != "synthetic"), *graph]):
         if name not in BUILTINS or not BUILTINS[name].folder:
@@ -218,7 +227,8 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: lis
                 "files": {name: i + 1 for i, c in enumerate(calls) for name in c["files"]},
                 "datasets": datasets, "glta": [f"{n}:{','.join(v)}" for n, v in jobs.items()],
                 "seeds": [f"{n}:{','.join(v)}" for n, v in graph_seeds.items()],
-                "baselines": [f"{n}:{','.join(v)}" for n, v in graph_grids.items()], "commit": git_commit()}
+                "baselines": [f"{n}:{','.join(v)}" for n, v in graph_grids.items()], "pretrain": pretrain,
+                "commit": git_commit()}
     for i, call in enumerate(calls):
         folder = STAGE / f"call{i + 1}"
         folder.mkdir(parents=True)
@@ -254,7 +264,7 @@ def merge_extras(manifest: dict, stage: Path) -> Path:
 def device_command(manifest: dict, call: int, seconds: int) -> str:
     if call < manifest["calls"]:
         return f"ls -la .gpu/call{call} && nvidia-smi -L"
-    options = "".join(f" --{key} {' '.join(manifest[key])}" for key in ("glta", "seeds", "baselines")
+    options = "".join(f" --{key} {' '.join(manifest[key])}" for key in ("glta", "seeds", "baselines", "pretrain")
                       if manifest.get(key))
     return (f"PYTHONUNBUFFERED=1 python3 experiments/gpu_session.py run --datasets {' '.join(manifest['datasets'])}"
             f"{options} --out \"$OUT\" --seconds {seconds} --cuda-check 120")
@@ -426,11 +436,12 @@ def place_inputs(extra: Path, cache: Path, root: Path = ROOT) -> None:
 
 def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: int = 0, stage: Path = STAGE,
         check_seconds: float = 0, glta: list[str] | None = None, parallel: int = 6, seeds: list[str] | None = None,
-        baselines: list[str] | None = None) -> dict:
+        baselines: list[str] | None = None, pretrain: list[str] | None = None) -> dict:
     """Join and check the GGUF, then run the session's jobs side by side (``parallel`` at a time, the machine's
-    cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, each GLTA variant
-    once its data set's texts are complete, the graph baselines' grids and seeds; then copy the texts, results files
-    and logs to ``out``."""
+    cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, the frozen graph
+    runs that were not staged (``pretrain``, ``<data>:<graph>``), each GLTA variant once its data set's texts and
+    graph run are there, the graph baselines' grids and seeds; then copy the texts, results files, the graph runs
+    trained here and the logs to ``out``."""
     started = time.time()
     manifests = sorted(stage.glob("call*/manifest.json"))
     if not manifests:
@@ -455,11 +466,12 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
     jobs = session_jobs(datasets, parse_specs(glta or []), batch_size, limit, check_seconds and
                         min(check_seconds, seconds / 3), out, threads,
                         seeds=parse_specs(seeds or [], None, "--seeds"),
-                        baselines=parse_specs(baselines or [], None, "--baselines"))
+                        baselines=parse_specs(baselines or [], None, "--baselines"), pretrain=pretrain)
     place_inputs(last, stage / "cache")
     report = {"device": device_name(), "batch_size": batch_size, "parallel": parallel, "threads_per_job": threads,
               "jobs": run_jobs(jobs, env, started + seconds, parallel, out / "logs")}
     report["results"] = copy_results(started, out)
+    report["graph_runs"] = copy_graph_runs(pretrain or [], out)
     report["files"] = copy_texts(stage / "cache" / "texts", out)
     report["wall_seconds"] = round(time.time() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
@@ -472,11 +484,12 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
 
 def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: int, limit: int, check_seconds: float,
                  out: Path, threads: int, root: Path = ROOT, seeds: dict[str, list[str]] | None = None,
-                 baselines: dict[str, list[str]] | None = None) -> list[Job]:
-    """The session's jobs in the order they start: the CUDA check, the texts, the GLTA variants (each after its data
-    set's texts when they are written in the same session; a decoding mode after the data set's GLTA), then the graph
-    baselines: each grid of ``baselines`` trained again (``--retrain``), and each seed of ``seeds`` (after its
-    method's grid when that is retrained too)."""
+                 baselines: dict[str, list[str]] | None = None, pretrain: list[str] | None = None) -> list[Job]:
+    """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph runs of ``pretrain``
+    (``<data>:<graph>``: not on the machine that prepared the session), the GLTA variants (each after its data set's
+    texts when they are written in the same session, and after the graph run it reads when that is trained here; a
+    decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained again
+    (``--retrain``), and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
     jobs = []
     if check_seconds:  # first and short: GLTA has a CUDA path that no CPU run exercises
         jobs.append(Job("cuda-demo", [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir",
@@ -485,9 +498,16 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
         jobs.append(Job(f"texts-{name}", [sys.executable, "-m", "glta", "text", "generate", name, "--kinds", KINDS,
                                           "--no-progress", f"generation.batch_size={batch_size}"]
                         + (["--limit", str(limit)] if limit else [])))
+    trained = [spec.partition(":")[::2] for spec in pretrain or []]
+    for name, graph in trained:  # results files beside the logs: results/<data>/<graph>.json keeps the CPU's run
+        command = ["pretrain"] if graph == "lightgcn" else ["train", graph]
+        jobs.append(Job(f"pretrain-{name}-{graph}", [sys.executable, "-m", "glta", *command, "--dataset", name, "--out",
+                                                    str(out / "pretrain" / f"{name}-{graph}.json"), "--no-progress"]))
     for name, variants in glta.items():
         for variant in variants:
             after = (f"texts-{name}",) if name in datasets else ()
+            after += tuple(f"pretrain-{name}-{graph}" for data, graph in trained
+                           if data == name and graph in graphs_read(name, [variant]))
             if variant in ("first_logit", "autoregressive") and "default" in variants:
                 after += (f"glta-{name}-default",)
             base, _, seed = variant.partition("@")  # "<variant>@<seed>": another training seed of a trained cell
@@ -542,6 +562,38 @@ def copy_texts(texts: Path, out: Path) -> list[str]:
         shutil.copy2(path, target)
         copied.append(f"{path.parent.name}/{path.name}")
     return copied
+
+
+GRAPH_RUN_FILES = ("embeddings.safetensors", "run.json", "model.safetensors")  # what GLTA and its cold start read
+
+
+def copy_graph_runs(pretrain: list[str], out: Path, root: Path = ROOT) -> list[str]:
+    """The frozen graph runs trained in this session (``<data>:<graph>``) to ``out/runs/``, so the machine that
+    prepared it trains GLTA on the same embeddings later; returns the run folders copied."""
+    copied = []
+    for name, graph in (spec.partition(":")[::2] for spec in pretrain):
+        run = root / "runs" / name / graph
+        if (run / "embeddings.safetensors").is_file():
+            for file in GRAPH_RUN_FILES:
+                if (run / file).is_file():
+                    (out / "runs" / name / graph).mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(run / file, out / "runs" / name / graph / file)
+            copied.append(f"{name}/{graph}")
+    return copied
+
+
+def collect_graph_runs(returned: Path, root: Path = ROOT) -> list[str]:
+    """The frozen graph runs a session trained into ``runs/`` here, where none is (a local run is never replaced:
+    GLTA runs already made on it would no longer match); returns those placed."""
+    placed = []
+    for run in sorted(Path(returned).glob("runs/*/*")):
+        target = root / "runs" / run.parent.name / run.name
+        if run.is_dir() and not (target / "embeddings.safetensors").exists():
+            target.mkdir(parents=True, exist_ok=True)
+            for path in run.iterdir():
+                shutil.copy2(path, target / path.name)
+            placed.append(f"runs/{run.parent.name}/{run.name}")
+    return placed
 
 
 def collect(returned: Path, cache: Path | None = None) -> dict[str, int]:
@@ -614,6 +666,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
     r.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...")
     r.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...")
+    r.add_argument("--pretrain", nargs="*", default=[], metavar="DATA:GRAPH",
+                   help="frozen graph runs to train before the GLTA variants that read them (prepare names them)")
     r.add_argument("--parallel", type=int, default=6, help="jobs side by side (the cores are shared among them)")
     r.add_argument("--cuda-check", type=float, default=0, metavar="SECONDS",
                    help="first run `glta demo` (GLTA on CUDA, synthetic set) for at most this long (0: skip)")
@@ -629,17 +683,23 @@ def main(argv: list[str] | None = None) -> None:
                   "it):")
         else:
             print("no LLM needed (graph baselines only): one call")
+        for spec in manifest.get("pretrain", []):
+            name, graph = spec.split(":")
+            print(f"runs/{name}/{graph} is not here: the device trains it first (~minutes) and `collect` puts it here")
         for i in range(1, manifest["calls"] + 1):
             print(f"  call {i}: carry [\".gpu/call{i}\"]  command: {device_command(manifest, i, args.seconds)}")
         print("then: .venv/bin/python experiments/gpu_session.py collect FILES_AT")
     elif args.command == "run":
         run(args.datasets, Path(args.out), args.seconds, args.batch_size, args.limit, check_seconds=args.cuda_check,
-            glta=args.glta, parallel=args.parallel, seeds=args.seeds, baselines=args.baselines)
+            glta=args.glta, parallel=args.parallel, seeds=args.seeds, baselines=args.baselines,
+            pretrain=args.pretrain)
     else:
         for name, count in collect(Path(args.returned)).items():
             print(f"{name}: {count} new records")
         for name in collect_results(Path(args.returned)):
             print(f"results/{name}")
+        for name in collect_graph_runs(Path(args.returned)):
+            print(f"{name} (the frozen graph run the GLTA variants there read)")
         demo = collect_demo(Path(args.returned))
         if demo:
             print(f"CUDA check: {', '.join(demo)} -> results/synthetic/cuda/ (commit them with the device's name)")

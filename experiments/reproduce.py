@@ -278,11 +278,11 @@ def print_commands(left: Left) -> None:
           + " --no-progress > reproduce.log 2>&1 &"
           + ("  (--no-llm: this CPU has no hardware bf16, so the LLM would run in fp32, several times slower; the "
              "texts and GLTA wait for a lent GPU)" if slow else ""))
-    # on a GPU only what travels: the frozen LightGCN must exist here, a decoding mode needs its default model there;
-    # a cell's missing seeds go as <variant>@<seed>
+    # on a GPU only what travels: a decoding mode needs its default model there (a frozen LightGCN missing here is
+    # trained there first); a cell's missing seeds go as <variant>@<seed>
     glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
                       or "default" in left.glta[dataset]] + missing_seeds(dataset, left.glta_seeds.get(dataset, []))
-            for dataset in dict.fromkeys([*left.glta, *left.glta_seeds]) if dataset not in left.no_lightgcn}
+            for dataset in dict.fromkeys([*left.glta, *left.glta_seeds])}
     glta = {dataset: names for dataset, names in glta.items() if names}
     if left.texts or glta:
         print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
@@ -294,9 +294,9 @@ def print_commands(left: Left) -> None:
               + (f" --seeds {specs(left.seeds)}" if left.seeds else "")
               + "  (--baselines: grids made from code no commit records, trained again)")
     if left.no_lightgcn:
-        print("GLTA on " + ", ".join(left.no_lightgcn) + " needs the frozen LightGCN there: `glta pretrain --dataset "
-              f"{left.no_lightgcn[0]}` here first (runs/<data set>/lightgcn travels with the GPU call; the CPU queue "
-              "trains it itself)")
+        print("GLTA on " + ", ".join(left.no_lightgcn) + " reads a frozen LightGCN that is not here: a GPU call trains "
+              "it there first and `collect` brings it back; the CPU queue trains it itself (`glta pretrain --dataset "
+              f"{left.no_lightgcn[0]}`)")
 
 
 def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True) -> list:

@@ -220,8 +220,9 @@ def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tm
     extra = tmp_path / "extra"
     gpu_session.stage_glta({"ml-1m": ["no_ia"]}, extra, cache)
     assert sorted(p.name for p in (extra / "cache" / "texts").iterdir()) == ["ml-1m-abc123"]
-    with pytest.raises(SystemExit, match="glta pretrain --dataset amazon-scientific"):
-        gpu_session.stage_glta({"amazon-scientific": ["default"]}, tmp_path / "extra2", cache)
+    # a data set whose LightGCN run is not here: the device trains it first
+    assert gpu_session.stage_glta({"amazon-scientific": ["default"]}, tmp_path / "extra2", cache) == [
+        "amazon-scientific:lightgcn"]
     # a GLTA+ variant reading the text-aligned LightGCN+ takes that run along too, and says how to make it
     assert gpu_session.graphs_read("ml-1m", ["no_ia", "plus_text_graph@2026", "autoregressive"]) == [
         "lightgcn", "lightgcn_plus"]
@@ -260,6 +261,34 @@ def test_each_glta_variant_is_its_own_job_after_its_texts(gpu_session, tmp_path)
         ("glta-ml-1m-autoregressive", ("texts-ml-1m", "glta-ml-1m-default")), ("glta-ml-100k-gemma", ())]
     assert jobs[2].command[1:] == ["/repo/experiments/glta_variants.py", "--dataset", "ml-1m", "--variants", "no_ia",
                                    "--threads", "4", "--no-progress"]
+
+
+def test_a_lightgcn_run_missing_here_is_trained_there_first_and_comes_back(gpu_session, tmp_path):
+    """A fresh machine holds no runs/: the device trains the frozen LightGCN before the GLTA jobs that read it (a
+    LightGCN+ variant waits for none), copies the run back, and `collect` puts it where none is here."""
+    jobs = gpu_session.session_jobs(["ml-1m"], {"ml-1m": ["default", "plus_text_graph"]}, batch_size=384, limit=0,
+                                    check_seconds=0, out=tmp_path / "out", threads=4, root=Path("/repo"),
+                                    pretrain=["ml-1m:lightgcn"])
+    assert [(j.name, j.after) for j in jobs] == [
+        ("texts-ml-1m", ()), ("pretrain-ml-1m-lightgcn", ()),
+        ("glta-ml-1m-default", ("texts-ml-1m", "pretrain-ml-1m-lightgcn")),
+        ("glta-ml-1m-plus_text_graph", ("texts-ml-1m",))]
+    assert jobs[1].command[1:] == ["-m", "glta", "pretrain", "--dataset", "ml-1m", "--out",
+                                   str(tmp_path / "out" / "pretrain" / "ml-1m-lightgcn.json"), "--no-progress"]
+    there, here = tmp_path / "there", tmp_path / "here"
+    (there / "runs" / "ml-1m" / "lightgcn").mkdir(parents=True)
+    for name in ("embeddings.safetensors", "run.json", "model.safetensors", "checkpoint.safetensors"):
+        (there / "runs" / "ml-1m" / "lightgcn" / name).write_text(name)
+    assert gpu_session.copy_graph_runs(["ml-1m:lightgcn", "amazon-scientific:lightgcn"], tmp_path / "out",
+                                       root=there) == ["ml-1m/lightgcn"]  # amazon's did not finish: nothing to copy
+    assert sorted(p.name for p in (tmp_path / "out" / "runs" / "ml-1m" / "lightgcn").iterdir()) == [
+        "embeddings.safetensors", "model.safetensors", "run.json"]
+    assert gpu_session.collect_graph_runs(tmp_path / "out", root=here) == ["runs/ml-1m/lightgcn"]
+    assert (here / "runs" / "ml-1m" / "lightgcn" / "embeddings.safetensors").read_text() == "embeddings.safetensors"
+    (tmp_path / "out" / "runs" / "ml-1m" / "lightgcn" / "embeddings.safetensors").write_text("another")
+    assert gpu_session.collect_graph_runs(tmp_path / "out", root=here) == []  # a run here is never replaced
+    manifest = {"calls": 1, "datasets": ["ml-1m"], "glta": ["ml-1m:default"], "pretrain": ["ml-1m:lightgcn"]}
+    assert "--glta ml-1m:default --pretrain ml-1m:lightgcn --out" in gpu_session.device_command(manifest, 1, 540)
 
 
 def test_a_glta_variant_at_a_seed_is_a_seed_job_of_its_cell(gpu_session, tmp_path):

@@ -72,7 +72,7 @@ def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(repro
                      "glta-amazon-scientific-first_logit"]
 
 
-def test_a_gpu_gets_no_glta_without_its_frozen_lightgcn_and_no_mode_without_its_model(reproduce, left, capsys):
+def test_a_gpu_gets_no_mode_without_its_model_and_trains_a_missing_frozen_lightgcn_itself(reproduce, left, capsys):
     left.no_lightgcn = []
     left.glta["amazon-scientific"] = ["first_logit"]  # its default model is on this machine only
     reproduce.print_commands(left)
@@ -84,7 +84,8 @@ def test_a_gpu_gets_no_glta_without_its_frozen_lightgcn_and_no_mode_without_its_
     left.no_lightgcn = ["ml-1m"]
     reproduce.print_commands(left)
     out = capsys.readouterr().out
-    assert "--glta ml-100k:glta_plus  " in out and "GLTA on ml-1m needs the frozen LightGCN" in out
+    assert "--glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus  " in out
+    assert "GLTA on ml-1m reads a frozen LightGCN that is not here: a GPU call trains it there first" in out
 
 
 def test_a_gpu_call_carries_the_glta_seeds_a_cell_lacks(reproduce, left, capsys, tmp_path, monkeypatch):
