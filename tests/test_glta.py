@@ -794,3 +794,8 @@ def test_glta_reads_the_frozen_graph_model_it_is_told_to_and_only_of_the_lightgc
     text_aligned = GLTAPlus(synthetic, GLTAPlusConfig(graph="lightgcn_plus", **config), llm=llm)
     assert torch.equal(plain.item_nodes, items) and torch.equal(text_aligned.item_nodes, 2 * items)
     assert torch.equal(text_aligned.user_nodes, 2 * users)
+    # the results file names the frozen graph the run read, down to a digest of its embeddings
+    inputs = text_aligned.inputs()
+    assert inputs["graph"] == "lightgcn_plus" and inputs["graph_run"] == "runs/synthetic/lightgcn_plus"
+    assert inputs["graph_embeddings_sha256"] != plain.inputs()["graph_embeddings_sha256"]
+    assert plain.inputs() == GLTA(synthetic, GLTAConfig(**config), llm=llm).inputs()  # the same graph: the same digest

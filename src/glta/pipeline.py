@@ -105,7 +105,7 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
         save_run(model, config, dataset, run_dir)
         wall = time.time() - started
         prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit,
-                          processes=procs.world)
+                          processes=procs.world, **({"inputs": model.inputs()} if model.inputs() else {}))
         write_results(path, config.method, dataset.name, result.valid, test, prov, **record)
         (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
         stages_file.unlink(missing_ok=True)

@@ -125,6 +125,11 @@ class Recommender(nn.Module, ABC):
         return {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
                 "n_users": self.n_users, "n_items": self.n_items}
 
+    def inputs(self) -> dict:
+        """What a run read besides the data and its config, for the results file's provenance (``inputs``): e.g.
+        the frozen embeddings GLTA projects. Empty for a model that reads nothing else."""
+        return {}
+
 
 class EmbeddingRecommender(Recommender):
     """A recommender whose score is the dot product of final user and item embeddings (LightGCN, HCCF and their

@@ -143,6 +143,18 @@ class GLTA(Recommender):
     def identity(self) -> dict:
         return {**super().identity(), "llm": self.llm.identity}
 
+    def inputs(self) -> dict:
+        """The frozen graph this run projected: its method, run folder (when read from one) and a digest of the
+        embeddings themselves, so that runs made on different trainings of the same backbone (a GPU's LightGCN and a
+        CPU's differ in the last bits) can be told apart in their results files."""
+        import hashlib
+
+        digest = hashlib.sha256()
+        for tensor in (self.user_nodes, self.item_nodes):
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return {"graph": self.config.graph, "graph_run": str(self._graph_run) if self._graph_run else None,
+                "graph_embeddings_sha256": digest.hexdigest()[:16]}
+
     # --- stages ------------------------------------------------------------------------------------------
     def enter_stage(self, stage: str) -> None:
         """IA trains the item projector and the head; UA the user projector and the head (and the item projector
