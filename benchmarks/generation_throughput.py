@@ -92,7 +92,8 @@ def main() -> None:
               "llm_first_load_seconds_in_process": round(first_load, 3),
               "llm_load_seconds": round(load_seconds, 3), "mean_prompt_tokens": float(np.mean(
                   [len(p["profile"].prefix) + len(p["profile"].suffix) for p in prompts])),
-              "git_commit": git_commit(), "machine": machine()}
+              "git_commit": git_commit(), "machine": machine(),
+              "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}  # other jobs on the cores
 
     def run(kinds):
         produced, begin = 0, time.time()
@@ -144,6 +145,7 @@ def main() -> None:
         result["speedup_responses_per_s"] = mine["responses_per_s"] / side["responses_per_s"]
         print("llama.cpp batch-1:", json.dumps(side), flush=True)
         print(f"project / llama.cpp responses/s: {result['speedup_responses_per_s']:.2f}x")
+    result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
 
