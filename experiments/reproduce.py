@@ -126,20 +126,33 @@ def text_rate() -> tuple[float | None, str]:
         rate, calls = local
         return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
     here = cpu_dtype()
-    found = {}  # precision -> rate, over benchmarks/results/generation_*.json (one file per precision measured)
+    found = {}  # precision -> (rate, record), over benchmarks/results/generation_*.json (one file per precision)
     for path in sorted(Path("benchmarks/results").glob("generation_*.json")):
         record = json.loads(path.read_text())
         rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
         if rate:
-            found.setdefault(str(record.get("dtype", here)).removeprefix("torch."), rate)  # "torch.bfloat16"
+            found.setdefault(str(record.get("dtype", here)).removeprefix("torch."), (rate, record))  # "torch.bfloat16"
     if not found:
         return None, ""
     made = here if here in found else next(iter(found))
-    rate = found[made]
+    rate, record = found[made]
     if made != here:
-        return rate, (f" (benchmark); measured in {made}, while this CPU runs the LLM in {here}: expect several times "
-                      "longer")
-    return rate, " (benchmark, another machine)"
+        return rate, (f"{benchmark_source(record)}; measured in {made}, while this CPU runs the LLM in {here}: expect "
+                      "several times longer")
+    return rate, benchmark_source(record)
+
+
+def benchmark_source(record: dict) -> str:
+    """`` (benchmark, on <CPU> with(out) hardware bf16, load L on N cores)``: where a benchmark's rate was measured, and
+    how busy its cores were (a rate measured beside other jobs is lower than one process alone gets)."""
+    machine = record.get("machine") or {}
+    parts = []
+    if machine.get("cpu"):
+        bf16 = machine.get("bf16")
+        parts.append(f"on {machine['cpu']}" + ("" if bf16 is None else f" {'with' if bf16 else 'without'} hardware bf16"))
+    if record.get("load_average_at_start"):
+        parts.append(f"load {record['load_average_at_start'][0]:.1f} on {machine.get('cores') or '?'} cores")
+    return " (benchmark" + "".join(f", {part}" for part in parts) + ")"
 
 
 def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item_rate: float | None) -> str:

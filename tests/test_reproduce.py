@@ -208,20 +208,21 @@ def test_before_any_local_call_the_plan_uses_the_benchmark_of_this_cpus_precisio
     results = tmp_path / "benchmarks" / "results"
     results.mkdir(parents=True)
 
-    def benchmark(name: str, dtype: str, rate: float) -> None:
-        record = {"dtype": dtype, "project_profile_and_prediction_shared_prefix": {"responses_per_s": rate}}
+    def benchmark(name: str, dtype: str, rate: float, **more) -> None:
+        record = {"dtype": dtype, "project_profile_and_prediction_shared_prefix": {"responses_per_s": rate}, **more}
         (results / name).write_text(json.dumps(record))
 
     benchmark("generation_ml-1m.json", "torch.bfloat16", 2.0)
     monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "bfloat16")
-    assert reproduce.text_rate() == (2.0, " (benchmark, another machine)")
+    assert reproduce.text_rate() == (2.0, " (benchmark)")
     monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "float32")  # a CPU without hardware bf16
     rate, source = reproduce.text_rate()
     assert rate == 2.0 and "measured in bfloat16, while this CPU runs the LLM in float32" in source
-    benchmark("generation_ml-1m_float32.json", "torch.float32", 0.5)  # once measured in fp32, that one is used
-    assert reproduce.text_rate() == (0.5, " (benchmark, another machine)")
+    benchmark("generation_ml-1m_float32.json", "torch.float32", 0.5, load_average_at_start=[3.0, 2.9, 2.9],
+              machine={"cpu": "AMD EPYC", "bf16": False, "cores": 2})  # once measured in fp32, that one is used
+    assert reproduce.text_rate() == (0.5, " (benchmark, on AMD EPYC without hardware bf16, load 3.0 on 2 cores)")
     monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "bfloat16")
-    assert reproduce.text_rate() == (2.0, " (benchmark, another machine)")
+    assert reproduce.text_rate() == (2.0, " (benchmark)")
 
 
 def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf16(reproduce, monkeypatch):
