@@ -157,9 +157,9 @@ def graphs_read(dataset: str, variants: list[str]) -> list[str]:
 
 def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> list[str]:
     """What GLTA reads besides the raw data: the frozen graph runs its variants read (LightGCN, or another of its
-    family where a variant sets ``model.graph``) and the cached texts of each data set. Returns ``<data>:lightgcn``
-    for each data set whose LightGCN run is not here: the device trains it first (``session_jobs``; a minute or two
-    on a GPU against 15-50 on a core here) and it comes back. A text-aligned graph (LightGCN+) is trained here first:
+    family where a variant sets ``model.graph``) and the cached texts of each data set. Returns the data sets whose
+    LightGCN run is not here: the device trains it first (``session_jobs``; a minute or two on a GPU against 15-50 on
+    a core here) and it comes back. A text-aligned graph (LightGCN+) is trained here first:
     its MiniLM embeddings would have to travel too."""
     missing = []
     for name, variants in jobs.items():
@@ -169,7 +169,7 @@ def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> list[str
                 if graph != "lightgcn":
                     raise SystemExit(f"--glta {name}: {run} has no embeddings; `glta train {graph} --dataset {name}` "
                                      "first")
-                missing.append(f"{name}:{graph}")
+                missing.append(name)
                 continue
             (extra / "runs" / name / graph).mkdir(parents=True)
             for file in ("embeddings.safetensors", "run.json"):  # what GLTA reads (the model serves cold start only)
@@ -438,10 +438,10 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
         check_seconds: float = 0, glta: list[str] | None = None, parallel: int = 6, seeds: list[str] | None = None,
         baselines: list[str] | None = None, pretrain: list[str] | None = None) -> dict:
     """Join and check the GGUF, then run the session's jobs side by side (``parallel`` at a time, the machine's
-    cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, the frozen graph
-    runs that were not staged (``pretrain``, ``<data>:<graph>``), each GLTA variant once its data set's texts and
-    graph run are there, the graph baselines' grids and seeds; then copy the texts, results files, the graph runs
-    trained here and the logs to ``out``."""
+    cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, the frozen
+    LightGCN of each data set of ``pretrain`` (not staged: not on the machine that prepared the session), each GLTA
+    variant once its data set's texts and frozen graph are there, the graph baselines' grids and seeds; then copy
+    the texts, results files, the LightGCN runs trained here and the logs to ``out``."""
     started = time.time()
     manifests = sorted(stage.glob("call*/manifest.json"))
     if not manifests:
@@ -471,7 +471,7 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
     report = {"device": device_name(), "batch_size": batch_size, "parallel": parallel, "threads_per_job": threads,
               "jobs": run_jobs(jobs, env, started + seconds, parallel, out / "logs")}
     report["results"] = copy_results(started, out)
-    report["graph_runs"] = copy_graph_runs(pretrain or [], out)
+    report["graph_runs"] = copy_lightgcn_runs(pretrain or [], out)
     report["files"] = copy_texts(stage / "cache" / "texts", out)
     report["wall_seconds"] = round(time.time() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
@@ -485,11 +485,11 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
 def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: int, limit: int, check_seconds: float,
                  out: Path, threads: int, root: Path = ROOT, seeds: dict[str, list[str]] | None = None,
                  baselines: dict[str, list[str]] | None = None, pretrain: list[str] | None = None) -> list[Job]:
-    """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph runs of ``pretrain``
-    (``<data>:<graph>``: not on the machine that prepared the session), the GLTA variants (each after its data set's
-    texts when they are written in the same session, and after the graph run it reads when that is trained here; a
-    decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained again
-    (``--retrain``), and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
+    """The session's jobs in the order they start: the CUDA check, the texts, the frozen LightGCN of each data set of
+    ``pretrain`` (not on the machine that prepared the session), the GLTA variants (each after its data set's texts
+    when they are written in the same session, and after its LightGCN when that is trained here; a decoding mode
+    after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained again (``--retrain``),
+    and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
     jobs = []
     if check_seconds:  # first and short: GLTA has a CUDA path that no CPU run exercises
         jobs.append(Job("cuda-demo", [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir",
@@ -498,16 +498,14 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
         jobs.append(Job(f"texts-{name}", [sys.executable, "-m", "glta", "text", "generate", name, "--kinds", KINDS,
                                           "--no-progress", f"generation.batch_size={batch_size}"]
                         + (["--limit", str(limit)] if limit else [])))
-    trained = [spec.partition(":")[::2] for spec in pretrain or []]
-    for name, graph in trained:  # results files beside the logs: results/<data>/<graph>.json keeps the CPU's run
-        command = ["pretrain"] if graph == "lightgcn" else ["train", graph]
-        jobs.append(Job(f"pretrain-{name}-{graph}", [sys.executable, "-m", "glta", *command, "--dataset", name, "--out",
-                                                    str(out / "pretrain" / f"{name}-{graph}.json"), "--no-progress"]))
+    for name in pretrain or []:  # its results file beside the logs: results/<data>/lightgcn.json keeps the CPU's run
+        jobs.append(Job(f"pretrain-{name}", [sys.executable, "-m", "glta", "pretrain", "--dataset", name, "--out",
+                                             str(out / "pretrain" / f"{name}.json"), "--no-progress"]))
     for name, variants in glta.items():
         for variant in variants:
             after = (f"texts-{name}",) if name in datasets else ()
-            after += tuple(f"pretrain-{name}-{graph}" for data, graph in trained
-                           if data == name and graph in graphs_read(name, [variant]))
+            if name in (pretrain or []) and graphs_read(name, [variant]) == ["lightgcn"]:
+                after += (f"pretrain-{name}",)
             if variant in ("first_logit", "autoregressive") and "default" in variants:
                 after += (f"glta-{name}-default",)
             base, _, seed = variant.partition("@")  # "<variant>@<seed>": another training seed of a trained cell
@@ -567,18 +565,18 @@ def copy_texts(texts: Path, out: Path) -> list[str]:
 GRAPH_RUN_FILES = ("embeddings.safetensors", "run.json", "model.safetensors")  # what GLTA and its cold start read
 
 
-def copy_graph_runs(pretrain: list[str], out: Path, root: Path = ROOT) -> list[str]:
-    """The frozen graph runs trained in this session (``<data>:<graph>``) to ``out/runs/``, so the machine that
-    prepared it trains GLTA on the same embeddings later; returns the run folders copied."""
+def copy_lightgcn_runs(datasets: list[str], out: Path, root: Path = ROOT) -> list[str]:
+    """The frozen LightGCN runs trained in this session to ``out/runs/``, so the machine that prepared it trains GLTA
+    on the same embeddings later; returns the run folders copied."""
     copied = []
-    for name, graph in (spec.partition(":")[::2] for spec in pretrain):
-        run = root / "runs" / name / graph
+    for name in datasets:
+        run = root / "runs" / name / "lightgcn"
         if (run / "embeddings.safetensors").is_file():
+            (out / "runs" / name / "lightgcn").mkdir(parents=True, exist_ok=True)
             for file in GRAPH_RUN_FILES:
                 if (run / file).is_file():
-                    (out / "runs" / name / graph).mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(run / file, out / "runs" / name / graph / file)
-            copied.append(f"{name}/{graph}")
+                    shutil.copy2(run / file, out / "runs" / name / "lightgcn" / file)
+            copied.append(f"{name}/lightgcn")
     return copied
 
 
@@ -666,8 +664,8 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
     r.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...")
     r.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...")
-    r.add_argument("--pretrain", nargs="*", default=[], metavar="DATA:GRAPH",
-                   help="frozen graph runs to train before the GLTA variants that read them (prepare names them)")
+    r.add_argument("--pretrain", nargs="*", default=[], metavar="DATA",
+                   help="data sets whose frozen LightGCN to train before their GLTA variants (prepare names them)")
     r.add_argument("--parallel", type=int, default=6, help="jobs side by side (the cores are shared among them)")
     r.add_argument("--cuda-check", type=float, default=0, metavar="SECONDS",
                    help="first run `glta demo` (GLTA on CUDA, synthetic set) for at most this long (0: skip)")
@@ -683,9 +681,8 @@ def main(argv: list[str] | None = None) -> None:
                   "it):")
         else:
             print("no LLM needed (graph baselines only): one call")
-        for spec in manifest.get("pretrain", []):
-            name, graph = spec.split(":")
-            print(f"runs/{name}/{graph} is not here: the device trains it first (~minutes) and `collect` puts it here")
+        for name in manifest.get("pretrain", []):
+            print(f"runs/{name}/lightgcn is not here: the device trains it first (~minutes) and `collect` puts it here")
         for i in range(1, manifest["calls"] + 1):
             print(f"  call {i}: carry [\".gpu/call{i}\"]  command: {device_command(manifest, i, args.seconds)}")
         print("then: .venv/bin/python experiments/gpu_session.py collect FILES_AT")

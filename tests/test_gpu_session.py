@@ -222,7 +222,7 @@ def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tm
     assert sorted(p.name for p in (extra / "cache" / "texts").iterdir()) == ["ml-1m-abc123"]
     # a data set whose LightGCN run is not here: the device trains it first
     assert gpu_session.stage_glta({"amazon-scientific": ["default"]}, tmp_path / "extra2", cache) == [
-        "amazon-scientific:lightgcn"]
+        "amazon-scientific"]
     # a GLTA+ variant reading the text-aligned LightGCN+ takes that run along too, and says how to make it
     assert gpu_session.graphs_read("ml-1m", ["no_ia", "plus_text_graph@2026", "autoregressive"]) == [
         "lightgcn", "lightgcn_plus"]
@@ -268,27 +268,26 @@ def test_a_lightgcn_run_missing_here_is_trained_there_first_and_comes_back(gpu_s
     LightGCN+ variant waits for none), copies the run back, and `collect` puts it where none is here."""
     jobs = gpu_session.session_jobs(["ml-1m"], {"ml-1m": ["default", "plus_text_graph"]}, batch_size=384, limit=0,
                                     check_seconds=0, out=tmp_path / "out", threads=4, root=Path("/repo"),
-                                    pretrain=["ml-1m:lightgcn"])
+                                    pretrain=["ml-1m"])
     assert [(j.name, j.after) for j in jobs] == [
-        ("texts-ml-1m", ()), ("pretrain-ml-1m-lightgcn", ()),
-        ("glta-ml-1m-default", ("texts-ml-1m", "pretrain-ml-1m-lightgcn")),
+        ("texts-ml-1m", ()), ("pretrain-ml-1m", ()), ("glta-ml-1m-default", ("texts-ml-1m", "pretrain-ml-1m")),
         ("glta-ml-1m-plus_text_graph", ("texts-ml-1m",))]
     assert jobs[1].command[1:] == ["-m", "glta", "pretrain", "--dataset", "ml-1m", "--out",
-                                   str(tmp_path / "out" / "pretrain" / "ml-1m-lightgcn.json"), "--no-progress"]
+                                   str(tmp_path / "out" / "pretrain" / "ml-1m.json"), "--no-progress"]
     there, here = tmp_path / "there", tmp_path / "here"
     (there / "runs" / "ml-1m" / "lightgcn").mkdir(parents=True)
     for name in ("embeddings.safetensors", "run.json", "model.safetensors", "checkpoint.safetensors"):
         (there / "runs" / "ml-1m" / "lightgcn" / name).write_text(name)
-    assert gpu_session.copy_graph_runs(["ml-1m:lightgcn", "amazon-scientific:lightgcn"], tmp_path / "out",
-                                       root=there) == ["ml-1m/lightgcn"]  # amazon's did not finish: nothing to copy
+    assert gpu_session.copy_lightgcn_runs(["ml-1m", "amazon-scientific"], tmp_path / "out",
+                                          root=there) == ["ml-1m/lightgcn"]  # amazon's did not finish: nothing to copy
     assert sorted(p.name for p in (tmp_path / "out" / "runs" / "ml-1m" / "lightgcn").iterdir()) == [
         "embeddings.safetensors", "model.safetensors", "run.json"]
     assert gpu_session.collect_graph_runs(tmp_path / "out", root=here) == ["runs/ml-1m/lightgcn"]
     assert (here / "runs" / "ml-1m" / "lightgcn" / "embeddings.safetensors").read_text() == "embeddings.safetensors"
     (tmp_path / "out" / "runs" / "ml-1m" / "lightgcn" / "embeddings.safetensors").write_text("another")
     assert gpu_session.collect_graph_runs(tmp_path / "out", root=here) == []  # a run here is never replaced
-    manifest = {"calls": 1, "datasets": ["ml-1m"], "glta": ["ml-1m:default"], "pretrain": ["ml-1m:lightgcn"]}
-    assert "--glta ml-1m:default --pretrain ml-1m:lightgcn --out" in gpu_session.device_command(manifest, 1, 540)
+    manifest = {"calls": 1, "datasets": ["ml-1m"], "glta": ["ml-1m:default"], "pretrain": ["ml-1m"]}
+    assert "--glta ml-1m:default --pretrain ml-1m --out" in gpu_session.device_command(manifest, 1, 540)
 
 
 def test_a_glta_variant_at_a_seed_is_a_seed_job_of_its_cell(gpu_session, tmp_path):
