@@ -104,8 +104,9 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
     if procs.is_main:
         save_run(model, config, dataset, run_dir)
         wall = time.time() - started
+        inputs = model.inputs()
         prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit,
-                          processes=procs.world, **({"inputs": model.inputs()} if model.inputs() else {}))
+                          processes=procs.world, **({"inputs": inputs} if inputs else {}))
         write_results(path, config.method, dataset.name, result.valid, test, prov, **record)
         (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
         stages_file.unlink(missing_ok=True)
