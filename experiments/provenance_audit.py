@@ -4,7 +4,9 @@
 
 A run records ``git_commit`` when it starts. Two kinds fall short of a clean provenance: ``<sha>+dirty`` (older glta
 versions: an uncommitted tree on top of <sha>, its diff not recorded; newer ones record ``+dirty-<diff hash>``) and a
-commit that is not in this history (e.g. one typed by hand into ``GLTA_GIT_COMMIT`` on a GPU machine). The numbers
+commit that is not in this history (e.g. one typed by hand into ``GLTA_GIT_COMMIT`` on a GPU machine). A run
+resumed from a checkpoint lists every commit that trained it (``trained_by_commits``), and each must be clean: a
+checkpoint written before glta kept them reads as ``unrecorded``. The numbers
 are kept as measured and the files are left as they were written; the note printed for each tells a reader which
 commit the code was near and that the exact code is not recoverable. ``glta.report`` marks such cells in the tables.
 The cure is a rerun from a clean commit.
@@ -16,11 +18,15 @@ import argparse
 import json
 from pathlib import Path
 
-from glta.results import commit_status
+from glta.checkpoint import UNRECORDED
+from glta.results import commit_status, provenance_status
 
 
 def note(commit: str, status: str) -> str:
     base = commit.split("+", 1)[0]
+    if commit == UNRECORDED:
+        return ("resumed from a checkpoint written before glta recorded the commits that trained a run, so the code "
+                "of its first epochs is not recorded")
     if status == "dirty":
         return (f"made from uncommitted changes on top of {base}; glta did not then record the diff, so the exact "
                 "code is not recoverable")
@@ -35,14 +41,16 @@ def main() -> None:
     found = 0
     for path in sorted(Path(args.results).rglob("*.json")):
         record = json.loads(path.read_text())
-        commit = (record.get("provenance") or {}).get("git_commit")
-        if not commit:
+        prov = record.get("provenance") or {}
+        if not prov.get("git_commit"):
             continue
-        status = commit_status(commit)
+        status = provenance_status(prov)
         if status == "clean":
             continue
         found += 1
-        print(f"{status:<8} {path}: {note(commit, status)}")
+        commits = dict.fromkeys([prov["git_commit"], *prov.get("trained_by_commits", [])])
+        notes = [note(commit, commit_status(commit)) for commit in commits if commit_status(commit) != "clean"]
+        print(f"{status:<8} {path}: {'; '.join(notes)}")
     print(f"{found} results file(s) without a clean commit of this history")
 
 

@@ -203,7 +203,7 @@ def plan(datasets: list[str]) -> Left:
 def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
     """Each baseline's status; into ``left`` the ones without a results file, the grids to train again (made from no
     clean commit) and the cells short of seeds."""
-    from glta.results import commit_status
+    from glta.results import provenance_status
 
     for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
         print(f"  {method:16s} {cell_status(dataset, method)}")
@@ -216,7 +216,7 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
         left.seconds[dataset, method] = train_seconds(runs[0])
         if is_deterministic(method):
             continue
-        if commit_status(runs[0]["provenance"].get("git_commit", "")) != "clean":
+        if provenance_status(runs[0]["provenance"]) != "clean":
             left.grids.setdefault(dataset, []).append(method)
         if len(runs) < SEEDS or method in left.grids.get(dataset, []):
             left.seeds.setdefault(dataset, []).append(method)

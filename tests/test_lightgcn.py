@@ -56,18 +56,24 @@ def test_lightgcn_learns_and_beats_popularity(synthetic):
 
 
 def test_resume_continues_where_it_stopped(synthetic, tmp_path):
-    def run(epochs, resume, folder):
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_commits
+
+    def run(epochs, resume, folder, commit="1111111"):
         torch.manual_seed(0)
         model = LightGCN(synthetic, LightGCNConfig())
         result = fit(model, synthetic, TrainConfig(epochs=epochs, batch_size=2048, lr=0.01, patience=100),
-                     EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False, log=lambda s: None)
+                     EvalConfig(), checkpoint_dir=folder, resume=resume, progress=False, log=lambda s: None,
+                     commit=commit)
         return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
 
     straight, straight_test = run(4, False, tmp_path / "a")
+    assert straight.commits == ["1111111"]
     run(2, False, tmp_path / "b")  # "interrupted" after two epochs
-    resumed, resumed_test = run(4, True, tmp_path / "b")
+    resumed, resumed_test = run(4, True, tmp_path / "b", commit="2222222")  # and continued under another commit
     assert resumed.epochs_run == 4
     assert resumed_test == pytest.approx(straight_test, rel=1e-5)
+    assert resumed.commits == ["1111111", "2222222"]  # both trained it, and its checkpoint says so
+    assert checkpoint_commits(tmp_path / "b" / CHECKPOINT_NAME) == ["1111111", "2222222"]
 
 
 def _fit_and_test(synthetic, settings, folder, resume=False, log=lambda s: None):

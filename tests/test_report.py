@@ -50,10 +50,16 @@ def test_cells_not_made_from_a_clean_commit_of_this_history_are_marked(tmp_path)
     _write(results, "a", "lightgcn", {**_record(0.25), "provenance": {"git_commit": head.split("+")[0]}})
     _write(results, "a", "hccf", {**_record(0.5), "provenance": {"git_commit": head.split("+")[0] + "+dirty"}})
     _write(results, "a", "pop", {**_record(0.1), "provenance": {"git_commit": "fa12e38dd"}})
+    clean = head.split("+")[0]
+    _write(results, "a", "lightgcn_plus", {**_record(0.3), "provenance": {  # resumed under a later clean commit
+        "git_commit": clean, "trained_by_commits": [clean, clean]}})
+    _write(results, "a", "hccf_plus", {**_record(0.3), "provenance": {  # from a checkpoint that kept no commits
+        "git_commit": clean, "trained_by_commits": ["unrecorded", clean]}})
     write_report(results, tmp_path / "paper", ["a"])
     table2 = (tmp_path / "paper" / "table2.md").read_text().splitlines()
     row = lambda label: next(line for line in table2 if line.startswith(f"| {label} |"))  # noqa: E731
     assert "‡" not in row("LightGCN") and "0.5000 (1 seed) ‡" in row("HCCF") and "0.1000 ‡" in row("Popularity")
+    assert "‡" not in row("LightGCN+") and "‡" in row("HCCF+")
     assert any(line.startswith("‡") and "hccf on a" in line and "pop on a" in line for line in table2)
     # a deterministic method's cell carries no seed count; the note says why
     assert any("Popularity, EASE, GF-CF: deterministic" in line for line in table2)

@@ -1,6 +1,7 @@
 """`glta tune`: every grid point trains once, the best by validation is kept, a rerun reuses finished points."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,6 @@ def test_parse_grid_reads_values_as_yaml():
 def test_tune_keeps_the_best_validation_point_and_resumes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GLTA_GIT_COMMIT", "0000000+dirty-test")  # the label runs record (see results.git_commit)
-    from pathlib import Path
 
     configs = Path(__file__).resolve().parents[1] / "configs"
     grid = {"train.lr": [0.0001, 0.02]}
@@ -38,18 +38,50 @@ def test_tune_keeps_the_best_validation_point_and_resumes(tmp_path, monkeypatch)
     assert sum("already trained" in line for line in lines) == 2  # thread count does not force a retrain
     lines.clear()
     before = {p["name"]: Path(p["results"]).stat().st_mtime_ns for p in points}
-    monkeypatch.setenv("GLTA_GIT_COMMIT", "1111111")  # a clean commit's label, unlike the points above
+    head, parent = _commits(2)
+    monkeypatch.setenv("GLTA_GIT_COMMIT", head)  # a clean commit of this history, unlike the points' label
     tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
     assert not any("already trained" in line for line in lines)  # e.g. points made from code no commit records
     assert all(Path(p["results"]).stat().st_mtime_ns > before[p["name"]] for p in points)
-    lines.clear()  # a retraining repeated (say, after a cut-off) keeps what this clean commit already made
+    lines.clear()  # a retraining repeated (say, after a cut-off, under a later commit) keeps what clean commits made
+    monkeypatch.setenv("GLTA_GIT_COMMIT", parent)
     tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
     assert sum("already trained" in line for line in lines) == 2
-    lines.clear()  # an edited tree is never "this clean commit", whatever it made before
+    lines.clear()  # what an edited tree made is never kept by a retraining
     monkeypatch.setenv("GLTA_GIT_COMMIT", "1111111+dirty-abc")
-    tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
-    tune("lightgcn", "synthetic", grid, fixed, config_dir=configs, progress=False, log=lines.append, retrain=True)
+    tune("lightgcn", "synthetic", grid, fixed + ["train.epochs=2"], config_dir=configs, progress=False,
+         log=lines.append, retrain=True)
+    tune("lightgcn", "synthetic", grid, fixed + ["train.epochs=2"], config_dir=configs, progress=False,
+         log=lines.append, retrain=True)
     assert not any("already trained" in line for line in lines)
+
+
+def _commits(n: int) -> list[str]:
+    """The last ``n`` commits of this checkout (skips outside a git checkout with that much history)."""
+    import subprocess
+
+    found = subprocess.run(["git", "rev-list", f"--max-count={n}", "HEAD"], cwd=Path(__file__).parent,
+                           capture_output=True, text=True)
+    commits = found.stdout.split()
+    if found.returncode != 0 or len(commits) < n:
+        pytest.skip("needs a git checkout with history")
+    return commits
+
+
+def test_a_retraining_resumes_only_a_checkpoint_clean_commits_trained(tmp_path):
+    """A grid retrained because its runs' code was not recorded continues a cut-off point's checkpoint only if every
+    commit that trained it is a clean commit of this history; otherwise that point starts afresh."""
+    from glta.checkpoint import CHECKPOINT_NAME, save_checkpoint
+    from glta.tuning import clean_checkpoint
+
+    head, parent = _commits(2)
+    lines = []
+    assert not clean_checkpoint(tmp_path, lines.append)  # nothing to resume
+    for commits, kept in (([parent, head], True), ([head, f"{head}+dirty-abc"], False),
+                          (["0123456789abcdef0123456789abcdef01234567"], False), (None, False)):
+        save_checkpoint(tmp_path / CHECKPOINT_NAME, {"epoch": 3, **({"commits": commits} if commits else {})})
+        assert clean_checkpoint(tmp_path, lines.append) is kept, commits
+    assert "unrecorded" in lines[-1] and "starting afresh" in lines[-1]  # a checkpoint from before commits were kept
 
 
 def test_same_config_tolerates_options_added_later_at_their_default():

@@ -19,6 +19,7 @@ from glta.errors import GLTAError
 CHECKPOINT_NAME = "checkpoint.safetensors"
 LEGACY_NAME = "checkpoint.pt"  # the pickle format of earlier versions: refused, never loaded
 FORMAT_VERSION = 1
+UNRECORDED = "unrecorded"  # stands for the commits of a checkpoint written before checkpoints recorded them
 
 
 def _flatten(prefix: str, tree: Any, tensors: dict[str, torch.Tensor]) -> Any:
@@ -98,16 +99,30 @@ class _NoTensors(dict):
         return None
 
 
-def checkpoint_progress(path: str | Path) -> str | None:
-    """One line on how far the run that wrote the checkpoint at ``path`` got (its last finished epoch, its best
-    validation score, where an epoch under way stands), read from the header alone; None without a readable one."""
+def _bookkeeping(path: str | Path) -> dict | None:
+    """The checkpoint's state with every tensor read as None (its header alone); None without a readable one."""
     from safetensors import SafetensorError, safe_open
 
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
-        state = _unflatten(json.loads(header["tree"]), _NoTensors())
+        return _unflatten(json.loads(header["tree"]), _NoTensors())
     except (SafetensorError, OSError, ValueError, KeyError):
+        return None
+
+
+def checkpoint_commits(path: str | Path) -> list[str] | None:
+    """The commits whose code trained the run so far, oldest first (a run resumed under a later commit lists both);
+    ``UNRECORDED`` first for a checkpoint written before glta recorded them; None without a readable checkpoint."""
+    state = _bookkeeping(path)
+    return None if state is None else list(state.get("commits") or [UNRECORDED])
+
+
+def checkpoint_progress(path: str | Path) -> str | None:
+    """One line on how far the run that wrote the checkpoint at ``path`` got (its last finished epoch, its best
+    validation score, where an epoch under way stands), read from the header alone; None without a readable one."""
+    state = _bookkeeping(path)
+    if state is None:
         return None
     if "best_score" not in state:  # a stage's partial file: no validation yet
         return None

@@ -91,7 +91,7 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
             run_dir.mkdir(parents=True, exist_ok=True)
             paths.atomic_write(stages_file, json.dumps(stages))
     result = fit(model, dataset, config.train, config.eval, checkpoint_dir=run_dir, resume=resume,
-                 progress=progress, log=log)
+                 progress=progress, log=log, commit=commit)
     test, per_user_test = evaluate_test(model, dataset, config.eval, config.train.select_metric,
                                        progress=progress and procs.is_main)
     record = {"training": {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
@@ -105,8 +105,9 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
         save_run(model, config, dataset, run_dir)
         wall = time.time() - started
         inputs = model.inputs()
+        resumed = {"trained_by_commits": result.commits} if result.commits != [commit] else {}
         prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit,
-                          processes=procs.world, **({"inputs": inputs} if inputs else {}))
+                          processes=procs.world, **({"inputs": inputs} if inputs else {}), **resumed)
         write_results(path, config.method, dataset.name, result.valid, test, prov, **record)
         (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
         stages_file.unlink(missing_ok=True)

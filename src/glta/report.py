@@ -19,7 +19,7 @@ from pathlib import Path
 
 from glta.methods import method_class
 from glta.paths import atomic_write
-from glta.results import commit_status
+from glta.results import provenance_status
 
 METRICS = ("P@5", "P@10", "N@5", "N@10")
 DATASETS = ("ml-1m", "amazon-scientific", "goodreads-once")
@@ -207,10 +207,10 @@ def significance_note(rows) -> str:
 
 
 def unclean(record: dict) -> bool:
-    """Whether the run records a commit that is not a clean commit of this repository's history (uncommitted
-    changes, or a commit not in it)."""
-    commit = (record.get("provenance") or {}).get("git_commit")
-    return bool(commit) and commit_status(commit) != "clean"
+    """Whether a commit that made the run is not a clean commit of this repository's history (uncommitted changes,
+    a commit not in it, or a checkpoint it resumed from that did not record its commit)."""
+    prov = record.get("provenance") or {}
+    return bool(prov.get("git_commit")) and provenance_status(prov) != "clean"
 
 
 def provenance_note(results: Path, datasets, rows) -> str:
@@ -219,8 +219,9 @@ def provenance_note(results: Path, datasets, rows) -> str:
               if (r := load(results, d, name)) and unclean(r)]
     if not marked:
         return ""
-    return ("\n‡ not made from a clean commit of this repository: an uncommitted tree whose diff was not recorded, or "
-            "a recorded commit that is not in this history (`experiments/provenance_audit.py` lists them and says "
+    return ("\n‡ not made from a clean commit of this repository: an uncommitted tree whose diff was not recorded, "
+            "a recorded commit that is not in this history, or a checkpoint resumed from that did not record the "
+            "commit that trained it (`experiments/provenance_audit.py` lists them and says "
             f"why): {', '.join(marked)}.\n")
 
 

@@ -59,6 +59,15 @@ def commit_status(commit: str, root: str | Path | None = None) -> str:
     return "dirty" if rest else "clean"
 
 
+def provenance_status(prov: dict) -> str:
+    """``commit_status`` of a run as a whole: the commit it finished under and, for a run resumed from a checkpoint
+    under another commit, each commit that trained it (``trained_by_commits``; ``unrecorded`` for a checkpoint
+    written before they were kept, which counts as ``unknown``). ``clean`` only if every one is."""
+    commits = [prov.get("git_commit") or "unknown", *prov.get("trained_by_commits", [])]
+    statuses = {commit_status(commit) for commit in dict.fromkeys(commits)}
+    return next(status for status in ("unknown", "dirty", "clean") if status in statuses)
+
+
 def machine() -> dict:
     """Where a run ran. ``amx`` and ``bf16`` tell CPUs with the same model name apart: bf16 matmuls are ~4x faster
     with AMX, and without hardware bf16 the LLM runs in fp32, several times slower (README, "Measured so far")."""

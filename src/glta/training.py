@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from glta.checkpoint import CHECKPOINT_NAME, find_checkpoint, load_checkpoint, save_checkpoint
+from glta.checkpoint import CHECKPOINT_NAME, UNRECORDED, find_checkpoint, load_checkpoint, save_checkpoint
 from glta.config import EvalConfig, TrainConfig
 from glta.data.dataset import RecDataset
 from glta.device import device_named, module_device, to_device
@@ -48,6 +48,8 @@ class FitResult:
     # the chosen model's select_metric for every validation user ({"metric", "users", "values"}), so that two runs
     # can be compared user by user on validation without their saved models (experiments/paired_valid.py)
     per_user_valid: dict | None = None
+    # the commits whose code trained it, oldest first: more than one when it was resumed under another commit
+    commits: list[str] = field(default_factory=list)
 
 
 def set_seed(seed: int) -> None:
@@ -418,8 +420,10 @@ def resumable(run_dir: str | Path, config) -> bool:
 
 def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation: EvalConfig,
         checkpoint_dir: str | Path | None = None, resume: bool = False, progress: bool = True,
-        log: Callable[[str], None] = print) -> FitResult:
-    """Train the model's main stage with early stopping on validation; the best epoch's weights stay in ``model``."""
+        log: Callable[[str], None] = print, commit: str | None = None) -> FitResult:
+    """Train the model's main stage with early stopping on validation; the best epoch's weights stay in ``model``.
+    ``commit`` (the code's, ``glta.results.git_commit``) is kept in each checkpoint, so that a run resumed under
+    another commit says which commits trained it (``FitResult.commits``)."""
     procs = processes()
     if train.threads:
         torch.set_num_threads(train.threads)
@@ -437,6 +441,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     best_score, best_epoch, best_state, best_valid = -np.inf, -1, None, {}
     history: list[dict] = []
     start_epoch, bad_rounds, spent, within = 0, 0, 0.0, None
+    commits = [commit] if commit else []
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
     if checkpoint and resume and find_checkpoint(checkpoint.parent) is not None:
         state = load_checkpoint(checkpoint, module_device(model))
@@ -454,6 +459,8 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         start_epoch, bad_rounds, spent = state["epoch"] + 1, state["bad_rounds"], state["seconds"]
         best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
         best_valid, history, within = state["best_valid"], state["history"], state.get("in_epoch")
+        commits = list(state.get("commits") or [UNRECORDED])
+        commits += [commit] if commit and commit != commits[-1] else []
         log(f"resumed from {checkpoint} {resumed_where(state)} (best {train.select_metric}={best_score:.4f})")
     step = procs.wrap(model) if optimizer is not None else model
     stopped_by = f"epoch limit ({train.epochs})"
@@ -472,7 +479,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
             "rng": rng_state, "torch_rng": torch.get_rng_state(), "epoch": finished,
             "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,
             "best_epoch": best_epoch, "best_state": best_state, "best_valid": best_valid,
-            "history": history, "in_epoch": in_epoch})
+            "history": history, "in_epoch": in_epoch, "commits": commits})
 
     for epoch in range(start_epoch, train.epochs):
         model.train()
@@ -522,4 +529,4 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     per_user_valid = best_valid.pop("per_user", None)  # (a checkpoint from before it was kept has none)
     epochs_run = history[-1]["epoch"] + 1 if history else 0
     return FitResult(valid=best_valid, best_epoch=best_epoch, epochs_run=epochs_run, train_seconds=train_seconds,
-                     history=history, stopped_by=stopped_by, per_user_valid=per_user_valid)
+                     history=history, stopped_by=stopped_by, per_user_valid=per_user_valid, commits=commits)

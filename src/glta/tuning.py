@@ -1,8 +1,10 @@
 """Validation-set grid search for any method: train every grid point, keep the best by validation NDCG@10.
 
 Each point is an ordinary run (``runs/<data>/<method>/grid/<point>/``, ``results/<data>/grid/<method>/<point>.json``),
-so a grid killed half-way resumes: points whose results file exists with the same config are not retrained (with
-``retrain``, only points made by this very clean commit are kept, so a cut-off retraining resumes too). The
+so a grid killed half-way resumes: points whose results file exists with the same config are not retrained, and the
+point under way continues from its checkpoint. With ``retrain`` (for grids made from code no commit records) both
+are kept only where clean commits of this history made them, so a cut-off retraining resumes too, also under a
+later commit. The
 chosen point's results file becomes ``results/<data>/<method>.json`` with the whole grid recorded under
 ``selection``, and its model is copied to ``runs/<data>/<method>/`` for ``glta evaluate`` and ``glta recommend``.
 The test split is never looked at for the choice.
@@ -17,11 +19,12 @@ from pathlib import Path
 
 import yaml
 
+from glta.checkpoint import UNRECORDED, checkpoint_commits, find_checkpoint
 from glta.config import RunConfig, build_config, model_config_class
 from glta.paths import atomic_write
 from glta.errors import ConfigError
 from glta.pipeline import default_results_path, default_run_dir, train
-from glta.results import dumps, git_commit, read_results
+from glta.results import commit_status, dumps, provenance_status, read_results
 
 
 def parse_grid(entries: list[str]) -> dict[str, list]:
@@ -76,16 +79,27 @@ def same_config(saved: dict | None, config: dict) -> bool:
     return fill(saved, config, defaults) == config
 
 
+def clean_checkpoint(run_dir: Path, log=print) -> bool:
+    """Whether the checkpoint in ``run_dir`` may be resumed by a retraining, whose point is a run every piece of
+    whose code a clean commit of this history records: only if each commit that trained it so far is one."""
+    checkpoint = find_checkpoint(run_dir)
+    if checkpoint is None:
+        return False
+    commits = checkpoint_commits(checkpoint) or [UNRECORDED]
+    if all(commit_status(commit) == "clean" for commit in commits):
+        return True
+    log(f"{checkpoint} was trained by {', '.join(commits)}, not only clean commits of this history: starting afresh")
+    return False
+
+
 def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] | None = None,
          config_files: list | None = None, config_dir: str | Path | None = None, data_root: str | None = None,
          select_metric: str = "N@10", progress: bool = True, log=print, retrain: bool = False) -> dict:
     """Train every point of ``grid`` and keep the best on validation as the method's results file and run folder.
     A point whose results file holds this very config is reused; with ``retrain`` (e.g. points made from code no
-    commit records) only if that file was also made by the current commit from a clean tree, so a retraining cut
-    off half-way keeps the points it finished."""
+    commit records) only if clean commits of this history made it (``provenance_status``), so a retraining cut off
+    half-way keeps the points it finished and the checkpoint of the one under way."""
     overrides = list(overrides or [])
-    current = git_commit()  # a plain hash only for a clean tree (or $GLTA_GIT_COMMIT's label, e.g. on a GPU copy)
-    current_is_clean = current != "unknown" and "+" not in current
     keys = list(grid)
     rows = []
     for values in itertools.product(*(grid[k] for k in keys)):
@@ -97,12 +111,13 @@ def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] 
         run_dir = default_run_dir(dataset, method) / "grid" / name
         saved = read_results(out)["provenance"] if out.exists() else {}
         done = same_config(saved.get("config"), config.to_dict()) and (
-            not retrain or (current_is_clean and saved.get("git_commit") == current))
+            not retrain or (bool(saved.get("git_commit")) and provenance_status(saved) == "clean"))
         if done:
             log(f"[{method} {name}] already trained: reusing {out}")
         else:
             log(f"[{method} {name}] training")
-            train(config, data_root, run_dir, out, resume=not retrain, progress=progress, log=log)
+            train(config, data_root, run_dir, out, resume=not retrain or clean_checkpoint(run_dir, log),
+                  progress=progress, log=log)
         record = read_results(out)
         rows.append({"point": point, "name": name, "valid": record["metrics"]["valid"].get(select_metric),
                      "best_epoch": record["training"]["best_epoch"],
