@@ -30,6 +30,7 @@ for them, then the rest longest first by the measured time of a like run. Each j
 """
 
 import argparse
+import glob
 import json
 import os
 import sys
@@ -206,7 +207,7 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
     from glta.results import provenance_status
 
     for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
-        print(f"  {method:16s} {cell_status(dataset, method)}")
+        print(f"  {method:16s} {cell_status(dataset, method)}{under_way(dataset, method)}")
         runs = records(Path("results"), dataset, method)
         if method in TEXT_BASELINES and not texts_written:
             continue  # RLMRec's profile embeddings are made here, from texts written first
@@ -264,11 +265,19 @@ def plan_glta(dataset: str, left: Left) -> None:
 
 
 def under_way(dataset: str, name: str) -> str:
-    """Where an interrupted run of a GLTA cell stands on this machine (its checkpoint), for the plan's line."""
+    """Where the interrupted runs of a cell stand on this machine (their checkpoints), for the plan's line: a GLTA
+    variant's own run, a baseline's grid points, and either's extra seeds (``experiments/seeds.py``'s folders)."""
     from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress
 
-    progress = checkpoint_progress(glta_variants.variant_paths(dataset, name)[1] / CHECKPOINT_NAME)
-    return f"; under way here: {progress} (the queue continues it)" if progress else ""
+    runs = Path("runs") / dataset
+    folders = {"": glta_variants.variant_paths(dataset, name)[1]} if name in GLTA_VARIANTS + ["glta_plus"] else {}
+    folders |= {f"grid point {folder.name}": folder for folder in sorted((runs / name / "grid").glob("*/"))}
+    folders |= {f"seed {folder.name.rsplit('-', 1)[1]}": folder
+                for folder in sorted((runs / "seeds").glob(f"{glob.escape(name)}-*/"))
+                if folder.name.rsplit("-", 1)[1].isdigit()}
+    found = [f"{what}: {progress}".removeprefix(": ") for what, folder in folders.items()
+             if (progress := checkpoint_progress(folder / CHECKPOINT_NAME))]
+    return f"; under way here: {'; '.join(found)} (the queue continues it)" if found else ""
 
 
 def missing_seeds(dataset: str, names: list[str]) -> list[str]:

@@ -271,3 +271,20 @@ def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_ag
     left = reproduce.Left()
     reproduce.plan_glta("synthetic", left)  # the model is here: only the mode left is read out of it
     assert left.glta["synthetic"][-1:] == ["autoregressive"] and "default" not in left.glta["synthetic"]
+
+
+def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(reproduce, tmp_path, monkeypatch):
+    """On a CPU a goodreads-once grid point or seed spans sessions: the plan's line says how far each got here."""
+    from glta.checkpoint import CHECKPOINT_NAME, save_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+    bookkeeping = {"epoch": 11, "best_score": 0.0612, "best_epoch": 9, "in_epoch": None}
+    for folder in ("runs/d/lightgcn_plus/grid/align_weight=0.001", "runs/d/seeds/lightgcn_plus-2027",
+                   "runs/d/seeds/lightgcn-2026"):
+        (tmp_path / folder).mkdir(parents=True)
+        save_checkpoint(tmp_path / folder / CHECKPOINT_NAME, bookkeeping)
+    line = reproduce.under_way("d", "lightgcn_plus")
+    assert line == ("; under way here: grid point align_weight=0.001: 12 epochs done, best validation 0.0612 after "
+                    "epoch 9; seed 2027: 12 epochs done, best validation 0.0612 after epoch 9 (the queue continues "
+                    "it)")
+    assert "seed 2026" in reproduce.under_way("d", "lightgcn") and reproduce.under_way("d", "hccf") == ""
