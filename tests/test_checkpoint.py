@@ -1,5 +1,6 @@
 """Checkpoints hold data, never code: a planted pickle is refused unopened, and a resume round-trips exactly."""
 
+import json
 import pickle
 import subprocess
 import sys
@@ -96,3 +97,30 @@ def test_progress_is_read_from_the_header_alone(tmp_path):
     assert checkpoint_progress(path) is None
     path.write_bytes(b"not a checkpoint")
     assert checkpoint_progress(path) is None and checkpoint_progress(tmp_path / "none") is None
+
+
+def test_a_run_resumed_under_another_commit_records_both(tmp_path, monkeypatch):
+    """A run interrupted after training (here in its test evaluation) and finished under a later commit names both
+    commits in its provenance: the one it finished under alone would hide whose code trained it."""
+    import glta.pipeline as pipeline
+    from glta.config import build_config
+
+    config = build_config("lightgcn", "synthetic", overrides=["train.epochs=2", "train.batch_size=4096"])
+    where = {"run_dir": tmp_path / "run", "out": tmp_path / "r.json", "progress": False, "log": lambda _: None}
+    monkeypatch.setenv("GLTA_GIT_COMMIT", "1111111")
+    evaluate_test = pipeline.evaluate_test
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "evaluate_test", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train(config, **where)
+    monkeypatch.setattr(pipeline, "evaluate_test", evaluate_test)
+    monkeypatch.setenv("GLTA_GIT_COMMIT", "2222222")
+    record = pipeline.train(config, resume=True, **where).record
+    prov = json.loads((tmp_path / "r.json").read_text())["provenance"]
+    assert prov["git_commit"] == "2222222" and prov["trained_by_commits"] == ["1111111", "2222222"]
+    assert record["training"]["epochs_run"] == 2
+    pipeline.train(config, run_dir=tmp_path / "other", out=tmp_path / "o.json", progress=False, log=lambda _: None)
+    assert "trained_by_commits" not in json.loads((tmp_path / "o.json").read_text())["provenance"]  # one commit

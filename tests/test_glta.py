@@ -457,7 +457,7 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
             monkeypatch.setattr(training, "train_epoch", dies_in_second_epoch)
             monkeypatch.setattr(training.WithinEpoch, "__call__", dies_after_a_save)
             with pytest.raises(KeyboardInterrupt):
-                run_stages(model, train, progress=False, log=lambda _: None)
+                run_stages(model, train, progress=False, log=lambda _: None, commit="1111111")
             monkeypatch.setattr(training.WithinEpoch, "__call__", write)
             cache = model.stages(train)[0].cache
             assert training.partial_stage_path(cache).exists() and not cache.exists()
@@ -468,7 +468,8 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
             model = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_epochs=3)
             torch.manual_seed(99)  # a fresh process: nothing of the first attempt's random state is left
             messages = []
-            run_stages(model, train, progress=False, log=messages.append)
+            summary = run_stages(model, train, progress=False, log=messages.append, commit="2222222")
+            assert summary["ia_commits"] == ["1111111", "2222222"]  # the code of both attempts is recorded
             where = "in epoch 1 after 1 batches" if within_epoch else "after epoch 0"
             assert any("resumed" in m and where in m for m in messages), messages
             assert resumed_epochs == [1 if within_epoch else 0, 0]  # epochs 1 and 2 only

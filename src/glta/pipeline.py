@@ -86,7 +86,7 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
         stages = json.loads(stages_file.read_text())
         log(f"resuming: earlier stages already ran ({', '.join(stages) or 'none'})")
     else:
-        stages = run_stages(model, config.train, progress=progress, log=log)
+        stages = run_stages(model, config.train, progress=progress, log=log, commit=commit)
         if procs.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             paths.atomic_write(stages_file, json.dumps(stages))
@@ -105,7 +105,9 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
         save_run(model, config, dataset, run_dir)
         wall = time.time() - started
         inputs = model.inputs()
-        resumed = {"trained_by_commits": result.commits} if result.commits != [commit] else {}
+        trained_by = list(dict.fromkeys([c for key, value in stages.items() if key.endswith("_commits")
+                                         for c in value] + result.commits))
+        resumed = {"trained_by_commits": trained_by} if trained_by != [commit] else {}
         prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit,
                           processes=procs.world, **({"inputs": inputs} if inputs else {}), **resumed)
         write_results(path, config.method, dataset.name, result.valid, test, prov, **record)

@@ -208,12 +208,12 @@ def resumed_where(state: dict) -> str:
             else f"after epoch {state['epoch']}")
 
 
-def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, log: Callable[[str], None] = print
-               ) -> dict:
+def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, log: Callable[[str], None] = print,
+               commit: str | None = None) -> dict:
     """Prepare ``model`` for training and run its stages before the main one (``Recommender.stages``), then put it
     in its main stage. A stage whose cache file exists is loaded instead of trained. Returns facts for the results
     file: each stage's seconds and final loss (``<stage>_seconds``, ``<stage>_final_loss``; ``<stage>_reused``
-    naming the file when it was loaded)."""
+    naming the file when it was loaded; ``<stage>_commits``, the commits whose code trained it, when known)."""
     procs = processes()
     if train.threads:
         torch.set_num_threads(train.threads)
@@ -229,7 +229,7 @@ def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, lo
                     f"(trained in {summary.get(f'{stage.name}_seconds', 0):.0f}s)")
                 facts.update(summary, **{f"{stage.name}_reused": str(stage.cache)})
                 continue
-            facts.update(train_stage(model, stage, train, progress, log))
+            facts.update(train_stage(model, stage, train, progress, log, commit))
         return_freed_memory()  # a stage's peak (GLTA's IA) need not stay with the process through the next
     model.enter_main_stage()
     return facts
@@ -253,7 +253,7 @@ def stage_turn(stage: Stage, log: Callable[[str], None] = print) -> Iterator[Non
 
 
 def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: bool = True,
-                log: Callable[[str], None] = print) -> dict:
+                log: Callable[[str], None] = print, commit: str | None = None) -> dict:
     """Train one stage (entering it) and keep its result in ``stage.cache`` when set; returns its summary.
 
     With a cache path, the stage also resumes: after each epoch its trainable parameters, optimiser, random states
@@ -271,6 +271,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
     losses: list[float] = []
     partial = partial_stage_path(stage.cache) if stage.cache is not None else None
     first, within = 0, None
+    commits = [commit] if commit else []
     if partial is not None and partial.exists():
         state = load_checkpoint(partial, module_device(model))
         trainable = dict(model.named_parameters())
@@ -281,6 +282,8 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         first, losses, within = state["epoch"] + 1, list(state["losses"]), state.get("in_epoch")
+        commits = list(state.get("commits") or [UNRECORDED])
+        commits += [commit] if commit and commit != commits[-1] else []
         started -= state["seconds"]
         log(f"{stage.name.upper()}: resumed from {partial} {resumed_where(state)}")
 
@@ -291,7 +294,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
             "params": {name: p for name, p in model.named_parameters() if p.requires_grad},
             "optimizer": optimizer.state_dict(), "rng": rng_state, "torch_rng": torch.get_rng_state(),
             "epoch": finished, "losses": [float(x) for x in losses], "seconds": time.time() - started,
-            "in_epoch": in_epoch})
+            "in_epoch": in_epoch, "commits": commits})
 
     for epoch in range(first, stage.epochs):
         skip, done = resume_within(within, epoch)
@@ -304,7 +307,8 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
         if partial is not None and procs.is_main and epoch < stage.epochs - 1:
             save_partial(epoch, rng.bit_generator.state)
     summary = {f"{stage.name}_seconds": round(time.time() - started, 2),
-               f"{stage.name}_final_loss": float(np.mean(losses[-10:])) if losses else float("nan")}
+               f"{stage.name}_final_loss": float(np.mean(losses[-10:])) if losses else float("nan"),
+               **({f"{stage.name}_commits": commits} if commits else {})}
     if stage.cache is not None and procs.is_main:
         save_stage(model, stage.cache, summary)
         partial.unlink(missing_ok=True)
