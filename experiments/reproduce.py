@@ -207,8 +207,12 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
     from glta.results import provenance_status
 
     for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
-        print(f"  {method:16s} {cell_status(dataset, method)}{under_way(dataset, method)}")
         runs = records(Path("results"), dataset, method)
+        unclean = bool(runs) and not is_deterministic(method) and provenance_status(runs[0]["provenance"]) != "clean"
+        print(f"  {method:16s} {cell_status(dataset, method)}"
+              + (" — made from no clean commit of this history: its grid and seeds are trained again"
+                 + (" once its texts are written" if method in TEXT_BASELINES and not texts_written else "")
+                 if unclean else "") + under_way(dataset, method))
         if method in TEXT_BASELINES and not texts_written:
             continue  # RLMRec's profile embeddings are made here, from texts written first
         if not runs:
@@ -217,7 +221,7 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
         left.seconds[dataset, method] = train_seconds(runs[0])
         if is_deterministic(method):
             continue
-        if provenance_status(runs[0]["provenance"]) != "clean":
+        if unclean:
             left.grids.setdefault(dataset, []).append(method)
         if len(runs) < SEEDS or method in left.grids.get(dataset, []):
             left.seeds.setdefault(dataset, []).append(method)
