@@ -279,8 +279,10 @@ def under_way(dataset: str, name: str) -> str:
     folders |= {f"seed {folder.name.rsplit('-', 1)[1]}": folder
                 for folder in sorted((runs / "seeds").glob(f"{glob.escape(name)}-*/"))
                 if folder.name.rsplit("-", 1)[1].isdigit()}
+    like = records(Path("results"), dataset, name)
+    like_epochs = like[0].get("training", {}).get("epochs_run") if like else None
     found = [f"{what}: {progress}".removeprefix(": ") for what, folder in folders.items()
-             if (progress := checkpoint_progress(folder / CHECKPOINT_NAME))]
+             if (progress := checkpoint_progress(folder / CHECKPOINT_NAME, like_epochs))]
     return f"; under way here: {'; '.join(found)} (the queue continues it)" if found else ""
 
 

@@ -91,6 +91,12 @@ def test_progress_is_read_from_the_header_alone(tmp_path):
     save_checkpoint(path, state)
     assert checkpoint_progress(path) == ("4 epochs done, best validation 0.1493 after epoch 3, epoch 4 under way "
                                          "(117 batches)")
+    history = [{"epoch": 1, "seconds": 500.0}, {"epoch": 3, "seconds": 1000.0}]  # 250 s an epoch, evaluations in
+    assert checkpoint_progress(path, like_epochs=40) == checkpoint_progress(path)  # no timed history: no pace
+    assert checkpoint_progress(path.parent / "none", like_epochs=40) is None
+    save_checkpoint(path, {**state, "history": history})
+    assert checkpoint_progress(path, like_epochs=40).endswith(
+        "(117 batches); 250 s an epoch here so far: ~2.5 h left at that pace for the 40 epochs a like run trained")
     save_checkpoint(path, {**state, "epoch": -1, "best_epoch": -1, "best_score": float("-inf"), "in_epoch": None})
     assert checkpoint_progress(path) == "0 epochs done"
     save_checkpoint(path, {"params": {"w": torch.ones(1)}, "epoch": 0})  # an IA stage's partial file

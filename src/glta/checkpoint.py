@@ -118,9 +118,11 @@ def checkpoint_commits(path: str | Path) -> list[str] | None:
     return None if state is None else list(state.get("commits") or [UNRECORDED])
 
 
-def checkpoint_progress(path: str | Path) -> str | None:
+def checkpoint_progress(path: str | Path, like_epochs: int | None = None) -> str | None:
     """One line on how far the run that wrote the checkpoint at ``path`` got (its last finished epoch, its best
-    validation score, where an epoch under way stands), read from the header alone; None without a readable one."""
+    validation score, where an epoch under way stands), read from the header alone; None without a readable one.
+    With ``like_epochs`` (how many epochs a like run trained, e.g. the same cell's recorded seed), also its pace so
+    far and the time left at that pace for as many epochs."""
     state = _bookkeeping(path)
     if state is None:
         return None
@@ -133,4 +135,10 @@ def checkpoint_progress(path: str | Path) -> str | None:
     within = state.get("in_epoch")
     if within:
         line += f", epoch {within['epoch']} under way ({within['batches']} batches)"
+    timed = [record for record in state.get("history") or [] if record.get("seconds")]
+    if like_epochs and timed:  # the history's seconds run from the start, evaluations included
+        pace = timed[-1]["seconds"] / (timed[-1]["epoch"] + 1)
+        left = max(like_epochs - done, 0) * pace / 3600
+        line += (f"; {pace:,.0f} s an epoch here so far: ~{left:.1f} h left at that pace for the {like_epochs} "
+                 "epochs a like run trained")
     return line
