@@ -201,6 +201,13 @@ def resume_within(within: dict | None, epoch: int) -> tuple[int, list[float]]:
     return (within["batches"], within["losses"]) if within and within["epoch"] == epoch else (0, [])
 
 
+def continued_by(state: dict, commit: str | None) -> list[str]:
+    """The commits that trained a run resumed from checkpoint ``state``, ``commit`` (the code continuing it) last;
+    ``UNRECORDED`` stands for those of a checkpoint written before checkpoints kept them."""
+    commits = list(state.get("commits") or [UNRECORDED])
+    return commits + [commit] if commit and commit != commits[-1] else commits
+
+
 def resumed_where(state: dict) -> str:
     """Where a checkpoint (or a stage's partial file) lets training go on, for the log."""
     within = state.get("in_epoch")
@@ -282,8 +289,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         first, losses, within = state["epoch"] + 1, list(state["losses"]), state.get("in_epoch")
-        commits = list(state.get("commits") or [UNRECORDED])
-        commits += [commit] if commit and commit != commits[-1] else []
+        commits = continued_by(state, commit)
         started -= state["seconds"]
         log(f"{stage.name.upper()}: resumed from {partial} {resumed_where(state)}")
 
@@ -463,8 +469,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         start_epoch, bad_rounds, spent = state["epoch"] + 1, state["bad_rounds"], state["seconds"]
         best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
         best_valid, history, within = state["best_valid"], state["history"], state.get("in_epoch")
-        commits = list(state.get("commits") or [UNRECORDED])
-        commits += [commit] if commit and commit != commits[-1] else []
+        commits = continued_by(state, commit)
         log(f"resumed from {checkpoint} {resumed_where(state)} (best {train.select_metric}={best_score:.4f})")
     step = procs.wrap(model) if optimizer is not None else model
     stopped_by = f"epoch limit ({train.epochs})"
