@@ -17,6 +17,17 @@ def test_help_everywhere(capsys):
     assert "usage" in capsys.readouterr().out
 
 
+def test_version_is_the_packages(capsys):
+    """`glta --version` names the version pyproject.toml gives the package (one number, read from two places)."""
+    import tomllib
+    from pathlib import Path
+
+    declared = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"glta {declared}"
+
+
 def test_data_stats_json(capsys):
     assert main(["data", "stats", "synthetic", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from glta import __version__
 from glta.errors import GLTAError
 from glta.interrupts import INTERRUPTED, interruptible
 
@@ -263,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-root", default=None,
                         help="folder holding the data sets (default: $GLTA_DATA_ROOT)")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    parser.add_argument("--version", action="version", version=f"glta {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_data_source(p, required_name=False):
