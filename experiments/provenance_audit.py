@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from glta.checkpoint import UNRECORDED
-from glta.results import commit_status, provenance_status
+from glta.results import commits_status, provenance_status
 
 
 def note(commit: str, status: str) -> str:
@@ -48,8 +48,9 @@ def main() -> None:
         if status == "clean":
             continue
         found += 1
-        commits = dict.fromkeys([prov["git_commit"], *prov.get("trained_by_commits", [])])
-        notes = [note(commit, commit_status(commit)) for commit in commits if commit_status(commit) != "clean"]
+        statuses = {commit: commits_status([commit])
+                    for commit in dict.fromkeys([prov["git_commit"], *prov.get("trained_by_commits", [])])}
+        notes = [note(commit, status) for commit, status in statuses.items() if status != "clean"]
         print(f"{status:<8} {path}: {'; '.join(notes)}")
     print(f"{found} results file(s) without a clean commit of this history")
 

@@ -84,6 +84,24 @@ def test_a_retraining_resumes_only_a_checkpoint_clean_commits_trained(tmp_path):
     assert "unrecorded" in lines[-1] and "starting afresh" in lines[-1]  # a checkpoint from before commits were kept
 
 
+def test_a_gpu_copy_without_history_trusts_its_own_clean_label(tmp_path, monkeypatch):
+    """On a lent GPU the tree comes without .git and runs record the label prepare gave it ($GLTA_GIT_COMMIT): a
+    retraining repeated there in the next ten-minute call keeps what that label made, as it did before commits were
+    checked against the history; any other unknown commit, or a dirty label, still is not clean."""
+    from glta.checkpoint import CHECKPOINT_NAME, save_checkpoint
+    from glta.results import commits_status
+    from glta.tuning import clean_checkpoint
+
+    label = "f" * 40  # no commit of this history
+    monkeypatch.setenv("GLTA_GIT_COMMIT", label)
+    assert commits_status([label]) == "clean" and commits_status(["e" * 40]) == "unknown"
+    assert commits_status([label, "unrecorded"]) == "unknown"
+    save_checkpoint(tmp_path / CHECKPOINT_NAME, {"epoch": 3, "commits": [label]})
+    assert clean_checkpoint(tmp_path, lambda _: None)
+    monkeypatch.setenv("GLTA_GIT_COMMIT", label + "+dirty-abc")
+    assert commits_status([label + "+dirty-abc"]) != "clean" and not clean_checkpoint(tmp_path, lambda _: None)
+
+
 def test_same_config_tolerates_options_added_later_at_their_default():
     from glta.config import build_config
     from glta.tuning import same_config

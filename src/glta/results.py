@@ -59,13 +59,25 @@ def commit_status(commit: str, root: str | Path | None = None) -> str:
     return "dirty" if rest else "clean"
 
 
-def provenance_status(prov: dict) -> str:
-    """``commit_status`` of a run as a whole: the commit it finished under and, for a run resumed from a checkpoint
-    under another commit, each commit that trained it (``trained_by_commits``; ``unrecorded`` for a checkpoint
-    written before they were kept, which counts as ``unknown``). ``clean`` only if every one is."""
-    commits = [prov.get("git_commit") or "unknown", *prov.get("trained_by_commits", [])]
-    statuses = {commit_status(commit) for commit in dict.fromkeys(commits)}
+def commits_status(commits: list[str]) -> str:
+    """``commit_status`` of several commits together: ``clean`` only if every one is, else the worst. A commit git
+    cannot find counts as clean when it is this copy's own label for a clean tree (``git_commit()``, e.g. the
+    ``$GLTA_GIT_COMMIT`` a GPU copy without ``.git`` is given), as a run made here under it is."""
+    statuses, current = set(), None
+    for commit in dict.fromkeys(commits):
+        status = commit_status(commit)
+        if status == "unknown" and commit != "unknown" and "+" not in commit:
+            current = current or git_commit()
+            status = "clean" if commit == current else status
+        statuses.add(status)
     return next(status for status in ("unknown", "dirty", "clean") if status in statuses)
+
+
+def provenance_status(prov: dict) -> str:
+    """``commits_status`` of a run as a whole: the commit it finished under and, for a run resumed from a checkpoint
+    under another commit, each commit that trained it (``trained_by_commits``; ``unrecorded`` for a checkpoint
+    written before they were kept, which counts as ``unknown``)."""
+    return commits_status([prov.get("git_commit") or "unknown", *prov.get("trained_by_commits", [])])
 
 
 def machine() -> dict:

@@ -24,7 +24,7 @@ from glta.config import RunConfig, build_config, model_config_class
 from glta.paths import atomic_write
 from glta.errors import ConfigError
 from glta.pipeline import default_results_path, default_run_dir, train
-from glta.results import commit_status, dumps, provenance_status, read_results
+from glta.results import commits_status, dumps, provenance_status, read_results
 
 
 def parse_grid(entries: list[str]) -> dict[str, list]:
@@ -86,7 +86,7 @@ def clean_checkpoint(run_dir: Path, log=print) -> bool:
     if checkpoint is None:
         return False
     commits = checkpoint_commits(checkpoint) or [UNRECORDED]
-    if all(commit_status(commit) == "clean" for commit in commits):
+    if commits_status(commits) == "clean":
         return True
     log(f"{checkpoint} was trained by {', '.join(commits)}, not only clean commits of this history: starting afresh")
     return False
