@@ -12,28 +12,27 @@ from glta.graph.propagation import EdgeDropout, normalized_adjacency
 from glta.methods import method_class
 from glta.models.popularity import Popularity
 from glta.recommender import Recommender
-from glta.semantic import infonce, profile_embeddings, profile_texts_to_embeddings, user_means
+from glta.semantic import infonce, profile_embeddings, user_means
 from glta.training import evaluate, fit, evaluate_test
 
 BASELINES = ["hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen"]
 
 
 @pytest.fixture(scope="module")
-def encoder():
-    from glta.text.encoder import TextEncoder
-
-    return TextEncoder()
-
-
-@pytest.fixture(scope="module")
-def profiles(synthetic, encoder):
-    """Stand-in "LLM profiles" written from training data only (the learning mechanics, not the LLM, are tested)."""
-    items = [f"An item for fans of {synthetic.item_description(i)}." for i in range(synthetic.n_items)]
-    users = []
-    for u in range(synthetic.n_users):
-        history = synthetic.train[u].indices[:8]
-        users.append("This user likes " + ", ".join(synthetic.item_description(int(i)) for i in history))
-    return profile_texts_to_embeddings(synthetic, users, items, encoder)
+def profiles(synthetic):
+    """Stand-in text embeddings with the signal LLM profiles would carry, made in no time (the learning mechanics are
+    tested here, not the text encoder: tests/test_encoder.py tests MiniLM): an item's vector is a fixed random code of
+    its genres plus a little of its own, a user's the normalised mean over their training items."""
+    rng = np.random.default_rng(0)
+    item_genres = [text.split(", ") for text in synthetic.item_text["genres"]]
+    names = sorted({genre for genres in item_genres for genre in genres})
+    codes = {genre: rng.standard_normal(384) for genre in names}
+    items = np.stack([sum(codes[g] for g in genres) for genres in item_genres])
+    items += 0.3 * rng.standard_normal(items.shape)
+    items /= np.linalg.norm(items, axis=1, keepdims=True)
+    users = np.asarray(synthetic.train @ items) / np.maximum(synthetic.train.sum(axis=1), 1)
+    users /= np.maximum(np.linalg.norm(users, axis=1, keepdims=True), 1e-12)
+    return torch.from_numpy(users.astype(np.float32)), torch.from_numpy(items.astype(np.float32))
 
 
 def build(method, dataset, profiles):

@@ -88,10 +88,13 @@ def test_two_processes_generate_the_texts_one_process_generates(tmp_path):
     """Greedy texts dealt out by batch to two processes, each writing its own shard: after the merge the cache holds
     exactly the one-process texts, and no shard is left behind."""
     common = ["text", "generate", "synthetic", "--limit", "6", "generation.max_new_tokens=4",
-              "generation.batch_size=2", "--no-progress"]
+              "generation.batch_size=2", "generation.max_history_items=2", "--no-progress"]
+    llm = Path(os.environ["GLTA_CACHE_DIR"]) / "llm"  # the session's converted LLM: not converted again (~30 s)
+    llm.mkdir(parents=True, exist_ok=True)
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "llm").symlink_to(llm)
     alone = _glta([sys.executable], *common, env={"GLTA_CACHE_DIR": str(tmp_path / "one")})
-    (tmp_path / "two").mkdir()
-    (tmp_path / "two" / "llm").symlink_to(tmp_path / "one" / "llm")  # the converted LLM, not converted again
     together = _glta(_two(), *common, env={"GLTA_CACHE_DIR": str(tmp_path / "two")})
     assert "6 generated of      6" in alone.stdout and together.stdout.count("6 generated of      6") == 2
     for kind in ("profile", "prediction"):
