@@ -28,6 +28,21 @@ def test_version_is_the_packages(capsys):
     assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"glta {declared}"
 
 
+def test_help_and_version_start_without_loading_torch():
+    """The parser names every method without importing one (torch costs seconds to import): `glta --help` answers at
+    once, and each name still resolves to its class."""
+    import subprocess
+    import sys
+
+    from glta.methods import METHOD_NAMES, method_class
+
+    probe = ("import sys; from glta.cli import build_parser; build_parser().format_help(); "
+             "print(sorted(m for m in ('torch', 'numpy', 'transformers') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+    assert all(method_class(name).method == name for name in METHOD_NAMES)
+
+
 def test_data_stats_json(capsys):
     assert main(["data", "stats", "synthetic", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)

@@ -300,10 +300,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="dotted config overrides anywhere on the line, e.g. train.lr=0.01 model.layers=2")
 
-    from glta.methods import METHODS
+    from glta.methods import METHOD_NAMES
 
     train_parser = commands.add_parser("train", help="train and evaluate a method; writes a results file")
-    train_parser.add_argument("method", choices=sorted(METHODS))
+    train_parser.add_argument("method", choices=METHOD_NAMES)
     add_train_args(train_parser)
     train_parser.set_defaults(func=cmd_train)
 
@@ -312,7 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train every point of a grid (resumable: finished points are reused) and keep the one with the "
                     "best validation NDCG@10, e.g. glta tune hccf --dataset ml-1m --grid train.lr=0.001,0.01 "
                     "--grid model.ssl_weight=0.001,0.01")
-    tune_parser.add_argument("method", choices=sorted(METHODS))
+    tune_parser.add_argument("method", choices=METHOD_NAMES)
     tune_parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                              help="a config key and its candidate values (repeatable)")
     tune_parser.add_argument("--dataset", required=True, help="built-in data set name")

@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from glta.errors import ConfigError
-from glta.models.closed_form import EASE, GFCF
-from glta.models.glta import GLTA, GLTAPlus
-from glta.models.hccf import HCCF
-from glta.models.lightgcn import LightGCN
-from glta.models.plus import HCCFPlus, LightGCNPlus
-from glta.models.popularity import Popularity
-from glta.models.rlmrec import RLMRecCon, RLMRecGen
-from glta.recommender import Recommender
+import importlib
+from typing import TYPE_CHECKING
 
-METHODS: dict[str, type[Recommender]] = {
-    "lightgcn": LightGCN, "hccf": HCCF, "lightgcn_plus": LightGCNPlus, "hccf_plus": HCCFPlus,
-    "rlmrec_con": RLMRecCon, "rlmrec_gen": RLMRecGen, "glta": GLTA, "glta_plus": GLTAPlus, "pop": Popularity,
-    "ease": EASE, "gfcf": GFCF}
+from glta.errors import ConfigError
+
+if TYPE_CHECKING:
+    from glta.recommender import Recommender
+
+# name -> "module:Class"; a class is imported when it is first asked for, so that `glta --help` and the parser
+# that lists these names start without loading torch
+WHERE: dict[str, str] = {
+    "lightgcn": "glta.models.lightgcn:LightGCN", "hccf": "glta.models.hccf:HCCF",
+    "lightgcn_plus": "glta.models.plus:LightGCNPlus", "hccf_plus": "glta.models.plus:HCCFPlus",
+    "rlmrec_con": "glta.models.rlmrec:RLMRecCon", "rlmrec_gen": "glta.models.rlmrec:RLMRecGen",
+    "glta": "glta.models.glta:GLTA", "glta_plus": "glta.models.glta:GLTAPlus",
+    "pop": "glta.models.popularity:Popularity", "ease": "glta.models.closed_form:EASE",
+    "gfcf": "glta.models.closed_form:GFCF"}
+METHOD_NAMES: tuple[str, ...] = tuple(sorted(WHERE))
 
 
 def method_class(name: str) -> type[Recommender]:
-    if name not in METHODS:
-        raise ConfigError(f"unknown method '{name}'; known methods: {', '.join(sorted(METHODS))}")
-    return METHODS[name]
+    if name not in WHERE:
+        raise ConfigError(f"unknown method '{name}'; known methods: {', '.join(METHOD_NAMES)}")
+    module, cls = WHERE[name].split(":")
+    return getattr(importlib.import_module(module), cls)

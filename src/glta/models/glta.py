@@ -42,10 +42,10 @@ def graph_embeddings_path(dataset: RecDataset, graph: str) -> Path:
     """Where the frozen node embeddings of ``model.graph`` are: ``runs/<dataset>/<graph>/embeddings.safetensors``,
     written by training that method. Only the LightGCN family qualifies: GLTA+'s residual and fusion read a node pair's
     score as the dot product of their embeddings, as LightGCN and its text-aligned variants score."""
-    from glta.methods import METHODS
+    from glta.methods import METHOD_NAMES, method_class
     from glta.models.lightgcn import LightGCN
 
-    family = sorted(name for name, cls in METHODS.items() if issubclass(cls, LightGCN))
+    family = [name for name in METHOD_NAMES if issubclass(method_class(name), LightGCN)]
     if graph not in family:
         raise ConfigError(f"model.graph={graph}: GLTA projects the embeddings of a LightGCN-family method; choose one "
                           f"of {', '.join(family)}")
