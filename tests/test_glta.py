@@ -21,6 +21,8 @@ def make(dataset, llm, **overrides):
     torch.manual_seed(0)
     embeddings = (torch.randn(dataset.n_users, 16), torch.randn(dataset.n_items, 16))
     overrides.setdefault("missing_texts", "empty")  # the synthetic set has no LLM-written texts
+    # IA batches have their own size (train_batches' argument sizes UA's): a few samples keep a step of the LLM short
+    overrides.setdefault("ia_batch_size", 4)
     config = GLTAConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16, **overrides)
     return GLTA(dataset, config, llm=llm, embeddings=embeddings)
 
@@ -196,7 +198,7 @@ def test_glta_learns_on_synthetic(synthetic, llm):
     """A few UA steps lower the GLLM loss (the head and projectors learn through the frozen LLM)."""
     model = make(synthetic, llm, use_ia=False)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    batch = next(model.train_batches(np.random.default_rng(0), 16))
+    batch = next(model.train_batches(np.random.default_rng(0), 8))
     losses = []
     for _ in range(8):
         optimizer.zero_grad()
@@ -353,6 +355,11 @@ def test_prefix_store_shared_by_two_runs(synthetic, llm, tmp_path):
     assert filled == [6]
 
 
+# IA runs of a few steps on short prompts (one sample a batch, three items of 24 characters a sample): a step of the
+# LLM, forward and backward, is then a fraction of a second on a CPU instead of seconds
+SMALL_IA = dict(prefix_cache=False, ia_batch_size=1, ia_group_size=3, item_text_chars=24)
+
+
 def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monkeypatch):
     """A second run whose IA stage is the same (only UA settings differ) reuses the first run's IA result exactly;
     a change to an IA setting trains IA again."""
@@ -366,10 +373,10 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
     full = Prompts.ia_batches
     monkeypatch.setattr(Prompts, "ia_batches", lambda self, rng: itertools.islice(full(self, rng), 1))  # one step
     train = TrainConfig(seed=3, batch_size=32)  # GLTA's own default (the fit loop's 8,192 would not fit)
-    first = make(synthetic, llm, prefix_cache=False, ia_batch_size=2)
+    first = make(synthetic, llm, **SMALL_IA, ia_epochs=1)
     summary = run_stages(first, train, progress=False, log=lambda _: None)
     assert "ia_reused" not in summary and first.stage == "ua"
-    second = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, use_profile=False, target_mode="disjoint")
+    second = make(synthetic, llm, **SMALL_IA, ia_epochs=1, use_profile=False, target_mode="disjoint")
     torch.manual_seed(1)
     second.item_projector.reset_parameters()
     reused = run_stages(second, train, progress=False, log=lambda _: None)
@@ -377,7 +384,7 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
     for name in ("item_projector", "head"):
         for key, value in getattr(first, name).state_dict().items():
             assert torch.equal(value, getattr(second, name).state_dict()[key]), f"{name}.{key}"
-    other = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_lr=5e-3)
+    other = make(synthetic, llm, **SMALL_IA, ia_epochs=1, ia_lr=5e-3)
     assert "ia_reused" not in run_stages(other, train, progress=False, log=lambda _: None)
 
 
@@ -397,8 +404,8 @@ def test_a_run_waits_for_another_training_the_same_ia_stage_and_reuses_it(synthe
     full = Prompts.ia_batches
     monkeypatch.setattr(Prompts, "ia_batches", lambda self, rng: itertools.islice(full(self, rng), 1))
     train = TrainConfig(seed=3, batch_size=32)
-    first = make(synthetic, llm, prefix_cache=False, ia_batch_size=2)
-    second = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, use_profile=False)
+    first = make(synthetic, llm, **SMALL_IA, ia_epochs=1)
+    second = make(synthetic, llm, **SMALL_IA, ia_epochs=1, use_profile=False)
     stage = first.stages(train)[0]
     assert stage.cache == second.stages(train)[0].cache
     lock = stage.cache.with_name(stage.cache.name.split(".")[0] + ".lock")
@@ -439,7 +446,7 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
     trained = {}
     for name in ("straight", "interrupted"):
         monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / name))
-        model = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_epochs=3)
+        model = make(synthetic, llm, **SMALL_IA, ia_epochs=3)
         if name == "interrupted":
             epoch_loop, calls, write = training.train_epoch, [], training.WithinEpoch.__call__
 
@@ -465,7 +472,7 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
             monkeypatch.setattr(training, "train_epoch",
                                 lambda *args, **kwargs: resumed_epochs.append(kwargs["skip"]) or epoch_loop(*args,
                                                                                                           **kwargs))
-            model = make(synthetic, llm, prefix_cache=False, ia_batch_size=2, ia_epochs=3)
+            model = make(synthetic, llm, **SMALL_IA, ia_epochs=3)
             torch.manual_seed(99)  # a fresh process: nothing of the first attempt's random state is left
             messages = []
             summary = run_stages(model, train, progress=False, log=messages.append, commit="2222222")
@@ -528,6 +535,7 @@ def make_plus(dataset, llm, **overrides):
     torch.manual_seed(0)
     embeddings = (torch.randn(dataset.n_users, 16), torch.randn(dataset.n_items, 16))
     overrides.setdefault("missing_texts", "empty")
+    overrides.setdefault("ia_batch_size", 4)  # as make()
     config = GLTAPlusConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16, **overrides)
     return GLTAPlus(dataset, config, llm=llm, embeddings=embeddings)
 
