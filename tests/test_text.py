@@ -59,7 +59,7 @@ def test_history_budget_sampling_and_trimming(llm, synthetic):
 
 
 def test_generation_is_batched_cached_and_resumable(llm, synthetic, monkeypatch):
-    config = GenerationConfig(max_new_tokens=6, batch_size=4)
+    config = GenerationConfig(max_new_tokens=6, batch_size=4, max_history_items=2)  # short prompts: quick
     users = np.arange(6)
     first = generate_user_texts(llm, synthetic, ("profile",), config, users, progress=False)
     assert first[0].generated == 6
@@ -109,7 +109,7 @@ def test_each_generation_logs_its_rate_for_planning_even_when_interrupted(llm, s
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
     dtype = str(llm.dtype).removeprefix("torch.")
     assert measured_rate("cpu", dtype) is None  # nothing generated on this "machine" yet
-    config = GenerationConfig(max_new_tokens=4, batch_size=2)
+    config = GenerationConfig(max_new_tokens=4, batch_size=2, max_history_items=2)
     generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(4), progress=False)
     original, calls = module.generate_batch, []
 
@@ -165,12 +165,13 @@ def test_offline_errors_name_the_local_path_option():
 def test_text_cli_generate_and_show(llm, capsys):
     from glta.cli import main
 
+    # settings no other test uses, so that these texts are generated here (tests/test_crash.py: 5 new tokens)
     assert main(["text", "generate", "synthetic", "--limit", "3", "--no-progress",
-                 "generation.max_new_tokens=5", "generation.batch_size=3"]) == 0
+                 "generation.max_new_tokens=4", "generation.batch_size=3", "generation.max_history_items=2"]) == 0
     out = capsys.readouterr().out
-    assert "profile" in out and "prediction" in out
-    assert main(["text", "show", "synthetic", "--user", "0", "generation.max_new_tokens=5",
-                 "generation.batch_size=3"]) == 0
+    assert "profile" in out and "prediction" in out and out.count("3 generated of") == 2
+    assert main(["text", "show", "synthetic", "--user", "0", "generation.max_new_tokens=4",
+                 "generation.batch_size=3", "generation.max_history_items=2"]) == 0
     shown = capsys.readouterr().out
     assert "=== profile prompt" in shown and "not generated yet" not in shown
     assert main(["text", "generate", "synthetic", "generation.nope=1"]) == 2
