@@ -12,18 +12,18 @@ if TYPE_CHECKING:
 
 # name -> "module:Class"; a class is imported when it is first asked for, so that `glta --help` and the parser
 # that lists these names start without loading torch
-WHERE: dict[str, str] = {
+_WHERE: dict[str, str] = {
     "lightgcn": "glta.models.lightgcn:LightGCN", "hccf": "glta.models.hccf:HCCF",
     "lightgcn_plus": "glta.models.plus:LightGCNPlus", "hccf_plus": "glta.models.plus:HCCFPlus",
     "rlmrec_con": "glta.models.rlmrec:RLMRecCon", "rlmrec_gen": "glta.models.rlmrec:RLMRecGen",
     "glta": "glta.models.glta:GLTA", "glta_plus": "glta.models.glta:GLTAPlus",
     "pop": "glta.models.popularity:Popularity", "ease": "glta.models.closed_form:EASE",
     "gfcf": "glta.models.closed_form:GFCF"}
-METHOD_NAMES: tuple[str, ...] = tuple(sorted(WHERE))
+METHOD_NAMES: tuple[str, ...] = tuple(sorted(_WHERE))
 
 
 def method_class(name: str) -> type[Recommender]:
-    if name not in WHERE:
+    if name not in _WHERE:
         raise ConfigError(f"unknown method '{name}'; known methods: {', '.join(METHOD_NAMES)}")
-    module, cls = WHERE[name].split(":")
+    module, cls = _WHERE[name].split(":")
     return getattr(importlib.import_module(module), cls)
