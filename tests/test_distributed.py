@@ -89,7 +89,7 @@ def test_two_processes_generate_the_texts_one_process_generates(tmp_path):
     exactly the one-process texts, and no shard is left behind."""
     common = ["text", "generate", "synthetic", "--limit", "6", "generation.max_new_tokens=4",
               "generation.batch_size=2", "generation.max_history_items=2", "--no-progress"]
-    llm = Path(os.environ["GLTA_CACHE_DIR"]) / "llm"  # the session's converted LLM: not converted again (~30 s)
+    llm = Path(os.environ["GLTA_CACHE_DIR"]) / "llm"  # the session's converted LLM: the GGUF is not converted again
     llm.mkdir(parents=True, exist_ok=True)
     for name in ("one", "two"):
         (tmp_path / name).mkdir()

@@ -356,7 +356,7 @@ def test_prefix_store_shared_by_two_runs(synthetic, llm, tmp_path):
 
 
 # IA runs of a few steps on short prompts (one sample a batch, three items of 24 characters a sample): a step of the
-# LLM, forward and backward, is then a fraction of a second on a CPU instead of seconds
+# LLM, forward and backward, then reads 1 x 65 tokens instead of 2 x 142 (measured on the synthetic set)
 SMALL_IA = dict(prefix_cache=False, ia_batch_size=1, ia_group_size=3, item_text_chars=24)
 
 
