@@ -334,6 +334,9 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
     GLTA jobs of different data sets side by side wait on the disk (docs/glta.md, Compute: 61% of a core against
     99%), while a job of another data set still beats an idle slot."""
     logs.mkdir(parents=True, exist_ok=True)
+    # the jobs write their logs with --no-progress, which reaches the bars of this project and of transformers'
+    # logging; this also silences the plain tqdm bars inside libraries (transformers' GGUF conversion)
+    env = dict(env, TQDM_DISABLE="1")
     report: dict[str, dict] = {}
     pending, running = list(jobs), {}
     stores = {job.name: job.store for job in jobs}

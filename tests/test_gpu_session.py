@@ -162,6 +162,18 @@ def test_jobs_run_side_by_side_after_what_they_need_until_the_deadline(gpu_sessi
     assert time.time() - began < 6 + 10  # interrupted, not killed after the grace (also when run in the background)
 
 
+def test_a_jobs_log_keeps_no_library_progress_bar(gpu_session, tmp_path):
+    """A plain tqdm bar inside a library (transformers' GGUF conversion draws one its progress switch does not
+    reach) stays out of a job's log; the job's own lines stay in it."""
+    import time
+
+    bar = "from tqdm import tqdm; [None for _ in tqdm(range(3), desc='converting')]; print('own line')"
+    report = gpu_session.run_jobs([gpu_session.Job("bar", _python(bar))], {}, deadline=time.time() + 60, slots=1,
+                                  logs=tmp_path / "logs", poll=0.1)
+    assert report["bar"]["status"] == "complete"
+    assert (tmp_path / "logs" / "bar.log").read_text() == "own line\n"
+
+
 def test_a_job_of_two_slots_waits_for_room_and_holds_back_the_jobs_after_it(gpu_session, tmp_path):
     import time
 
