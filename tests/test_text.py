@@ -133,6 +133,26 @@ def test_each_generation_logs_its_rate_for_planning_even_when_interrupted(llm, s
     assert measured_rate("cpu", dtype, ("profile",))[1] == 2 and measured_rate("cpu", dtype, ("item_profile",)) is None
 
 
+def test_a_run_without_a_progress_bar_logs_how_far_it_got(llm, synthetic, monkeypatch, tmp_path, capsys):
+    """A background job (``--no-progress``) says now and then how many texts it wrote, its rate and the time left;
+    with a bar it prints no such lines."""
+    import glta.text.generate as module
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(module, "LOG_SECONDS", 0.0)  # a line after every batch
+    monkeypatch.setattr(module, "generate_batch",
+                        lambda llm, prefixes, suffixes, config: {k: (["a text"] * len(prefixes), 3) for k in suffixes})
+    config = GenerationConfig(batch_size=2, max_history_items=2)
+    generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(5), progress=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == [
+        "user texts: 4 of 10 responses written", "user texts: 8 of 10 responses written",
+        "user texts: 10 of 10 responses written"]
+    assert "/s, ~0.0 h left at that rate" in lines[0]
+    generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(5, 9), progress=True)
+    assert "responses written" not in capsys.readouterr().out
+
+
 def test_torn_cache_line_is_skipped_and_appends_stay_readable(tmp_path):
     cache = TextCache(tmp_path / "t.jsonl")
     cache.append([{"key": "u1", "history": "h", "text": "a"}])

@@ -36,6 +36,7 @@ from glta.text.text_cache import TextCache
 TEMPLATES = Path(__file__).parent / "templates"
 USER_KINDS = ("profile", "prediction")
 HISTORY_SLOT = "{history}"
+LOG_SECONDS = 600.0  # without a progress bar, a line this often says how far the texts got (a background job's log)
 
 
 @dataclass
@@ -345,8 +346,9 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         shard = procs.rank if procs.distributed else None
         writers = {kind: TextCache(caches[kind].path, shard) for kind in kinds}
         torch.manual_seed(config.seed)
-        bar = tqdm(total=sum(map(len, mine)) * len(kinds), desc=desc, unit="resp",
-                   disable=not progress or not procs.is_main)
+        total = sum(map(len, mine)) * len(kinds)
+        bar = tqdm(total=total, desc=desc, unit="resp", disable=not progress or not procs.is_main)
+        logged, written = started, 0
         try:
             for batch in mine:
                 suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
@@ -358,8 +360,12 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
                     stats[kind][0] += len(batch)
                     stats[kind][1] += produced
                 bar.update(len(batch) * len(kinds))
+                written += len(batch) * len(kinds)
                 tokens = sum(s[1] for s in stats.values())
                 bar.set_postfix(new_tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
+                if not progress and procs.is_main and time.time() - logged >= LOG_SECONDS:
+                    print(_progress_line(desc, written, total, time.time() - started, procs.world), flush=True)
+                    logged = time.time()
         finally:  # an interrupted run's rate counts too
             bar.close()
             log_rate(llm, kinds, sum(s[0] for s in stats.values()), sum(s[1] for s in stats.values()),
@@ -379,6 +385,15 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
     share = seconds / max(len(kinds), 1)  # kinds share each prefill: split the time evenly
     return [GenerationReport(kind, count, stats[kind][0], share if stats[kind][0] else 0.0, stats[kind][1],
                              caches[kind].path) for kind in kinds]
+
+
+def _progress_line(desc: str, done: int, total: int, seconds: float, world: int) -> str:
+    """What a run without a progress bar logs now and then: this process's responses written, its rate and the time
+    left at that rate (the other processes of a distributed run write their shares beside it)."""
+    rate = done / seconds if seconds > 0 else 0.0
+    left = f"~{(total - done) / rate / 3600:.1f} h left at that rate" if rate > 0 else "no rate yet"
+    share = f" (this process's share; {world} processes)" if world > 1 else ""
+    return f"{desc}: {done:,} of {total:,} responses written{share}, {rate:.2f}/s, {left}"
 
 
 def generate_user_texts(llm, dataset: RecDataset, kinds=USER_KINDS, config: GenerationConfig | None = None,
