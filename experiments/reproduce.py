@@ -327,9 +327,11 @@ def print_commands(left: Left) -> None:
               f"{left.no_lightgcn[0]}`)")
 
 
-def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True) -> list:
+def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False) -> list:
     """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
-    LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run.
+    LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
+    (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
+    starting every long one; a job with no like run measured goes last either way).
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
     a 2-core machine, docs/glta.md) taking two of them. Without ``llm``, only the jobs that never run the LLM: the
     graph baselines, the references and RLMRec where its texts are written (a CPU without hardware bf16, where the
@@ -379,10 +381,14 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True) -> li
 
     # longest first by a like run's measured time; a job without one goes last, Table 2's GLTA and GLTA+ rows before
     # the ablations (issue 14's order when compute runs short)
-    rest = sorted((job for job in jobs if job not in first),
-                  key=lambda job: (left.seconds.get(job.cell, 0.0),
-                                   job.cell is not None and job.cell[1] in ("default", "glta_plus")),
-                  reverse=True)
+    def main_row(job) -> bool:
+        return job.cell is not None and job.cell[1] in ("default", "glta_plus")
+
+    rest = [job for job in jobs if job not in first]
+    if shortest_first:
+        rest.sort(key=lambda job: (not left.seconds.get(job.cell), left.seconds.get(job.cell, 0.0), not main_row(job)))
+    else:
+        rest.sort(key=lambda job: (left.seconds.get(job.cell, 0.0), main_row(job)), reverse=True)
     return first + rest
 
 
@@ -397,7 +403,8 @@ def prefix_store(dataset: str, name: str) -> str | None:
                               model.use_prediction)))
 
 
-def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path, llm: bool = True) -> None:
+def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path, llm: bool = True,
+              shortest_first: bool = False) -> None:
     """Run what ``plan`` lists as left (without ``llm``: what never runs the LLM), ``workers`` jobs side by side (one
     thread each), until done or ``hours`` have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its
     checkpoint and the same command continues it. Then rebuild ``results/paper/``."""
@@ -406,7 +413,7 @@ def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path
 
     from gpu_session import run_jobs
 
-    jobs = queue_jobs(plan(datasets), logs, workers, llm)
+    jobs = queue_jobs(plan(datasets), logs, workers, llm, shortest_first)
     if not jobs:
         print("nothing left to train")
     else:
@@ -495,13 +502,17 @@ def main() -> None:
     parser.add_argument("--no-llm", action="store_true",
                         help="with --jobs: leave out every job that runs the LLM (texts, GLTA, GLTA+ and their seeds): "
                              "for a CPU without hardware bf16, where the LLM runs in fp32, several times slower")
+    parser.add_argument("--shortest-first", action="store_true",
+                        help="with --jobs: after the texts and frozen LightGCN, the shortest jobs first (by a like "
+                             "run's measured time) instead of the longest: whole cells finish within a session")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     try:
         if args.plan:
             print_commands(plan(args.datasets))
         elif args.jobs:
-            run_queue(args.datasets, args.jobs, args.hours, Path(args.logs), llm=not args.no_llm)
+            run_queue(args.datasets, args.jobs, args.hours, Path(args.logs), llm=not args.no_llm,
+                      shortest_first=args.shortest_first)
         elif args.report:
             report(args.datasets)
         else:

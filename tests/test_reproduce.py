@@ -170,6 +170,21 @@ def test_glta_seeds_are_queued_after_their_texts_and_frozen_lightgcn(reproduce, 
     assert jobs["seed-ml-100k-default-2026"].command[-7:-2] == ["--names", "default", "--seeds", "2026", "--threads"]
 
 
+def test_shortest_first_finishes_short_cells_first_and_still_starts_with_what_glta_waits_for(reproduce, tmp_path):
+    left = reproduce.Left(texts=["ml-1m"], glta_seeds={"ml-1m": ["glta_plus"]}, seeds={"ml-1m": ["hccf"]},
+                          glta={"ml-1m": ["no_ia", "default"]}, no_lightgcn=["ml-1m"],
+                          seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-1m", "hccf"): 220.0,
+                                   ("ml-1m", "default"): 28000.0, ("ml-1m", "no_ia"): 28000.0})
+    names = [job.name for job in reproduce.queue_jobs(left, tmp_path, shortest_first=True)]
+    assert names == ["texts-ml-1m", "pretrain-ml-1m", "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027",
+                     "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027", "glta-ml-1m-default",
+                     "glta-ml-1m-no_ia"]  # equal times: Table 2's row before the ablation
+    longest = [job.name for job in reproduce.queue_jobs(left, tmp_path)]
+    assert longest[:2] == names[:2] and longest[2:] == ["glta-ml-1m-default", "glta-ml-1m-no_ia",
+                                                        "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027",
+                                                        "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]
+
+
 def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reproduce, monkeypatch, tmp_path):
     import json
 
