@@ -121,7 +121,7 @@ def text_rate() -> tuple[float | None, str]:
     """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
     comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else a
     benchmark in benchmarks/results/ (``generation_*.json``) made in the precision this CPU runs the LLM in, else one
-    made in another, with a caveat (no hardware bf16: fp32, several times slower; README, "Measured so far")."""
+    made in another, with a caveat (no hardware bf16: fp32, several times slower; docs/measurements.md)."""
     local = local_rate(USER_KINDS)
     if local:
         rate, calls = local

@@ -82,7 +82,7 @@ def provenance_status(prov: dict) -> str:
 
 def machine() -> dict:
     """Where a run ran. ``amx`` and ``bf16`` tell CPUs with the same model name apart: bf16 matmuls are ~4x faster
-    with AMX, and without hardware bf16 the LLM runs in fp32, several times slower (README, "Measured so far")."""
+    with AMX, and without hardware bf16 the LLM runs in fp32, several times slower (docs/measurements.md)."""
     model, flags = cpu_info()
     return {"host": platform.node(), "platform": platform.platform(), "cpu": model or platform.processor(),
             "amx": "amx_bf16" in flags if flags else None, "bf16": cpu_has_bf16() if flags else None,
