@@ -156,16 +156,20 @@ def benchmark_source(record: dict) -> str:
     return " (benchmark" + "".join(f", {part}" for part in parts) + ")"
 
 
-def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item_rate: float | None) -> str:
+def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item_rate: float | None,
+               per_process: bool = False) -> str:
     """`` (~H h on this CPU ...)`` for the ``texts`` left to write (kind -> count) at one process's rates: the user
-    texts' (``text_rate``) and the item profiles' where this machine has measured it (else the user texts')."""
+    texts' (``text_rate``) and the item profiles' where this machine has measured it (else the user texts'). A rate
+    ``per_process`` (this machine's own calls, one thread a process) also gets the time of the queue's two processes
+    (``--jobs 2``), which write side by side at twice the rate (docs/glta.md)."""
     if not user_rate or not sum(texts.values()):
         return ""
     item_rate = item_rate or user_rate
     seconds = sum(n for kind, n in texts.items() if kind != "item_profile") / user_rate + \
         texts.get("item_profile", 0) / item_rate
     rate = f"{user_rate:.1f}" + (f" (item profiles {item_rate:.1f})" if item_rate != user_rate else "")
-    return (f" (~{seconds / 3600:.1f} h on this CPU at the measured {rate} responses/s{caveat}; "
+    queue = f", ~{seconds / 2 / 3600:.1f} h for the two processes of `--jobs 2`" if per_process else ""
+    return (f" (~{seconds / 3600:.1f} h on this CPU at the measured {rate} responses/s{caveat}{queue}; "
             "minutes on a lent GPU: experiments/gpu_session.py)")
 
 
@@ -186,6 +190,7 @@ class Left:
 def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
     (user_rate, caveat), item = text_rate(), local_rate(("item_profile",))
+    per_process = local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
     left = Left()
     for dataset in datasets:
         print(f"== {dataset}")
@@ -194,7 +199,7 @@ def plan(datasets: list[str]) -> Left:
         plan_baselines(dataset, left, texts_written=not unwritten)
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
-              + text_hours(texts, user_rate, caveat, item[0] if item else None))
+              + text_hours(texts, user_rate, caveat, item[0] if item else None, per_process))
         if unwritten:
             left.texts.append(dataset)
         plan_glta(dataset, left)

@@ -211,6 +211,8 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reprodu
     assert "~2.5 h on this CPU at the measured 1.0 (item profiles 4.0) responses/s" in \
         reproduce.text_hours(left, rate, source, 4.0)
     assert "~4.0 h" in reproduce.text_hours(left, rate, source, None)
+    assert "responses/s a process, this machine's 2 calls, ~1.2 h for the two processes of `--jobs 2`" in \
+        reproduce.text_hours(left, rate, source, 4.0, per_process=True)  # 2.5 h at one process's rate
     assert reproduce.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write
 
 
