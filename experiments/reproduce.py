@@ -384,8 +384,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
             if reads_llm(job) and job.cell[0] == dataset:
                 job.after += (name,)
 
-    # longest first by a like run's measured time; a job without one goes last, Table 2's GLTA and GLTA+ rows before
-    # the ablations (issue 14's order when compute runs short)
+    # longest (or shortest) first by a like run's measured time; a job without one goes last, Table 2's GLTA and
+    # GLTA+ rows before the ablations of equal time (issue 14's order when compute runs short)
     def main_row(job) -> bool:
         return job.cell is not None and job.cell[1] in ("default", "glta_plus")
 
