@@ -348,7 +348,7 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         torch.manual_seed(config.seed)
         total = sum(map(len, mine)) * len(kinds)
         bar = tqdm(total=total, desc=desc, unit="resp", disable=not progress or not procs.is_main)
-        logged, written = started, 0
+        logged = started
         try:
             for batch in mine:
                 suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
@@ -360,10 +360,10 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
                     stats[kind][0] += len(batch)
                     stats[kind][1] += produced
                 bar.update(len(batch) * len(kinds))
-                written += len(batch) * len(kinds)
                 tokens = sum(s[1] for s in stats.values())
                 bar.set_postfix(new_tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
                 if not progress and procs.is_main and time.time() - logged >= LOG_SECONDS:
+                    written = sum(s[0] for s in stats.values())
                     print(_progress_line(desc, written, total, time.time() - started, procs.world), flush=True)
                     logged = time.time()
         finally:  # an interrupted run's rate counts too
