@@ -336,14 +336,16 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
-    starting every long one; a job with no like run measured goes last either way).
+    starting every long one; a job with no like run measured goes last either way). Ahead of all of them, in that
+    order among themselves, the jobs an earlier queue on this machine started (their log is in ``logs``): their
+    checkpoints and caches are here, and a later session may get a fresh machine without them.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
     a 2-core machine, docs/glta.md) taking two of them. Without ``llm``, only the jobs that never run the LLM: the
     graph baselines, the references and RLMRec where its texts are written (a CPU without hardware bf16, where the
     LLM runs in fp32, leaves the texts and GLTA to a lent GPU)."""
     import dataclasses
 
-    from gpu_session import Job, session_jobs
+    from gpu_session import Job, log_name, session_jobs
 
     from glta.text.generate import GenerationConfig
 
@@ -394,7 +396,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         rest.sort(key=lambda job: (not left.seconds.get(job.cell), left.seconds.get(job.cell, 0.0), not main_row(job)))
     else:
         rest.sort(key=lambda job: (left.seconds.get(job.cell, 0.0), main_row(job)), reverse=True)
-    return first + rest
+    queue = first + rest
+    started = [job for job in queue if (logs / log_name(job.name)).exists()]
+    return started + [job for job in queue if job not in started]
 
 
 def prefix_store(dataset: str, name: str) -> str | None:

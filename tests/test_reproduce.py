@@ -185,6 +185,19 @@ def test_shortest_first_finishes_short_cells_first_and_still_starts_with_what_gl
                                                         "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]
 
 
+def test_jobs_an_earlier_queue_started_here_go_first_in_either_order(reproduce, tmp_path):
+    left = reproduce.Left(texts=["amazon-scientific"], glta_seeds={"ml-1m": ["glta_plus"]}, seeds={"ml-1m": ["hccf"]},
+                          seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-1m", "hccf"): 220.0})
+    fresh = [job.name for job in reproduce.queue_jobs(left, tmp_path, shortest_first=True)]
+    assert fresh[0] == "texts-amazon-scientific"
+    for name in ("seed-ml-1m-glta_plus-2027", "seed-ml-1m-glta_plus-2026"):  # cut off by an earlier deadline
+        (tmp_path / f"{name}.log").write_text("=== glta_plus seed\n")
+    for shortest_first in (True, False):
+        names = [job.name for job in reproduce.queue_jobs(left, tmp_path, shortest_first=shortest_first)]
+        assert names[:3] == ["seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027", "texts-amazon-scientific"]
+        assert sorted(names) == sorted(fresh)
+
+
 def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reproduce, monkeypatch, tmp_path):
     import json
 
