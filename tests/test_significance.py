@@ -78,3 +78,39 @@ def test_seeds_without_per_user_values_are_left_out_of_the_user_average_only():
     assert result.user_seeds == (2, 3)
     assert result.mean_a == pytest.approx(0.7)  # users 0 and 1 averaged over the two seeds that have them
     assert result.ttest_p == pytest.approx(ttest_rel([0.9, 0.6, 0.8], [0.5, 0.62, 0.41]).pvalue)  # every seed
+
+
+def test_glta_is_also_tested_against_its_own_frozen_backbone_not_only_the_graph_models_seed_average(
+        tmp_path, experiment):
+    """A GLTA cell's seeds all project one frozen LightGCN run (the main one); when that run is a lucky seed, GLTA
+    level with it still beats LightGCN's seed average, so the table tests against the backbone run too."""
+    import json
+
+    significance = experiment("significance")
+
+    def write(name: str, values: dict[int, float], graph_run: str | None = None) -> None:
+        rec = record(values)
+        rec["metrics"]["valid"] = {"N@10": rec["metrics"]["test"]["N@10"]}
+        rec["provenance"] = {"config": {"model": {"graph": "lightgcn"} if graph_run else {}}}
+        if graph_run:
+            rec["provenance"]["inputs"] = {"graph": "lightgcn", "graph_run": graph_run}
+        path = tmp_path / "d" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+
+    rng = np.random.default_rng(0)
+    lucky = {u: float(v) for u, v in enumerate(rng.uniform(0.3, 0.7, 200))}
+    write("lightgcn", lucky)
+    for seed in (2026, 2027):  # the backbone's other seeds are worse by 0.05 for every user
+        write(f"seeds/lightgcn-{seed}", {u: v - 0.05 for u, v in lucky.items()})
+    for seed in ("", "-2026", "-2027"):  # GLTA+ matches its backbone up to noise
+        name = "glta_plus" if not seed else f"seeds/glta_plus{seed}"
+        write(name, {u: v + float(rng.normal(0, 1e-3)) for u, v in lucky.items()}, "runs/d/lightgcn")
+    rows = {cells[2]: cells for row in significance.rows_for(tmp_path, "d")
+            if (cells := row.strip("| ").split(" | "))[1] == "GLTA+"}
+    assert float(rows["LightGCN"][5].rstrip("†")) < 0.05  # "ahead" of the seed average ...
+    backbone = rows["LightGCN, its frozen backbone (main run)"]
+    assert f"vs {np.mean(list(lucky.values())):.4f}" in backbone[3]  # the main run alone, not its seeds
+    assert float(backbone[5].rstrip("†")) > 0.05 and backbone[7] == "3 / 1"  # ... but level with its own backbone
+    write("seeds/glta_plus-2027", lucky, "runs/d/lightgcn-elsewhere")  # a seed that read another LightGCN run
+    assert not [row for row in significance.rows_for(tmp_path, "d") if "backbone" in row and "| GLTA+ |" in row]

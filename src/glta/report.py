@@ -201,9 +201,12 @@ def significance_note(rows) -> str:
                else []) + ([f"{', '.join(others)} against full GLTA"] if others else [])
     if not against:
         return ""
+    backbone = (f", and the tests of {' and '.join(tested)} against their own frozen backbone (the graph model's main "
+                "run, which every seed of theirs projects: a backbone that is a lucky seed of its model makes them "
+                "look ahead of its seed average)") if tested else ""
     return (f"\n§ differs at p < {SIGNIFICANT} (paired Wilcoxon signed-rank test over users on test N@10, averaged "
-            f"over seeds): {'; '.join(against)}. Every p-value, marked or not: `results/paper/significance.md` "
-            "(`experiments/significance.py`).\n")
+            f"over seeds): {'; '.join(against)}. Every p-value, marked or not{backbone}: "
+            "`results/paper/significance.md` (`experiments/significance.py`).\n")
 
 
 def unclean(record: dict) -> bool:
