@@ -184,6 +184,8 @@ class Left:
     seeds: dict[str, list[str]] = field(default_factory=dict)  # baseline cells short of SEEDS training seeds
     glta_seeds: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants and GLTA+ short of them
     no_lightgcn: list[str] = field(default_factory=list)  # data sets whose frozen LightGCN is not in runs/ here
+    # data set -> the other frozen graph models (LightGCN+, ...) its GLTA cells read (``model.graph``) not in runs/ here
+    no_graph: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
 
 
@@ -256,6 +258,12 @@ def plan_glta(dataset: str, left: Left) -> None:
     if (todo or dataset in left.glta_seeds) and \
             not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
         left.no_lightgcn.append(dataset)
+    from gpu_session import graphs_read
+
+    missing = [graph for graph in graphs_read(dataset, todo + left.glta_seeds.get(dataset, []))
+               if graph != "lightgcn" and not (Path("runs") / dataset / graph / "embeddings.safetensors").is_file()]
+    if missing:
+        left.no_graph[dataset] = missing
     for name in GLTA_VARIANTS:
         stale = name != "default" and records(Path("results"), dataset, name) and \
             not glta_variants.is_done(dataset, name)
@@ -330,6 +338,10 @@ def print_commands(left: Left) -> None:
         print("GLTA on " + ", ".join(left.no_lightgcn) + " reads a frozen LightGCN that is not here: a GPU call trains "
               "it there first and `collect` brings it back; the CPU queue trains it itself (`glta pretrain --dataset "
               f"{left.no_lightgcn[0]}`)")
+    for dataset, graphs in left.no_graph.items():
+        print(f"GLTA cells on {dataset} read {', '.join(graphs)} (`model.graph`), not trained here: the CPU queue trains "
+              f"{'them' if len(graphs) > 1 else 'it'} first; before a GPU call, `glta train {graphs[0]} --dataset "
+              f"{dataset}` here (its text embeddings stay on this machine)")
 
 
 def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False) -> list:
@@ -345,7 +357,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     LLM runs in fp32, leaves the texts and GLTA to a lent GPU)."""
     import dataclasses
 
-    from gpu_session import Job, log_name, session_jobs
+    from gpu_session import Job, graphs_read, log_name, session_jobs
 
     from glta.text.generate import GenerationConfig
 
@@ -385,6 +397,14 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         for job in jobs:
             if reads_llm(job) and job.cell[0] == dataset:
                 job.after += (name,)
+    for dataset, graphs in left.no_graph.items() if llm else []:  # another frozen graph a GLTA cell reads
+        for graph in graphs:  # its results file goes to the logs: Table 2's row stays the committed run
+            name = f"graph-{dataset}-{graph}"
+            first.append(Job(name, [sys.executable, "-m", "glta", "train", graph, "--dataset", dataset, "--out",
+                                    str(logs / f"{name}.json"), "--no-progress", "train.threads=1"]))
+            for job in jobs:
+                if reads_llm(job) and job.cell[0] == dataset and graph in graphs_read(dataset, [job.cell[1]]):
+                    job.after += (name,)
 
     # longest (or shortest) first by a like run's measured time; a job without one goes last, Table 2's GLTA and
     # GLTA+ rows before the ablations of equal time (issue 14's order when compute runs short)

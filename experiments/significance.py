@@ -3,9 +3,9 @@
     .venv/bin/python experiments/significance.py [--datasets ml-1m amazon-scientific goodreads-once ml-100k]
 
 For each data set: GLTA and GLTA+ against the best baseline (the paper's six, chosen by validation N@10), against
-LightGCN (its seeds) and against their own frozen backbone (the graph model's main run, whose embeddings every GLTA
-seed projects: a backbone seed that happens to beat the graph model's seed average would otherwise pass for a gain
-of GLTA's), each ablation and decoding mode (FL, AR) against full GLTA, and the paper's baseline claims: each text-aligned graph model against its
+LightGCN (its seeds) and against their own frozen backbone (the graph model's run whose embeddings the GLTA seeds
+projected, as their results record it, or for older results the graph model's main run: a backbone seed that
+happens to beat the graph model's seed average would otherwise pass for a gain of GLTA's), each ablation and decoding mode (FL, AR) against full GLTA, and the paper's baseline claims: each text-aligned graph model against its
 plain one (LightGCN+ vs LightGCN, HCCF+ vs HCCF) and RLMRec-Con against the best baseline when that is another. Each comparison is a Wilcoxon signed-rank test over users on test
 N@10 (averaged over seeds when a method has several: ``<method>.json`` plus ``seeds/<method>-<seed>.json``; only the
 seeds whose files hold per-user values, which the table says when it is fewer), and a paired t-test over seeds when
@@ -35,13 +35,18 @@ BACKBONE = "backbone"  # GLTA's own frozen graph model: its main run, not its ot
 
 def backbone(results: Path, dataset: str, runs: list[dict]) -> tuple[str | None, list[dict]]:
     """The graph model whose embeddings ``runs`` (a GLTA cell's seeds) projected, ``model.graph`` (LightGCN unless
-    set), and its main run, which its default run folder holds and every seed of the cell read
-    (``provenance.inputs``); no run when the cell has none, its seeds name different graph models, or one of them
-    read another folder."""
+    set), and its test results as those runs read it: from the runs themselves (``backbone``, which GLTA results
+    record: one record when every seed read the same embeddings, else one a seed), else the graph model's main run,
+    which its default run folder holds and every seed read (``provenance.inputs``). No results when the cell has no
+    runs, its seeds name different graph models, or an older seed read another folder."""
     graphs = {run["provenance"]["config"]["model"].get("graph", "lightgcn") for run in runs}
     if len(graphs) != 1:
         return None, []
     graph = graphs.pop()
+    if all(run.get("per_user_backbone_test") for run in runs):  # one record, or one a seed where seeds differ
+        digests = {(run["provenance"].get("inputs") or {}).get("graph_embeddings_sha256") for run in runs}
+        return graph, [{"metrics": {"test": run["backbone"]["test"]}, "per_user_test": run["per_user_backbone_test"]}
+                       for run in (runs[:1] if len(digests) == 1 else runs)]
     folders = {(run["provenance"].get("inputs") or {}).get("graph_run", f"runs/{dataset}/{graph}") for run in runs}
     return graph, records(results, dataset, graph)[:1] if folders == {f"runs/{dataset}/{graph}"} else []
 

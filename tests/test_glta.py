@@ -808,3 +808,26 @@ def test_glta_reads_the_frozen_graph_model_it_is_told_to_and_only_of_the_lightgc
     assert inputs["graph"] == "lightgcn_plus" and inputs["graph_run"] == "runs/synthetic/lightgcn_plus"
     assert inputs["graph_embeddings_sha256"] != plain.inputs()["graph_embeddings_sha256"]
     assert plain.inputs() == GLTA(synthetic, GLTAConfig(**config), llm=llm).inputs()  # the same graph: the same digest
+
+
+def test_a_glta_run_records_its_frozen_backbones_own_test_ranking(synthetic, llm, tmp_path):
+    """GLTA's results keep the test metrics and per-user values of the graph model it projected, scored from the very
+    embeddings it read: a paired test against its own backbone then needs no other results file, which may hold a
+    run trained on another machine. Other models have no backbone."""
+    import json
+
+    from glta.cli import main
+    from glta.config import EvalConfig
+    from glta.pipeline import load_run
+    from glta.training import evaluate_backbone
+
+    assert main(["train", "lightgcn", "--dataset", "synthetic", "--run-dir", str(tmp_path / "lgcn"), "--out",
+                 str(tmp_path / "r.json"), "--no-progress", "train.epochs=2", "model.dim=16"]) == 0
+    config = GLTAConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16,
+                        missing_texts="empty", embeddings=str(tmp_path / "lgcn" / "embeddings.safetensors"))
+    metrics, per_user = evaluate_backbone(GLTA(synthetic, config, llm=llm), synthetic, EvalConfig(), "N@10")
+    recorded = json.loads((tmp_path / "r.json").read_text())
+    assert metrics == pytest.approx(recorded["metrics"]["test"], abs=1e-6)
+    assert per_user["users"] == recorded["per_user_test"]["users"]
+    assert np.allclose(per_user["values"], recorded["per_user_test"]["values"], atol=1e-5)
+    assert evaluate_backbone(load_run(tmp_path / "lgcn")[2], synthetic, EvalConfig(), "N@10") is None

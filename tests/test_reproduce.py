@@ -185,6 +185,28 @@ def test_shortest_first_finishes_short_cells_first_and_still_starts_with_what_gl
                                                         "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]
 
 
+def test_a_frozen_graph_other_than_lightgcn_that_a_glta_cell_reads_is_trained_first(reproduce, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no runs/ here: neither LightGCN nor LightGCN+ is trained
+    left = reproduce.Left()
+    reproduce.plan_glta("amazon-scientific", left)  # its GLTA+ config reads LightGCN+ (`model.graph`)
+    assert left.no_lightgcn == ["amazon-scientific"] and left.no_graph == {"amazon-scientific": ["lightgcn_plus"]}
+    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path / "logs")}
+    graph = jobs["graph-amazon-scientific-lightgcn_plus"]
+    assert graph.command[1:6] == ["-m", "glta", "train", "lightgcn_plus", "--dataset"]
+    assert graph.command[7:9] == ["--out", str(tmp_path / "logs" / "graph-amazon-scientific-lightgcn_plus.json")]
+    assert "graph-amazon-scientific-lightgcn_plus" in jobs["glta-amazon-scientific-glta_plus"].after
+    assert "graph-amazon-scientific-lightgcn_plus" not in jobs["glta-amazon-scientific-default"].after
+    assert list(jobs).index(graph.name) < list(jobs).index("glta-amazon-scientific-glta_plus")
+    assert not [name for name in (job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", llm=False))
+                if name.startswith("graph-")]  # it serves GLTA only
+    emb = tmp_path / "runs" / "amazon-scientific" / "lightgcn_plus" / "embeddings.safetensors"
+    emb.parent.mkdir(parents=True)
+    emb.write_bytes(b"")
+    left = reproduce.Left()
+    reproduce.plan_glta("amazon-scientific", left)
+    assert left.no_graph == {}
+
+
 def test_jobs_an_earlier_queue_started_here_go_first_in_either_order(reproduce, tmp_path):
     left = reproduce.Left(texts=["amazon-scientific"], glta_seeds={"ml-1m": ["glta_plus"]}, seeds={"ml-1m": ["hccf"]},
                           seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-1m", "hccf"): 220.0})

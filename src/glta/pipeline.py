@@ -29,7 +29,7 @@ from glta.recommender import Recommender
 from glta.results import check_writable, git_commit, provenance, write_results
 from glta.text.llm import hide_library_progress
 from glta.distributed import processes
-from glta.training import evaluate, fit, run_stages, evaluate_test
+from glta.training import evaluate, evaluate_backbone, evaluate_test, fit, run_stages
 
 
 default_run_dir = paths.run_dir
@@ -94,12 +94,15 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
                  progress=progress, log=log, commit=commit)
     test, per_user_test = evaluate_test(model, dataset, config.eval, config.train.select_metric,
                                        progress=progress and procs.is_main)
+    backbone = evaluate_backbone(model, dataset, config.eval, config.train.select_metric) if procs.is_main else None
     record = {"training": {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                            "train_seconds": round(result.train_seconds, 2), "stopped_by": result.stopped_by,
                            **stages,
                            **({"calibration": model.calibration} if getattr(model, "calibration", None) else {}),
                            "history": result.history},
               "per_user_test": per_user_test,
+              **({"backbone": {"graph": model.config.graph, "test": backbone[0]},
+                  "per_user_backbone_test": backbone[1]} if backbone else {}),
               **({"per_user_valid": result.per_user_valid} if result.per_user_valid else {})}
     if procs.is_main:
         save_run(model, config, dataset, run_dir)

@@ -108,7 +108,7 @@ def write_results(path: str | Path, method: str, dataset: str, valid: dict, test
     return path
 
 
-PER_USER_KEYS = ("per_user_valid", "per_user_test")
+PER_USER_KEYS = ("per_user_valid", "per_user_test", "per_user_backbone_test")
 
 
 def dumps(record: dict) -> str:

@@ -104,6 +104,22 @@ def evaluate_test(model: Recommender, dataset: RecDataset, evaluation: EvalConfi
     return test, test.pop("per_user")
 
 
+def evaluate_backbone(model: Recommender, dataset: RecDataset, evaluation: EvalConfig, per_user: str
+                      ) -> tuple[dict, dict] | None:
+    """For a model built on a frozen graph model (GLTA and GLTA+: ``graph_scores``), that graph model's own test
+    ranking from the embeddings the model read: its metrics and the per-user values of ``per_user``, so that a paired
+    test against the model's own backbone needs no other results file (a graph run trained again on another machine
+    can differ in the last digits from the one in ``results/``). None for every other model."""
+    if not hasattr(model, "graph_scores"):
+        return None
+    evaluator = RankingEvaluator(dataset, "test", evaluation.ks, evaluation.batch_size)
+    with torch.no_grad():
+        values = evaluator.evaluate(model.graph_scores, per_user=True)
+    metrics = {name: float(v.mean()) for name, v in values.items()}
+    return metrics, {"metric": per_user, "users": evaluator.users.tolist(),
+                     "values": np.round(values[per_user], 6).tolist()}
+
+
 def lr_schedule(optimizer: torch.optim.Optimizer, train: TrainConfig, total_steps: int | None
                 ) -> torch.optim.lr_scheduler.LambdaLR | None:
     """The learning-rate schedule ``train.schedule`` over ``total_steps`` optimiser steps (None when constant): a
