@@ -30,25 +30,26 @@ def label(name: str) -> str:
     return METHODS.get(name) or ABLATIONS.get(name) or MODES.get(name) or name
 
 
-BACKBONE = "backbone"  # GLTA's own frozen graph model: its main run, not its other seeds
+BACKBONE = "backbone"  # the graph run a GLTA cell projected, not the graph model's seed average
 
 
-def backbone(results: Path, dataset: str, runs: list[dict]) -> tuple[str | None, list[dict]]:
-    """The graph model whose embeddings ``runs`` (a GLTA cell's seeds) projected, ``model.graph`` (LightGCN unless
-    set), and its test results as those runs read it: from the runs themselves (``backbone``, which GLTA results
+def backbone(results: Path, dataset: str, runs: list[dict]) -> tuple[str, list[dict]]:
+    """The row's name for the graph model whose embeddings ``runs`` (a GLTA cell's seeds) projected, ``model.graph``
+    (LightGCN unless set), and its test results as those runs read it: from the runs themselves (``backbone``, which GLTA results
     record: one record when every seed read the same embeddings, else one a seed), else the graph model's main run,
     which its default run folder holds and every seed read (``provenance.inputs``). No results when the cell has no
     runs, its seeds name different graph models, or an older seed read another folder."""
     graphs = {run["provenance"]["config"]["model"].get("graph", "lightgcn") for run in runs}
     if len(graphs) != 1:
-        return None, []
+        return "its frozen backbone", []
     graph = graphs.pop()
+    name = f"{METHODS.get(graph, graph)}, its frozen backbone"
     if all(run.get("per_user_backbone_test") for run in runs):  # one record, or one a seed where seeds differ
         digests = {(run["provenance"].get("inputs") or {}).get("graph_embeddings_sha256") for run in runs}
-        return graph, [{"metrics": {"test": run["backbone"]["test"]}, "per_user_test": run["per_user_backbone_test"]}
-                       for run in (runs[:1] if len(digests) == 1 else runs)]
+        return name, [{"metrics": {"test": run["backbone"]["test"]}, "per_user_test": run["per_user_backbone_test"]}
+                      for run in (runs[:1] if len(digests) == 1 else runs)]
     folders = {(run["provenance"].get("inputs") or {}).get("graph_run", f"runs/{dataset}/{graph}") for run in runs}
-    return graph, records(results, dataset, graph)[:1] if folders == {f"runs/{dataset}/{graph}"} else []
+    return f"{name} (main run)", records(results, dataset, graph)[:1] if folders == {f"runs/{dataset}/{graph}"} else []
 
 
 def rows_for(results: Path, dataset: str) -> list[str]:
@@ -63,8 +64,7 @@ def rows_for(results: Path, dataset: str) -> list[str]:
     for a, b in pairs:
         left = current_records(results, dataset, a)
         if b == BACKBONE:
-            graph, right = backbone(results, dataset, left)
-            b = f"{METHODS.get(graph, graph)}, its frozen backbone (main run)"
+            b, right = backbone(results, dataset, left)
         else:
             right = current_records(results, dataset, b)
         if not left or not right:

@@ -114,3 +114,22 @@ def test_glta_is_also_tested_against_its_own_frozen_backbone_not_only_the_graph_
     assert float(backbone[5].rstrip("†")) > 0.05 and backbone[7] == "3 / 1"  # ... but level with its own backbone
     write("seeds/glta_plus-2027", lucky, "runs/d/lightgcn-elsewhere")  # a seed that read another LightGCN run
     assert not [row for row in significance.rows_for(tmp_path, "d") if "backbone" in row and "| GLTA+ |" in row]
+
+
+def test_the_backbone_a_glta_run_recorded_is_the_one_tested_against(tmp_path, experiment):
+    """A GLTA run records its backbone's own test ranking (the embeddings it read, perhaps of a graph run trained
+    again on another machine): the test uses that, not the graph model's results file."""
+    significance = experiment("significance")
+    runs = []
+    for seed, shift in ((0, 0.0), (1, 0.01)):
+        run = record({0: 0.5 + shift, 1: 0.7, 2: 0.4})
+        run["provenance"] = {"config": {"model": {"graph": "lightgcn_plus"}},
+                             "inputs": {"graph_embeddings_sha256": "same"}}
+        run["backbone"] = {"graph": "lightgcn_plus", "test": {"N@10": 0.5}}
+        run["per_user_backbone_test"] = {"metric": "N@10", "users": [0, 1, 2], "values": [0.5, 0.6, 0.4]}
+        runs.append(run)
+    name, backbone = significance.backbone(tmp_path, "d", runs)  # no results/d/lightgcn_plus.json needed
+    assert name == "LightGCN+, its frozen backbone" and len(backbone) == 1  # the seeds read the same embeddings
+    assert backbone[0]["per_user_test"]["values"] == [0.5, 0.6, 0.4]
+    runs[1]["provenance"]["inputs"]["graph_embeddings_sha256"] = "another"
+    assert len(significance.backbone(tmp_path, "d", runs)[1]) == 2  # one a seed, paired with it

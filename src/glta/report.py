@@ -201,8 +201,8 @@ def significance_note(rows) -> str:
                else []) + ([f"{', '.join(others)} against full GLTA"] if others else [])
     if not against:
         return ""
-    backbone = (f", and the tests of {' and '.join(tested)} against their own frozen backbone (the graph model's main "
-                "run, which every seed of theirs projects: a backbone that is a lucky seed of its model makes them "
+    backbone = (f", and the tests of {' and '.join(tested)} against their own frozen backbone (the graph run whose "
+                "embeddings every seed of theirs projects: a backbone that is a lucky seed of its model makes them "
                 "look ahead of its seed average)") if tested else ""
     return (f"\n§ differs at p < {SIGNIFICANT} (paired Wilcoxon signed-rank test over users on test N@10, averaged "
             f"over seeds): {'; '.join(against)}. Every p-value, marked or not{backbone}: "
