@@ -101,8 +101,7 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
                            **({"calibration": model.calibration} if getattr(model, "calibration", None) else {}),
                            "history": result.history},
               "per_user_test": per_user_test,
-              **({"backbone": {"graph": model.config.graph, "test": backbone[0]},
-                  "per_user_backbone_test": backbone[1]} if backbone else {}),
+              **({"backbone": {"test": backbone[0]}, "per_user_backbone_test": backbone[1]} if backbone else {}),
               **({"per_user_valid": result.per_user_valid} if result.per_user_valid else {})}
     if procs.is_main:
         save_run(model, config, dataset, run_dir)

@@ -73,10 +73,14 @@ def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = F
             values = _per_user_values(model, evaluator, progress)
         metrics = {name: float(v.mean()) for name, v in values.items()}
         if per_user:
-            metrics["per_user"] = {"metric": per_user, "users": evaluator.users.tolist(),
-                                   "values": np.round(values[per_user], 6).tolist()}
+            metrics["per_user"] = per_user_block(evaluator, values, per_user)
     model.train(was_training)
     return metrics
+
+
+def per_user_block(evaluator: RankingEvaluator, values: dict[str, np.ndarray], metric: str) -> dict:
+    """One metric's value for every user of ``evaluator``, as results files keep it (``per_user_test``)."""
+    return {"metric": metric, "users": evaluator.users.tolist(), "values": np.round(values[metric], 6).tolist()}
 
 
 def _per_user_values(model: Recommender, evaluator: RankingEvaluator, progress: bool) -> dict[str, np.ndarray]:
@@ -115,9 +119,7 @@ def evaluate_backbone(model: Recommender, dataset: RecDataset, evaluation: EvalC
     evaluator = RankingEvaluator(dataset, "test", evaluation.ks, evaluation.batch_size)
     with torch.no_grad():
         values = evaluator.evaluate(model.graph_scores, per_user=True)
-    metrics = {name: float(v.mean()) for name, v in values.items()}
-    return metrics, {"metric": per_user, "users": evaluator.users.tolist(),
-                     "values": np.round(values[per_user], 6).tolist()}
+    return {name: float(v.mean()) for name, v in values.items()}, per_user_block(evaluator, values, per_user)
 
 
 def lr_schedule(optimizer: torch.optim.Optimizer, train: TrainConfig, total_steps: int | None
