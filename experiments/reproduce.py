@@ -24,7 +24,8 @@ what is left.
 
 ``--jobs N`` runs what ``--plan`` lists as left, seeds included, as separate processes of one thread each, N at a
 time (``experiments/gpu_session.py``'s job runner): the texts and any missing frozen LightGCN first, since GLTA waits
-for them, then the rest longest first by the measured time of a like run. Each job resumes from its checkpoints, so
+for them, then the rest longest first by the measured time of a like run, the seeds of the baselines outside a data
+set's two strongest (by validation N@10) last. Each job resumes from its checkpoints, so
 ``--hours`` (or Ctrl-C, or ``kill``) stops them cleanly and the same command continues; each job's log is under
 ``--logs`` (``runs/reproduce/``), with every job's status in ``queue.json``.
 """
@@ -44,11 +45,14 @@ from glta.errors import GLTAError
 from glta.paths import atomic_write
 from glta.text.generate import USER_KINDS
 from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, records, result_path, seed_path,
-                         train_seconds, write_report)
+                         strongest_baselines, train_seconds, write_report)
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
 REFERENCES = ["ease", "gfcf"]  # training-free, beyond the paper
+# when compute runs short, GLTA, GLTA+, every ablation and decoding cell and this many of a data set's strongest
+# baselines (the paper's six, by validation N@10) get their seeds before the other baselines (issue 14)
+PRIORITY_BASELINES = 2
 GLTA_VARIANTS = ["default", "no_ia", "no_ua", "no_pf", "no_pd", "no_pf_pd"]
 GLTA_MODES = ["first_logit", "autoregressive"]
 TEXT_KINDS = "profile,prediction,item_profile"
@@ -187,6 +191,8 @@ class Left:
     # data set -> the other frozen graph models (LightGCN+, ...) its GLTA cells read (``model.graph``) not in runs/ here
     no_graph: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
+    # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
+    later_seeds: dict[str, list[str]] = field(default_factory=dict)
 
 
 def plan(datasets: list[str]) -> Left:
@@ -232,6 +238,8 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
             left.grids.setdefault(dataset, []).append(method)
         if len(runs) < SEEDS or method in left.grids.get(dataset, []):
             left.seeds.setdefault(dataset, []).append(method)
+            if method not in strongest_baselines(Path("results"), dataset, PRIORITY_BASELINES):
+                left.later_seeds.setdefault(dataset, []).append(method)
 
 
 def plan_glta(dataset: str, left: Left) -> None:
@@ -348,7 +356,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
-    starting every long one; a job with no like run measured goes last either way). Ahead of all of them, in that
+    starting every long one; a job with no like run measured goes last either way), except the seeds of the
+    baselines outside each data set's two strongest (``Left.later_seeds``), which go after all of them. Ahead of all of them, in that
     order among themselves, the jobs an earlier queue on this machine started (their log is in ``logs``): their
     checkpoints and caches are here, and a later session may get a fresh machine without them.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
@@ -406,16 +415,21 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
                 if reads_llm(job) and job.cell[0] == dataset and graph in graphs_read(dataset, [job.cell[1]]):
                     job.after += (name,)
 
-    # longest (or shortest) first by a like run's measured time; a job without one goes last, Table 2's GLTA and
-    # GLTA+ rows before the ablations of equal time (issue 14's order when compute runs short)
+    # issue 14's order when compute runs short: the seeds of a baseline that is not among its data set's strongest
+    # go last; the rest longest (or shortest) first by a like run's measured time, a job without one last, Table 2's
+    # GLTA and GLTA+ rows before the ablations of equal time
     def main_row(job) -> bool:
         return job.cell is not None and job.cell[1] in ("default", "glta_plus")
 
+    def later(job) -> bool:
+        return job.name.startswith("seed-") and job.cell[1] in left.later_seeds.get(job.cell[0], [])
+
     rest = [job for job in jobs if job not in first]
     if shortest_first:
-        rest.sort(key=lambda job: (not left.seconds.get(job.cell), left.seconds.get(job.cell, 0.0), not main_row(job)))
+        rest.sort(key=lambda job: (later(job), not left.seconds.get(job.cell), left.seconds.get(job.cell, 0.0),
+                                   not main_row(job)))
     else:
-        rest.sort(key=lambda job: (left.seconds.get(job.cell, 0.0), main_row(job)), reverse=True)
+        rest.sort(key=lambda job: (not later(job), left.seconds.get(job.cell, 0.0), main_row(job)), reverse=True)
     queue = first + rest
     started = [job for job in queue if (logs / log_name(job.name)).exists()]
     return started + [job for job in queue if job not in started]

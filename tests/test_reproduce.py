@@ -340,3 +340,30 @@ def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(
                     "epoch 9; seed 2027: 12 epochs done, best validation 0.0612 after epoch 9 (the queue continues "
                     "it)")
     assert "seed 2026" in reproduce.under_way("d", "lightgcn") and reproduce.under_way("d", "hccf") == ""
+
+
+def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_last(reproduce, tmp_path, monkeypatch):
+    """Issue 14's order when compute runs short: GLTA's cells and the two best baselines on validation get their
+    seeds first; a weaker baseline's seeds wait, even where they are the shortest jobs."""
+    import json
+
+    monkeypatch.setattr("glta.results.provenance_status", lambda prov: "clean")  # no grid is queued again
+    monkeypatch.chdir(tmp_path)
+    for method, valid in {"lightgcn": 0.30, "hccf": 0.20, "lightgcn_plus": 0.31, "rlmrec_con": 0.29}.items():
+        path = tmp_path / "results" / "d" / f"{method}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"machine": {}}, "training": {"train_seconds": 9.0},
+                                    "metrics": {"valid": {"N@10": valid}, "test": {"N@10": valid}}}))
+    left = reproduce.Left()
+    reproduce.plan_baselines("d", left, texts_written=True)
+    assert sorted(left.seeds["d"]) == ["hccf", "lightgcn", "lightgcn_plus", "rlmrec_con"]
+    assert sorted(left.later_seeds["d"]) == ["hccf", "rlmrec_con"]
+    left.glta_seeds = {"d": ["glta_plus"]}
+    left.seconds.update({("d", "glta_plus"): 4000.0, ("d", "rlmrec_con"): 3000.0, ("d", "lightgcn"): 9000.0})
+    for shortest_first in (True, False):
+        names = [job.name.removesuffix("-2026") for job in reproduce.queue_jobs(left, tmp_path / "logs",
+                                                                                  shortest_first=shortest_first)
+                 if not job.name.endswith("-2027")]
+        assert names[-2:] == ["seed-d-hccf", "seed-d-rlmrec_con"] if shortest_first else \
+            names[-2:] == ["seed-d-rlmrec_con", "seed-d-hccf"]
+        assert "seed-d-glta_plus" in names[:3] and "seed-d-lightgcn_plus" in names[:3]

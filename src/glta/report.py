@@ -161,10 +161,16 @@ def is_deterministic(name: str) -> bool:
     return name in METHODS and method_class(name).deterministic
 
 
+def strongest_baselines(results: Path, dataset: str, n: int) -> list[str]:
+    """The paper's ``n`` baselines with the best validation N@10 on ``dataset`` (their main runs), best first; fewer
+    when fewer have run."""
+    scored = {m: r[0]["metrics"]["valid"]["N@10"] for m in BASELINES if (r := records(results, dataset, m))}
+    return sorted(scored, key=scored.get, reverse=True)[:n]
+
+
 def best_baseline(results: Path, dataset: str) -> str | None:
     """The paper's baseline with the best validation N@10 on ``dataset`` (its main run), None when none has run."""
-    scored = {m: r[0]["metrics"]["valid"]["N@10"] for m in BASELINES if (r := records(results, dataset, m))}
-    return max(scored, key=scored.get) if scored else None
+    return next(iter(strongest_baselines(results, dataset, 1)), None)
 
 
 def claim_reference(results: Path, dataset: str, name: str) -> str | None:
