@@ -395,9 +395,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
             job.store = prefix_store(*job.cell)  # its UA stage and evaluations read this store
     first = [job for job in jobs if job.name.startswith("texts-")]
     if workers >= 2:
-        first = [dataclasses.replace(job, slots=2, command=[sys.executable, "-m", "torch.distributed.run",
-                                                             "--standalone", "--nproc-per-node", "2"] + job.command[1:])
-                 for job in first]
+        launch = [sys.executable, str(Path(__file__).with_name("launch.py"))]  # torchrun, quiet when stopped
+        first = [dataclasses.replace(job, slots=2, command=launch + ["--standalone", "--nproc-per-node", "2"]
+                                     + job.command[1:]) for job in first]
         jobs = first + [job for job in jobs if not job.name.startswith("texts-")]
     for dataset in left.no_lightgcn if llm else []:  # the frozen LightGCN serves GLTA only
         name = f"pretrain-{dataset}"

@@ -132,9 +132,9 @@ def test_the_paper_tables_are_rebuilt_over_all_three_data_sets_or_left_alone(rep
 def test_with_two_workers_the_texts_are_written_by_two_processes_taking_both(reproduce, left, tmp_path):
     jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path, workers=2)}
     texts = jobs["texts-ml-1m"]
-    assert texts.slots == 2 and texts.command[1:7] == ["-m", "torch.distributed.run", "--standalone",
-                                                       "--nproc-per-node", "2", "-m"]
-    assert texts.command[7:10] == ["glta", "text", "generate"]
+    assert texts.slots == 2 and texts.command[1:7] == [str(Path(reproduce.__file__).with_name("launch.py")),
+                                                       "--standalone", "--nproc-per-node", "2", "-m", "glta"]
+    assert texts.command[7:9] == ["text", "generate"]
     assert all(job.slots == 1 for name, job in jobs.items() if name != "texts-ml-1m")
     assert list(jobs)[:2] == ["texts-ml-1m", "pretrain-ml-1m"]
     assert reproduce.queue_jobs(left, tmp_path)[0].slots == 1  # one worker: one process
@@ -367,3 +367,27 @@ def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_l
         assert names[-2:] == ["seed-d-hccf", "seed-d-rlmrec_con"] if shortest_first else \
             names[-2:] == ["seed-d-rlmrec_con", "seed-d-hccf"]
         assert "seed-d-glta_plus" in names[:3] and "seed-d-lightgcn_plus" in names[:3]
+
+
+def test_texts_under_two_processes_stop_at_a_signal_in_one_line_not_torchruns_traceback(tmp_path):
+    """The queue stops its jobs with SIGINT to their process group; torchrun's agent used to end every stopped
+    texts job's log with an uncaught SignalException's traceback."""
+    import os
+    import signal
+    import subprocess
+
+    started = tmp_path / "started"
+    worker = tmp_path / "worker.py"
+    worker.write_text(f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('1')\n"
+                      "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    print('worker: interrupted')\n")
+    launch = Path(__file__).resolve().parents[1] / "experiments" / "launch.py"
+    proc = subprocess.Popen([sys.executable, str(launch), "--standalone", "--nproc-per-node", "1", str(worker)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    end = time.time() + 60
+    while not started.exists() and time.time() < end and proc.poll() is None:
+        time.sleep(0.1)
+    assert started.exists(), proc.communicate()[0]
+    os.killpg(proc.pid, signal.SIGINT)
+    output = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 128 + signal.SIGINT
+    assert "launch: stopped by signal" in output and "Traceback" not in output, output
