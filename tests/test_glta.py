@@ -319,6 +319,38 @@ def test_a_prefix_store_the_disk_cannot_hold_stops_before_filling(llm, tmp_path,
     assert store.fill(progress=False) == 4
 
 
+def test_a_store_without_room_first_deletes_the_oldest_stores_no_process_holds(llm, tmp_path, monkeypatch, capsys):
+    """Every GLTA variant with other prompts has its own store; an unattended queue must not stop at the first one
+    the disk cannot hold while stores of finished runs sit there."""
+    import fcntl
+    import os
+    import shutil
+    from collections import namedtuple
+
+    from glta.align.prefix import IN_USE, PrefixKV
+
+    stores = tmp_path / "prefix-kv"
+    for age, name in enumerate(["held", "oldest", "older", "recent"]):
+        (stores / name).mkdir(parents=True)
+        (stores / name / "kv.bin").write_bytes(bytes(4096))
+        (stores / name / "meta.json").write_text("{}")
+        os.utime(stores / name / "meta.json", (1000 + age, 1000 + age))  # opened in this order
+    held = open(stores / "held" / IN_USE, "a+")  # another process reads it
+    fcntl.flock(held, fcntl.LOCK_SH)
+    prefixes = [llm.tokenizer(f"Profile: user {u} likes things", add_special_tokens=False).input_ids
+                for u in range(4)]
+    store = PrefixKV(llm, prefixes, stores / "new")
+    usage = namedtuple("usage", "total used free")
+    gone = lambda: sum(not (stores / name).exists() for name in ("held", "oldest", "older", "recent"))  # noqa: E731
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(10 * store.bytes, 0, store.bytes * (1 + 3 * gone()) // 4))
+    assert store.fill(progress=False) == 4  # room for 1/4 of it, then 4/4 once one store is gone
+    assert sorted(path.name for path in stores.iterdir()) == ["held", "new", "older", "recent"]
+    err = capsys.readouterr().err
+    assert f"prefix store: deleted {stores / 'oldest'} (0.0 GiB, unused) to make room for new" in err
+    assert "older" not in err  # one was enough
+    held.close()
+
+
 def test_a_prefix_store_shorter_than_its_layout_is_a_clear_error(tmp_path):
     from glta.align.prefix import open_for_random_reads, read_blocks
     from glta.errors import GLTAError

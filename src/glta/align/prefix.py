@@ -9,7 +9,8 @@ stored prefix, which cuts the tokens a UA epoch pushes through forward and backw
 The store lives under ``<cache>/prefix-kv/<key>/``, keyed by the LLM and the exact prefix token ids of every user, and
 fills lazily: users are computed when first needed (all of them before training; one user for ``glta recommend``), and
 a killed fill resumes. Size: layers x 2 x kv_heads x head_dim x prefix length x users values in the LLM's dtype
-(SmolLM2-135M on ML-1M, ~105 tokens: ~14 GB of bf16 on disk; the page cache keeps it hot).
+(SmolLM2-135M on ML-1M, ~105 tokens: ~14 GB of bf16 on disk; the page cache keeps it hot). When the disk cannot hold a
+new store, the stores no running process holds are deleted first, least recently opened first (``evict_unused``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -32,7 +34,39 @@ from glta.text.compat import cache_from_layers, output_cache
 
 _STORAGE = {torch.bfloat16: np.int16, torch.float16: np.int16, torch.float32: np.float32}
 _AHEAD = 2  # batches whose blocks may be read ahead of the one in use
+IN_USE = ".in-use"  # a store's file that every process holding it open keeps a shared lock on (``evict_unused``)
 T = TypeVar("T")
+
+
+def evict_unused(stores: Path, needed: int, keep: Path) -> list[tuple[Path, int]]:
+    """Delete prefix stores under ``stores`` that no process holds, least recently opened first (their ``meta.json``
+    is written at every opening), until the disk has ``needed`` bytes free; never ``keep``. Returns each deleted
+    store with the bytes it occupied.
+
+    A store is a cache that the next run needing it computes again (ML-1M's ~14 GB in ~10-20 minutes of one core),
+    while a store that does not fit stops a run: every GLTA variant whose prompts differ (the PF/PD ablations, another
+    LLM) has its own, and on a disk of a few tens of GB an unattended queue of variants would stop at the first one
+    without room. A store is held while a process has it open (a shared lock on ``IN_USE``) or fills it (the folder's
+    ``.lock``); a held one is never deleted."""
+    import fcntl
+    import shutil
+
+    evicted = []
+    folders = [folder for folder in stores.iterdir() if folder.is_dir() and folder.resolve() != keep.resolve()
+               and (folder / "meta.json").is_file() and (folder / "kv.bin").is_file()] if stores.is_dir() else []
+    for folder in sorted(folders, key=lambda folder: (folder / "meta.json").stat().st_mtime):
+        if shutil.disk_usage(stores).free >= needed:
+            break
+        with open(folder / ".lock", "a+") as filling, open(folder / IN_USE, "a+") as using:
+            try:
+                fcntl.flock(filling, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(using, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # filled or read by a running process
+            size = sum(path.stat().st_blocks * 512 for path in folder.iterdir() if path.is_file())
+            shutil.rmtree(folder)
+        evicted.append((folder, size))
+    return evicted
 
 
 def open_for_random_reads(path: Path):
@@ -83,6 +117,7 @@ class PrefixKV:
         self.shape = (len(prefixes), self.layers, 2, self.kv_heads, self.max_len, self.head_dim)
         self._values: np.memmap | None = None
         self._done: np.ndarray | None = None
+        self._in_use = None  # the shared lock on IN_USE, held while this store is open
         self._reader = None  # the store opened for positioned reads (``_read``)
         self._reading: ThreadPoolExecutor | None = None  # the thread that reads ahead (``prefetch``)
         self._ahead: OrderedDict[bytes, Future] = OrderedDict()  # reads under way, by their users
@@ -95,7 +130,11 @@ class PrefixKV:
         """Map the store (creating it at its full size if missing); called with the folder's lock held."""
         if self._values is not None:
             return
+        import fcntl
+
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._in_use = open(self.folder / IN_USE, "a+")  # kept open: no other run's ``evict_unused`` deletes it
+        fcntl.flock(self._in_use, fcntl.LOCK_SH)
         data, done = self.folder / "kv.bin", self.folder / "done.npy"
         meta = {"shape": self.shape, "dtype": str(self.dtype), "llm": self.llm.identity}
         atomic_write(self.folder / "meta.json", json.dumps(meta))
@@ -111,6 +150,11 @@ class PrefixKV:
 
         held = existing.stat().st_blocks * 512 if existing is not None else 0  # what the file already occupies
         free = shutil.disk_usage(self.folder).free
+        if self.bytes - held > free:  # room made first from the stores no process holds, the oldest first
+            for folder, size in evict_unused(self.folder.parent, self.bytes - held, keep=self.folder):
+                print(f"prefix store: deleted {folder} ({size / 2**30:.1f} GiB, unused) to make room for "
+                      f"{self.folder.name}; a run that needs it again computes it anew", file=sys.stderr, flush=True)
+            free = shutil.disk_usage(self.folder).free
         if self.bytes - held > free:
             raise GLTAError(
                 f"the prefix store for {len(self.prefixes)} users needs {self.bytes / 2**30:.1f} GiB at "
