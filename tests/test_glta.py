@@ -1,5 +1,7 @@
 """GLTA invariants: frozen LLM, gradients only where the paper puts them, outputs always valid unseen ids."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -249,6 +251,8 @@ def test_cached_prefix_matches_the_full_forward(synthetic, llm32, tmp_path, monk
     assert torch.equal(chosen_a, chosen_b)
     store = cached.prefix_kv()
     assert store.folder.is_relative_to(tmp_path) and store._done[users].all()
+    serves = json.loads((store.folder / "meta.json").read_text())["serves"]  # named for whoever deletes it
+    assert serves.startswith("synthetic, user_item_text_first prompts opening with the profile and prediction texts")
 
 
 def test_prefix_store_resumes(synthetic, llm, tmp_path):
@@ -333,7 +337,7 @@ def test_a_store_without_room_first_deletes_the_oldest_stores_no_process_holds(l
     for age, name in enumerate(["held", "oldest", "older", "recent"]):
         (stores / name).mkdir(parents=True)
         (stores / name / "kv.bin").write_bytes(bytes(4096))
-        (stores / name / "meta.json").write_text("{}")
+        (stores / name / "meta.json").write_text(json.dumps({"serves": f"the {name} prompts"}))
         os.utime(stores / name / "meta.json", (1000 + age, 1000 + age))  # opened in this order
     held = open(stores / "held" / IN_USE, "a+")  # another process reads it
     fcntl.flock(held, fcntl.LOCK_SH)
@@ -346,7 +350,8 @@ def test_a_store_without_room_first_deletes_the_oldest_stores_no_process_holds(l
     assert store.fill(progress=False) == 4  # room for 1/4 of it, then 4/4 once one store is gone
     assert sorted(path.name for path in stores.iterdir()) == ["held", "new", "older", "recent"]
     err = capsys.readouterr().err
-    assert f"prefix store: deleted {stores / 'oldest'} (0.0 GiB, unused) to make room for new" in err
+    assert f"prefix store: deleted {stores / 'oldest'} (0.0 GiB, unused; the oldest prompts) to make room for new" \
+        in err
     assert "older" not in err  # one was enough
     held.close()
 

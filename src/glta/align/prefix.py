@@ -38,10 +38,10 @@ IN_USE = ".in-use"  # a store's file that every process holding it open keeps a 
 T = TypeVar("T")
 
 
-def evict_unused(stores: Path, needed: int, keep: Path) -> list[tuple[Path, int]]:
+def evict_unused(stores: Path, needed: int, keep: Path) -> list[tuple[Path, int, str]]:
     """Delete prefix stores under ``stores`` that no process holds, least recently opened first (their ``meta.json``
     is written at every opening), until the disk has ``needed`` bytes free; never ``keep``. Returns each deleted
-    store with the bytes it occupied.
+    store with the bytes it occupied and whose prompts it held (``meta.json``'s ``serves``).
 
     A store is a cache that the next run needing it computes again (ML-1M's ~14 GB in ~10-20 minutes of one core),
     while a store that does not fit stops a run: every GLTA variant whose prompts differ (the PF/PD ablations, another
@@ -64,8 +64,12 @@ def evict_unused(stores: Path, needed: int, keep: Path) -> list[tuple[Path, int]
             except BlockingIOError:
                 continue  # filled or read by a running process
             size = sum(path.stat().st_blocks * 512 for path in folder.iterdir() if path.is_file())
+            try:
+                serves = json.loads((folder / "meta.json").read_text()).get("serves", "")
+            except (ValueError, AttributeError):
+                serves = ""
             shutil.rmtree(folder)
-        evicted.append((folder, size))
+        evicted.append((folder, size, serves))
     return evicted
 
 
@@ -93,8 +97,10 @@ def read_blocks(handle, users: np.ndarray, block_shape: tuple, dtype) -> np.ndar
 
 
 class PrefixKV:
-    def __init__(self, llm, prefixes: list[list[int]], folder: Path | None = None):
+    def __init__(self, llm, prefixes: list[list[int]], folder: Path | None = None, serves: str = ""):
+        """``serves`` says in words whose prompts these are (kept in ``meta.json``, named when it is deleted)."""
         self.llm = llm
+        self.serves = serves
         self.prefixes = prefixes
         self.lengths = np.array([len(p) for p in prefixes], dtype=np.int64)
         self.max_len = int(self.lengths.max()) if len(prefixes) else 0
@@ -136,7 +142,7 @@ class PrefixKV:
         self._in_use = open(self.folder / IN_USE, "a+")  # kept open: no other run's ``evict_unused`` deletes it
         fcntl.flock(self._in_use, fcntl.LOCK_SH)
         data, done = self.folder / "kv.bin", self.folder / "done.npy"
-        meta = {"shape": self.shape, "dtype": str(self.dtype), "llm": self.llm.identity}
+        meta = {"shape": self.shape, "dtype": str(self.dtype), "llm": self.llm.identity, "serves": self.serves}
         atomic_write(self.folder / "meta.json", json.dumps(meta))
         mode = "r+" if data.exists() and data.stat().st_size == self.bytes else "w+"
         self._check_space(data if mode == "r+" else None)
@@ -151,9 +157,10 @@ class PrefixKV:
         held = existing.stat().st_blocks * 512 if existing is not None else 0  # what the file already occupies
         free = shutil.disk_usage(self.folder).free
         if self.bytes - held > free:  # room made first from the stores no process holds, the oldest first
-            for folder, size in evict_unused(self.folder.parent, self.bytes - held, keep=self.folder):
-                print(f"prefix store: deleted {folder} ({size / 2**30:.1f} GiB, unused) to make room for "
-                      f"{self.folder.name}; a run that needs it again computes it anew", file=sys.stderr, flush=True)
+            for folder, size, serves in evict_unused(self.folder.parent, self.bytes - held, keep=self.folder):
+                print(f"prefix store: deleted {folder} ({size / 2**30:.1f} GiB, unused{'; ' + serves if serves else ''})"
+                      f" to make room for {self.folder.name}; a run that needs it again computes it anew",
+                      file=sys.stderr, flush=True)
             free = shutil.disk_usage(self.folder).free
         if self.bytes - held > free:
             raise GLTAError(

@@ -78,6 +78,7 @@ class GLTA(Recommender):
     def __init__(self, dataset: RecDataset, config: GLTAConfig, llm=None,
                  embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(dataset, config)
+        self.dataset_name = dataset.name  # names the prefix store it fills (``prefix_kv``)
         if config.inference not in INFERENCE_MODES:
             raise ConfigError(f"model.inference={config.inference}; choose one of {', '.join(INFERENCE_MODES)}")
         if config.missing_texts not in ("error", "empty"):
@@ -297,7 +298,12 @@ class GLTA(Recommender):
         if self.prompts.ua_prefix is None:
             return None
         if self._prefix_kv is None:
-            self._prefix_kv = PrefixKV(self.llm, [self.prompts.prefix_ids(u) for u in range(self.n_users)])
+            texts = [kind for kind, used in (("profile", self.config.use_profile),
+                                             ("prediction", self.config.use_prediction)) if used]
+            serves = (f"{self.dataset_name}, {self.config.ua_template} prompts opening with the "
+                      f"{' and '.join(texts) or 'no'} texts of {self.config.texts_llm or self.config.llm.name}")
+            self._prefix_kv = PrefixKV(self.llm, [self.prompts.prefix_ids(u) for u in range(self.n_users)],
+                                       serves=serves)
         return self._prefix_kv
 
     def _decoder_inputs(self, batch: Batch):
