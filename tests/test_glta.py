@@ -868,3 +868,38 @@ def test_a_glta_run_records_its_frozen_backbones_own_test_ranking(synthetic, llm
     assert per_user["users"] == recorded["per_user_test"]["users"]
     assert np.allclose(per_user["values"], recorded["per_user_test"]["values"], atol=1e-5)
     assert evaluate_backbone(load_run(tmp_path / "lgcn")[2], synthetic, EvalConfig(), "N@10") is None
+
+
+def test_the_prefix_store_is_filled_after_ia_but_its_room_is_checked_before(synthetic, llm, tmp_path, monkeypatch):
+    """A second run sharing a store (GLTA+ beside GLTA) used to wait idle on the first one's fill before its own IA;
+    the disk check still comes first, so a store that cannot fit stops the run before IA spends its time."""
+    import shutil
+    from collections import namedtuple
+
+    import glta.training as training
+    from glta.align.prefix import PrefixKV
+    from glta.config import TrainConfig
+    from glta.errors import GLTAError
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    order = []
+    monkeypatch.setattr(training, "train_stage", lambda model, stage, *a, **k: order.append(stage.name) or {})
+    fill = PrefixKV.fill
+    monkeypatch.setattr(PrefixKV, "fill", lambda self, *a, **k: order.append("fill") or fill(self, *a, **k))
+    train = TrainConfig(seed=3, batch_size=2)  # the memory check passes beside other jobs too
+    model = _with_texts(make(synthetic, llm, ua_template="user_item_text_first", prefix_cache=True, ia_epochs=1),
+                        synthetic, llm.tokenizer)
+    facts = training.run_stages(model, train, progress=False, log=lambda _: None)
+    assert order == ["ia", "fill"] and facts["prefix_users_computed"] > 0 and model.stage == "ua"
+    order.clear()
+    other = _with_texts(make(synthetic, llm, ua_template="user_item_text_first", prefix_cache=True, ia_epochs=1),
+                        synthetic, llm.tokenizer)
+    for fields in other.prompts.user_fields:  # other texts: another store
+        fields["prediction"] = llm.tokenizer(" will want westerns", add_special_tokens=False).input_ids
+    assert other.prefix_kv().key != model.prefix_kv().key
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: usage(1, 0, 0))
+    assert model.prefix_kv()._in_use is not None  # the first store is held open: no deletion makes room
+    with pytest.raises(GLTAError, match="prefix store for"):
+        training.run_stages(other, train, progress=False, log=lambda _: None)
+    assert order == []  # stopped before IA

@@ -98,8 +98,13 @@ class Recommender(nn.Module, ABC):
         return None
 
     def prepare_training(self, train, progress: bool = True, log=print) -> dict:
-        """Work before any training step that needs no optimiser (GLTA: its memory check and the cached prompt
-        prefixes); returns facts for the results file. The main process runs it first, the others after it."""
+        """Work before any training step that needs no optimiser (GLTA: its memory and disk checks); returns facts
+        for the results file. The main process runs it first, the others after it."""
+        return {}
+
+    def prepare_main_stage(self, train, progress: bool = True, log=print) -> dict:
+        """Like ``prepare_training``, after the stages before the main one, for what only the main stage reads
+        (GLTA: the cached prompt prefixes of UA, filled after IA)."""
         return {}
 
     def stages(self, train) -> list[Stage]:

@@ -1,8 +1,8 @@
 """The trainer every recommender shares: its stages, Adam, early stopping on a validation metric, checkpoints.
 
 ``run_stages`` runs what a model does before its main stage (``Recommender.prepare_training``, then each
-``Stage``, e.g. GLTA's item-text alignment, with the stage's result kept in its cache file); ``fit`` runs the main
-stage. It keeps the best model's weights (by ``train.select_metric`` on the validation split) and, when a checkpoint
+``Stage``, e.g. GLTA's item-text alignment, with the stage's result kept in its cache file, then
+``Recommender.prepare_main_stage``); ``fit`` runs the main stage. It keeps the best model's weights (by ``train.select_metric`` on the validation split) and, when a checkpoint
 folder is given, writes ``checkpoint.safetensors`` (no pickle: see ``glta.checkpoint``) after each evaluation so
 that an interrupted run resumes where it stopped (``resume=True``) instead of starting again. Test metrics are
 measured by the caller (``evaluate_test``), after the model is chosen.
@@ -256,6 +256,9 @@ def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, lo
                 continue
             facts.update(train_stage(model, stage, train, progress, log, commit))
         return_freed_memory()  # a stage's peak (GLTA's IA) need not stay with the process through the next
+    with procs.main_first():
+        facts.update(model.prepare_main_stage(train, progress=progress and procs.is_main, log=log))
+    return_freed_memory()
     model.enter_main_stage()
     return facts
 

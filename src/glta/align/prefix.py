@@ -149,6 +149,13 @@ class PrefixKV:
         self._values = np.memmap(data, dtype=_STORAGE[self.dtype], mode=mode, shape=self.shape)
         self._done = np.load(done) if mode == "r+" and done.exists() else np.zeros(len(self.prefixes), dtype=bool)
 
+    def check_room(self) -> None:
+        """``_check_space`` without opening the store (no lock: a run sharing it may be filling it): a run can stop
+        at once, before hours of other work, when the disk cannot hold the store."""
+        data = self.folder / "kv.bin"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._check_space(data if data.exists() and data.stat().st_size == self.bytes else None)
+
     def _check_space(self, existing: Path | None) -> None:
         """Stop before filling when the disk cannot hold the store: the map is created sparse, and a full disk would
         otherwise kill the run (SIGBUS) hours into its fill."""

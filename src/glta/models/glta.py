@@ -199,8 +199,18 @@ class GLTA(Recommender):
         return self.prompts.steps(self.stage, batch_size)
 
     def prepare_training(self, train, progress: bool = True, log=print) -> dict:
-        """Before any step: stop if one step cannot fit in memory; fill the cached prompt prefixes."""
+        """Before any step: stop if one step cannot fit in memory, or the disk cannot hold the cached prompt
+        prefixes (after deleting unused stores), before IA spends its time."""
         self.check_memory(train.batch_size)
+        store = self.prefix_kv()
+        if store is not None:
+            store.check_room()
+        return {}
+
+    def prepare_main_stage(self, train, progress: bool = True, log=print) -> dict:
+        """After IA, before UA: fill the cached prompt prefixes, which only UA and scoring read. Filled before IA, a
+        second run sharing the store (e.g. GLTA+ beside GLTA in the reproduce queue) waited idle on the first one's
+        fill instead of training its own IA meanwhile."""
         return self._fill_prefixes(progress, log)
 
     def stages(self, train) -> list[Stage]:
