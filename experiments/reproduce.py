@@ -357,9 +357,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
     starting every long one; a job with no like run measured goes last either way), except the seeds of the
-    baselines outside each data set's two strongest (``Left.later_seeds``), which go after all of them. Ahead of all of them, in that
-    order among themselves, the jobs an earlier queue on this machine started (their log is in ``logs``): their
-    checkpoints and caches are here, and a later session may get a fresh machine without them.
+    baselines outside each data set's two strongest (``Left.later_seeds``), which go after all of them. Ahead of
+    all of them, in that order among themselves, the jobs an earlier queue on this machine started (their log is in
+    ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
     a 2-core machine, docs/glta.md) taking two of them. Without ``llm``, only the jobs that never run the LLM: the
     graph baselines, the references and RLMRec where its texts are written (a CPU without hardware bf16, where the

@@ -2,10 +2,11 @@
 
 ``run_stages`` runs what a model does before its main stage (``Recommender.prepare_training``, then each
 ``Stage``, e.g. GLTA's item-text alignment, with the stage's result kept in its cache file, then
-``Recommender.prepare_main_stage``); ``fit`` runs the main stage. It keeps the best model's weights (by ``train.select_metric`` on the validation split) and, when a checkpoint
-folder is given, writes ``checkpoint.safetensors`` (no pickle: see ``glta.checkpoint``) after each evaluation so
-that an interrupted run resumes where it stopped (``resume=True``) instead of starting again. Test metrics are
-measured by the caller (``evaluate_test``), after the model is chosen.
+``Recommender.prepare_main_stage``); ``fit`` runs the main stage. It keeps the best model's weights (by
+``train.select_metric`` on the validation split) and, when a checkpoint folder is given, writes
+``checkpoint.safetensors`` (no pickle: see ``glta.checkpoint``) after each evaluation so that an interrupted run
+resumes where it stopped (``resume=True``) instead of starting again. Test metrics are measured by the caller
+(``evaluate_test``), after the model is chosen.
 
 Every step goes through ``train_epoch``: one process, or several launched by accelerate/torchrun, each taking its
 share of every batch (``glta.distributed``).

@@ -165,8 +165,9 @@ class PrefixKV:
         free = shutil.disk_usage(self.folder).free
         if self.bytes - held > free:  # room made first from the stores no process holds, the oldest first
             for folder, size, serves in evict_unused(self.folder.parent, self.bytes - held, keep=self.folder):
-                print(f"prefix store: deleted {folder} ({size / 2**30:.1f} GiB, unused{'; ' + serves if serves else ''})"
-                      f" to make room for {self.folder.name}; a run that needs it again computes it anew",
+                what = f"{size / 2**30:.1f} GiB, unused" + (f"; {serves}" if serves else "")
+                print(f"prefix store: deleted {folder} ({what}) to make room for {self.folder.name}; a run that "
+                      "needs it again computes it anew",
                       file=sys.stderr, flush=True)
             free = shutil.disk_usage(self.folder).free
         if self.bytes - held > free:
