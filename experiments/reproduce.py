@@ -219,6 +219,7 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
     clean commit) and the cells short of seeds."""
     from glta.results import provenance_status
 
+    strongest = strongest_baselines(Path("results"), dataset, PRIORITY_BASELINES)
     for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
         runs = records(Path("results"), dataset, method)
         unclean = bool(runs) and not is_deterministic(method) and provenance_status(runs[0]["provenance"]) != "clean"
@@ -238,7 +239,7 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
             left.grids.setdefault(dataset, []).append(method)
         if len(runs) < SEEDS or method in left.grids.get(dataset, []):
             left.seeds.setdefault(dataset, []).append(method)
-            if method not in strongest_baselines(Path("results"), dataset, PRIORITY_BASELINES):
+            if method not in strongest:
                 left.later_seeds.setdefault(dataset, []).append(method)
 
 
