@@ -5,7 +5,9 @@ what follows, that memory stays with the process: GLTA's IA stage on amazon-scie
 peaked at 10.0 GB and left the process at 8.6 GB through UA, whose steps need ~2.8 GB (the same data set's GLTA run
 without the IA stage in its process). On a machine whose page cache holds a GLTA job's prefix store, that is memory
 the store's pages cannot use. ``return_freed_memory`` hands it back (glibc's ``malloc_trim``); it is called after the
-prefix fill and after each stage, not per step or per evaluation (those reuse what the one before freed).
+prefix fill and after each stage, and after every step of a stage whose model asks for it
+(``Recommender.returns_memory_each_step``: GLTA's IA, whose uneven steps otherwise grow the heap step by step); not
+per evaluation (each reuses what the one before freed).
 """
 
 from __future__ import annotations

@@ -114,6 +114,12 @@ class Recommender(nn.Module, ABC):
     def enter_stage(self, name: str) -> None:
         """Make the parameters of stage ``name`` trainable and its batches the ones ``train_batches`` yields."""
 
+    def returns_memory_each_step(self) -> bool:
+        """Whether the trainer hands freed heap memory back to the system after every step of the current stage
+        (``glta.memory``): for stages whose steps are large and uneven on the CPU, where glibc's heap otherwise
+        grows step by step past the largest step's need. False by default (it costs each step its page faults)."""
+        return False
+
     def enter_main_stage(self) -> None:
         """Put the model in its main stage: after its earlier stages ran, or when their weights come from a
         checkpoint or a saved run instead."""

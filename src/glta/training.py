@@ -171,6 +171,7 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
     bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress or not procs.is_main,
                total=total, initial=skip)
     consumed = skip
+    trim = device.type == "cpu" and model.returns_memory_each_step()
     with held_to_step_end(enabled=not procs.distributed) as stop_asked:
         for batch in bar:
             consumed += 1
@@ -183,6 +184,8 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
+            if trim:
+                return_freed_memory()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
             if after_step is not None:

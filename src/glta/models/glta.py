@@ -170,6 +170,12 @@ class GLTA(Recommender):
         if self.graph_scale is not None:
             self.graph_scale.requires_grad_(stage == "ua")
 
+    def returns_memory_each_step(self) -> bool:
+        """IA's steps (a group's item descriptions, of uneven length) on amazon-scientific: the process peaked at
+        8.9 GB within six steps and kept growing (11.7 GB when the kernel killed it beside another IA stage), against
+        6.5 GB with the memory handed back after every step, for ~10% more time per step (docs/glta.md, Compute)."""
+        return self.stage == "ia"
+
     def parameter_groups(self, lr: float) -> list[dict]:
         """Projectors (and GLTA+'s residual scale) at ``lr``, the GLLM head and GLTA+'s graph head at
         ``lr * head_lr_scale`` (trainable parameters only)."""
