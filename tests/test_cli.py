@@ -233,3 +233,16 @@ def test_no_progress_also_hides_the_bars_transformers_draws(tmp_path):
         assert not transformers_logging.is_progress_bar_enabled()  # "Loading weights" stays out of job logs
     finally:
         transformers_logging.enable_progress_bar()
+
+
+def test_no_progress_hides_the_plain_tqdm_bars_of_libraries_too(tmp_path):
+    """transformers converts a GGUF file under a plain tqdm bar, which its own progress setting does not reach."""
+    script = ("import sys; from glta.cli import main; "
+              f"assert main(['train', 'pop', '--dataset', 'synthetic', '--out', {str(tmp_path / 'pop.json')!r}, "
+              f"'--run-dir', {str(tmp_path / 'run')!r}] + sys.argv[1:]) == 0; "
+              "from tqdm.auto import tqdm; print(tqdm(range(2)).disable)")
+    env = {key: value for key, value in os.environ.items() if key != "TQDM_DISABLE"}
+    shown = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    hidden = subprocess.run([sys.executable, "-c", script, "--no-progress"], env=env, capture_output=True, text=True,
+                            check=True)
+    assert shown.stdout.split()[-1] == "False" and hidden.stdout.split()[-1] == "True"

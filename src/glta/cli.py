@@ -403,6 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "command", None) in {"evaluate", "recommend"} and not (args.run_dir or args.dataset
                                                                               or args.data_path):
         parser.error("give --dataset NAME or --data-path PATH (and --method), or --run-dir DIR")
+    if getattr(args, "no_progress", False) and "tqdm" not in sys.modules:
+        # the plain tqdm bars inside libraries too (transformers' GGUF conversion on a first use of an LLM): tqdm
+        # reads TQDM_DISABLE once, when it is imported, which has not happened yet in a `glta` process
+        os.environ.setdefault("TQDM_DISABLE", "1")
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if distributed:  # launched by accelerate/torchrun: the main process reports
         from glta.distributed import processes
