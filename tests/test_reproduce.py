@@ -391,3 +391,29 @@ def test_texts_under_two_processes_stop_at_a_signal_in_one_line_not_torchruns_tr
     output = proc.communicate(timeout=60)[0]
     assert proc.returncode == 128 + signal.SIGINT
     assert "launch: stopped by signal" in output and "Traceback" not in output, output
+
+
+def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_elsewhere(reproduce, tmp_path,
+                                                                                         monkeypatch):
+    """amazon-scientific's GLTA+ was planned at its GLTA's 19,600 s while on ML-1M GLTA+ took a seventh of GLTA's
+    time: the ratio measured there scales the estimate (and the shortest-first order)."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+
+    def made(dataset, name, seconds):
+        path = tmp_path / "results" / dataset / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"machine": {}}, "training": {"train_seconds": seconds},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+    made("ml-1m", "glta.json", 28000.0)
+    made("ml-1m", "glta_plus.json", 4000.0)
+    made("amazon-scientific", "glta.json", 21000.0)
+    assert reproduce.time_ratio("amazon-scientific", "glta_plus") == (4000.0 / 28000.0, "ml-1m")
+    assert reproduce.time_ratio("amazon-scientific", "no_ia") is None  # run nowhere: the default's own time
+    assert reproduce.time_ratio("amazon-scientific", "default") is None
+    left = reproduce.Left()
+    reproduce.plan_glta("amazon-scientific", left)
+    assert left.seconds["amazon-scientific", "glta_plus"] == pytest.approx(3000.0)
+    assert left.seconds["amazon-scientific", "no_ia"] == 21000.0
