@@ -69,7 +69,7 @@ def test_train_evaluate_recommend(tmp_path, capsys):
     for key in ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20", "Hit@10", "MRR@10"):
         assert 0.0 <= record["metrics"]["test"][key] <= 1.0 and key in record["metrics"]["valid"]
     prov = record["provenance"]
-    for key in ("git_commit", "config", "data_fingerprint", "seed", "machine", "wall_seconds"):
+    for key in ("git_commit", "config", "data_fingerprint", "seed", "machine", "wall_seconds", "peak_memory"):
         assert key in prov
     assert prov["config"]["model"]["dim"] == 16
     assert (run_dir / "embeddings.safetensors").exists() and not (run_dir / "checkpoint.safetensors").exists()
@@ -246,3 +246,12 @@ def test_no_progress_hides_the_plain_tqdm_bars_of_libraries_too(tmp_path):
     hidden = subprocess.run([sys.executable, "-c", script, "--no-progress"], env=env, capture_output=True, text=True,
                             check=True)
     assert shown.stdout.split()[-1] == "False" and hidden.stdout.split()[-1] == "True"
+
+
+def test_a_results_file_records_the_process_peak_memory(tmp_path):
+    """What a run held at its peak, so that a user (or the queue) knows what fits beside it."""
+    script = ("import torch; from glta.results import peak_memory; before = peak_memory()['resident_gib']; "
+              "held = torch.ones(256 * 2**20); print(before, peak_memory()['resident_gib'])")
+    before, after = map(float, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                              check=True).stdout.split())
+    assert 0 < before and after - before >= 0.6  # 1 GiB of float32 touched, beyond any peak of the imports

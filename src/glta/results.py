@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -91,11 +92,24 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
+def peak_memory() -> dict:
+    """The most memory this process has held so far, in GiB: resident (``ru_maxrss``: the process alone, not the
+    page cache its memory maps read through) and, on a GPU, allocated by torch. A process that ran several runs
+    (``experiments/glta_variants.py``) reports its peak over all of them; a resumed run, its own process's."""
+    import resource
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+    peak = {"resident_gib": round(rss / 2**30, 2)}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        peak["gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    return peak
+
+
 def provenance(config: dict, data_fingerprint: str, seed: int, wall_seconds: float, commit: str | None = None,
                **extra) -> dict:
     """``commit`` should be read when the run starts (``git_commit()``), before later edits can change it."""
     return {"git_commit": commit or git_commit(), "config": config, "data_fingerprint": data_fingerprint, "seed": seed,
-            "machine": machine(), "wall_seconds": round(wall_seconds, 2),
+            "machine": machine(), "wall_seconds": round(wall_seconds, 2), "peak_memory": peak_memory(),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
 
 
