@@ -305,7 +305,8 @@ class Job:
     """One process of the session: ``after`` names jobs that must complete first; ``limit`` caps its own seconds;
     ``cell`` is the (data set, method or variant) it trains, if any; ``slots`` is how many of the session's slots
     it takes (a job that starts several processes of its own, e.g. under ``torchrun``); ``store`` identifies the GLTA
-    prefix store it reads, if any: jobs with the same value read the same store (see ``run_jobs``'s ``pair_stores``)."""
+    prefix store it reads, if any: jobs with the same value read the same store (see ``run_jobs``'s ``pair_stores``);
+    ``memory`` is the bytes it holds at its peak, when a like run measured them (``run_jobs``'s ``memory``)."""
 
     name: str
     command: list[str]
@@ -314,6 +315,7 @@ class Job:
     cell: tuple[str, str] | None = None
     slots: int = 1
     store: str | None = None
+    memory: float | None = None
 
 
 def log_name(job: str) -> str:
@@ -321,7 +323,8 @@ def log_name(job: str) -> str:
 
 
 def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path, cwd: Path = ROOT,
-             poll: float = 1.0, grace: float = 20.0, pair_stores: bool = False) -> dict[str, dict]:
+             poll: float = 1.0, grace: float = 20.0, pair_stores: bool = False,
+             memory: float | None = None) -> dict[str, dict]:
     """Run ``jobs`` side by side, filling at most ``slots`` slots at a time (a job takes ``Job.slots``), each once
     the jobs it comes after have completed (in list order otherwise: a job with no room holds back the ones after
     it), until ``deadline``: a job still running then is stopped (every job resumes when the same
@@ -332,7 +335,12 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
     With ``pair_stores`` (a machine whose page cache holds one data set's prefix store, not two) a free slot goes
     first to the jobs that read no store or the store the running jobs read, in list order, then to the rest: two
     GLTA jobs of different data sets side by side wait on the disk (docs/glta.md, Compute: 61% of a core against
-    99%), while a job of another data set still beats an idle slot."""
+    99%), while a job of another data set still beats an idle slot.
+
+    With ``memory`` (the bytes the jobs may hold together) a job whose peak is known (``Job.memory``) starts only
+    when the known peaks of the running jobs and its own fit in it, or when nothing else runs; otherwise it waits
+    like a job with no free slot. Two amazon-scientific GLTA jobs side by side and a test suite did not fit in
+    24 GB once (the kernel killed one, docs/glta.md, Compute)."""
     logs.mkdir(parents=True, exist_ok=True)
     # the jobs write their logs with --no-progress, which reaches the bars of this project and of transformers'
     # logging; this also silences the plain tqdm bars inside libraries (transformers' GGUF conversion)
@@ -358,6 +366,7 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
 
     limits = {job.name: job.limit for job in jobs}
     takes = {job.name: min(job.slots, slots) for job in jobs}  # a job wider than the session takes all of it
+    peaks = {job.name: job.memory for job in jobs}
     try:
         while pending or running:
             now = time.time()
@@ -379,7 +388,9 @@ def run_jobs(jobs: list[Job], env: dict, deadline: float, slots: int, logs: Path
                     report[job.name] = {"status": f"not started: {blocked[0]} did not complete" if blocked
                                         else "not started: deadline", "seconds": 0.0, "output_tail": ""}
                 elif all(a in report for a in job.after if a in {j.name for j in jobs}):
-                    if sum(takes[name] for name in running) + takes[job.name] > slots:
+                    if sum(takes[name] for name in running) + takes[job.name] > slots or \
+                            (memory is not None and running and job.memory is not None
+                             and sum(peaks[name] or 0 for name in running) + job.memory > memory):
                         break  # no room: later jobs wait their turn too (the list's order is the priority)
                     pending.remove(job)
                     handle = open(logs / log_name(job.name), "a")  # a resumed job's log keeps its start

@@ -44,8 +44,8 @@ from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
 from glta.paths import atomic_write
 from glta.text.generate import USER_KINDS
-from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, records, result_path, seed_path,
-                         strongest_baselines, train_seconds, write_report)
+from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, peak_bytes, records, result_path,
+                         seed_path, strongest_baselines, train_seconds, write_report)
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
@@ -210,6 +210,7 @@ class Left:
     # data set -> the other frozen graph models (LightGCN+, ...) its GLTA cells read (``model.graph``) not in runs/ here
     no_graph: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
+    memory: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): its peak bytes, if recorded
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
     later_seeds: dict[str, list[str]] = field(default_factory=dict)
 
@@ -252,6 +253,7 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
             left.mains.setdefault(dataset, []).append(method)
             continue
         left.seconds[dataset, method] = train_seconds(runs[0])
+        left.memory[dataset, method] = peak_bytes(runs[0])
         if is_deterministic(method):
             continue
         if unclean:
@@ -278,11 +280,13 @@ def plan_glta(dataset: str, left: Left) -> None:
         # a training run's time for each variant; a decoding mode only reads the default model (no estimate)
         left.seconds.update({(dataset, name): train_seconds(default) * (time_ratio(dataset, name) or (1.0,))[0]
                              for name in todo if default and name not in GLTA_MODES})
+        left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
         if runs and len(runs) < SEEDS:  # experiments/seeds.py repeats a variant's recorded config
             left.glta_seeds.setdefault(dataset, []).append(name)
             left.seconds[dataset, name] = train_seconds(runs[0])
+            left.memory[dataset, name] = peak_bytes(runs[0])
     if (todo or dataset in left.glta_seeds) and \
             not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
         left.no_lightgcn.append(dataset)
@@ -414,6 +418,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
             job.after += (f"texts-{job.cell[0]}",)
         if reads_llm(job):
             job.store = prefix_store(*job.cell)  # its UA stage and evaluations read this store
+        if job.cell is not None:
+            job.memory = left.memory.get(job.cell)
     first = [job for job in jobs if job.name.startswith("texts-")]
     if workers >= 2:
         launch = [sys.executable, str(Path(__file__).with_name("launch.py"))]  # torchrun, quiet when stopped
@@ -456,6 +462,17 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     return started + [job for job in queue if job not in started]
 
 
+def job_memory() -> float | None:
+    """The bytes the queue's jobs may hold together: 85% of this machine's memory (the rest for the system and the
+    page cache a GLTA job's prefix store reads through), None where /proc/meminfo cannot tell."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            total = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return 0.85 * total * 1024
+
+
 def prefix_store(dataset: str, name: str) -> str | None:
     """What tells apart the prefix stores GLTA cells read (``glta.align.prefix``): the data set, the LLM and the
     text the prompts open with, which the PF/PD ablations change (a decoding mode reads its model's); None without a
@@ -490,7 +507,8 @@ def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path
         deadline = time.time() + hours * 3600 if hours else float("inf")
         env = dict(os.environ, OMP_NUM_THREADS="1")
         try:
-            done = run_jobs(jobs, env, deadline, workers, logs, cwd=Path.cwd(), pair_stores=True)
+            done = run_jobs(jobs, env, deadline, workers, logs, cwd=Path.cwd(), pair_stores=True,
+                            memory=job_memory())
         except KeyboardInterrupt:
             raise SystemExit("reproduce: interrupted; the running jobs were stopped with their checkpoints: the same "
                              "command continues them") from None

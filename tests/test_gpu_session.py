@@ -376,3 +376,27 @@ def test_a_baselines_only_session_needs_no_llm(gpu_session, tmp_path, monkeypatc
     assert seen["env"]["GLTA_TEXT_ENCODER"] == str(stage / "extra" / "encoder" / "model")  # gathered from the calls
     assert "GLTA_GGUF_DIR" not in seen["env"]
     assert (stage / "cache" / "text-embeddings" / "abc.npy").read_bytes() == b"npy"
+
+
+def test_a_job_waits_until_the_running_jobs_known_peaks_leave_room_for_its_own(gpu_session, tmp_path):
+    """Two amazon-scientific GLTA jobs and a test suite did not fit in 24 GB: a job whose like run measured its peak
+    starts only when it fits beside the running ones' peaks (or nothing else runs); a job with no measured peak, as
+    before, whenever a slot is free."""
+    import time
+
+    stamp = "import time, pathlib; pathlib.Path('{0}').write_text(str(time.time())); time.sleep({1})"
+
+    def job(name, seconds, memory):
+        return gpu_session.Job(name, _python(stamp.format(tmp_path / name, seconds)), memory=memory)
+
+    jobs = [job("big", 2.0, 14e9), job("big-2", 0, 12e9), job("unknown", 0, None), job("huge", 0, 30e9)]
+    report = gpu_session.run_jobs(jobs, {}, deadline=time.time() + 30, slots=2, logs=tmp_path / "logs", poll=0.1,
+                                  memory=20e9)
+    assert all(entry["status"] == "complete" for entry in report.values())
+    started = {name: float((tmp_path / name).read_text()) for name in report}
+    assert started["big-2"] >= started["big"] + 1.9  # 26 GB together: after the first ended
+    assert started["unknown"] >= started["big-2"] and started["huge"] >= started["big-2"]  # the list's order holds
+    for name in report:
+        (tmp_path / name).unlink()
+    gpu_session.run_jobs(jobs[:2], {}, deadline=time.time() + 30, slots=2, logs=tmp_path / "logs", poll=0.1)
+    assert abs(float((tmp_path / "big").read_text()) - float((tmp_path / "big-2").read_text())) < 1.5  # no budget

@@ -404,7 +404,8 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
     def made(dataset, name, seconds):
         path = tmp_path / "results" / dataset / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"provenance": {"machine": {}}, "training": {"train_seconds": seconds},
+        path.write_text(json.dumps({"provenance": {"machine": {}, "peak_memory": {"resident_gib": 6.5}},
+                                    "training": {"train_seconds": seconds},
                                     "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
 
     made("ml-1m", "glta.json", 28000.0)
@@ -417,3 +418,6 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
     reproduce.plan_glta("amazon-scientific", left)
     assert left.seconds["amazon-scientific", "glta_plus"] == pytest.approx(3000.0)
     assert left.seconds["amazon-scientific", "no_ia"] == 21000.0
+    assert left.memory["amazon-scientific", "glta_plus"] == 6.5 * 2**30  # the queue weighs it (run_jobs' memory)
+    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path / "logs")}
+    assert jobs["glta-amazon-scientific-glta_plus"].memory == 6.5 * 2**30

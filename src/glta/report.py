@@ -123,6 +123,12 @@ def train_seconds(record: dict) -> float:
                                                    if k.endswith("_seconds") and k != "train_seconds")
 
 
+def peak_bytes(record: dict | None) -> float | None:
+    """The resident memory a run's process held at its peak (``provenance.peak_memory``), None where not recorded."""
+    peak = ((record or {}).get("provenance", {}).get("peak_memory") or {}).get("resident_gib")
+    return peak * 2**30 if peak else None
+
+
 def gpu_name(record: dict) -> str | None:
     """The GPU a run trained on (``provenance.machine.gpu``), None for a CPU run."""
     return (record.get("provenance", {}).get("machine") or {}).get("gpu")
