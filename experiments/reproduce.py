@@ -210,7 +210,7 @@ class Left:
     # data set -> the other frozen graph models (LightGCN+, ...) its GLTA cells read (``model.graph``) not in runs/ here
     no_graph: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
-    memory: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): its peak bytes, if recorded
+    memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
     later_seeds: dict[str, list[str]] = field(default_factory=dict)
 
@@ -275,10 +275,11 @@ def plan_glta(dataset: str, left: Left) -> None:
     else:  # a mode reads the default model: trained first or here
         todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
                  and ("default" in todo or glta_variants.model_here(dataset))]
+    ratios = {name: time_ratio(dataset, name) for name in GLTA_VARIANTS + ["glta_plus"]}
     if todo:
         left.glta[dataset] = todo
         # a training run's time for each variant; a decoding mode only reads the default model (no estimate)
-        left.seconds.update({(dataset, name): train_seconds(default) * (time_ratio(dataset, name) or (1.0,))[0]
+        left.seconds.update({(dataset, name): train_seconds(default) * (ratios.get(name) or (1.0,))[0]
                              for name in todo if default and name not in GLTA_MODES})
         left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
     for name in GLTA_VARIANTS + ["glta_plus"]:
@@ -299,7 +300,7 @@ def plan_glta(dataset: str, left: Left) -> None:
     for name in GLTA_VARIANTS:
         stale = name != "default" and records(Path("results"), dataset, name) and \
             not glta_variants.is_done(dataset, name)
-        print(f"  glta {name:11s} {cell_status(dataset, name, default, time_ratio(dataset, name))}"
+        print(f"  glta {name:11s} {cell_status(dataset, name, default, ratios[name])}"
               + (" — made with an earlier config: retrained by the next run" if stale else "")
               + (" — its model is not on this machine: trained again for the decoding modes, which are read out "
                  "of the new one" if name == "default" and retrain else "")
@@ -310,7 +311,7 @@ def plan_glta(dataset: str, left: Left) -> None:
         print(f"  glta {mode:11s} {'done' if done else 'to do'} (an evaluation of the default model)"
               + (" — read out of a model of an earlier config: evaluated again by the next run" if stale else "")
               + (" — read out of the default model again once that is trained again" if done and retrain else ""))
-    print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, time_ratio(dataset, 'glta_plus'))}"
+    print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
           f"{under_way(dataset, 'glta_plus')}")
 
 
