@@ -111,16 +111,26 @@ def cell_status(dataset: str, name: str, estimate: dict | None = None, scale: tu
 def time_ratio(dataset: str, name: str) -> tuple[float, str] | None:
     """How a GLTA cell's training time compares with the default's on the first other data set where both ran
     (ML-1M: GLTA+ 4,090 s against 28,525 s), to estimate a cell with no run of its own from the data set's default:
-    None where no other data set has both, or for the default itself."""
+    None where no other data set has both, or for the default itself. A decoding mode's time is its evaluation's
+    wall time (``mode_seconds``; ML-1M's FL: 1,219 s)."""
     if name == "default":
         return None
     for other in DATASETS:
         if other == dataset:
             continue
-        default, cell = load(Path("results"), other, "default"), records(Path("results"), other, name)
-        if default and cell and train_seconds(default) > 0:
-            return train_seconds(cell[0]) / train_seconds(default), other
+        default = load(Path("results"), other, "default")
+        seconds = mode_seconds(other, name) if name in GLTA_MODES else \
+            next((train_seconds(cell) for cell in records(Path("results"), other, name)[:1]), None)
+        if default and seconds and train_seconds(default) > 0:
+            return seconds / train_seconds(default), other
     return None
+
+
+def mode_seconds(dataset: str, mode: str) -> float | None:
+    """The wall time of a decoding mode's evaluation of the default model on ``dataset`` (its results file's
+    ``provenance.wall_seconds``), None where it was not read there."""
+    record = load(Path("results"), dataset, f"mode_{mode}")
+    return ((record or {}).get("provenance") or {}).get("wall_seconds")
 
 
 def cpu_dtype() -> str:
@@ -275,12 +285,17 @@ def plan_glta(dataset: str, left: Left) -> None:
     else:  # a mode reads the default model: trained first or here
         todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
                  and ("default" in todo or glta_variants.model_here(dataset))]
-    ratios = {name: time_ratio(dataset, name) for name in GLTA_VARIANTS + ["glta_plus"]}
+    ratios = {name: time_ratio(dataset, name) for name in GLTA_VARIANTS + ["glta_plus"] + GLTA_MODES}
     if todo:
         left.glta[dataset] = todo
-        # a training run's time for each variant; a decoding mode only reads the default model (no estimate)
+        # a training run's time for each variant; a decoding mode's evaluation where it ran before, here or on
+        # another data set (scaled like a variant), else no estimate (it goes last)
         left.seconds.update({(dataset, name): train_seconds(default) * (ratios.get(name) or (1.0,))[0]
                              for name in todo if default and name not in GLTA_MODES})
+        for mode in set(todo) & set(GLTA_MODES):
+            here = mode_seconds(dataset, mode)
+            if here or (default and ratios[mode]):
+                left.seconds[dataset, mode] = here or train_seconds(default) * ratios[mode][0]
         left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
@@ -308,7 +323,10 @@ def plan_glta(dataset: str, left: Left) -> None:
     for mode in GLTA_MODES:
         done = glta_variants.mode_is_done(dataset, mode)
         stale = not done and result_path(Path("results"), dataset, f"mode_{mode}").exists()
-        print(f"  glta {mode:11s} {'done' if done else 'to do'} (an evaluation of the default model)"
+        seconds = left.seconds.get((dataset, mode))
+        estimate = "" if seconds is None else f", ~{seconds:,.0f} s" + (
+            "" if mode_seconds(dataset, mode) else f" by its ratio to the default on {ratios[mode][1]}")
+        print(f"  glta {mode:11s} {'done' if done else 'to do'} (an evaluation of the default model{estimate})"
               + (" — read out of a model of an earlier config: evaluated again by the next run" if stale else "")
               + (" — read out of the default model again once that is trained again" if done and retrain else ""))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"

@@ -421,3 +421,39 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
     assert left.memory["amazon-scientific", "glta_plus"] == 6.5 * 2**30  # the queue weighs it (run_jobs' memory)
     jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path / "logs")}
     assert jobs["glta-amazon-scientific-glta_plus"].memory == 6.5 * 2**30
+
+
+def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_once_its_model_is_trained(
+        reproduce, tmp_path, monkeypatch):
+    """A decoding mode's job once had no estimate, so ``--shortest-first`` put amazon-scientific's FL (minutes, once
+    the default model it reads is trained) behind every 5-hour seed and ablation: its evaluation elsewhere scales
+    it like a variant, and it goes right after the default it waits on; a mode measured nowhere still goes last."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+
+    def made(dataset, name, provenance, training=None):
+        path = tmp_path / "results" / dataset / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"machine": {}, **provenance}, "training": training or {},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+    made("ml-1m", "glta.json", {}, {"train_seconds": 28000.0})
+    made("ml-1m", "glta_variants/mode_first_logit.json", {"wall_seconds": 1400.0})
+    made("amazon-scientific", "glta.json", {}, {"train_seconds": 21000.0})
+    assert reproduce.time_ratio("amazon-scientific", "first_logit") == (1400.0 / 28000.0, "ml-1m")
+    assert reproduce.time_ratio("amazon-scientific", "autoregressive") is None
+    left = reproduce.Left()
+    reproduce.plan_glta("amazon-scientific", left)  # its model is not here: the default is trained again first
+    assert {"default", "first_logit", "autoregressive"} <= set(left.glta["amazon-scientific"])
+    assert left.seconds["amazon-scientific", "first_logit"] == pytest.approx(1050.0)
+    assert ("amazon-scientific", "autoregressive") not in left.seconds
+    left.glta_seeds["amazon-scientific"] = ["default"]
+    left.seconds["amazon-scientific", "no_ia"] = 21000.0
+    order = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
+    assert order.index("glta-amazon-scientific-first_logit") < order.index("seed-amazon-scientific-default-2026")
+    assert order.index("glta-amazon-scientific-first_logit") < order.index("glta-amazon-scientific-default")
+    assert order[-1] == "glta-amazon-scientific-autoregressive"
+    mode = next(job for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)
+                if job.name == "glta-amazon-scientific-first_logit")
+    assert "glta-amazon-scientific-default" in mode.after  # run_jobs holds it until its model is trained
