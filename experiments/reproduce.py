@@ -286,16 +286,29 @@ def plan_glta(dataset: str, left: Left) -> None:
         todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
                  and ("default" in todo or glta_variants.model_here(dataset))]
     ratios = {name: time_ratio(dataset, name) for name in GLTA_VARIANTS + ["glta_plus"] + GLTA_MODES}
+    mode_basis: dict[str, str] = {}  # how each decoding mode's time was estimated, for its line
     if todo:
         left.glta[dataset] = todo
         # a training run's time for each variant; a decoding mode's evaluation where it ran before, here or on
-        # another data set (scaled like a variant), else no estimate (it goes last)
+        # another data set (scaled like a variant), else the other mode's (an evaluation, not a training run: it
+        # belongs before the training runs), else no estimate (it goes last)
         left.seconds.update({(dataset, name): train_seconds(default) * (ratios.get(name) or (1.0,))[0]
                              for name in todo if default and name not in GLTA_MODES})
-        for mode in set(todo) & set(GLTA_MODES):
+        modes = [mode for mode in GLTA_MODES if mode in todo]
+        for mode in modes:
             here = mode_seconds(dataset, mode)
-            if here or (default and ratios[mode]):
-                left.seconds[dataset, mode] = here or train_seconds(default) * ratios[mode][0]
+            if here:
+                mode_basis[mode] = ""
+            elif default and ratios[mode]:
+                here, mode_basis[mode] = train_seconds(default) * ratios[mode][0], \
+                    f" by its ratio to the default on {ratios[mode][1]}"
+            if here:
+                left.seconds[dataset, mode] = here
+        for mode in modes:
+            like = next((other for other in modes if other in mode_basis and other != mode), None)
+            if mode not in mode_basis and like:
+                left.seconds[dataset, mode] = left.seconds[dataset, like]
+                mode_basis[mode] = f" as {like}'s: measured nowhere yet"
         left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
@@ -324,8 +337,7 @@ def plan_glta(dataset: str, left: Left) -> None:
         done = glta_variants.mode_is_done(dataset, mode)
         stale = not done and result_path(Path("results"), dataset, f"mode_{mode}").exists()
         seconds = left.seconds.get((dataset, mode))
-        estimate = "" if seconds is None else f", ~{seconds:,.0f} s" + (
-            "" if mode_seconds(dataset, mode) else f" by its ratio to the default on {ratios[mode][1]}")
+        estimate = "" if seconds is None else f", ~{seconds:,.0f} s{mode_basis[mode]}"
         print(f"  glta {mode:11s} {'done' if done else 'to do'} (an evaluation of the default model{estimate})"
               + (" — read out of a model of an earlier config: evaluated again by the next run" if stale else "")
               + (" — read out of the default model again once that is trained again" if done and retrain else ""))

@@ -424,10 +424,11 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
 
 
 def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_once_its_model_is_trained(
-        reproduce, tmp_path, monkeypatch):
+        reproduce, tmp_path, monkeypatch, capsys):
     """A decoding mode's job once had no estimate, so ``--shortest-first`` put amazon-scientific's FL (minutes, once
     the default model it reads is trained) behind every 5-hour seed and ablation: its evaluation elsewhere scales
-    it like a variant, and it goes right after the default it waits on; a mode measured nowhere still goes last."""
+    it like a variant, and it goes right after the default it waits on; AR, measured nowhere, takes FL's estimate (an
+    evaluation either way); with no mode measured anywhere the modes go last."""
     import json
 
     monkeypatch.chdir(tmp_path)
@@ -447,13 +448,21 @@ def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_onc
     reproduce.plan_glta("amazon-scientific", left)  # its model is not here: the default is trained again first
     assert {"default", "first_logit", "autoregressive"} <= set(left.glta["amazon-scientific"])
     assert left.seconds["amazon-scientific", "first_logit"] == pytest.approx(1050.0)
-    assert ("amazon-scientific", "autoregressive") not in left.seconds
+    assert left.seconds["amazon-scientific", "autoregressive"] == pytest.approx(1050.0)  # FL's: AR ran nowhere
+    assert "autoregressive to do (an evaluation of the default model, ~1,050 s as first_logit's" in \
+        capsys.readouterr().out
     left.glta_seeds["amazon-scientific"] = ["default"]
     left.seconds["amazon-scientific", "no_ia"] = 21000.0
     order = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
-    assert order.index("glta-amazon-scientific-first_logit") < order.index("seed-amazon-scientific-default-2026")
-    assert order.index("glta-amazon-scientific-first_logit") < order.index("glta-amazon-scientific-default")
-    assert order[-1] == "glta-amazon-scientific-autoregressive"
+    for mode in ("first_logit", "autoregressive"):
+        assert order.index(f"glta-amazon-scientific-{mode}") < order.index("seed-amazon-scientific-default-2026")
+        assert order.index(f"glta-amazon-scientific-{mode}") < order.index("glta-amazon-scientific-default")
+    (tmp_path / "results" / "ml-1m" / "glta_variants" / "mode_first_logit.json").unlink()
+    left = reproduce.Left()
+    reproduce.plan_glta("amazon-scientific", left)  # measured nowhere: no estimate, so the modes go last
+    assert not {("amazon-scientific", mode) for mode in ("first_logit", "autoregressive")} & set(left.seconds)
+    order = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
+    assert order[-2:] == ["glta-amazon-scientific-first_logit", "glta-amazon-scientific-autoregressive"]
     mode = next(job for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)
                 if job.name == "glta-amazon-scientific-first_logit")
     assert "glta-amazon-scientific-default" in mode.after  # run_jobs holds it until its model is trained
