@@ -130,3 +130,29 @@ def test_a_run_resumed_under_another_commit_records_both(tmp_path, monkeypatch):
     assert record["training"]["epochs_run"] == 2
     pipeline.train(config, run_dir=tmp_path / "other", out=tmp_path / "o.json", progress=False, log=lambda _: None)
     assert "trained_by_commits" not in json.loads((tmp_path / "o.json").read_text())["provenance"]  # one commit
+
+
+def test_a_resumed_run_records_the_peak_memory_of_all_its_processes(tmp_path, monkeypatch):
+    """Amazon's GLTA+ recorded 3.2 GiB, its last process's (UA), while the process that ran its IA held ~6.5 GB:
+    the queue's memory gate reads these peaks. The checkpoint carries the earlier processes' peak to the results."""
+    import glta.pipeline as pipeline
+    import glta.training as training
+    from glta.config import build_config
+
+    config = build_config("lightgcn", "synthetic", overrides=["train.epochs=2", "train.batch_size=4096"])
+    where = {"run_dir": tmp_path / "run", "out": tmp_path / "r.json", "progress": False, "log": lambda _: None}
+    evaluate_test = pipeline.evaluate_test
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "evaluate_test", interrupted)
+    monkeypatch.setattr(training, "resident_gib", lambda: 99.0)  # the first process peaked high
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.train(config, **where)
+    monkeypatch.setattr(pipeline, "evaluate_test", evaluate_test)
+    monkeypatch.setattr(training, "resident_gib", lambda: 1.0)
+    pipeline.train(config, resume=True, **where)
+    assert json.loads((tmp_path / "r.json").read_text())["provenance"]["peak_memory"]["resident_gib"] == 99.0
+    pipeline.train(config, run_dir=tmp_path / "other", out=tmp_path / "o.json", progress=False, log=lambda _: None)
+    assert json.loads((tmp_path / "o.json").read_text())["provenance"]["peak_memory"]["resident_gib"] < 99.0

@@ -419,6 +419,7 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
     second.item_projector.reset_parameters()
     reused = run_stages(second, train, progress=False, log=lambda _: None)
     assert reused["ia_reused"] and reused["ia_seconds"] == summary["ia_seconds"] and second.stage == "ua"
+    assert summary["ia_peak_gib"] > 0 and "ia_peak_gib" not in reused  # a reused stage's memory was not held here
     for name in ("item_projector", "head"):
         for key, value in getattr(first, name).state_dict().items():
             assert torch.equal(value, getattr(second, name).state_dict()[key]), f"{name}.{key}"
@@ -501,8 +502,10 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
 
             monkeypatch.setattr(training, "train_epoch", dies_in_second_epoch)
             monkeypatch.setattr(training.WithinEpoch, "__call__", dies_after_a_save)
+            monkeypatch.setattr(training, "resident_gib", lambda: 77.0)  # the first process peaked high
             with pytest.raises(KeyboardInterrupt):
                 run_stages(model, train, progress=False, log=lambda _: None, commit="1111111")
+            monkeypatch.setattr(training, "resident_gib", lambda: 1.0)
             monkeypatch.setattr(training.WithinEpoch, "__call__", write)
             cache = model.stages(train)[0].cache
             assert training.partial_stage_path(cache).exists() and not cache.exists()
@@ -515,6 +518,7 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
             messages = []
             summary = run_stages(model, train, progress=False, log=messages.append, commit="2222222")
             assert summary["ia_commits"] == ["1111111", "2222222"]  # the code of both attempts is recorded
+            assert summary["ia_peak_gib"] == 77.0  # and the peak of both processes, not the last one's
             where = "in epoch 1 after 1 batches" if within_epoch else "after epoch 0"
             assert any("resumed" in m and where in m for m in messages), messages
             assert resumed_epochs == [1 if within_epoch else 0, 0]  # epochs 1 and 2 only

@@ -1,4 +1,4 @@
-"""Giving memory a finished stage freed back to the operating system.
+"""Giving memory a finished stage freed back to the operating system, and measuring a process's peak.
 
 glibc keeps freed heap memory for the process to reuse rather than returning it. After a stage whose peak is above
 what follows, that memory stays with the process: GLTA's IA stage on amazon-scientific (long item descriptions)
@@ -37,3 +37,11 @@ def return_freed_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+def resident_gib() -> float:
+    """The most resident memory this process has held so far, in GiB (``ru_maxrss``: the process alone, not the
+    page cache its memory maps read through)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024) / 2**30

@@ -110,8 +110,9 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
         trained_by = list(dict.fromkeys([c for key, value in stages.items() if key.endswith("_commits")
                                          for c in value] + result.commits))
         resumed = {"trained_by_commits": trained_by} if trained_by != [commit] else {}
+        peak = max([result.peak_gib] + [value for key, value in stages.items() if key.endswith("_peak_gib")])
         prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, wall, commit=commit,
-                          processes=procs.world, **({"inputs": inputs} if inputs else {}), **resumed)
+                          peak_gib=peak, processes=procs.world, **({"inputs": inputs} if inputs else {}), **resumed)
         write_results(path, config.method, dataset.name, result.valid, test, prov, **record)
         (run_dir / CHECKPOINT_NAME).unlink(missing_ok=True)  # finished: the saved model supersedes it
         stages_file.unlink(missing_ok=True)

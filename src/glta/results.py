@@ -14,6 +14,7 @@ import torch
 
 from glta.device import cpu_has_bf16, cpu_info
 from glta.errors import GLTAError
+from glta.memory import resident_gib
 from glta.paths import atomic_write
 
 # what the paper's tables read (glta.report); a results file holds whatever eval.ks produced
@@ -92,24 +93,23 @@ def machine() -> dict:
             "python": platform.python_version()}
 
 
-def peak_memory() -> dict:
-    """The most memory this process has held so far, in GiB: resident (``ru_maxrss``: the process alone, not the
-    page cache its memory maps read through) and, on a GPU, allocated by torch. A process that ran several runs
-    (``experiments/glta_variants.py``) reports its peak over all of them; a resumed run, its own process's."""
-    import resource
-
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
-    peak = {"resident_gib": round(rss / 2**30, 2)}
+def peak_memory(earlier_gib: float | None = None) -> dict:
+    """The most memory a run has held, in GiB: resident (``resident_gib``; ``earlier_gib``, the peak of the earlier
+    processes of a resumed run, which its checkpoints carry, when that is higher) and, on a GPU, allocated by torch
+    in this process. A process that ran several runs (``experiments/glta_variants.py``) reports its peak over all
+    of them."""
+    peak = {"resident_gib": round(max(resident_gib(), earlier_gib or 0.0), 2)}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         peak["gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
     return peak
 
 
 def provenance(config: dict, data_fingerprint: str, seed: int, wall_seconds: float, commit: str | None = None,
-               **extra) -> dict:
-    """``commit`` should be read when the run starts (``git_commit()``), before later edits can change it."""
+               peak_gib: float | None = None, **extra) -> dict:
+    """``commit`` should be read when the run starts (``git_commit()``), before later edits can change it;
+    ``peak_gib``: the resident peak of the run's earlier processes, for a resumed run (``peak_memory``)."""
     return {"git_commit": commit or git_commit(), "config": config, "data_fingerprint": data_fingerprint, "seed": seed,
-            "machine": machine(), "wall_seconds": round(wall_seconds, 2), "peak_memory": peak_memory(),
+            "machine": machine(), "wall_seconds": round(wall_seconds, 2), "peak_memory": peak_memory(peak_gib),
             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}
 
 

@@ -34,7 +34,7 @@ from glta.distributed import processes
 from glta.evaluation.ranking import RankingEvaluator
 from glta.errors import GLTAError
 from glta.interrupts import held_to_step_end
-from glta.memory import return_freed_memory
+from glta.memory import resident_gib, return_freed_memory
 from glta.recommender import Recommender, Stage
 
 
@@ -51,6 +51,8 @@ class FitResult:
     per_user_valid: dict | None = None
     # the commits whose code trained it, oldest first: more than one when it was resumed under another commit
     commits: list[str] = field(default_factory=list)
+    # the resident memory (GiB) its processes peaked at, those before a resume included (their checkpoints keep it)
+    peak_gib: float = 0.0
 
 
 def set_seed(seed: int) -> None:
@@ -230,6 +232,12 @@ def continued_by(state: dict, commit: str | None) -> list[str]:
     return commits + [commit] if commit and commit != commits[-1] else commits
 
 
+def carried_peak(state: dict | None) -> float:
+    """The resident peak (GiB) of the processes that have trained a run so far: this one's and, for a run resumed
+    from checkpoint ``state``, the earlier ones' it records (``peak_gib``; 0 for a checkpoint from before)."""
+    return max(resident_gib(), float((state or {}).get("peak_gib") or 0.0))
+
+
 def resumed_where(state: dict) -> str:
     """Where a checkpoint (or a stage's partial file) lets training go on, for the log."""
     within = state.get("in_epoch")
@@ -302,7 +310,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
     rng = np.random.default_rng(stage.seed)
     losses: list[float] = []
     partial = partial_stage_path(stage.cache) if stage.cache is not None else None
-    first, within = 0, None
+    first, within, state = 0, None, None
     commits = [commit] if commit else []
     if partial is not None and partial.exists():
         state = load_checkpoint(partial, module_device(model))
@@ -325,7 +333,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
             "params": {name: p for name, p in model.named_parameters() if p.requires_grad},
             "optimizer": optimizer.state_dict(), "rng": rng_state, "torch_rng": torch.get_rng_state(),
             "epoch": finished, "losses": [float(x) for x in losses], "seconds": time.time() - started,
-            "in_epoch": in_epoch, "commits": commits})
+            "in_epoch": in_epoch, "commits": commits, "peak_gib": carried_peak(state)})
 
     for epoch in range(first, stage.epochs):
         skip, done = resume_within(within, epoch)
@@ -344,7 +352,9 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
         save_stage(model, stage.cache, summary)
         partial.unlink(missing_ok=True)
     procs.wait()
-    return summary
+    # the stage's peak goes to the run's facts (stages.json carries it to a process that resumes the main stage),
+    # not to the cache's summary: a run that reuses the stage's result does not hold its memory
+    return {**summary, f"{stage.name}_peak_gib": round(carried_peak(state), 2)}
 
 
 def beside_stage(cache: Path, suffix: str) -> Path:
@@ -475,7 +485,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     valid_eval = full_valid.sample(evaluation.valid_users, train.seed)
     best_score, best_epoch, best_state, best_valid = -np.inf, -1, None, {}
     history: list[dict] = []
-    start_epoch, bad_rounds, spent, within = 0, 0, 0.0, None
+    start_epoch, bad_rounds, spent, within, state = 0, 0, 0.0, None, None
     commits = [commit] if commit else []
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
     if checkpoint and resume and find_checkpoint(checkpoint.parent) is not None:
@@ -513,7 +523,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
             "rng": rng_state, "torch_rng": torch.get_rng_state(), "epoch": finished,
             "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,
             "best_epoch": best_epoch, "best_state": best_state, "best_valid": best_valid,
-            "history": history, "in_epoch": in_epoch, "commits": commits})
+            "history": history, "in_epoch": in_epoch, "commits": commits, "peak_gib": carried_peak(state)})
 
     for epoch in range(start_epoch, train.epochs):
         model.train()
@@ -563,4 +573,5 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     per_user_valid = best_valid.pop("per_user", None)  # (a checkpoint from before it was kept has none)
     epochs_run = history[-1]["epoch"] + 1 if history else 0
     return FitResult(valid=best_valid, best_epoch=best_epoch, epochs_run=epochs_run, train_seconds=train_seconds,
-                     history=history, stopped_by=stopped_by, per_user_valid=per_user_valid, commits=commits)
+                     history=history, stopped_by=stopped_by, per_user_valid=per_user_valid, commits=commits,
+                     peak_gib=carried_peak(state))
