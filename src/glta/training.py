@@ -232,10 +232,10 @@ def continued_by(state: dict, commit: str | None) -> list[str]:
     return commits + [commit] if commit and commit != commits[-1] else commits
 
 
-def carried_peak(state: dict | None) -> float:
-    """The resident peak (GiB) of the processes that have trained a run so far: this one's and, for a run resumed
-    from checkpoint ``state``, the earlier ones' it records (``peak_gib``; 0 for a checkpoint from before)."""
-    return max(resident_gib(), float((state or {}).get("peak_gib") or 0.0))
+def earlier_peak(state: dict) -> float:
+    """The resident peak (GiB) of the processes that trained a run before it was resumed from checkpoint ``state``
+    (``peak_gib``; 0 for a checkpoint from before it was kept); with this process's (``resident_gib``), the run's."""
+    return float(state.get("peak_gib") or 0.0)
 
 
 def resumed_where(state: dict) -> str:
@@ -310,7 +310,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
     rng = np.random.default_rng(stage.seed)
     losses: list[float] = []
     partial = partial_stage_path(stage.cache) if stage.cache is not None else None
-    first, within, state = 0, None, None
+    first, within, before = 0, None, 0.0
     commits = [commit] if commit else []
     if partial is not None and partial.exists():
         state = load_checkpoint(partial, module_device(model))
@@ -322,7 +322,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
         rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
         first, losses, within = state["epoch"] + 1, list(state["losses"]), state.get("in_epoch")
-        commits = continued_by(state, commit)
+        commits, before = continued_by(state, commit), earlier_peak(state)
         started -= state["seconds"]
         log(f"{stage.name.upper()}: resumed from {partial} {resumed_where(state)}")
 
@@ -333,7 +333,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
             "params": {name: p for name, p in model.named_parameters() if p.requires_grad},
             "optimizer": optimizer.state_dict(), "rng": rng_state, "torch_rng": torch.get_rng_state(),
             "epoch": finished, "losses": [float(x) for x in losses], "seconds": time.time() - started,
-            "in_epoch": in_epoch, "commits": commits, "peak_gib": carried_peak(state)})
+            "in_epoch": in_epoch, "commits": commits, "peak_gib": max(before, resident_gib())})
 
     for epoch in range(first, stage.epochs):
         skip, done = resume_within(within, epoch)
@@ -354,7 +354,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
     procs.wait()
     # the stage's peak goes to the run's facts (stages.json carries it to a process that resumes the main stage),
     # not to the cache's summary: a run that reuses the stage's result does not hold its memory
-    return {**summary, f"{stage.name}_peak_gib": round(carried_peak(state), 2)}
+    return {**summary, f"{stage.name}_peak_gib": round(max(before, resident_gib()), 2)}
 
 
 def beside_stage(cache: Path, suffix: str) -> Path:
@@ -485,7 +485,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     valid_eval = full_valid.sample(evaluation.valid_users, train.seed)
     best_score, best_epoch, best_state, best_valid = -np.inf, -1, None, {}
     history: list[dict] = []
-    start_epoch, bad_rounds, spent, within, state = 0, 0, 0.0, None, None
+    start_epoch, bad_rounds, spent, within, before = 0, 0, 0.0, None, 0.0
     commits = [commit] if commit else []
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir else None
     if checkpoint and resume and find_checkpoint(checkpoint.parent) is not None:
@@ -504,7 +504,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         start_epoch, bad_rounds, spent = state["epoch"] + 1, state["bad_rounds"], state["seconds"]
         best_score, best_epoch, best_state = state["best_score"], state["best_epoch"], state["best_state"]
         best_valid, history, within = state["best_valid"], state["history"], state.get("in_epoch")
-        commits = continued_by(state, commit)
+        commits, before = continued_by(state, commit), earlier_peak(state)
         log(f"resumed from {checkpoint} {resumed_where(state)} (best {train.select_metric}={best_score:.4f})")
     step = procs.wrap(model) if optimizer is not None else model
     stopped_by = f"epoch limit ({train.epochs})"
@@ -523,7 +523,8 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
             "rng": rng_state, "torch_rng": torch.get_rng_state(), "epoch": finished,
             "bad_rounds": bad_rounds, "seconds": time.time() - started, "best_score": best_score,
             "best_epoch": best_epoch, "best_state": best_state, "best_valid": best_valid,
-            "history": history, "in_epoch": in_epoch, "commits": commits, "peak_gib": carried_peak(state)})
+            "history": history, "in_epoch": in_epoch, "commits": commits,
+            "peak_gib": max(before, resident_gib())})
 
     for epoch in range(start_epoch, train.epochs):
         model.train()
@@ -574,4 +575,4 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     epochs_run = history[-1]["epoch"] + 1 if history else 0
     return FitResult(valid=best_valid, best_epoch=best_epoch, epochs_run=epochs_run, train_seconds=train_seconds,
                      history=history, stopped_by=stopped_by, per_user_valid=per_user_valid, commits=commits,
-                     peak_gib=carried_peak(state))
+                     peak_gib=max(before, resident_gib()))
