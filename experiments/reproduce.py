@@ -412,8 +412,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
-    starting every long one; a job with no like run measured goes last either way), except the seeds of the
-    baselines outside each data set's two strongest (``Left.later_seeds``), which go after all of them. Ahead of
+    starting every long one; a job with no like run measured goes last either way), except the extra seeds of GLTA
+    cells, which go after the other jobs (the GLTA cells with no run first), and the seeds of the baselines outside
+    each data set's two strongest (``Left.later_seeds``), which go after all of them. Ahead of
     all of them, in that order among themselves, the jobs an earlier queue on this machine started (their log is in
     ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
@@ -474,8 +475,10 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
                     job.after += (name,)
 
     # issue 14's order when compute runs short: the seeds of a baseline that is not among its data set's strongest
-    # go last; the rest longest (or shortest) first by a like run's measured time, a job without one last, Table 2's
-    # GLTA and GLTA+ rows before the ablations of equal time
+    # go last, and before them the extra seeds of GLTA cells (a GLTA cell with no run is a "—" in the tables, one
+    # with a run has its numbers already: each GLTA run costs hours here); the rest longest (or shortest) first by a
+    # like run's measured time, a job without one last, Table 2's GLTA and GLTA+ rows before the ablations of equal
+    # time
     def main_row(job) -> bool:
         return job.cell is not None and job.cell[1] in ("default", "glta_plus")
 
@@ -484,10 +487,11 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
 
     rest = [job for job in jobs if job not in first]
     if shortest_first:
-        rest.sort(key=lambda job: (later(job), not left.seconds.get(job.cell), left.seconds.get(job.cell, 0.0),
-                                   not main_row(job)))
+        rest.sort(key=lambda job: (later(job), glta_seed(job), not left.seconds.get(job.cell),
+                                   left.seconds.get(job.cell, 0.0), not main_row(job)))
     else:
-        rest.sort(key=lambda job: (not later(job), left.seconds.get(job.cell, 0.0), main_row(job)), reverse=True)
+        rest.sort(key=lambda job: (not later(job), not glta_seed(job), left.seconds.get(job.cell, 0.0),
+                                   main_row(job)), reverse=True)
     queue = first + rest
     started = [job for job in queue if (logs / log_name(job.name)).exists()]
     return started + [job for job in queue if job not in started]

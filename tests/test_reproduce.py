@@ -161,9 +161,9 @@ def test_glta_seeds_are_queued_after_their_texts_and_frozen_lightgcn(reproduce, 
                           seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-100k", "default"): 2000.0,
                                    ("ml-1m", "hccf"): 220.0})
     jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path)}
-    assert list(jobs) == ["texts-ml-1m", "pretrain-ml-1m", "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027",
-                          "seed-ml-100k-default-2026", "seed-ml-100k-default-2027", "seed-ml-1m-hccf-2026",
-                          "seed-ml-1m-hccf-2027"]
+    assert list(jobs) == ["texts-ml-1m", "pretrain-ml-1m", "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027",
+                          "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027", "seed-ml-100k-default-2026",
+                          "seed-ml-100k-default-2027"]  # a GLTA cell's extra seeds after the other jobs
     assert jobs["seed-ml-1m-glta_plus-2026"].after == ("texts-ml-1m", "pretrain-ml-1m")
     assert jobs["seed-ml-100k-default-2027"].after == ()  # its texts and LightGCN are here
     assert jobs["seed-ml-1m-hccf-2026"].after == ()  # a graph baseline reads neither
@@ -177,12 +177,12 @@ def test_shortest_first_finishes_short_cells_first_and_still_starts_with_what_gl
                                    ("ml-1m", "default"): 28000.0, ("ml-1m", "no_ia"): 28000.0})
     names = [job.name for job in reproduce.queue_jobs(left, tmp_path, shortest_first=True)]
     assert names == ["texts-ml-1m", "pretrain-ml-1m", "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027",
-                     "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027", "glta-ml-1m-default",
-                     "glta-ml-1m-no_ia"]  # equal times: Table 2's row before the ablation
+                     "glta-ml-1m-default", "glta-ml-1m-no_ia",  # equal times: Table 2's row before the ablation
+                     "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027"]  # a GLTA cell with no run first
     longest = [job.name for job in reproduce.queue_jobs(left, tmp_path)]
     assert longest[:2] == names[:2] and longest[2:] == ["glta-ml-1m-default", "glta-ml-1m-no_ia",
-                                                        "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027",
-                                                        "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]
+                                                        "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027",
+                                                        "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027"]
 
 
 def test_a_frozen_graph_other_than_lightgcn_that_a_glta_cell_reads_is_trained_first(reproduce, tmp_path, monkeypatch):
@@ -366,7 +366,7 @@ def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_l
                  if not job.name.endswith("-2027")]
         assert names[-2:] == ["seed-d-hccf", "seed-d-rlmrec_con"] if shortest_first else \
             names[-2:] == ["seed-d-rlmrec_con", "seed-d-hccf"]
-        assert "seed-d-glta_plus" in names[:3] and "seed-d-lightgcn_plus" in names[:3]
+        assert "seed-d-lightgcn_plus" in names[:3] and names[-3] == "seed-d-glta_plus"  # before the weaker ones
 
 
 def test_texts_under_two_processes_stop_at_a_signal_in_one_line_not_torchruns_traceback(tmp_path):
@@ -459,10 +459,13 @@ def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_onc
         assert order.index(f"glta-amazon-scientific-{mode}") < order.index("glta-amazon-scientific-default")
     (tmp_path / "results" / "ml-1m" / "glta_variants" / "mode_first_logit.json").unlink()
     left = reproduce.Left()
-    reproduce.plan_glta("amazon-scientific", left)  # measured nowhere: no estimate, so the modes go last
+    reproduce.plan_glta("amazon-scientific", left)  # measured nowhere: no estimate, so the modes go last ...
     assert not {("amazon-scientific", mode) for mode in ("first_logit", "autoregressive")} & set(left.seconds)
+    left.glta_seeds["amazon-scientific"] = ["default"]
     order = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
-    assert order[-2:] == ["glta-amazon-scientific-first_logit", "glta-amazon-scientific-autoregressive"]
+    assert order[-4:] == ["glta-amazon-scientific-first_logit", "glta-amazon-scientific-autoregressive",
+                          "seed-amazon-scientific-default-2026", "seed-amazon-scientific-default-2027"]  # ... but
+    # before a GLTA cell's extra seeds
     mode = next(job for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)
                 if job.name == "glta-amazon-scientific-first_logit")
     assert "glta-amazon-scientific-default" in mode.after  # run_jobs holds it until its model is trained
