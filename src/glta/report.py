@@ -317,10 +317,11 @@ def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = Non
             ax.set_title(dataset)
         from matplotlib.patches import Patch
 
-        axes[0][0].legend(handles=[Patch(color=f"C{n}", label=label) for n, label in enumerate(rows.values())],
-                          fontsize="small")
+        # one legend for the figure, below the panels, where it covers no bar
+        fig.legend(handles=[Patch(color=f"C{n}", label=label) for n, label in enumerate(rows.values())],
+                   loc="lower center", ncol=len(rows), fontsize="small", frameon=False)
         fig.suptitle(title)
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0.07, 1, 1))
         png.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(png, dpi=120)
         plt.close(fig)
