@@ -56,7 +56,7 @@ def rows_for(results: Path, dataset: str) -> list[str]:
     best = best_baseline(results, dataset)
     pairs = [(a, b) for a in ("glta", "glta_plus") for b in dict.fromkeys([best, "lightgcn", BACKBONE]) if b]
     pairs += [(ablation, "glta") for ablation in ABLATIONS]
-    pairs += [(mode, "glta") for mode in MODES]  # "first-k > FL > AR"
+    pairs += [(mode, "glta") for mode in MODES] + [("mode_autoregressive", "mode_first_logit")]  # "first-k > FL > AR"
     pairs += [("lightgcn_plus", "lightgcn"), ("hccf_plus", "hccf")]  # "text helps the graph baselines"
     if best and best != "rlmrec_con":
         pairs.append(("rlmrec_con", best))  # "RLMRec-Con is the best baseline"

@@ -133,3 +133,25 @@ def test_the_backbone_a_glta_run_recorded_is_the_one_tested_against(tmp_path, ex
     assert backbone[0]["per_user_test"]["values"] == [0.5, 0.6, 0.4]
     runs[1]["provenance"]["inputs"]["graph_embeddings_sha256"] = "another"
     assert len(significance.backbone(tmp_path, "d", runs)[1]) == 2  # one a seed, paired with it
+
+
+def test_each_decoding_mode_is_tested_against_first_k_and_ar_against_fl(tmp_path, experiment):
+    """The paper's Figure 4 claims first-k > FL > AR: FL and AR each against the GLTA row (first-k), and AR against
+    FL, all read out of one model, paired over users."""
+    import json
+
+    significance = experiment("significance")
+    rng = np.random.default_rng(1)
+    base = {u: float(v) for u, v in enumerate(rng.uniform(0.2, 0.6, 300))}
+    for name, shift, inference in (("glta", 0.0, "first_k"), ("glta_variants/mode_first_logit", -0.01, "first_logit"),
+                                   ("glta_variants/mode_autoregressive", -0.05, "autoregressive")):
+        path = tmp_path / "d" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rec = record({u: v + shift + float(rng.normal(0, 1e-3)) for u, v in base.items()})
+        rec["metrics"]["valid"] = {"N@10": rec["metrics"]["test"]["N@10"]}
+        rec["provenance"] = {"config": {"model": {"inference": inference}}}  # one model, read out three ways
+        path.write_text(json.dumps(rec))
+    rows = {(cells[1], cells[2]): cells for row in significance.rows_for(tmp_path, "d")
+            if (cells := row.strip("| ").split(" | "))}
+    assert set(rows) >= {("FL", "GLTA"), ("AR", "GLTA"), ("AR", "FL")}
+    assert "(-0.0400)" in rows["AR", "FL"][3] and rows["AR", "FL"][5].endswith("†")
