@@ -294,21 +294,18 @@ def plan_glta(dataset: str, left: Left) -> None:
         # belongs before the training runs), else no estimate (it goes last)
         left.seconds.update({(dataset, name): train_seconds(default) * (ratios.get(name) or (1.0,))[0]
                              for name in todo if default and name not in GLTA_MODES})
-        modes = [mode for mode in GLTA_MODES if mode in todo]
-        for mode in modes:
-            here = mode_seconds(dataset, mode)
-            if here:
-                mode_basis[mode] = ""
+        estimates: dict[str, tuple[float, str]] = {}  # decoding mode -> (seconds, how it was estimated)
+        for mode in (mode for mode in GLTA_MODES if mode in todo):
+            if here := mode_seconds(dataset, mode):
+                estimates[mode] = here, ""
             elif default and ratios[mode]:
-                here, mode_basis[mode] = train_seconds(default) * ratios[mode][0], \
-                    f" by its ratio to the default on {ratios[mode][1]}"
-            if here:
-                left.seconds[dataset, mode] = here
-        for mode in modes:
-            like = next((other for other in modes if other in mode_basis and other != mode), None)
-            if mode not in mode_basis and like:
-                left.seconds[dataset, mode] = left.seconds[dataset, like]
-                mode_basis[mode] = f" as {like}'s: measured nowhere yet"
+                estimates[mode] = (train_seconds(default) * ratios[mode][0],
+                                   f" by its ratio to the default on {ratios[mode][1]}")
+        for mode in (mode for mode in GLTA_MODES if mode in todo and mode not in estimates):
+            if like := next(iter(estimates), None):
+                estimates[mode] = estimates[like][0], f" as {like}'s: measured nowhere yet"
+        left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
+        mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
         left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
