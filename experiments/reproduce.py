@@ -189,17 +189,25 @@ def benchmark_source(record: dict) -> str:
     return " (benchmark" + "".join(f", {part}" for part in parts) + ")"
 
 
+def text_seconds(texts: dict[str, int], user_rate: float | None, item_rate: float | None) -> float | None:
+    """One process's seconds to write ``texts`` (kind -> count) at the user texts' rate and the item profiles' (the
+    user texts' where that is not known); None without a rate, 0 when nothing is left."""
+    if not user_rate:
+        return None
+    return sum(n for kind, n in texts.items() if kind != "item_profile") / user_rate + \
+        texts.get("item_profile", 0) / (item_rate or user_rate)
+
+
 def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item_rate: float | None,
                per_process: bool = False) -> str:
     """`` (~H h on this CPU ...)`` for the ``texts`` left to write (kind -> count) at one process's rates: the user
     texts' (``text_rate``) and the item profiles' where this machine has measured it (else the user texts'). A rate
     ``per_process`` (this machine's own calls, one thread a process) also gets the time of the queue's two processes
     (``--jobs 2``), which write side by side at twice the rate (docs/glta.md)."""
-    if not user_rate or not sum(texts.values()):
+    seconds = text_seconds(texts, user_rate, item_rate)
+    if not seconds:
         return ""
     item_rate = item_rate or user_rate
-    seconds = sum(n for kind, n in texts.items() if kind != "item_profile") / user_rate + \
-        texts.get("item_profile", 0) / item_rate
     rate = f"{user_rate:.1f}" + (f" (item profiles {item_rate:.1f})" if item_rate != user_rate else "")
     queue = f", ~{seconds / 2 / 3600:.1f} h for the two processes of `--jobs 2`" if per_process else ""
     return (f" (~{seconds / 3600:.1f} h on this CPU at the measured {rate} responses/s{caveat}{queue}; "
@@ -220,6 +228,7 @@ class Left:
     # data set -> the other frozen graph models (LightGCN+, ...) its GLTA cells read (``model.graph``) not in runs/ here
     no_graph: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
+    text_seconds: dict[str, float] = field(default_factory=dict)  # data set -> one process's time for its texts left
     memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
     later_seeds: dict[str, list[str]] = field(default_factory=dict)
@@ -240,6 +249,8 @@ def plan(datasets: list[str]) -> Left:
               + text_hours(texts, user_rate, caveat, item[0] if item else None, per_process))
         if unwritten:
             left.texts.append(dataset)
+            if seconds := text_seconds(texts, user_rate, item[0] if item else None):
+                left.text_seconds[dataset] = seconds
         plan_glta(dataset, left)
     return left
 
@@ -340,6 +351,55 @@ def plan_glta(dataset: str, left: Left) -> None:
               + (" — read out of the default model again once that is trained again" if done and retrain else ""))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
           f"{under_way(dataset, 'glta_plus')}")
+
+
+def seconds_left(left: Left) -> tuple[float, float, list[str]]:
+    """What ``left`` lists in seconds of one core, by the measured time of like runs (``Left.seconds``; the texts at
+    one process's measured rate): (all of it, the texts' part, the jobs no like run has measured, which are not
+    counted). A seed already made is not counted again; a grid trained again counts its chosen point's time."""
+    total, unknown = 0.0, []
+
+    def add(dataset: str, name: str, what: str, times: int = 1) -> None:
+        nonlocal total
+        if times and (seconds := left.seconds.get((dataset, name))) is None:
+            unknown.append(what)
+        elif times:
+            total += seconds * times
+
+    def seeds_missing(dataset: str, name: str, retrained: bool) -> int:
+        main = result_path(Path("results"), dataset, name)
+        return sum(retrained or not seed_path(main, seed).exists() for seed in EXTRA_SEEDS)
+
+    texts = sum(left.text_seconds.values())
+    unknown += [f"{dataset}'s texts" for dataset in left.texts if dataset not in left.text_seconds]
+    for dataset in left.no_lightgcn:
+        add(dataset, "lightgcn", f"{dataset}'s frozen LightGCN")
+    for dataset, graphs in left.no_graph.items():
+        for graph in graphs:
+            add(dataset, graph, f"{dataset}'s frozen {graph}")
+    for kind, cells in (("", left.mains), ("grid of ", left.grids), ("glta ", left.glta)):
+        for dataset, names in cells.items():
+            for name in names:
+                add(dataset, name, f"{dataset} {kind}{name}")
+    for kind, cells in (("", left.seeds), ("glta ", left.glta_seeds)):
+        for dataset, names in cells.items():
+            for name in names:
+                missing = seeds_missing(dataset, name, name in left.grids.get(dataset, []))
+                add(dataset, name, f"{dataset} {kind}{name}'s seeds", missing)
+    return total + texts, texts, unknown
+
+
+def left_line(left: Left, workers: int = 2) -> str:
+    """The plan's total: hours of one core for what is left, and of wall time with ``workers`` jobs side by side."""
+    total, texts, unknown = seconds_left(left)
+    if not total and not unknown:
+        return "Left: nothing"
+    named = ", ".join(unknown[:6]) + (f" and {len(unknown) - 6} more" if len(unknown) > 6 else "")
+    return (f"Left: ~{total / 3600:,.1f} h of one core on this CPU by the measured time of like runs"
+            + (f" (the texts ~{texts / 3600:,.1f} h of it)" if texts else "")
+            + f", ~{total / workers / 3600:,.1f} h of wall time for `--jobs {workers}` with every core busy"
+            + (f"; not counted: {named}, which no like run has measured" if unknown else "")
+            + "; a run under way counts whole")
 
 
 def under_way(dataset: str, name: str) -> str:
@@ -623,7 +683,9 @@ def main() -> None:
     args = parser.parse_args()
     try:
         if args.plan:
-            print_commands(plan(args.datasets))
+            left = plan(args.datasets)
+            print(left_line(left))
+            print_commands(left)
         elif args.jobs:
             run_queue(args.datasets, args.jobs, args.hours, Path(args.logs), llm=not args.no_llm,
                       shortest_first=args.shortest_first)

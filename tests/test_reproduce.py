@@ -469,3 +469,27 @@ def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_onc
     mode = next(job for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)
                 if job.name == "glta-amazon-scientific-first_logit")
     assert "glta-amazon-scientific-default" in mode.after  # run_jobs holds it until its model is trained
+
+
+def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time(reproduce, left, tmp_path,
+                                                                                  monkeypatch):
+    """--plan listed each cell's cost but no sum, so how many days of this CPU the reproduction still needs (and
+    whether to wait for a GPU) took adding up twenty lines by hand."""
+    monkeypatch.chdir(tmp_path)
+    total, texts, unknown = reproduce.seconds_left(left)
+    # GLTA 3 x 5,000 + GLTA+ 2,300 + EASE 15 + the retrained grid 124 and both its seeds + two seeds each of HCCF
+    assert total == 15000 + 2300 + 15 + 124 + 2 * 124 + 2 * 9000 + 2 * 220
+    assert texts == 0
+    assert unknown == ["ml-1m's texts", "ml-1m's frozen LightGCN", "amazon-scientific pop"]
+    seed = tmp_path / "results" / "goodreads-once" / "seeds" / "hccf-2026.json"
+    seed.parent.mkdir(parents=True)
+    seed.write_text("{}")  # made already: not counted again
+    left.text_seconds["ml-1m"] = 36000.0
+    left.seconds["ml-1m", "lightgcn"] = 800.0
+    total, texts, unknown = reproduce.seconds_left(left)
+    assert (total, texts) == (15000 + 2300 + 15 + 124 + 2 * 124 + 9000 + 2 * 220 + 36000 + 800, 36000)
+    assert unknown == ["amazon-scientific pop"]
+    line = reproduce.left_line(left)
+    assert line.startswith(f"Left: ~{total / 3600:.1f} h of one core") and "(the texts ~10.0 h of it)" in line
+    assert f"~{total / 7200:.1f} h of wall time for `--jobs 2`" in line and "not counted: amazon-scientific pop" in line
+    assert reproduce.left_line(reproduce.Left()) == "Left: nothing"
