@@ -30,6 +30,7 @@ from glta.models.glta import GLTA
 from glta.paths import atomic_write
 from glta.recommender import Stage
 from glta.results import git_commit, provenance
+from glta.text.llm import hide_library_progress
 from glta.training import train_stage
 
 
@@ -109,6 +110,7 @@ def main() -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    hide_library_progress()  # the probe draws no bars: its log keeps the epochs' lines
     commit = git_commit()
     try:
         config = build_config("glta", args.dataset, overrides=args.overrides + PROBE_OVERRIDES)
