@@ -19,7 +19,7 @@ import argparse
 from pathlib import Path
 
 from glta.errors import GLTAError
-from glta.report import DATASETS, METHODS, best_baseline, current_records, records
+from glta.report import DATASETS, METHODS, best_baseline, current_records, read_out_of, records
 from glta.significance import compare
 
 ABLATIONS = {"no_ia": "w/o IA", "no_ua": "w/o UA", "no_pf": "w/o PF", "no_pd": "w/o PD", "no_pf_pd": "w/o PF&PD"}
@@ -63,10 +63,14 @@ def rows_for(results: Path, dataset: str) -> list[str]:
     rows = []
     for a, b in pairs:
         left = current_records(results, dataset, a)
+        against = None
         if b == BACKBONE:
             b, right = backbone(results, dataset, left)
         else:
             right = current_records(results, dataset, b)
+        if a in MODES and b == "glta":  # against the GLTA run(s) the mode was read out of, not their seed average
+            right = read_out_of(a, right, left)
+            against = f"{label(b)}, the run{'s' * (len(left) > 1)} it is read out of"
         if not left or not right:
             continue
         lacking = [label(n) for n, r in ((a, left), (b, right)) if all("per_user_test" not in x for x in r)]
@@ -84,7 +88,7 @@ def rows_for(results: Path, dataset: str) -> list[str]:
         if result.user_seeds != (len(left), len(right)):  # older seeds without per-user values: t-test only
             seeds += f" (per user: {result.user_seeds[0]} / {result.user_seeds[1]})"
         t = f"{result.ttest_p:.3g}" if result.ttest_p is not None else "—"
-        rows.append(f"| {dataset} | {label(a)} | {label(b)} | {result.mean_a:.4f} vs {result.mean_b:.4f} "
+        rows.append(f"| {dataset} | {label(a)} | {against or label(b)} | {result.mean_a:.4f} vs {result.mean_b:.4f} "
                     f"({result.difference:+.4f}) | {result.users} | {result.wilcoxon_p:.3g}{mark} | {t} | {seeds} |")
     return rows
 

@@ -133,6 +133,30 @@ def test_claimed_differences_are_marked_when_the_paired_test_says_so(tmp_path):
     assert " §" not in next(line for line in table3 if line.startswith("| w/o PF |"))  # noise only: not marked
 
 
+def test_a_decoding_mode_is_tested_against_the_glta_run_it_was_read_out_of(tmp_path):
+    """FL is read out of GLTA's main run; a second GLTA seed, better by luck, must not make FL look worse: on
+    amazon-scientific FL tied first-k on one model (p = 0.58) but would have been compared with a 2-seed mean."""
+    from glta.report import claim_p, seed_path
+
+    rng = np.random.default_rng(0)
+    users = list(range(80))
+    base = rng.uniform(0.2, 0.4, len(users))
+
+    def with_users(values) -> dict:
+        return {**_record(float(np.mean(values))), "per_user_test": {"metric": "N@10", "users": users,
+                                                                     "values": [float(v) for v in values]}}
+
+    results = tmp_path / "results"
+    _write(results, "a", "default", with_users(base))
+    _write(results, "a", "mode_first_logit", with_users(base + rng.normal(0, 0.01, len(users))))
+    alone = claim_p(results, "a", "mode_first_logit")
+    seed = seed_path(result_path(results, "a", "default"), 2026)
+    seed.parent.mkdir(parents=True, exist_ok=True)
+    seed.write_text(json.dumps(with_users(base + 0.1)))
+    assert claim_p(results, "a", "mode_first_logit") == alone > 0.05
+    assert claim_p(results, "a", "no_ia") is None  # an ablation with no run: nothing to test
+
+
 def test_an_ablation_or_mode_made_from_an_earlier_glta_config_is_left_out_and_named(tmp_path):
     """After the GLTA config changed (ML-1M: k = 10 -> 20), FL read out of the old model is not GLTA's FL: its cell is
     a gap with a note saying why, while a mode read out of the current model is shown."""

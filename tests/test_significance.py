@@ -153,5 +153,18 @@ def test_each_decoding_mode_is_tested_against_first_k_and_ar_against_fl(tmp_path
         path.write_text(json.dumps(rec))
     rows = {(cells[1], cells[2]): cells for row in significance.rows_for(tmp_path, "d")
             if (cells := row.strip("| ").split(" | "))}
-    assert set(rows) >= {("FL", "GLTA"), ("AR", "GLTA"), ("AR", "FL")}
+    read_from = "GLTA, the run it is read out of"
+    assert set(rows) >= {("FL", read_from), ("AR", read_from), ("AR", "FL")}
     assert "(-0.0400)" in rows["AR", "FL"][3] and rows["AR", "FL"][5].endswith("†")
+    fl = rows["FL", read_from][3]
+    # another training seed of GLTA (its mode was read out of the main run only): the mode is still tested against
+    # the model it was read out of, not against a seed average that this seed's luck moves
+    seed = tmp_path / "d" / "seeds" / "glta-2026.json"
+    seed.parent.mkdir()
+    lucky = record({u: v + 0.05 for u, v in base.items()})
+    lucky["metrics"]["valid"] = {"N@10": lucky["metrics"]["test"]["N@10"]}
+    lucky["provenance"] = {"config": {"model": {"inference": "first_k"}}}
+    seed.write_text(json.dumps(lucky))
+    rows = {(cells[1], cells[2]): cells for row in significance.rows_for(tmp_path, "d")
+            if (cells := row.strip("| ").split(" | "))}
+    assert rows["FL", read_from][3] == fl and rows["FL", read_from][7] == rows["AR", read_from][7] == "1 / 1"

@@ -189,6 +189,13 @@ def claim_reference(results: Path, dataset: str, name: str) -> str | None:
     return None
 
 
+def read_out_of(name: str, glta_runs: list[dict], runs: list[dict]) -> list[dict]:
+    """The GLTA runs to test a row's ``runs`` against: for a decoding mode, the runs it was read out of (the GLTA
+    cell's main run, and for a mode's seeds the GLTA seeds in the same order), since against GLTA's seed average
+    another seed's luck would pass for the decoding's effect; every GLTA run for any other row."""
+    return glta_runs[:len(runs)] if name.startswith("mode_") else glta_runs
+
+
 def claim_p(results: Path, dataset: str, name: str) -> float | None:
     """The paired Wilcoxon p-value (test N@10 over users, seed-averaged) of a row against ``claim_reference``; None
     when there is nothing to test or a side lacks per-user values."""
@@ -197,6 +204,8 @@ def claim_p(results: Path, dataset: str, name: str) -> float | None:
 
     against = claim_reference(results, dataset, name)
     left, right = current_records(results, dataset, name), records(results, dataset, against) if against else []
+    if against == "default":
+        right = read_out_of(name, right, left)
     if not left or not right or not all(any("per_user_test" in r for r in side) for side in (left, right)):
         return None
     try:
