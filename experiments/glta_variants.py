@@ -47,6 +47,10 @@ VARIANTS = {
     # IA without the popularity-prior bias, with the plain and the tied head
     "ia_no_bias": ["model.ia_head_bias=false"],
     "tied_ia_no_bias": ["model.head=tied", "model.ia_head_bias=false"],
+    # an IA that learns: the tied head, no bias in IA, four times the steps (batch 8) for 20 epochs. Its loss went
+    # below ln |I| after 4 epochs and kept falling on ML-100k (`experiments/ia_probe.py`,
+    # results/ml-100k/diagnostics/ia_probe_tied_nobias_b8.json); whether UA gains from it is this variant's question
+    "ia_tied_long": ["model.head=tied", "model.ia_head_bias=false", "model.ia_batch_size=8", "model.ia_epochs=20"],
     # the head at the stage's full learning rate (the configs now set 1/10: the LLM's hidden states are large, so
     # one step at the full rate moves the logits a lot)
     "head_lr_full": ["model.head_lr_scale=1.0"],
