@@ -361,9 +361,11 @@ def seconds_left(left: Left) -> tuple[float, float, list[str]]:
 
     def add(dataset: str, name: str, what: str, times: int = 1) -> None:
         nonlocal total
-        if times and (seconds := left.seconds.get((dataset, name))) is None:
+        if not times:
+            return
+        if (seconds := left.seconds.get((dataset, name))) is None:
             unknown.append(what)
-        elif times:
+        else:
             total += seconds * times
 
     def seeds_missing(dataset: str, name: str, retrained: bool) -> int:
