@@ -45,18 +45,25 @@ def chance_loss(model: GLTA) -> tuple[float, str]:
 PROBE_OVERRIDES = ["model.prefix_cache=false", "model.use_profile=false", "model.use_prediction=false"]
 
 
+def kept_report(out: Path | None, dataset: str, overrides: list[str], epochs: int) -> dict | None:
+    """The report an earlier probe of these settings left in ``out`` (finished or not), None if there is none; a
+    report of other settings there is an error (it is not overwritten)."""
+    if out is None or not out.exists():
+        return None
+    earlier = json.loads(out.read_text())
+    if (earlier.get("dataset"), earlier.get("overrides"), earlier.get("epochs_planned")) != (dataset, overrides, epochs):
+        raise GLTAError(f"{out} holds a probe of other settings ({earlier.get('dataset')}, "
+                        f"{earlier.get('overrides')}, {earlier.get('epochs_planned')} epochs); name another --out")
+    return earlier
+
+
 def measure(model: GLTA, config, dataset, overrides: list[str], epochs: int, out: Path | None = None,
             commit: str | None = None, log=print) -> dict:
     """Train ``model``'s IA stage for ``epochs`` and return the report (per-epoch mean losses against the chance
     loss); with ``out``, the report is kept there after every epoch and the stage resumes from its checkpoint."""
     started = time.time()
     report = {"dataset": dataset.name, "overrides": overrides, "epochs_planned": epochs, "epochs": []}
-    if out is not None and out.exists():
-        earlier = json.loads(out.read_text())
-        if (earlier.get("dataset"), earlier.get("overrides"), earlier.get("epochs_planned")) != \
-                (dataset.name, overrides, epochs):
-            raise GLTAError(f"{out} holds a probe of other settings ({earlier.get('dataset')}, "
-                            f"{earlier.get('overrides')}, {earlier.get('epochs_planned')} epochs); name another --out")
+    if (earlier := kept_report(out, dataset.name, overrides, epochs)) is not None:
         if earlier.get("finished"):
             log(f"{out}: finished already (final loss {earlier['final_loss']:.4f})")
             return earlier
@@ -115,9 +122,14 @@ def main() -> None:
     try:
         config = build_config("glta", args.dataset, overrides=args.overrides + PROBE_OVERRIDES)
         dataset = load_dataset(config.data)
+        out = Path(args.out) if args.out else None
+        earlier = kept_report(out, dataset.name, args.overrides, args.epochs)
+        if earlier is not None and earlier.get("finished"):  # said before the LLM is loaded, not after
+            print(f"{out}: finished already (final loss {earlier['final_loss']:.4f})")
+            return
         torch.manual_seed(config.train.seed)
         model = GLTA(dataset, config.model)
-        measure(model, config, dataset, args.overrides, args.epochs, Path(args.out) if args.out else None, commit,
+        measure(model, config, dataset, args.overrides, args.epochs, out, commit,
                 log=lambda line: print(line, flush=True))
     except GLTAError as error:
         raise SystemExit(f"ia_probe: error: {error}") from None

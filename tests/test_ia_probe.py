@@ -69,3 +69,18 @@ def test_a_stopped_probe_continues_and_keeps_each_epoch_once(ia_probe, synthetic
 def test_the_chance_loss_is_over_what_ias_softmax_covers(ia_probe, synthetic):
     _, model = probe_model(synthetic, ia_loss="group")
     assert ia_probe.chance_loss(model) == (math.log(3), "ln 3 (the group)")
+
+
+def test_a_finished_probe_is_said_before_the_llm_loads(ia_probe, tmp_path, monkeypatch, capsys):
+    """Rerunning a finished probe's command prints its result without loading the LLM (which takes a while)."""
+    out = tmp_path / "ia.json"
+    out.write_text(json.dumps({"dataset": "synthetic", "overrides": [], "epochs_planned": 2, "epochs": [],
+                               "finished": True, "final_loss": 1.25}))
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model (and its LLM) was built for a finished probe")
+
+    monkeypatch.setattr(ia_probe, "GLTA", no_model)
+    monkeypatch.setattr("sys.argv", ["ia_probe.py", "--dataset", "synthetic", "--epochs", "2", "--out", str(out)])
+    ia_probe.main()
+    assert "finished already (final loss 1.2500)" in capsys.readouterr().out

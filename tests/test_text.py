@@ -299,3 +299,26 @@ def test_cpu_without_hardware_bf16_keeps_the_llm_in_fp32(monkeypatch, flags, exp
     assert resolve_dtype(LLMConfig(), torch.device("cpu")) == getattr(torch, expected)
     assert resolve_dtype(LLMConfig(dtype="bfloat16"), torch.device("cpu")) == torch.bfloat16  # asked for: given
     assert machine()["bf16"] is (expected == "bfloat16")  # provenance tells such machines apart
+
+
+def test_the_gguf_conversion_bar_follows_the_progress_setting(capsys):
+    """transformers draws its GGUF de-quantisation bar with tqdm whatever its progress setting says: a background
+    job asked for no bars (``hide_library_progress``) had it in its log the first time it converted an LLM."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as transformers_logging
+
+    from glta.text.llm import gguf_bar_as_configured
+
+    drawn, enabled = gguf_utils.tqdm, transformers_logging.is_progress_bar_enabled()
+    try:
+        transformers_logging.disable_progress_bar()
+        with gguf_bar_as_configured():
+            list(gguf_utils.tqdm(range(3), desc="Converting"))
+        assert "Converting" not in capsys.readouterr().err
+        assert gguf_utils.tqdm is drawn
+        transformers_logging.enable_progress_bar()
+        with gguf_bar_as_configured():
+            list(gguf_utils.tqdm(range(3), desc="Converting"))
+        assert "Converting" in capsys.readouterr().err
+    finally:  # the suite's other tests see the setting they had
+        (transformers_logging.enable_progress_bar if enabled else transformers_logging.disable_progress_bar)()

@@ -12,6 +12,8 @@ Precision: bf16 weights on CPUs with native bf16 (AVX512-BF16 / AMX) and on GPUs
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -81,6 +83,23 @@ def hide_library_progress() -> None:
         disable_progress_bars()
     else:  # importing transformers here would cost a run that never loads an LLM (LightGCN) about a second
         os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+
+
+@contextlib.contextmanager
+def gguf_bar_as_configured():
+    """transformers draws its GGUF de-quantisation bar ("Converting and de-quantizing GGUF tensors...") with tqdm
+    directly, whatever its own progress setting says; while this is open the bar follows that setting, so a run
+    asked to show no bars (``hide_library_progress``) keeps its log free of it too."""
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as transformers_logging
+
+    drawn = gguf_utils.tqdm
+    if not transformers_logging.is_progress_bar_enabled():
+        gguf_utils.tqdm = functools.partial(drawn, disable=True)
+    try:
+        yield
+    finally:
+        gguf_utils.tqdm = drawn
 
 
 def resolve_device(config: LLMConfig) -> torch.device:
@@ -174,8 +193,9 @@ def convert_gguf(gguf: Path, cache_root: Path | None = None) -> tuple[Path, str]
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    with gguf_bar_as_configured():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     cache_root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=cache_root, prefix=".convert-"))
     try:
