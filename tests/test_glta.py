@@ -852,6 +852,17 @@ def test_glta_reads_the_frozen_graph_model_it_is_told_to_and_only_of_the_lightgc
     assert plain.inputs() == GLTA(synthetic, GLTAConfig(**config), llm=llm).inputs()  # the same graph: the same digest
 
 
+def test_a_glta_run_records_a_digest_of_the_user_texts_it_read(synthetic, llm):
+    """Texts written again on another machine may differ from those an earlier run read: the results file's
+    ``inputs`` tell them apart. A run that reads no user texts records none."""
+    model = make(synthetic, llm)
+    digest = model.inputs()["user_texts_sha256"]
+    assert digest == make(synthetic, llm).inputs()["user_texts_sha256"]  # the same texts: the same digest
+    model.prompts.user_fields[0]["profile"] = [1, 2, 3]  # one user's profile written differently
+    assert model.inputs()["user_texts_sha256"] != digest
+    assert "user_texts_sha256" not in make(synthetic, llm, use_profile=False, use_prediction=False).inputs()
+
+
 def test_a_glta_run_records_its_frozen_backbones_own_test_ranking(synthetic, llm, tmp_path):
     """GLTA's results keep the test metrics and per-user values of the graph model it projected, scored from the very
     embeddings it read: a paired test against its own backbone then needs no other results file, which may hold a

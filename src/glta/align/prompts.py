@@ -68,6 +68,16 @@ class Prompts:
                                                add_special_tokens=False).input_ids[: config.text_tokens]
         return fields
 
+    def user_texts_sha256(self) -> str | None:
+        """A digest of the LLM-written user texts the prompts read (their tokens, as trimmed), None when they read
+        none: texts written again (a fresh machine's cache) are told apart from the ones an earlier run read."""
+        if not (self.config.use_profile or self.config.use_prediction):
+            return None
+        import hashlib
+        import json
+
+        return hashlib.sha256(json.dumps(self.user_fields, sort_keys=True).encode()).hexdigest()[:16]
+
     def item_descriptions(self) -> list[list[int]]:
         if self._descriptions is None:
             tokenizer = self.tokenizer

@@ -147,14 +147,16 @@ class GLTA(Recommender):
     def inputs(self) -> dict:
         """The frozen graph this run projected: its method, run folder (when read from one) and a digest of the
         embeddings themselves, so that runs made on different trainings of the same backbone (a GPU's LightGCN and a
-        CPU's differ in the last bits) can be told apart in their results files."""
+        CPU's differ in the last bits) can be told apart in their results files; likewise a digest of the
+        LLM-written user texts its prompts read (texts written again on another machine may differ)."""
         import hashlib
 
         digest = hashlib.sha256()
         for tensor in (self.user_nodes, self.item_nodes):
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return {"graph": self.config.graph, "graph_run": str(self._graph_run) if self._graph_run else None,
-                "graph_embeddings_sha256": digest.hexdigest()[:16]}
+                "graph_embeddings_sha256": digest.hexdigest()[:16],
+                **({"user_texts_sha256": texts} if (texts := self.prompts.user_texts_sha256()) else {})}
 
     # --- stages ------------------------------------------------------------------------------------------
     def enter_stage(self, stage: str) -> None:
