@@ -89,11 +89,18 @@ def hide_library_progress() -> None:
 def gguf_bar_as_configured():
     """transformers draws its GGUF de-quantisation bar ("Converting and de-quantizing GGUF tensors...") with tqdm
     directly, whatever its own progress setting says; while this is open the bar follows that setting, so a run
-    asked to show no bars (``hide_library_progress``) keeps its log free of it too."""
-    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    asked to show no bars (``hide_library_progress``) keeps its log free of it too. A transformers that draws it
+    elsewhere converts as before, bar and all."""
     from transformers.utils import logging as transformers_logging
 
-    drawn = gguf_utils.tqdm
+    try:
+        from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    except ImportError:
+        gguf_utils = None
+    drawn = getattr(gguf_utils, "tqdm", None)
+    if drawn is None:
+        yield
+        return
     if not transformers_logging.is_progress_bar_enabled():
         gguf_utils.tqdm = functools.partial(drawn, disable=True)
     try:
