@@ -427,6 +427,34 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
     assert "ia_reused" not in run_stages(other, train, progress=False, log=lambda _: None)
 
 
+def test_the_plan_finds_the_ia_result_a_run_would_reuse_without_loading_the_model(synthetic, llm, tmp_path,
+                                                                                  monkeypatch):
+    """``cached_ia`` (read by ``reproduce.py --plan``) names the very file the model's IA stage would reuse, from the
+    config and the embeddings file alone; None before IA ran, and for a run without IA."""
+    from safetensors.torch import save_file
+
+    from glta.config import RunConfig, TrainConfig
+    from glta.models.glta import cached_ia
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    path = tmp_path / "embeddings.safetensors"
+    save_file({"user": torch.randn(synthetic.n_users, 16), "item": torch.randn(synthetic.n_items, 16)}, str(path),
+              metadata={"dataset_fingerprint": synthetic.fingerprint()})
+    config = GLTAConfig(output_slots=5, supervised_slots=3, embeddings=str(path), missing_texts="empty", **SMALL_IA)
+    run = RunConfig(method="glta", train=TrainConfig(seed=7), model=config)
+    model = GLTA(synthetic, config, llm=llm)
+    (stage,) = model.stages(run.train)
+    assert cached_ia(run, synthetic.name) is None  # IA has not run here
+    stage.cache.parent.mkdir(parents=True)
+    stage.cache.touch()
+    assert cached_ia(run, synthetic.name) == stage.cache
+    other = RunConfig(method="glta", train=TrainConfig(seed=8), model=config)
+    assert cached_ia(other, synthetic.name) is None  # another seed trains its own IA
+    without = RunConfig(method="glta", train=run.train, model=GLTAConfig(embeddings=str(path), use_ia=False))
+    assert cached_ia(without, synthetic.name) is None
+
+
 def test_a_run_waits_for_another_training_the_same_ia_stage_and_reuses_it(synthetic, llm, tmp_path, monkeypatch):
     """Two variants started together (e.g. on a GPU) share one IA stage: the second waits on the stage's lock while
     the first trains it, then loads what the first stored instead of training it again."""

@@ -423,6 +423,28 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
     assert jobs["glta-amazon-scientific-glta_plus"].memory == 6.5 * 2**30
 
 
+def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(reproduce, tmp_path, monkeypatch, capsys):
+    """amazon-scientific's PF/PD ablations reuse the default's cached IA: the plan counted its 4,057 s of IA for
+    each of them all the same."""
+    import json
+
+    import glta.models.glta as glta_module
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "results" / "amazon-scientific" / "glta.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"provenance": {"machine": {}},
+                                "training": {"train_seconds": 11000.0, "ia_seconds": 4000.0},
+                                "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+    cache = tmp_path / "ia.safetensors"
+    monkeypatch.setattr(glta_module, "cached_ia", lambda run, dataset: cache if run.model.use_profile else None)
+    left = reproduce.Left()
+    reproduce.plan_glta("amazon-scientific", left)
+    assert left.seconds["amazon-scientific", "no_pd"] == 11000.0  # its IA is cached: UA only
+    assert left.seconds["amazon-scientific", "no_pf"] == 15000.0  # (here) not cached: IA counts
+    assert "less its IA's 4,000 s, whose result is cached here" in capsys.readouterr().out
+
+
 def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_once_its_model_is_trained(
         reproduce, tmp_path, monkeypatch, capsys):
     """A decoding mode's job once had no estimate, so ``--shortest-first`` put amazon-scientific's FL (minutes, once

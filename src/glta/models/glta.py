@@ -12,7 +12,7 @@ Readings of what the paper leaves open follow ``../shared/DESIGN.md`` and are co
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,6 +35,9 @@ from glta.models.glta_config import INFERENCE_MODES, GLTAConfig, GLTAPlusConfig
 from glta.paths import run_dir
 from glta.text.compat import cache_argument
 
+if TYPE_CHECKING:
+    from glta.config import RunConfig
+
 IA_CACHE_VERSION = 1  # bump when the IA stage's code changes what it learns, so stale results are not reused
 
 
@@ -55,6 +58,52 @@ def graph_embeddings_path(dataset: RecDataset, graph: str) -> Path:
                         f"{dataset.cli_source()}` (model.graph={graph}), or point model.embeddings at its "
                         "embeddings file")
     return path
+
+
+def ia_cache_path(config: GLTAConfig, identity: dict, seed: int, user_nodes: torch.Tensor,
+                  item_nodes: torch.Tensor) -> Path:
+    """Where the IA stage's result lives: keyed by everything IA depends on (the model's ``identity``: data, LLM;
+    the frozen embeddings, the ia_* settings, the head's starting point, the seed), and by none of the UA-stage
+    settings, so that variants differing only in UA (templates, PF/PD, target mode, decoding) train IA once."""
+    import hashlib
+    import json
+
+    from glta.paths import cache_dir
+
+    settings = {"version": IA_CACHE_VERSION, "identity": identity, "seed": seed,
+                "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias,
+                **({"graph_head": True} if config.graph_head else {}),
+                "head_lr_scale": config.head_lr_scale, "ia": {k: getattr(config, k) for k in (
+                    "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")},
+                **({"ia_loss": config.ia_loss} if config.ia_loss != "catalogue" else {})}
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for tensor in (user_nodes, item_nodes):
+        digest.update(tensor.float().contiguous().numpy().tobytes())
+    return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
+
+
+def cached_ia(run: RunConfig, dataset: str) -> Path | None:
+    """The cached IA result a run of ``run`` on ``dataset`` (a name) would reuse instead of training IA, found
+    without loading the data or the LLM (``experiments/reproduce.py --plan`` subtracts IA's time for it); None
+    where the run trains no IA, its frozen embeddings are not on this machine or its IA has not run here."""
+    from safetensors import safe_open
+
+    from glta.methods import method_class
+    from glta.text.llm import llm_identity
+
+    config = run.model
+    if not config.use_ia:
+        return None
+    path = Path(config.embeddings) if config.embeddings else run_dir(dataset, config.graph) / "embeddings.safetensors"
+    if not path.is_file():
+        return None
+    with safe_open(str(path), "pt") as handle:
+        fingerprint = (handle.metadata() or {}).get("dataset_fingerprint")
+        user_nodes, item_nodes = handle.get_tensor("user"), handle.get_tensor("item")
+    identity = {"method": method_class(run.method).method, "dataset_fingerprint": fingerprint,
+                "n_users": user_nodes.shape[0], "n_items": item_nodes.shape[0], "llm": llm_identity(config.llm)}
+    cache = ia_cache_path(config, identity, run.train.seed, user_nodes, item_nodes)
+    return cache if cache.is_file() else None
 
 
 def compile_decoder(model: nn.Module) -> None:
@@ -257,25 +306,7 @@ class GLTA(Recommender):
 
     # --- the IA stage's result, shared by every run whose IA is the same ------------------------------------
     def _ia_cache_path(self, seed: int) -> Path:
-        """Where the IA stage's result lives: keyed by everything IA depends on (data, LLM, frozen embeddings,
-        the ia_* settings, the head's starting point, the seed), and by none of the UA-stage settings, so that
-        variants differing only in UA (templates, PF/PD, target mode, decoding) train IA once."""
-        import hashlib
-        import json
-
-        from glta.paths import cache_dir
-
-        config = self.config
-        settings = {"version": IA_CACHE_VERSION, "identity": self.identity(), "seed": seed,
-                    "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias,
-                    **({"graph_head": True} if config.graph_head else {}),
-                    "head_lr_scale": config.head_lr_scale, "ia": {k: getattr(config, k) for k in (
-                        "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")},
-                    **({"ia_loss": config.ia_loss} if config.ia_loss != "catalogue" else {})}
-        digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
-        for tensor in (self.user_nodes, self.item_nodes):
-            digest.update(tensor.contiguous().numpy().tobytes())
-        return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
+        return ia_cache_path(self.config, self.identity(), seed, self.user_nodes, self.item_nodes)
 
     def enter_main_stage(self) -> None:
         self.enter_stage("ua")
