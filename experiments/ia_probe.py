@@ -57,6 +57,13 @@ def kept_report(out: Path | None, dataset: str, overrides: list[str], epochs: in
     return earlier
 
 
+def finished(out: Path | None, report: dict | None) -> str | None:
+    """The line saying that the probe kept in ``out`` has finished (``report``: ``kept_report``'s), None if not."""
+    if report is None or not report.get("finished"):
+        return None
+    return f"{out}: finished already (final loss {report['final_loss']:.4f})"
+
+
 def measure(model: GLTA, config, dataset, overrides: list[str], epochs: int, out: Path | None = None,
             commit: str | None = None, log=print) -> dict:
     """Train ``model``'s IA stage for ``epochs`` and return the report (per-epoch mean losses against the chance
@@ -64,8 +71,8 @@ def measure(model: GLTA, config, dataset, overrides: list[str], epochs: int, out
     started = time.time()
     report = {"dataset": dataset.name, "overrides": overrides, "epochs_planned": epochs, "epochs": []}
     if (earlier := kept_report(out, dataset.name, overrides, epochs)) is not None:
-        if earlier.get("finished"):
-            log(f"{out}: finished already (final loss {earlier['final_loss']:.4f})")
+        if line := finished(out, earlier):
+            log(line)
             return earlier
         report["epochs"] = earlier["epochs"]
         started -= earlier.get("seconds", 0.0)
@@ -123,9 +130,8 @@ def main() -> None:
         config = build_config("glta", args.dataset, overrides=args.overrides + PROBE_OVERRIDES)
         dataset = load_dataset(config.data)
         out = Path(args.out) if args.out else None
-        earlier = kept_report(out, dataset.name, args.overrides, args.epochs)
-        if earlier is not None and earlier.get("finished"):  # said before the LLM is loaded, not after
-            print(f"{out}: finished already (final loss {earlier['final_loss']:.4f})")
+        if line := finished(out, kept_report(out, dataset.name, args.overrides, args.epochs)):
+            print(line)  # said before the LLM is loaded, not after
             return
         torch.manual_seed(config.train.seed)
         model = GLTA(dataset, config.model)

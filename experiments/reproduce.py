@@ -249,6 +249,8 @@ class Left:
     # data set -> the other frozen graph models (LightGCN+, ...) its GLTA cells read (``model.graph``) not in runs/ here
     no_graph: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
+    # (data set, name) whose like run trained on a GPU: its time orders the queue, but a CPU total leaves it out
+    gpu_timed: set[tuple[str, str]] = field(default_factory=set)
     text_seconds: dict[str, float] = field(default_factory=dict)  # data set -> one process's time for its texts left
     memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
@@ -295,6 +297,8 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
             left.mains.setdefault(dataset, []).append(method)
             continue
         left.seconds[dataset, method] = train_seconds(runs[0])
+        if gpu_name(runs[0]):
+            left.gpu_timed.add((dataset, method))
         left.memory[dataset, method] = peak_bytes(runs[0])
         if is_deterministic(method):
             continue
@@ -340,11 +344,15 @@ def plan_glta(dataset: str, left: Left) -> None:
         left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
         mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
         left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
+        if default and gpu_name(default):  # every estimate above scales the default's time
+            left.gpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
         if runs and len(runs) < SEEDS:  # experiments/seeds.py repeats a variant's recorded config
             left.glta_seeds.setdefault(dataset, []).append(name)
             left.seconds[dataset, name] = train_seconds(runs[0])
+            if gpu_name(runs[0]):
+                left.gpu_timed.add((dataset, name))
             left.memory[dataset, name] = peak_bytes(runs[0])
     if (todo or dataset in left.glta_seeds) and \
             not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
@@ -377,16 +385,16 @@ def plan_glta(dataset: str, left: Left) -> None:
 
 def seconds_left(left: Left) -> tuple[float, float, list[str]]:
     """What ``left`` lists in seconds of one core, by the measured time of like runs (``Left.seconds``; the texts at
-    one process's measured rate): (all of it, the texts' part, the jobs no like run has measured, which are not
-    counted). A seed already made is not counted again; a grid trained again counts its chosen point's time."""
+    one process's measured rate): (all of it, the texts' part, the jobs no like run has timed on a CPU, which are
+    not counted). A seed already made is not counted again; a grid trained again counts its chosen point's time."""
     total, unknown = 0.0, []
 
     def add(dataset: str, name: str, what: str, times: int = 1) -> None:
         nonlocal total
         if not times:
             return
-        if (seconds := left.seconds.get((dataset, name))) is None:
-            unknown.append(what)
+        if (seconds := left.seconds.get((dataset, name))) is None or (dataset, name) in left.gpu_timed:
+            unknown.append(what)  # a GPU's seconds say little of this CPU's
         else:
             total += seconds * times
 
@@ -422,7 +430,7 @@ def left_line(left: Left, workers: int = 2) -> str:
     return (f"Left: ~{total / 3600:,.1f} h of one core on this CPU by the measured time of like runs"
             + (f" (the texts ~{texts / 3600:,.1f} h of it)" if texts else "")
             + f", ~{total / workers / 3600:,.1f} h of wall time for `--jobs {workers}` with every core busy"
-            + (f"; not counted: {named}, which no like run has measured" if unknown else "")
+            + (f"; not counted: {named}, which no like run has timed on a CPU" if unknown else "")
             + "; a run under way counts whole")
 
 

@@ -515,3 +515,24 @@ def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time
     assert line.startswith(f"Left: ~{total / 3600:.1f} h of one core") and "(the texts ~10.0 h of it)" in line
     assert f"~{total / 7200:.1f} h of wall time for `--jobs 2`" in line and "not counted: amazon-scientific pop" in line
     assert reproduce.left_line(reproduce.Left()) == "Left: nothing"
+
+
+def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(reproduce, tmp_path, monkeypatch):
+    """goodreads-once's LightGCN+ grid and seeds (124 s each on an H200) counted as minutes of this CPU, where a
+    LightGCN run alone takes 1,021 s."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    for method, machine in (("lightgcn_plus", {"gpu": "NVIDIA H200"}), ("hccf", {})):
+        path = tmp_path / "results" / "goodreads-once" / f"{method}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"machine": machine, "git_commit": "0" * 40},
+                                    "training": {"train_seconds": 124.0},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+    left = reproduce.Left()
+    reproduce.plan_baselines("goodreads-once", left, texts_written=True)
+    assert left.seconds["goodreads-once", "lightgcn_plus"] == 124.0  # still orders the queue
+    total, _, unknown = reproduce.seconds_left(left)
+    assert any(what.startswith("goodreads-once lightgcn_plus") for what in unknown)
+    assert not any(what.startswith("goodreads-once hccf ") or what.startswith("goodreads-once grid of hccf")
+                   for what in unknown) and total >= 2 * 124.0  # the CPU's grid and seeds count
