@@ -49,7 +49,8 @@ VARIANTS = {
     "tied_ia_no_bias": ["model.head=tied", "model.ia_head_bias=false"],
     # an IA that learns: the tied head, no bias in IA, four times the steps (batch 8) for 20 epochs. Its loss went
     # below ln |I| after 4 epochs and kept falling on ML-100k (`experiments/ia_probe.py`,
-    # results/ml-100k/diagnostics/ia_probe_tied_nobias_b8.json); whether UA gains from it is this variant's question
+    # results/ml-100k/diagnostics/ia_probe_tied_nobias_b8.json). UA did not gain: on ML-100k validation N@10 0.2113
+    # against tied_ia_no_bias's 0.2224 (p = 0.036; docs/glta.md, "Why IA barely learns here")
     "ia_tied_long": ["model.head=tied", "model.ia_head_bias=false", "model.ia_batch_size=8", "model.ia_epochs=20"],
     # the head at the stage's full learning rate (the configs now set 1/10: the LLM's hidden states are large, so
     # one step at the full rate moves the logits a lot)
