@@ -42,6 +42,10 @@ def test_only_projectors_and_head_train(synthetic, llm):
     assert model.user_projector.weight.requires_grad and not model.item_projector.weight.requires_grad
     no_ia = make(synthetic, llm, use_ia=False)
     assert no_ia.stage == "ua" and no_ia.item_projector.weight.requires_grad
+    kept_training = make(synthetic, llm, ua_trains_items=True)
+    assert not kept_training.user_projector.weight.requires_grad  # IA as ever ...
+    kept_training.enter_stage("ua")
+    assert kept_training.item_projector.weight.requires_grad  # ... and the item projector goes on in UA
     saved = set(model.state_dict())
     assert saved == {f"{m}.{p}" for m in ("item_projector", "user_projector", "head") for p in ("weight", "bias")}
 

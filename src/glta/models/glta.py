@@ -210,9 +210,9 @@ class GLTA(Recommender):
     # --- stages ------------------------------------------------------------------------------------------
     def enter_stage(self, stage: str) -> None:
         """IA trains the item projector and the head; UA the user projector and the head (and the item projector
-        too in the "w/o IA" variant). The LLM never trains."""
+        too in the "w/o IA" variant, or with ``ua_trains_items``). The LLM never trains."""
         self.stage = stage
-        train_items = stage == "ia" or not self.config.use_ia
+        train_items = stage == "ia" or not self.config.use_ia or self.config.ua_trains_items
         self.item_projector.requires_grad_(train_items)
         self.user_projector.requires_grad_(stage == "ua" and self.config.use_user_token)
         self.head.requires_grad_(True)

@@ -47,6 +47,9 @@ class GLTAConfig:
     ia_batch_size: int = 32
     item_text_chars: int = 60
     use_ia: bool = True  # False: "w/o IA" (no stage 1; both projectors train in UA)
+    # beyond the paper: the item projector IA trained keeps training in UA (the paper freezes it; a diagnostic: does
+    # an IA that learns hurt UA by where it starts the projector or by freezing it there? docs/glta.md)
+    ua_trains_items: bool = False
     use_user_token: bool = True  # False: "w/o UA" (the user id as plain text instead of the user token)
     use_profile: bool = True  # False: "w/o PF"
     use_prediction: bool = True  # False: "w/o PD"
