@@ -78,7 +78,7 @@ def ia_cache_path(config: GLTAConfig, identity: dict, seed: int, user_nodes: tor
                 **({"ia_loss": config.ia_loss} if config.ia_loss != "catalogue" else {})}
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for tensor in (user_nodes, item_nodes):
-        digest.update(tensor.float().contiguous().numpy().tobytes())
+        digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())  # the same bytes on any device
     return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
 
 
