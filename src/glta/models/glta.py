@@ -275,7 +275,8 @@ class GLTA(Recommender):
         IA's result is kept under the cache and shared by every run whose IA is the same."""
         if not self.config.use_ia:
             return []
-        return [Stage("ia", self.config.ia_epochs, self.config.ia_lr, train.seed + 1, self._ia_cache_path(train.seed))]
+        cache = ia_cache_path(self.config, self.identity(), train.seed, self.user_nodes, self.item_nodes)
+        return [Stage("ia", self.config.ia_epochs, self.config.ia_lr, train.seed + 1, cache)]
 
     # --- memory -------------------------------------------------------------------------------------------------
     # bytes kept for the backward pass per token, layer and hidden unit: measured on this CPU with SmolLM2-135M in
@@ -303,10 +304,6 @@ class GLTA(Recommender):
             raise GLTAError(f"train.batch_size={batch_size} users per GLTA step needs ~{need / 2**30:.1f} GiB, but "
                             f"{have / 2**30:.1f} GiB is available on {self.llm.device}: use train.batch_size={fits} "
                             f"or less")
-
-    # --- the IA stage's result, shared by every run whose IA is the same ------------------------------------
-    def _ia_cache_path(self, seed: int) -> Path:
-        return ia_cache_path(self.config, self.identity(), seed, self.user_nodes, self.item_nodes)
 
     def enter_main_stage(self) -> None:
         self.enter_stage("ua")
