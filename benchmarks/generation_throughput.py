@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --out benchmarks/results/generation_ml-1m.json
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --llama-cpp --out ...   # also llama.cpp
+    .venv/bin/python benchmarks/generation_throughput.py --users 16 --int8-dynamic --out ...  # also int8 weights
+
+``--int8-dynamic`` runs the project's profile prompts once more with every linear layer of the LLM quantised to int8
+by torch's dynamic quantisation (per-channel weights, activations quantised per batch: the usual CPU way when there
+is no hardware bf16), and counts how many of its texts are the same as the unquantised model's.
 
 llama.cpp runs through ``llama-cpp-python`` in a separate virtual environment (``benchmarks/.llama-venv``), never
 in the project's: ``--llama-cpp`` creates it on first use (the package compiles llama.cpp, ~5 min on 2 cores).
@@ -62,6 +67,8 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--llama-cpp", action="store_true", help="also run llama.cpp (installs it when missing)")
+    parser.add_argument("--int8-dynamic", action="store_true",
+                        help="also run the profile prompts with the LLM's linear layers dynamically quantised to int8")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -95,7 +102,7 @@ def main() -> None:
               "git_commit": git_commit(), "machine": machine(),
               "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}  # other jobs on the cores
 
-    def run(kinds):
+    def run(kinds, texts=None):
         produced, begin = 0, time.time()
         for start in range(0, len(prompts), args.batch_size):
             batch = prompts[start:start + args.batch_size]
@@ -106,6 +113,8 @@ def main() -> None:
                 out = generate_batch(llm, [p[kinds[0]].prefix for p in batch],
                                      {k: batch[0][k].suffix for k in kinds}, config)
             produced += sum(tokens for _, tokens in out.values())
+            if texts is not None:
+                texts.extend(out[kinds[0]][0])
         seconds = time.time() - begin
         responses = len(prompts) * len(kinds)
         return {"responses": responses, "seconds": round(seconds, 2), "new_tokens": produced,
@@ -122,11 +131,24 @@ def main() -> None:
     seconds = time.time() - begin
     result["minilm"] = {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_s": len(texts) / seconds}
     print("MiniLM:", json.dumps(result["minilm"]), flush=True)
-    result["project_profile_only"] = run(["profile"])
+    plain_texts: list[str] = []
+    result["project_profile_only"] = run(["profile"], plain_texts)
     print("project, profile prompts:", json.dumps(result["project_profile_only"]), flush=True)
     result["project_profile_and_prediction_shared_prefix"] = run(["profile", "prediction"])
     print("project, profile+prediction:", json.dumps(result["project_profile_and_prediction_shared_prefix"]),
           flush=True)
+    if args.int8_dynamic:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        plain = llm.model
+        llm.model = quantize_dynamic(plain, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        int8_texts: list[str] = []
+        side = run(["profile"], int8_texts)
+        side["same_text_as_unquantised"] = sum(a == b for a, b in zip(plain_texts, int8_texts))
+        side["texts"] = [f"{a} || int8: {b}" for a, b in zip(plain_texts[:3], int8_texts[:3])]
+        result["project_profile_only_int8_dynamic"] = side
+        print("project, profile prompts, int8 dynamic:", json.dumps(side), flush=True)
+        llm.model = plain
     if args.llama_cpp:
         python = ensure_llama_venv()
         with tempfile.TemporaryDirectory() as tmp:
