@@ -132,9 +132,16 @@ class Recommender(nn.Module, ABC):
         raise GLTAError(f"{self.method} cannot score users outside its training data; train it with them, or use "
                         "a graph model, glta, ease, gfcf or pop")
 
+    @classmethod
+    def identity_for(cls, dataset_fingerprint: str, n_users: int, n_items: int) -> dict:
+        """What a model of this method on such data is known by: a checkpoint resumes, a run folder reloads and a
+        cached stage result is reused only under the same identity. Known before any model is built (``identity``
+        is this for a built one)."""
+        return {"method": cls.method, "dataset_fingerprint": dataset_fingerprint, "n_users": n_users,
+                "n_items": n_items}
+
     def identity(self) -> dict:
-        return {"method": self.method, "dataset_fingerprint": self.dataset_fingerprint,
-                "n_users": self.n_users, "n_items": self.n_items}
+        return self.identity_for(self.dataset_fingerprint, self.n_users, self.n_items)
 
     def inputs(self) -> dict:
         """What a run read besides the data and its config, for the results file's provenance (``inputs``): e.g.

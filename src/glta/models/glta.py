@@ -100,8 +100,8 @@ def cached_ia(run: RunConfig, dataset: str) -> Path | None:
     with safe_open(str(path), "pt") as handle:
         fingerprint = (handle.metadata() or {}).get("dataset_fingerprint")
         user_nodes, item_nodes = handle.get_tensor("user"), handle.get_tensor("item")
-    identity = {"method": method_class(run.method).method, "dataset_fingerprint": fingerprint,
-                "n_users": user_nodes.shape[0], "n_items": item_nodes.shape[0], "llm": llm_identity(config.llm)}
+    identity = method_class(run.method).identity_for(fingerprint, user_nodes.shape[0], item_nodes.shape[0],
+                                                     llm=llm_identity(config.llm))
     cache = ia_cache_path(config, identity, run.train.seed, user_nodes, item_nodes)
     return cache if cache.is_file() else None
 
@@ -190,8 +190,13 @@ class GLTA(Recommender):
         self.exclude: sp.csr_matrix = dataset.train
         self.enter_stage("ia" if config.use_ia else "ua")
 
+    @classmethod
+    def identity_for(cls, dataset_fingerprint: str, n_users: int, n_items: int, *, llm: str) -> dict:
+        """The data's identity and the frozen LLM's (``llm_identity``): every stage's result depends on both."""
+        return {**super().identity_for(dataset_fingerprint, n_users, n_items), "llm": llm}
+
     def identity(self) -> dict:
-        return {**super().identity(), "llm": self.llm.identity}
+        return self.identity_for(self.dataset_fingerprint, self.n_users, self.n_items, llm=self.llm.identity)
 
     def inputs(self) -> dict:
         """The frozen graph this run projected: its method, run folder (when read from one) and a digest of the
