@@ -102,8 +102,8 @@ def test_a_gpu_call_carries_the_glta_seeds_a_cell_lacks(reproduce, left, capsys,
 def test_an_interrupt_stops_the_running_jobs_so_they_keep_their_checkpoints(experiment, tmp_path, monkeypatch):
     gpu_session = experiment("gpu_session")
     started, stopped = tmp_path / "started", tmp_path / "stopped"
-    code = (f"import pathlib, time\npathlib.Path({str(started)!r}).write_text('1')\n"
-            f"try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    pathlib.Path({str(stopped)!r}).write_text('1')\n")
+    code = (f"import pathlib, time\ntry:\n    pathlib.Path({str(started)!r}).write_text('1')\n    time.sleep(60)\n"
+            f"except KeyboardInterrupt:\n    pathlib.Path({str(stopped)!r}).write_text('1')\n")  # said inside the try
 
     def sleep(seconds):  # the runner's poll: an interrupt arrives once the job is running
         while not started.exists():
@@ -233,10 +233,12 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reprodu
     here = str(resolve_dtype(LLMConfig(), torch.device("cpu"))).removeprefix("torch.")
     rates_path().parent.mkdir(parents=True)
     users, items = ["profile", "prediction"], ["item_profile"]
-    calls = [{"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "kinds": users, "responses": 300, "seconds": 200.0},
-             {"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "kinds": users, "responses": 100, "seconds": 200.0},
-             {"cpu": cpu_info()[0], "device": "cpu", "dtype": here, "kinds": items, "responses": 400, "seconds": 100.0},
-             {"cpu": "another CPU", "device": "cpu", "dtype": here, "kinds": users, "responses": 9000, "seconds": 10.0}]
+    mine = {"cpu": cpu_info()[0], "device": "cpu", "dtype": here}  # calls on this machine
+    calls = [{**mine, "kinds": users, "batch_size": 32, "responses": 300, "seconds": 200.0},
+             {**mine, "kinds": users, "batch_size": 32, "responses": 100, "seconds": 200.0},
+             {**mine, "kinds": items, "batch_size": 32, "responses": 400, "seconds": 100.0},
+             {**mine, "cpu": "another CPU", "kinds": users, "responses": 9000, "seconds": 10.0},
+             {**mine, "kinds": users, "batch_size": 64, "responses": 8, "seconds": 200.0}]  # a trial of 4 users
     rates_path().write_text("".join(json.dumps(call) + "\n" for call in calls))
     rate, source = reproduce.text_rate()
     assert rate == pytest.approx(1.0) and "this machine's 2 calls" in source  # 400 responses in 400 s, one process
@@ -249,6 +251,7 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reprodu
     assert "responses/s a process, this machine's 2 calls, ~1.2 h for the two processes of `--jobs 2`" in \
         reproduce.text_hours(left, rate, source, 4.0, per_process=True)  # 2.5 h at one process's rate
     assert reproduce.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write
+    assert "at the measured 0.035 responses/s" in reproduce.text_hours(left, 0.035, source, None)  # not "0.0"
 
 
 def test_before_any_local_call_the_plan_uses_the_benchmark_of_this_cpus_precision_or_says_it_had_none(

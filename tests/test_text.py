@@ -131,6 +131,9 @@ def test_each_generation_logs_its_rate_for_planning_even_when_interrupted(llm, s
     assert logged == 2 and rate == pytest.approx(10 / sum(r["seconds"] for r in records))
     assert measured_rate("cuda") is None and measured_rate("cpu", "float16") is None  # other machines' rates
     assert measured_rate("cpu", dtype, ("profile",))[1] == 2 and measured_rate("cpu", dtype, ("item_profile",)) is None
+    assert all(r["batch_size"] == 2 for r in records)
+    generate_user_texts(llm, synthetic, ("profile",), config, np.arange(10, 11), progress=False)  # one user: a trial
+    assert measured_rate("cpu", dtype)[1] == 2  # less than a full batch says little of a full run's rate: left out
 
 
 def test_a_run_without_a_progress_bar_logs_how_far_it_got(llm, synthetic, monkeypatch, tmp_path, capsys):

@@ -264,9 +264,11 @@ def rates_path() -> Path:
     return cache_dir() / "texts" / "rates.jsonl"
 
 
-def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: float, processes_: int) -> None:
+def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: float, processes_: int,
+             batch_size: int) -> None:
     """Record what one process generated and in how long, with what tells machines apart (CPU model, bf16, device,
-    precision), so that ``measured_rate`` can plan text generation from this machine's own runs."""
+    precision) and the batch size it was asked for, so that ``measured_rate`` can plan text generation from this
+    machine's own runs."""
     if not responses or seconds <= 0:
         return
     from datetime import datetime, timezone
@@ -276,7 +278,8 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
     record = {"finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "llm": llm.identity,
               "device": llm.device.type, "dtype": str(llm.dtype).removeprefix("torch."), "cpu": cpu_info()[0],
               "bf16": cpu_has_bf16(), "threads": torch.get_num_threads(), "processes": processes_,
-              "kinds": list(kinds), "responses": int(responses), "new_tokens": int(new_tokens),
+              "kinds": list(kinds), "batch_size": int(batch_size), "responses": int(responses),
+              "new_tokens": int(new_tokens),
               "seconds": round(seconds, 3)}
     try:
         TextCache(rates_path()).append([record])
@@ -288,7 +291,10 @@ def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[st
                   ) -> tuple[float, int] | None:
     """Responses a second of one generating process on this machine (its CPU model, ``device`` and ``dtype``), over
     every logged call (of calls that wrote one of ``kinds`` when given: item profiles have prompts of their own),
-    and how many calls that is; None before the first such call here."""
+    and how many calls that is; None before the first such call here. A call that wrote less than one full batch
+    of each kind (a trial such as ``glta text generate --limit 4``) is left out: its small batches run several times
+    slower per response than a full run's (on an AVX2-only CPU, 4 users took 28 s a response against ~3-5 s at
+    batch 16-64), and as the only call it would set the plan's time for every text left."""
     from glta.device import cpu_info
 
     path = rates_path()
@@ -298,8 +304,10 @@ def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[st
     for line in path.read_text(errors="replace").splitlines():
         try:
             record = json.loads(line)
-            if (record["cpu"], record["device"]) != (cpu, device) or (dtype and record["dtype"] != dtype) or \
-                    (kinds and not set(kinds) & set(record["kinds"])):
+            here = (record["cpu"], record["device"]) == (cpu, device) and (not dtype or record["dtype"] == dtype)
+            wanted = not kinds or set(kinds) & set(record["kinds"])
+            full = record["responses"] >= record.get("batch_size", GenerationConfig.batch_size) * len(record["kinds"])
+            if not (here and wanted and full):
                 continue
             responses, seconds, calls = responses + record["responses"], seconds + record["seconds"], calls + 1
         except (json.JSONDecodeError, KeyError, TypeError):
@@ -369,7 +377,7 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         finally:  # an interrupted run's rate counts too
             bar.close()
             log_rate(llm, kinds, sum(s[0] for s in stats.values()), sum(s[1] for s in stats.values()),
-                     time.time() - started, procs.world)
+                     time.time() - started, procs.world, config.batch_size)
     if procs.distributed:
         shares = procs.gather(stats)
         stats = {kind: [sum(share[kind][n] for share in shares) for n in (0, 1)] for kind in kinds}
