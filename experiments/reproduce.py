@@ -298,8 +298,12 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
             left.mains.setdefault(dataset, []).append(method)
             continue
         left.seconds[dataset, method] = train_seconds(runs[0])
-        if gpu_name(runs[0]):
-            left.gpu_timed.add((dataset, method))
+        if gpu_name(runs[0]):  # timed on a GPU only: this CPU's pace where a run of the cell is under way here
+            epochs, pace = runs[0].get("training", {}).get("epochs_run"), pace_here(dataset, method)
+            if epochs and pace:
+                left.seconds[dataset, method] = epochs * pace
+            else:
+                left.gpu_timed.add((dataset, method))
         left.memory[dataset, method] = peak_bytes(runs[0])
         if is_deterministic(method):
             continue
@@ -435,17 +439,32 @@ def left_line(left: Left, workers: int = 2) -> str:
             + "; a run under way counts whole")
 
 
-def under_way(dataset: str, name: str) -> str:
-    """Where the interrupted runs of a cell stand on this machine (their checkpoints), for the plan's line: a GLTA
-    variant's own run, a baseline's grid points, and either's extra seeds (``experiments/seeds.py``'s folders)."""
-    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress
-
+def run_folders(dataset: str, name: str) -> dict[str, Path]:
+    """The folders on this machine where a cell's runs keep their checkpoints, by what each is: a GLTA variant's own
+    run (""), a baseline's grid points and either's extra seeds (``experiments/seeds.py``'s folders)."""
     runs = Path("runs") / dataset
     folders = {"": glta_variants.variant_paths(dataset, name)[1]} if name in GLTA_VARIANTS + ["glta_plus"] else {}
     folders |= {f"grid point {folder.name}": folder for folder in sorted((runs / name / "grid").glob("*/"))}
-    folders |= {f"seed {folder.name.rsplit('-', 1)[1]}": folder
-                for folder in sorted((runs / "seeds").glob(f"{glob.escape(name)}-*/"))
-                if folder.name.rsplit("-", 1)[1].isdigit()}
+    return folders | {f"seed {folder.name.rsplit('-', 1)[1]}": folder
+                      for folder in sorted((runs / "seeds").glob(f"{glob.escape(name)}-*/"))
+                      if folder.name.rsplit("-", 1)[1].isdigit()}
+
+
+def pace_here(dataset: str, name: str) -> float | None:
+    """Seconds an epoch of a cell's runs under way on this machine (the slowest of them), None where none has timed
+    an epoch yet."""
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_pace
+
+    paces = [pace for folder in run_folders(dataset, name).values()
+             if (pace := checkpoint_pace(folder / CHECKPOINT_NAME))]
+    return max(paces, default=None)
+
+
+def under_way(dataset: str, name: str) -> str:
+    """Where the interrupted runs of a cell stand on this machine (their checkpoints), for the plan's line."""
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress
+
+    folders = run_folders(dataset, name)
     like = records(Path("results"), dataset, name)
     like_epochs = like[0].get("training", {}).get("epochs_run") if like else None
     found = [f"{what}: {progress}".removeprefix(": ") for what, folder in folders.items()

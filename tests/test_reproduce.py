@@ -539,3 +539,18 @@ def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(repro
     assert any(what.startswith("goodreads-once lightgcn_plus") for what in unknown)
     assert not any(what.startswith("goodreads-once hccf ") or what.startswith("goodreads-once grid of hccf")
                    for what in unknown) and total >= 2 * 124.0  # the CPU's grid and seeds count
+    # once a run of the cell is under way here, its pace so far times the GPU run's epochs counts instead
+    from glta.checkpoint import CHECKPOINT_NAME, save_checkpoint
+
+    record = json.loads((tmp_path / "results" / "goodreads-once" / "lightgcn_plus.json").read_text())
+    record["training"]["epochs_run"] = 104
+    (tmp_path / "results" / "goodreads-once" / "lightgcn_plus.json").write_text(json.dumps(record))
+    folder = tmp_path / "runs" / "goodreads-once" / "seeds" / "lightgcn_plus-2026"
+    folder.mkdir(parents=True)
+    save_checkpoint(folder / CHECKPOINT_NAME, {"epoch": 3, "best_score": 0.07, "best_epoch": 3, "in_epoch": None,
+                                               "history": [{"epoch": 1, "seconds": 260.0},
+                                                           {"epoch": 3, "seconds": 520.0}]})  # 130 s an epoch
+    left = reproduce.Left()
+    reproduce.plan_baselines("goodreads-once", left, texts_written=True)
+    assert left.seconds["goodreads-once", "lightgcn_plus"] == 104 * 130.0
+    assert not any(what.startswith("goodreads-once lightgcn_plus") for what in reproduce.seconds_left(left)[2])

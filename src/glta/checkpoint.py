@@ -118,6 +118,21 @@ def checkpoint_commits(path: str | Path) -> list[str] | None:
     return None if state is None else list(state.get("commits") or [UNRECORDED])
 
 
+def _pace(state: dict) -> float | None:
+    """Seconds an epoch so far, from a checkpoint's history (whose seconds run from the start, evaluations
+    included); None before the first timed epoch."""
+    timed = [record for record in state.get("history") or [] if record.get("seconds")]
+    return timed[-1]["seconds"] / (timed[-1]["epoch"] + 1) if timed else None
+
+
+def checkpoint_pace(path: str | Path) -> float | None:
+    """Seconds an epoch of the run that wrote the checkpoint at ``path``, so far on this machine (``experiments/
+    reproduce.py --plan`` times a cell with it that only another machine, e.g. a GPU, has timed); None without a
+    readable checkpoint or a timed epoch."""
+    state = _bookkeeping(path)
+    return _pace(state) if state is not None and "best_score" in state else None
+
+
 def checkpoint_progress(path: str | Path, like_epochs: int | None = None) -> str | None:
     """One line on how far the run that wrote the checkpoint at ``path`` got (its last finished epoch, its best
     validation score, where an epoch under way stands), read from the header alone; None without a readable one.
@@ -135,9 +150,8 @@ def checkpoint_progress(path: str | Path, like_epochs: int | None = None) -> str
     within = state.get("in_epoch")
     if within:
         line += f", epoch {within['epoch']} under way ({within['batches']} batches)"
-    timed = [record for record in state.get("history") or [] if record.get("seconds")]
-    if like_epochs and timed:  # the history's seconds run from the start, evaluations included
-        pace = timed[-1]["seconds"] / (timed[-1]["epoch"] + 1)
+    pace = _pace(state)
+    if like_epochs and pace:
         left = max(like_epochs - done, 0) * pace / 3600
         line += (f"; {pace:,.0f} s an epoch here so far: ~{left:.1f} h left at that pace for the {like_epochs} "
                  "epochs a like run trained")
