@@ -95,38 +95,46 @@ def cpu_named(record: dict) -> str:
 
 
 def cell_status(dataset: str, name: str, estimate: dict | None = None, scale: tuple[float, str] | None = None,
-                ia_cached: float = 0.0) -> str:
+                ia_saved: tuple[float, str] = (0.0, "")) -> str:
     """done (seeds so far, measured cost) or to do (the measured cost of a like run, when one exists; times
     ``scale``'s ratio where it says how such a run compares with the like one elsewhere: ``time_ratio``; less
-    ``ia_cached`` seconds, the like run's IA, where this cell's IA result is in the cache: ``ia_saving``)."""
+    ``ia_saved``'s seconds, the like run's IA, where this cell reuses an IA result, and why: ``ia_saving``)."""
     runs = records(Path("results"), dataset, name)
     if runs and is_deterministic(name):
         return f"done, deterministic: needs no seeds ({cost(runs[0])})"
     if runs:
         return f"done, {len(runs)} of {SEEDS} seeds ({cost(runs[0])} a seed)"
-    cached = f" less its IA's {ia_cached:,.0f} s, whose result is cached here" if ia_cached else ""
+    skipped, why = ia_saved
+    less = f" less its IA's {skipped:,.0f} s, whose result {why}" if skipped else ""
     if estimate and scale:
-        return (f"to do (~{(train_seconds(estimate) - ia_cached) * scale[0]:,.0f} s: the default's {cost(estimate)}"
-                f"{cached} times this cell's ratio to it on {scale[1]})")
-    if estimate and ia_cached:
-        return f"to do (~{train_seconds(estimate) - ia_cached:,.0f} s: a like run's {cost(estimate)}{cached})"
+        return (f"to do (~{(train_seconds(estimate) - skipped) * scale[0]:,.0f} s: the default's {cost(estimate)}"
+                f"{less} times this cell's ratio to it on {scale[1]})")
+    if estimate and skipped:
+        return f"to do (~{train_seconds(estimate) - skipped:,.0f} s: a like run's {cost(estimate)}{less})"
     return "to do" + (f" (a like run took {cost(estimate)})" if estimate else "")
 
 
-def ia_saving(dataset: str, name: str, default: dict | None) -> float:
-    """Seconds of ``default``'s run (its IA stage) that a training run of GLTA variant ``name`` skips because the
-    same IA result is in this machine's cache (the PF/PD and w/o UA ablations read the default's; ``cached_ia``);
-    0 where it trains IA, has none, or no run says what IA costs."""
-    from glta.models.glta import cached_ia
+def ia_saving(dataset: str, name: str, default: dict | None, default_trains: bool = False) -> tuple[float, str]:
+    """Seconds of ``default``'s run (its IA stage) that a training run of GLTA variant ``name`` skips, and why: the
+    same IA result is in this machine's cache (``cached_ia``), or, with ``default_trains`` (the default is to be
+    trained here too), the variant's IA is the default's (the PF/PD and w/o UA ablations), which the default's run
+    makes and the variant then reads, or waits for when the two start together (``ia_result_path``). (0, "") where it
+    trains IA of its own, has none, or no run says what IA costs."""
+    from glta.models.glta import cached_ia, ia_result_path
 
-    if not default or name in GLTA_MODES:
-        return 0.0
+    seconds = float((default or {}).get("training", {}).get("ia_seconds") or 0.0)
+    if not seconds or name in GLTA_MODES:
+        return 0.0, ""
     try:
-        if cached_ia(glta_variants.variant_config(dataset, name), dataset) is None:
-            return 0.0
+        config = glta_variants.variant_config(dataset, name)
+        if cached_ia(config, dataset) is not None:
+            return seconds, "is cached here"
+        if default_trains and name != "default" and (path := ia_result_path(config, dataset)) is not None and \
+                path == ia_result_path(glta_variants.variant_config(dataset, "default"), dataset):
+            return seconds, "the default's run here makes first"
     except (GLTAError, OSError, KeyError):  # an LLM or embeddings file not readable here: count IA
-        return 0.0
-    return float(default.get("training", {}).get("ia_seconds") or 0.0)
+        pass
+    return 0.0, ""
 
 
 def time_ratio(dataset: str, name: str) -> tuple[float, str] | None:
@@ -327,14 +335,14 @@ def plan_glta(dataset: str, left: Left) -> None:
         todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
                  and ("default" in todo or glta_variants.model_here(dataset))]
     ratios = {name: time_ratio(dataset, name) for name in GLTA_VARIANTS + ["glta_plus"] + GLTA_MODES}
-    saved = {name: ia_saving(dataset, name, default) for name in todo}  # IA seconds a cell skips: cached
+    saved = {name: ia_saving(dataset, name, default, "default" in todo) for name in todo}  # IA a cell reuses
     mode_basis: dict[str, str] = {}  # how each decoding mode's time was estimated, for its line
     if todo:
         left.glta[dataset] = todo
         # a training run's time for each variant; a decoding mode's evaluation where it ran before, here or on
         # another data set (scaled like a variant), else the other mode's (an evaluation, not a training run: it
         # belongs before the training runs), else no estimate (it goes last)
-        left.seconds.update({(dataset, name): (train_seconds(default) - saved.get(name, 0.0))
+        left.seconds.update({(dataset, name): (train_seconds(default) - saved[name][0])
                              * (ratios.get(name) or (1.0,))[0] for name in todo if default and name not in GLTA_MODES})
         estimates: dict[str, tuple[float, str]] = {}  # decoding mode -> (seconds, how it was estimated)
         for mode in (mode for mode in GLTA_MODES if mode in todo):
@@ -371,7 +379,7 @@ def plan_glta(dataset: str, left: Left) -> None:
     for name in GLTA_VARIANTS:
         stale = name != "default" and records(Path("results"), dataset, name) and \
             not glta_variants.is_done(dataset, name)
-        print(f"  glta {name:11s} {cell_status(dataset, name, default, ratios[name], saved.get(name, 0.0))}"
+        print(f"  glta {name:11s} {cell_status(dataset, name, default, ratios[name], saved.get(name, (0.0, '')))}"
               + (" — made with an earlier config: retrained by the next run" if stale else "")
               + (" — its model is not on this machine: trained again for the decoding modes, which are read out "
                  "of the new one" if name == "default" and retrain else "")

@@ -448,6 +448,33 @@ def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(reproduce, 
     assert "less its IA's 4,000 s, whose result is cached here" in capsys.readouterr().out
 
 
+def test_an_ablation_sharing_the_ia_of_a_default_to_be_trained_here_is_planned_without_ia(
+        reproduce, tmp_path, monkeypatch, capsys):
+    """On a fresh machine ML-1M's default is trained again (for the decoding modes) and caches the IA stage its
+    PF/PD and w/o UA ablations then read (or wait for, started beside it): the plan counted IA for each of them."""
+    import json
+
+    import glta.models.glta as glta_module
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "results" / "amazon-scientific" / "glta.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"provenance": {"machine": {}},
+                                "training": {"train_seconds": 11000.0, "ia_seconds": 4000.0},
+                                "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+    monkeypatch.setattr(glta_module, "cached_ia", lambda run, dataset: None)  # nothing cached yet
+    shared, own = tmp_path / "ia-default.safetensors", tmp_path / "ia-other.safetensors"
+    monkeypatch.setattr(glta_module, "ia_result_path",
+                        lambda run, dataset: (shared if run.model.use_profile else own) if run.model.use_ia else None)
+    left = reproduce.Left()
+    reproduce.plan_glta("amazon-scientific", left)  # the default's model is not here: it is trained again
+    assert "default" in left.glta["amazon-scientific"]
+    assert left.seconds["amazon-scientific", "default"] == 15000.0  # it trains the IA (4,000 s of its 15,000)
+    assert left.seconds["amazon-scientific", "no_pd"] == 11000.0  # reads the default's: UA only
+    assert left.seconds["amazon-scientific", "no_pf"] == 15000.0  # (here) an IA of its own
+    assert "less its IA's 4,000 s, whose result the default's run here makes first" in capsys.readouterr().out
+
+
 def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_once_its_model_is_trained(
         reproduce, tmp_path, monkeypatch, capsys):
     """A decoding mode's job once had no estimate, so ``--shortest-first`` put amazon-scientific's FL (minutes, once

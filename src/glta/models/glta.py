@@ -82,10 +82,11 @@ def ia_cache_path(config: GLTAConfig, identity: dict, seed: int, user_nodes: tor
     return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
 
 
-def cached_ia(run: RunConfig, dataset: str) -> Path | None:
-    """The cached IA result a run of ``run`` on ``dataset`` (a name) would reuse instead of training IA, found
-    without loading the data or the LLM (``experiments/reproduce.py --plan`` subtracts IA's time for it); None
-    where the run trains no IA, its frozen embeddings are not on this machine or its IA has not run here."""
+def ia_result_path(run: RunConfig, dataset: str) -> Path | None:
+    """Where the IA result of a run of ``run`` on ``dataset`` (a name) lives, whether or not IA has run here yet,
+    found from the config, the frozen embeddings file and the LLM's identity, without loading the data or the LLM
+    (two variants with the same path share one IA stage); None where the run trains no IA or its frozen embeddings
+    are not on this machine."""
     from safetensors import safe_open
 
     from glta.methods import method_class
@@ -102,8 +103,14 @@ def cached_ia(run: RunConfig, dataset: str) -> Path | None:
         user_nodes, item_nodes = handle.get_tensor("user"), handle.get_tensor("item")
     identity = method_class(run.method).identity_for(fingerprint, user_nodes.shape[0], item_nodes.shape[0],
                                                      llm=llm_identity(config.llm))
-    cache = ia_cache_path(config, identity, run.train.seed, user_nodes, item_nodes)
-    return cache if cache.is_file() else None
+    return ia_cache_path(config, identity, run.train.seed, user_nodes, item_nodes)
+
+
+def cached_ia(run: RunConfig, dataset: str) -> Path | None:
+    """The cached IA result a run of ``run`` on ``dataset`` would reuse instead of training IA
+    (``ia_result_path``, where that file exists here; ``experiments/reproduce.py --plan`` subtracts IA's time)."""
+    path = ia_result_path(run, dataset)
+    return path if path is not None and path.is_file() else None
 
 
 def compile_decoder(model: nn.Module) -> None:
