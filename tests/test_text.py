@@ -147,13 +147,16 @@ def test_a_run_without_a_progress_bar_logs_how_far_it_got(llm, synthetic, monkey
                         lambda llm, prefixes, suffixes, config: {k: (["a text"] * len(prefixes), 3) for k in suffixes})
     config = GenerationConfig(batch_size=2, max_history_items=2)
     generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(5), progress=False)
-    lines = capsys.readouterr().out.splitlines()
+    outlook, *lines = capsys.readouterr().out.splitlines()
+    assert outlook.startswith("user texts: 10 responses to write")  # said before the first batch
     assert [line.split(",")[0] for line in lines] == [
         "user texts: 4 of 10 responses written", "user texts: 8 of 10 responses written",
         "user texts: 10 of 10 responses written"]
     assert "/s, ~0.0 h left at that rate" in lines[0]
     generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(5, 9), progress=True)
-    assert "responses written" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "responses written" not in out
+    assert "user texts: 8 responses to write, ~0.0 h at this machine's measured" in out  # the first call's rate
 
 
 def test_torn_cache_line_is_skipped_and_appends_stay_readable(tmp_path):

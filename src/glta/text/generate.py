@@ -355,6 +355,8 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         writers = {kind: TextCache(caches[kind].path, shard) for kind in kinds}
         torch.manual_seed(config.seed)
         total = sum(map(len, mine)) * len(kinds)
+        if procs.is_main:
+            print(_outlook_line(llm, desc, kinds, total, procs.world, config.batch_size), flush=True)
         bar = tqdm(total=total, desc=desc, unit="resp", disable=not progress or not procs.is_main)
         logged = started
         try:
@@ -393,6 +395,25 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
     share = seconds / max(len(kinds), 1)  # kinds share each prefill: split the time evenly
     return [GenerationReport(kind, count, stats[kind][0], share if stats[kind][0] else 0.0, stats[kind][1],
                              caches[kind].path) for kind in kinds]
+
+
+def _outlook_line(llm, desc: str, kinds: list[str], total: int, world: int, batch_size: int) -> str:
+    """What a call says before its first batch: how many responses this process writes and, at this machine's
+    measured rate (``measured_rate``), about how long that takes; without one, where the LLM runs in fp32 on a CPU,
+    that the first batch alone may take minutes (the bar moves only when a batch is done)."""
+    share = f" (this process's share; {world} processes)" if world > 1 else ""
+    line = f"{desc}: {total:,} responses to write{share}"
+    measured = measured_rate(llm.device.type, str(llm.dtype).removeprefix("torch."), tuple(kinds))
+    if measured:
+        rate, calls = measured
+        return (line + f", ~{total / rate / 3600:.1f} h at this machine's measured {rate:.2g} responses/s a process "
+                f"({calls} earlier call{'s' * (calls != 1)})")
+    if llm.device.type == "cpu" and llm.dtype == torch.float32:
+        first = min(batch_size, total // max(len(kinds), 1))
+        return (line + f"; the LLM runs in fp32 on this CPU (no hardware bf16), so its first batch ({first} prompts) "
+                "may take minutes before any progress shows; a GPU writes all of them in minutes (README, \"GPU "
+                "users\")")
+    return line
 
 
 def _progress_line(desc: str, done: int, total: int, seconds: float, world: int) -> str:
