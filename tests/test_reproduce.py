@@ -426,12 +426,10 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
     assert jobs["glta-amazon-scientific-glta_plus"].memory == 6.5 * 2**30
 
 
-def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(reproduce, tmp_path, monkeypatch, capsys):
-    """amazon-scientific's PF/PD ablations reuse the default's cached IA: the plan counted its 4,057 s of IA for
-    each of them all the same."""
+def amazon_default_with_ia(tmp_path, monkeypatch) -> None:
+    """amazon-scientific's GLTA results file, in ``tmp_path`` made the working folder: 15,000 s of training, 4,000 of
+    them IA."""
     import json
-
-    import glta.models.glta as glta_module
 
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "results" / "amazon-scientific" / "glta.json"
@@ -439,6 +437,14 @@ def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(reproduce, 
     path.write_text(json.dumps({"provenance": {"machine": {}},
                                 "training": {"train_seconds": 11000.0, "ia_seconds": 4000.0},
                                 "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+
+def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(reproduce, tmp_path, monkeypatch, capsys):
+    """amazon-scientific's PF/PD ablations reuse the default's cached IA: the plan counted its 4,057 s of IA for
+    each of them all the same."""
+    import glta.models.glta as glta_module
+
+    amazon_default_with_ia(tmp_path, monkeypatch)
     cache = tmp_path / "ia.safetensors"
     monkeypatch.setattr(glta_module, "cached_ia", lambda run, dataset: cache if run.model.use_profile else None)
     left = reproduce.Left()
@@ -452,16 +458,9 @@ def test_an_ablation_sharing_the_ia_of_a_default_to_be_trained_here_is_planned_w
         reproduce, tmp_path, monkeypatch, capsys):
     """On a fresh machine ML-1M's default is trained again (for the decoding modes) and caches the IA stage its
     PF/PD and w/o UA ablations then read (or wait for, started beside it): the plan counted IA for each of them."""
-    import json
-
     import glta.models.glta as glta_module
 
-    monkeypatch.chdir(tmp_path)
-    path = tmp_path / "results" / "amazon-scientific" / "glta.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"provenance": {"machine": {}},
-                                "training": {"train_seconds": 11000.0, "ia_seconds": 4000.0},
-                                "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+    amazon_default_with_ia(tmp_path, monkeypatch)
     monkeypatch.setattr(glta_module, "cached_ia", lambda run, dataset: None)  # nothing cached yet
     shared, own = tmp_path / "ia-default.safetensors", tmp_path / "ia-other.safetensors"
     monkeypatch.setattr(glta_module, "ia_result_path",
