@@ -237,7 +237,10 @@ def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item
     if not seconds:
         return ""
     item_rate = item_rate or user_rate
-    shown = lambda r: f"{r:.2g}" if r < 1 else f"{r:.1f}"  # noqa: E731 (0.035, not 0.0, on a slow CPU)
+
+    def shown(value: float) -> str:  # 0.035, not 0.0, on a slow CPU
+        return f"{value:.2g}" if value < 1 else f"{value:.1f}"
+
     rate = shown(user_rate) + (f" (item profiles {shown(item_rate)})" if item_rate != user_rate else "")
     queue = f", ~{seconds / 2 / 3600:.1f} h for the two processes of `--jobs 2`" if per_process else ""
     return (f" (~{seconds / 3600:.1f} h on this CPU at the measured {rate} responses/s{caveat}{queue}; "
