@@ -409,8 +409,11 @@ def _outlook_line(llm, desc: str, kinds: list[str], total: int, world: int, batc
         return (line + f", ~{total / rate / 3600:.1f} h at this machine's measured {rate:.2g} responses/s a process "
                 f"({calls} earlier call{'s' * (calls != 1)})")
     if llm.device.type == "cpu" and llm.dtype == torch.float32:
+        from glta.device import cpu_has_bf16
+
         first = min(batch_size, total // max(len(kinds), 1))
-        return (line + f"; the LLM runs in fp32 on this CPU (no hardware bf16), so its first batch ({first} prompts) "
+        why = "" if cpu_has_bf16() else " (no hardware bf16)"  # else llm.dtype=float32 was asked for
+        return (line + f"; the LLM runs in fp32 on this CPU{why}, so its first batch ({first} prompts) "
                 "may take minutes before any progress shows; a GPU writes all of them in minutes (README, \"GPU "
                 "users\")")
     return line
