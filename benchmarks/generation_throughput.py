@@ -9,10 +9,13 @@ by torch's dynamic quantisation (per-channel weights, activations quantised per 
 is no hardware bf16), and counts how many of its texts are the same as the unquantised model's.
 
 llama.cpp runs through ``llama-cpp-python`` in a separate virtual environment (``benchmarks/.llama-venv``), never
-in the project's: ``--llama-cpp`` creates it on first use (the package compiles llama.cpp, ~5 min on 2 cores).
-Both sides get the same prompt token ids, greedy decoding, the same repetition penalty and the same cap on new
-tokens; both count the new tokens they produced. Reported: responses/s and new tokens/s, plus the project's
-profile+prediction mode, which shares one prefill between the two texts of a user.
+in the project's: ``--llama-cpp`` creates it on first use (the package compiles llama.cpp: ~5 min on 2 idle cores,
+~27 min beside two training jobs).
+Both sides get the same prompt token ids and write a user's profile and prediction after one shared prefill of its
+history; llama.cpp decodes greedily in a loop that applies transformers' repetition penalty (every token of the
+prompt and of the answer so far, not llama.cpp's last 64) and stops at the same token ids, with the same cap on new
+tokens. Reported: responses/s and new tokens/s of each, and how many of llama.cpp's texts equal the project's (the
+GGUF's 4-bit weights run as they are in llama.cpp, dequantised in the project).
 """
 
 from __future__ import annotations
@@ -31,22 +34,39 @@ LLAMA_VENV = HERE / ".llama-venv"
 
 LLAMA_SIDE = r'''
 import json, sys, time
+import numpy as np
+import llama_cpp
 from llama_cpp import Llama
 spec = json.load(open(sys.argv[1]))
-llm = Llama(model_path=spec["gguf"], n_ctx=1024, n_threads=spec["threads"], n_batch=512, verbose=False)
-new_tokens, started, texts = 0, time.time(), []
-for tokens in spec["prompts"]:
+llm = Llama(model_path=spec["gguf"], n_ctx=1024, n_threads=spec["threads"], n_threads_batch=spec["threads"],
+            n_batch=512, verbose=False)
+vocab, stop, penalty = llm.n_vocab(), set(spec["stop"]), spec["repetition_penalty"]
+new_tokens, started, out = 0, time.time(), []
+for prompt in spec["prompts"]:  # one user: its shared prefix once, then each kind's suffix after it
     llm.reset()
-    produced = []
-    for token in llm.generate(tokens, temp=0.0, top_k=1, repeat_penalty=spec["repetition_penalty"]):
-        if token == llm.token_eos() or len(produced) >= spec["max_new_tokens"]:
-            break
-        produced.append(token)
-    new_tokens += len(produced)
-    texts.append(llm.detokenize(produced).decode("utf-8", "replace"))
-seconds = time.time() - started
-json.dump({"seconds": seconds, "responses": len(spec["prompts"]), "new_tokens": new_tokens, "texts": texts[:3]},
-          open(sys.argv[2], "w"))
+    llm.eval(prompt["prefix"])
+    produced_by_kind = {}
+    for kind, suffix in prompt["suffixes"].items():
+        llm.n_tokens = len(prompt["prefix"])  # eval() drops the cache after this: the prefix stays
+        llm.eval(suffix)
+        seen = np.zeros(vocab, bool)
+        seen[prompt["prefix"] + suffix] = True
+        produced = []
+        while len(produced) < spec["max_new_tokens"]:
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(vocab,)).copy()
+            hit = logits[seen]  # transformers' repetition penalty: every token of the prompt and the answer so far
+            logits[seen] = np.where(hit < 0, hit * penalty, hit / penalty)
+            token = int(np.argmax(logits))
+            if token in stop:
+                break
+            produced.append(token)
+            seen[token] = True
+            llm.eval([token])
+        new_tokens += len(produced)
+        produced_by_kind[kind] = produced
+    out.append(produced_by_kind)
+json.dump({"seconds": time.time() - started, "responses": sum(map(len, out)), "new_tokens": new_tokens,
+           "tokens": out}, open(sys.argv[2], "w"))
 '''
 
 
@@ -114,7 +134,8 @@ def main() -> None:
                                      {k: batch[0][k].suffix for k in kinds}, config)
             produced += sum(tokens for _, tokens in out.values())
             if texts is not None:
-                texts.extend(out[kinds[0]][0])
+                for kind in kinds:
+                    texts.setdefault(kind, []).extend(out[kind][0])
         seconds = time.time() - begin
         responses = len(prompts) * len(kinds)
         return {"responses": responses, "seconds": round(seconds, 2), "new_tokens": produced,
@@ -131,39 +152,48 @@ def main() -> None:
     seconds = time.time() - begin
     result["minilm"] = {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_s": len(texts) / seconds}
     print("MiniLM:", json.dumps(result["minilm"]), flush=True)
-    plain_texts: list[str] = []
-    result["project_profile_only"] = run(["profile"], plain_texts)
+    plain: dict[str, list[str]] = {}
+    result["project_profile_only"] = run(["profile"], plain)
     print("project, profile prompts:", json.dumps(result["project_profile_only"]), flush=True)
-    result["project_profile_and_prediction_shared_prefix"] = run(["profile", "prediction"])
+    shared: dict[str, list[str]] = {}
+    result["project_profile_and_prediction_shared_prefix"] = run(["profile", "prediction"], shared)
     print("project, profile+prediction:", json.dumps(result["project_profile_and_prediction_shared_prefix"]),
           flush=True)
     if args.int8_dynamic:
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        plain = llm.model
-        llm.model = quantize_dynamic(plain, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
-        int8_texts: list[str] = []
-        side = run(["profile"], int8_texts)
-        side["same_text_as_unquantised"] = sum(a == b for a, b in zip(plain_texts, int8_texts))
-        side["texts"] = [f"{a} || int8: {b}" for a, b in zip(plain_texts[:3], int8_texts[:3])]
+        unquantised = llm.model
+        llm.model = quantize_dynamic(unquantised, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        int8: dict[str, list[str]] = {}
+        side = run(["profile"], int8)
+        side["same_text_as_unquantised"] = sum(a == b for a, b in zip(plain["profile"], int8["profile"]))
+        side["texts"] = [f"{a} || int8: {b}" for a, b in zip(plain["profile"][:3], int8["profile"][:3])]
         result["project_profile_only_int8_dynamic"] = side
         print("project, profile prompts, int8 dynamic:", json.dumps(side), flush=True)
-        llm.model = plain
+        llm.model = unquantised
     if args.llama_cpp:
         python = ensure_llama_venv()
+        kinds = ("profile", "prediction")
+        tokenizer = llm.tokenizer
         with tempfile.TemporaryDirectory() as tmp:
             spec = {"gguf": str(bundled_gguf()), "threads": args.threads, "max_new_tokens": args.max_new_tokens,
                     "repetition_penalty": config.repetition_penalty,
-                    "prompts": [p["profile"].prefix + p["profile"].suffix for p in prompts]}
+                    "stop": sorted({tokenizer.eos_token_id, tokenizer.pad_token_id}),
+                    "prompts": [{"prefix": p["profile"].prefix, "suffixes": {k: p[k].suffix for k in kinds}}
+                                for p in prompts]}
             Path(tmp, "spec.json").write_text(json.dumps(spec))
             Path(tmp, "side.py").write_text(LLAMA_SIDE)
             subprocess.run([str(python), str(Path(tmp, "side.py")), str(Path(tmp, "spec.json")),
                             str(Path(tmp, "out.json"))], check=True)
             side = json.loads(Path(tmp, "out.json").read_text())
+        texts = {k: [" ".join(tokenizer.decode(user[k], skip_special_tokens=True).split())
+                     for user in side.pop("tokens")] for k in kinds}
         side["responses_per_s"] = side["responses"] / side["seconds"]
         side["new_tokens_per_s"] = side["new_tokens"] / side["seconds"]
-        result["llama_cpp_batch1_profile_only"] = side
-        mine = result["project_profile_only"]
+        side["same_text_as_project"] = {k: sum(a == b for a, b in zip(shared[k], texts[k])) for k in kinds}
+        side["texts"] = [f"{a} || llama.cpp: {b}" for a, b in zip(shared["profile"][:3], texts["profile"][:3])]
+        result["llama_cpp_batch1_profile_and_prediction_shared_prefix"] = side
+        mine = result["project_profile_and_prediction_shared_prefix"]
         result["speedup_responses_per_s"] = mine["responses_per_s"] / side["responses_per_s"]
         print("llama.cpp batch-1:", json.dumps(side), flush=True)
         print(f"project / llama.cpp responses/s: {result['speedup_responses_per_s']:.2f}x")
