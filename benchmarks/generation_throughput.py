@@ -186,8 +186,9 @@ def main() -> None:
             subprocess.run([str(python), str(Path(tmp, "side.py")), str(Path(tmp, "spec.json")),
                             str(Path(tmp, "out.json"))], check=True)
             side = json.loads(Path(tmp, "out.json").read_text())
-        texts = {k: [" ".join(tokenizer.decode(user[k], skip_special_tokens=True).split())
-                     for user in side.pop("tokens")] for k in kinds}
+        tokens = side.pop("tokens")
+        texts = {k: [" ".join(tokenizer.decode(user[k], skip_special_tokens=True).split()) for user in tokens]
+                 for k in kinds}
         side["responses_per_s"] = side["responses"] / side["seconds"]
         side["new_tokens_per_s"] = side["new_tokens"] / side["seconds"]
         side["same_text_as_project"] = {k: sum(a == b for a, b in zip(shared[k], texts[k])) for k in kinds}
