@@ -86,12 +86,18 @@ def cost(record: dict) -> str:
 def cpu_named(record: dict) -> str:
     """"the CPU", or which other CPU a run's time was measured on when it differs from this one in hardware bf16: the
     LLM runs in bf16 there and in fp32 here (or the reverse), several times apart (docs/glta.md, "Compute")."""
-    from glta.device import cpu_has_bf16
-
     machine = record.get("provenance", {}).get("machine") or {}
-    if machine.get("bf16") is None or machine["bf16"] == cpu_has_bf16():
+    if not bf16_differs(record):
         return "the CPU"
     return f"another CPU ({machine.get('cpu') or 'unnamed'}, {'with' if machine['bf16'] else 'without'} hardware bf16)"
+
+
+def bf16_differs(record: dict) -> bool:
+    """Whether a run was timed on a CPU that differs from this one in hardware bf16 (unrecorded: taken as alike)."""
+    from glta.device import cpu_has_bf16
+
+    bf16 = (record.get("provenance", {}).get("machine") or {}).get("bf16")
+    return bf16 is not None and bf16 != cpu_has_bf16()
 
 
 def cell_status(dataset: str, name: str, estimate: dict | None = None, scale: tuple[float, str] | None = None,
@@ -263,6 +269,9 @@ class Left:
     seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
     # (data set, name) whose like run trained on a GPU: its time orders the queue, but a CPU total leaves it out
     gpu_timed: set[tuple[str, str]] = field(default_factory=set)
+    # (data set, name): a GLTA cell whose like run was timed on a CPU that differs from this one in hardware bf16 (its
+    # LLM in bf16 there, in fp32 here, or the reverse): summed apart from this CPU's total, as that CPU's hours
+    other_cpu_timed: set[tuple[str, str]] = field(default_factory=set)
     text_seconds: dict[str, float] = field(default_factory=dict)  # data set -> one process's time for its texts left
     memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
@@ -362,6 +371,8 @@ def plan_glta(dataset: str, left: Left) -> None:
         left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
         if default and gpu_name(default):  # every estimate above scales the default's time
             left.gpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
+        elif default and bf16_differs(default):
+            left.other_cpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
         if runs and len(runs) < SEEDS:  # experiments/seeds.py repeats a variant's recorded config
@@ -369,6 +380,8 @@ def plan_glta(dataset: str, left: Left) -> None:
             left.seconds[dataset, name] = train_seconds(runs[0])
             if gpu_name(runs[0]):
                 left.gpu_timed.add((dataset, name))
+            elif bf16_differs(runs[0]):
+                left.other_cpu_timed.add((dataset, name))
             left.memory[dataset, name] = peak_bytes(runs[0])
     if (todo or dataset in left.glta_seeds) and \
             not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
@@ -399,27 +412,42 @@ def plan_glta(dataset: str, left: Left) -> None:
           f"{under_way(dataset, 'glta_plus')}")
 
 
-def seconds_left(left: Left) -> tuple[float, float, list[str]]:
+@dataclass
+class Remaining:
+    """What ``Left`` lists, in seconds of one core by the measured time of like runs (``seconds_left``)."""
+
+    total: float  # on this CPU, the texts included
+    texts: float  # the texts' part of it (one process's measured rate)
+    unknown: list[str]  # jobs no like run has timed on a CPU: not counted
+    elsewhere: float = 0.0  # GLTA jobs timed only on a CPU unlike this one in hardware bf16: that CPU's seconds
+    elsewhere_jobs: list[str] = field(default_factory=list)
+
+
+def seconds_left(left: Left) -> Remaining:
     """What ``left`` lists in seconds of one core, by the measured time of like runs (``Left.seconds``; the texts at
-    one process's measured rate): (all of it, the texts' part, the jobs no like run has timed on a CPU, which are
-    not counted). A seed already made is not counted again; a grid trained again counts its chosen point's time."""
-    total, unknown = 0.0, []
+    one process's measured rate). A seed already made is not counted again; a grid trained again counts its chosen
+    point's time. A job timed only on a GPU is named, not counted; a GLTA job timed only on a CPU that differs from
+    this one in hardware bf16 is summed apart (its LLM runs several times slower or faster here)."""
+    remaining = Remaining(0.0, 0.0, [])
 
     def add(dataset: str, name: str, what: str, times: int = 1) -> None:
-        nonlocal total
         if not times:
             return
         if (seconds := left.seconds.get((dataset, name))) is None or (dataset, name) in left.gpu_timed:
-            unknown.append(what)  # a GPU's seconds say little of this CPU's
+            remaining.unknown.append(what)  # a GPU's seconds say little of this CPU's
+        elif (dataset, name) in left.other_cpu_timed:
+            remaining.elsewhere += seconds * times
+            remaining.elsewhere_jobs.append(what)
         else:
-            total += seconds * times
+            remaining.total += seconds * times
 
     def seeds_missing(dataset: str, name: str, retrained: bool) -> int:
         main = result_path(Path("results"), dataset, name)
         return sum(retrained or not seed_path(main, seed).exists() for seed in EXTRA_SEEDS)
 
-    texts = sum(left.text_seconds.values())
-    unknown += [f"{dataset}'s texts" for dataset in left.texts if dataset not in left.text_seconds]
+    remaining.texts = sum(left.text_seconds.values())
+    remaining.total += remaining.texts
+    remaining.unknown += [f"{dataset}'s texts" for dataset in left.texts if dataset not in left.text_seconds]
     for dataset in left.no_lightgcn:
         add(dataset, "lightgcn", f"{dataset}'s frozen LightGCN")
     for dataset, graphs in left.no_graph.items():
@@ -434,19 +462,29 @@ def seconds_left(left: Left) -> tuple[float, float, list[str]]:
             for name in names:
                 missing = seeds_missing(dataset, name, name in left.grids.get(dataset, []))
                 add(dataset, name, f"{dataset} {kind}{name}'s seeds", missing)
-    return total + texts, texts, unknown
+    return remaining
+
+
+def named(jobs: list[str], most: int = 6) -> str:
+    return ", ".join(jobs[:most]) + (f" and {len(jobs) - most} more" if len(jobs) > most else "")
 
 
 def left_line(left: Left, workers: int = 2) -> str:
     """The plan's total: hours of one core for what is left, and of wall time with ``workers`` jobs side by side."""
-    total, texts, unknown = seconds_left(left)
-    if not total and not unknown:
+    from glta.device import cpu_has_bf16
+
+    remaining = seconds_left(left)
+    total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
+    if not total and not unknown and not remaining.elsewhere_jobs:
         return "Left: nothing"
-    named = ", ".join(unknown[:6]) + (f" and {len(unknown) - 6} more" if len(unknown) > 6 else "")
+    there, here = ("with", "fp32, several times slower") if not cpu_has_bf16() else ("without", "bf16, faster")
     return (f"Left: ~{total / 3600:,.1f} h of one core on this CPU by the measured time of like runs"
             + (f" (the texts ~{texts / 3600:,.1f} h of it)" if texts else "")
             + f", ~{total / workers / 3600:,.1f} h of wall time for `--jobs {workers}` with every core busy"
-            + (f"; not counted: {named}, which no like run has timed on a CPU" if unknown else "")
+            + (f"; apart from it, ~{remaining.elsewhere / 3600:,.1f} h of one core on a CPU {there} hardware bf16, "
+               f"the only kind that timed {named(remaining.elsewhere_jobs)} (their LLM runs in {here} here)"
+               if remaining.elsewhere_jobs else "")
+            + (f"; not counted: {named(unknown)}, which no like run has timed on a CPU" if unknown else "")
             + "; a run under way counts whole")
 
 

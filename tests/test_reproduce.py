@@ -527,7 +527,8 @@ def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time
     """--plan listed each cell's cost but no sum, so how many days of this CPU the reproduction still needs (and
     whether to wait for a GPU) took adding up twenty lines by hand."""
     monkeypatch.chdir(tmp_path)
-    total, texts, unknown = reproduce.seconds_left(left)
+    remaining = reproduce.seconds_left(left)
+    total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
     # GLTA 3 x 5,000 + GLTA+ 2,300 + EASE 15 + the retrained grid 124 and both its seeds + two seeds each of HCCF
     assert total == 15000 + 2300 + 15 + 124 + 2 * 124 + 2 * 9000 + 2 * 220
     assert texts == 0
@@ -537,7 +538,8 @@ def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time
     seed.write_text("{}")  # made already: not counted again
     left.text_seconds["ml-1m"] = 36000.0
     left.seconds["ml-1m", "lightgcn"] = 800.0
-    total, texts, unknown = reproduce.seconds_left(left)
+    remaining = reproduce.seconds_left(left)
+    total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
     assert (total, texts) == (15000 + 2300 + 15 + 124 + 2 * 124 + 9000 + 2 * 220 + 36000 + 800, 36000)
     assert unknown == ["amazon-scientific pop"]
     line = reproduce.left_line(left)
@@ -561,7 +563,7 @@ def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(repro
     left = reproduce.Left()
     reproduce.plan_baselines("goodreads-once", left, texts_written=True)
     assert left.seconds["goodreads-once", "lightgcn_plus"] == 124.0  # still orders the queue
-    total, _, unknown = reproduce.seconds_left(left)
+    total, unknown = reproduce.seconds_left(left).total, reproduce.seconds_left(left).unknown
     assert any(what.startswith("goodreads-once lightgcn_plus") for what in unknown)
     assert not any(what.startswith("goodreads-once hccf ") or what.startswith("goodreads-once grid of hccf")
                    for what in unknown) and total >= 2 * 124.0  # the CPU's grid and seeds count
@@ -579,4 +581,43 @@ def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(repro
     left = reproduce.Left()
     reproduce.plan_baselines("goodreads-once", left, texts_written=True)
     assert left.seconds["goodreads-once", "lightgcn_plus"] == 104 * 130.0
-    assert not any(what.startswith("goodreads-once lightgcn_plus") for what in reproduce.seconds_left(left)[2])
+    assert not any(what.startswith("goodreads-once lightgcn_plus") for what in reproduce.seconds_left(left).unknown)
+
+
+def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(reproduce, tmp_path, monkeypatch):
+    """On an AVX2-only CPU (the LLM in fp32) --plan added ML-1M's GLTA cells at the seconds a CPU with hardware bf16
+    took, into a total it called this CPU's: several times too few hours for them."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: False)
+    path = tmp_path / "results" / "ml-1m" / "glta.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"provenance": {"machine": {"cpu": "AMD EPYC", "bf16": True},
+                                               "git_commit": "0" * 40},
+                                "training": {"train_seconds": 7200.0},
+                                "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+    assert reproduce.bf16_differs(json.loads(path.read_text()))
+    assert not reproduce.bf16_differs({"provenance": {"machine": {"cpu": "AMD EPYC"}}})  # unrecorded: alike
+    left = reproduce.Left(glta={"ml-1m": ["no_pf"]}, seconds={("ml-1m", "no_pf"): 7200.0, ("ml-1m", "pop"): 3600.0},
+                          mains={"ml-1m": ["pop"]}, other_cpu_timed={("ml-1m", "no_pf")})
+    remaining = reproduce.seconds_left(left)
+    assert (remaining.total, remaining.elsewhere, remaining.elsewhere_jobs) == (3600.0, 7200.0, ["ml-1m glta no_pf"])
+    line = reproduce.left_line(left)
+    assert line.startswith("Left: ~1.0 h of one core on this CPU")
+    assert "apart from it, ~2.0 h of one core on a CPU with hardware bf16, the only kind that timed ml-1m glta " \
+           "no_pf (their LLM runs in fp32, several times slower here)" in line
+    # plan_glta marks them: the default's run, which every estimate of the data set scales, was on such a CPU
+    monkeypatch.setattr(reproduce.glta_variants, "model_needed", lambda *_: False)
+    monkeypatch.setattr(reproduce.glta_variants, "mode_is_done", lambda *_: True)
+    monkeypatch.setattr(reproduce, "ia_saving", lambda *_: (0.0, ""))
+    import gpu_session
+
+    monkeypatch.setattr(gpu_session, "graphs_read", lambda *_: [])
+    left = reproduce.Left()
+    reproduce.plan_glta("ml-1m", left)
+    assert ("ml-1m", "no_pf") in left.other_cpu_timed and ("ml-1m", "default") in left.other_cpu_timed  # its seeds
+    monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: True)  # on a CPU like the one that timed it: counted
+    left = reproduce.Left()
+    reproduce.plan_glta("ml-1m", left)
+    assert not left.other_cpu_timed and left.seconds["ml-1m", "no_pf"] == 7200.0
