@@ -4,8 +4,8 @@ machine that only 64 MiB of working tree reaches per call (README, "GPU users").
 The bundled LLM's GGUF (98 MB) is larger than what one call of the team's device tool carries, so it travels in
 slices over consecutive calls while the machine stays warm: call i carries the ignored folder ``.gpu/call<i>/``, the
 folders of earlier calls stay there, and the staged files (the raw data sets, the ``gguf`` wheel, for GLTA each data
-set's frozen LightGCN embeddings, or a job that trains them there first when they are not here, and cached texts,
-for the text baselines their cached MiniLM embeddings) are packed
+set's frozen LightGCN embeddings (or LightGCN+'s, where a variant reads it), or a job that trains them there first
+when they are not here, and cached texts, for the text baselines and such a LightGCN+ their cached MiniLM embeddings) are packed
 into the calls whole, the GGUF's slices filling the room left. The last call gathers the files, joins the slices,
 checks the SHA-256, and runs the session's jobs side by side until a deadline (``--parallel``, 6 at a time by
 default, the machine's cores shared among them; a 135M LLM at GLTA's batch sizes should leave most of an H200 idle):
@@ -155,21 +155,27 @@ def graphs_read(dataset: str, variants: list[str]) -> list[str]:
     return list(dict.fromkeys(graphs))
 
 
+def graph_spec(spec: str) -> tuple[str, str]:
+    """A ``--pretrain`` entry: ``DATA`` (its LightGCN) or ``DATA:GRAPH`` (another graph of the family, e.g.
+    ``amazon-scientific:lightgcn_plus``) -> (data set, graph method)."""
+    name, _, graph = spec.partition(":")
+    return name, graph or "lightgcn"
+
+
 def stage_glta(jobs: dict[str, list[str]], extra: Path, cache: Path) -> list[str]:
     """What GLTA reads besides the raw data: the frozen graph runs its variants read (LightGCN, or another of its
-    family where a variant sets ``model.graph``) and the cached texts of each data set. Returns the data sets whose
-    LightGCN run is not here: the device trains it first (``session_jobs``; a minute or two on a GPU against 15-50 on
-    a core here) and it comes back. A text-aligned graph (LightGCN+) is trained here first:
-    its MiniLM embeddings would have to travel too."""
+    family where a variant sets ``model.graph``) and the cached texts of each data set. Returns the graphs that are
+    not here, as ``--pretrain`` entries (``graph_spec``): the device trains each first (``session_jobs``; a minute
+    or two on a GPU against 15-50 on a core here) and it comes back. A text-aligned graph (LightGCN+) trains there
+    on the MiniLM embeddings its results file's config reads here, which travel with the session."""
     missing = []
     for name, variants in jobs.items():
         for graph in graphs_read(name, variants):
             run = ROOT / "runs" / name / graph
             if not (run / "embeddings.safetensors").is_file():
                 if graph != "lightgcn":
-                    raise SystemExit(f"--glta {name}: {run} has no embeddings; `glta train {graph} --dataset {name}` "
-                                     "first")
-                missing.append(name)
+                    stage_text_embeddings({name: [graph]}, extra, ROOT / "results")  # as its results file says
+                missing.append(name if graph == "lightgcn" else f"{name}:{graph}")
                 continue
             (extra / "runs" / name / graph).mkdir(parents=True)
             for file in ("embeddings.safetensors", "run.json"):  # what GLTA reads (the model serves cold start only)
@@ -453,7 +459,7 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
         baselines: list[str] | None = None, pretrain: list[str] | None = None) -> dict:
     """Join and check the GGUF, then run the session's jobs side by side (``parallel`` at a time, the machine's
     cores shared among them): ``glta demo`` (``check_seconds`` at most), each data set's texts, the frozen
-    LightGCN of each data set of ``pretrain`` (not staged: not on the machine that prepared the session), each GLTA
+    graph of each entry of ``pretrain`` (not staged: not on the machine that prepared the session), each GLTA
     variant once its data set's texts and frozen graph are there, the graph baselines' grids and seeds; then copy
     the texts, results files, the LightGCN runs trained here and the logs to ``out``."""
     started = time.time()
@@ -485,7 +491,7 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
     report = {"device": device_name(), "batch_size": batch_size, "parallel": parallel, "threads_per_job": threads,
               "jobs": run_jobs(jobs, env, started + seconds, parallel, out / "logs")}
     report["results"] = copy_results(started, out)
-    report["graph_runs"] = copy_lightgcn_runs(pretrain or [], out)
+    report["graph_runs"] = copy_graph_runs(pretrain or [], out)
     report["files"] = copy_texts(stage / "cache" / "texts", out)
     report["wall_seconds"] = round(time.time() - started, 1)
     out.mkdir(parents=True, exist_ok=True)
@@ -499,9 +505,9 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
 def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: int, limit: int, check_seconds: float,
                  out: Path, threads: int, root: Path = ROOT, seeds: dict[str, list[str]] | None = None,
                  baselines: dict[str, list[str]] | None = None, pretrain: list[str] | None = None) -> list[Job]:
-    """The session's jobs in the order they start: the CUDA check, the texts, the frozen LightGCN of each data set of
-    ``pretrain`` (not on the machine that prepared the session), the GLTA variants (each after its data set's texts
-    when they are written in the same session, and after its LightGCN when that is trained here; a decoding mode
+    """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph of each entry of
+    ``pretrain`` (``graph_spec``: not on the machine that prepared the session), the GLTA variants (each after its
+    data set's texts when they are written in the same session, and after the graphs it reads that are trained here; a decoding mode
     after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained again (``--retrain``),
     and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
     jobs = []
@@ -512,14 +518,19 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
         jobs.append(Job(f"texts-{name}", [sys.executable, "-m", "glta", "text", "generate", name, "--kinds", KINDS,
                                           "--no-progress", f"generation.batch_size={batch_size}"]
                         + (["--limit", str(limit)] if limit else [])))
-    for name in pretrain or []:  # its results file beside the logs: results/<data>/lightgcn.json keeps the CPU's run
-        jobs.append(Job(f"pretrain-{name}", [sys.executable, "-m", "glta", "pretrain", "--dataset", name, "--out",
-                                             str(out / "pretrain" / f"{name}.json"), "--no-progress"]))
+    trained = {}  # (data set, graph) -> the job that trains it
+    for name, graph in map(graph_spec, pretrain or []):  # its results file beside the logs: results/<data>/ keeps
+        if graph == "lightgcn":                          # the run this machine's tables report
+            trained[name, graph] = f"pretrain-{name}"
+            command = ["pretrain", "--dataset", name, "--out", str(out / "pretrain" / f"{name}.json")]
+        else:
+            trained[name, graph] = f"graph-{name}-{graph}"
+            command = ["train", graph, "--dataset", name, "--out", str(out / "pretrain" / f"{name}-{graph}.json")]
+        jobs.append(Job(trained[name, graph], [sys.executable, "-m", "glta", *command, "--no-progress"]))
     for name, variants in glta.items():
         for variant in variants:
             after = (f"texts-{name}",) if name in datasets else ()
-            if name in (pretrain or []) and graphs_read(name, [variant]) == ["lightgcn"]:
-                after += (f"pretrain-{name}",)
+            after += tuple(trained[name, graph] for graph in graphs_read(name, [variant]) if (name, graph) in trained)
             if variant in ("first_logit", "autoregressive") and "default" in variants:
                 after += (f"glta-{name}-default",)
             base, _, seed = variant.partition("@")  # "<variant>@<seed>": another training seed of a trained cell
@@ -579,18 +590,18 @@ def copy_texts(texts: Path, out: Path) -> list[str]:
 GRAPH_RUN_FILES = ("embeddings.safetensors", "run.json", "model.safetensors")  # what GLTA and its cold start read
 
 
-def copy_lightgcn_runs(datasets: list[str], out: Path, root: Path = ROOT) -> list[str]:
-    """The frozen LightGCN runs trained in this session to ``out/runs/``, so the machine that prepared it trains GLTA
-    on the same embeddings later; returns the run folders copied."""
+def copy_graph_runs(pretrain: list[str], out: Path, root: Path = ROOT) -> list[str]:
+    """The frozen graph runs trained in this session (``--pretrain`` entries, ``graph_spec``) to ``out/runs/``, so
+    the machine that prepared it trains GLTA on the same embeddings later; returns the run folders copied."""
     copied = []
-    for name in datasets:
-        run = root / "runs" / name / "lightgcn"
+    for name, graph in map(graph_spec, pretrain):
+        run = root / "runs" / name / graph
         if (run / "embeddings.safetensors").is_file():
-            (out / "runs" / name / "lightgcn").mkdir(parents=True, exist_ok=True)
+            (out / "runs" / name / graph).mkdir(parents=True, exist_ok=True)
             for file in GRAPH_RUN_FILES:
                 if (run / file).is_file():
-                    shutil.copy2(run / file, out / "runs" / name / "lightgcn" / file)
-            copied.append(f"{name}/lightgcn")
+                    shutil.copy2(run / file, out / "runs" / name / graph / file)
+            copied.append(f"{name}/{graph}")
     return copied
 
 
@@ -678,8 +689,9 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
     r.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...")
     r.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...")
-    r.add_argument("--pretrain", nargs="*", default=[], metavar="DATA",
-                   help="data sets whose frozen LightGCN to train before their GLTA variants (prepare names them)")
+    r.add_argument("--pretrain", nargs="*", default=[], metavar="DATA[:GRAPH]",
+                   help="frozen graphs to train before the GLTA variants that read them: a data set's LightGCN, or "
+                        "DATA:GRAPH for another (prepare names them)")
     r.add_argument("--parallel", type=int, default=6, help="jobs side by side (the cores are shared among them)")
     r.add_argument("--cuda-check", type=float, default=0, metavar="SECONDS",
                    help="first run `glta demo` (GLTA on CUDA, synthetic set) for at most this long (0: skip)")
@@ -695,8 +707,8 @@ def main(argv: list[str] | None = None) -> None:
                   "it):")
         else:
             print("no LLM needed (graph baselines only): one call")
-        for name in manifest.get("pretrain", []):
-            print(f"runs/{name}/lightgcn is not here: the device trains it first (~minutes) and `collect` puts it here")
+        for name, graph in map(graph_spec, manifest.get("pretrain", [])):
+            print(f"runs/{name}/{graph} is not here: the device trains it first (~minutes) and `collect` puts it here")
         for i in range(1, manifest["calls"] + 1):
             print(f"  call {i}: carry [\".gpu/call{i}\"]  command: {device_command(manifest, i, args.seconds)}")
         print("then: .venv/bin/python experiments/gpu_session.py collect FILES_AT")

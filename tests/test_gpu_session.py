@@ -238,8 +238,16 @@ def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tm
     # a GLTA+ variant reading the text-aligned LightGCN+ takes that run along too, and says how to make it
     assert gpu_session.graphs_read("ml-1m", ["no_ia", "plus_text_graph@2026", "autoregressive"]) == [
         "lightgcn", "lightgcn_plus"]
-    with pytest.raises(SystemExit, match="glta train lightgcn_plus --dataset ml-1m"):
+    # a LightGCN+ that is not here either: trained there too, on the MiniLM embeddings its results file's config
+    # reads, which travel (staged the way the text baselines' are); without a results file, train it here once first
+    with pytest.raises(SystemExit, match="train the cell here once first"):
         gpu_session.stage_glta({"ml-1m": ["plus_text_graph"]}, tmp_path / "extra3", cache)
+    staged = []
+    monkeypatch.setattr(gpu_session, "stage_text_embeddings", lambda methods, extra, results: staged.append(
+        (methods, extra, results)))
+    assert gpu_session.stage_glta({"ml-1m": ["plus_text_graph"]}, tmp_path / "extra3b", cache) == [
+        "ml-1m:lightgcn_plus"]
+    assert staged == [({"ml-1m": ["lightgcn_plus"]}, tmp_path / "extra3b", here / "results")]
     (here / "runs" / "ml-1m" / "lightgcn_plus").mkdir(parents=True)
     (here / "runs" / "ml-1m" / "lightgcn_plus" / "embeddings.safetensors").write_bytes(b"p")
     gpu_session.stage_glta({"ml-1m": ["no_ia", "plus_text_graph"]}, tmp_path / "extra4", cache)
@@ -290,8 +298,8 @@ def test_a_lightgcn_run_missing_here_is_trained_there_first_and_comes_back(gpu_s
     (there / "runs" / "ml-1m" / "lightgcn").mkdir(parents=True)
     for name in ("embeddings.safetensors", "run.json", "model.safetensors", "checkpoint.safetensors"):
         (there / "runs" / "ml-1m" / "lightgcn" / name).write_text(name)
-    assert gpu_session.copy_lightgcn_runs(["ml-1m", "amazon-scientific"], tmp_path / "out",
-                                          root=there) == ["ml-1m/lightgcn"]  # amazon's did not finish: nothing to copy
+    assert gpu_session.copy_graph_runs(["ml-1m", "amazon-scientific"], tmp_path / "out",
+                                       root=there) == ["ml-1m/lightgcn"]  # amazon's did not finish: nothing to copy
     assert sorted(p.name for p in (tmp_path / "out" / "runs" / "ml-1m" / "lightgcn").iterdir()) == [
         "embeddings.safetensors", "model.safetensors", "run.json"]
     assert gpu_session.collect_graph_runs(tmp_path / "out", root=here) == ["runs/ml-1m/lightgcn"]
@@ -300,6 +308,27 @@ def test_a_lightgcn_run_missing_here_is_trained_there_first_and_comes_back(gpu_s
     assert gpu_session.collect_graph_runs(tmp_path / "out", root=here) == []  # a run here is never replaced
     manifest = {"calls": 1, "datasets": ["ml-1m"], "glta": ["ml-1m:default"], "pretrain": ["ml-1m"]}
     assert "--glta ml-1m:default --pretrain ml-1m --out" in gpu_session.device_command(manifest, 1, 540)
+
+
+def test_a_text_aligned_graph_missing_here_is_trained_there_before_the_variants_that_read_it(gpu_session, tmp_path):
+    """A fresh machine has no runs/amazon-scientific/lightgcn_plus, which amazon's GLTA cells read (`model.graph`):
+    prepare stopped and asked for a CPU run of it here first (~13-25 min of a core, ~1 min on the GPU)."""
+    out = tmp_path / "out"
+    jobs = gpu_session.session_jobs([], {"ml-1m": ["default", "plus_text_graph"]}, batch_size=384, limit=0,
+                                    check_seconds=0, out=out, threads=4, root=Path("/repo"),
+                                    pretrain=["ml-1m", "ml-1m:lightgcn_plus"])
+    assert [(j.name, j.after) for j in jobs] == [
+        ("pretrain-ml-1m", ()), ("graph-ml-1m-lightgcn_plus", ()), ("glta-ml-1m-default", ("pretrain-ml-1m",)),
+        ("glta-ml-1m-plus_text_graph", ("graph-ml-1m-lightgcn_plus",))]
+    assert jobs[1].command[1:] == ["-m", "glta", "train", "lightgcn_plus", "--dataset", "ml-1m", "--out",
+                                   str(out / "pretrain" / "ml-1m-lightgcn_plus.json"), "--no-progress"]
+    there = tmp_path / "there"
+    (there / "runs" / "ml-1m" / "lightgcn_plus").mkdir(parents=True)
+    (there / "runs" / "ml-1m" / "lightgcn_plus" / "embeddings.safetensors").write_text("e")
+    assert gpu_session.copy_graph_runs(["ml-1m", "ml-1m:lightgcn_plus"], out, root=there) == ["ml-1m/lightgcn_plus"]
+    assert gpu_session.collect_graph_runs(out, root=tmp_path / "here") == ["runs/ml-1m/lightgcn_plus"]
+    manifest = {"calls": 1, "datasets": [], "glta": ["ml-1m:plus_text_graph"], "pretrain": ["ml-1m:lightgcn_plus"]}
+    assert "--pretrain ml-1m:lightgcn_plus --out" in gpu_session.device_command(manifest, 1, 540)
 
 
 def test_a_glta_variant_at_a_seed_is_a_seed_job_of_its_cell(gpu_session, tmp_path):
