@@ -526,7 +526,8 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
         else:
             trained[name, graph] = f"graph-{name}-{graph}"
             command = ["train", graph, "--dataset", name, "--out", str(out / "pretrain" / f"{name}-{graph}.json")]
-        jobs.append(Job(trained[name, graph], [sys.executable, "-m", "glta", *command, "--no-progress"]))
+        # --resume: stopped at a deadline, the same command continues from the run's checkpoint (none: from the start)
+        jobs.append(Job(trained[name, graph], [sys.executable, "-m", "glta", *command, "--no-progress", "--resume"]))
     for name, variants in glta.items():
         for variant in variants:
             after = (f"texts-{name}",) if name in datasets else ()

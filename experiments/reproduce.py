@@ -620,7 +620,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     for dataset in left.no_lightgcn if llm else []:  # the frozen LightGCN serves GLTA only
         name = f"pretrain-{dataset}"
         first.append(Job(name, [sys.executable, "-m", "glta", "pretrain", "--dataset", dataset, "--out",
-                                str(logs / f"{name}.json"), "--no-progress", "train.threads=1"]))
+                                str(logs / f"{name}.json"), "--no-progress", "--resume", "train.threads=1"]))
         for job in jobs:
             if reads_llm(job) and job.cell[0] == dataset:
                 job.after += (name,)
@@ -628,7 +628,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         for graph in graphs:  # its results file goes to the logs: Table 2's row stays the committed run
             name = f"graph-{dataset}-{graph}"
             first.append(Job(name, [sys.executable, "-m", "glta", "train", graph, "--dataset", dataset, "--out",
-                                    str(logs / f"{name}.json"), "--no-progress", "train.threads=1"]))
+                                    str(logs / f"{name}.json"), "--no-progress", "--resume", "train.threads=1"]))
             for job in jobs:
                 if reads_llm(job) and job.cell[0] == dataset and graph in graphs_read(dataset, [job.cell[1]]):
                     job.after += (name,)

@@ -293,7 +293,7 @@ def test_a_lightgcn_run_missing_here_is_trained_there_first_and_comes_back(gpu_s
         ("texts-ml-1m", ()), ("pretrain-ml-1m", ()), ("glta-ml-1m-default", ("texts-ml-1m", "pretrain-ml-1m")),
         ("glta-ml-1m-plus_text_graph", ("texts-ml-1m",))]
     assert jobs[1].command[1:] == ["-m", "glta", "pretrain", "--dataset", "ml-1m", "--out",
-                                   str(tmp_path / "out" / "pretrain" / "ml-1m.json"), "--no-progress"]
+                                   str(tmp_path / "out" / "pretrain" / "ml-1m.json"), "--no-progress", "--resume"]
     there, here = tmp_path / "there", tmp_path / "here"
     (there / "runs" / "ml-1m" / "lightgcn").mkdir(parents=True)
     for name in ("embeddings.safetensors", "run.json", "model.safetensors", "checkpoint.safetensors"):
@@ -321,7 +321,7 @@ def test_a_text_aligned_graph_missing_here_is_trained_there_before_the_variants_
         ("pretrain-ml-1m", ()), ("graph-ml-1m-lightgcn_plus", ()), ("glta-ml-1m-default", ("pretrain-ml-1m",)),
         ("glta-ml-1m-plus_text_graph", ("graph-ml-1m-lightgcn_plus",))]
     assert jobs[1].command[1:] == ["-m", "glta", "train", "lightgcn_plus", "--dataset", "ml-1m", "--out",
-                                   str(out / "pretrain" / "ml-1m-lightgcn_plus.json"), "--no-progress"]
+                                   str(out / "pretrain" / "ml-1m-lightgcn_plus.json"), "--no-progress", "--resume"]
     there = tmp_path / "there"
     (there / "runs" / "ml-1m" / "lightgcn_plus").mkdir(parents=True)
     (there / "runs" / "ml-1m" / "lightgcn_plus" / "embeddings.safetensors").write_text("e")

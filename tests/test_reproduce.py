@@ -41,8 +41,8 @@ def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(r
     assert after["seed-goodreads-once-lightgcn_plus-2026"] == ("grid-goodreads-once-lightgcn_plus",)
     by_name = {job.name: job.command for job in jobs}
     assert by_name["pretrain-ml-1m"][1:] == ["-m", "glta", "pretrain", "--dataset", "ml-1m", "--out",
-                                             str(tmp_path / "pretrain-ml-1m.json"), "--no-progress",
-                                             "train.threads=1"]
+                                             str(tmp_path / "pretrain-ml-1m.json"), "--no-progress", "--resume",
+                                             "train.threads=1"]  # stopped by --hours: the queue continues it
     assert by_name["pop-amazon-scientific"][1:] == ["-m", "glta", "train", "pop", "--dataset", "amazon-scientific",
                                                     "--no-progress"]
     assert by_name["glta-ml-1m-no_ia"][-3:] == ["--threads", "1", "--no-progress"]  # one thread a job
