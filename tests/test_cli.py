@@ -215,6 +215,26 @@ def test_experiment_scripts_stop_on_kill_with_one_line(capsys):
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+def test_experiment_scripts_end_a_glta_error_with_one_line(capsys, monkeypatch):
+    """seeds.py on a data set without its texts printed a 20-line traceback ending in the error whose message says
+    what to run (a GPU session's log, December 3); the CLI prints that message alone."""
+    from glta.errors import GLTAError
+    from glta.interrupts import run_interruptibly
+
+    def missing():
+        raise GLTAError("8317 of 8317 users have no cached profile text: run `glta text generate amazon-scientific`")
+
+    monkeypatch.delenv("GLTA_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as stop:
+        run_interruptibly(missing, "seeds.py")
+    assert stop.value.code == 2
+    assert capsys.readouterr().err == ("seeds.py: error: 8317 of 8317 users have no cached profile text: run "
+                                       "`glta text generate amazon-scientific`\n")
+    monkeypatch.setenv("GLTA_DEBUG", "1")
+    with pytest.raises(GLTAError):
+        run_interruptibly(missing, "seeds.py")
+
+
 def test_hiding_library_bars_before_transformers_is_imported_neither_imports_it_nor_lets_it_draw():
     script = ("import sys; from glta.text.llm import hide_library_progress; hide_library_progress(); "
               "assert 'transformers' not in sys.modules; "

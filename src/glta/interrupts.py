@@ -42,13 +42,24 @@ def interruptible() -> Iterator[None]:
 def run_interruptibly(main: Callable[[], None], name: str,
                       how: str = "the same command continues from the last checkpoint") -> None:
     """Run a script's ``main``; stopped by a signal, it ends with one line naming how to go on and exit status 130
-    instead of a traceback."""
+    instead of a traceback. A ``GLTAError`` (bad input, a missing prerequisite: its message names the fix) ends it
+    with one line and exit status 2, as the CLI does; ``GLTA_DEBUG=1`` shows the traceback instead (the CLI's
+    ``--debug``)."""
+    import os
+
+    from glta.errors import GLTAError
+
     try:
         with interruptible():
             main()
     except KeyboardInterrupt:
         print(f"{name}: interrupted; {how}", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
+    except GLTAError as error:
+        if os.environ.get("GLTA_DEBUG"):
+            raise
+        print(f"{name}: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 @contextlib.contextmanager
