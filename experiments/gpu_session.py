@@ -5,8 +5,8 @@ The bundled LLM's GGUF (98 MB) is larger than what one call of the team's device
 slices over consecutive calls while the machine stays warm: call i carries the ignored folder ``.gpu/call<i>/``, the
 folders of earlier calls stay there, and the staged files (the raw data sets, the ``gguf`` wheel, for GLTA each data
 set's frozen LightGCN embeddings (or LightGCN+'s, where a variant reads it), or a job that trains them there first
-when they are not here, and cached texts, for the text baselines and such a LightGCN+ their cached MiniLM embeddings) are packed
-into the calls whole, the GGUF's slices filling the room left. The last call gathers the files, joins the slices,
+when they are not here, and cached texts, for the text baselines and such a LightGCN+ their cached MiniLM
+embeddings) are packed into the calls whole, the GGUF's slices filling the room left. The last call gathers the files, joins the slices,
 checks the SHA-256, and runs the session's jobs side by side until a deadline (``--parallel``, 6 at a time by
 default, the machine's cores shared among them; a 135M LLM at GLTA's batch sizes should leave most of an H200 idle):
 ``glta demo`` (``--cuda-check``), each data set's texts (``glta text generate``), each GLTA variant
@@ -507,8 +507,8 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
                  baselines: dict[str, list[str]] | None = None, pretrain: list[str] | None = None) -> list[Job]:
     """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph of each entry of
     ``pretrain`` (``graph_spec``: not on the machine that prepared the session), the GLTA variants (each after its
-    data set's texts when they are written in the same session, and after the graphs it reads that are trained here; a decoding mode
-    after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained again (``--retrain``),
+    data set's texts when they are written in the same session, and after the graphs it reads that are trained
+    here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained again (``--retrain``),
     and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
     jobs = []
     if check_seconds:  # first and short: GLTA has a CUDA path that no CPU run exercises
