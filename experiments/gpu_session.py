@@ -6,13 +6,13 @@ slices over consecutive calls while the machine stays warm: call i carries the i
 folders of earlier calls stay there, and the staged files (the raw data sets, the ``gguf`` wheel, for GLTA each data
 set's frozen LightGCN embeddings (or LightGCN+'s, where a variant reads it), or a job that trains them there first
 when they are not here, and cached texts, for the text baselines and such a LightGCN+ their cached MiniLM
-embeddings) are packed into the calls whole, the GGUF's slices filling the room left. The last call gathers the files, joins the slices,
-checks the SHA-256, and runs the session's jobs side by side until a deadline (``--parallel``, 6 at a time by
-default, the machine's cores shared among them; a 135M LLM at GLTA's batch sizes should leave most of an H200 idle):
-``glta demo`` (``--cuda-check``), each data set's texts (``glta text generate``), each GLTA variant
-(``experiments/glta_variants.py``) once its data set's texts are complete, and the graph baselines' grids and seeds
-(``--baselines``, ``--seeds``). Variants that share an IA stage take turns on it (the first trains it, the others
-load it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
+embeddings) are packed into the calls whole, the GGUF's slices filling the room left. The last call gathers the
+files, joins the slices, checks the SHA-256, and runs the session's jobs side by side until a deadline
+(``--parallel``, 6 at a time by default, the machine's cores shared among them; a 135M LLM at GLTA's batch sizes
+should leave most of an H200 idle): ``glta demo`` (``--cuda-check``), each data set's texts (``glta text
+generate``), each GLTA variant (``experiments/glta_variants.py``) once its data set's texts are complete, and the
+graph baselines' grids and seeds (``--baselines``, ``--seeds``). Variants that share an IA stage take turns on it
+(the first trains it, the others load it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
 
     # here: slice the GGUF, stage what the jobs read, print each call's carry list and command
     .venv/bin/python experiments/gpu_session.py prepare --datasets amazon-scientific goodreads-once
