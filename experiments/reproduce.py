@@ -561,10 +561,10 @@ def print_commands(left: Left) -> None:
               "it there first and `collect` brings it back; the CPU queue trains it itself (`glta pretrain --dataset "
               f"{left.no_lightgcn[0]}`)")
     for dataset, graphs in left.no_graph.items():
+        them = "them" if len(graphs) > 1 else "it"
         print(f"GLTA cells on {dataset} read {', '.join(graphs)} (`model.graph`), not trained here: a GPU call trains "
-              f"{'them' if len(graphs) > 1 else 'it'} there first (on MiniLM embeddings made here and carried) and "
-              f"`collect` brings {'them' if len(graphs) > 1 else 'it'} back; the CPU queue trains "
-              f"{'them' if len(graphs) > 1 else 'it'} itself")
+              f"{them} there first (on MiniLM embeddings made here and carried) and `collect` brings {them} back; "
+              f"the CPU queue trains {them} itself")
 
 
 def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False) -> list:
