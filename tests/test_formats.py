@@ -136,6 +136,23 @@ def test_generic_csv_with_item_text(tmp_path):
     assert _pairs(inter) == [("u1", "i1"), ("u1", "i2"), ("u2", "i1")]
 
 
+def test_a_folder_with_one_table_beside_items_csv_is_read_as_csv_and_two_tables_ask_which(tmp_path):
+    """``ratings.csv`` + ``items.csv`` is what a user exports; before, detection asked for --format and then for the
+    file to be renamed."""
+    (tmp_path / "ratings.csv").write_text("user_id,item_id\nu1,i1\nu2,i2\nu2,i1\n")
+    (tmp_path / "items.csv").write_text("item_id,title\ni1,First\ni2,Second\n")
+    assert detect_format(tmp_path) == "csv"
+    inter = FORMATS["csv"](tmp_path)
+    assert _pairs(inter) == [("u1", "i1"), ("u2", "i1"), ("u2", "i2")]
+    assert inter.item_text["title"] == ["First", "Second"]
+    (tmp_path / "more.tsv").write_text("user\titem\nu3\ti1\n")  # which is the interactions now is not clear
+    assert detect_format(tmp_path) is None
+    with pytest.raises(GLTAError, match="point --data-path at the .csv/.tsv file"):
+        load_dataset(DataConfig(path=str(tmp_path)))
+    with pytest.raises(DataFormatError, match="no interactions file found.*\n  fix: name it interactions.csv"):
+        FORMATS["csv"](tmp_path)
+
+
 def test_commands_in_errors_name_the_data_set_as_it_was_given(tmp_path, synthetic, monkeypatch):
     """A data set read from a path is named by its path in the commands errors suggest; a built-in one by name."""
     from glta.config import DataConfig

@@ -62,7 +62,8 @@ def resolve_source(config: DataConfig, root: str | Path | None = None) -> tuple[
             raise GLTAError(f"data.path {path} does not exist; give a folder or file holding the data set")
         fmt = config.format or detect_format(path)
         if fmt is None:
-            raise GLTAError(f"cannot tell the format of {path}; pass --format, one of {sorted(FORMATS)}")
+            raise GLTAError(f"cannot tell the format of {path}; pass --format, one of {sorted(FORMATS)} (a table "
+                            "of interactions: point --data-path at the .csv/.tsv file, or name it interactions.csv)")
         if fmt not in FORMATS:
             raise GLTAError(f"unknown format '{fmt}'; known formats: {sorted(FORMATS)}")
         return path, fmt, "random"

@@ -421,12 +421,15 @@ def _timestamps(frame: pd.DataFrame, column: str, where: Path) -> np.ndarray:
 def load_csv(path: Path) -> Interactions:
     """Generic CSV/TSV with a header: user, item[, rating, timestamp]; item text from ``items.csv``/``items.tsv``.
 
-    ``path`` is the interactions file, or a folder holding ``interactions.csv|tsv`` and optionally
-    ``items.csv|tsv`` (an item column plus one column per text field).
+    ``path`` is the interactions file, or a folder holding ``interactions.csv|tsv`` (or one other CSV/TSV file) and
+    optionally ``items.csv|tsv`` (an item column plus one column per text field).
     """
     folder = path if path.is_dir() else path.parent
-    inter = path if path.is_file() else find_one(path, ["interactions.csv", "interactions.tsv"],
-                                                  "interactions file", "name it interactions.csv")
+    inter = path if path.is_file() else csv_interactions(path)
+    if inter is None:
+        raise DataFormatError(path, "no interactions file found (interactions.csv or .tsv, or a folder's only other "
+                              "CSV/TSV file)", "name it interactions.csv (item text in items.csv beside it), or point "
+                              "--data-path at the file")
     frame = _read_table(inter)
     user_col = _pick(frame.columns, USER_COLUMNS, inter, "user")
     item_col = _pick(frame.columns, ITEM_COLUMNS, inter, "item")
@@ -444,6 +447,19 @@ def load_csv(path: Path) -> Interactions:
                     text[column] = dict(zip(items[key], items[column].astype(str)))
             break
     return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order)
+
+
+def csv_interactions(folder: Path) -> Path | None:
+    """A folder's interactions table: ``interactions.csv`` or ``.tsv``, else its only CSV/TSV file besides
+    ``items.csv|tsv`` (so ``ratings.csv`` beside ``items.csv`` is read as a user would expect); None when there is no
+    such file or several."""
+    names = {p.name for p in folder.iterdir()}
+    for name in ("interactions.csv", "interactions.tsv"):
+        if name in names:
+            return folder / name
+    tables = [folder / name for name in sorted(names) if Path(name).suffix in {".csv", ".tsv"}
+              and name not in {"items.csv", "items.tsv"} and (folder / name).is_file()]
+    return tables[0] if len(tables) == 1 else None
 
 
 def load_recbole(path: Path) -> Interactions:
@@ -544,7 +560,7 @@ def detect_format(path: Path) -> str | None:
         ("amazon", lambda: any(n.startswith("meta_") for n in names)),
         ("rechorus", lambda: "train.csv" in names and "item_meta.csv" in names),
         ("recbole", lambda: any(n.endswith(".inter") for n in names)),
-        ("csv", lambda: bool({"interactions.csv", "interactions.tsv"} & names)),
+        ("csv", lambda: csv_interactions(path) is not None),
     ]
     for name, check in checks:
         if check():
