@@ -143,11 +143,11 @@ def test_a_model_trained_with_data_path_is_found_by_the_same_path(tmp_path, caps
     folder = tmp_path / "my-shop"
     folder.mkdir()
     rows = "".join(f"u{u},i{(u * 7 + n) % 40},{n}\n" for u in range(30) for n in range(8))
-    (folder / "interactions.csv").write_text("user,item,timestamp\n" + rows)
+    (folder / "ratings.csv").write_text("user,item,timestamp\n" + rows)  # the folder's one table: found as is
     assert main(["pretrain", "--data-path", str(folder), "--no-progress", "train.epochs=2", "model.dim=8"]) == 0
     assert (tmp_path / "runs" / "my-shop" / "lightgcn" / "embeddings.safetensors").exists()
     capsys.readouterr()
-    assert main(["recommend", "--data-path", str(folder), "--user", "u3", "-k", "3", "--json"]) == 0
+    assert main(["recommend", "--data-path", str(folder), "--user", "u3", "--top-k", "3", "--json"]) == 0
     [entry] = json.loads(capsys.readouterr().out)
     assert entry["user"] == "u3" and len(entry["items"]) == 3
     assert main(["evaluate", "--data-path", str(folder), "--json", "--no-progress"]) == 0

@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--all", action="store_true", help="every user's top-k, written to --out")
     rec.add_argument("--out", help="with --all: a .csv or .parquet file")
     rec.add_argument("--no-progress", action="store_true")
-    rec.add_argument("-k", type=int, default=10)
+    rec.add_argument("-k", "--top-k", dest="k", type=int, default=10, help="items per user (default 10)")
     rec.set_defaults(func=cmd_recommend)
 
     text = commands.add_parser("text", help="LLM-written user profiles and predictions (cached)")
