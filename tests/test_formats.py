@@ -136,6 +136,26 @@ def test_generic_csv_with_item_text(tmp_path):
     assert _pairs(inter) == [("u1", "i1"), ("u1", "i2"), ("u2", "i1")]
 
 
+def test_movielens_csv_releases_read_ratings_and_titles_as_ml_1m_does(tmp_path):
+    """ML-20M/25M/32M and ml-latest ship CSVs (a made-up fixture in their layout): detected beside the tags and links
+    files they also ship, every rating a positive, ordered by time, titles and genres as ML-1M's text fields."""
+    (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,10,4.0,300\n1,20,2.5,100\n"
+                                          "2,10,5.0,200\n")
+    (tmp_path / "movies.csv").write_text('movieId,title,genres\n10,"Film, The (1999)",Comedy|Drama\n'
+                                         "20,Other (2001),(no genres listed)\n")
+    (tmp_path / "tags.csv").write_text("userId,movieId,tag,timestamp\n1,10,funny,300\n")
+    (tmp_path / "links.csv").write_text("movieId,imdbId,tmdbId\n10,1,2\n")
+    assert detect_format(tmp_path) == "movielens"
+    inter = FORMATS["movielens"](tmp_path)
+    assert _pairs(inter) == [("1", "10"), ("1", "20"), ("2", "10")]
+    assert inter.item_text["title"] == ["Film, The (1999)", "Other (2001)"]
+    assert inter.item_text["genres"] == ["Comedy, Drama", "(no genres listed)"]
+    assert list(inter.order) == [300, 100, 200]
+    (tmp_path / "ratings.csv").write_text("userId,itemId\n1,10\n")
+    with pytest.raises(DataFormatError, match=r"no movieId column among \['userId', 'itemId'\]"):
+        FORMATS["movielens"](tmp_path)
+
+
 def test_a_csvs_delimiter_is_told_from_its_header_and_quoted_fields_keep_theirs(tmp_path):
     """The delimiter is read off the header so that pandas' C parser reads the file (benchmarks/data_loading.py: the
     sniffing Python parser took 2.1x as long on 2M rows); a semicolon file, and a comma file whose quoted titles hold
