@@ -145,7 +145,7 @@ def test_movielens_csv_releases_read_ratings_and_titles_as_ml_1m_does(tmp_path):
                                          "20,Other (2001),(no genres listed)\n")
     (tmp_path / "tags.csv").write_text("userId,movieId,tag,timestamp\n1,10,funny,300\n")
     (tmp_path / "links.csv").write_text("movieId,imdbId,tmdbId\n10,1,2\n")
-    assert detect_format(tmp_path) == "movielens"
+    assert detect_format(tmp_path) == detect_format(tmp_path / "ratings.csv") == "movielens"
     inter = FORMATS["movielens"](tmp_path)
     assert _pairs(inter) == [("1", "10"), ("1", "20"), ("2", "10")]
     assert inter.item_text["title"] == ["Film, The (1999)", "Other (2001)"]

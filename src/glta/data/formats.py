@@ -481,11 +481,12 @@ def load_movielens_csv(path: Path) -> Interactions:
     if (folder / "movies.csv").exists():
         movies = _read_table(folder / "movies.csv")
         key = _pick(movies.columns, ("movieid",), folder / "movies.csv", "movieId")
-        for column, field in (("title", "title"), ("genres", "genres")):
-            if (name := _pick(movies.columns, (column,), folder / "movies.csv", column, required=False)) is not None:
+        for field in ("title", "genres"):
+            if (name := _pick(movies.columns, (field,), folder / "movies.csv", field, required=False)) is not None:
                 values = movies[name].str.strip()
-                text[field] = dict(zip(movies[key], values.str.replace("|", ", ", regex=False)
-                                       if field == "genres" else values))
+                if field == "genres":
+                    values = values.str.replace("|", ", ", regex=False)
+                text[field] = dict(zip(movies[key], values))
     return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order)
 
 
@@ -586,6 +587,8 @@ FORMATS: dict[str, Callable[[Path], Interactions]] = {name: _guarded(name, loade
 def detect_format(path: Path) -> str | None:
     """Guess a folder's format from the files the official releases ship."""
     if path.is_file():
+        if path.name == "ratings.csv" and (path.parent / "movies.csv").exists():
+            return "movielens"  # its titles are read too
         if path.suffix in {".csv", ".tsv"}:
             return "csv"
         if path.suffix == ".inter":
