@@ -78,6 +78,25 @@ def test_amazon_2018_gz(tmp_path):
     assert inter.item_text["categories"][0] == "Grocery Tea"
 
 
+def test_amazon_2023_reads_users_products_and_milliseconds(tmp_path):
+    """Amazon Reviews 2023 (a made-up fixture in its layout): ``user_id`` and ``parent_asin`` (two variants of one
+    product are one item), times in milliseconds, the metadata's ``store`` as the brand."""
+    reviews = [{"rating": 5.0, "user_id": "U1", "asin": "V1", "parent_asin": "P1", "timestamp": 1_600_000_000_000},
+               {"rating": 4.0, "user_id": "U1", "asin": "V2", "parent_asin": "P2", "timestamp": 1_500_000_000_000},
+               {"rating": 3.0, "user_id": "U2", "asin": "V3", "parent_asin": "P1", "timestamp": 1_550_000_000_000}]
+    with gzip.open(tmp_path / "All_Beauty.jsonl.gz", "wt") as handle:
+        handle.write("\n" + "\n".join(json.dumps(r) for r in reviews) + "\n")  # a blank first line, too
+    meta = [{"parent_asin": "P1", "title": "Soap", "description": ["Mild", "soap"], "store": "Y",
+             "categories": ["Beauty", "Bath"]}, {"parent_asin": "P2", "title": "Brush", "description": []}]
+    (tmp_path / "meta_All_Beauty.jsonl").write_text("\n".join(json.dumps(m) for m in meta) + "\n")
+    assert detect_format(tmp_path) == "amazon"
+    inter = FORMATS["amazon"](tmp_path)
+    assert _pairs(inter) == [("U1", "P1"), ("U1", "P2"), ("U2", "P1")]
+    assert list(inter.order) == [1_600_000_000, 1_500_000_000, 1_550_000_000]
+    assert inter.item_text["title"] == ["Soap", "Brush"]
+    assert inter.item_text["brand"] == ["Y", ""] and inter.item_text["categories"][0] == "Beauty Bath"
+
+
 def test_amazon_2014_python_literal_meta(tmp_path):
     (tmp_path / "reviews_Grocery_5.json").write_text(
         json.dumps({"reviewerID": "A1", "asin": "B01", "unixReviewTime": 1}) + "\n")

@@ -236,11 +236,19 @@ def load_movielens_100k(folder: Path) -> Interactions:
 
 
 # --- Amazon ---------------------------------------------------------------------------------------
-def load_amazon(folder: Path) -> Interactions:
-    """Amazon Review Data 2018 (or 2014): a reviews JSON-lines file + ``meta_<Category>.json(.gz)``.
+# (user, item, time, seconds per time unit) of a review, and the metadata's item key, by release
+AMAZON_2018 = ("reviewerID", "asin", "unixReviewTime", 1, "asin")
+AMAZON_2023 = ("user_id", "parent_asin", "timestamp", 1e-3, "parent_asin")  # ms; variants grouped as one item
 
-    Reviews need ``reviewerID``, ``asin`` and ``unixReviewTime``; item text is the metadata's title,
-    description, brand and categories.
+
+def load_amazon(folder: Path) -> Interactions:
+    """Amazon Review Data 2018 (or 2014): a reviews JSON-lines file + ``meta_<Category>.json(.gz)``; or Amazon
+    Reviews 2023: ``<Category>.jsonl(.gz)`` + ``meta_<Category>.jsonl(.gz)``.
+
+    2018/2014 reviews need ``reviewerID``, ``asin`` and ``unixReviewTime``; 2023 reviews ``user_id``,
+    ``parent_asin`` (the product, its variants as one item: the release's own recommendation benchmarks' choice)
+    and ``timestamp`` (milliseconds). Item text is the metadata's title, description, brand (2023: store) and
+    categories. The release is told from the first review's fields.
     """
     if folder.is_file():
         reviews, folder = folder, folder.parent
@@ -252,22 +260,26 @@ def load_amazon(folder: Path) -> Interactions:
                                   "keep e.g. Grocery_and_Gourmet_Food_5.json.gz and its meta_*.json.gz in the folder")
         reviews = candidates[0]
     users, items, times = [], [], []
+    release = None
     for number, record in read_json_lines(reviews):
-        users.append(str(_field(record, "reviewerID", reviews, number)))
-        items.append(str(_field(record, "asin", reviews, number)))
-        times.append(int(record.get("unixReviewTime", 0)))
+        if release is None:
+            release = AMAZON_2023 if "reviewerID" not in record and "user_id" in record else AMAZON_2018
+        user_key, item_key, time_key, unit, meta_key = release
+        users.append(str(_field(record, user_key, reviews, number)))
+        items.append(str(_field(record, item_key, reviews, number)))
+        times.append(int(record.get(time_key, 0) * unit))
     metas = sorted(folder.glob("meta_*.json*"))
     text: dict[str, dict[str, str]] = {"title": {}, "description": {}, "brand": {}, "categories": {}}
     wanted = set(items)
     for meta in metas[:1]:
         for number, record in read_json_lines(meta):
-            asin = str(_field(record, "asin", meta, number))
-            if asin not in wanted:
+            item = str(_field(record, (release or AMAZON_2018)[4], meta, number))
+            if item not in wanted:
                 continue
-            text["title"][asin] = _join(record.get("title"))
-            text["description"][asin] = _join(record.get("description"))
-            text["brand"][asin] = _join(record.get("brand"))
-            text["categories"][asin] = _join(record.get("category", record.get("categories")))
+            text["title"][item] = _join(record.get("title"))
+            text["description"][item] = _join(record.get("description"))
+            text["brand"][item] = _join(record.get("brand", record.get("store")))
+            text["categories"][item] = _join(record.get("category", record.get("categories")))
     return build(users, items, text, order=times)
 
 
