@@ -288,8 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_train_args(p):
         p.add_argument("--dataset", required=False, help="built-in data set name (see `glta data list`)")
-        p.add_argument("--data-path", help="a folder or file in one of the supported formats")
-        p.add_argument("--format", help="loader for --data-path")
+        p.add_argument("--data-path", help="a folder or file in one of the supported formats (detected; see "
+                                            "`glta data list`)")
+        p.add_argument("--format", help="loader for --data-path (see `glta data list`)")
         p.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
         p.add_argument("--config-dir", default=None, help="where <dataset>/<method>.yaml defaults live (default: "
                        "$GLTA_CONFIG_DIR, else the configs shipped with glta)")
