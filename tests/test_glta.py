@@ -700,6 +700,18 @@ def test_missing_texts_stop_training_with_the_command_that_makes_them(synthetic,
     make(synthetic, llm, missing_texts="error", use_profile=False, use_prediction=False)  # the opt-out trains
 
 
+def test_missing_texts_stop_glta_before_it_loads_its_llm(synthetic, monkeypatch):
+    """The error comes at once: loading the LLM took ~11 of a failing `glta train glta`'s ~20 s on the AVX2 EPYC."""
+    from glta.errors import GLTAError
+
+    def load_llm(*_args, **_kwargs):
+        raise AssertionError("the LLM was loaded before the texts were checked")
+
+    monkeypatch.setattr("glta.text.llm.load_llm", load_llm)
+    with pytest.raises(GLTAError, match=r"have no cached profile text.*glta text generate synthetic"):
+        make(synthetic, None, missing_texts="error")
+
+
 def test_a_reloaded_glta_plus_scores_as_it_did_after_training(synthetic, llm, tmp_path):
     """load_run puts a trained model in its post-warm-up (UA) state: GLTA+'s residual score is part of the UA-stage
     logits, so a reloaded model left in the IA stage would rank differently from the one that was tested."""

@@ -23,14 +23,46 @@ if TYPE_CHECKING:
     from glta.models.glta import GLTAConfig
 
 
+def texts_identity(config: "GLTAConfig", loaded: str | None = None) -> str:
+    """The LLM whose cached texts the prompts read: ``model.texts_llm`` where set, else GLTA's own LLM (``loaded``:
+    the identity of the one already loaded; otherwise named from its files without loading it)."""
+    if config.texts_llm:
+        return llm_identity(LLMConfig(name=config.texts_llm))
+    return loaded or llm_identity(config.llm)
+
+
+def user_texts(dataset: RecDataset, config: "GLTAConfig", identity: str) -> dict[str, dict[int, str]]:
+    """The cached LLM-written texts the prompts read, by kind (profile, prediction) and user index. A user without
+    one is an error naming the command that writes them, unless ``model.missing_texts=empty``; GLTA asks before it
+    loads its LLM, so that the error comes at once."""
+    texts: dict[str, dict[int, str]] = {}
+    for kind, enabled in (("profile", config.use_profile), ("prediction", config.use_prediction)):
+        if not enabled:
+            continue
+        texts[kind] = load_user_texts(identity, dataset, kind, config.generation)
+        missing = dataset.n_users - len(texts[kind])
+        if missing and config.missing_texts != "empty":
+            name = dataset.cli_source("") + ("" if config.generation == GenerationConfig() else " generation.*=...")
+            if config.texts_llm:
+                name += f" llm.name={config.texts_llm}"
+            raise GLTAError(
+                f"{missing} of {dataset.n_users} users have no cached {kind} text for {identity}: run `glta text "
+                f"generate {name}` (with the same llm.* and generation.* settings), or train without it: "
+                f"model.use_profile=false model.use_prediction=false (or model.missing_texts=empty to leave missing "
+                f"fields empty)")
+    return texts
+
+
 class Prompts:
-    def __init__(self, dataset: RecDataset, config: "GLTAConfig", llm):
+    def __init__(self, dataset: RecDataset, config: "GLTAConfig", llm,
+                 texts: dict[str, dict[int, str]] | None = None):
+        """``texts``: ``user_texts``' result where the caller has it already (read here otherwise)."""
         self.config = config
         self.dataset = dataset
         self.train_matrix = dataset.train
         self.n_items = dataset.n_items
         tokenizer = self.tokenizer = llm.tokenizer
-        self.texts_identity = llm_identity(LLMConfig(name=config.texts_llm)) if config.texts_llm else llm.identity
+        self.texts_identity = texts_identity(config, llm.identity)
         self.pad_id = tokenizer.pad_token_id
         self.ua_template = Template.load(config.ua_template, tokenizer)
         prefix, body = self.ua_template.split_prefix()
@@ -38,32 +70,19 @@ class Prompts:
         self.ua_prefix = prefix if config.prefix_cache and prefix.segments else None
         self.ua_body = body if self.ua_prefix is not None else self.ua_template
         self.ia_template = Template.load("item_text", tokenizer)
-        self.user_fields = self._user_text_tokens(dataset)
+        self.user_fields = self._user_text_tokens(
+            dataset, texts if texts is not None else user_texts(dataset, config, self.texts_identity))
         # "w/o UA" writes the user id as text where the user token would stand
         self.user_id_tokens = None if config.use_user_token else [
             tokenizer(plain_text(tokenizer, f" {u}"), add_special_tokens=False).input_ids for u in dataset.user_ids]
         self._descriptions: list[list[int]] | None = None
 
     # --- text parts, tokenised once -------------------------------------------------------------------
-    def _user_text_tokens(self, dataset: RecDataset) -> list[dict[str, list[int]]]:
+    def _user_text_tokens(self, dataset: RecDataset, texts: dict[str, dict[int, str]]) -> list[dict[str, list[int]]]:
         tokenizer, config = self.tokenizer, self.config
         fields: list[dict[str, list[int]]] = [{} for _ in range(dataset.n_users)]
-        self.missing_texts: dict[str, int] = {}
-        for kind, enabled in (("profile", config.use_profile), ("prediction", config.use_prediction)):
-            if not enabled:
-                continue
-            texts = load_user_texts(self.texts_identity, dataset, kind, config.generation)
-            self.missing_texts[kind] = dataset.n_users - len(texts)
-            if self.missing_texts[kind] and config.missing_texts != "empty":
-                name = dataset.cli_source("") + ("" if config.generation == GenerationConfig() else " generation.*=...")
-                if config.texts_llm:
-                    name += f" llm.name={config.texts_llm}"
-                raise GLTAError(
-                    f"{self.missing_texts[kind]} of {dataset.n_users} users have no cached {kind} text for "
-                    f"{self.texts_identity}: run `glta text generate {name}` (with the same llm.* and generation.* "
-                    f"settings), or train without it: model.use_profile=false model.use_prediction=false "
-                    f"(or model.missing_texts=empty to leave missing fields empty)")
-            for user, text in texts.items():
+        for kind, by_user in texts.items():
+            for user, text in by_user.items():
                 fields[user][kind] = tokenizer(plain_text(tokenizer, " " + text),
                                                add_special_tokens=False).input_ids[: config.text_tokens]
         return fields

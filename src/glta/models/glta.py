@@ -24,7 +24,7 @@ from glta.align.gllm import (GLLMHead, first_k, first_logit, gllm_loss, group_lo
 from glta.align.graph_output import GraphHead, fuse, residual_scale_init, standardise
 from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
-from glta.align.prompts import Prompts
+from glta.align.prompts import Prompts, texts_identity, user_texts
 from glta.align.templates import ITEM, OUT, USER, Batch
 from glta.data.dataset import RecDataset
 from glta.distributed import processes
@@ -147,9 +147,11 @@ class GLTA(Recommender):
             raise ConfigError(f"model.ua_softmax={config.ua_softmax}; choose catalogue or unseen")
         if not 0 < config.supervised_slots <= config.output_slots:
             raise ConfigError("model.supervised_slots must be between 1 and model.output_slots")
+        texts = None
         if llm is None:
             from glta.text.llm import load_llm
 
+            texts = user_texts(dataset, config, texts_identity(config))  # missing texts stop here, not after the load
             llm = load_llm(config.llm)
         self.llm = llm  # a plain attribute, not a submodule: its weights are never saved with GLTA's parts
         if config.compile:
@@ -189,7 +191,7 @@ class GLTA(Recommender):
         self.calibration: dict = {}
         table = llm.embeddings.weight
         self.register_buffer("out_token", table.float().mean(0).to(table.dtype), persistent=False)
-        self.prompts = Prompts(dataset, config, llm)
+        self.prompts = Prompts(dataset, config, llm, texts)
         self._prefix_kv: PrefixKV | None = None
         self._kept: tuple | None = None  # (weights, {slots: {user: hidden states}}): see user_logits
         self.train_matrix = dataset.train
