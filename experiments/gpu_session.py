@@ -508,8 +508,8 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
     """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph of each entry of
     ``pretrain`` (``graph_spec``: not on the machine that prepared the session), the GLTA variants (each after its
     data set's texts when they are written in the same session, and after the graphs it reads that are trained
-    here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained again (``--retrain``),
-    and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
+    here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained
+    again (``--retrain``), and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
     jobs = []
     if check_seconds:  # first and short: GLTA has a CUDA path that no CPU run exercises
         jobs.append(Job("cuda-demo", [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir",

@@ -13,7 +13,7 @@ import io
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -236,9 +236,17 @@ def load_movielens_100k(folder: Path) -> Interactions:
 
 
 # --- Amazon ---------------------------------------------------------------------------------------
-# (user, item, time, seconds per time unit) of a review, and the metadata's item key, by release
-AMAZON_2018 = ("reviewerID", "asin", "unixReviewTime", 1, "asin")
-AMAZON_2023 = ("user_id", "parent_asin", "timestamp", 1e-3, "parent_asin")  # ms; variants grouped as one item
+class AmazonRelease(NamedTuple):
+    """Where a release keeps a review's user, item and time, the seconds in its time unit, and the metadata's key."""
+    user: str
+    item: str
+    time: str
+    seconds_per_unit: float
+    meta_item: str
+
+
+AMAZON_2018 = AmazonRelease("reviewerID", "asin", "unixReviewTime", 1, "asin")
+AMAZON_2023 = AmazonRelease("user_id", "parent_asin", "timestamp", 1e-3, "parent_asin")  # variants as one item
 
 
 def load_amazon(folder: Path) -> Interactions:
@@ -264,16 +272,15 @@ def load_amazon(folder: Path) -> Interactions:
     for number, record in read_json_lines(reviews):
         if release is None:
             release = AMAZON_2023 if "reviewerID" not in record and "user_id" in record else AMAZON_2018
-        user_key, item_key, time_key, unit, meta_key = release
-        users.append(str(_field(record, user_key, reviews, number)))
-        items.append(str(_field(record, item_key, reviews, number)))
-        times.append(int(record.get(time_key, 0) * unit))
+        users.append(str(_field(record, release.user, reviews, number)))
+        items.append(str(_field(record, release.item, reviews, number)))
+        times.append(int(record.get(release.time, 0) * release.seconds_per_unit))
     metas = sorted(folder.glob("meta_*.json*"))
     text: dict[str, dict[str, str]] = {"title": {}, "description": {}, "brand": {}, "categories": {}}
     wanted = set(items)
     for meta in metas[:1]:
         for number, record in read_json_lines(meta):
-            item = str(_field(record, (release or AMAZON_2018)[4], meta, number))
+            item = str(_field(record, (release or AMAZON_2018).meta_item, meta, number))
             if item not in wanted:
                 continue
             text["title"][item] = _join(record.get("title"))
@@ -414,10 +421,8 @@ def _read_table(path: Path, columns: set[str] | None = None) -> pd.DataFrame:
 
 def _delimiter(path: Path) -> str | None:
     """The header line's delimiter among comma, tab, semicolon and bar; None (pandas sniffs) when it has none."""
-    import gzip
-
     try:
-        with (gzip.open if path.suffix == ".gz" else open)(path, "rt", encoding="utf-8", errors="replace") as handle:
+        with open_text(path, errors="replace") as handle:
             header = handle.readline()
         return csv.Sniffer().sniff(header, delimiters=",\t;|").delimiter
     except (OSError, EOFError, csv.Error):
