@@ -15,23 +15,12 @@ import json
 from pathlib import Path
 
 from glta.results import read_results
-from glta.tuning import parse_grid, tune
+from glta.tuning import DEFAULT_GRIDS, parse_grid, tune
 
-# method -> (backbone whose choice it inherits, grid). Grids are small on purpose: CPU time is the limit.
-GRIDS = {
-    "lightgcn": (None, {"train.lr": [0.005, 0.02], "model.reg_weight": [1e-4, 1e-3]}),
-    # HCCF's authors tune the hypergraph view's scale ("mult"), the edge keep rate and L2 (among others); at scale 1
-    # its hypergraph view swamped the graph view here (amazon-scientific valid N@10 0.032 vs LightGCN's 0.086)
-    "hccf": (None, {"model.mult": [0.01, 0.1, 1.0], "model.keep_rate": [0.5, 1.0], "model.reg_weight": [1e-7, 1e-3]}),
-    "lightgcn_plus": ("lightgcn", {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]}),
-    "hccf_plus": ("hccf", {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]}),
-    "rlmrec_con": ("lightgcn", {"model.kd_weight": [0.01, 0.1], "model.kd_temperature": [0.2, 0.5]}),
-    "rlmrec_gen": ("lightgcn", {"model.recon_weight": [0.01, 0.1], "model.recon_temperature": [0.2, 0.5]}),
-    # training-free references beyond the paper (glta.models.closed_form): one setting each, chosen on validation
-    # (amazon-scientific chose the first grids' edges, l2 50 and weight 1.0: both grids were widened)
-    "ease": (None, {"model.l2": [10.0, 50.0, 200.0, 500.0, 1000.0, 3000.0]}),
-    "gfcf": (None, {"model.ideal_weight": [0.0, 0.1, 0.3, 0.5, 1.0, 2.0]}),
-}
+# method -> (backbone whose choice it inherits, grid): the library's default grids (glta.tuning.DEFAULT_GRIDS, what
+# `glta tune` searches without --grid), the text variants inheriting their backbone's choice.
+BACKBONES = {"lightgcn_plus": "lightgcn", "hccf_plus": "hccf", "rlmrec_con": "lightgcn", "rlmrec_gen": "lightgcn"}
+GRIDS = {method: (BACKBONES.get(method), grid) for method, grid in DEFAULT_GRIDS.items()}
 # Where one grid point costs hours on a CPU, fewer points are searched (docs/baselines.md); --full-grid restores
 # the grids above. ML-1M: HCCF (~90 s an epoch) keeps its authors' MovieLens settings (configs/ml-1m/hccf.yaml)
 # and searches the hypergraph scale only; the text variants (1-2 h a point on one core: their InfoNCE terms cost

@@ -157,6 +157,48 @@ def test_a_model_trained_with_data_path_is_found_by_the_same_path(tmp_path, caps
     assert "--data-path PATH" in capsys.readouterr().err
 
 
+def test_tune_on_a_data_path_searches_the_methods_default_grid(tmp_path, capsys, monkeypatch):
+    """`glta tune ease --data-path DIR` with no --grid: every point of EASE's default grid is trained on the user's
+    own data, and the best by validation becomes results/<name>/ease.json and the model `recommend` finds."""
+    from glta.tuning import DEFAULT_GRIDS
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "my-shop"
+    folder.mkdir()
+    rows = "".join(f"u{u},i{(u * 7 + n) % 40},{n}\n" for u in range(30) for n in range(8))
+    (folder / "ratings.csv").write_text("user,item,timestamp\n" + rows)
+    assert main(["tune", "ease", "--data-path", str(folder), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "searching its default grid" in out and "nan" not in out  # a closed form has no loss to print
+    record = json.loads((tmp_path / "results" / "my-shop" / "ease.json").read_text())
+    assert record["selection"]["grid"] == DEFAULT_GRIDS["ease"]
+    assert len(record["selection"]["points"]) == len(DEFAULT_GRIDS["ease"]["model.l2"]) > 1
+    assert record["provenance"]["config"]["data"]["path"] == str(folder)
+    assert main(["recommend", "--data-path", str(folder), "--method", "ease", "--user", "u3", "--json"]) == 0
+    for method, hint in (("pop", "glta train pop"), ("glta", "--grid model.")):
+        assert main(["tune", method, "--data-path", str(folder), "--no-progress"]) == 2
+        assert hint in capsys.readouterr().err
+
+
+def test_a_parquet_export_without_pyarrow_stops_before_scoring(tmp_path, capsys, monkeypatch):
+    """Writing every user's recommendations to .parquet needs pyarrow: said before any model is loaded or scored,
+    not after the scoring (hours for GLTA on a large data set)."""
+    import importlib.util
+
+    import glta.pipeline
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+
+    def never(*args, **kwargs):
+        raise AssertionError("the model was loaded before the missing writer was noticed")
+
+    monkeypatch.setattr(glta.pipeline, "load_run", never)
+    assert main(["recommend", "--run-dir", str(tmp_path), "--all", "--out", str(tmp_path / "recs.parquet")]) == 2
+    assert "needs pyarrow" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv,how", [
     (["train", "lightgcn", "--dataset", "synthetic"], "rerun with --resume"),
     (["text", "generate", "synthetic"], "rerun the same command to continue: every finished batch of texts is cached"),

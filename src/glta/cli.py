@@ -91,7 +91,7 @@ def cmd_tune(args) -> None:
     from glta.tuning import parse_grid, tune
 
     record = tune(args.method, args.dataset, parse_grid(args.grid), args.overrides, args.config, args.config_dir,
-                  args.data_root, progress=not args.no_progress)
+                  args.data_root, progress=not args.no_progress, data_path=args.data_path, data_format=args.format)
     selection = record["selection"]
     for row in selection["points"]:
         mark = "*" if row["point"] == selection["chosen"] else " "
@@ -312,11 +312,15 @@ def build_parser() -> argparse.ArgumentParser:
         "tune", help="validation grid search; the best point becomes results/<dataset>/<method>.json",
         description="Train every point of a grid (resumable: finished points are reused) and keep the one with the "
                     "best validation NDCG@10, e.g. glta tune hccf --dataset ml-1m --grid train.lr=0.001,0.01 "
-                    "--grid model.ssl_weight=0.001,0.01")
+                    "--grid model.ssl_weight=0.001,0.01. Without --grid, the method's default grid is searched "
+                    "(docs/baselines.md lists them).")
     tune_parser.add_argument("method", choices=METHOD_NAMES)
     tune_parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
-                             help="a config key and its candidate values (repeatable)")
-    tune_parser.add_argument("--dataset", required=True, help="built-in data set name")
+                             help="a config key and its candidate values (repeatable; default: the method's grid)")
+    tune_parser.add_argument("--dataset", help="built-in data set name (see `glta data list`)")
+    tune_parser.add_argument("--data-path", help="a folder or file in one of the supported formats (detected; see "
+                                                 "`glta data list`)")
+    tune_parser.add_argument("--format", help="loader for --data-path (see `glta data list`)")
     tune_parser.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
     tune_parser.add_argument("--config-dir", default=None, help="as for train")
     tune_parser.add_argument("--no-progress", action="store_true")

@@ -8,6 +8,7 @@ LightGCN also writes ``embeddings.safetensors``: the frozen E_u and E_i that GLT
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from dataclasses import dataclass
@@ -276,6 +277,8 @@ def export_recommendations(run_dir: str | Path, out: str | Path, k: int = 50, da
     out = Path(out)
     if out.suffix not in (".csv", ".parquet"):
         raise GLTAError(f"--out {out}: write recommendations to a .csv or .parquet file")
+    if out.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:  # before the scoring, not after
+        raise GLTAError(f"--out {out}: writing .parquet needs pyarrow (`.venv/bin/pip install pyarrow`); or use .csv")
     _check_k(k)
     check_writable(out, "recommendations file")
     config, dataset, model = load_run(run_dir, data_root)
@@ -295,11 +298,7 @@ def export_recommendations(run_dir: str | Path, out: str | Path, k: int = 50, da
         if out.suffix == ".csv":
             table.to_csv(staging, index=False)
         else:
-            try:
-                table.to_parquet(staging, index=False)
-            except ImportError:
-                raise GLTAError("writing .parquet needs pyarrow (`.venv/bin/pip install pyarrow`); or use .csv") \
-                    from None
+            table.to_parquet(staging, index=False, engine="pyarrow")
     return out
 
 

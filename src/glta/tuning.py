@@ -7,7 +7,8 @@ are kept only where clean commits of this history made them, so a cut-off retrai
 later commit. The
 chosen point's results file becomes ``results/<data>/<method>.json`` with the whole grid recorded under
 ``selection``, and its model is copied to ``runs/<data>/<method>/`` for ``glta evaluate`` and ``glta recommend``.
-The test split is never looked at for the choice.
+The test split is never looked at for the choice. Without a grid of its own, a method searches its default grid
+(``DEFAULT_GRIDS``: the one ``experiments/baselines.py`` searches for Table 2).
 """
 
 from __future__ import annotations
@@ -21,10 +22,43 @@ import yaml
 
 from glta.checkpoint import UNRECORDED, checkpoint_commits, find_checkpoint
 from glta.config import RunConfig, build_config, model_config_class
+from glta.data import path_name
 from glta.paths import atomic_write
 from glta.errors import ConfigError
 from glta.pipeline import default_results_path, default_run_dir, train
 from glta.results import commits_status, dumps, provenance_status, read_results
+
+# Each method's validation grid when none is given: small on purpose (CPU time is the limit), and the grid
+# experiments/baselines.py searches for the paper's Table 2 (fewer points there on large data sets: docs/baselines.md).
+DEFAULT_GRIDS: dict[str, dict[str, list]] = {
+    "lightgcn": {"train.lr": [0.005, 0.02], "model.reg_weight": [1e-4, 1e-3]},
+    # HCCF's authors tune the hypergraph view's scale ("mult"), the edge keep rate and L2 (among others); at scale 1
+    # its hypergraph view swamped the graph view here (amazon-scientific valid N@10 0.032 vs LightGCN's 0.086)
+    "hccf": {"model.mult": [0.01, 0.1, 1.0], "model.keep_rate": [0.5, 1.0], "model.reg_weight": [1e-7, 1e-3]},
+    "lightgcn_plus": {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]},
+    "hccf_plus": {"model.align_weight": [0.01, 0.1], "model.align_temperature": [0.2, 0.5]},
+    "rlmrec_con": {"model.kd_weight": [0.01, 0.1], "model.kd_temperature": [0.2, 0.5]},
+    "rlmrec_gen": {"model.recon_weight": [0.01, 0.1], "model.recon_temperature": [0.2, 0.5]},
+    # training-free references beyond the paper (glta.models.closed_form): one setting each
+    # (amazon-scientific chose the first grids' edges, l2 50 and weight 1.0: both grids were widened)
+    "ease": {"model.l2": [10.0, 50.0, 200.0, 500.0, 1000.0, 3000.0]},
+    "gfcf": {"model.ideal_weight": [0.0, 0.1, 0.3, 0.5, 1.0, 2.0]},
+}
+# why a method has no default grid, and what to do instead
+NO_DEFAULT_GRID = {
+    "pop": "popularity has no setting to tune: `glta train pop`",
+    "glta": "a GLTA grid point costs hours on a CPU, so its grid is never implied: name the keys to search, e.g. "
+            "--grid model.head_lr_scale=0.1,0.3 (docs/glta.md lists what was searched and chosen)",
+}
+NO_DEFAULT_GRID["glta_plus"] = NO_DEFAULT_GRID["glta"]
+
+
+def default_grid(method: str) -> dict[str, list]:
+    """The grid ``glta tune <method>`` searches when none is given (a copy: callers may change it)."""
+    if method not in DEFAULT_GRIDS:
+        raise ConfigError(f"{method} has no default grid: "
+                          + NO_DEFAULT_GRID.get(method, "name the keys to search, e.g. --grid train.lr=0.001,0.01"))
+    return {key: list(values) for key, values in DEFAULT_GRIDS[method].items()}
 
 
 def parse_grid(entries: list[str]) -> dict[str, list]:
@@ -92,13 +126,23 @@ def clean_checkpoint(run_dir: Path, log=print) -> bool:
     return False
 
 
-def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] | None = None,
+def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrides: list[str] | None = None,
          config_files: list | None = None, config_dir: str | Path | None = None, data_root: str | None = None,
-         select_metric: str = "N@10", progress: bool = True, log=print, retrain: bool = False) -> dict:
-    """Train every point of ``grid`` and keep the best on validation as the method's results file and run folder.
-    A point whose results file holds this very config is reused; with ``retrain`` (e.g. points made from code no
-    commit records) only if clean commits of this history made it (``provenance_status``), so a retraining cut off
-    half-way keeps the points it finished and the checkpoint of the one under way."""
+         select_metric: str = "N@10", progress: bool = True, log=print, retrain: bool = False,
+         data_path: str | None = None, data_format: str | None = None) -> dict:
+    """Train every point of ``grid`` (the method's default grid when empty) and keep the best on validation as the
+    method's results file and run folder. ``dataset`` names a built-in data set, or the data set read from
+    ``data_path`` (in ``data_format``; named after the path when ``dataset`` is None). A point whose results file
+    holds this very config is reused; with ``retrain`` (e.g. points made from code no commit records) only if clean
+    commits of this history made it (``provenance_status``), so a retraining cut off half-way keeps the points it
+    finished and the checkpoint of the one under way."""
+    if not dataset and not data_path:
+        raise ConfigError("name a data set (e.g. --dataset ml-1m) or give --data-path PATH [--format FORMAT]")
+    if not grid:
+        grid = default_grid(method)
+        log(f"[{method}] no grid given: searching its default grid, "
+            + "; ".join(f"{key}={','.join(map(str, values))}" for key, values in grid.items()))
+    label = dataset or path_name(data_path)
     overrides = list(overrides or [])
     keys = list(grid)
     rows = []
@@ -107,8 +151,10 @@ def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] 
         name = point_name(point)
         config = build_config(method, dataset, config_files, overrides + [f"{k}={json.dumps(v)}" for k, v in point.items()],
                               config_dir)
-        out = Path("results") / dataset / "grid" / method / f"{name}.json"
-        run_dir = default_run_dir(dataset, method) / "grid" / name
+        if data_path:
+            config.data.path, config.data.format = data_path, data_format
+        out = Path("results") / label / "grid" / method / f"{name}.json"
+        run_dir = default_run_dir(label, method) / "grid" / name
         saved = read_results(out)["provenance"] if out.exists() else {}
         done = same_config(saved.get("config"), config.to_dict()) and (
             not retrain or (bool(saved.get("git_commit")) and provenance_status(saved) == "clean"))
@@ -128,10 +174,10 @@ def tune(method: str, dataset: str, grid: dict[str, list], overrides: list[str] 
     record["selection"] = {"metric": f"valid {select_metric}", "grid": grid, "fixed_overrides": overrides,
                            "chosen": best["point"], "points": rows,
                            "train_seconds_all_points": round(sum(r["train_seconds"] for r in rows), 1)}
-    final = default_results_path(dataset, method)
+    final = default_results_path(label, method)
     final.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(final, dumps(record))
-    target = default_run_dir(dataset, method)
+    target = default_run_dir(label, method)
     for file in Path(best["run"]).iterdir():
         if file.is_file():
             shutil.copy2(file, target / file.name)
