@@ -293,3 +293,15 @@ def test_ids_stay_exact_strings(tmp_path):
     digits.write_text("user,item\n10,3\n9,20\n007,3\n7,3\n")
     users = list(FORMATS["csv"](digits).user_ids)
     assert users == ["007", "7", "9", "10"]  # by value, then spelling: the order numeric ids always had
+
+
+def test_data_list_describes_every_format(capsys):
+    """`glta data list` says in a line what each format reads; a format added without that line fails here."""
+    from glta.cli import main
+    from glta.data.formats import FORMAT_FILES, FORMATS
+
+    assert set(FORMAT_FILES) == set(FORMATS)
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for name, files in FORMAT_FILES.items():
+        assert f"  {name:<22} {files}" in out

@@ -66,12 +66,14 @@ def cmd_data_export(args) -> None:
 
 def cmd_data_list(args) -> None:
     from glta.data import BUILTINS
-    from glta.data.formats import FORMATS
+    from glta.data.formats import FORMAT_FILES
 
     print("built-in data sets (under --data-root / GLTA_DATA_ROOT):")
     for name, builtin in BUILTINS.items():
         print(f"  {name:<22} {builtin.folder or '(generated)':<32} {builtin.note}")
-    print("formats for --data-path: " + ", ".join(sorted(FORMATS)))
+    print("formats for --data-path (--format NAME; detected from the files when left out):")
+    for name, files in FORMAT_FILES.items():
+        print(f"  {name:<22} {files}")
 
 
 def cmd_train(args) -> None:

@@ -600,6 +600,22 @@ FORMATS: dict[str, Callable[[Path], Interactions]] = {name: _guarded(name, loade
     "recbole": load_recbole,
 }.items()}
 
+# what each format reads, in a line (`glta data list`); the loaders' docstrings say more
+FORMAT_FILES = {
+    "movielens-1m": "GroupLens ML-1M: ratings.dat + movies.dat, or the LightGCN copy's train.txt/test.txt",
+    "movielens-100k": "GroupLens ML-100K: u.data + u.item",
+    "movielens": "GroupLens CSV releases (ML-20M/25M/32M, ml-latest): ratings.csv + movies.csv",
+    "amazon": "Amazon reviews 2014/2018 (JSON lines + meta_<Category>.json[.gz]) or 2023 (<Category>.jsonl[.gz] "
+              "+ meta_<Category>.jsonl[.gz])",
+    "lcrec": "LC-Rec: <Name>.inter.json (each user's items in time order) + <Name>.item.json",
+    "rechorus": "ReChorus: train.csv [+ dev.csv, test.csv], tab-separated; no item text",
+    "goodreads": "UCSD Book Graph: goodreads_interactions_<genre>.json.gz + goodreads_books_<genre>.json.gz",
+    "once-goodreads": "ONCE's Goodreads copy: user_history.tsv[.gz] + book.csv + book-desc.csv",
+    "csv": "a CSV/TSV with user, item[, rating, timestamp] columns (the file, or a folder's interactions.csv or "
+           "only table) + optional items.csv of text fields",
+    "recbole": "RecBole atomic files: <name>.inter or <name>.train/.valid/.test.inter [+ <name>.item]",
+}
+
 
 def detect_format(path: Path) -> str | None:
     """Guess a folder's format from the files the official releases ship."""
