@@ -6,8 +6,8 @@ registry ``glta.methods`` · ``glta.graph`` and ``glta.align`` (parts the graph 
 ``glta.text`` (the frozen LLM, LLM-written texts, the sentence encoder) · ``glta.training`` (the trainer: stages,
 early stopping, checkpoints) with ``glta.distributed`` (several processes) · ``glta.evaluation`` (full ranking) ·
 ``glta.pipeline`` (train / evaluate / recommend, the Python API) · ``glta.cli`` (the ``glta`` command) ·
-``glta.report``, ``glta.significance``, ``glta.results`` (tables, tests, provenance) · ``glta.config``,
-``glta.paths`` (typed settings; where files live).
+``glta.report``, ``glta.comparison``, ``glta.significance``, ``glta.results`` (tables, tests, provenance) ·
+``glta.config``, ``glta.paths`` (typed settings; where files live).
 """
 
 import os

@@ -131,6 +131,22 @@ def cmd_evaluate(args) -> None:
         print(f"{split:<8}" + "".join(f"{metrics[split][m]:>9.4f}" for m in TABLE_METRICS))
 
 
+def cmd_compare(args) -> None:
+    from glta.comparison import as_json, cells, comparison, format_rows, results_files
+
+    if args.files:
+        files = [Path(f) for f in args.files]
+    else:
+        if not args.dataset and not args.data_path:
+            raise GLTAError("name the data set whose results to compare (--dataset ml-1m, or the --data-path it was "
+                            "trained with), or give results files")
+        from glta.data import path_name
+
+        files = results_files(Path(args.results_dir) / (args.dataset or path_name(args.data_path)))
+    rows = comparison(cells(files))
+    print(as_json(rows) if args.json else format_rows(rows))
+
+
 def cmd_recommend(args) -> None:
     from glta.pipeline import export_recommendations, recommend, recommend_for_items
 
@@ -328,6 +344,19 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--no-progress", action="store_true")
     tune_parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="fixed overrides for every point")
     tune_parser.set_defaults(func=cmd_tune)
+
+    compare = commands.add_parser(
+        "compare", help="a data set's trained methods side by side, each tested against the best on validation",
+        description="Test metrics of every results file of a data set (mean over the training seeds beside it, "
+                    "seeds/<method>-<seed>.json), and each method against the one with the best validation N@10: "
+                    "paired Wilcoxon test over users on test N@10, and a t-test over seeds where both have two or "
+                    "more.")
+    compare.add_argument("files", nargs="*", help="results files (default: every results/<dataset>/*.json)")
+    compare.add_argument("--dataset", help="built-in data set name")
+    compare.add_argument("--data-path", help="the path the methods were trained with `--data-path` on")
+    compare.add_argument("--results-dir", default="results", help="where the results files are (default: results)")
+    compare.add_argument("--json", action="store_true", help="print JSON")
+    compare.set_defaults(func=cmd_compare)
 
     pretrain = commands.add_parser("pretrain", help="stage 0: train LightGCN and save its frozen embeddings")
     add_train_args(pretrain)

@@ -150,4 +150,11 @@ def check_writable(path: str | Path, what: str = "results file") -> None:
 
 
 def read_results(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text())
+    """A results file's record; a missing or unreadable file is one line naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise GLTAError(f"{path}: no such results file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise GLTAError(f"{path} is not a results file (not valid JSON: {error}); `glta train` or `glta evaluate "
+                        "--out` writes one") from None

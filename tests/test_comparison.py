@@ -1,0 +1,85 @@
+"""`glta compare`: a data set's results side by side, each against the method best on validation."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import ttest_rel, wilcoxon
+
+from glta.cli import main
+from glta.comparison import cells, comparison, results_files
+from glta.errors import GLTAError
+
+METRICS = ("P@5", "P@10", "N@5", "N@10", "R@20", "N@20")
+
+
+def _write(path, method, valid, per_user, fingerprint="abc", with_users=True):
+    per_user = np.asarray(per_user, dtype=float)
+    record = {"method": method, "dataset": "shop",
+              "metrics": {"valid": {"N@10": valid}, "test": {m: float(per_user.mean()) for m in METRICS}},
+              "training": {"train_seconds": 1.5},
+              "provenance": {"data_fingerprint": fingerprint}}
+    if with_users:
+        record["per_user_test"] = {"metric": "N@10", "users": list(range(len(per_user))),
+                                   "values": per_user.tolist()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+
+
+def test_the_reference_is_chosen_on_validation_and_the_tests_are_scipys(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "results" / "shop"
+    a = [rng.random(50) for _ in range(3)]  # three seeds
+    b = [a[0] * 0.8 + 0.05 * rng.random(50), a[1] * 0.8, a[2] * 0.7]  # worse on test ...
+    _write(folder / "alpha.json", "lightgcn", 0.20, a[0])
+    _write(folder / "seeds" / "alpha-2026.json", "lightgcn", 0.21, a[1])
+    _write(folder / "seeds" / "alpha-2027.json", "lightgcn", 0.19, a[2])
+    _write(folder / "beta.json", "ease", 0.30, b[0])  # ... but best on validation: the reference
+    _write(folder / "seeds" / "beta-2026.json", "ease", 0.30, b[1])
+    _write(folder / "seeds" / "beta-2027.json", "ease", 0.30, b[2])
+    _write(folder / "gamma.json", "pop", 0.10, rng.random(50), with_users=False)
+    rows = comparison(cells(results_files(folder)))
+    assert [r.cell.name for r in rows][0] == "alpha"  # ordered by test N@10
+    [reference] = [r for r in rows if r.reference]
+    assert reference.cell.name == "beta" and len(reference.cell.records) == 3
+    [alpha] = [r for r in rows if r.cell.name == "alpha"]
+    x, y = np.mean(a, axis=0), np.mean(b, axis=0)
+    assert alpha.paired.wilcoxon_p == pytest.approx(wilcoxon(x, y).pvalue)
+    assert alpha.paired.ttest_p == pytest.approx(ttest_rel([s.mean() for s in a], [s.mean() for s in b]).pvalue)
+    assert alpha.paired.difference == pytest.approx(x.mean() - y.mean())
+    [gamma] = [r for r in rows if r.cell.name == "gamma"]
+    assert gamma.paired is None and not gamma.reference  # no per-user values: no test, said in the table
+
+
+def test_compare_from_the_command_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(1)
+    _write(tmp_path / "results" / "shop" / "one.json", "lightgcn", 0.2, rng.random(30))
+    _write(tmp_path / "results" / "shop" / "two.json", "ease", 0.3, rng.random(30))
+    _write(tmp_path / "results" / "shop" / "grid" / "ease" / "l2=1.json", "ease", 0.9, rng.random(30))
+    assert main(["compare", "--data-path", str(tmp_path / "data" / "shop")]) == 0  # named after the trained path
+    out = capsys.readouterr().out
+    assert out.startswith("reference: two, the best on validation N@10") and "l2=1" not in out  # grids are no rows
+    assert main(["compare", "--dataset", "shop", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["name"] for r in rows if r["reference"]] == ["two"] and len(rows) == 2
+    assert main(["compare", "--dataset", "nothing-here"]) == 2
+    assert "train a method first" in capsys.readouterr().err
+
+
+def test_results_of_different_splits_are_refused(tmp_path):
+    _write(tmp_path / "a.json", "lightgcn", 0.2, [0.1, 0.2, 0.3], fingerprint="one")
+    _write(tmp_path / "b.json", "ease", 0.3, [0.2, 0.2, 0.3], fingerprint="two")
+    with pytest.raises(GLTAError, match="different data splits"):
+        comparison(cells([tmp_path / "a.json", tmp_path / "b.json"]))
+    (tmp_path / "c.json").write_text(json.dumps({"method": "x"}))
+    with pytest.raises(GLTAError, match="not a results file"):
+        cells([tmp_path / "c.json"])
+
+
+def test_a_missing_or_broken_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "bad.json").write_text("{not json")
+    for name, says in (("none.json", "no such results file"), ("bad.json", "not valid JSON")):
+        assert main(["compare", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1
