@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from glta.errors import GLTAError
+from glta.report import seed_files
 from glta.results import read_results
 from glta.significance import Paired, compare
 
@@ -75,7 +76,7 @@ def cells(files: list[Path]) -> list[Cell]:
     found = []
     for path in files:
         path = Path(path)
-        paths = [path] + sorted((path.parent / "seeds").glob(f"{path.stem}-*.json"))
+        paths = [path] + seed_files(path)
         records = []
         for each in paths:
             record = read_results(each)

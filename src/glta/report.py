@@ -64,11 +64,15 @@ def seed_path(main: Path, seed: int) -> Path:
     return main.parent / "seeds" / f"{main.stem}-{seed}.json"
 
 
+def seed_files(main: Path) -> list[Path]:
+    """The extra seeds' results files of the cell whose main results file is ``main`` (``seed_path``'s)."""
+    return sorted((main.parent / "seeds").glob(f"{main.stem}-*.json"))
+
+
 def records(results: Path, dataset: str, name: str) -> list[dict]:
     """A cell's main results file and its extra seeds (``seeds/<name>-<seed>.json``), main first."""
     main = result_path(results, dataset, name)
-    found = [main] if main.exists() else []
-    found += sorted((main.parent / "seeds").glob(f"{main.stem}-*.json"))
+    found = ([main] if main.exists() else []) + seed_files(main)
     return [json.loads(path.read_text()) for path in found]
 
 
