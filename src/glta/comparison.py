@@ -149,9 +149,10 @@ def format_rows(rows: list[Row], metrics=("P@5", "P@10", "N@5", "N@10", "R@20", 
             mark = "*" if p.wilcoxon_p is not None and p.wilcoxon_p < significant else ""
             line += f"{p.difference:>+10.4f}{_p(p.wilcoxon_p) + mark:>10}{_p(p.ttest_p):>9}"
         lines.append(line)
-    lines.append(f"p users: paired Wilcoxon signed-rank test over the {rows_users(rows)} users both evaluated "
-                 f"(per-user test N@10, averaged over seeds; * p < {significant}); p seeds: paired t-test over seeds, "
-                 "where both sides have two or more")
+    if any(r.paired is not None for r in rows):
+        lines.append(f"p users: paired Wilcoxon signed-rank test over the {rows_users(rows)} users both evaluated "
+                     f"(per-user test N@10, averaged over seeds; * p < {significant}); p seeds: paired t-test over "
+                     "seeds, where both sides have two or more")
     if missing:
         lines.append("n/a: a results file without per-user values (made before they were recorded): train it again, "
                      "or write them with `glta evaluate --run-dir RUN --out FILE`")
@@ -159,8 +160,7 @@ def format_rows(rows: list[Row], metrics=("P@5", "P@10", "N@5", "N@10", "R@20", 
 
 
 def rows_users(rows: list[Row]) -> str:
-    counts = sorted({r.paired.users for r in rows if r.paired is not None})
-    return "/".join(f"{n:,}" for n in counts) or "—"
+    return "/".join(f"{n:,}" for n in sorted({r.paired.users for r in rows if r.paired is not None}))
 
 
 def as_json(rows: list[Row]) -> str:
