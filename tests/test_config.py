@@ -32,6 +32,21 @@ def test_bad_overrides_name_the_key(override, message, tmp_path):
         build_config("lightgcn", "ml-1m", overrides=[override], config_dir=tmp_path)
 
 
+def test_broken_yaml_is_one_line_naming_where_and_what(tmp_path):
+    """PyYAML's messages span several lines; a config file, an override or a grid value that is not YAML is one."""
+    from glta.tuning import parse_grid
+
+    (tmp_path / "bad.yaml").write_text("train:\n  lr: [0.1\n")
+    for call, where in ((lambda: build_config("lightgcn", "ml-1m", [tmp_path / "bad.yaml"], config_dir=tmp_path),
+                         f"config file {tmp_path / 'bad.yaml'} is not valid YAML (line 3, column 1)"),
+                        (lambda: build_config("lightgcn", "ml-1m", overrides=["train.lr=[0.1"], config_dir=tmp_path),
+                         "override 'train.lr=[0.1' is not valid YAML (line 1, column 5)"),
+                        (lambda: parse_grid(["model.l2=[1"]), "grid entry 'model.l2=[1' is not valid YAML")):
+        with pytest.raises(ConfigError) as error:
+            call()
+        assert where in str(error.value) and "\n" not in str(error.value)
+
+
 def test_model_key_at_the_top_level_points_to_model(tmp_path):
     with pytest.raises(ConfigError, match=r"under 'model'.*model\.llm"):
         build_config("glta", "synthetic", overrides=["llm.name=/models/x"], config_dir=tmp_path)

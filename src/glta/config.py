@@ -219,12 +219,24 @@ def deep_merge(base: dict, update: dict) -> dict:
     return merged
 
 
+def read_yaml(text: str, where: str):
+    """``text`` read as YAML; a syntax error is one line naming ``where`` it came from, the line and column and the
+    problem (PyYAML's own message spans several lines)."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{where} is not valid YAML{at}: {problem}") from None
+
+
 def parse_override(text: str) -> dict:
     """``train.lr=0.01`` -> ``{"train": {"lr": 0.01}}`` (the value is read as YAML)."""
     if "=" not in text:
         raise ConfigError(f"override '{text}' must look like key.sub=value, e.g. train.lr=0.01")
     key, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw != "" else None
+    value = read_yaml(raw, f"the value of override '{text}'") if raw != "" else None
     out: dict = {}
     node = out
     parts = key.strip().split(".")
@@ -240,10 +252,7 @@ def load_yaml(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    try:
-        loaded = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config file {path} is not valid YAML: {error}") from error
+    loaded = read_yaml(path.read_text(), f"config file {path}") or {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     return loaded

@@ -18,10 +18,8 @@ import json
 import shutil
 from pathlib import Path
 
-import yaml
-
 from glta.checkpoint import UNRECORDED, checkpoint_commits, find_checkpoint
-from glta.config import RunConfig, build_config, model_config_class
+from glta.config import RunConfig, build_config, model_config_class, read_yaml
 from glta.data import path_name
 from glta.paths import atomic_write
 from glta.errors import ConfigError
@@ -68,7 +66,8 @@ def parse_grid(entries: list[str]) -> dict[str, list]:
         if "=" not in entry:
             raise ConfigError(f"grid entry '{entry}' must look like key.sub=v1,v2 (e.g. train.lr=0.001,0.01)")
         key, raw = entry.split("=", 1)
-        grid[key.strip()] = [yaml.safe_load(value) for value in raw.split(",")]
+        grid[key.strip()] = [read_yaml(value, f"the value '{value}' of grid entry '{entry}'")
+                             for value in raw.split(",")]
     return grid
 
 
