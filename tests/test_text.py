@@ -328,3 +328,21 @@ def test_the_gguf_conversion_bar_follows_the_progress_setting(capsys):
         assert "Converting" in capsys.readouterr().err
     finally:  # the suite's other tests see the setting they had
         (transformers_logging.enable_progress_bar if enabled else transformers_logging.disable_progress_bar)()
+
+
+def test_a_model_folder_with_pickled_weights_only_is_refused_unopened(tmp_path):
+    """glta never unpickles: an LLM folder whose weights are a pytorch_model.bin is refused with the way out, before
+    transformers could open the file (here a pickle that would run code if loaded)."""
+    import pickle
+
+    from glta.errors import GLTAError
+    from glta.text.llm import LLMConfig, load_llm
+
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("raise SystemExit('the pickle was loaded')",))
+
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    (tmp_path / "pytorch_model.bin").write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(GLTAError, match=r"pickles only \(pytorch_model.bin\).*safetensors"):
+        load_llm(LLMConfig(name=str(tmp_path)))

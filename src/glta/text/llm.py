@@ -267,6 +267,22 @@ def llm_identity(config: LLMConfig) -> str:
     return f"hub:{name}"
 
 
+PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
+
+
+def refuse_pickled_weights(folder: Path) -> None:
+    """A model folder whose weights are pickles only (``pytorch_model.bin`` and the like) is refused with the way
+    out, before transformers is asked to load it: glta never unpickles (README, "Safety")."""
+    if any(folder.glob("*.safetensors")):
+        return
+    pickled = sorted(p.name for pattern in PICKLED_WEIGHTS for p in folder.glob(pattern))
+    if pickled:
+        raise GLTAError(f"{folder} holds its weights as pickles only ({pickled[0]}), which glta never loads (a pickle "
+                        "can run code): convert them to safetensors where you trust the file (e.g. load the model "
+                        "with transformers and save_pretrained(folder, safe_serialization=True)), or point llm.name "
+                        "at a .gguf file")
+
+
 def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
     """Load the LLM frozen and in eval mode, with its tokenizer (left padding, a pad token set)."""
     offline()
@@ -283,9 +299,11 @@ def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
         folder, _ = convert_gguf(Path(name).expanduser())
     elif Path(name).expanduser().is_dir():
         folder = Path(name).expanduser()
+        refuse_pickled_weights(folder)
     else:
         folder = name  # a hub id: only the local cache is consulted
-    kwargs = {"dtype": dtype, **_quantization_kwargs(config, device)}
+    # safetensors only: transformers would otherwise unpickle a pytorch_model.bin, and a pickle can run code
+    kwargs = {"dtype": dtype, "use_safetensors": True, **_quantization_kwargs(config, device)}
     if config.device_map:
         kwargs["device_map"] = config.device_map
     try:
