@@ -41,3 +41,16 @@ def test_cached_embeddings_need_only_the_config_files(tmp_path, monkeypatch):
     monkeypatch.setenv(ENV_FOLDER, str(tmp_path / "nowhere"))
     with pytest.raises(GLTAError, match=ENV_FOLDER):
         minilm_folder()
+
+
+def test_an_encoder_folder_with_pickled_weights_only_is_refused(tmp_path):
+    """GLTA_TEXT_ENCODER may name any folder; its weights are read from safetensors only, never unpickled."""
+    from glta.errors import GLTAError
+    from glta.text.encoder import TextEncoder
+
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text('{"word_embedding_dimension": 384}')
+    (tmp_path / "config.json").write_text('{"model_type": "bert"}')
+    (tmp_path / "pytorch_model.bin").write_bytes(b"not opened")
+    with pytest.raises(GLTAError, match="pickles only"):
+        TextEncoder(tmp_path).encode(["a text"])

@@ -63,7 +63,11 @@ class TextEncoder:
             offline()
             from sentence_transformers import SentenceTransformer
 
-            self._model = SentenceTransformer(str(self.folder), device=self.device)
+            from glta.text.llm import refuse_pickled_weights
+
+            refuse_pickled_weights(self.folder)  # GLTA_TEXT_ENCODER may name any folder: safetensors only
+            self._model = SentenceTransformer(str(self.folder), device=self.device,
+                                              model_kwargs={"use_safetensors": True})
         return self._model
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
