@@ -18,7 +18,10 @@ logits (a full ranking), early stopping on validation N@10 as GLTA does. Heads c
   so that every step moves every item; ``graph_free``: both heads summed (GLTA+'s head without its residual);
 - ``graph_from_lightgcn`` (and ``_slow``, at a tenth of the rate; ``_all``, every training item a target): the graph
   head started exactly at LightGCN's scores, so the first evaluation is LightGCN itself: whether GLTA's objective
-  then moves the ranking beyond LightGCN's or away from it.
+  then moves the ranking beyond LightGCN's or away from it;
+- ``*_unseen``: each target's softmax over itself and the user's unseen items only (``model.ua_softmax=unseen``);
+- ``*_bpr``: BPR (LightGCN's own objective) on the same targets, each against one uniformly drawn unseen item,
+  instead of the softmax: whether any objective on these targets moves the ranking away, or Eq. 3's.
 
 LightGCN's own scores on the same split are the reference. A free head that stays below LightGCN with this input caps
 the paper's GLTA whatever the LLM passes on; one that reaches it puts the loss on the LLM's path. Validation only
@@ -56,6 +59,8 @@ class Variant:
     lr_scale: float = 1.0             # times the config's learning rate
     start_at_lightgcn: bool = False   # graph head only: logits = <e_u, e_i> before the first step
     unseen_softmax: bool = False      # a target competes only with the items the user has not seen (as ranked)
+    pairwise: bool = False            # LightGCN's own objective instead of Eq. 3: BPR, each target against one item
+                                      # drawn uniformly from those the user has not seen
 
 
 HEADS = {
@@ -85,6 +90,17 @@ HEADS = {
                                           unseen_softmax=True),
     "graph_from_lightgcn_all_unseen": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
                                               targets=0, unseen_softmax=True),
+    # the same heads under BPR, the backbone's own objective: is it the softmax objective (Eq. 3) that moves the
+    # ranking away from LightGCN's, or would any objective trained on these targets?
+    "free_bpr": Variant(pairwise=True),
+    "free_all_targets_bpr": Variant(targets=0, pairwise=True),
+    "graph_bpr": Variant(head="graph", pairwise=True),
+    "graph_from_lightgcn_bpr": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
+                                       pairwise=True),
+    "graph_from_lightgcn_bpr_slow": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
+                                            pairwise=True, lr_scale=0.1),
+    "graph_from_lightgcn_all_bpr": Variant(head="graph", prior=False, learn_bias=False, start_at_lightgcn=True,
+                                           targets=0, pairwise=True),
 }
 
 
@@ -133,6 +149,14 @@ def targets_for(train, users: np.ndarray, k: int, rng: np.random.Generator) -> t
     return out
 
 
+def draw_negatives(train, users: np.ndarray, shape: tuple, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """BPR's negatives: an item drawn uniformly per (user row, target), and whether the user has not seen it (a seen
+    draw is dropped from the loss, where LightGCN's sampler redraws it: at these densities a few per cent of pairs)."""
+    negatives = rng.integers(0, train.shape[1], size=shape)
+    seen = np.asarray(train[np.repeat(users, shape[1]), negatives.ravel()]).reshape(shape) > 0
+    return torch.from_numpy(negatives), torch.from_numpy(~seen)
+
+
 def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: int, valid: RankingEvaluator,
                 seed: int, log=print) -> dict:
     variant = HEADS[name]
@@ -168,7 +192,13 @@ def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: i
             targets = targets_for(train, chunk, k, rng)
             present = targets >= 0
             picked = logits.gather(1, targets.clamp_min(0))
-            if variant.unseen_softmax:
+            if variant.pairwise:
+                # one uniform negative per target; a draw the user has seen is dropped (LightGCN's sampler redraws
+                # it: at this density the two differ in a few per cent of the pairs)
+                negatives, unseen = draw_negatives(train, chunk, tuple(targets.shape), rng)
+                present = present & unseen
+                log_probs = nn.functional.logsigmoid(picked - logits.gather(1, negatives))
+            elif variant.unseen_softmax:
                 # glta.align.gllm.unseen_loss for one row of logits shared by every target: the targets are the
                 # user's training items, so each one's rest is the same unseen set (no (B, k, |I|) copy for the
                 # all-targets heads, which supervise up to a user's whole history)

@@ -64,3 +64,21 @@ def test_the_unseen_softmax_probe_leaves_the_users_other_items_out(head_probe, s
     assert unseen["unseen_softmax"] and not plain["unseen_softmax"]
     # the same head, seed and targets: a smaller denominator, so a lower loss in every epoch
     assert all(u["loss"] < p["loss"] for u, p in zip(unseen["history"], plain["history"]))
+
+
+def test_the_bpr_probe_trains_on_unseen_negatives(head_probe, synthetic, probe_inputs):
+    """The pairwise heads train under BPR (LightGCN's own objective), each target against an item the user has not
+    seen: a draw the user has seen is flagged and left out of the loss."""
+    import scipy.sparse as sp
+
+    train = sp.csr_matrix(np.array([[1, 1, 0, 0, 1], [0, 0, 1, 0, 0]], dtype=np.float32))
+    negatives, unseen = head_probe.draw_negatives(train, np.array([0, 1]), (2, 50), np.random.default_rng(0))
+    dense = train.toarray() > 0
+    assert negatives.shape == (2, 50) and set(negatives.flatten().tolist()) <= set(range(5))
+    for row in range(2):
+        assert unseen[row].tolist() == [not dense[row, j] for j in negatives[row].tolist()]
+    config, users, items, valid = probe_inputs
+    result = head_probe.train_probe(synthetic, config, users, items, "free_all_targets_bpr", 16, 2, valid, 0,
+                                    log=lambda _: None)
+    assert result["pairwise"] and 0 < result["valid_N@10"] < 1
+    assert all(0 < epoch["loss"] < np.log(2) for epoch in result["history"])  # the prior alone already ranks better
