@@ -548,7 +548,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
                 best_state = copy.deepcopy(model.state_dict())
             else:
                 bad_rounds += 1
-            loss = f"loss {record['loss']:.4f}" if np.isfinite(record["loss"]) else "no gradient steps"
+            loss = f"loss {record['loss']:.4f}" if losses else "no gradient steps"  # a diverged run still shows nan
             log(f"epoch {epoch:3d}  {loss}  valid {train.select_metric} {score:.4f}  "
                 f"best {best_score:.4f}@{best_epoch}  {record['seconds']:.0f}s"
                 + (f"  fusion weight {record['calibration']['fusion_weight']}" if "calibration" in record else ""))
