@@ -48,7 +48,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # there, the package is not installed: its source travels
 from glta.paths import file_sha256  # noqa: E402
-from glta.report import EXTRA_SEEDS  # noqa: E402
+from glta.results import EXTRA_SEEDS  # noqa: E402
 from glta.results import git_commit  # noqa: E402
 
 STAGE = ROOT / ".gpu"  # ignored (.gitignore): travels only when a call names it in carry

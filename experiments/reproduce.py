@@ -44,8 +44,9 @@ from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
 from glta.paths import atomic_write
 from glta.text.generate import USER_KINDS
-from glta.report import (DATASETS, EXTRA_SEEDS, gpu_name, is_deterministic, load, peak_bytes, records, result_path,
-                         seed_path, strongest_baselines, train_seconds, write_report)
+from glta.report import (DATASETS, gpu_name, is_deterministic, load, peak_bytes, records, result_path,
+                         strongest_baselines, train_seconds, write_report)
+from glta.results import EXTRA_SEEDS, seed_path
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]

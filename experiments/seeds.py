@@ -21,8 +21,8 @@ from pathlib import Path
 
 from glta.config import config_from_dict
 from glta.pipeline import train
-from glta.report import EXTRA_SEEDS, is_deterministic, result_path, seed_path
-from glta.results import read_results
+from glta.report import is_deterministic, result_path
+from glta.results import EXTRA_SEEDS, read_results, seed_path
 from glta.training import resumable
 from glta.tuning import same_config
 

@@ -83,3 +83,16 @@ def test_a_missing_or_broken_file_is_one_line(tmp_path, capsys):
         assert main(["compare", str(tmp_path / name)]) == 2
         err = capsys.readouterr().err
         assert says in err and len(err.strip().splitlines()) == 1
+
+
+def test_compare_reads_results_without_loading_torch(tmp_path):
+    """Comparing results files is JSON and NumPy work: importing torch would cost seconds of every `glta compare`."""
+    import subprocess
+    import sys
+
+    _write(tmp_path / "one.json", "lightgcn", 0.2, [0.1, 0.2, 0.3])
+    _write(tmp_path / "two.json", "ease", 0.3, [0.2, 0.2, 0.4])
+    probe = (f"import sys; from glta.cli import main; assert main(['compare', {str(tmp_path / 'one.json')!r}, "
+             f"{str(tmp_path / 'two.json')!r}]) == 0; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith("False")

@@ -92,7 +92,7 @@ def test_a_dirty_tree_is_labelled_with_the_hash_of_its_diff(tmp_path, monkeypatc
 
 
 def test_a_cell_with_several_seeds_shows_their_mean_and_spread(tmp_path):
-    from glta.report import seed_path
+    from glta.results import seed_path
 
     results = tmp_path / "results"
     _write(results, "a", "lightgcn", _record(0.25))
@@ -136,7 +136,8 @@ def test_claimed_differences_are_marked_when_the_paired_test_says_so(tmp_path):
 def test_a_decoding_mode_is_tested_against_the_glta_run_it_was_read_out_of(tmp_path):
     """FL is read out of GLTA's main run; a second GLTA seed, better by luck, must not make FL look worse: on
     amazon-scientific FL tied first-k on one model (p = 0.58) but would have been compared with a 2-seed mean."""
-    from glta.report import claim_p, seed_path
+    from glta.report import claim_p
+    from glta.results import seed_path
 
     rng = np.random.default_rng(0)
     users = list(range(80))

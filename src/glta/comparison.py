@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from glta.errors import GLTAError
-from glta.report import seed_files
-from glta.results import read_results
+from glta.results import read_results, seed_files
 from glta.significance import Paired, compare
 
 PAIRED_METRIC = "N@10"  # what results files keep per user (``per_user_test``), and what the reference is chosen by

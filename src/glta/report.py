@@ -19,7 +19,7 @@ from pathlib import Path
 
 from glta.methods import method_class
 from glta.paths import atomic_write
-from glta.results import provenance_status
+from glta.results import provenance_status, seed_files
 
 METRICS = ("P@5", "P@10", "N@5", "N@10")
 DATASETS = ("ml-1m", "amazon-scientific", "goodreads-once")
@@ -54,19 +54,6 @@ def result_path(results: Path, dataset: str, name: str) -> Path:
 def load(results: Path, dataset: str, name: str) -> dict | None:
     path = result_path(results, dataset, name)
     return json.loads(path.read_text()) if path.exists() else None
-
-
-EXTRA_SEEDS = (2026, 2027)  # the training seeds experiments/seeds.py adds to a cell's main run: three in all
-
-
-def seed_path(main: Path, seed: int) -> Path:
-    """Where another training seed of a cell's results file goes (``experiments/seeds.py``)."""
-    return main.parent / "seeds" / f"{main.stem}-{seed}.json"
-
-
-def seed_files(main: Path) -> list[Path]:
-    """The extra seeds' results files of the cell whose main results file is ``main`` (``seed_path``'s)."""
-    return sorted((main.parent / "seeds").glob(f"{main.stem}-*.json"))
 
 
 def records(results: Path, dataset: str, name: str) -> list[dict]:

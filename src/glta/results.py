@@ -9,15 +9,25 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
-
-from glta.device import cpu_has_bf16, cpu_info
 from glta.errors import GLTAError
 from glta.memory import resident_gib
 from glta.paths import atomic_write
 
 # what the paper's tables read (glta.report); a results file holds whatever eval.ks produced
 REQUIRED_METRICS = ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20", "Hit@10", "MRR@10")
+
+
+EXTRA_SEEDS = (2026, 2027)  # the training seeds experiments/seeds.py adds to a cell's main run: three in all
+
+
+def seed_path(main: Path, seed: int) -> Path:
+    """Where another training seed of a cell's results file goes (``experiments/seeds.py``)."""
+    return main.parent / "seeds" / f"{main.stem}-{seed}.json"
+
+
+def seed_files(main: Path) -> list[Path]:
+    """The extra seeds' results files of the cell whose main results file is ``main`` (``seed_path``'s)."""
+    return sorted((main.parent / "seeds").glob(f"{main.stem}-*.json"))
 
 
 def git_commit(root: str | Path | None = None) -> str:
@@ -84,6 +94,10 @@ def provenance_status(prov: dict) -> str:
 def machine() -> dict:
     """Where a run ran. ``amx`` and ``bf16`` tell CPUs with the same model name apart: bf16 matmuls are ~4x faster
     with AMX, and without hardware bf16 the LLM runs in fp32, several times slower (docs/measurements.md)."""
+    import torch  # here, not at the top: reading and comparing results files (`glta compare`) needs no torch
+
+    from glta.device import cpu_has_bf16, cpu_info
+
     model, flags = cpu_info()
     return {"host": platform.node(), "platform": platform.platform(), "cpu": model or platform.processor(),
             "amx": "amx_bf16" in flags if flags else None, "bf16": cpu_has_bf16() if flags else None,
@@ -97,6 +111,8 @@ def peak_memory(earlier_gib: float | None = None) -> dict:
     processes of a resumed run, which its checkpoints carry, when that is higher) and, on a GPU, allocated by torch
     in this process. A process that ran several runs (``experiments/glta_variants.py``) reports its peak over all
     of them."""
+    import torch
+
     peak = {"resident_gib": round(max(resident_gib(), earlier_gib or 0.0), 2)}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         peak["gpu_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
