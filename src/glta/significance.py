@@ -45,7 +45,7 @@ def seed_average(records: list[dict], metric: str = "N@10") -> dict[int, float]:
     """Per-user values averaged over several seeds' records (users present in every record)."""
     tables = [per_user(r, metric) for r in records]
     users = set(tables[0]).intersection(*tables[1:])
-    return {u: float(np.mean([t[u] for t in tables])) for u in users}
+    return {u: sum(t[u] for t in tables) / len(tables) for u in users}  # np.mean per user took seconds on ML-1M
 
 
 def compare(a: list[dict], b: list[dict], metric: str = "N@10") -> Paired:
