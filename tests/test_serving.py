@@ -85,6 +85,28 @@ def test_recommend_all_users_to_a_file(lightgcn_run, tmp_path, capsys):
     assert "--out" in capsys.readouterr().err
 
 
+def test_a_run_loaded_once_answers_like_the_per_call_functions(lightgcn_run, tmp_path, monkeypatch):
+    """LoadedRun opens the run once and then answers known users, a new user and the export exactly as the
+    functions that open it for each call."""
+    from glta import pipeline
+
+    served = pipeline.LoadedRun.open(lightgcn_run)
+    users = [str(u) for u in served.dataset.user_ids[:4]]
+    given = [str(i) for i in served.dataset.item_ids[[3, 17, 42]]]
+    assert served.recommend(users, k=6) == pipeline.recommend(lightgcn_run, users, k=6)
+    assert served.recommend_for_items(given, k=6) == pipeline.recommend_for_items(lightgcn_run, given, k=6)
+    served.export(tmp_path / "a.csv", k=3, progress=False)
+    pipeline.export_recommendations(lightgcn_run, tmp_path / "b.csv", k=3, progress=False)
+    assert (tmp_path / "a.csv").read_text() == (tmp_path / "b.csv").read_text()
+    opened = []
+    monkeypatch.setattr(pipeline, "load_run", lambda *a, **kw: opened.append(a))
+    for _ in range(3):  # a service's requests: the model is not read again
+        assert len(served.recommend(users[:1], k=2)[0]["items"]) == 2
+    assert not opened
+    with pytest.raises(pipeline.GLTAError, match="unknown user id"):
+        served.recommend(["no-such-user"])
+
+
 def test_cold_start_experiment_scores_the_trained_and_the_folded_in_users_alike(lightgcn_run, experiment):
     """experiments/cold_start.py: the same test users, trained and folded in from their training items, with a
     paired test; folding a LightGCN user in by its own propagation rule keeps most of its quality."""

@@ -218,89 +218,125 @@ def _check_k(k) -> None:
         raise GLTAError(f"-k {k}: ask for at least 1 recommendation")
 
 
-def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str | None = None) -> list[dict]:
-    """Top-k unseen items for users given by their *original* ids: item ids, titles and scores."""
-    config, dataset, model = load_run(run_dir, data_root)
-    index = {str(u): i for i, u in enumerate(dataset.user_ids)}
-    unknown = [u for u in users if str(u) not in index]
-    if unknown:
-        raise GLTAError(f"unknown user id(s) {unknown[:5]} in {dataset.name}; ids are the data set's original "
-                        f"user ids, e.g. {list(dataset.user_ids[:3])}")
-    _check_k(k)
-    rows = np.array([index[str(u)] for u in users])
-    exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
-    with torch.no_grad():
-        model.prepare_scoring(exclude)
-        items, scores = recommend_top_k(model.score, dataset, rows, min(k, dataset.n_items), exclude)
-    titles = dataset.item_text.get("title")
-    out = []
-    for user, user_items, user_scores in zip(users, items, scores):
+class LoadedRun:
+    """A trained run loaded once and asked many times: what a service answering requests from Python keeps (the
+    functions below, like `glta recommend`, open the run for each question: for GLTA that is the LLM, seconds to
+    minutes each time). Every known interaction (train, valid and test) is kept out of the answers, and the model's
+    scoring is prepared once.
+
+        served = LoadedRun.open("runs/ml-1m/lightgcn")
+        served.recommend(["1", "2"], k=10)               # known users, by their original ids
+        served.recommend_for_items(["1193", "661"], k=10)  # a user not in the data, by items they interacted with
+    """
+
+    def __init__(self, config: RunConfig, dataset: RecDataset, model: Recommender):
+        self.config, self.dataset, self.model = config, dataset, model
+        self.exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
+        self._users = {str(u): i for i, u in enumerate(dataset.user_ids)}
+        self._items = {str(i): n for n, i in enumerate(dataset.item_ids)}
+        self._titles = dataset.item_text.get("title")
+        with torch.no_grad():
+            model.prepare_scoring(self.exclude)
+
+    @classmethod
+    def open(cls, run_dir: str | Path, data_root: str | None = None, overrides: list[str] | None = None) -> LoadedRun:
+        """``load_run``'s run (``overrides``: inference-time settings only), ready to answer."""
+        return cls(*load_run(run_dir, data_root, overrides))
+
+    def _item(self, index: int, score: float) -> dict:
+        return {"item": str(self.dataset.item_ids[index]), "title": self._titles[index] if self._titles else "",
+                "score": float(score)}
+
+    def recommend(self, users: list[str], k: int = 10) -> list[dict]:
+        """Top-k unseen items for users given by their *original* ids: item ids, titles and scores."""
+        unknown = [u for u in users if str(u) not in self._users]
+        if unknown:
+            raise GLTAError(f"unknown user id(s) {unknown[:5]} in {self.dataset.name}; ids are the data set's "
+                            f"original user ids, e.g. {list(self.dataset.user_ids[:3])}")
+        _check_k(k)
+        rows = np.array([self._users[str(u)] for u in users])
+        with torch.no_grad():
+            items, scores = recommend_top_k(self.model.score, self.dataset, rows, min(k, self.dataset.n_items),
+                                            self.exclude)
         # a user with fewer than k items left unseen gets fewer: seen items (score -inf) are never returned
-        out.append({"user": str(user), "items": [
-            {"item": str(dataset.item_ids[i]), "title": titles[i] if titles else "", "score": float(s)}
-            for i, s in zip(user_items, user_scores) if np.isfinite(s)]})
+        return [{"user": str(user), "items": [self._item(i, s) for i, s in zip(user_items, user_scores)
+                                              if np.isfinite(s)]}
+                for user, user_items, user_scores in zip(users, items, scores)]
+
+    def recommend_for_items(self, items: list[str], k: int = 10) -> dict:
+        """Top-k for a user who is not in the training data, given the original ids of items they interacted with
+        (cold start: folded into the trained model without retraining; see ``Recommender.score_new_users``)."""
+        _check_k(k)
+        unknown = [i for i in items if str(i) not in self._items]
+        if unknown or not items:
+            raise GLTAError(f"unknown item id(s) {unknown[:5]} in {self.dataset.name}; give the data set's original "
+                            f"item ids, e.g. {list(self.dataset.item_ids[:3])}" if unknown
+                            else "--items needs at least one item id")
+        given = np.array(sorted({self._items[str(i)] for i in items}), dtype=np.int64)
+        with torch.no_grad():
+            scores = self.model.score_new_users([given]).float()
+        scores[0, torch.from_numpy(given)] = float("-inf")  # never recommend what the user already has
+        top = torch.topk(scores[0], min(k, self.dataset.n_items))
+        return {"user": None, "items": [self._item(i, v) for v, i in zip(top.values.tolist(), top.indices.tolist())
+                                        if np.isfinite(v)]}
+
+    def export(self, out: str | Path, k: int = 50, batch_size: int = 1024, progress: bool = True) -> Path:
+        """Top-k unseen items for every user of the data set, written in batches to ``out`` (``.csv`` or
+        ``.parquet``): one row per (user, rank) with the original user and item ids and the score."""
+        import pandas as pd
+        from tqdm.auto import tqdm
+
+        out = _check_export(out, k)
+        dataset, frames = self.dataset, []
+        users = np.arange(dataset.n_users)
+        for start in tqdm(range(0, len(users), batch_size), desc="recommend", unit="batch", disable=not progress):
+            chunk = users[start:start + batch_size]
+            items, scores = recommend_top_k(self.model.score, dataset, chunk, min(k, dataset.n_items), self.exclude)
+            keep = np.isfinite(scores)
+            rows, ranks = np.nonzero(keep)
+            frames.append(pd.DataFrame({"user": dataset.user_ids[chunk][rows], "rank": ranks + 1,
+                                        "item": dataset.item_ids[items[keep]], "score": scores[keep]}))
+        table = pd.concat(frames, ignore_index=True)
+        with paths.atomic_path(out) as staging:
+            if out.suffix == ".csv":
+                table.to_csv(staging, index=False)
+            else:
+                table.to_parquet(staging, index=False, engine="pyarrow")
+        return out
+
+
+def _check_export(out: str | Path, k) -> Path:
+    """A recommendations file that can be written, checked before a model is loaded or a user scored."""
+    out = Path(out)
+    if out.suffix not in (".csv", ".parquet"):
+        raise GLTAError(f"--out {out}: write recommendations to a .csv or .parquet file")
+    if out.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise GLTAError(f"--out {out}: writing .parquet needs pyarrow (`.venv/bin/pip install pyarrow`); or use .csv")
+    _check_k(k)
+    check_writable(out, "recommendations file")
     return out
 
 
-def _titles(dataset: RecDataset) -> list[str] | None:
-    return dataset.item_text.get("title")
+def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str | None = None) -> list[dict]:
+    """Top-k unseen items for users given by their *original* ids (``LoadedRun.recommend``, the run opened for this
+    call)."""
+    return LoadedRun.open(run_dir, data_root).recommend(users, k)
 
 
 def recommend_for_items(run_dir: str | Path, items: list[str], k: int = 10, data_root: str | None = None) -> dict:
-    """Top-k for a user who is not in the training data, given the original ids of items they interacted with (cold
-    start: folded into the trained model without retraining; see ``Recommender.score_new_users``)."""
+    """Top-k for a user who is not in the training data (``LoadedRun.recommend_for_items``, the run opened for
+    this call)."""
     _check_k(k)
-    config, dataset, model = load_run(run_dir, data_root)
-    index = {str(i): n for n, i in enumerate(dataset.item_ids)}
-    unknown = [i for i in items if str(i) not in index]
-    if unknown or not items:
-        raise GLTAError(f"unknown item id(s) {unknown[:5]} in {dataset.name}; give the data set's original item ids, "
-                        f"e.g. {list(dataset.item_ids[:3])}" if unknown else "--items needs at least one item id")
-    given = np.array(sorted({index[str(i)] for i in items}), dtype=np.int64)
-    with torch.no_grad():
-        scores = model.score_new_users([given]).float()
-    scores[0, torch.from_numpy(given)] = float("-inf")  # never recommend what the user already has
-    top = torch.topk(scores[0], min(k, dataset.n_items))
-    titles = _titles(dataset)
-    return {"user": None, "items": [{"item": str(dataset.item_ids[i]), "title": titles[i] if titles else "",
-                                     "score": float(v)} for v, i in zip(top.values.tolist(), top.indices.tolist())
-                                    if np.isfinite(v)]}
+    return LoadedRun.open(run_dir, data_root).recommend_for_items(items, k)
 
 
 def export_recommendations(run_dir: str | Path, out: str | Path, k: int = 50, data_root: str | None = None,
                            batch_size: int = 1024, progress: bool = True) -> Path:
-    """Top-k unseen items for every user of the data set, written in batches to ``out`` (``.csv`` or ``.parquet``):
-    one row per (user, rank) with the original user and item ids and the score."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
-    out = Path(out)
-    if out.suffix not in (".csv", ".parquet"):
-        raise GLTAError(f"--out {out}: write recommendations to a .csv or .parquet file")
-    if out.suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:  # before the scoring, not after
-        raise GLTAError(f"--out {out}: writing .parquet needs pyarrow (`.venv/bin/pip install pyarrow`); or use .csv")
-    _check_k(k)
-    check_writable(out, "recommendations file")
-    config, dataset, model = load_run(run_dir, data_root)
-    exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
-    model.prepare_scoring(exclude)
-    frames = []
-    users = np.arange(dataset.n_users)
-    for start in tqdm(range(0, len(users), batch_size), desc="recommend", unit="batch", disable=not progress):
-        chunk = users[start:start + batch_size]
-        items, scores = recommend_top_k(model.score, dataset, chunk, min(k, dataset.n_items), exclude)
-        keep = np.isfinite(scores)
-        rows, ranks = np.nonzero(keep)
-        frames.append(pd.DataFrame({"user": dataset.user_ids[chunk][rows], "rank": ranks + 1,
-                                    "item": dataset.item_ids[items[keep]], "score": scores[keep]}))
-    table = pd.concat(frames, ignore_index=True)
-    with paths.atomic_path(out) as staging:
-        if out.suffix == ".csv":
-            table.to_csv(staging, index=False)
-        else:
-            table.to_parquet(staging, index=False, engine="pyarrow")
-    return out
+    """Every user's top-k to a ``.csv`` or ``.parquet`` file (``LoadedRun.export``; the file is checked before the
+    run is opened)."""
+    _check_export(out, k)
+    return LoadedRun.open(run_dir, data_root).export(out, k, batch_size, progress)
 
 
-__all__ = ["build_config", "train", "load_run", "evaluate_run", "recommend", "recommend_for_items",
+__all__ = ["build_config", "train", "load_run", "evaluate_run", "LoadedRun", "recommend", "recommend_for_items",
            "export_recommendations"]
