@@ -10,7 +10,8 @@ embeddings) are packed into the calls whole, the GGUF's slices filling the room 
 files, joins the slices, checks the SHA-256, and runs the session's jobs side by side until a deadline
 (``--parallel``, 6 at a time by default, the machine's cores shared among them; a 135M LLM at GLTA's batch sizes
 should leave most of an H200 idle): ``glta demo`` (``--cuda-check``), each data set's texts (``glta text
-generate``), each GLTA variant (``experiments/glta_variants.py``) once its data set's texts are complete, and the
+generate``), each GLTA variant (``experiments/glta_variants.py``) once its data set's texts are complete (w/o PF&PD, which
+reads none of them, at once), and the
 graph baselines' grids and seeds (``--baselines``, ``--seeds``). Variants that share an IA stage take turns on it
 (the first trains it, the others load it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
 
@@ -153,6 +154,18 @@ def graphs_read(dataset: str, variants: list[str]) -> list[str]:
         known = base in glta_variants.VARIANTS or base in glta_variants.PLUS_VARIANTS
         graphs.append(glta_variants.variant_config(dataset, base if known else "default").model.graph)
     return list(dict.fromkeys(graphs))
+
+
+def reads_texts(dataset: str, variant: str) -> bool:
+    """Whether the GLTA variant's prompts hold LLM-written text (the user's profile or prediction), so that it waits
+    for its data set's texts; w/o PF&PD reads neither. A decoding mode reads the default's model, a
+    ``<variant>@<seed>`` its variant's."""
+    import glta_variants
+
+    base = variant.partition("@")[0]
+    known = base in glta_variants.VARIANTS or base in glta_variants.PLUS_VARIANTS
+    model = glta_variants.variant_config(dataset, base if known else "default").model
+    return model.use_profile or model.use_prediction
 
 
 def graph_spec(spec: str) -> tuple[str, str]:
@@ -530,7 +543,7 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
         jobs.append(Job(trained[name, graph], [sys.executable, "-m", "glta", *command, "--no-progress", "--resume"]))
     for name, variants in glta.items():
         for variant in variants:
-            after = (f"texts-{name}",) if name in datasets else ()
+            after = (f"texts-{name}",) if name in datasets and reads_texts(name, variant) else ()
             after += tuple(trained[name, graph] for graph in graphs_read(name, [variant]) if (name, graph) in trained)
             if variant in ("first_logit", "autoregressive") and "default" in variants:
                 after += (f"glta-{name}-default",)

@@ -534,6 +534,8 @@ def specs(names: dict[str, list[str]]) -> str:
 
 def print_commands(left: Left) -> None:
     """The commands that do what is left: the CPU queue, and the calls for a lent GPU."""
+    from gpu_session import reads_texts
+
     from glta.device import cpu_has_bf16
 
     slow = not cpu_has_bf16()  # the LLM runs in fp32 here: texts and GLTA several times slower (docs/glta.md, Compute)
@@ -542,6 +544,10 @@ def print_commands(left: Left) -> None:
           + " --no-progress > reproduce.log 2>&1 &"
           + ("  (--no-llm: this CPU has no hardware bf16, so the LLM would run in fp32, several times slower; the "
              "texts and GLTA wait for a lent GPU)" if slow else ""))
+    if slow and (textless := [f"{dataset} {name}" for dataset, names in left.glta.items() for name in names
+                              if dataset in left.texts and not reads_texts(dataset, name)]):
+        print("  --no-texts instead of --no-llm also trains, in fp32, the GLTA cells that read no LLM-written text: "
+              + ", ".join(textless))
     # on a GPU only what travels: a decoding mode needs its default model there (a frozen LightGCN missing here is
     # trained there first); a cell's missing seeds go as <variant>@<seed>
     glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
@@ -568,7 +574,8 @@ def print_commands(left: Left) -> None:
               f"the CPU queue trains {them} itself")
 
 
-def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False) -> list:
+def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False,
+               texts: bool = True) -> list:
     """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
@@ -580,10 +587,12 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
     a 2-core machine, docs/glta.md) taking two of them. Without ``llm``, only the jobs that never run the LLM: the
     graph baselines, the references and RLMRec where its texts are written (a CPU without hardware bf16, where the
-    LLM runs in fp32, leaves the texts and GLTA to a lent GPU)."""
+    LLM runs in fp32, leaves the texts and GLTA to a lent GPU). Without ``texts``, no texts are written and the jobs
+    that would wait for them are left out; a GLTA cell that reads no LLM-written text (w/o PF&PD) still runs, as do
+    the GLTA cells of a data set whose texts are here."""
     import dataclasses
 
-    from gpu_session import Job, graphs_read, log_name, session_jobs
+    from gpu_session import Job, graphs_read, log_name, reads_texts, session_jobs
 
     from glta.text.generate import GenerationConfig
 
@@ -603,10 +612,16 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     def reads_llm(job) -> bool:  # a GLTA run, or a seed of one
         return job.name.startswith("glta-") or glta_seed(job)
 
+    def waits_for_texts(job) -> bool:  # its data set's texts are still to be written, and it reads them
+        return job.name.startswith("texts-") or (reads_llm(job) and job.cell[0] in left.texts
+                                                 and reads_texts(*job.cell))
+
     if not llm:
         jobs = [job for job in jobs if not (job.name.startswith("texts-") or reads_llm(job))]
+    if not texts:
+        jobs = [job for job in jobs if not waits_for_texts(job)]
     for job in jobs:
-        if glta_seed(job) and job.cell[0] in left.texts:  # a GLTA variant's job waits on its texts already
+        if glta_seed(job) and waits_for_texts(job):  # a GLTA variant's job waits on its texts already
             job.after += (f"texts-{job.cell[0]}",)
         if reads_llm(job):
             job.store = prefix_store(*job.cell)  # its UA stage and evaluations read this store
@@ -618,14 +633,15 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         first = [dataclasses.replace(job, slots=2, command=launch + ["--standalone", "--nproc-per-node", "2"]
                                      + job.command[1:]) for job in first]
         jobs = first + [job for job in jobs if not job.name.startswith("texts-")]
-    for dataset in left.no_lightgcn if llm else []:  # the frozen LightGCN serves GLTA only
+    glta_data = {job.cell[0] for job in jobs if reads_llm(job)}  # a frozen graph serves GLTA only
+    for dataset in [dataset for dataset in left.no_lightgcn if dataset in glta_data]:
         name = f"pretrain-{dataset}"
         first.append(Job(name, [sys.executable, "-m", "glta", "pretrain", "--dataset", dataset, "--out",
                                 str(logs / f"{name}.json"), "--no-progress", "--resume", "train.threads=1"]))
         for job in jobs:
             if reads_llm(job) and job.cell[0] == dataset:
                 job.after += (name,)
-    for dataset, graphs in left.no_graph.items() if llm else []:  # another frozen graph a GLTA cell reads
+    for dataset, graphs in ((d, g) for d, g in left.no_graph.items() if d in glta_data):  # another one GLTA reads
         for graph in graphs:  # its results file goes to the logs: Table 2's row stays the committed run
             name = f"graph-{dataset}-{graph}"
             first.append(Job(name, [sys.executable, "-m", "glta", "train", graph, "--dataset", dataset, "--out",
@@ -680,16 +696,17 @@ def prefix_store(dataset: str, name: str) -> str | None:
 
 
 def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path, llm: bool = True,
-              shortest_first: bool = False) -> None:
-    """Run what ``plan`` lists as left (without ``llm``: what never runs the LLM), ``workers`` jobs side by side (one
-    thread each), until done or ``hours`` have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its
-    checkpoint and the same command continues it. Then rebuild ``results/paper/``."""
+              shortest_first: bool = False, texts: bool = True) -> None:
+    """Run what ``plan`` lists as left (without ``llm``: what never runs the LLM; without ``texts``: what does not
+    wait for texts still to be written), ``workers`` jobs side by side (one thread each), until done or ``hours``
+    have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its checkpoint and the same command continues it.
+    Then rebuild ``results/paper/``."""
     import signal
     import time
 
     from gpu_session import run_jobs
 
-    jobs = queue_jobs(plan(datasets), logs, workers, llm, shortest_first)
+    jobs = queue_jobs(plan(datasets), logs, workers, llm, shortest_first, texts)
     if not jobs:
         print("nothing left to train")
     else:
@@ -779,6 +796,10 @@ def main() -> None:
     parser.add_argument("--no-llm", action="store_true",
                         help="with --jobs: leave out every job that runs the LLM (texts, GLTA, GLTA+ and their seeds): "
                              "for a CPU without hardware bf16, where the LLM runs in fp32, several times slower")
+    parser.add_argument("--no-texts", action="store_true",
+                        help="with --jobs: write no LLM texts and leave out the jobs that wait for them; the GLTA "
+                             "cells that read none (w/o PF&PD) or whose texts are here still run (in fp32 on a CPU "
+                             "without hardware bf16: hours a cell)")
     parser.add_argument("--shortest-first", action="store_true",
                         help="with --jobs: after the texts and frozen LightGCN, the shortest jobs first (by a like "
                              "run's measured time) instead of the longest: whole cells finish within a session")
@@ -791,7 +812,7 @@ def main() -> None:
             print_commands(left)
         elif args.jobs:
             run_queue(args.datasets, args.jobs, args.hours, Path(args.logs), llm=not args.no_llm,
-                      shortest_first=args.shortest_first)
+                      shortest_first=args.shortest_first, texts=not args.no_texts)
         elif args.report:
             report(args.datasets)
         else:

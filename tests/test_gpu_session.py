@@ -273,12 +273,15 @@ def test_glta_jobs_are_parsed_staged_and_their_results_come_back(gpu_session, tm
 
 
 def test_each_glta_variant_is_its_own_job_after_its_texts(gpu_session, tmp_path):
-    jobs = gpu_session.session_jobs(["ml-1m"], {"ml-1m": ["default", "no_ia", "autoregressive"], "ml-100k": ["gemma"]},
+    jobs = gpu_session.session_jobs(["ml-1m"], {"ml-1m": ["default", "no_ia", "autoregressive", "no_pf_pd"],
+                                                "ml-100k": ["gemma"]},
                                     batch_size=384, limit=0, check_seconds=0, out=tmp_path, threads=4,
                                     root=Path("/repo"))
     assert [(j.name, j.after) for j in jobs] == [
         ("texts-ml-1m", ()), ("glta-ml-1m-default", ("texts-ml-1m",)), ("glta-ml-1m-no_ia", ("texts-ml-1m",)),
-        ("glta-ml-1m-autoregressive", ("texts-ml-1m", "glta-ml-1m-default")), ("glta-ml-100k-gemma", ())]
+        ("glta-ml-1m-autoregressive", ("texts-ml-1m", "glta-ml-1m-default")),
+        ("glta-ml-1m-no_pf_pd", ()),  # no profile or prediction in its prompts: it starts beside the texts
+        ("glta-ml-100k-gemma", ())]
     assert jobs[2].command[1:] == ["/repo/experiments/glta_variants.py", "--dataset", "ml-1m", "--variants", "no_ia",
                                    "--threads", "4", "--no-progress"]
 

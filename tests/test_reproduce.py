@@ -64,6 +64,32 @@ def test_without_the_llm_the_queue_keeps_only_the_jobs_that_never_run_it(reprodu
         assert ("--jobs 2 --hours 2.5 --no-llm --no-progress" in capsys.readouterr().out) == suggested
 
 
+def test_without_texts_the_queue_keeps_the_glta_cells_that_read_none(reproduce, tmp_path, monkeypatch, capsys):
+    """--no-texts: ml-1m's texts are not written, so only its w/o PF&PD cell (no profile, no prediction in the
+    prompt) and the graph jobs stay, with the frozen LightGCN that cell reads; ml-100k's texts are here."""
+    left = reproduce.Left(texts=["ml-1m"], glta={"ml-1m": ["default", "no_pf", "no_pf_pd", "first_logit"],
+                                                 "ml-100k": ["no_pd"]},
+                          glta_seeds={"ml-1m": ["no_pf_pd", "glta_plus"]}, seeds={"ml-1m": ["hccf"]},
+                          no_lightgcn=["ml-1m", "ml-100k"],
+                          seconds={("ml-1m", "no_pf_pd"): 9000.0, ("ml-100k", "no_pd"): 2000.0,
+                                   ("ml-1m", "hccf"): 220.0})
+    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path, texts=False)}
+    assert list(jobs) == ["pretrain-ml-1m", "pretrain-ml-100k", "glta-ml-1m-no_pf_pd", "glta-ml-100k-no_pd",
+                          "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027", "seed-ml-1m-no_pf_pd-2026",
+                          "seed-ml-1m-no_pf_pd-2027"]
+    assert jobs["glta-ml-1m-no_pf_pd"].after == ("pretrain-ml-1m",)  # not the texts: it reads none
+    assert jobs["seed-ml-1m-no_pf_pd-2026"].after == ("pretrain-ml-1m",)
+    with_texts = {job.name: job for job in reproduce.queue_jobs(left, tmp_path)}
+    assert with_texts["glta-ml-1m-no_pf_pd"].after == ("pretrain-ml-1m",)  # it starts beside the texts there too
+    assert with_texts["glta-ml-1m-no_pf"].after == ("texts-ml-1m", "pretrain-ml-1m")
+    assert with_texts["seed-ml-1m-glta_plus-2026"].after == ("texts-ml-1m", "pretrain-ml-1m")
+    no_glta = [job.name for job in reproduce.queue_jobs(left, tmp_path, llm=False)]
+    assert no_glta == ["seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]  # no GLTA job: no frozen LightGCN either
+    monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: False)  # the plan names the cells --no-texts adds
+    reproduce.print_commands(left)
+    assert "the GLTA cells that read no LLM-written text: ml-1m no_pf_pd\n" in capsys.readouterr().out
+
+
 def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(reproduce, tmp_path):
     left = reproduce.Left(glta={"amazon-scientific": ["default", "no_ia", "no_pf", "glta_plus", "first_logit"]})
     names = [job.name for job in reproduce.queue_jobs(left, tmp_path)]  # no like run measured: no times to sort by
