@@ -641,14 +641,17 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         for job in jobs:
             if reads_llm(job) and job.cell[0] == dataset:
                 job.after += (name,)
-    for dataset, graphs in ((d, g) for d, g in left.no_graph.items() if d in glta_data):  # another one GLTA reads
+    for dataset, graphs in left.no_graph.items():  # another frozen graph a GLTA cell still queued reads
         for graph in graphs:  # its results file goes to the logs: Table 2's row stays the committed run
+            readers = [job for job in jobs if reads_llm(job) and job.cell[0] == dataset
+                       and graph in graphs_read(dataset, [job.cell[1]])]
+            if not readers:
+                continue
             name = f"graph-{dataset}-{graph}"
             first.append(Job(name, [sys.executable, "-m", "glta", "train", graph, "--dataset", dataset, "--out",
                                     str(logs / f"{name}.json"), "--no-progress", "--resume", "train.threads=1"]))
-            for job in jobs:
-                if reads_llm(job) and job.cell[0] == dataset and graph in graphs_read(dataset, [job.cell[1]]):
-                    job.after += (name,)
+            for job in readers:
+                job.after += (name,)
 
     # issue 14's order when compute runs short: the seeds of a baseline that is not among its data set's strongest
     # go last, and before them the extra seeds of GLTA cells (a GLTA cell with no run is a "—" in the tables, one

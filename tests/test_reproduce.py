@@ -225,6 +225,10 @@ def test_a_frozen_graph_other_than_lightgcn_that_a_glta_cell_reads_is_trained_fi
     assert list(jobs).index(graph.name) < list(jobs).index("glta-amazon-scientific-glta_plus")
     assert not [name for name in (job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", llm=False))
                 if name.startswith("graph-")]  # it serves GLTA only
+    left.texts = ["amazon-scientific"]  # without its texts only w/o PF&PD is left, which reads LightGCN
+    no_texts = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", texts=False)]
+    assert "glta-amazon-scientific-no_pf_pd" in no_texts and "pretrain-amazon-scientific" in no_texts
+    assert not [name for name in no_texts if name.startswith("graph-")]
     emb = tmp_path / "runs" / "amazon-scientific" / "lightgcn_plus" / "embeddings.safetensors"
     emb.parent.mkdir(parents=True)
     emb.write_bytes(b"")
