@@ -520,7 +520,7 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
                  baselines: dict[str, list[str]] | None = None, pretrain: list[str] | None = None) -> list[Job]:
     """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph of each entry of
     ``pretrain`` (``graph_spec``: not on the machine that prepared the session), the GLTA variants (each after its
-    data set's texts when they are written in the same session, and after the graphs it reads that are trained
+    data set's texts when they are written in the same session and its prompts read them, and after the graphs it reads that are trained
     here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained
     again (``--retrain``), and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
     jobs = []
