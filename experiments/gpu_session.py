@@ -10,10 +10,9 @@ embeddings) are packed into the calls whole, the GGUF's slices filling the room 
 files, joins the slices, checks the SHA-256, and runs the session's jobs side by side until a deadline
 (``--parallel``, 6 at a time by default, the machine's cores shared among them; a 135M LLM at GLTA's batch sizes
 should leave most of an H200 idle): ``glta demo`` (``--cuda-check``), each data set's texts (``glta text
-generate``), each GLTA variant (``experiments/glta_variants.py``) once its data set's texts are complete (w/o PF&PD, which
-reads none of them, at once), and the
-graph baselines' grids and seeds (``--baselines``, ``--seeds``). Variants that share an IA stage take turns on it
-(the first trains it, the others load it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
+generate``), each GLTA variant (``experiments/glta_variants.py``) once its data set's texts are complete (w/o
+PF&PD, which reads none of them, at once), and the graph baselines' grids and seeds (``--baselines``,
+``--seeds``). Variants that share an IA stage take turns on it (the first trains it, the others load it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
 
     # here: slice the GGUF, stage what the jobs read, print each call's carry list and command
     .venv/bin/python experiments/gpu_session.py prepare --datasets amazon-scientific goodreads-once
@@ -143,28 +142,25 @@ def stage_text_embeddings(methods: dict[str, list[str]], extra: Path, results: P
                 shutil.copy2(folder / config, extra / "encoder" / folder.name / config)
 
 
-def graphs_read(dataset: str, variants: list[str]) -> list[str]:
-    """The frozen graph models (``model.graph``) the GLTA variants read; a decoding mode reads the default's, a
-    ``<variant>@<seed>`` its variant's."""
-    import glta_variants
-
-    graphs = []
-    for variant in variants:
-        base = variant.partition("@")[0]
-        known = base in glta_variants.VARIANTS or base in glta_variants.PLUS_VARIANTS
-        graphs.append(glta_variants.variant_config(dataset, base if known else "default").model.graph)
-    return list(dict.fromkeys(graphs))
-
-
-def reads_texts(dataset: str, variant: str) -> bool:
-    """Whether the GLTA variant's prompts hold LLM-written text (the user's profile or prediction), so that it waits
-    for its data set's texts; w/o PF&PD reads neither. A decoding mode reads the default's model, a
+def variant_model(dataset: str, variant: str):
+    """The model config a GLTA job trains or reads: a decoding mode reads the default's model, a
     ``<variant>@<seed>`` its variant's."""
     import glta_variants
 
     base = variant.partition("@")[0]
     known = base in glta_variants.VARIANTS or base in glta_variants.PLUS_VARIANTS
-    model = glta_variants.variant_config(dataset, base if known else "default").model
+    return glta_variants.variant_config(dataset, base if known else "default").model
+
+
+def graphs_read(dataset: str, variants: list[str]) -> list[str]:
+    """The frozen graph models (``model.graph``) the GLTA variants read."""
+    return list(dict.fromkeys(variant_model(dataset, variant).graph for variant in variants))
+
+
+def reads_texts(dataset: str, variant: str) -> bool:
+    """Whether the GLTA variant's prompts hold LLM-written text (the user's profile or prediction), so that it waits
+    for its data set's texts; w/o PF&PD reads neither."""
+    model = variant_model(dataset, variant)
     return model.use_profile or model.use_prediction
 
 
@@ -520,8 +516,8 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
                  baselines: dict[str, list[str]] | None = None, pretrain: list[str] | None = None) -> list[Job]:
     """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph of each entry of
     ``pretrain`` (``graph_spec``: not on the machine that prepared the session), the GLTA variants (each after its
-    data set's texts when they are written in the same session and its prompts read them, and after the graphs it reads that are trained
-    here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained
+    data set's texts when they are written in the same session and its prompts read them, and after the graphs it
+    reads that are trained here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained
     again (``--retrain``), and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
     jobs = []
     if check_seconds:  # first and short: GLTA has a CUDA path that no CPU run exercises
