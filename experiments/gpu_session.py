@@ -12,7 +12,8 @@ files, joins the slices, checks the SHA-256, and runs the session's jobs side by
 should leave most of an H200 idle): ``glta demo`` (``--cuda-check``), each data set's texts (``glta text
 generate``), each GLTA variant (``experiments/glta_variants.py``) once its data set's texts are complete (w/o
 PF&PD, which reads none of them, at once), and the graph baselines' grids and seeds (``--baselines``,
-``--seeds``). Variants that share an IA stage take turns on it (the first trains it, the others load it). What the jobs wrote, and each job's log, comes back through ``$OUT``.
+``--seeds``). Variants that share an IA stage take turns on it (the first trains it, the others load it). What the
+jobs wrote, and each job's log, comes back through ``$OUT``.
 
     # here: slice the GGUF, stage what the jobs read, print each call's carry list and command
     .venv/bin/python experiments/gpu_session.py prepare --datasets amazon-scientific goodreads-once
@@ -517,8 +518,9 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
     """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph of each entry of
     ``pretrain`` (``graph_spec``: not on the machine that prepared the session), the GLTA variants (each after its
     data set's texts when they are written in the same session and its prompts read them, and after the graphs it
-    reads that are trained here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of ``baselines`` trained
-    again (``--retrain``), and each seed of ``seeds`` (after its method's grid when that is retrained too)."""
+    reads that are trained here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of
+    ``baselines`` trained again (``--retrain``), and each seed of ``seeds`` (after its method's grid when that is
+    retrained too)."""
     jobs = []
     if check_seconds:  # first and short: GLTA has a CUDA path that no CPU run exercises
         jobs.append(Job("cuda-demo", [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir",
