@@ -277,6 +277,7 @@ class Left:
     memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
     later_seeds: dict[str, list[str]] = field(default_factory=dict)
+    no_glta: list[str] = field(default_factory=list)  # data sets whose full GLTA has no run: its ablations wait
 
 
 def plan(datasets: list[str]) -> Left:
@@ -350,6 +351,8 @@ def plan_glta(dataset: str, left: Left) -> None:
     ratios = {name: time_ratio(dataset, name) for name in GLTA_VARIANTS + ["glta_plus"] + GLTA_MODES}
     saved = {name: ia_saving(dataset, name, default, "default" in todo) for name in todo}  # IA a cell reuses
     mode_basis: dict[str, str] = {}  # how each decoding mode's time was estimated, for its line
+    if not records(Path("results"), dataset, "default"):
+        left.no_glta.append(dataset)
     if todo:
         left.glta[dataset] = todo
         # a training run's time for each variant; a decoding mode's evaluation where it ran before, here or on
@@ -548,6 +551,11 @@ def print_commands(left: Left) -> None:
                               if dataset in left.texts and not reads_texts(dataset, name)]):
         print("  --no-texts instead of --no-llm also trains, in fp32, the GLTA cells that read no LLM-written text: "
               + ", ".join(textless))
+    if slow and left.text_seconds:  # the data set whose texts cost least: the GLTA cells they unlock, in fp32
+        cheapest = min(left.text_seconds, key=left.text_seconds.get)
+        print(f"  --texts-for {cheapest} instead also writes {cheapest}'s texts here (~"
+              f"{left.text_seconds[cheapest] / 3600:,.1f} h of one process, the fewest), then trains the GLTA cells "
+              "that read them")
     # on a GPU only what travels: a decoding mode needs its default model there (a frozen LightGCN missing here is
     # trained there first); a cell's missing seeds go as <variant>@<seed>
     glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
@@ -575,7 +583,7 @@ def print_commands(left: Left) -> None:
 
 
 def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False,
-               texts: bool = True) -> list:
+               texts_for: list[str] | None = None) -> list:
     """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
@@ -585,11 +593,14 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     all of them, in that order among themselves, the jobs an earlier queue on this machine started (their log is in
     ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
-    a 2-core machine, docs/glta.md) taking two of them. Without ``llm``, only the jobs that never run the LLM: the
-    graph baselines, the references and RLMRec where its texts are written (a CPU without hardware bf16, where the
-    LLM runs in fp32, leaves the texts and GLTA to a lent GPU). Without ``texts``, no texts are written and the jobs
-    that would wait for them are left out; a GLTA cell that reads no LLM-written text (w/o PF&PD) still runs, as do
-    the GLTA cells of a data set whose texts are here."""
+    a 2-core machine, docs/glta.md) taking two of them, or by one where a job an earlier queue started holds a
+    worker ahead of them. Without ``llm``, only the jobs that never run the LLM: the graph baselines, the references
+    and RLMRec where its texts are written (a CPU without hardware bf16, where the LLM runs in fp32, leaves the texts
+    and GLTA to a lent GPU). With ``texts_for`` (None: every data set), only those data sets' texts are written and
+    the jobs that would wait for the others' are left out; a GLTA cell that reads no LLM-written text (w/o PF&PD)
+    still runs, as do the GLTA cells of a data set whose texts are here. An ablation (or decoding mode) of a data set
+    whose full GLTA has no run and none queued goes last, even one started before: until that run exists it is
+    compared with nothing."""
     import dataclasses
 
     from gpu_session import Job, graphs_read, log_name, reads_texts, session_jobs
@@ -612,27 +623,23 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     def reads_llm(job) -> bool:  # a GLTA run, or a seed of one
         return job.name.startswith("glta-") or glta_seed(job)
 
-    def waits_for_texts(job) -> bool:  # its data set's texts are still to be written, and it reads them
-        return job.name.startswith("texts-") or (reads_llm(job) and job.cell[0] in left.texts
-                                                 and reads_texts(*job.cell))
+    def waits_for_texts(job, written: list[str]) -> bool:  # texts still to write of a data set not in ``written``
+        if job.name.startswith("texts-"):
+            return job.name.removeprefix("texts-") not in written
+        return reads_llm(job) and job.cell[0] in left.texts and job.cell[0] not in written and reads_texts(*job.cell)
 
     if not llm:
         jobs = [job for job in jobs if not (job.name.startswith("texts-") or reads_llm(job))]
-    if not texts:
-        jobs = [job for job in jobs if not waits_for_texts(job)]
+    if texts_for is not None:
+        jobs = [job for job in jobs if not waits_for_texts(job, texts_for)]
     for job in jobs:
-        if glta_seed(job) and waits_for_texts(job):  # a GLTA variant's job waits on its texts already
+        if glta_seed(job) and waits_for_texts(job, []):  # a GLTA variant's job waits on its texts already
             job.after += (f"texts-{job.cell[0]}",)
         if reads_llm(job):
             job.store = prefix_store(*job.cell)  # its UA stage and evaluations read this store
         if job.cell is not None:
             job.memory = left.memory.get(job.cell)
     first = [job for job in jobs if job.name.startswith("texts-")]
-    if workers >= 2:
-        launch = [sys.executable, str(Path(__file__).with_name("launch.py"))]  # torchrun, quiet when stopped
-        first = [dataclasses.replace(job, slots=2, command=launch + ["--standalone", "--nproc-per-node", "2"]
-                                     + job.command[1:]) for job in first]
-        jobs = first + [job for job in jobs if not job.name.startswith("texts-")]
     glta_data = {job.cell[0] for job in jobs if reads_llm(job)}  # a frozen graph serves GLTA only
     for dataset in [dataset for dataset in left.no_lightgcn if dataset in glta_data]:
         name = f"pretrain-{dataset}"
@@ -664,16 +671,32 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     def later(job) -> bool:
         return job.name.startswith("seed-") and job.cell[1] in left.later_seeds.get(job.cell[0], [])
 
+    names = {job.name for job in jobs}
+
+    def orphan(job) -> bool:  # an ablation of a data set whose full GLTA has no run, none queued: nothing to compare
+        dataset, name = job.cell if reads_llm(job) else (None, None)
+        return name not in (None, "default", "glta_plus") and dataset in left.no_glta \
+            and f"glta-{dataset}-default" not in names
+
     rest = [job for job in jobs if job not in first]
     if shortest_first:
-        rest.sort(key=lambda job: (later(job), glta_seed(job), not left.seconds.get(job.cell),
+        rest.sort(key=lambda job: (orphan(job), later(job), glta_seed(job), not left.seconds.get(job.cell),
                                    left.seconds.get(job.cell, 0.0), not main_row(job)))
     else:
-        rest.sort(key=lambda job: (not later(job), not glta_seed(job), left.seconds.get(job.cell, 0.0),
-                                   main_row(job)), reverse=True)
+        rest.sort(key=lambda job: (not orphan(job), not later(job), not glta_seed(job),
+                                   left.seconds.get(job.cell, 0.0), main_row(job)), reverse=True)
     queue = first + rest
-    started = [job for job in queue if (logs / log_name(job.name)).exists()]
-    return started + [job for job in queue if job not in started]
+    started = [job for job in queue if (logs / log_name(job.name)).exists() and not orphan(job)]
+    queue = started + [job for job in queue if job not in started]
+    if workers >= 2:  # the texts by two processes where two workers are free for them (torchrun, quiet when stopped)
+        launch = [sys.executable, str(Path(__file__).with_name("launch.py")), "--standalone", "--nproc-per-node", "2"]
+        held = 0  # workers the jobs an earlier queue started hold ahead of the texts
+        for i, job in enumerate(queue):
+            if job.name.startswith("texts-") and workers - held >= 2:
+                queue[i] = dataclasses.replace(job, slots=2, command=launch + job.command[1:])
+            elif job in started and not job.name.startswith("texts-"):
+                held += 1
+    return queue
 
 
 def job_memory() -> float | None:
@@ -699,17 +722,17 @@ def prefix_store(dataset: str, name: str) -> str | None:
 
 
 def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path, llm: bool = True,
-              shortest_first: bool = False, texts: bool = True) -> None:
-    """Run what ``plan`` lists as left (without ``llm``: what never runs the LLM; without ``texts``: what does not
-    wait for texts still to be written), ``workers`` jobs side by side (one thread each), until done or ``hours``
-    have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its checkpoint and the same command continues it.
-    Then rebuild ``results/paper/``."""
+              shortest_first: bool = False, texts_for: list[str] | None = None) -> None:
+    """Run what ``plan`` lists as left (without ``llm``: what never runs the LLM; with ``texts_for``: what does not
+    wait for other data sets' texts still to be written), ``workers`` jobs side by side (one thread each), until done
+    or ``hours`` have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its checkpoint and the same command
+    continues it. Then rebuild ``results/paper/``."""
     import signal
     import time
 
     from gpu_session import run_jobs
 
-    jobs = queue_jobs(plan(datasets), logs, workers, llm, shortest_first, texts)
+    jobs = queue_jobs(plan(datasets), logs, workers, llm, shortest_first, texts_for)
     if not jobs:
         print("nothing left to train")
     else:
@@ -799,10 +822,14 @@ def main() -> None:
     parser.add_argument("--no-llm", action="store_true",
                         help="with --jobs: leave out every job that runs the LLM (texts, GLTA, GLTA+ and their seeds): "
                              "for a CPU without hardware bf16, where the LLM runs in fp32, several times slower")
-    parser.add_argument("--no-texts", action="store_true",
-                        help="with --jobs: write no LLM texts and leave out the jobs that wait for them; the GLTA "
-                             "cells that read none (w/o PF&PD) or whose texts are here still run (in fp32 on a CPU "
-                             "without hardware bf16: hours a cell)")
+    written = parser.add_mutually_exclusive_group()
+    written.add_argument("--no-texts", action="store_true",
+                         help="with --jobs: write no LLM texts and leave out the jobs that wait for them; the GLTA "
+                              "cells that read none (w/o PF&PD) or whose texts are here still run (in fp32 on a CPU "
+                              "without hardware bf16: hours a cell)")
+    written.add_argument("--texts-for", nargs="+", metavar="DATASET", choices=list(DATASETS),
+                         help="with --jobs: write only these data sets' LLM texts (as --no-texts for the others): on "
+                              "a CPU without hardware bf16, the smallest data set's texts first")
     parser.add_argument("--shortest-first", action="store_true",
                         help="with --jobs: after the texts and frozen LightGCN, the shortest jobs first (by a like "
                              "run's measured time) instead of the longest: whole cells finish within a session")
@@ -815,7 +842,7 @@ def main() -> None:
             print_commands(left)
         elif args.jobs:
             run_queue(args.datasets, args.jobs, args.hours, Path(args.logs), llm=not args.no_llm,
-                      shortest_first=args.shortest_first, texts=not args.no_texts)
+                      shortest_first=args.shortest_first, texts_for=[] if args.no_texts else args.texts_for)
         elif args.report:
             report(args.datasets)
         else:

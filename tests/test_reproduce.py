@@ -73,7 +73,7 @@ def test_without_texts_the_queue_keeps_the_glta_cells_that_read_none(reproduce, 
                           no_lightgcn=["ml-1m", "ml-100k"],
                           seconds={("ml-1m", "no_pf_pd"): 9000.0, ("ml-100k", "no_pd"): 2000.0,
                                    ("ml-1m", "hccf"): 220.0})
-    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path, texts=False)}
+    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path, texts_for=[])}
     assert list(jobs) == ["pretrain-ml-1m", "pretrain-ml-100k", "glta-ml-1m-no_pf_pd", "glta-ml-100k-no_pd",
                           "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027", "seed-ml-1m-no_pf_pd-2026",
                           "seed-ml-1m-no_pf_pd-2027"]
@@ -86,8 +86,47 @@ def test_without_texts_the_queue_keeps_the_glta_cells_that_read_none(reproduce, 
     no_glta = [job.name for job in reproduce.queue_jobs(left, tmp_path, llm=False)]
     assert no_glta == ["seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]  # no GLTA job: no frozen LightGCN either
     monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: False)  # the plan names the cells --no-texts adds
+    left.text_seconds = {"ml-1m": 53000.0}
     reproduce.print_commands(left)
-    assert "the GLTA cells that read no LLM-written text: ml-1m no_pf_pd\n" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "the GLTA cells that read no LLM-written text: ml-1m no_pf_pd\n" in out
+    assert "--texts-for ml-1m instead also writes ml-1m's texts here (~14.7 h of one process" in out
+
+
+def test_texts_for_one_data_set_writes_those_alone_by_one_process_beside_a_started_job(reproduce, tmp_path):
+    """--texts-for amazon-scientific: its texts and the GLTA cells reading them stay, the other data sets' texts and
+    readers go as with --no-texts; a job an earlier queue started holds a worker, so the texts take the other one as
+    a single process (a two-process job would wait for both workers, hours); goodreads' w/o PF&PD, started before,
+    goes last since its full GLTA has no run to compare it with."""
+    left = reproduce.Left(texts=["amazon-scientific", "goodreads-once"],
+                          glta={"amazon-scientific": ["no_pf", "no_pf_pd"], "goodreads-once": ["default", "no_pf_pd"],
+                                "ml-1m": ["no_pf_pd"]},
+                          glta_seeds={"amazon-scientific": ["glta_plus"]}, seeds={"goodreads-once": ["hccf"]},
+                          no_glta=["goodreads-once"],
+                          seconds={("amazon-scientific", "no_pf"): 15000.0, ("amazon-scientific", "no_pf_pd"): 15000.0,
+                                   ("amazon-scientific", "glta_plus"): 13000.0, ("ml-1m", "no_pf_pd"): 27000.0,
+                                   ("goodreads-once", "hccf"): 9000.0})
+    for name in ("glta-amazon-scientific-no_pf_pd", "glta-goodreads-once-no_pf_pd"):
+        (tmp_path / f"{name}.log").write_text("started\n")
+    jobs = reproduce.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
+    assert [job.name for job in jobs] == [
+        "glta-amazon-scientific-no_pf_pd", "texts-amazon-scientific", "seed-goodreads-once-hccf-2026",
+        "seed-goodreads-once-hccf-2027", "glta-amazon-scientific-no_pf", "glta-ml-1m-no_pf_pd",
+        "seed-amazon-scientific-glta_plus-2026", "seed-amazon-scientific-glta_plus-2027",
+        "glta-goodreads-once-no_pf_pd"]
+    texts = jobs[1]
+    assert texts.slots == 1 and texts.command[1:3] == ["-m", "glta"]  # one process: a worker is held
+    assert "texts-amazon-scientific" in jobs[4].after and "texts-amazon-scientific" in jobs[6].after
+    (tmp_path / "glta-amazon-scientific-no_pf_pd.log").unlink()  # nothing started holds a worker: both for the texts
+    jobs = reproduce.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
+    assert jobs[0].name == "texts-amazon-scientific" and jobs[0].slots == 2
+    queued = [job.name for job in reproduce.queue_jobs(left, tmp_path, texts_for=["amazon-scientific"])]
+    assert queued[-1] == "glta-goodreads-once-no_pf_pd"  # longest first too: the ablation with no reference last
+    assert "glta-goodreads-once-default" not in queued  # it waits for goodreads' texts
+    (tmp_path / "glta-goodreads-once-no_pf_pd.log").unlink()
+    everything = [job.name for job in reproduce.queue_jobs(left, tmp_path)]  # its full GLTA queued: an ordinary
+    assert everything.index("glta-goodreads-once-default") + 1 == everything.index("glta-goodreads-once-no_pf_pd") \
+        < everything.index("seed-amazon-scientific-glta_plus-2026")  # ablation, before the GLTA cells' extra seeds
 
 
 def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(reproduce, tmp_path):
@@ -226,7 +265,7 @@ def test_a_frozen_graph_other_than_lightgcn_that_a_glta_cell_reads_is_trained_fi
     assert not [name for name in (job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", llm=False))
                 if name.startswith("graph-")]  # it serves GLTA only
     left.texts = ["amazon-scientific"]  # without its texts only w/o PF&PD is left, which reads LightGCN
-    no_texts = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", texts=False)]
+    no_texts = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", texts_for=[])]
     assert "glta-amazon-scientific-no_pf_pd" in no_texts and "pretrain-amazon-scientific" in no_texts
     assert not [name for name in no_texts if name.startswith("graph-")]
     emb = tmp_path / "runs" / "amazon-scientific" / "lightgcn_plus" / "embeddings.safetensors"
