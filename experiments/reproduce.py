@@ -278,6 +278,8 @@ class Left:
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
     later_seeds: dict[str, list[str]] = field(default_factory=dict)
     no_glta: list[str] = field(default_factory=list)  # data sets whose full GLTA has no run: its ablations wait
+    # (data set, name) of ``seeds``/``glta_seeds`` -> the extra seeds it still lacks (absent: every one of them)
+    seeds_left: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 def plan(datasets: list[str]) -> Left:
@@ -333,6 +335,8 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
             left.grids.setdefault(dataset, []).append(method)
         if len(runs) < SEEDS or method in left.grids.get(dataset, []):
             left.seeds.setdefault(dataset, []).append(method)
+            if method not in left.grids.get(dataset, []):  # a grid trained again trains every seed again
+                left.seeds_left[dataset, method] = seeds_without_file(dataset, method)
             if method not in strongest:
                 left.later_seeds.setdefault(dataset, []).append(method)
 
@@ -381,6 +385,7 @@ def plan_glta(dataset: str, left: Left) -> None:
         runs = records(Path("results"), dataset, name)
         if runs and len(runs) < SEEDS:  # experiments/seeds.py repeats a variant's recorded config
             left.glta_seeds.setdefault(dataset, []).append(name)
+            left.seeds_left[dataset, name] = seeds_without_file(dataset, name)
             left.seconds[dataset, name] = train_seconds(runs[0])
             if gpu_name(runs[0]):
                 left.gpu_timed.add((dataset, name))
@@ -446,8 +451,7 @@ def seconds_left(left: Left) -> Remaining:
             remaining.total += seconds * times
 
     def seeds_missing(dataset: str, name: str, retrained: bool) -> int:
-        main = result_path(Path("results"), dataset, name)
-        return sum(retrained or not seed_path(main, seed).exists() for seed in EXTRA_SEEDS)
+        return len(EXTRA_SEEDS) if retrained else len(seeds_without_file(dataset, name))
 
     remaining.texts = sum(left.text_seconds.values())
     remaining.total += remaining.texts
@@ -525,10 +529,14 @@ def under_way(dataset: str, name: str) -> str:
     return f"; under way here: {'; '.join(found)} (the queue continues it)" if found else ""
 
 
+def seeds_without_file(dataset: str, name: str) -> list[int]:
+    """The extra seeds of a cell (a method, GLTA variant or GLTA+) that have no results file yet."""
+    return [seed for seed in EXTRA_SEEDS if not seed_path(result_path(Path("results"), dataset, name), seed).exists()]
+
+
 def missing_seeds(dataset: str, names: list[str]) -> list[str]:
     """``<name>@<seed>`` for each extra seed a GLTA cell lacks (experiments/gpu_session.py's spelling)."""
-    return [f"{name}@{seed}" for name in names for seed in EXTRA_SEEDS
-            if not seed_path(result_path(Path("results"), dataset, name), seed).exists()]
+    return [f"{name}@{seed}" for name in names for seed in seeds_without_file(dataset, name)]
 
 
 def specs(names: dict[str, list[str]]) -> str:
@@ -593,14 +601,14 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     all of them, in that order among themselves, the jobs an earlier queue on this machine started (their log is in
     ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
-    a 2-core machine, docs/glta.md) taking two of them, or by one where a job an earlier queue started holds a
-    worker ahead of them. Without ``llm``, only the jobs that never run the LLM: the graph baselines, the references
+    a 2-core machine, docs/glta.md) taking two of them, or by one where a job an earlier queue started resumes
+    beside them. Without ``llm``, only the jobs that never run the LLM: the graph baselines, the references
     and RLMRec where its texts are written (a CPU without hardware bf16, where the LLM runs in fp32, leaves the texts
     and GLTA to a lent GPU). With ``texts_for`` (None: every data set), only those data sets' texts are written and
     the jobs that would wait for the others' are left out; a GLTA cell that reads no LLM-written text (w/o PF&PD)
     still runs, as do the GLTA cells of a data set whose texts are here. An ablation (or decoding mode) of a data set
     whose full GLTA has no run and none queued goes last, even one started before: until that run exists it is
-    compared with nothing."""
+    compared with nothing (a frozen graph only such ablations read is trained just before them)."""
     import dataclasses
 
     from gpu_session import Job, graphs_read, log_name, reads_texts, session_jobs
@@ -616,6 +624,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
              for dataset in dict.fromkeys([*left.seeds, *left.glta_seeds])}
     jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0,
                                out=logs, threads=1, seeds=seeds, baselines=grids)
+    jobs = [job for job in jobs if not job.name.startswith("seed-") or job.cell not in left.seeds_left
+            or int(job.name.rsplit("-", 1)[1]) in left.seeds_left[job.cell]]  # a seed already trained: no job
 
     def glta_seed(job) -> bool:
         return job.name.startswith("seed-") and job.cell[1] in left.glta_seeds.get(job.cell[0], [])
@@ -688,14 +698,18 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     queue = first + rest
     started = [job for job in queue if (logs / log_name(job.name)).exists() and not orphan(job)]
     queue = started + [job for job in queue if job not in started]
-    if workers >= 2:  # the texts by two processes where two workers are free for them (torchrun, quiet when stopped)
+    for graph in [job for job in queue if job.name.startswith(("pretrain-", "graph-")) and job not in started]:
+        readers = [job for job in queue if graph.name in job.after]
+        if readers and all(map(orphan, readers)):  # it serves only ablations that wait last: it waits with them
+            queue.remove(graph)
+            queue.insert(min(map(queue.index, readers)), graph)
+    # the texts by two processes where no job an earlier queue started here resumes beside them (each holds a
+    # worker for hours, and a two-process job waits for two free workers); torchrun, quiet when stopped
+    held = sum(not job.name.startswith("texts-") for job in started)
+    if workers - held >= 2:
         launch = [sys.executable, str(Path(__file__).with_name("launch.py")), "--standalone", "--nproc-per-node", "2"]
-        held = 0  # workers the jobs an earlier queue started hold ahead of the texts
-        for i, job in enumerate(queue):
-            if job.name.startswith("texts-") and workers - held >= 2:
-                queue[i] = dataclasses.replace(job, slots=2, command=launch + job.command[1:])
-            elif job in started and not job.name.startswith("texts-"):
-                held += 1
+        queue = [dataclasses.replace(job, slots=2, command=launch + job.command[1:]) if job.name.startswith("texts-")
+                 else job for job in queue]
     return queue
 
 

@@ -117,16 +117,41 @@ def test_texts_for_one_data_set_writes_those_alone_by_one_process_beside_a_start
     texts = jobs[1]
     assert texts.slots == 1 and texts.command[1:3] == ["-m", "glta"]  # one process: a worker is held
     assert "texts-amazon-scientific" in jobs[4].after and "texts-amazon-scientific" in jobs[6].after
+    (tmp_path / "texts-amazon-scientific.log").write_text("started\n")  # the next session: both resume side by side
+    jobs = reproduce.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
+    assert [(job.name, job.slots) for job in jobs[:2]] == [("texts-amazon-scientific", 1),
+                                                           ("glta-amazon-scientific-no_pf_pd", 1)]
+    (tmp_path / "texts-amazon-scientific.log").unlink()
     (tmp_path / "glta-amazon-scientific-no_pf_pd.log").unlink()  # nothing started holds a worker: both for the texts
     jobs = reproduce.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
     assert jobs[0].name == "texts-amazon-scientific" and jobs[0].slots == 2
     queued = [job.name for job in reproduce.queue_jobs(left, tmp_path, texts_for=["amazon-scientific"])]
     assert queued[-1] == "glta-goodreads-once-no_pf_pd"  # longest first too: the ablation with no reference last
     assert "glta-goodreads-once-default" not in queued  # it waits for goodreads' texts
+    left.no_lightgcn = ["goodreads-once"]  # a frozen LightGCN only the ablation reads waits last with it
+    queued = [job.name for job in reproduce.queue_jobs(left, tmp_path, texts_for=["amazon-scientific"])]
+    assert queued[-2:] == ["pretrain-goodreads-once", "glta-goodreads-once-no_pf_pd"]
+    left.no_lightgcn = []
     (tmp_path / "glta-goodreads-once-no_pf_pd.log").unlink()
     everything = [job.name for job in reproduce.queue_jobs(left, tmp_path)]  # its full GLTA queued: an ordinary
     assert everything.index("glta-goodreads-once-default") + 1 == everything.index("glta-goodreads-once-no_pf_pd") \
         < everything.index("seed-amazon-scientific-glta_plus-2026")  # ablation, before the GLTA cells' extra seeds
+
+
+def test_a_seed_already_trained_gets_no_job(reproduce, tmp_path, monkeypatch):
+    """The plan records which extra seeds a cell lacks; the queue makes jobs for those alone (a grid trained again
+    trains every seed again)."""
+    monkeypatch.chdir(tmp_path)
+    done = tmp_path / "results" / "goodreads-once" / "seeds" / "hccf-2026.json"
+    done.parent.mkdir(parents=True)
+    done.write_text("{}")
+    assert reproduce.seeds_without_file("goodreads-once", "hccf") == [2027]
+    assert reproduce.seeds_without_file("goodreads-once", "lightgcn") == [2026, 2027]
+    left = reproduce.Left(seeds={"goodreads-once": ["hccf", "lightgcn"]}, glta_seeds={"ml-100k": ["default"]},
+                          seeds_left={("goodreads-once", "hccf"): [2027], ("ml-100k", "default"): [2026]})
+    names = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs")]
+    assert sorted(names) == ["seed-goodreads-once-hccf-2027", "seed-goodreads-once-lightgcn-2026",
+                             "seed-goodreads-once-lightgcn-2027", "seed-ml-100k-default-2026"]
 
 
 def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(reproduce, tmp_path):
