@@ -841,7 +841,7 @@ def main() -> None:
                          help="with --jobs: write no LLM texts and leave out the jobs that wait for them; the GLTA "
                               "cells that read none (w/o PF&PD) or whose texts are here still run (in fp32 on a CPU "
                               "without hardware bf16: hours a cell)")
-    written.add_argument("--texts-for", nargs="+", metavar="DATASET", choices=list(DATASETS),
+    written.add_argument("--texts-for", nargs="+", metavar="DATASET",
                          help="with --jobs: write only these data sets' LLM texts (as --no-texts for the others): on "
                               "a CPU without hardware bf16, the smallest data set's texts first")
     parser.add_argument("--shortest-first", action="store_true",
@@ -849,6 +849,9 @@ def main() -> None:
                              "run's measured time) instead of the longest: whole cells finish within a session")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
+    if outside := [name for name in args.texts_for or [] if name not in args.datasets]:
+        parser.error(f"--texts-for {outside[0]}: not among --datasets ({' '.join(args.datasets)}); add it there or "
+                     "leave it out")
     try:
         if args.plan:
             left = plan(args.datasets)

@@ -715,3 +715,11 @@ def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(repr
     left = reproduce.Left()
     reproduce.plan_glta("ml-1m", left)
     assert not left.other_cpu_timed and left.seconds["ml-1m", "no_pf"] == 7200.0
+
+
+def test_texts_for_a_data_set_the_queue_does_not_cover_is_refused_in_one_line(reproduce, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["reproduce.py", "--datasets", "ml-1m", "--jobs", "2", "--texts-for",
+                                      "amazon-scientific"])
+    with pytest.raises(SystemExit):
+        reproduce.main()
+    assert "--texts-for amazon-scientific: not among --datasets (ml-1m)" in capsys.readouterr().err
