@@ -14,9 +14,21 @@ def reproduce(experiment):
     return experiment("reproduce")
 
 
+@pytest.fixture(scope="module")
+def planner(reproduce):
+    """experiments/reproduction_plan.py as reproduce.py imports it (a patch here reaches it)."""
+    return sys.modules["reproduction_plan"]
+
+
+@pytest.fixture(scope="module")
+def queue(reproduce):
+    """experiments/reproduction_queue.py as reproduce.py imports it."""
+    return sys.modules["reproduction_queue"]
+
+
 @pytest.fixture()
-def left(reproduce):
-    return reproduce.Left(
+def left(planner):
+    return planner.Left(
         texts=["ml-1m"], glta={"ml-1m": ["default", "no_ia", "autoregressive"], "ml-100k": ["glta_plus"]},
         mains={"amazon-scientific": ["pop", "ease"]}, grids={"goodreads-once": ["lightgcn_plus"]},
         seeds={"goodreads-once": ["lightgcn_plus", "hccf"], "ml-1m": ["hccf"]}, no_lightgcn=["ml-1m"],
@@ -25,8 +37,8 @@ def left(reproduce):
                  ("goodreads-once", "hccf"): 9000.0, ("ml-1m", "hccf"): 220.0, ("amazon-scientific", "ease"): 15.0})
 
 
-def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(reproduce, left, tmp_path):
-    jobs = reproduce.queue_jobs(left, tmp_path)
+def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(queue, left, tmp_path):
+    jobs = queue.queue_jobs(left, tmp_path)
     names = [job.name for job in jobs]
     assert names[:2] == ["texts-ml-1m", "pretrain-ml-1m"]
     assert names[2:] == ["seed-goodreads-once-hccf-2026", "seed-goodreads-once-hccf-2027", "glta-ml-1m-default",
@@ -49,66 +61,66 @@ def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(r
     assert by_name["grid-amazon-scientific-ease"][-4:] == ["--retrain", "--threads", "1", "--no-progress"]
 
 
-def test_without_the_llm_the_queue_keeps_only_the_jobs_that_never_run_it(reproduce, left, tmp_path, monkeypatch,
-                                                                           capsys):
+def test_without_the_llm_the_queue_keeps_only_the_jobs_that_never_run_it(
+        planner, queue, left, tmp_path, monkeypatch, capsys):
     left.glta_seeds = {"ml-100k": ["default"]}
-    names = [job.name for job in reproduce.queue_jobs(left, tmp_path, llm=False)]
+    names = [job.name for job in queue.queue_jobs(left, tmp_path, llm=False)]
     assert names == ["seed-goodreads-once-hccf-2026", "seed-goodreads-once-hccf-2027", "seed-ml-1m-hccf-2026",
                      "seed-ml-1m-hccf-2027", "grid-goodreads-once-lightgcn_plus",
                      "seed-goodreads-once-lightgcn_plus-2026", "seed-goodreads-once-lightgcn_plus-2027",
                      "grid-amazon-scientific-ease", "pop-amazon-scientific"]  # no texts, pretrain, GLTA or its seeds
-    assert "seed-ml-100k-default-2026" in [job.name for job in reproduce.queue_jobs(left, tmp_path)]
+    assert "seed-ml-100k-default-2026" in [job.name for job in queue.queue_jobs(left, tmp_path)]
     for bf16, suggested in ((False, True), (True, False)):  # the plan suggests it where the LLM would run in fp32
         monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: bf16)
-        reproduce.print_commands(left)
+        planner.print_commands(left)
         assert ("--jobs 2 --hours 2.5 --no-llm --no-progress" in capsys.readouterr().out) == suggested
 
 
-def test_without_texts_the_queue_keeps_the_glta_cells_that_read_none(reproduce, tmp_path, monkeypatch, capsys):
+def test_without_texts_the_queue_keeps_the_glta_cells_that_read_none(planner, queue, tmp_path, monkeypatch, capsys):
     """--no-texts: ml-1m's texts are not written, so only its w/o PF&PD cell (no profile, no prediction in the
     prompt) and the graph jobs stay, with the frozen LightGCN that cell reads; ml-100k's texts are here."""
-    left = reproduce.Left(texts=["ml-1m"], glta={"ml-1m": ["default", "no_pf", "no_pf_pd", "first_logit"],
-                                                 "ml-100k": ["no_pd"]},
-                          glta_seeds={"ml-1m": ["no_pf_pd", "glta_plus"]}, seeds={"ml-1m": ["hccf"]},
-                          no_lightgcn=["ml-1m", "ml-100k"],
-                          seconds={("ml-1m", "no_pf_pd"): 9000.0, ("ml-100k", "no_pd"): 2000.0,
-                                   ("ml-1m", "hccf"): 220.0})
-    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path, texts_for=[])}
+    left = planner.Left(texts=["ml-1m"], glta={"ml-1m": ["default", "no_pf", "no_pf_pd", "first_logit"],
+                                               "ml-100k": ["no_pd"]},
+                        glta_seeds={"ml-1m": ["no_pf_pd", "glta_plus"]}, seeds={"ml-1m": ["hccf"]},
+                        no_lightgcn=["ml-1m", "ml-100k"],
+                        seconds={("ml-1m", "no_pf_pd"): 9000.0, ("ml-100k", "no_pd"): 2000.0,
+                                 ("ml-1m", "hccf"): 220.0})
+    jobs = {job.name: job for job in queue.queue_jobs(left, tmp_path, texts_for=[])}
     assert list(jobs) == ["pretrain-ml-1m", "pretrain-ml-100k", "glta-ml-1m-no_pf_pd", "glta-ml-100k-no_pd",
                           "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027", "seed-ml-1m-no_pf_pd-2026",
                           "seed-ml-1m-no_pf_pd-2027"]
     assert jobs["glta-ml-1m-no_pf_pd"].after == ("pretrain-ml-1m",)  # not the texts: it reads none
     assert jobs["seed-ml-1m-no_pf_pd-2026"].after == ("pretrain-ml-1m",)
-    with_texts = {job.name: job for job in reproduce.queue_jobs(left, tmp_path)}
+    with_texts = {job.name: job for job in queue.queue_jobs(left, tmp_path)}
     assert with_texts["glta-ml-1m-no_pf_pd"].after == ("pretrain-ml-1m",)  # it starts beside the texts there too
     assert with_texts["glta-ml-1m-no_pf"].after == ("texts-ml-1m", "pretrain-ml-1m")
     assert with_texts["seed-ml-1m-glta_plus-2026"].after == ("texts-ml-1m", "pretrain-ml-1m")
-    no_glta = [job.name for job in reproduce.queue_jobs(left, tmp_path, llm=False)]
+    no_glta = [job.name for job in queue.queue_jobs(left, tmp_path, llm=False)]
     assert no_glta == ["seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027"]  # no GLTA job: no frozen LightGCN either
     monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: False)  # the plan names the cells --no-texts adds
     left.text_seconds = {"ml-1m": 53000.0}
-    reproduce.print_commands(left)
+    planner.print_commands(left)
     out = capsys.readouterr().out
     assert "the GLTA cells that read no LLM-written text: ml-1m no_pf_pd\n" in out
     assert "--texts-for ml-1m instead also writes ml-1m's texts here (~14.7 h of one process" in out
 
 
-def test_texts_for_one_data_set_writes_those_alone_by_one_process_beside_a_started_job(reproduce, tmp_path):
+def test_texts_for_one_data_set_writes_those_alone_by_one_process_beside_a_started_job(planner, queue, tmp_path):
     """--texts-for amazon-scientific: its texts and the GLTA cells reading them stay, the other data sets' texts and
     readers go as with --no-texts; a job an earlier queue started holds a worker, so the texts take the other one as
     a single process (a two-process job would wait for both workers, hours); goodreads' w/o PF&PD, started before,
     goes last since its full GLTA has no run to compare it with."""
-    left = reproduce.Left(texts=["amazon-scientific", "goodreads-once"],
-                          glta={"amazon-scientific": ["no_pf", "no_pf_pd"], "goodreads-once": ["default", "no_pf_pd"],
-                                "ml-1m": ["no_pf_pd"]},
-                          glta_seeds={"amazon-scientific": ["glta_plus"]}, seeds={"goodreads-once": ["hccf"]},
-                          no_glta=["goodreads-once"],
-                          seconds={("amazon-scientific", "no_pf"): 15000.0, ("amazon-scientific", "no_pf_pd"): 15000.0,
-                                   ("amazon-scientific", "glta_plus"): 13000.0, ("ml-1m", "no_pf_pd"): 27000.0,
-                                   ("goodreads-once", "hccf"): 9000.0})
+    left = planner.Left(texts=["amazon-scientific", "goodreads-once"],
+                        glta={"amazon-scientific": ["no_pf", "no_pf_pd"], "goodreads-once": ["default", "no_pf_pd"],
+                              "ml-1m": ["no_pf_pd"]},
+                        glta_seeds={"amazon-scientific": ["glta_plus"]}, seeds={"goodreads-once": ["hccf"]},
+                        no_glta=["goodreads-once"],
+                        seconds={("amazon-scientific", "no_pf"): 15000.0, ("amazon-scientific", "no_pf_pd"): 15000.0,
+                                 ("amazon-scientific", "glta_plus"): 13000.0, ("ml-1m", "no_pf_pd"): 27000.0,
+                                 ("goodreads-once", "hccf"): 9000.0})
     for name in ("glta-amazon-scientific-no_pf_pd", "glta-goodreads-once-no_pf_pd"):
         (tmp_path / f"{name}.log").write_text("started\n")
-    jobs = reproduce.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
+    jobs = queue.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
     assert [job.name for job in jobs] == [
         "glta-amazon-scientific-no_pf_pd", "texts-amazon-scientific", "seed-goodreads-once-hccf-2026",
         "seed-goodreads-once-hccf-2027", "glta-amazon-scientific-no_pf", "glta-ml-1m-no_pf_pd",
@@ -118,72 +130,72 @@ def test_texts_for_one_data_set_writes_those_alone_by_one_process_beside_a_start
     assert texts.slots == 1 and texts.command[1:3] == ["-m", "glta"]  # one process: a worker is held
     assert "texts-amazon-scientific" in jobs[4].after and "texts-amazon-scientific" in jobs[6].after
     (tmp_path / "texts-amazon-scientific.log").write_text("started\n")  # the next session: both resume side by side
-    jobs = reproduce.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
+    jobs = queue.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
     assert [(job.name, job.slots) for job in jobs[:2]] == [("texts-amazon-scientific", 1),
                                                            ("glta-amazon-scientific-no_pf_pd", 1)]
     (tmp_path / "texts-amazon-scientific.log").unlink()
     (tmp_path / "glta-amazon-scientific-no_pf_pd.log").unlink()  # nothing started holds a worker: both for the texts
-    jobs = reproduce.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
+    jobs = queue.queue_jobs(left, tmp_path, workers=2, shortest_first=True, texts_for=["amazon-scientific"])
     assert jobs[0].name == "texts-amazon-scientific" and jobs[0].slots == 2
-    queued = [job.name for job in reproduce.queue_jobs(left, tmp_path, texts_for=["amazon-scientific"])]
+    queued = [job.name for job in queue.queue_jobs(left, tmp_path, texts_for=["amazon-scientific"])]
     assert queued[-1] == "glta-goodreads-once-no_pf_pd"  # longest first too: the ablation with no reference last
     assert "glta-goodreads-once-default" not in queued  # it waits for goodreads' texts
     left.no_lightgcn = ["goodreads-once"]  # a frozen LightGCN only the ablation reads waits last with it
-    queued = [job.name for job in reproduce.queue_jobs(left, tmp_path, texts_for=["amazon-scientific"])]
+    queued = [job.name for job in queue.queue_jobs(left, tmp_path, texts_for=["amazon-scientific"])]
     assert queued[-2:] == ["pretrain-goodreads-once", "glta-goodreads-once-no_pf_pd"]
     left.no_lightgcn = []
     (tmp_path / "glta-goodreads-once-no_pf_pd.log").unlink()
-    everything = [job.name for job in reproduce.queue_jobs(left, tmp_path)]  # its full GLTA queued: an ordinary
+    everything = [job.name for job in queue.queue_jobs(left, tmp_path)]  # its full GLTA queued: an ordinary
     assert everything.index("glta-goodreads-once-default") + 1 == everything.index("glta-goodreads-once-no_pf_pd") \
         < everything.index("seed-amazon-scientific-glta_plus-2026")  # ablation, before the GLTA cells' extra seeds
 
 
-def test_a_seed_already_trained_gets_no_job(reproduce, tmp_path, monkeypatch):
+def test_a_seed_already_trained_gets_no_job(planner, queue, tmp_path, monkeypatch):
     """The plan records which extra seeds a cell lacks; the queue makes jobs for those alone (a grid trained again
     trains every seed again)."""
     monkeypatch.chdir(tmp_path)
     done = tmp_path / "results" / "goodreads-once" / "seeds" / "hccf-2026.json"
     done.parent.mkdir(parents=True)
     done.write_text("{}")
-    assert reproduce.seeds_without_file("goodreads-once", "hccf") == [2027]
-    assert reproduce.seeds_without_file("goodreads-once", "lightgcn") == [2026, 2027]
-    left = reproduce.Left(seeds={"goodreads-once": ["hccf", "lightgcn"]}, glta_seeds={"ml-100k": ["default"]},
-                          seeds_left={("goodreads-once", "hccf"): [2027], ("ml-100k", "default"): [2026]})
-    names = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs")]
+    assert planner.seeds_without_file("goodreads-once", "hccf") == [2027]
+    assert planner.seeds_without_file("goodreads-once", "lightgcn") == [2026, 2027]
+    left = planner.Left(seeds={"goodreads-once": ["hccf", "lightgcn"]}, glta_seeds={"ml-100k": ["default"]},
+                        seeds_left={("goodreads-once", "hccf"): [2027], ("ml-100k", "default"): [2026]})
+    names = [job.name for job in queue.queue_jobs(left, tmp_path / "logs")]
     assert sorted(names) == ["seed-goodreads-once-hccf-2027", "seed-goodreads-once-lightgcn-2026",
                              "seed-goodreads-once-lightgcn-2027", "seed-ml-100k-default-2026"]
 
 
-def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(reproduce, tmp_path):
-    left = reproduce.Left(glta={"amazon-scientific": ["default", "no_ia", "no_pf", "glta_plus", "first_logit"]})
-    names = [job.name for job in reproduce.queue_jobs(left, tmp_path)]  # no like run measured: no times to sort by
+def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(planner, queue, tmp_path):
+    left = planner.Left(glta={"amazon-scientific": ["default", "no_ia", "no_pf", "glta_plus", "first_logit"]})
+    names = [job.name for job in queue.queue_jobs(left, tmp_path)]  # no like run measured: no times to sort by
     assert names == ["glta-amazon-scientific-default", "glta-amazon-scientific-glta_plus",
                      "glta-amazon-scientific-no_ia", "glta-amazon-scientific-no_pf",
                      "glta-amazon-scientific-first_logit"]
 
 
-def test_a_gpu_gets_no_mode_without_its_model_and_trains_a_missing_frozen_lightgcn_itself(reproduce, left, capsys):
+def test_a_gpu_gets_no_mode_without_its_model_and_trains_a_missing_frozen_lightgcn_itself(planner, left, capsys):
     left.no_lightgcn = []
     left.glta["amazon-scientific"] = ["first_logit"]  # its default model is on this machine only
-    reproduce.print_commands(left)
+    planner.print_commands(left)
     out = capsys.readouterr().out
     assert "--jobs 2" in out
     assert ("gpu_session.py prepare --datasets ml-1m --glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus  "
             in out)
     assert "--baselines goodreads-once:lightgcn_plus --seeds goodreads-once:lightgcn_plus,hccf ml-1m:hccf" in out
     left.no_lightgcn = ["ml-1m"]
-    reproduce.print_commands(left)
+    planner.print_commands(left)
     out = capsys.readouterr().out
     assert "--glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus  " in out
     assert "GLTA on ml-1m reads a frozen LightGCN that is not here: a GPU call trains it there first" in out
 
 
-def test_a_gpu_call_carries_the_glta_seeds_a_cell_lacks(reproduce, left, capsys, tmp_path, monkeypatch):
+def test_a_gpu_call_carries_the_glta_seeds_a_cell_lacks(planner, left, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # results/ of its own: ml-100k's GLTA has seed 2027 only
     (tmp_path / "results" / "ml-100k" / "seeds").mkdir(parents=True)
     (tmp_path / "results" / "ml-100k" / "seeds" / "glta-2027.json").write_text("{}")
     left.no_lightgcn, left.glta_seeds = [], {"ml-100k": ["default"], "amazon-scientific": ["glta_plus"]}
-    reproduce.print_commands(left)
+    planner.print_commands(left)
     out = capsys.readouterr().out
     assert ("--glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus,default@2026 "
             "amazon-scientific:glta_plus@2026,glta_plus@2027  ") in out
@@ -219,24 +231,24 @@ def test_the_paper_tables_are_rebuilt_over_all_three_data_sets_or_left_alone(rep
                                                                                "goodreads-once"}
 
 
-def test_with_two_workers_the_texts_are_written_by_two_processes_taking_both(reproduce, left, tmp_path):
-    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path, workers=2)}
+def test_with_two_workers_the_texts_are_written_by_two_processes_taking_both(reproduce, queue, left, tmp_path):
+    jobs = {job.name: job for job in queue.queue_jobs(left, tmp_path, workers=2)}
     texts = jobs["texts-ml-1m"]
     assert texts.slots == 2 and texts.command[1:7] == [str(Path(reproduce.__file__).with_name("launch.py")),
                                                        "--standalone", "--nproc-per-node", "2", "-m", "glta"]
     assert texts.command[7:9] == ["text", "generate"]
     assert all(job.slots == 1 for name, job in jobs.items() if name != "texts-ml-1m")
     assert list(jobs)[:2] == ["texts-ml-1m", "pretrain-ml-1m"]
-    assert reproduce.queue_jobs(left, tmp_path)[0].slots == 1  # one worker: one process
+    assert queue.queue_jobs(left, tmp_path)[0].slots == 1  # one worker: one process
 
 
-def test_jobs_name_the_prefix_store_they_read_so_the_queue_can_pair_them(reproduce, tmp_path):
+def test_jobs_name_the_prefix_store_they_read_so_the_queue_can_pair_them(planner, queue, tmp_path):
     """Jobs of one data set whose prompts open with the same text share a store (GLTA, GLTA+, w/o IA, a decoding
     mode, a seed); the PF/PD ablations open with other text and read stores of their own; baselines read none."""
-    left = reproduce.Left(glta={"ml-1m": ["default", "no_ia", "no_pf", "no_pd", "glta_plus", "first_logit"],
-                                "ml-100k": ["default"]},
-                          glta_seeds={"ml-1m": ["default"]}, seeds={"ml-1m": ["hccf"]})
-    store = {job.name: job.store for job in reproduce.queue_jobs(left, tmp_path)}
+    left = planner.Left(glta={"ml-1m": ["default", "no_ia", "no_pf", "no_pd", "glta_plus", "first_logit"],
+                              "ml-100k": ["default"]},
+                        glta_seeds={"ml-1m": ["default"]}, seeds={"ml-1m": ["hccf"]})
+    store = {job.name: job.store for job in queue.queue_jobs(left, tmp_path)}
     shared = store["glta-ml-1m-default"]
     assert shared and shared.startswith("ml-1m|")
     for name in ("glta-ml-1m-no_ia", "glta-ml-1m-glta_plus", "glta-ml-1m-first_logit", "seed-ml-1m-default-2026"):
@@ -245,12 +257,12 @@ def test_jobs_name_the_prefix_store_they_read_so_the_queue_can_pair_them(reprodu
     assert store["seed-ml-1m-hccf-2026"] is None
 
 
-def test_glta_seeds_are_queued_after_their_texts_and_frozen_lightgcn(reproduce, tmp_path):
-    left = reproduce.Left(texts=["ml-1m"], glta_seeds={"ml-1m": ["glta_plus"], "ml-100k": ["default"]},
-                          seeds={"ml-1m": ["hccf"]}, no_lightgcn=["ml-1m"],
-                          seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-100k", "default"): 2000.0,
-                                   ("ml-1m", "hccf"): 220.0})
-    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path)}
+def test_glta_seeds_are_queued_after_their_texts_and_frozen_lightgcn(planner, queue, tmp_path):
+    left = planner.Left(texts=["ml-1m"], glta_seeds={"ml-1m": ["glta_plus"], "ml-100k": ["default"]},
+                        seeds={"ml-1m": ["hccf"]}, no_lightgcn=["ml-1m"],
+                        seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-100k", "default"): 2000.0,
+                                 ("ml-1m", "hccf"): 220.0})
+    jobs = {job.name: job for job in queue.queue_jobs(left, tmp_path)}
     assert list(jobs) == ["texts-ml-1m", "pretrain-ml-1m", "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027",
                           "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027", "seed-ml-100k-default-2026",
                           "seed-ml-100k-default-2027"]  # a GLTA cell's extra seeds after the other jobs
@@ -260,61 +272,62 @@ def test_glta_seeds_are_queued_after_their_texts_and_frozen_lightgcn(reproduce, 
     assert jobs["seed-ml-100k-default-2026"].command[-7:-2] == ["--names", "default", "--seeds", "2026", "--threads"]
 
 
-def test_shortest_first_finishes_short_cells_first_and_still_starts_with_what_glta_waits_for(reproduce, tmp_path):
-    left = reproduce.Left(texts=["ml-1m"], glta_seeds={"ml-1m": ["glta_plus"]}, seeds={"ml-1m": ["hccf"]},
-                          glta={"ml-1m": ["no_ia", "default"]}, no_lightgcn=["ml-1m"],
-                          seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-1m", "hccf"): 220.0,
-                                   ("ml-1m", "default"): 28000.0, ("ml-1m", "no_ia"): 28000.0})
-    names = [job.name for job in reproduce.queue_jobs(left, tmp_path, shortest_first=True)]
+def test_shortest_first_finishes_short_cells_first_and_still_starts_with_what_glta_waits_for(planner, queue, tmp_path):
+    left = planner.Left(texts=["ml-1m"], glta_seeds={"ml-1m": ["glta_plus"]}, seeds={"ml-1m": ["hccf"]},
+                        glta={"ml-1m": ["no_ia", "default"]}, no_lightgcn=["ml-1m"],
+                        seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-1m", "hccf"): 220.0,
+                                 ("ml-1m", "default"): 28000.0, ("ml-1m", "no_ia"): 28000.0})
+    names = [job.name for job in queue.queue_jobs(left, tmp_path, shortest_first=True)]
     assert names == ["texts-ml-1m", "pretrain-ml-1m", "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027",
                      "glta-ml-1m-default", "glta-ml-1m-no_ia",  # equal times: Table 2's row before the ablation
                      "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027"]  # a GLTA cell with no run first
-    longest = [job.name for job in reproduce.queue_jobs(left, tmp_path)]
+    longest = [job.name for job in queue.queue_jobs(left, tmp_path)]
     assert longest[:2] == names[:2] and longest[2:] == ["glta-ml-1m-default", "glta-ml-1m-no_ia",
                                                         "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027",
                                                         "seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027"]
 
 
-def test_a_frozen_graph_other_than_lightgcn_that_a_glta_cell_reads_is_trained_first(reproduce, tmp_path, monkeypatch):
+def test_a_frozen_graph_other_than_lightgcn_that_a_glta_cell_reads_is_trained_first(
+        planner, queue, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no runs/ here: neither LightGCN nor LightGCN+ is trained
-    left = reproduce.Left()
-    reproduce.plan_glta("amazon-scientific", left)  # its GLTA+ config reads LightGCN+ (`model.graph`)
+    left = planner.Left()
+    planner.plan_glta("amazon-scientific", left)  # its GLTA+ config reads LightGCN+ (`model.graph`)
     assert left.no_lightgcn == ["amazon-scientific"] and left.no_graph == {"amazon-scientific": ["lightgcn_plus"]}
-    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path / "logs")}
+    jobs = {job.name: job for job in queue.queue_jobs(left, tmp_path / "logs")}
     graph = jobs["graph-amazon-scientific-lightgcn_plus"]
     assert graph.command[1:6] == ["-m", "glta", "train", "lightgcn_plus", "--dataset"]
     assert graph.command[7:9] == ["--out", str(tmp_path / "logs" / "graph-amazon-scientific-lightgcn_plus.json")]
     assert "graph-amazon-scientific-lightgcn_plus" in jobs["glta-amazon-scientific-glta_plus"].after
     assert "graph-amazon-scientific-lightgcn_plus" not in jobs["glta-amazon-scientific-default"].after
     assert list(jobs).index(graph.name) < list(jobs).index("glta-amazon-scientific-glta_plus")
-    assert not [name for name in (job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", llm=False))
+    assert not [name for name in (job.name for job in queue.queue_jobs(left, tmp_path / "logs", llm=False))
                 if name.startswith("graph-")]  # it serves GLTA only
     left.texts = ["amazon-scientific"]  # without its texts only w/o PF&PD is left, which reads LightGCN
-    no_texts = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", texts_for=[])]
+    no_texts = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", texts_for=[])]
     assert "glta-amazon-scientific-no_pf_pd" in no_texts and "pretrain-amazon-scientific" in no_texts
     assert not [name for name in no_texts if name.startswith("graph-")]
     emb = tmp_path / "runs" / "amazon-scientific" / "lightgcn_plus" / "embeddings.safetensors"
     emb.parent.mkdir(parents=True)
     emb.write_bytes(b"")
-    left = reproduce.Left()
-    reproduce.plan_glta("amazon-scientific", left)
+    left = planner.Left()
+    planner.plan_glta("amazon-scientific", left)
     assert left.no_graph == {}
 
 
-def test_jobs_an_earlier_queue_started_here_go_first_in_either_order(reproduce, tmp_path):
-    left = reproduce.Left(texts=["amazon-scientific"], glta_seeds={"ml-1m": ["glta_plus"]}, seeds={"ml-1m": ["hccf"]},
-                          seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-1m", "hccf"): 220.0})
-    fresh = [job.name for job in reproduce.queue_jobs(left, tmp_path, shortest_first=True)]
+def test_jobs_an_earlier_queue_started_here_go_first_in_either_order(planner, queue, tmp_path):
+    left = planner.Left(texts=["amazon-scientific"], glta_seeds={"ml-1m": ["glta_plus"]}, seeds={"ml-1m": ["hccf"]},
+                        seconds={("ml-1m", "glta_plus"): 4000.0, ("ml-1m", "hccf"): 220.0})
+    fresh = [job.name for job in queue.queue_jobs(left, tmp_path, shortest_first=True)]
     assert fresh[0] == "texts-amazon-scientific"
     for name in ("seed-ml-1m-glta_plus-2027", "seed-ml-1m-glta_plus-2026"):  # cut off by an earlier deadline
         (tmp_path / f"{name}.log").write_text("=== glta_plus seed\n")
     for shortest_first in (True, False):
-        names = [job.name for job in reproduce.queue_jobs(left, tmp_path, shortest_first=shortest_first)]
+        names = [job.name for job in queue.queue_jobs(left, tmp_path, shortest_first=shortest_first)]
         assert names[:3] == ["seed-ml-1m-glta_plus-2026", "seed-ml-1m-glta_plus-2027", "texts-amazon-scientific"]
         assert sorted(names) == sorted(fresh)
 
 
-def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reproduce, monkeypatch, tmp_path):
+def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(planner, monkeypatch, tmp_path):
     import json
 
     import torch
@@ -334,22 +347,22 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(reprodu
              {**mine, "cpu": "another CPU", "kinds": users, "responses": 9000, "seconds": 10.0},
              {**mine, "kinds": users, "batch_size": 64, "responses": 8, "seconds": 200.0}]  # a trial of 4 users
     rates_path().write_text("".join(json.dumps(call) + "\n" for call in calls))
-    rate, source = reproduce.text_rate()
+    rate, source = planner.text_rate()
     assert rate == pytest.approx(1.0) and "this machine's 2 calls" in source  # 400 responses in 400 s, one process
-    assert reproduce.local_rate(("item_profile",)) == (pytest.approx(4.0), 1)  # item profiles: a rate of their own
+    assert planner.local_rate(("item_profile",)) == (pytest.approx(4.0), 1)  # item profiles: a rate of their own
     # 7,200 user texts at 1/s and 7,200 item profiles at 4/s: 2.5 h; without an item rate measured, both at 1/s
     left = {"profile": 3600, "prediction": 3600, "item_profile": 7200}
     assert "~2.5 h on this CPU at the measured 1.0 (item profiles 4.0) responses/s" in \
-        reproduce.text_hours(left, rate, source, 4.0)
-    assert "~4.0 h" in reproduce.text_hours(left, rate, source, None)
+        planner.text_hours(left, rate, source, 4.0)
+    assert "~4.0 h" in planner.text_hours(left, rate, source, None)
     assert "responses/s a process, this machine's 2 calls, ~1.2 h for the two processes of `--jobs 2`" in \
-        reproduce.text_hours(left, rate, source, 4.0, per_process=True)  # 2.5 h at one process's rate
-    assert reproduce.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write
-    assert "at the measured 0.035 responses/s" in reproduce.text_hours(left, 0.035, source, None)  # not "0.0"
+        planner.text_hours(left, rate, source, 4.0, per_process=True)  # 2.5 h at one process's rate
+    assert planner.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write
+    assert "at the measured 0.035 responses/s" in planner.text_hours(left, 0.035, source, None)  # not "0.0"
 
 
 def test_before_any_local_call_the_plan_uses_the_benchmark_of_this_cpus_precision_or_says_it_had_none(
-        reproduce, monkeypatch, tmp_path):
+        planner, monkeypatch, tmp_path):
     import json
 
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))  # no rates logged on this "machine"
@@ -362,33 +375,33 @@ def test_before_any_local_call_the_plan_uses_the_benchmark_of_this_cpus_precisio
         (results / name).write_text(json.dumps(record))
 
     benchmark("generation_ml-1m.json", "torch.bfloat16", 2.0)
-    monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "bfloat16")
-    assert reproduce.text_rate() == (2.0, " (benchmark)")
-    monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "float32")  # a CPU without hardware bf16
-    rate, source = reproduce.text_rate()
+    monkeypatch.setattr(planner, "cpu_dtype", lambda: "bfloat16")
+    assert planner.text_rate() == (2.0, " (benchmark)")
+    monkeypatch.setattr(planner, "cpu_dtype", lambda: "float32")  # a CPU without hardware bf16
+    rate, source = planner.text_rate()
     assert rate == 2.0 and "measured in bfloat16, while this CPU runs the LLM in float32" in source
     benchmark("generation_ml-1m_float32.json", "torch.float32", 0.5, load_average_at_start=[3.0, 2.9, 2.9],
               machine={"cpu": "AMD EPYC", "bf16": False, "cores": 2})  # once measured in fp32, that one is used
-    assert reproduce.text_rate() == (0.5, " (benchmark, on AMD EPYC without hardware bf16, load 3.0 on 2 cores)")
-    monkeypatch.setattr(reproduce, "cpu_dtype", lambda: "bfloat16")
-    assert reproduce.text_rate() == (2.0, " (benchmark)")
+    assert planner.text_rate() == (0.5, " (benchmark, on AMD EPYC without hardware bf16, load 3.0 on 2 cores)")
+    monkeypatch.setattr(planner, "cpu_dtype", lambda: "bfloat16")
+    assert planner.text_rate() == (2.0, " (benchmark)")
 
 
-def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf16(reproduce, monkeypatch):
+def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf16(planner, monkeypatch):
     def run(bf16):
         return {"training": {"train_seconds": 3600.0},
                 "provenance": {"machine": {"cpu": "AMD EPYC", "bf16": bf16, "gpu": None}}}
 
     monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: False)
-    assert reproduce.cost(run(True)) == "3,600 s on another CPU (AMD EPYC, with hardware bf16)"
-    assert reproduce.cost(run(False)) == "3,600 s on the CPU"
-    assert reproduce.cost(run(None)) == "3,600 s on the CPU"  # recorded before the flag was: nothing to say
+    assert planner.cost(run(True)) == "3,600 s on another CPU (AMD EPYC, with hardware bf16)"
+    assert planner.cost(run(False)) == "3,600 s on the CPU"
+    assert planner.cost(run(None)) == "3,600 s on the CPU"  # recorded before the flag was: nothing to say
     monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: True)
-    assert reproduce.cost(run(False)) == "3,600 s on another CPU (AMD EPYC, without hardware bf16)"
+    assert planner.cost(run(False)) == "3,600 s on another CPU (AMD EPYC, without hardware bf16)"
 
 
 def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_again_then_every_mode(
-        reproduce, experiment, tmp_path, monkeypatch, capsys):
+        planner, experiment, tmp_path, monkeypatch, capsys):
     import json
 
     variants = experiment("glta_variants")
@@ -410,19 +423,19 @@ def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_ag
         path.write_text(json.dumps({"provenance": {"config": config, "machine": {}}, "training": {},
                                     "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
     made("mode_first_logit", ["model.inference=first_logit"])
-    left = reproduce.Left()
-    reproduce.plan_glta("synthetic", left)
+    left = planner.Left()
+    planner.plan_glta("synthetic", left)
     assert left.glta["synthetic"][-3:] == ["default", "first_logit", "autoregressive"]
     assert left.seconds["synthetic", "default"] == 500.0
     assert "its model is not on this machine: trained again" in capsys.readouterr().out
     (tmp_path / "runs" / "synthetic" / "glta").mkdir(parents=True)
     (tmp_path / "runs" / "synthetic" / "glta" / "run.json").write_text("{}")
-    left = reproduce.Left()
-    reproduce.plan_glta("synthetic", left)  # the model is here: only the mode left is read out of it
+    left = planner.Left()
+    planner.plan_glta("synthetic", left)  # the model is here: only the mode left is read out of it
     assert left.glta["synthetic"][-1:] == ["autoregressive"] and "default" not in left.glta["synthetic"]
 
 
-def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(reproduce, tmp_path, monkeypatch):
+def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(planner, tmp_path, monkeypatch):
     """On a CPU a goodreads-once grid point or seed spans sessions: the plan's line says how far each got here."""
     from glta.checkpoint import CHECKPOINT_NAME, save_checkpoint
 
@@ -432,14 +445,15 @@ def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(
                    "runs/d/seeds/lightgcn-2026"):
         (tmp_path / folder).mkdir(parents=True)
         save_checkpoint(tmp_path / folder / CHECKPOINT_NAME, bookkeeping)
-    line = reproduce.under_way("d", "lightgcn_plus")
+    line = planner.under_way("d", "lightgcn_plus")
     assert line == ("; under way here: grid point align_weight=0.001: 12 epochs done, best validation 0.0612 after "
                     "epoch 9; seed 2027: 12 epochs done, best validation 0.0612 after epoch 9 (the queue continues "
                     "it)")
-    assert "seed 2026" in reproduce.under_way("d", "lightgcn") and reproduce.under_way("d", "hccf") == ""
+    assert "seed 2026" in planner.under_way("d", "lightgcn") and planner.under_way("d", "hccf") == ""
 
 
-def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_last(reproduce, tmp_path, monkeypatch):
+def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_last(
+        planner, queue, tmp_path, monkeypatch):
     """Issue 14's order when compute runs short: GLTA's cells and the two best baselines on validation get their
     seeds first; a weaker baseline's seeds wait, even where they are the shortest jobs."""
     import json
@@ -451,15 +465,15 @@ def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_l
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"provenance": {"machine": {}}, "training": {"train_seconds": 9.0},
                                     "metrics": {"valid": {"N@10": valid}, "test": {"N@10": valid}}}))
-    left = reproduce.Left()
-    reproduce.plan_baselines("d", left, texts_written=True)
+    left = planner.Left()
+    planner.plan_baselines("d", left, texts_written=True)
     assert sorted(left.seeds["d"]) == ["hccf", "lightgcn", "lightgcn_plus", "rlmrec_con"]
     assert sorted(left.later_seeds["d"]) == ["hccf", "rlmrec_con"]
     left.glta_seeds = {"d": ["glta_plus"]}
     left.seconds.update({("d", "glta_plus"): 4000.0, ("d", "rlmrec_con"): 3000.0, ("d", "lightgcn"): 9000.0})
     for shortest_first in (True, False):
-        names = [job.name.removesuffix("-2026") for job in reproduce.queue_jobs(left, tmp_path / "logs",
-                                                                                  shortest_first=shortest_first)
+        names = [job.name.removesuffix("-2026") for job in queue.queue_jobs(left, tmp_path / "logs",
+                                                                            shortest_first=shortest_first)
                  if not job.name.endswith("-2027")]
         assert names[-2:] == ["seed-d-hccf", "seed-d-rlmrec_con"] if shortest_first else \
             names[-2:] == ["seed-d-rlmrec_con", "seed-d-hccf"]
@@ -490,8 +504,8 @@ def test_texts_under_two_processes_stop_at_a_signal_in_one_line_not_torchruns_tr
     assert "launch: stopped by signal" in output and "Traceback" not in output, output
 
 
-def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_elsewhere(reproduce, tmp_path,
-                                                                                         monkeypatch):
+def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_elsewhere(
+        planner, queue, tmp_path, monkeypatch):
     """amazon-scientific's GLTA+ was planned at its GLTA's 19,600 s while on ML-1M GLTA+ took a seventh of GLTA's
     time: the ratio measured there scales the estimate (and the shortest-first order)."""
     import json
@@ -508,15 +522,15 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
     made("ml-1m", "glta.json", 28000.0)
     made("ml-1m", "glta_plus.json", 4000.0)
     made("amazon-scientific", "glta.json", 21000.0)
-    assert reproduce.time_ratio("amazon-scientific", "glta_plus") == (4000.0 / 28000.0, "ml-1m")
-    assert reproduce.time_ratio("amazon-scientific", "no_ia") is None  # run nowhere: the default's own time
-    assert reproduce.time_ratio("amazon-scientific", "default") is None
-    left = reproduce.Left()
-    reproduce.plan_glta("amazon-scientific", left)
+    assert planner.time_ratio("amazon-scientific", "glta_plus") == (4000.0 / 28000.0, "ml-1m")
+    assert planner.time_ratio("amazon-scientific", "no_ia") is None  # run nowhere: the default's own time
+    assert planner.time_ratio("amazon-scientific", "default") is None
+    left = planner.Left()
+    planner.plan_glta("amazon-scientific", left)
     assert left.seconds["amazon-scientific", "glta_plus"] == pytest.approx(3000.0)
     assert left.seconds["amazon-scientific", "no_ia"] == 21000.0
     assert left.memory["amazon-scientific", "glta_plus"] == 6.5 * 2**30  # the queue weighs it (run_jobs' memory)
-    jobs = {job.name: job for job in reproduce.queue_jobs(left, tmp_path / "logs")}
+    jobs = {job.name: job for job in queue.queue_jobs(left, tmp_path / "logs")}
     assert jobs["glta-amazon-scientific-glta_plus"].memory == 6.5 * 2**30
 
 
@@ -533,7 +547,7 @@ def amazon_default_with_ia(tmp_path, monkeypatch) -> None:
                                 "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
 
 
-def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(reproduce, tmp_path, monkeypatch, capsys):
+def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(planner, tmp_path, monkeypatch, capsys):
     """amazon-scientific's PF/PD ablations reuse the default's cached IA: the plan counted its 4,057 s of IA for
     each of them all the same."""
     import glta.models.glta as glta_module
@@ -541,15 +555,15 @@ def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(reproduce, 
     amazon_default_with_ia(tmp_path, monkeypatch)
     cache = tmp_path / "ia.safetensors"
     monkeypatch.setattr(glta_module, "cached_ia", lambda run, dataset: cache if run.model.use_profile else None)
-    left = reproduce.Left()
-    reproduce.plan_glta("amazon-scientific", left)
+    left = planner.Left()
+    planner.plan_glta("amazon-scientific", left)
     assert left.seconds["amazon-scientific", "no_pd"] == 11000.0  # its IA is cached: UA only
     assert left.seconds["amazon-scientific", "no_pf"] == 15000.0  # (here) not cached: IA counts
     assert "less its IA's 4,000 s, whose result is cached here" in capsys.readouterr().out
 
 
 def test_an_ablation_sharing_the_ia_of_a_default_to_be_trained_here_is_planned_without_ia(
-        reproduce, tmp_path, monkeypatch, capsys):
+        planner, tmp_path, monkeypatch, capsys):
     """On a fresh machine ML-1M's default is trained again (for the decoding modes) and caches the IA stage its
     PF/PD and w/o UA ablations then read (or wait for, started beside it): the plan counted IA for each of them."""
     import glta.models.glta as glta_module
@@ -559,8 +573,8 @@ def test_an_ablation_sharing_the_ia_of_a_default_to_be_trained_here_is_planned_w
     shared, own = tmp_path / "ia-default.safetensors", tmp_path / "ia-other.safetensors"
     monkeypatch.setattr(glta_module, "ia_result_path",
                         lambda run, dataset: (shared if run.model.use_profile else own) if run.model.use_ia else None)
-    left = reproduce.Left()
-    reproduce.plan_glta("amazon-scientific", left)  # the default's model is not here: it is trained again
+    left = planner.Left()
+    planner.plan_glta("amazon-scientific", left)  # the default's model is not here: it is trained again
     assert "default" in left.glta["amazon-scientific"]
     assert left.seconds["amazon-scientific", "default"] == 15000.0  # it trains the IA (4,000 s of its 15,000)
     assert left.seconds["amazon-scientific", "no_pd"] == 11000.0  # reads the default's: UA only
@@ -569,7 +583,7 @@ def test_an_ablation_sharing_the_ia_of_a_default_to_be_trained_here_is_planned_w
 
 
 def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_once_its_model_is_trained(
-        reproduce, tmp_path, monkeypatch, capsys):
+        planner, queue, tmp_path, monkeypatch, capsys):
     """A decoding mode's job once had no estimate, so ``--shortest-first`` put amazon-scientific's FL (minutes, once
     the default model it reads is trained) behind every 5-hour seed and ablation: its evaluation elsewhere scales
     it like a variant, and it goes right after the default it waits on; AR, measured nowhere, takes FL's estimate (an
@@ -587,10 +601,10 @@ def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_onc
     made("ml-1m", "glta.json", {}, {"train_seconds": 28000.0})
     made("ml-1m", "glta_variants/mode_first_logit.json", {"wall_seconds": 1400.0})
     made("amazon-scientific", "glta.json", {}, {"train_seconds": 21000.0})
-    assert reproduce.time_ratio("amazon-scientific", "first_logit") == (1400.0 / 28000.0, "ml-1m")
-    assert reproduce.time_ratio("amazon-scientific", "autoregressive") is None
-    left = reproduce.Left()
-    reproduce.plan_glta("amazon-scientific", left)  # its model is not here: the default is trained again first
+    assert planner.time_ratio("amazon-scientific", "first_logit") == (1400.0 / 28000.0, "ml-1m")
+    assert planner.time_ratio("amazon-scientific", "autoregressive") is None
+    left = planner.Left()
+    planner.plan_glta("amazon-scientific", left)  # its model is not here: the default is trained again first
     assert {"default", "first_logit", "autoregressive"} <= set(left.glta["amazon-scientific"])
     assert left.seconds["amazon-scientific", "first_logit"] == pytest.approx(1050.0)
     assert left.seconds["amazon-scientific", "autoregressive"] == pytest.approx(1050.0)  # FL's: AR ran nowhere
@@ -598,30 +612,29 @@ def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_onc
         capsys.readouterr().out
     left.glta_seeds["amazon-scientific"] = ["default"]
     left.seconds["amazon-scientific", "no_ia"] = 21000.0
-    order = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
+    order = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
     for mode in ("first_logit", "autoregressive"):
         assert order.index(f"glta-amazon-scientific-{mode}") < order.index("seed-amazon-scientific-default-2026")
         assert order.index(f"glta-amazon-scientific-{mode}") < order.index("glta-amazon-scientific-default")
     (tmp_path / "results" / "ml-1m" / "glta_variants" / "mode_first_logit.json").unlink()
-    left = reproduce.Left()
-    reproduce.plan_glta("amazon-scientific", left)  # measured nowhere: no estimate, so the modes go last ...
+    left = planner.Left()
+    planner.plan_glta("amazon-scientific", left)  # measured nowhere: no estimate, so the modes go last ...
     assert not {("amazon-scientific", mode) for mode in ("first_logit", "autoregressive")} & set(left.seconds)
     left.glta_seeds["amazon-scientific"] = ["default"]
-    order = [job.name for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
+    order = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
     assert order[-4:] == ["glta-amazon-scientific-first_logit", "glta-amazon-scientific-autoregressive",
                           "seed-amazon-scientific-default-2026", "seed-amazon-scientific-default-2027"]  # ... but
     # before a GLTA cell's extra seeds
-    mode = next(job for job in reproduce.queue_jobs(left, tmp_path / "logs", shortest_first=True)
+    mode = next(job for job in queue.queue_jobs(left, tmp_path / "logs", shortest_first=True)
                 if job.name == "glta-amazon-scientific-first_logit")
     assert "glta-amazon-scientific-default" in mode.after  # run_jobs holds it until its model is trained
 
 
-def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time(reproduce, left, tmp_path,
-                                                                                  monkeypatch):
+def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time(planner, left, tmp_path, monkeypatch):
     """--plan listed each cell's cost but no sum, so how many days of this CPU the reproduction still needs (and
     whether to wait for a GPU) took adding up twenty lines by hand."""
     monkeypatch.chdir(tmp_path)
-    remaining = reproduce.seconds_left(left)
+    remaining = planner.seconds_left(left)
     total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
     # GLTA 3 x 5,000 + GLTA+ 2,300 + EASE 15 + the retrained grid 124 and both its seeds + two seeds each of HCCF
     assert total == 15000 + 2300 + 15 + 124 + 2 * 124 + 2 * 9000 + 2 * 220
@@ -632,17 +645,17 @@ def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time
     seed.write_text("{}")  # made already: not counted again
     left.text_seconds["ml-1m"] = 36000.0
     left.seconds["ml-1m", "lightgcn"] = 800.0
-    remaining = reproduce.seconds_left(left)
+    remaining = planner.seconds_left(left)
     total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
     assert (total, texts) == (15000 + 2300 + 15 + 124 + 2 * 124 + 9000 + 2 * 220 + 36000 + 800, 36000)
     assert unknown == ["amazon-scientific pop"]
-    line = reproduce.left_line(left)
+    line = planner.left_line(left)
     assert line.startswith(f"Left: ~{total / 3600:.1f} h of one core") and "(the texts ~10.0 h of it)" in line
     assert f"~{total / 7200:.1f} h of wall time for `--jobs 2`" in line and "not counted: amazon-scientific pop" in line
-    assert reproduce.left_line(reproduce.Left()) == "Left: nothing"
+    assert planner.left_line(planner.Left()) == "Left: nothing"
 
 
-def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(reproduce, tmp_path, monkeypatch):
+def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(planner, tmp_path, monkeypatch):
     """goodreads-once's LightGCN+ grid and seeds (124 s each on an H200) counted as minutes of this CPU, where a
     LightGCN run alone takes 1,021 s."""
     import json
@@ -654,10 +667,10 @@ def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(repro
         path.write_text(json.dumps({"provenance": {"machine": machine, "git_commit": "0" * 40},
                                     "training": {"train_seconds": 124.0},
                                     "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
-    left = reproduce.Left()
-    reproduce.plan_baselines("goodreads-once", left, texts_written=True)
+    left = planner.Left()
+    planner.plan_baselines("goodreads-once", left, texts_written=True)
     assert left.seconds["goodreads-once", "lightgcn_plus"] == 124.0  # still orders the queue
-    total, unknown = reproduce.seconds_left(left).total, reproduce.seconds_left(left).unknown
+    total, unknown = planner.seconds_left(left).total, planner.seconds_left(left).unknown
     assert any(what.startswith("goodreads-once lightgcn_plus") for what in unknown)
     assert not any(what.startswith("goodreads-once hccf ") or what.startswith("goodreads-once grid of hccf")
                    for what in unknown) and total >= 2 * 124.0  # the CPU's grid and seeds count
@@ -672,13 +685,13 @@ def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(repro
     save_checkpoint(folder / CHECKPOINT_NAME, {"epoch": 3, "best_score": 0.07, "best_epoch": 3, "in_epoch": None,
                                                "history": [{"epoch": 1, "seconds": 260.0},
                                                            {"epoch": 3, "seconds": 520.0}]})  # 130 s an epoch
-    left = reproduce.Left()
-    reproduce.plan_baselines("goodreads-once", left, texts_written=True)
+    left = planner.Left()
+    planner.plan_baselines("goodreads-once", left, texts_written=True)
     assert left.seconds["goodreads-once", "lightgcn_plus"] == 104 * 130.0
-    assert not any(what.startswith("goodreads-once lightgcn_plus") for what in reproduce.seconds_left(left).unknown)
+    assert not any(what.startswith("goodreads-once lightgcn_plus") for what in planner.seconds_left(left).unknown)
 
 
-def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(reproduce, tmp_path, monkeypatch):
+def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(reproduce, planner, tmp_path, monkeypatch):
     """On an AVX2-only CPU (the LLM in fp32) --plan added ML-1M's GLTA cells at the seconds a CPU with hardware bf16
     took, into a total it called this CPU's: several times too few hours for them."""
     import json
@@ -691,29 +704,29 @@ def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(repr
                                                "git_commit": "0" * 40},
                                 "training": {"train_seconds": 7200.0},
                                 "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
-    assert reproduce.bf16_differs(json.loads(path.read_text()))
-    assert not reproduce.bf16_differs({"provenance": {"machine": {"cpu": "AMD EPYC"}}})  # unrecorded: alike
-    left = reproduce.Left(glta={"ml-1m": ["no_pf"]}, seconds={("ml-1m", "no_pf"): 7200.0, ("ml-1m", "pop"): 3600.0},
-                          mains={"ml-1m": ["pop"]}, other_cpu_timed={("ml-1m", "no_pf")})
-    remaining = reproduce.seconds_left(left)
+    assert planner.bf16_differs(json.loads(path.read_text()))
+    assert not planner.bf16_differs({"provenance": {"machine": {"cpu": "AMD EPYC"}}})  # unrecorded: alike
+    left = planner.Left(glta={"ml-1m": ["no_pf"]}, seconds={("ml-1m", "no_pf"): 7200.0, ("ml-1m", "pop"): 3600.0},
+                        mains={"ml-1m": ["pop"]}, other_cpu_timed={("ml-1m", "no_pf")})
+    remaining = planner.seconds_left(left)
     assert (remaining.total, remaining.elsewhere, remaining.elsewhere_jobs) == (3600.0, 7200.0, ["ml-1m glta no_pf"])
-    line = reproduce.left_line(left)
+    line = planner.left_line(left)
     assert line.startswith("Left: ~1.0 h of one core on this CPU")
     assert "apart from it, ~2.0 h of one core on a CPU with hardware bf16, the only kind that timed ml-1m glta " \
            "no_pf (their LLM runs in fp32, several times slower here)" in line
     # plan_glta marks them: the default's run, which every estimate of the data set scales, was on such a CPU
     monkeypatch.setattr(reproduce.glta_variants, "model_needed", lambda *_: False)
     monkeypatch.setattr(reproduce.glta_variants, "mode_is_done", lambda *_: True)
-    monkeypatch.setattr(reproduce, "ia_saving", lambda *_: (0.0, ""))
+    monkeypatch.setattr(planner, "ia_saving", lambda *_: (0.0, ""))
     import gpu_session
 
     monkeypatch.setattr(gpu_session, "graphs_read", lambda *_: [])
-    left = reproduce.Left()
-    reproduce.plan_glta("ml-1m", left)
+    left = planner.Left()
+    planner.plan_glta("ml-1m", left)
     assert ("ml-1m", "no_pf") in left.other_cpu_timed and ("ml-1m", "default") in left.other_cpu_timed  # its seeds
     monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: True)  # on a CPU like the one that timed it: counted
-    left = reproduce.Left()
-    reproduce.plan_glta("ml-1m", left)
+    left = planner.Left()
+    planner.plan_glta("ml-1m", left)
     assert not left.other_cpu_timed and left.seconds["ml-1m", "no_pf"] == 7200.0
 
 

@@ -1,0 +1,564 @@
+"""What the paper's reproduction still lacks on this machine, and what it would cost: the ``--plan`` half of
+``experiments/reproduce.py``.
+
+``plan`` prints each data set's cells (done with how many seeds, or to do with the measured time of a like run, here or
+on another machine) and returns a ``Left``: the texts, frozen graphs, baselines, GLTA cells and seeds still to make,
+with their measured times and peak memory, which ``reproduction_queue.queue_jobs`` turns into jobs for this machine's
+cores. ``left_line`` sums it in hours; ``print_commands`` prints the commands that do it, on this CPU and on a lent GPU.
+"""
+
+import glob
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import glta_variants
+from glta.config import DataConfig, build_config
+from glta.errors import GLTAError
+from glta.report import (DATASETS, gpu_name, is_deterministic, load, peak_bytes, records, result_path,
+                         strongest_baselines, train_seconds)
+from glta.results import EXTRA_SEEDS, seed_path
+from glta.text.generate import USER_KINDS
+
+GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
+TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
+REFERENCES = ["ease", "gfcf"]  # training-free, beyond the paper
+# when compute runs short, GLTA, GLTA+, every ablation and decoding cell and this many of a data set's strongest
+# baselines (the paper's six, by validation N@10) get their seeds before the other baselines (issue 14)
+PRIORITY_BASELINES = 2
+GLTA_VARIANTS = ["default", "no_ia", "no_ua", "no_pf", "no_pd", "no_pf_pd"]
+GLTA_MODES = ["first_logit", "autoregressive"]
+TEXT_KINDS = "profile,prediction,item_profile"
+
+
+def missing_texts(dataset: str) -> dict[str, int]:
+    """How many users (items) still lack each LLM-written text GLTA and RLMRec read (0 = complete)."""
+    import numpy as np
+
+    from glta.data import load_dataset
+    from glta.text.generate import load_item_texts, load_user_texts
+    from glta.text.llm import llm_identity
+
+    model = build_config("glta", dataset).model  # the LLM and generation settings GLTA reads its texts with
+    data = load_dataset(DataConfig(name=dataset))
+    identity, config = llm_identity(model.llm), model.generation
+    users = int((np.diff(data.train.indptr) > 0).sum())
+    missing = {kind: users - len(load_user_texts(identity, data, kind, config)) for kind in ("profile", "prediction")}
+    missing["item_profile"] = data.n_items - len(load_item_texts(identity, data, config))
+    return missing
+
+
+SEEDS = 1 + len(EXTRA_SEEDS)  # every cell's goal: mean ± std over its main run and experiments/seeds.py's
+
+
+def cost(record: dict) -> str:
+    """A finished run's measured training time and where it ran."""
+    return f"{train_seconds(record):,.0f} s on {gpu_name(record) or cpu_named(record)}"
+
+
+def cpu_named(record: dict) -> str:
+    """"the CPU", or which other CPU a run's time was measured on when it differs from this one in hardware bf16: the
+    LLM runs in bf16 there and in fp32 here (or the reverse), several times apart (docs/glta.md, "Compute")."""
+    machine = record.get("provenance", {}).get("machine") or {}
+    if not bf16_differs(record):
+        return "the CPU"
+    return f"another CPU ({machine.get('cpu') or 'unnamed'}, {'with' if machine['bf16'] else 'without'} hardware bf16)"
+
+
+def bf16_differs(record: dict) -> bool:
+    """Whether a run was timed on a CPU that differs from this one in hardware bf16 (unrecorded: taken as alike)."""
+    from glta.device import cpu_has_bf16
+
+    bf16 = (record.get("provenance", {}).get("machine") or {}).get("bf16")
+    return bf16 is not None and bf16 != cpu_has_bf16()
+
+
+def cell_status(dataset: str, name: str, estimate: dict | None = None, scale: tuple[float, str] | None = None,
+                ia_saved: tuple[float, str] = (0.0, "")) -> str:
+    """done (seeds so far, measured cost) or to do (the measured cost of a like run, when one exists; times
+    ``scale``'s ratio where it says how such a run compares with the like one elsewhere: ``time_ratio``; less
+    ``ia_saved``'s seconds, the like run's IA, where this cell reuses an IA result, and why: ``ia_saving``)."""
+    runs = records(Path("results"), dataset, name)
+    if runs and is_deterministic(name):
+        return f"done, deterministic: needs no seeds ({cost(runs[0])})"
+    if runs:
+        return f"done, {len(runs)} of {SEEDS} seeds ({cost(runs[0])} a seed)"
+    skipped, why = ia_saved
+    less = f" less its IA's {skipped:,.0f} s, whose result {why}" if skipped else ""
+    if estimate and scale:
+        return (f"to do (~{(train_seconds(estimate) - skipped) * scale[0]:,.0f} s: the default's {cost(estimate)}"
+                f"{less} times this cell's ratio to it on {scale[1]})")
+    if estimate and skipped:
+        return f"to do (~{train_seconds(estimate) - skipped:,.0f} s: a like run's {cost(estimate)}{less})"
+    return "to do" + (f" (a like run took {cost(estimate)})" if estimate else "")
+
+
+def ia_saving(dataset: str, name: str, default: dict | None, default_trains: bool = False) -> tuple[float, str]:
+    """Seconds of ``default``'s run (its IA stage) that a training run of GLTA variant ``name`` skips, and why: the
+    same IA result is in this machine's cache (``cached_ia``), or, with ``default_trains`` (the default is to be
+    trained here too), the variant's IA is the default's (the PF/PD and w/o UA ablations), which the default's run
+    makes and the variant then reads, or waits for when the two start together (``ia_result_path``). (0, "") where it
+    trains IA of its own, has none, or no run says what IA costs."""
+    from glta.models.glta import cached_ia, ia_result_path
+
+    seconds = float((default or {}).get("training", {}).get("ia_seconds") or 0.0)
+    if not seconds or name in GLTA_MODES:
+        return 0.0, ""
+    try:
+        config = glta_variants.variant_config(dataset, name)
+        if cached_ia(config, dataset) is not None:
+            return seconds, "is cached here"
+        if default_trains and name != "default" and (path := ia_result_path(config, dataset)) is not None and \
+                path == ia_result_path(glta_variants.variant_config(dataset, "default"), dataset):
+            return seconds, "the default's run here makes first"
+    except (GLTAError, OSError, KeyError):  # an LLM or embeddings file not readable here: count IA
+        pass
+    return 0.0, ""
+
+
+def time_ratio(dataset: str, name: str) -> tuple[float, str] | None:
+    """How a GLTA cell's training time compares with the default's on the first other data set where both ran
+    (ML-1M: GLTA+ 4,090 s against 28,525 s), to estimate a cell with no run of its own from the data set's default:
+    None where no other data set has both, or for the default itself. A decoding mode's time is its evaluation's
+    wall time (``mode_seconds``; ML-1M's FL: 1,219 s)."""
+    if name == "default":
+        return None
+    for other in DATASETS:
+        if other == dataset:
+            continue
+        default = load(Path("results"), other, "default")
+        seconds = mode_seconds(other, name) if name in GLTA_MODES else \
+            next((train_seconds(cell) for cell in records(Path("results"), other, name)[:1]), None)
+        if default and seconds and train_seconds(default) > 0:
+            return seconds / train_seconds(default), other
+    return None
+
+
+def mode_seconds(dataset: str, mode: str) -> float | None:
+    """The wall time of a decoding mode's evaluation of the default model on ``dataset`` (its results file's
+    ``provenance.wall_seconds``), None where it was not read there."""
+    record = load(Path("results"), dataset, f"mode_{mode}")
+    return ((record or {}).get("provenance") or {}).get("wall_seconds")
+
+
+def cpu_dtype() -> str:
+    """The precision the LLM loader chooses on this CPU ("bfloat16" with hardware bf16, else "float32")."""
+    import torch
+
+    from glta.text.llm import LLMConfig, resolve_dtype
+
+    return str(resolve_dtype(LLMConfig(), torch.device("cpu"))).removeprefix("torch.")
+
+
+def local_rate(kinds: tuple[str, ...]) -> tuple[float, int] | None:
+    """One process's responses a second for texts of ``kinds`` in this machine's own ``glta text generate`` calls,
+    run as the loader would run the LLM on this CPU (``glta.text.generate.measured_rate``), and how many calls."""
+    from glta.text.generate import measured_rate
+
+    return measured_rate("cpu", cpu_dtype(), kinds)
+
+
+def text_rate() -> tuple[float | None, str]:
+    """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
+    comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else a
+    benchmark in benchmarks/results/ (``generation_*.json``) made in the precision this CPU runs the LLM in, else one
+    made in another, with a caveat (no hardware bf16: fp32, several times slower; docs/measurements.md)."""
+    local = local_rate(USER_KINDS)
+    if local:
+        rate, calls = local
+        return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
+    here = cpu_dtype()
+    found = {}  # precision -> (rate, record), over benchmarks/results/generation_*.json (one file per precision)
+    for path in sorted(Path("benchmarks/results").glob("generation_*.json")):
+        record = json.loads(path.read_text())
+        rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
+        if rate:
+            found.setdefault(str(record.get("dtype", here)).removeprefix("torch."), (rate, record))  # "torch.bfloat16"
+    if not found:
+        return None, ""
+    made = here if here in found else next(iter(found))
+    rate, record = found[made]
+    if made != here:
+        return rate, (f"{benchmark_source(record)}; measured in {made}, while this CPU runs the LLM in {here}: expect "
+                      "several times longer")
+    return rate, benchmark_source(record)
+
+
+def benchmark_source(record: dict) -> str:
+    """`` (benchmark, on <CPU> with(out) hardware bf16, load L on N cores)``: where a benchmark's rate was measured, and
+    how busy its cores were (a rate measured beside other jobs is lower than one process alone gets)."""
+    machine = record.get("machine") or {}
+    parts = []
+    if machine.get("cpu"):
+        bf16 = machine.get("bf16")
+        parts.append(f"on {machine['cpu']}"
+                     + ("" if bf16 is None else f" {'with' if bf16 else 'without'} hardware bf16"))
+    if record.get("load_average_at_start"):
+        parts.append(f"load {record['load_average_at_start'][0]:.1f} on {machine.get('cores') or '?'} cores")
+    return " (benchmark" + "".join(f", {part}" for part in parts) + ")"
+
+
+def text_seconds(texts: dict[str, int], user_rate: float | None, item_rate: float | None) -> float | None:
+    """One process's seconds to write ``texts`` (kind -> count) at the user texts' rate and the item profiles' (the
+    user texts' where that is not known); None without a rate, 0 when nothing is left."""
+    if not user_rate:
+        return None
+    return sum(n for kind, n in texts.items() if kind != "item_profile") / user_rate + \
+        texts.get("item_profile", 0) / (item_rate or user_rate)
+
+
+def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item_rate: float | None,
+               per_process: bool = False) -> str:
+    """`` (~H h on this CPU ...)`` for the ``texts`` left to write (kind -> count) at one process's rates: the user
+    texts' (``text_rate``) and the item profiles' where this machine has measured it (else the user texts'). A rate
+    ``per_process`` (this machine's own calls, one thread a process) also gets the time of the queue's two processes
+    (``--jobs 2``), which write side by side at twice the rate (docs/glta.md)."""
+    seconds = text_seconds(texts, user_rate, item_rate)
+    if not seconds:
+        return ""
+    item_rate = item_rate or user_rate
+
+    def shown(value: float) -> str:  # 0.035, not 0.0, on a slow CPU
+        return f"{value:.2g}" if value < 1 else f"{value:.1f}"
+
+    rate = shown(user_rate) + (f" (item profiles {shown(item_rate)})" if item_rate != user_rate else "")
+    queue = f", ~{seconds / 2 / 3600:.1f} h for the two processes of `--jobs 2`" if per_process else ""
+    return (f" (~{seconds / 3600:.1f} h on this CPU at the measured {rate} responses/s{caveat}{queue}; "
+            "minutes on a lent GPU: experiments/gpu_session.py)")
+
+
+@dataclass
+class Left:
+    """What the reproduction still lacks (``plan``), per data set: the names each kind of job would train."""
+
+    texts: list[str] = field(default_factory=list)  # data sets whose LLM-written texts are incomplete
+    glta: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants, GLTA+ and decoding modes not run
+    mains: dict[str, list[str]] = field(default_factory=dict)  # baselines without a results file
+    grids: dict[str, list[str]] = field(default_factory=dict)  # grids made from code no commit records
+    seeds: dict[str, list[str]] = field(default_factory=dict)  # baseline cells short of SEEDS training seeds
+    glta_seeds: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants and GLTA+ short of them
+    no_lightgcn: list[str] = field(default_factory=list)  # data sets whose frozen LightGCN is not in runs/ here
+    # data set -> the other frozen graph models (LightGCN+, ...) its GLTA cells read (``model.graph``) not in runs/ here
+    no_graph: dict[str, list[str]] = field(default_factory=dict)
+    seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # (data set, name): a like run's time
+    # (data set, name) whose like run trained on a GPU: its time orders the queue, but a CPU total leaves it out
+    gpu_timed: set[tuple[str, str]] = field(default_factory=set)
+    # (data set, name): a GLTA cell whose like run was timed on a CPU that differs from this one in hardware bf16 (its
+    # LLM in bf16 there, in fp32 here, or the reverse): summed apart from this CPU's total, as that CPU's hours
+    other_cpu_timed: set[tuple[str, str]] = field(default_factory=set)
+    text_seconds: dict[str, float] = field(default_factory=dict)  # data set -> one process's time for its texts left
+    memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
+    # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
+    later_seeds: dict[str, list[str]] = field(default_factory=dict)
+    no_glta: list[str] = field(default_factory=list)  # data sets whose full GLTA has no run: its ablations wait
+    # (data set, name) of ``seeds``/``glta_seeds`` -> the extra seeds it still lacks (absent: every one of them)
+    seeds_left: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+
+
+def plan(datasets: list[str]) -> Left:
+    """Print what is done and what is left for each data set, with measured costs; return what is left."""
+    (user_rate, caveat), item = text_rate(), local_rate(("item_profile",))
+    per_process = local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
+    left = Left()
+    for dataset in datasets:
+        print(f"== {dataset}")
+        texts = missing_texts(dataset)
+        unwritten = sum(texts.values())
+        plan_baselines(dataset, left, texts_written=not unwritten)
+        print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
+                                                for kind, n in texts.items())
+              + text_hours(texts, user_rate, caveat, item[0] if item else None, per_process))
+        if unwritten:
+            left.texts.append(dataset)
+            if seconds := text_seconds(texts, user_rate, item[0] if item else None):
+                left.text_seconds[dataset] = seconds
+        plan_glta(dataset, left)
+    return left
+
+
+def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
+    """Each baseline's status; into ``left`` the ones without a results file, the grids to train again (made from no
+    clean commit) and the cells short of seeds."""
+    from glta.results import provenance_status
+
+    strongest = strongest_baselines(Path("results"), dataset, PRIORITY_BASELINES)
+    for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
+        runs = records(Path("results"), dataset, method)
+        unclean = bool(runs) and not is_deterministic(method) and provenance_status(runs[0]["provenance"]) != "clean"
+        print(f"  {method:16s} {cell_status(dataset, method)}"
+              + (" — made from no clean commit of this history: its grid and seeds are trained again"
+                 + (" once its texts are written" if method in TEXT_BASELINES and not texts_written else "")
+                 if unclean else "") + under_way(dataset, method))
+        if method in TEXT_BASELINES and not texts_written:
+            continue  # RLMRec's profile embeddings are made here, from texts written first
+        if not runs:
+            left.mains.setdefault(dataset, []).append(method)
+            continue
+        left.seconds[dataset, method] = train_seconds(runs[0])
+        if gpu_name(runs[0]):  # timed on a GPU only: this CPU's pace where a run of the cell is under way here
+            epochs, pace = runs[0].get("training", {}).get("epochs_run"), pace_here(dataset, method)
+            if epochs and pace:
+                left.seconds[dataset, method] = epochs * pace
+            else:
+                left.gpu_timed.add((dataset, method))
+        left.memory[dataset, method] = peak_bytes(runs[0])
+        if is_deterministic(method):
+            continue
+        if unclean:
+            left.grids.setdefault(dataset, []).append(method)
+        if len(runs) < SEEDS or method in left.grids.get(dataset, []):
+            left.seeds.setdefault(dataset, []).append(method)
+            if method not in left.grids.get(dataset, []):  # a grid trained again trains every seed again
+                left.seeds_left[dataset, method] = seeds_without_file(dataset, method)
+            if method not in strongest:
+                left.later_seeds.setdefault(dataset, []).append(method)
+
+
+def plan_glta(dataset: str, left: Left) -> None:
+    """GLTA's variants, decoding modes and GLTA+: their status; into ``left`` the ones not run, the trained ones short
+    of seeds, and whether the frozen LightGCN they need is missing here."""
+    default = load(Path("results"), dataset, "default")
+    todo = [name for name in GLTA_VARIANTS + ["glta_plus"] if not records(Path("results"), dataset, name)]
+    retrain = default is not None and "default" not in todo and glta_variants.model_needed(dataset, GLTA_MODES)
+    if retrain:  # a mode is left and the model it reads is not here: trained again, every mode read out of it anew
+        todo += ["default"] + GLTA_MODES
+    else:  # a mode reads the default model: trained first or here
+        todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
+                 and ("default" in todo or glta_variants.model_here(dataset))]
+    ratios = {name: time_ratio(dataset, name) for name in GLTA_VARIANTS + ["glta_plus"] + GLTA_MODES}
+    saved = {name: ia_saving(dataset, name, default, "default" in todo) for name in todo}  # IA a cell reuses
+    mode_basis: dict[str, str] = {}  # how each decoding mode's time was estimated, for its line
+    if not records(Path("results"), dataset, "default"):
+        left.no_glta.append(dataset)
+    if todo:
+        left.glta[dataset] = todo
+        # a training run's time for each variant; a decoding mode's evaluation where it ran before, here or on
+        # another data set (scaled like a variant), else the other mode's (an evaluation, not a training run: it
+        # belongs before the training runs), else no estimate (it goes last)
+        left.seconds.update({(dataset, name): (train_seconds(default) - saved[name][0])
+                             * (ratios.get(name) or (1.0,))[0] for name in todo if default and name not in GLTA_MODES})
+        estimates: dict[str, tuple[float, str]] = {}  # decoding mode -> (seconds, how it was estimated)
+        for mode in (mode for mode in GLTA_MODES if mode in todo):
+            if here := mode_seconds(dataset, mode):
+                estimates[mode] = here, ""
+            elif default and ratios[mode]:
+                estimates[mode] = (train_seconds(default) * ratios[mode][0],
+                                   f" by its ratio to the default on {ratios[mode][1]}")
+        for mode in (mode for mode in GLTA_MODES if mode in todo and mode not in estimates):
+            if like := next(iter(estimates), None):
+                estimates[mode] = estimates[like][0], f" as {like}'s: measured nowhere yet"
+        left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
+        mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
+        left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
+        if default and gpu_name(default):  # every estimate above scales the default's time
+            left.gpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
+        elif default and bf16_differs(default):
+            left.other_cpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
+    for name in GLTA_VARIANTS + ["glta_plus"]:
+        runs = records(Path("results"), dataset, name)
+        if runs and len(runs) < SEEDS:  # experiments/seeds.py repeats a variant's recorded config
+            left.glta_seeds.setdefault(dataset, []).append(name)
+            left.seeds_left[dataset, name] = seeds_without_file(dataset, name)
+            left.seconds[dataset, name] = train_seconds(runs[0])
+            if gpu_name(runs[0]):
+                left.gpu_timed.add((dataset, name))
+            elif bf16_differs(runs[0]):
+                left.other_cpu_timed.add((dataset, name))
+            left.memory[dataset, name] = peak_bytes(runs[0])
+    if (todo or dataset in left.glta_seeds) and \
+            not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
+        left.no_lightgcn.append(dataset)
+    from gpu_session import graphs_read
+
+    missing = [graph for graph in graphs_read(dataset, todo + left.glta_seeds.get(dataset, []))
+               if graph != "lightgcn" and not (Path("runs") / dataset / graph / "embeddings.safetensors").is_file()]
+    if missing:
+        left.no_graph[dataset] = missing
+    for name in GLTA_VARIANTS:
+        stale = name != "default" and records(Path("results"), dataset, name) and \
+            not glta_variants.is_done(dataset, name)
+        print(f"  glta {name:11s} {cell_status(dataset, name, default, ratios[name], saved.get(name, (0.0, '')))}"
+              + (" — made with an earlier config: retrained by the next run" if stale else "")
+              + (" — its model is not on this machine: trained again for the decoding modes, which are read out "
+                 "of the new one" if name == "default" and retrain else "")
+              + under_way(dataset, name))
+    for mode in GLTA_MODES:
+        done = glta_variants.mode_is_done(dataset, mode)
+        stale = not done and result_path(Path("results"), dataset, f"mode_{mode}").exists()
+        seconds = left.seconds.get((dataset, mode))
+        estimate = "" if seconds is None else f", ~{seconds:,.0f} s{mode_basis[mode]}"
+        print(f"  glta {mode:11s} {'done' if done else 'to do'} (an evaluation of the default model{estimate})"
+              + (" — read out of a model of an earlier config: evaluated again by the next run" if stale else "")
+              + (" — read out of the default model again once that is trained again" if done and retrain else ""))
+    print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
+          f"{under_way(dataset, 'glta_plus')}")
+
+
+@dataclass
+class Remaining:
+    """What ``Left`` lists, in seconds of one core by the measured time of like runs (``seconds_left``)."""
+
+    total: float  # on this CPU, the texts included
+    texts: float  # the texts' part of it (one process's measured rate)
+    unknown: list[str]  # jobs no like run has timed on a CPU: not counted
+    elsewhere: float = 0.0  # GLTA jobs timed only on a CPU unlike this one in hardware bf16: that CPU's seconds
+    elsewhere_jobs: list[str] = field(default_factory=list)
+
+
+def seconds_left(left: Left) -> Remaining:
+    """What ``left`` lists in seconds of one core, by the measured time of like runs (``Left.seconds``; the texts at
+    one process's measured rate). A seed already made is not counted again; a grid trained again counts its chosen
+    point's time. A job timed only on a GPU is named, not counted; a GLTA job timed only on a CPU that differs from
+    this one in hardware bf16 is summed apart (its LLM runs several times slower or faster here)."""
+    remaining = Remaining(0.0, 0.0, [])
+
+    def add(dataset: str, name: str, what: str, times: int = 1) -> None:
+        if not times:
+            return
+        if (seconds := left.seconds.get((dataset, name))) is None or (dataset, name) in left.gpu_timed:
+            remaining.unknown.append(what)  # a GPU's seconds say little of this CPU's
+        elif (dataset, name) in left.other_cpu_timed:
+            remaining.elsewhere += seconds * times
+            remaining.elsewhere_jobs.append(what)
+        else:
+            remaining.total += seconds * times
+
+    def seeds_missing(dataset: str, name: str, retrained: bool) -> int:
+        return len(EXTRA_SEEDS) if retrained else len(seeds_without_file(dataset, name))
+
+    remaining.texts = sum(left.text_seconds.values())
+    remaining.total += remaining.texts
+    remaining.unknown += [f"{dataset}'s texts" for dataset in left.texts if dataset not in left.text_seconds]
+    for dataset in left.no_lightgcn:
+        add(dataset, "lightgcn", f"{dataset}'s frozen LightGCN")
+    for dataset, graphs in left.no_graph.items():
+        for graph in graphs:
+            add(dataset, graph, f"{dataset}'s frozen {graph}")
+    for kind, cells in (("", left.mains), ("grid of ", left.grids), ("glta ", left.glta)):
+        for dataset, names in cells.items():
+            for name in names:
+                add(dataset, name, f"{dataset} {kind}{name}")
+    for kind, cells in (("", left.seeds), ("glta ", left.glta_seeds)):
+        for dataset, names in cells.items():
+            for name in names:
+                missing = seeds_missing(dataset, name, name in left.grids.get(dataset, []))
+                add(dataset, name, f"{dataset} {kind}{name}'s seeds", missing)
+    return remaining
+
+
+def named(jobs: list[str], most: int = 6) -> str:
+    return ", ".join(jobs[:most]) + (f" and {len(jobs) - most} more" if len(jobs) > most else "")
+
+
+def left_line(left: Left, workers: int = 2) -> str:
+    """The plan's total: hours of one core for what is left, and of wall time with ``workers`` jobs side by side."""
+    from glta.device import cpu_has_bf16
+
+    remaining = seconds_left(left)
+    total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
+    if not total and not unknown and not remaining.elsewhere_jobs:
+        return "Left: nothing"
+    there, here = ("with", "fp32, several times slower") if not cpu_has_bf16() else ("without", "bf16, faster")
+    return (f"Left: ~{total / 3600:,.1f} h of one core on this CPU by the measured time of like runs"
+            + (f" (the texts ~{texts / 3600:,.1f} h of it)" if texts else "")
+            + f", ~{total / workers / 3600:,.1f} h of wall time for `--jobs {workers}` with every core busy"
+            + (f"; apart from it, ~{remaining.elsewhere / 3600:,.1f} h of one core on a CPU {there} hardware bf16, "
+               f"the only kind that timed {named(remaining.elsewhere_jobs)} (their LLM runs in {here} here)"
+               if remaining.elsewhere_jobs else "")
+            + (f"; not counted: {named(unknown)}, which no like run has timed on a CPU" if unknown else "")
+            + "; a run under way counts whole")
+
+
+def run_folders(dataset: str, name: str) -> dict[str, Path]:
+    """The folders on this machine where a cell's runs keep their checkpoints, by what each is: a GLTA variant's own
+    run (""), a baseline's grid points and either's extra seeds (``experiments/seeds.py``'s folders)."""
+    runs = Path("runs") / dataset
+    folders = {"": glta_variants.variant_paths(dataset, name)[1]} if name in GLTA_VARIANTS + ["glta_plus"] else {}
+    folders |= {f"grid point {folder.name}": folder for folder in sorted((runs / name / "grid").glob("*/"))}
+    return folders | {f"seed {folder.name.rsplit('-', 1)[1]}": folder
+                      for folder in sorted((runs / "seeds").glob(f"{glob.escape(name)}-*/"))
+                      if folder.name.rsplit("-", 1)[1].isdigit()}
+
+
+def pace_here(dataset: str, name: str) -> float | None:
+    """Seconds an epoch of a cell's runs under way on this machine (the slowest of them), None where none has timed
+    an epoch yet."""
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_pace
+
+    paces = [pace for folder in run_folders(dataset, name).values()
+             if (pace := checkpoint_pace(folder / CHECKPOINT_NAME))]
+    return max(paces, default=None)
+
+
+def under_way(dataset: str, name: str) -> str:
+    """Where the interrupted runs of a cell stand on this machine (their checkpoints), for the plan's line."""
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress
+
+    folders = run_folders(dataset, name)
+    like = records(Path("results"), dataset, name)
+    like_epochs = like[0].get("training", {}).get("epochs_run") if like else None
+    found = [f"{what}: {progress}".removeprefix(": ") for what, folder in folders.items()
+             if (progress := checkpoint_progress(folder / CHECKPOINT_NAME, like_epochs))]
+    return f"; under way here: {'; '.join(found)} (the queue continues it)" if found else ""
+
+
+def seeds_without_file(dataset: str, name: str) -> list[int]:
+    """The extra seeds of a cell (a method, GLTA variant or GLTA+) that have no results file yet."""
+    return [seed for seed in EXTRA_SEEDS if not seed_path(result_path(Path("results"), dataset, name), seed).exists()]
+
+
+def missing_seeds(dataset: str, names: list[str]) -> list[str]:
+    """``<name>@<seed>`` for each extra seed a GLTA cell lacks (experiments/gpu_session.py's spelling)."""
+    return [f"{name}@{seed}" for name in names for seed in seeds_without_file(dataset, name)]
+
+
+def specs(names: dict[str, list[str]]) -> str:
+    return " ".join(f"{dataset}:{','.join(methods)}" for dataset, methods in names.items())
+
+
+def print_commands(left: Left) -> None:
+    """The commands that do what is left: the CPU queue, and the calls for a lent GPU."""
+    from gpu_session import reads_texts
+
+    from glta.device import cpu_has_bf16
+
+    slow = not cpu_has_bf16()  # the LLM runs in fp32 here: texts and GLTA several times slower (docs/glta.md, Compute)
+    print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
+          ".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5" + " --no-llm" * slow
+          + " --no-progress > reproduce.log 2>&1 &"
+          + ("  (--no-llm: this CPU has no hardware bf16, so the LLM would run in fp32, several times slower; the "
+             "texts and GLTA wait for a lent GPU)" if slow else ""))
+    if slow and (textless := [f"{dataset} {name}" for dataset, names in left.glta.items() for name in names
+                              if dataset in left.texts and not reads_texts(dataset, name)]):
+        print("  --no-texts instead of --no-llm also trains, in fp32, the GLTA cells that read no LLM-written text: "
+              + ", ".join(textless))
+    if slow and left.text_seconds:  # the data set whose texts cost least: the GLTA cells they unlock, in fp32
+        cheapest = min(left.text_seconds, key=left.text_seconds.get)
+        print(f"  --texts-for {cheapest} instead also writes {cheapest}'s texts here (~"
+              f"{left.text_seconds[cheapest] / 3600:,.1f} h of one process, the fewest), then trains the GLTA cells "
+              "that read them")
+    # on a GPU only what travels: a decoding mode needs its default model there (a frozen LightGCN missing here is
+    # trained there first); a cell's missing seeds go as <variant>@<seed>
+    glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
+                      or "default" in left.glta[dataset]] + missing_seeds(dataset, left.glta_seeds.get(dataset, []))
+            for dataset in dict.fromkeys([*left.glta, *left.glta_seeds])}
+    glta = {dataset: names for dataset, names in glta.items() if names}
+    if left.texts or glta:
+        print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
+              + " ".join(left.texts) + (f" --glta {specs(glta)}" if glta else "")
+              + "  (jobs side by side; a GLTA variant starts once its data set's texts are written)")
+    if left.seeds or left.grids:
+        print("Graph baselines on a lent GPU (one call, no LLM): .venv/bin/python experiments/gpu_session.py prepare "
+              "--datasets" + (f" --baselines {specs(left.grids)}" if left.grids else "")
+              + (f" --seeds {specs(left.seeds)}" if left.seeds else "")
+              + "  (--baselines: grids made from code no commit records, trained again)")
+    if left.no_lightgcn:
+        print("GLTA on " + ", ".join(left.no_lightgcn) + " reads a frozen LightGCN that is not here: a GPU call trains "
+              "it there first and `collect` brings it back; the CPU queue trains it itself (`glta pretrain --dataset "
+              f"{left.no_lightgcn[0]}`)")
+    for dataset, graphs in left.no_graph.items():
+        them = "them" if len(graphs) > 1 else "it"
+        print(f"GLTA cells on {dataset} read {', '.join(graphs)} (`model.graph`), not trained here: a GPU call trains "
+              f"{them} there first (on MiniLM embeddings made here and carried) and `collect` brings {them} back; "
+              f"the CPU queue trains {them} itself")
+
