@@ -322,7 +322,8 @@ class Job:
     ``cell`` is the (data set, method or variant) it trains, if any; ``slots`` is how many of the session's slots
     it takes (a job that starts several processes of its own, e.g. under ``torchrun``); ``store`` identifies the GLTA
     prefix store it reads, if any: jobs with the same value read the same store (see ``run_jobs``'s ``pair_stores``);
-    ``memory`` is the bytes it holds at its peak, when a like run measured them (``run_jobs``'s ``memory``)."""
+    ``memory`` is the bytes it holds at its peak, when a like run measured them (``run_jobs``'s ``memory``);
+    ``seed`` is the extra training seed it trains of its cell (``experiments/seeds.py``), if it trains one."""
 
     name: str
     command: list[str]
@@ -332,6 +333,7 @@ class Job:
     slots: int = 1
     store: str | None = None
     memory: float | None = None
+    seed: int | None = None
 
 
 def log_name(job: str) -> str:
@@ -550,7 +552,8 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
                        if seed else [str(root / "experiments" / "glta_variants.py"), "--dataset", name,
                                      "--variants", variant])
             jobs.append(Job(f"glta-{name}-{variant}", [sys.executable, *command, "--threads", str(threads),
-                                                       "--no-progress"], after=after, cell=(name, base)))
+                                                       "--no-progress"], after=after, cell=(name, base),
+                            seed=int(seed) if seed else None))
     for name, methods in (baselines or {}).items():
         for method in methods:
             jobs.append(Job(f"grid-{name}-{method}", [sys.executable, str(root / "experiments" / "baselines.py"),
@@ -559,11 +562,11 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
     for name, methods in (seeds or {}).items():
         for method in methods:
             after = (f"grid-{name}-{method}",) if method in (baselines or {}).get(name, []) else ()
-            for seed in map(str, EXTRA_SEEDS):
+            for seed in EXTRA_SEEDS:
                 jobs.append(Job(f"seed-{name}-{method}-{seed}", [sys.executable, str(root / "experiments" / "seeds.py"),
-                                                                 "--dataset", name, "--names", method, "--seeds", seed,
-                                                                 "--threads", str(threads), "--no-progress"],
-                                after=after, cell=(name, method)))
+                                                                 "--dataset", name, "--names", method, "--seeds",
+                                                                 str(seed), "--threads", str(threads), "--no-progress"],
+                                after=after, cell=(name, method), seed=seed))
     return jobs
 
 

@@ -50,11 +50,11 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
              for dataset in dict.fromkeys([*left.seeds, *left.glta_seeds])}
     jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0,
                                out=logs, threads=1, seeds=seeds, baselines=grids)
-    jobs = [job for job in jobs if not job.name.startswith("seed-") or job.cell not in left.seeds_left
-            or int(job.name.rsplit("-", 1)[1]) in left.seeds_left[job.cell]]  # a seed already trained: no job
+    jobs = [job for job in jobs if job.seed is None or job.cell not in left.seeds_left
+            or job.seed in left.seeds_left[job.cell]]  # a seed already trained: no job
 
     def glta_seed(job) -> bool:
-        return job.name.startswith("seed-") and job.cell[1] in left.glta_seeds.get(job.cell[0], [])
+        return job.seed is not None and job.cell[1] in left.glta_seeds.get(job.cell[0], [])
 
     def reads_llm(job) -> bool:  # a GLTA run, or a seed of one
         return job.name.startswith("glta-") or glta_seed(job)
@@ -105,7 +105,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         return job.cell is not None and job.cell[1] in ("default", "glta_plus")
 
     def later(job) -> bool:
-        return job.name.startswith("seed-") and job.cell[1] in left.later_seeds.get(job.cell[0], [])
+        return job.seed is not None and job.cell[1] in left.later_seeds.get(job.cell[0], [])
 
     names = {job.name for job in jobs}
 

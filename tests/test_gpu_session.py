@@ -338,7 +338,8 @@ def test_a_glta_variant_at_a_seed_is_a_seed_job_of_its_cell(gpu_session, tmp_pat
     jobs = gpu_session.session_jobs(["ml-1m"], {"ml-1m": ["glta_plus@2026"]}, batch_size=384, limit=0,
                                     check_seconds=0, out=tmp_path, threads=4, root=Path("/repo"))
     seed = jobs[1]
-    assert (seed.name, seed.after, seed.cell) == ("glta-ml-1m-glta_plus@2026", ("texts-ml-1m",), ("ml-1m", "glta_plus"))
+    assert (seed.name, seed.after, seed.cell, seed.seed) == ("glta-ml-1m-glta_plus@2026", ("texts-ml-1m",),
+                                                             ("ml-1m", "glta_plus"), 2026)
     assert seed.command[1:] == ["/repo/experiments/seeds.py", "--dataset", "ml-1m", "--names", "glta_plus", "--seeds",
                                 "2026", "--threads", "4", "--no-progress"]
 

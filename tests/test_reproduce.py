@@ -161,9 +161,13 @@ def test_a_seed_already_trained_gets_no_job(planner, queue, tmp_path, monkeypatc
     assert planner.seeds_without_file("goodreads-once", "lightgcn") == [2026, 2027]
     left = planner.Left(seeds={"goodreads-once": ["hccf", "lightgcn"]}, glta_seeds={"ml-100k": ["default"]},
                         seeds_left={("goodreads-once", "hccf"): [2027], ("ml-100k", "default"): [2026]})
-    names = [job.name for job in queue.queue_jobs(left, tmp_path / "logs")]
-    assert sorted(names) == ["seed-goodreads-once-hccf-2027", "seed-goodreads-once-lightgcn-2026",
-                             "seed-goodreads-once-lightgcn-2027", "seed-ml-100k-default-2026"]
+    jobs = queue.queue_jobs(left, tmp_path / "logs")
+    assert sorted(job.name for job in jobs) == ["seed-goodreads-once-hccf-2027", "seed-goodreads-once-lightgcn-2026",
+                                                "seed-goodreads-once-lightgcn-2027", "seed-ml-100k-default-2026"]
+    assert {(job.cell, job.seed) for job in jobs} == {(("goodreads-once", "hccf"), 2027),
+                                                      (("goodreads-once", "lightgcn"), 2026),
+                                                      (("goodreads-once", "lightgcn"), 2027),
+                                                      (("ml-100k", "default"), 2026)}  # the seed, not its name
 
 
 def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(planner, queue, tmp_path):
