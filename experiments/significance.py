@@ -10,7 +10,9 @@ plain one (LightGCN+ vs LightGCN, HCCF+ vs HCCF) and RLMRec-Con against the best
 N@10 (averaged over seeds when a method has several: ``<method>.json`` plus ``seeds/<method>-<seed>.json``; only the
 seeds whose files hold per-user values, which the table says when it is fewer), and a paired t-test over seeds when
 both sides have at least two. Writes ``results/paper/significance.md``; a pair whose
-files lack per-user values (made before they were recorded) is listed with what to rerun.
+files lack per-user values (made before they were recorded) is listed with what to rerun. A pair of GLTA cells whose
+runs did not all read the same LLM-written texts (written again on another machine: their results record digests)
+says so in its seeds column.
 """
 
 from __future__ import annotations
@@ -52,6 +54,40 @@ def backbone(results: Path, dataset: str, runs: list[dict]) -> tuple[str, list[d
     return f"{name} (main run)", records(results, dataset, graph)[:1] if folders == {f"runs/{dataset}/{graph}"} else []
 
 
+def text_digests(run: dict) -> dict[str, str] | None:
+    """The LLM-written user texts a GLTA run's prompts read, as its results file records them (``provenance.inputs``):
+    a digest of each kind and one of all it read together (``profile and prediction together``: the only one a run
+    recorded before the kinds were); {} for a run that reads none (or no GLTA run); None where it reads texts but its
+    results file records no digest."""
+    provenance = run.get("provenance") or {}
+    model = (provenance.get("config") or {}).get("model") or {}
+    if "use_profile" not in model and "use_prediction" not in model:
+        return {}  # not a GLTA run
+    kinds = [kind for kind in ("profile", "prediction") if model.get(f"use_{kind}", True)]
+    if not kinds:
+        return {}
+    inputs = provenance.get("inputs") or {}
+    digests = dict(inputs.get("user_texts_sha256_by_kind") or {})
+    if inputs.get("user_texts_sha256"):
+        digests[" and ".join(kinds) + " together"] = inputs["user_texts_sha256"]  # not a kind's own digest
+    return digests or None
+
+
+def texts_note(runs: list[dict]) -> str:
+    """Where the runs of a comparison (both sides, every seed) did not all read the same LLM-written texts: a kind
+    two of them recorded with different digests (the texts were written again, e.g. on another machine), or runs
+    that read texts without a recorded digest beside runs that recorded one; "" where nothing says they differ."""
+    found = [text_digests(run) for run in runs]
+    recorded = [digests for digests in found if digests]
+    differ = sorted({kind for digests in recorded for kind in digests
+                     if len({other[kind] for other in recorded if kind in other}) > 1})
+    notes = [f"{' and '.join(differ)} texts differ between runs"] if differ else []
+    unknown = sum(digests is None for digests in found)
+    if unknown and recorded:
+        notes.append(f"{unknown} run{'s' * (unknown != 1)} read texts no digest records")
+    return "; ".join(notes)
+
+
 def rows_for(results: Path, dataset: str) -> list[str]:
     best = best_baseline(results, dataset)
     pairs = [(a, b) for a in ("glta", "glta_plus") for b in dict.fromkeys([best, "lightgcn", BACKBONE]) if b]
@@ -88,6 +124,8 @@ def rows_for(results: Path, dataset: str) -> list[str]:
         if result.user_seeds != (len(left), len(right)):  # older seeds without per-user values: t-test only
             seeds += f" (per user: {result.user_seeds[0]} / {result.user_seeds[1]})"
         t = f"{result.ttest_p:.3g}" if result.ttest_p is not None else "—"
+        if note := texts_note(left + right):
+            seeds += f"; {note}"
         rows.append(f"| {dataset} | {label(a)} | {against or label(b)} | {result.mean_a:.4f} vs {result.mean_b:.4f} "
                     f"({result.difference:+.4f}) | {result.users} | {result.wilcoxon_p:.3g}{mark} | {t} | {seeds} |")
     return rows
@@ -101,7 +139,9 @@ def main() -> None:
     results = Path(args.results)
     lines = ["# Paired significance (test N@10)", "",
              "Wilcoxon signed-rank over users (per-user N@10, seed-averaged); † p < 0.05. Paired t-test over seeds "
-             "where both sides have at least two. Made by `experiments/significance.py` from the results files.", "",
+             "where both sides have at least two. The seeds column also says where the compared GLTA runs did not all "
+             "read the same LLM-written user texts (their results files' digests). Made by "
+             "`experiments/significance.py` from the results files.", "",
              "| data set | method | against | N@10 (difference) | users | Wilcoxon p | t-test p (seeds) | seeds |",
              "|---|---|---|---|---|---|---|---|"]
     for dataset in args.datasets:

@@ -905,6 +905,13 @@ def test_a_glta_run_records_a_digest_of_the_user_texts_it_read(synthetic, llm):
     model.prompts.user_fields[0]["profile"] = [1, 2, 3]  # one user's profile written differently
     assert model.inputs()["user_texts_sha256"] != digest
     assert "user_texts_sha256" not in make(synthetic, llm, use_profile=False, use_prediction=False).inputs()
+    # and of each kind: w/o PF shares full GLTA's predictions, so the two can tell whether they read the same ones
+    by_kind = make(synthetic, llm).inputs()["user_texts_sha256_by_kind"]
+    assert by_kind.keys() == {"profile", "prediction"}
+    changed = model.inputs()["user_texts_sha256_by_kind"]  # one user's profile written differently:
+    assert changed["profile"] != by_kind["profile"] and changed["prediction"] == by_kind["prediction"]  # that kind's
+    assert make(synthetic, llm, use_profile=False).inputs()["user_texts_sha256_by_kind"] == {
+        "prediction": by_kind["prediction"]}
 
 
 def test_a_glta_run_records_its_frozen_backbones_own_test_ranking(synthetic, llm, tmp_path):

@@ -168,3 +168,39 @@ def test_each_decoding_mode_is_tested_against_first_k_and_ar_against_fl(tmp_path
     rows = {(cells[1], cells[2]): cells for row in significance.rows_for(tmp_path, "d")
             if (cells := row.strip("| ").split(" | "))}
     assert rows["FL", read_from][3] == fl and rows["FL", read_from][7] == rows["AR", read_from][7] == "1 / 1"
+
+
+def test_an_ablation_row_says_when_the_runs_it_compares_read_different_llm_texts(tmp_path, experiment):
+    """Texts written again on another machine differ from those an earlier run read: w/o PF against full GLTA says
+    so where a kind both read (the predictions) has two digests, or where a run read texts no digest records."""
+    import json
+
+    significance = experiment("significance")
+    rng = np.random.default_rng(2)
+    base = {u: float(v) for u, v in enumerate(rng.uniform(0.2, 0.6, 100))}
+
+    def write(name: str, use_profile: bool, by_kind: dict[str, str] | None) -> None:
+        rec = record({u: v + float(rng.normal(0, 1e-3)) for u, v in base.items()})
+        rec["metrics"]["valid"] = rec["metrics"]["test"]
+        inputs = {} if by_kind is None else {"user_texts_sha256": "all-" + "-".join(by_kind.values()),
+                                             "user_texts_sha256_by_kind": by_kind}
+        rec["provenance"] = {"config": {"model": {"use_profile": use_profile, "use_prediction": True}},
+                             "inputs": inputs}
+        path = tmp_path / "d" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+
+    def note() -> str:
+        row = next(row for row in significance.rows_for(tmp_path, "d") if "| w/o PF |" in row)
+        return row.strip("| ").split(" | ")[7]
+
+    write("glta", True, {"profile": "p1", "prediction": "d1"})
+    write("glta_variants/no_pf", False, {"prediction": "d1"})
+    assert note() == "1 / 1"  # the same predictions: nothing to say
+    write("glta_variants/no_pf", False, {"prediction": "d2"})  # its predictions written again elsewhere
+    assert note() == "1 / 1; prediction texts differ between runs"
+    write("glta_variants/no_pf", False, None)  # made before digests were recorded
+    assert note() == "1 / 1; 1 run read texts no digest records"
+    assert significance.text_digests({"provenance": {"config": {"model": {"use_profile": False,
+                                                                          "use_prediction": False}}}}) == {}
+    assert significance.text_digests({"provenance": {"config": {"model": {"dim": 64}}}}) == {}  # a graph baseline

@@ -97,6 +97,17 @@ class Prompts:
 
         return hashlib.sha256(json.dumps(self.user_fields, sort_keys=True).encode()).hexdigest()[:16]
 
+    def user_texts_sha256_by_kind(self) -> dict[str, str]:
+        """A digest of each kind of LLM-written user text the prompts read (profile, prediction), so that runs reading
+        different kinds (the PF/PD ablations and full GLTA) can tell whether a kind they share was the same text."""
+        import hashlib
+        import json
+
+        kinds = [kind for kind, on in (("profile", self.config.use_profile), ("prediction", self.config.use_prediction))
+                 if on]
+        return {kind: hashlib.sha256(json.dumps([fields.get(kind) for fields in self.user_fields]).encode())
+                .hexdigest()[:16] for kind in kinds}
+
     def item_descriptions(self) -> list[list[int]]:
         if self._descriptions is None:
             tokenizer = self.tokenizer

@@ -211,7 +211,8 @@ class GLTA(Recommender):
         """The frozen graph this run projected: its method, run folder (when read from one) and a digest of the
         embeddings themselves, so that runs made on different trainings of the same backbone (a GPU's LightGCN and a
         CPU's differ in the last bits) can be told apart in their results files; likewise a digest of the
-        LLM-written user texts its prompts read (texts written again on another machine may differ)."""
+        LLM-written user texts its prompts read, all together and of each kind (texts written again on another machine
+        may differ)."""
         import hashlib
 
         digest = hashlib.sha256()
@@ -219,7 +220,9 @@ class GLTA(Recommender):
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return {"graph": self.config.graph, "graph_run": str(self._graph_run) if self._graph_run else None,
                 "graph_embeddings_sha256": digest.hexdigest()[:16],
-                **({"user_texts_sha256": texts} if (texts := self.prompts.user_texts_sha256()) else {})}
+                **({"user_texts_sha256": texts,
+                    "user_texts_sha256_by_kind": self.prompts.user_texts_sha256_by_kind()}
+                   if (texts := self.prompts.user_texts_sha256()) else {})}
 
     # --- stages ------------------------------------------------------------------------------------------
     def enter_stage(self, stage: str) -> None:
