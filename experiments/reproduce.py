@@ -23,7 +23,7 @@ made with the current config. On a 2-core CPU with SmolLM2-135M the whole reprod
 what is left.
 
 ``--jobs N`` runs what ``--plan`` lists as left, seeds included, as separate processes of one thread each, N at a
-time (``experiments/gpu_session.py``'s job runner): the texts and any missing frozen LightGCN first, since GLTA waits
+time (``experiments/job_runner.py``): the texts and any missing frozen LightGCN first, since GLTA waits
 for them, then the rest longest first by the measured time of a like run, the seeds of the baselines outside a data
 set's two strongest (by validation N@10) last. Each job resumes from its checkpoints, so
 ``--hours`` (or Ctrl-C, or ``kill``) stops them cleanly and the same command continues; each job's log is under

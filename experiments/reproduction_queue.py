@@ -1,5 +1,5 @@
 """The reproduction's CPU queue: what ``reproduction_plan.plan`` lists as left becomes resumable jobs of one thread
-each, run side by side on this machine's cores by ``gpu_session.run_jobs`` (``experiments/reproduce.py --jobs N``).
+each, run side by side on this machine's cores by ``job_runner.run_jobs`` (``experiments/reproduce.py --jobs N``).
 
 ``queue_jobs`` decides the order (the texts and frozen graphs GLTA waits for first, then the longest or shortest
 first by the measured time of a like run, seeds and orphaned ablations last) and which jobs share a prefix store;
@@ -18,7 +18,7 @@ from glta.paths import atomic_write
 
 def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False,
                texts_for: list[str] | None = None) -> list:
-    """What is left as jobs of one thread each for ``gpu_session.run_jobs``: the texts and any missing frozen
+    """What is left as jobs of one thread each for ``job_runner.run_jobs``: the texts and any missing frozen
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
     starting every long one; a job with no like run measured goes last either way), except the extra seeds of GLTA
@@ -37,7 +37,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     compared with nothing (a frozen graph only such ablations read is trained just before them)."""
     import dataclasses
 
-    from gpu_session import Job, graphs_read, log_name, reads_texts, session_jobs
+    from gpu_session import graphs_read, reads_texts, session_jobs
+    from job_runner import Job, log_name
 
     from glta.text.generate import GenerationConfig
 
@@ -170,7 +171,7 @@ def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path
     import signal
     import time
 
-    from gpu_session import run_jobs
+    from job_runner import run_jobs
 
     jobs = queue_jobs(plan(datasets), logs, workers, llm, shortest_first, texts_for)
     if not jobs:

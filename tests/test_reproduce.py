@@ -3,7 +3,6 @@ commands send a lent GPU only what can run there."""
 
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -203,27 +202,6 @@ def test_a_gpu_call_carries_the_glta_seeds_a_cell_lacks(planner, left, capsys, t
     out = capsys.readouterr().out
     assert ("--glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus,default@2026 "
             "amazon-scientific:glta_plus@2026,glta_plus@2027  ") in out
-
-
-def test_an_interrupt_stops_the_running_jobs_so_they_keep_their_checkpoints(experiment, tmp_path, monkeypatch):
-    gpu_session = experiment("gpu_session")
-    started, stopped = tmp_path / "started", tmp_path / "stopped"
-    code = (f"import pathlib, time\ntry:\n    pathlib.Path({str(started)!r}).write_text('1')\n    time.sleep(60)\n"
-            f"except KeyboardInterrupt:\n    pathlib.Path({str(stopped)!r}).write_text('1')\n")  # said inside the try
-
-    def sleep(seconds):  # the runner's poll: an interrupt arrives once the job is running
-        while not started.exists():
-            time.sleep(0.05)
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(gpu_session, "time", types.SimpleNamespace(time=time.time, sleep=sleep))
-    jobs = [gpu_session.Job("long", [sys.executable, "-c", code]), gpu_session.Job("next", [sys.executable, "-c", ""])]
-    began = time.time()
-    with pytest.raises(KeyboardInterrupt):
-        gpu_session.run_jobs(jobs, {}, deadline=float("inf"), slots=1, logs=tmp_path / "logs", poll=0.1, grace=20)
-    assert stopped.exists()  # it got the interrupt (a checkpointing job saves here), not a kill
-    assert time.time() - began < 20
-    assert not Path(tmp_path / "logs" / "next.log").exists()  # nothing new starts
 
 
 def test_the_paper_tables_are_rebuilt_over_all_three_data_sets_or_left_alone(reproduce, monkeypatch):
