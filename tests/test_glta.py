@@ -914,6 +914,27 @@ def test_a_glta_run_records_a_digest_of_the_user_texts_it_read(synthetic, llm):
         "prediction": by_kind["prediction"]}
 
 
+def test_texts_match_tells_whether_the_cache_here_holds_the_texts_a_result_read(synthetic, llm, experiment):
+    """experiments/texts_match.py rebuilds a result's prompts from this machine's cache with its recorded config and
+    compares the digests: the same texts, texts written again (by kind), or a file that recorded none."""
+    from glta.config import DataConfig, RunConfig
+
+    texts_match = experiment("texts_match")
+    model = make(synthetic, llm)
+    raw = RunConfig(method="glta", data=DataConfig(name="synthetic"), model=model.config).to_dict()
+    here = texts_match.digests_here(raw, llm)
+    recorded = model.inputs()
+    assert texts_match.verdict(recorded, here) == "the same texts"
+    rewritten = {**recorded, "user_texts_sha256_by_kind": {**recorded["user_texts_sha256_by_kind"], "profile": "x"}}
+    assert texts_match.verdict(rewritten, here).startswith("different texts: profile ")
+    older = {"user_texts_sha256": "x"}  # recorded before the kinds were: the digest of all of them
+    assert texts_match.verdict(older, here).startswith("different texts (")
+    assert texts_match.verdict({"user_texts_sha256": here["all"]}, here) == "the same texts"
+    assert "records no digest" in texts_match.verdict({}, here)
+    raw["model"].update(use_profile=False, use_prediction=False)
+    assert texts_match.verdict({}, texts_match.digests_here(raw, llm)) == "reads no LLM-written user texts"
+
+
 def test_a_glta_run_records_its_frozen_backbones_own_test_ranking(synthetic, llm, tmp_path):
     """GLTA's results keep the test metrics and per-user values of the graph model it projected, scored from the very
     embeddings it read: a paired test against its own backbone then needs no other results file, which may hold a
