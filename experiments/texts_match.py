@@ -7,8 +7,9 @@ device that wrote it, so texts written again on another machine (fp32 on a CPU w
 another, a GPU) land in the same place and may differ wherever greedy decoding meets a near tie. GLTA results record
 digests of the texts their prompts read (``provenance.inputs.user_texts_sha256`` and, per kind,
 ``user_texts_sha256_by_kind``); this script builds the same prompts from the cache here, with each file's recorded
-config, and says for each file whether they match, kind by kind where the file records kinds. It loads the
-recorded LLM's tokenizer (the whole small LLM, seconds) and no model.
+config, and says for each file whether they match, kind by kind where the file records kinds. The prompts need
+only the recorded LLM's tokenizer, but it comes with the (small) LLM: each LLM and data set is loaded once for all
+the files given.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from glta.errors import GLTAError
 from glta.text.llm import hide_library_progress
 
 
-def digests_here(raw_config: dict, llm=None) -> dict[str, str]:
+def digests_here(raw_config: dict, llm=None, loaded: dict | None = None) -> dict[str, str]:
     """The digests a run with ``raw_config`` (a results file's ``provenance.config``) would record from the cache
     here: ``all`` (every kind together) and each kind; {} when it reads no user texts. ``llm``: the recorded LLM,
-    already loaded (its tokenizer is all the prompts use)."""
+    already loaded (its tokenizer is all the prompts use); ``loaded``: data sets and LLMs kept between calls."""
     from glta.align.prompts import Prompts, texts_identity, user_texts
     from glta.data import load_dataset
     from glta.text.llm import load_llm
@@ -34,10 +35,16 @@ def digests_here(raw_config: dict, llm=None) -> dict[str, str]:
     model = config.model
     if not (getattr(model, "use_profile", False) or getattr(model, "use_prediction", False)):  # or not GLTA
         return {}
-    dataset = load_dataset(config.data)
+    loaded = {} if loaded is None else loaded
+    if (data_key := ("data", repr(config.data))) not in loaded:
+        loaded[data_key] = load_dataset(config.data)
+    dataset = loaded[data_key]
     texts = user_texts(dataset, model, texts_identity(model))  # missing texts stop here, before the LLM loads
-    prompts = Prompts(dataset, model, llm or load_llm(model.llm), texts)
-    return {"all": prompts.user_texts_sha256(), **prompts.user_texts_sha256_by_kind()}
+    if llm is None:
+        if (llm_key := ("llm", repr(model.llm))) not in loaded:
+            loaded[llm_key] = load_llm(model.llm)
+        llm = loaded[llm_key]
+    return Prompts(dataset, model, llm, texts).user_text_digests()
 
 
 def verdict(recorded: dict, here: dict[str, str]) -> str:
@@ -60,14 +67,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("results", nargs="+", help="GLTA or GLTA+ results files (results/<data>/...json)")
     args = parser.parse_args(argv)
     hide_library_progress()
+    loaded: dict = {}  # each data set and LLM once for all the files
     for name in args.results:
         path = Path(name)
         try:
             provenance = json.loads(path.read_text())["provenance"]
-        except (OSError, ValueError, KeyError) as error:
-            raise SystemExit(f"texts_match: {path}: not a readable results file with provenance ({error})") from None
+            config = provenance["config"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise SystemExit(f"texts_match: {path}: not a results file with provenance.config ({error!r}); pass the "
+                             "results/<data>/... .json files of GLTA runs") from None
         try:
-            here = digests_here(provenance["config"])
+            here = digests_here(config, loaded=loaded)
         except GLTAError as error:
             print(f"{path}: {error}")
             continue

@@ -87,26 +87,23 @@ class Prompts:
                                                add_special_tokens=False).input_ids[: config.text_tokens]
         return fields
 
-    def user_texts_sha256(self) -> str | None:
-        """A digest of the LLM-written user texts the prompts read (their tokens, as trimmed), None when they read
-        none: texts written again (a fresh machine's cache) are told apart from the ones an earlier run read."""
-        if not (self.config.use_profile or self.config.use_prediction):
-            return None
+    def user_text_digests(self) -> dict[str, str]:
+        """Digests of the LLM-written user texts the prompts read (their tokens, as trimmed): ``all`` of them together
+        and each kind (profile, prediction), so that texts written again (a fresh machine's cache) are told apart from
+        the ones an earlier run read, also between runs reading different kinds (the PF/PD ablations and full GLTA);
+        {} when they read none."""
         import hashlib
         import json
 
-        return hashlib.sha256(json.dumps(self.user_fields, sort_keys=True).encode()).hexdigest()[:16]
-
-    def user_texts_sha256_by_kind(self) -> dict[str, str]:
-        """A digest of each kind of LLM-written user text the prompts read (profile, prediction), so that runs reading
-        different kinds (the PF/PD ablations and full GLTA) can tell whether a kind they share was the same text."""
-        import hashlib
-        import json
+        def digest(value) -> str:
+            return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
 
         kinds = [kind for kind, on in (("profile", self.config.use_profile), ("prediction", self.config.use_prediction))
                  if on]
-        return {kind: hashlib.sha256(json.dumps([fields.get(kind) for fields in self.user_fields]).encode())
-                .hexdigest()[:16] for kind in kinds}
+        if not kinds:
+            return {}
+        return {"all": digest(self.user_fields),
+                **{kind: digest([fields.get(kind) for fields in self.user_fields]) for kind in kinds}}
 
     def item_descriptions(self) -> list[list[int]]:
         if self._descriptions is None:

@@ -220,9 +220,8 @@ class GLTA(Recommender):
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return {"graph": self.config.graph, "graph_run": str(self._graph_run) if self._graph_run else None,
                 "graph_embeddings_sha256": digest.hexdigest()[:16],
-                **({"user_texts_sha256": texts,
-                    "user_texts_sha256_by_kind": self.prompts.user_texts_sha256_by_kind()}
-                   if (texts := self.prompts.user_texts_sha256()) else {})}
+                **({"user_texts_sha256": texts.pop("all"), "user_texts_sha256_by_kind": texts}
+                   if (texts := self.prompts.user_text_digests()) else {})}
 
     # --- stages ------------------------------------------------------------------------------------------
     def enter_stage(self, stage: str) -> None:
