@@ -19,7 +19,7 @@ import json
 from pathlib import Path
 
 from glta.config import config_from_dict
-from glta.errors import GLTAError
+from glta.errors import GLTAError, MissingTextsError
 from glta.text.llm import hide_library_progress
 
 
@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> None:
                              "results/<data>/... .json files of GLTA runs") from None
         try:
             here = digests_here(config, loaded=loaded)
+        except MissingTextsError as error:  # the training error's opt-out is no fix for this check
+            print(f"{path}: the cache here lacks texts it read: {error.missing} of {error.n_users} users have no "
+                  f"{error.kind} text for {error.identity}; `{error.command}` writes them")
+            continue
         except GLTAError as error:
             print(f"{path}: {error}")
             continue

@@ -935,6 +935,23 @@ def test_texts_match_tells_whether_the_cache_here_holds_the_texts_a_result_read(
     assert texts_match.verdict({}, texts_match.digests_here(raw, llm)) == "reads no LLM-written user texts"
 
 
+def test_texts_match_names_the_command_that_writes_texts_the_cache_lacks(tmp_path, capsys, experiment):
+    """A results file whose texts this cache lacks gets the `glta text generate` command alone: the training error's
+    opt-out (train without the texts) is no fix for a check of the cache."""
+    import json
+
+    from glta.config import DataConfig, RunConfig
+
+    config = GLTAConfig(missing_texts="error")  # the synthetic set has no LLM-written texts
+    raw = RunConfig(method="glta", data=DataConfig(name="synthetic"), model=config).to_dict()
+    path = tmp_path / "glta.json"
+    path.write_text(json.dumps({"provenance": {"config": raw, "inputs": {"user_texts_sha256": "x"}}}))
+    experiment("texts_match").main([str(path)])
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}: the cache here lacks texts it read: ") and "have no profile text" in out
+    assert "`glta text generate synthetic` writes them" in out and "train without" not in out
+
+
 def test_a_glta_run_records_its_frozen_backbones_own_test_ranking(synthetic, llm, tmp_path):
     """GLTA's results keep the test metrics and per-user values of the graph model it projected, scored from the very
     embeddings it read: a paired test against its own backbone then needs no other results file, which may hold a

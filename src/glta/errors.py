@@ -20,3 +20,15 @@ class DataFormatError(GLTAError):
 
 class ConfigError(GLTAError):
     """A configuration key or value is wrong."""
+
+
+class MissingTextsError(GLTAError):
+    """Users without a cached LLM-written text of a kind the prompts read. ``command`` writes them; the message
+    (for training) adds how to train without them, while a check of the cache can name ``command`` alone."""
+
+    def __init__(self, missing: int, n_users: int, kind: str, identity: str, command: str):
+        self.missing, self.n_users, self.kind, self.identity, self.command = missing, n_users, kind, identity, command
+        super().__init__(
+            f"{missing} of {n_users} users have no cached {kind} text for {identity}: run `{command}` (with the same "
+            f"llm.* and generation.* settings), or train without it: model.use_profile=false "
+            f"model.use_prediction=false (or model.missing_texts=empty to leave missing fields empty)")

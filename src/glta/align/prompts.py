@@ -15,7 +15,7 @@ import numpy as np
 
 from glta.align.templates import Batch, Sample, Template, assemble, prefix_ids
 from glta.data.dataset import RecDataset
-from glta.errors import GLTAError
+from glta.errors import MissingTextsError
 from glta.text.generate import GenerationConfig, item_text, load_user_texts, plain_text
 from glta.text.llm import LLMConfig, llm_identity
 
@@ -45,11 +45,7 @@ def user_texts(dataset: RecDataset, config: "GLTAConfig", identity: str) -> dict
             name = dataset.cli_source("") + ("" if config.generation == GenerationConfig() else " generation.*=...")
             if config.texts_llm:
                 name += f" llm.name={config.texts_llm}"
-            raise GLTAError(
-                f"{missing} of {dataset.n_users} users have no cached {kind} text for {identity}: run `glta text "
-                f"generate {name}` (with the same llm.* and generation.* settings), or train without it: "
-                f"model.use_profile=false model.use_prediction=false (or model.missing_texts=empty to leave missing "
-                f"fields empty)")
+            raise MissingTextsError(missing, dataset.n_users, kind, identity, f"glta text generate {name}")
     return texts
 
 
