@@ -115,6 +115,8 @@ def test_same_config_tolerates_options_added_later_at_their_default():
     assert not same_config(saved, changed)  # the option now differs from the behaviour the run had
     assert not same_config(config, build_config("lightgcn", "synthetic", overrides=["train.lr=0.5"]).to_dict())
     assert not same_config(None, config)
+    assert same_config(config, saved)  # either side may be the older one (two results files compared)
+    assert not same_config(changed, saved)
 
 
 def test_a_run_from_before_an_option_whose_default_changed_ran_the_old_behaviour():

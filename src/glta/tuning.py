@@ -84,7 +84,8 @@ def same_config(saved: dict | None, config: dict) -> bool:
     """Whether a finished run ran this config. Thread counts and how often checkpoints are written may differ
     between runs (they change no result), and an option added to the code after the run was made (absent from
     ``saved``) counts as the same when it holds the value that gives the behaviour from before the option: its
-    default, or ``BEHAVIOUR_BEFORE_OPTION`` where the default changed."""
+    default, or ``BEHAVIOUR_BEFORE_OPTION`` where the default changed. The same holds the other way round (an
+    option absent from ``config``, as when two results files of different ages are compared)."""
     if saved is None:
         return False
 
@@ -109,7 +110,7 @@ def same_config(saved: dict | None, config: dict) -> bool:
                                 key)
         return out
 
-    return fill(saved, config, defaults) == config
+    return fill(saved, config, defaults) == fill(config, saved, defaults)
 
 
 def clean_checkpoint(run_dir: Path, log=print) -> bool:
