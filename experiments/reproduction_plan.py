@@ -51,6 +51,40 @@ def missing_texts(dataset: str) -> dict[str, int]:
 SEEDS = 1 + len(EXTRA_SEEDS)  # every cell's goal: mean ± std over its main run and experiments/seeds.py's
 
 
+def cpu_ratio(results: Path = Path("results")) -> tuple[float, list[str]] | None:
+    """How long GLTA takes on this CPU against a CPU that differs from it in hardware bf16 (the LLM in fp32 on one,
+    in bf16 on the other), measured where one IA stage, with the same settings, data and LLM (``ia_settings``),
+    trained on both kinds: its seconds here over its seconds there (the median over such stages where there are
+    several), and the data sets that measured it; None where no stage trained on both."""
+    import statistics
+
+    from glta.config import config_from_dict
+    from glta.device import cpu_has_bf16
+    from glta.models.glta import ia_settings
+
+    here = cpu_has_bf16()
+    stages: dict[str, dict[bool, list[float]]] = {}  # IA settings -> this kind of CPU or not -> the stage's seconds
+    names: dict[str, str] = {}
+    for dataset in DATASETS:
+        for name in GLTA_VARIANTS + ["glta_plus"]:
+            for record in records(results, dataset, name):
+                provenance, training = record.get("provenance") or {}, record.get("training") or {}
+                machine = provenance.get("machine") or {}
+                if machine.get("gpu") or machine.get("bf16") is None or not training.get("ia_seconds") \
+                        or not provenance.get("config"):
+                    continue
+                run = config_from_dict(provenance["config"])
+                identity = {"data": dataset, "llm": run.model.llm.name, "graph": run.model.graph}
+                key = json.dumps(ia_settings(run.model, identity, run.train.seed), sort_keys=True, default=str)
+                stages.setdefault(key, {}).setdefault(machine["bf16"] == here, []).append(training["ia_seconds"])
+                names[key] = dataset
+    ratios = {key: statistics.mean(kinds[True]) / statistics.mean(kinds[False])
+              for key, kinds in stages.items() if kinds.get(True) and kinds.get(False)}
+    if not ratios:
+        return None
+    return statistics.median(ratios.values()), sorted({names[key] for key in ratios})
+
+
 def cost(record: dict) -> str:
     """A finished run's measured training time and where it ran."""
     return f"{train_seconds(record):,.0f} s on {gpu_name(record) or cpu_named(record)}"
@@ -58,7 +92,7 @@ def cost(record: dict) -> str:
 
 def cpu_named(record: dict) -> str:
     """"the CPU", or which other CPU a run's time was measured on when it differs from this one in hardware bf16: the
-    LLM runs in bf16 there and in fp32 here (or the reverse), several times apart (docs/glta.md, "Compute")."""
+    LLM runs in bf16 there and in fp32 here (or the reverse); ``cpu_ratio`` says how far apart where measured."""
     machine = record.get("provenance", {}).get("machine") or {}
     if not bf16_differs(record):
         return "the CPU"
@@ -162,7 +196,7 @@ def text_rate() -> tuple[float | None, str]:
     """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
     comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else a
     benchmark in benchmarks/results/ (``generation_*.json``) made in the precision this CPU runs the LLM in, else one
-    made in another, with a caveat (no hardware bf16: fp32, several times slower; docs/measurements.md)."""
+    made in another, with a caveat (no hardware bf16: fp32, slower; docs/measurements.md)."""
     local = local_rate(USER_KINDS)
     if local:
         rate, calls = local
@@ -180,7 +214,7 @@ def text_rate() -> tuple[float | None, str]:
     rate, record = found[made]
     if made != here:
         return rate, (f"{benchmark_source(record)}; measured in {made}, while this CPU runs the LLM in {here}: expect "
-                      "several times longer")
+                      "longer")
     return rate, benchmark_source(record)
 
 
@@ -244,8 +278,11 @@ class Left:
     # (data set, name) whose like run trained on a GPU: its time orders the queue, but a CPU total leaves it out
     gpu_timed: set[tuple[str, str]] = field(default_factory=set)
     # (data set, name): a GLTA cell whose like run was timed on a CPU that differs from this one in hardware bf16 (its
-    # LLM in bf16 there, in fp32 here, or the reverse): summed apart from this CPU's total, as that CPU's hours
+    # LLM in bf16 there, in fp32 here, or the reverse): summed apart from this CPU's total, as that CPU's hours, unless
+    # ``cpu_ratio`` says how the two compare
     other_cpu_timed: set[tuple[str, str]] = field(default_factory=set)
+    # this CPU's GLTA time over the other kind's and the data sets that measured it (``cpu_ratio``), if measured
+    cpu_ratio: tuple[float, list[str]] | None = None
     text_seconds: dict[str, float] = field(default_factory=dict)  # data set -> one process's time for its texts left
     memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
@@ -259,7 +296,7 @@ def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
     (user_rate, caveat), item = text_rate(), local_rate(("item_profile",))
     per_process = local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
-    left = Left()
+    left = Left(cpu_ratio=cpu_ratio())
     for dataset in datasets:
         print(f"== {dataset}")
         texts = missing_texts(dataset)
@@ -403,13 +440,15 @@ class Remaining:
     unknown: list[str]  # jobs no like run has timed on a CPU: not counted
     elsewhere: float = 0.0  # GLTA jobs timed only on a CPU unlike this one in hardware bf16: that CPU's seconds
     elsewhere_jobs: list[str] = field(default_factory=list)
+    scaled_jobs: list[str] = field(default_factory=list)  # such jobs counted in ``total`` by ``Left.cpu_ratio``
 
 
 def seconds_left(left: Left) -> Remaining:
     """What ``left`` lists in seconds of one core, by the measured time of like runs (``Left.seconds``; the texts at
     one process's measured rate). A seed already made is not counted again; a grid trained again counts its chosen
     point's time. A job timed only on a GPU is named, not counted; a GLTA job timed only on a CPU that differs from
-    this one in hardware bf16 is summed apart (its LLM runs several times slower or faster here)."""
+    this one in hardware bf16 counts at that time times ``Left.cpu_ratio`` where one is measured, else is summed
+    apart (its LLM runs in another precision here)."""
     remaining = Remaining(0.0, 0.0, [])
 
     def add(dataset: str, name: str, what: str, times: int = 1) -> None:
@@ -417,6 +456,9 @@ def seconds_left(left: Left) -> Remaining:
             return
         if (seconds := left.seconds.get((dataset, name))) is None or (dataset, name) in left.gpu_timed:
             remaining.unknown.append(what)  # a GPU's seconds say little of this CPU's
+        elif (dataset, name) in left.other_cpu_timed and left.cpu_ratio:
+            remaining.total += seconds * times * left.cpu_ratio[0]
+            remaining.scaled_jobs.append(what)
         elif (dataset, name) in left.other_cpu_timed:
             remaining.elsewhere += seconds * times
             remaining.elsewhere_jobs.append(what)
@@ -458,13 +500,20 @@ def left_line(left: Left, workers: int = 2) -> str:
     total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
     if not total and not unknown and not remaining.elsewhere_jobs:
         return "Left: nothing"
-    there, here = ("with", "fp32, several times slower") if not cpu_has_bf16() else ("without", "bf16, faster")
+    there, here = ("with", "fp32") if not cpu_has_bf16() else ("without", "bf16")
+    scaled = ""
+    if remaining.scaled_jobs:
+        ratio, measured_on = left.cpu_ratio
+        scaled = (f"; {named(remaining.scaled_jobs)}, timed only on a CPU {there} hardware bf16, count at {ratio:.2f} "
+                  "times that CPU's time: this one's over it for an IA stage trained on both "
+                  f"({', '.join(measured_on)})")
     return (f"Left: ~{total / 3600:,.1f} h of one core on this CPU by the measured time of like runs"
             + (f" (the texts ~{texts / 3600:,.1f} h of it)" if texts else "")
             + f", ~{total / workers / 3600:,.1f} h of wall time for `--jobs {workers}` with every core busy"
             + (f"; apart from it, ~{remaining.elsewhere / 3600:,.1f} h of one core on a CPU {there} hardware bf16, "
-               f"the only kind that timed {named(remaining.elsewhere_jobs)} (their LLM runs in {here} here)"
-               if remaining.elsewhere_jobs else "")
+               f"the only kind that timed {named(remaining.elsewhere_jobs)} (their LLM runs in {here} here; no stage "
+               "has trained on both kinds of CPU to say how the times compare)" if remaining.elsewhere_jobs else "")
+            + scaled
             + (f"; not counted: {named(unknown)}, which no like run has timed on a CPU" if unknown else "")
             + "; a run under way counts whole")
 
@@ -522,21 +571,36 @@ def print_commands(left: Left) -> None:
 
     from glta.device import cpu_has_bf16
 
-    slow = not cpu_has_bf16()  # the LLM runs in fp32 here: texts and GLTA several times slower (docs/glta.md, Compute)
+    slow = not cpu_has_bf16()  # the LLM runs in fp32 here: texts and GLTA slower (docs/glta.md, Compute)
+    cheapest = min(left.text_seconds, key=left.text_seconds.get) if left.text_seconds else None
+    if slow and left.cpu_ratio and cheapest:  # measured: GLTA in fp32 here takes a known multiple of the time
+        ratio, measured_on = left.cpu_ratio
+        print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
+              f".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5 --texts-for {cheapest} --no-progress "
+              f"> reproduce.log 2>&1 &  (this CPU has no hardware bf16: its GLTA took {ratio:.2f} times the time of "
+              f"one with it, an IA stage trained on both ({', '.join(measured_on)}); --texts-for {cheapest}: the "
+              f"fewest texts, ~{left.text_seconds[cheapest] / 3600:,.1f} h of one process, then the GLTA cells that "
+              "read them; --texts-for takes several data sets, and without it every data set's texts come first)")
+        print_gpu_commands(left)
+        return
     print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
           ".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5" + " --no-llm" * slow
           + " --no-progress > reproduce.log 2>&1 &"
-          + ("  (--no-llm: this CPU has no hardware bf16, so the LLM would run in fp32, several times slower; the "
-             "texts and GLTA wait for a lent GPU)" if slow else ""))
+          + ("  (--no-llm: this CPU has no hardware bf16, so the LLM would run in fp32, slower by an amount no stage "
+             "trained on both kinds of CPU has measured yet; the texts and GLTA wait for a lent GPU)" if slow else ""))
     if slow and (textless := [f"{dataset} {name}" for dataset, names in left.glta.items() for name in names
                               if dataset in left.texts and not reads_texts(dataset, name)]):
         print("  --no-texts instead of --no-llm also trains, in fp32, the GLTA cells that read no LLM-written text: "
               + ", ".join(textless))
-    if slow and left.text_seconds:  # the data set whose texts cost least: the GLTA cells they unlock, in fp32
-        cheapest = min(left.text_seconds, key=left.text_seconds.get)
+    if slow and cheapest:  # the data set whose texts cost least: the GLTA cells they unlock, in fp32
         print(f"  --texts-for {cheapest} instead also writes {cheapest}'s texts here (~"
               f"{left.text_seconds[cheapest] / 3600:,.1f} h of one process, the fewest), then trains the GLTA cells "
               "that read them")
+    print_gpu_commands(left)
+
+
+def print_gpu_commands(left: Left) -> None:
+    """The calls for a lent GPU, and what they train first that is not here."""
     # on a GPU only what travels: a decoding mode needs its default model there (a frozen LightGCN missing here is
     # trained there first); a cell's missing seeds go as <variant>@<seed>
     glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
@@ -561,4 +625,3 @@ def print_commands(left: Left) -> None:
         print(f"GLTA cells on {dataset} read {', '.join(graphs)} (`model.graph`), not trained here: a GPU call trains "
               f"{them} there first (on MiniLM embeddings made here and carried) and `collect` brings {them} back; "
               f"the CPU queue trains {them} itself")
-

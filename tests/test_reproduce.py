@@ -695,7 +695,16 @@ def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(repr
     line = planner.left_line(left)
     assert line.startswith("Left: ~1.0 h of one core on this CPU")
     assert "apart from it, ~2.0 h of one core on a CPU with hardware bf16, the only kind that timed ml-1m glta " \
-           "no_pf (their LLM runs in fp32, several times slower here)" in line
+           "no_pf (their LLM runs in fp32 here; no stage has trained on both kinds of CPU" in line
+    # once one has, they count in this CPU's total at the measured ratio, named with it
+    left.cpu_ratio = (1.25, ["amazon-scientific"])
+    remaining = planner.seconds_left(left)
+    assert (remaining.total, remaining.elsewhere, remaining.scaled_jobs) == (3600.0 + 9000.0, 0.0, ["ml-1m glta no_pf"])
+    line = planner.left_line(left)
+    assert line.startswith("Left: ~3.5 h of one core on this CPU") and "apart from it" not in line
+    assert "ml-1m glta no_pf, timed only on a CPU with hardware bf16, count at 1.25 times that CPU's time: this " \
+           "one's over it for an IA stage trained on both (amazon-scientific)" in line
+    left.cpu_ratio = None
     # plan_glta marks them: the default's run, which every estimate of the data set scales, was on such a CPU
     monkeypatch.setattr(reproduce.glta_variants, "model_needed", lambda *_: False)
     monkeypatch.setattr(reproduce.glta_variants, "mode_is_done", lambda *_: True)
@@ -710,6 +719,41 @@ def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(repr
     left = planner.Left()
     planner.plan_glta("ml-1m", left)
     assert not left.other_cpu_timed and left.seconds["ml-1m", "no_pf"] == 7200.0
+
+
+def test_the_cpu_ratio_is_measured_by_an_ia_stage_trained_on_both_kinds_of_cpu(planner, tmp_path, monkeypatch, capsys):
+    """The plan took GLTA in fp32 (a CPU without hardware bf16) to be several times slower than in bf16 and left it
+    to a lent GPU; amazon-scientific's IA, the same stage on both kinds, took 1.29 times as long. The ratio comes
+    from IA stages of equal settings only (another seed, a GPU or an unrecorded CPU pairs with nothing)."""
+    import json
+
+    from glta.config import build_config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: False)
+
+    def write(name, bf16, ia_seconds, *overrides, gpu=None):
+        config = build_config("glta", "amazon-scientific", overrides=list(overrides)).to_dict()
+        path = tmp_path / "results" / "amazon-scientific" / (
+            "glta.json" if name == "default" else f"glta_variants/{name}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"config": config, "machine": {"bf16": bf16, "gpu": gpu}},
+                                    "training": {"train_seconds": 1000.0, "ia_seconds": ia_seconds}}))
+
+    write("default", True, 4000.0)
+    assert planner.cpu_ratio() is None  # one kind only
+    write("no_pf", None, 9000.0)  # unrecorded CPU
+    write("no_pd", False, 5000.0, "train.seed=7")  # another seed: another IA stage
+    write("no_ua", False, 1.0, gpu="NVIDIA H200")
+    assert planner.cpu_ratio() is None
+    write("no_pf_pd", False, 5000.0, "model.use_profile=false", "model.use_prediction=false")  # UA settings differ
+    assert planner.cpu_ratio() == (1.25, ["amazon-scientific"])
+    # on such a CPU the plan then suggests the queue with the texts of the cheapest data set, not --no-llm
+    planner.print_commands(planner.Left(text_seconds={"ml-1m": 16000.0, "goodreads-once": 60000.0},
+                                        texts=["ml-1m", "goodreads-once"], cpu_ratio=(1.25, ["amazon-scientific"])))
+    out = capsys.readouterr().out
+    assert "--jobs 2 --hours 2.5 --texts-for ml-1m --no-progress" in out and "--no-llm" not in out
+    assert "its GLTA took 1.25 times the time of one with it" in out
 
 
 def test_texts_for_a_data_set_the_queue_does_not_cover_is_refused_in_one_line(reproduce, monkeypatch, capsys):

@@ -60,23 +60,27 @@ def graph_embeddings_path(dataset: RecDataset, graph: str) -> Path:
     return path
 
 
+def ia_settings(config: GLTAConfig, identity: dict, seed: int) -> dict:
+    """Everything the IA stage depends on but the frozen embeddings' values: the model's ``identity`` (data, LLM),
+    the ia_* settings, the head's starting point, the seed; none of the UA-stage settings, so that variants differing
+    only in UA (templates, PF/PD, target mode, decoding) train IA once."""
+    return {"version": IA_CACHE_VERSION, "identity": identity, "seed": seed,
+            "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias,
+            **({"graph_head": True} if config.graph_head else {}),
+            "head_lr_scale": config.head_lr_scale, "ia": {k: getattr(config, k) for k in (
+                "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")},
+            **({"ia_loss": config.ia_loss} if config.ia_loss != "catalogue" else {})}
+
+
 def ia_cache_path(config: GLTAConfig, identity: dict, seed: int, user_nodes: torch.Tensor,
                   item_nodes: torch.Tensor) -> Path:
-    """Where the IA stage's result lives: keyed by everything IA depends on (the model's ``identity``: data, LLM;
-    the frozen embeddings, the ia_* settings, the head's starting point, the seed), and by none of the UA-stage
-    settings, so that variants differing only in UA (templates, PF/PD, target mode, decoding) train IA once."""
+    """Where the IA stage's result lives: keyed by ``ia_settings`` and the frozen embeddings."""
     import hashlib
     import json
 
     from glta.paths import cache_dir
 
-    settings = {"version": IA_CACHE_VERSION, "identity": identity, "seed": seed,
-                "head_prior": config.head_prior, "head": config.head, "ia_head_bias": config.ia_head_bias,
-                **({"graph_head": True} if config.graph_head else {}),
-                "head_lr_scale": config.head_lr_scale, "ia": {k: getattr(config, k) for k in (
-                    "ia_group_size", "ia_epochs", "ia_lr", "ia_batch_size", "item_text_chars")},
-                **({"ia_loss": config.ia_loss} if config.ia_loss != "catalogue" else {})}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    digest = hashlib.sha256(json.dumps(ia_settings(config, identity, seed), sort_keys=True).encode())
     for tensor in (user_nodes, item_nodes):
         digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())  # the same bytes on any device
     return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
