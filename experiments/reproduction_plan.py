@@ -154,18 +154,30 @@ def time_ratio(dataset: str, name: str) -> tuple[float, str] | None:
     """How a GLTA cell's training time compares with the default's on the first other data set where both ran
     (ML-1M: GLTA+ 4,090 s against 28,525 s), to estimate a cell with no run of its own from the data set's default:
     None where no other data set has both, or for the default itself. A decoding mode's time is its evaluation's
-    wall time (``mode_seconds``; ML-1M's FL: 1,219 s)."""
+    wall time (``mode_seconds``; ML-1M's FL: 1,219 s). Only two runs timed on the same kind of machine (the same GPU,
+    or CPUs alike in hardware bf16) give a ratio: amazon-scientific's w/o PF&PD in fp32 against its default in bf16
+    would count the CPUs' difference in as the cell's."""
     if name == "default":
         return None
     for other in DATASETS:
         if other == dataset:
             continue
         default = load(Path("results"), other, "default")
-        seconds = mode_seconds(other, name) if name in GLTA_MODES else \
-            next((train_seconds(cell) for cell in records(Path("results"), other, name)[:1]), None)
-        if default and seconds and train_seconds(default) > 0:
+        cell = load(Path("results"), other, f"mode_{name}") if name in GLTA_MODES else \
+            next(iter(records(Path("results"), other, name)), None)
+        seconds = mode_seconds(other, name) if name in GLTA_MODES else cell and train_seconds(cell)
+        if default and seconds and train_seconds(default) > 0 and timed_alike(cell, default):
             return seconds / train_seconds(default), other
     return None
+
+
+def timed_alike(first: dict, second: dict) -> bool:
+    """Whether two runs were timed on the same kind of machine: the same GPU, or CPUs alike in hardware bf16 (where
+    either did not record it, taken as alike)."""
+    one, two = ((record.get("provenance") or {}).get("machine") or {} for record in (first, second))
+    if one.get("gpu") or two.get("gpu"):
+        return one.get("gpu") == two.get("gpu")
+    return one.get("bf16") is None or two.get("bf16") is None or one["bf16"] == two["bf16"]
 
 
 def mode_seconds(dataset: str, mode: str) -> float | None:
@@ -418,7 +430,7 @@ def plan_glta(dataset: str, left: Left) -> None:
               + (" — made with an earlier config: retrained by the next run" if stale else "")
               + (" — its model is not on this machine: trained again for the decoding modes, which are read out "
                  "of the new one" if name == "default" and retrain else "")
-              + under_way(dataset, name))
+              + here_at_ratio(left, dataset, name) + under_way(dataset, name))
     for mode in GLTA_MODES:
         done = glta_variants.mode_is_done(dataset, mode)
         stale = not done and result_path(Path("results"), dataset, f"mode_{mode}").exists()
@@ -429,6 +441,13 @@ def plan_glta(dataset: str, left: Left) -> None:
               + (" — read out of the default model again once that is trained again" if done and retrain else ""))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
           f"{under_way(dataset, 'glta_plus')}")
+
+
+def here_at_ratio(left: Left, dataset: str, name: str) -> str:
+    """For a cell timed only on a CPU unlike this one in hardware bf16: its time here at ``Left.cpu_ratio``."""
+    if (dataset, name) not in left.other_cpu_timed or not left.cpu_ratio or (dataset, name) not in left.seconds:
+        return ""
+    return f"; here ~{left.seconds[dataset, name] * left.cpu_ratio[0]:,.0f} s at the measured {left.cpu_ratio[0]:.2f}"
 
 
 @dataclass

@@ -494,17 +494,25 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
 
     monkeypatch.chdir(tmp_path)
 
-    def made(dataset, name, seconds):
+    def made(dataset, name, seconds, machine=None):
         path = tmp_path / "results" / dataset / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"provenance": {"machine": {}, "peak_memory": {"resident_gib": 6.5}},
+        path.write_text(json.dumps({"provenance": {"machine": machine or {}, "peak_memory": {"resident_gib": 6.5}},
                                     "training": {"train_seconds": seconds},
                                     "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
 
-    made("ml-1m", "glta.json", 28000.0)
-    made("ml-1m", "glta_plus.json", 4000.0)
+    made("ml-1m", "glta.json", 28000.0, {"bf16": True})
+    made("ml-1m", "glta_plus.json", 4000.0, {"bf16": True})
     made("amazon-scientific", "glta.json", 21000.0)
     assert planner.time_ratio("amazon-scientific", "glta_plus") == (4000.0 / 28000.0, "ml-1m")
+    # a cell timed on a CPU unlike the default's in hardware bf16 (or on a GPU) gives no ratio: it would count the
+    # machines' difference in as the cell's
+    made("ml-1m", "glta_variants/no_pf_pd.json", 45000.0, {"bf16": False})
+    made("ml-1m", "glta_variants/no_pd.json", 200.0, {"bf16": True, "gpu": "NVIDIA H200"})
+    assert planner.time_ratio("amazon-scientific", "no_pf_pd") is None
+    assert planner.time_ratio("amazon-scientific", "no_pd") is None
+    for path in ("no_pf_pd", "no_pd"):
+        (tmp_path / "results" / "ml-1m" / "glta_variants" / f"{path}.json").unlink()
     assert planner.time_ratio("amazon-scientific", "no_ia") is None  # run nowhere: the default's own time
     assert planner.time_ratio("amazon-scientific", "default") is None
     left = planner.Left()
@@ -704,6 +712,8 @@ def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(repr
     assert line.startswith("Left: ~3.5 h of one core on this CPU") and "apart from it" not in line
     assert "ml-1m glta no_pf, timed only on a CPU with hardware bf16, count at 1.25 times that CPU's time: this " \
            "one's over it for an IA stage trained on both (amazon-scientific)" in line
+    assert planner.here_at_ratio(left, "ml-1m", "no_pf") == "; here ~9,000 s at the measured 1.25"  # its plan line
+    assert planner.here_at_ratio(left, "ml-1m", "pop") == ""  # timed here
     left.cpu_ratio = None
     # plan_glta marks them: the default's run, which every estimate of the data set scales, was on such a CPU
     monkeypatch.setattr(reproduce.glta_variants, "model_needed", lambda *_: False)
