@@ -112,8 +112,8 @@ def main() -> None:
     parser.add_argument("--logs", default="runs/reproduce", help="with --jobs: where each job's log goes")
     parser.add_argument("--no-llm", action="store_true",
                         help="with --jobs: leave out every job that runs the LLM (texts, GLTA, GLTA+ and their seeds): "
-                             "for a CPU without hardware bf16, where the LLM runs in fp32 (slower: --plan says how much where "
-                             "measured)")
+                             "for a CPU without hardware bf16, where the LLM runs in fp32 (slower: --plan says how "
+                             "much where measured)")
     written = parser.add_mutually_exclusive_group()
     written.add_argument("--no-texts", action="store_true",
                          help="with --jobs: write no LLM texts and leave out the jobs that wait for them; the GLTA "

@@ -73,7 +73,10 @@ def cpu_ratio(results: Path = Path("results")) -> tuple[float, list[str]] | None
                 if machine.get("gpu") or machine.get("bf16") is None or not training.get("ia_seconds") \
                         or not provenance.get("config"):
                     continue
-                run = config_from_dict(provenance["config"])
+                try:
+                    run = config_from_dict(provenance["config"])
+                except GLTAError:  # a config this code no longer reads: it times nothing here
+                    continue
                 identity = {"data": dataset, "llm": run.model.llm.name, "graph": run.model.graph}
                 key = json.dumps(ia_settings(run.model, identity, run.train.seed), sort_keys=True, default=str)
                 stages.setdefault(key, {}).setdefault(machine["bf16"] == here, []).append(training["ia_seconds"])
@@ -592,26 +595,29 @@ def print_commands(left: Left) -> None:
 
     slow = not cpu_has_bf16()  # the LLM runs in fp32 here: texts and GLTA slower (docs/glta.md, Compute)
     cheapest = min(left.text_seconds, key=left.text_seconds.get) if left.text_seconds else None
-    if slow and left.cpu_ratio and cheapest:  # measured: GLTA in fp32 here takes a known multiple of the time
+    measured = slow and left.cpu_ratio and cheapest  # GLTA in fp32 here takes a measured multiple of the time
+    if measured:
         ratio, measured_on = left.cpu_ratio
-        print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
-              f".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5 --texts-for {cheapest} --no-progress "
-              f"> reproduce.log 2>&1 &  (this CPU has no hardware bf16: its GLTA took {ratio:.2f} times the time of "
-              f"one with it, an IA stage trained on both ({', '.join(measured_on)}); --texts-for {cheapest}: the "
-              f"fewest texts, ~{left.text_seconds[cheapest] / 3600:,.1f} h of one process, then the GLTA cells that "
-              "read them; --texts-for takes several data sets, and without it every data set's texts come first)")
-        print_gpu_commands(left)
-        return
+        flags, why = f" --texts-for {cheapest}", (
+            f"  (this CPU has no hardware bf16: its GLTA took {ratio:.2f} times the time of one with it, an IA stage "
+            f"trained on both ({', '.join(measured_on)}); --texts-for {cheapest}: the fewest texts, "
+            f"~{left.text_seconds[cheapest] / 3600:,.1f} h of one process, then the GLTA cells that read them; "
+            "--texts-for takes several data sets, and without it every data set's texts come first)")
+    elif slow:
+        flags, why = " --no-llm", ("  (--no-llm: this CPU has no hardware bf16, so the LLM would run in fp32, slower "
+                                   "by an amount no stage trained on both kinds of CPU has measured yet; the texts "
+                                   "and GLTA wait for a lent GPU)")
+    else:
+        flags, why = "", ""
     print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
-          ".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5" + " --no-llm" * slow
-          + " --no-progress > reproduce.log 2>&1 &"
-          + ("  (--no-llm: this CPU has no hardware bf16, so the LLM would run in fp32, slower by an amount no stage "
-             "trained on both kinds of CPU has measured yet; the texts and GLTA wait for a lent GPU)" if slow else ""))
-    if slow and (textless := [f"{dataset} {name}" for dataset, names in left.glta.items() for name in names
-                              if dataset in left.texts and not reads_texts(dataset, name)]):
+          f".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5{flags} --no-progress > reproduce.log 2>&1 &"
+          + why)
+    if slow and not measured and (textless := [f"{dataset} {name}" for dataset, names in left.glta.items()
+                                               for name in names
+                                               if dataset in left.texts and not reads_texts(dataset, name)]):
         print("  --no-texts instead of --no-llm also trains, in fp32, the GLTA cells that read no LLM-written text: "
               + ", ".join(textless))
-    if slow and cheapest:  # the data set whose texts cost least: the GLTA cells they unlock, in fp32
+    if slow and not measured and cheapest:  # the data set whose texts cost least: the GLTA cells they unlock
         print(f"  --texts-for {cheapest} instead also writes {cheapest}'s texts here (~"
               f"{left.text_seconds[cheapest] / 3600:,.1f} h of one process, the fewest), then trains the GLTA cells "
               "that read them")
