@@ -306,6 +306,14 @@ class Left:
     # (data set, name) of ``seeds``/``glta_seeds`` -> the extra seeds it still lacks (absent: every one of them)
     seeds_left: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
+    def seconds_here(self, cell: tuple[str, str] | None) -> float:
+        """A like run's time for ``cell`` as this CPU would take it: a time measured only on a CPU unlike this one in
+        hardware bf16 times ``cpu_ratio`` where that is measured, else as measured; 0 when no like run has one."""
+        seconds = self.seconds.get(cell, 0.0)
+        if cell in self.other_cpu_timed and self.cpu_ratio:
+            return seconds * self.cpu_ratio[0]
+        return seconds
+
 
 def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
@@ -450,7 +458,7 @@ def here_at_ratio(left: Left, dataset: str, name: str) -> str:
     """For a cell timed only on a CPU unlike this one in hardware bf16: its time here at ``Left.cpu_ratio``."""
     if (dataset, name) not in left.other_cpu_timed or not left.cpu_ratio or (dataset, name) not in left.seconds:
         return ""
-    return f"; here ~{left.seconds[dataset, name] * left.cpu_ratio[0]:,.0f} s at the measured {left.cpu_ratio[0]:.2f}"
+    return f"; here ~{left.seconds_here((dataset, name)):,.0f} s at the measured {left.cpu_ratio[0]:.2f}"
 
 
 @dataclass
@@ -479,7 +487,7 @@ def seconds_left(left: Left) -> Remaining:
         if (seconds := left.seconds.get((dataset, name))) is None or (dataset, name) in left.gpu_timed:
             remaining.unknown.append(what)  # a GPU's seconds say little of this CPU's
         elif (dataset, name) in left.other_cpu_timed and left.cpu_ratio:
-            remaining.total += seconds * times * left.cpu_ratio[0]
+            remaining.total += left.seconds_here((dataset, name)) * times
             remaining.scaled_jobs.append(what)
         elif (dataset, name) in left.other_cpu_timed:
             remaining.elsewhere += seconds * times

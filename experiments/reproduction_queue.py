@@ -16,6 +16,7 @@ import glta_variants
 from reproduction_plan import GLTA_MODES, Left, plan
 from glta.paths import atomic_write
 
+
 def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False,
                texts_for: list[str] | None = None) -> list:
     """What is left as jobs of one thread each for ``job_runner.run_jobs``: the texts and any missing frozen
@@ -101,7 +102,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     # go last, and before them the extra seeds of GLTA cells (a GLTA cell with no run is a "—" in the tables, one
     # with a run has its numbers already: each GLTA run costs hours here); the rest longest (or shortest) first by a
     # like run's measured time, a job without one last, Table 2's GLTA and GLTA+ rows before the ablations of equal
-    # time
+    # time (one measured on a CPU unlike this one in hardware bf16 counts at the measured ratio: ``Left.seconds_here``)
     def main_row(job) -> bool:
         return job.cell is not None and job.cell[1] in ("default", "glta_plus")
 
@@ -118,10 +119,10 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     rest = [job for job in jobs if job not in first]
     if shortest_first:
         rest.sort(key=lambda job: (orphan(job), later(job), glta_seed(job), not left.seconds.get(job.cell),
-                                   left.seconds.get(job.cell, 0.0), not main_row(job)))
+                                   left.seconds_here(job.cell), not main_row(job)))
     else:
         rest.sort(key=lambda job: (not orphan(job), not later(job), not glta_seed(job),
-                                   left.seconds.get(job.cell, 0.0), main_row(job)), reverse=True)
+                                   left.seconds_here(job.cell), main_row(job)), reverse=True)
     queue = first + rest
     started = [job for job in queue if (logs / log_name(job.name)).exists() and not orphan(job)]
     queue = started + [job for job in queue if job not in started]

@@ -731,6 +731,21 @@ def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(repr
     assert not left.other_cpu_timed and left.seconds["ml-1m", "no_pf"] == 7200.0
 
 
+def test_the_queue_orders_a_cell_timed_on_a_cpu_unlike_this_one_by_its_time_here(planner, queue, tmp_path):
+    """Ordered by the other CPU's seconds, a cell that takes 1.6 times as long here sat behind a longer-looking one."""
+    left = planner.Left(glta={"ml-1m": ["no_pf", "no_pd"]},
+                        seconds={("ml-1m", "no_pf"): 5000.0, ("ml-1m", "no_pd"): 7000.0},
+                        other_cpu_timed={("ml-1m", "no_pf")})
+    order = [job.name for job in queue.queue_jobs(left, tmp_path)]
+    assert order == ["glta-ml-1m-no_pd", "glta-ml-1m-no_pf"]  # no ratio measured: as timed
+    left.cpu_ratio = (1.6, ["amazon-scientific"])
+    assert left.seconds_here(("ml-1m", "no_pf")) == 8000.0 and left.seconds_here(("ml-1m", "no_pd")) == 7000.0
+    assert left.seconds_here(None) == 0.0
+    assert [job.name for job in queue.queue_jobs(left, tmp_path)] == ["glta-ml-1m-no_pf", "glta-ml-1m-no_pd"]
+    shortest = [job.name for job in queue.queue_jobs(left, tmp_path, shortest_first=True)]
+    assert shortest == ["glta-ml-1m-no_pd", "glta-ml-1m-no_pf"]
+
+
 def test_the_cpu_ratio_is_measured_by_an_ia_stage_trained_on_both_kinds_of_cpu(planner, tmp_path, monkeypatch, capsys):
     """The plan took GLTA in fp32 (a CPU without hardware bf16) to be several times slower than in bf16 and left it
     to a lent GPU; amazon-scientific's IA, the same stage on both kinds, took 1.29 times as long. The ratio comes
