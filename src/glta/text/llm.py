@@ -283,6 +283,14 @@ def refuse_pickled_weights(folder: Path) -> None:
                         "at a .gguf file")
 
 
+def _contiguous_input(module, args):
+    """Hand the LM head a contiguous input. ``generate``'s first step reads the logits of the last position only, a
+    strided slice ``hidden[:, -1:]`` that torch's linear does not fold into one matmul: it expanded the vocabulary
+    matrix once per prompt and copied it (3 s and 0.9 GB at 16 prompts, 3.6 GB at 64, in bf16 on one CPU thread; 17 ms
+    for the same, bit-identical logits from a contiguous input)."""
+    return (args[0].contiguous(), *args[1:])
+
+
 def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
     """Load the LLM frozen and in eval mode, with its tokenizer (left padding, a pad token set)."""
     offline()
@@ -328,6 +336,8 @@ def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
         raise GLTAError(f"llm.attention={attention} cannot be used with this model: {error}") from None
     model.eval()
     model.requires_grad_(False)
+    if (head := model.get_output_embeddings()) is not None:
+        head.register_forward_pre_hook(_contiguous_input)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
