@@ -3,6 +3,12 @@
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --out benchmarks/results/generation_ml-1m.json
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --llama-cpp --out ...   # also llama.cpp
     .venv/bin/python benchmarks/generation_throughput.py --users 16 --int8-dynamic --out ...  # also int8 weights
+    .venv/bin/python benchmarks/generation_throughput.py --users 64 --batch-size 64 --threads 1 \
+        --strided-head --out benchmarks/results/generation_ml-1m_head_input.json  # also without the head's fix
+
+``--strided-head`` runs the profile+prediction prompts once more with the LM head's contiguous-input hook removed
+(``glta.text.llm._contiguous_input``: generate's first step hands the head a strided slice, which torch's linear
+turned into one copy of the vocabulary matrix per prompt), then once more with it, and compares the texts.
 
 ``--int8-dynamic`` runs the project's profile prompts once more with every linear layer of the LLM quantised to int8
 by torch's dynamic quantisation (per-channel weights, activations quantised per batch: the usual CPU way when there
@@ -89,6 +95,8 @@ def main() -> None:
     parser.add_argument("--llama-cpp", action="store_true", help="also run llama.cpp (installs it when missing)")
     parser.add_argument("--int8-dynamic", action="store_true",
                         help="also run the profile prompts with the LLM's linear layers dynamically quantised to int8")
+    parser.add_argument("--strided-head", action="store_true",
+                        help="also run the profile+prediction prompts without the LM head's contiguous-input hook")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -159,6 +167,24 @@ def main() -> None:
     result["project_profile_and_prediction_shared_prefix"] = run(["profile", "prediction"], shared)
     print("project, profile+prediction:", json.dumps(result["project_profile_and_prediction_shared_prefix"]),
           flush=True)
+    if args.strided_head:
+        from glta.text.llm import _contiguous_input
+
+        head = llm.model.get_output_embeddings()
+        hooks = dict(head._forward_pre_hooks)
+        head._forward_pre_hooks.clear()
+        strided: dict[str, list[str]] = {}
+        side = run(["profile", "prediction"], strided)
+        side["same_text_as_contiguous"] = sum(a == b for k in strided for a, b in zip(shared[k], strided[k]))
+        result["project_profile_and_prediction_strided_head"] = side
+        print("project, profile+prediction, strided head input:", json.dumps(side), flush=True)
+        head._forward_pre_hooks.update(hooks)
+        assert any(hook is _contiguous_input for hook in hooks.values())
+        again: dict[str, list[str]] = {}
+        side = run(["profile", "prediction"], again)  # the fixed head once more: the machine's load may drift
+        side["same_text_as_first_run"] = sum(a == b for k in again for a, b in zip(shared[k], again[k]))
+        result["project_profile_and_prediction_shared_prefix_again"] = side
+        print("project, profile+prediction, again:", json.dumps(side), flush=True)
     if args.int8_dynamic:
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
