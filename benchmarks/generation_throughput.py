@@ -172,6 +172,7 @@ def main() -> None:
 
         head = llm.model.get_output_embeddings()
         hooks = dict(head._forward_pre_hooks)
+        assert any(hook is _contiguous_input for hook in hooks.values())  # what this run removes: the fix itself
         head._forward_pre_hooks.clear()
         strided: dict[str, list[str]] = {}
         side = run(["profile", "prediction"], strided)
@@ -179,7 +180,6 @@ def main() -> None:
         result["project_profile_and_prediction_strided_head"] = side
         print("project, profile+prediction, strided head input:", json.dumps(side), flush=True)
         head._forward_pre_hooks.update(hooks)
-        assert any(hook is _contiguous_input for hook in hooks.values())
         again: dict[str, list[str]] = {}
         side = run(["profile", "prediction"], again)  # the fixed head once more: the machine's load may drift
         side["same_text_as_first_run"] = sum(a == b for k in again for a, b in zip(shared[k], again[k]))
