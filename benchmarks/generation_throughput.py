@@ -5,6 +5,8 @@
     .venv/bin/python benchmarks/generation_throughput.py --users 16 --int8-dynamic --out ...  # also int8 weights
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --batch-size 64 --threads 1 \
         --strided-head --out benchmarks/results/generation_ml-1m_head_input.json  # also without the head's fix
+    .venv/bin/python benchmarks/generation_throughput.py --users 32 --batch-size 32 --threads 1 --dtype float32 \
+        --strided-head --out benchmarks/results/generation_ml-1m_head_input_float32.json  # the LLM in fp32
 
 ``--strided-head`` runs the profile+prediction prompts once more with the LM head's contiguous-input hook removed
 (``glta.text.llm._contiguous_input``: generate's first step hands the head a strided slice, which torch's linear
@@ -97,6 +99,7 @@ def main() -> None:
                         help="also run the profile prompts with the LLM's linear layers dynamically quantised to int8")
     parser.add_argument("--strided-head", action="store_true",
                         help="also run the profile+prediction prompts without the LM head's contiguous-input hook")
+    parser.add_argument("--dtype", default="auto", help="the LLM's dtype (llm.dtype): auto, bfloat16 or float32")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -108,14 +111,14 @@ def main() -> None:
     from glta.data import load_dataset
     from glta.results import git_commit, machine
     from glta.text.generate import GenerationConfig, generate_batch, user_prompts
-    from glta.text.llm import bundled_gguf, load_llm
+    from glta.text.llm import LLMConfig, bundled_gguf, load_llm
 
     dataset = load_dataset(DataConfig(name=args.dataset))
     started = time.time()
-    llm = load_llm()  # the first load in a process also imports transformers (and may convert the GGUF)
+    llm = load_llm(LLMConfig(dtype=args.dtype))  # the first load also imports transformers (may convert the GGUF)
     first_load = time.time() - started
     started = time.time()
-    llm = load_llm()
+    llm = load_llm(LLMConfig(dtype=args.dtype))
     load_seconds = time.time() - started
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     users = np.arange(args.users)
