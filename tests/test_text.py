@@ -156,6 +156,29 @@ def test_each_generation_logs_its_rate_for_planning_even_when_interrupted(llm, s
     assert measured_rate("cpu", dtype)[1] == 2  # less than a full batch says little of a full run's rate: left out
 
 
+def test_the_planned_rate_follows_the_latest_calls_not_every_call_the_machine_ever_logged(monkeypatch, tmp_path):
+    import json
+
+    from glta.device import cpu_info
+    from glta.text.generate import measured_rate, rates_path
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    rates_path().parent.mkdir(parents=True)
+
+    def call(responses: int, seconds: float) -> str:
+        return json.dumps({"cpu": cpu_info()[0], "device": "cpu", "dtype": "bfloat16", "kinds": ["profile"],
+                           "batch_size": 64, "responses": responses, "seconds": seconds})
+
+    old = [call(640, 640.0)] * 5  # 1 response a second before an upgrade
+    rates_path().write_text("\n".join(old + [call(640, 320.0)] * 3) + "\n")
+    assert measured_rate("cpu", "bfloat16", recent=3) == (2.0, 3)  # the three calls since
+    rate, calls = measured_rate("cpu", "bfloat16")  # the default window reaches back into the old calls
+    assert calls == 8 and rate == pytest.approx(8 * 640 / (5 * 640 + 3 * 320))
+    with rates_path().open("a") as log:
+        log.write("\n".join([call(640, 320.0)] * 8) + "\n")
+    assert measured_rate("cpu", "bfloat16") == (2.0, 8)  # enough new calls: the old rate is gone
+
+
 def test_a_run_without_a_progress_bar_logs_how_far_it_got(llm, synthetic, monkeypatch, tmp_path, capsys):
     """A background job (``--no-progress``) says now and then how many texts it wrote, its rate and the time left;
     with a bar it prints no such lines."""

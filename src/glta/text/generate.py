@@ -287,32 +287,35 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
         pass
 
 
-def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[str, ...] | None = None
-                  ) -> tuple[float, int] | None:
+def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[str, ...] | None = None,
+                  recent: int = 8) -> tuple[float, int] | None:
     """Responses a second of one generating process on this machine (its CPU model, ``device`` and ``dtype``), over
-    every logged call (of calls that wrote one of ``kinds`` when given: item profiles have prompts of their own),
-    and how many calls that is; None before the first such call here. A call that wrote less than one full batch
-    of each kind (a trial such as ``glta text generate --limit 4``) is left out: its small batches run several times
-    slower per response than a full run's (on an AVX2-only CPU, 4 users took 28 s a response against ~3-5 s at
-    batch 16-64), and as the only call it would set the plan's time for every text left."""
+    its ``recent`` latest logged calls (of calls that wrote one of ``kinds`` when given: item profiles have prompts
+    of their own), and how many calls that is; None before the first such call here. Only the latest count: a
+    machine's log outlives the code that wrote it, and a faster release (the contiguous LM head input made bf16
+    generation 1.28x faster: docs/measurements.md) would otherwise be averaged with every slower call before it. A call that wrote less
+    than one full batch of each kind (a trial such as ``glta text generate --limit 4``) is left out: its small
+    batches run several times slower per response than a full run's (on an AVX2-only CPU, 4 users took 28 s a
+    response against ~3-5 s at batch 16-64), and as the only call it would set the plan's time for every text left."""
     from glta.device import cpu_info
 
     path = rates_path()
     if not path.exists():
         return None
-    cpu, responses, seconds, calls = cpu_info()[0], 0, 0.0, 0
+    cpu, counted = cpu_info()[0], []
     for line in path.read_text(errors="replace").splitlines():
         try:
             record = json.loads(line)
             here = (record["cpu"], record["device"]) == (cpu, device) and (not dtype or record["dtype"] == dtype)
             wanted = not kinds or set(kinds) & set(record["kinds"])
             full = record["responses"] >= record.get("batch_size", GenerationConfig.batch_size) * len(record["kinds"])
-            if not (here and wanted and full):
-                continue
-            responses, seconds, calls = responses + record["responses"], seconds + record["seconds"], calls + 1
-        except (json.JSONDecodeError, KeyError, TypeError):
+            if here and wanted and full:
+                counted.append((int(record["responses"]), float(record["seconds"])))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue  # a torn last line
-    return (responses / seconds, calls) if seconds > 0 else None
+    counted = counted[-recent:]
+    seconds = sum(s for _, s in counted)
+    return (sum(r for r, _ in counted) / seconds, len(counted)) if seconds > 0 else None
 
 
 def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
