@@ -293,10 +293,11 @@ def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[st
     its ``recent`` latest logged calls (of calls that wrote one of ``kinds`` when given: item profiles have prompts
     of their own), and how many calls that is; None before the first such call here. Only the latest count: a
     machine's log outlives the code that wrote it, and a faster release (the contiguous LM head input made bf16
-    generation 1.28x faster: docs/measurements.md) would otherwise be averaged with every slower call before it. A call that wrote less
-    than one full batch of each kind (a trial such as ``glta text generate --limit 4``) is left out: its small
-    batches run several times slower per response than a full run's (on an AVX2-only CPU, 4 users took 28 s a
-    response against ~3-5 s at batch 16-64), and as the only call it would set the plan's time for every text left."""
+    generation 1.28x faster: docs/measurements.md) would otherwise be averaged with every slower call before it.
+    A call that wrote less than one full batch of each kind (a trial such as ``glta text generate --limit 4``) is
+    left out: its small batches run several times slower per response than a full run's (on an AVX2-only CPU, 4
+    users took 28 s a response against ~3-5 s at batch 16-64), and as the only call it would set the plan's time
+    for every text left."""
     from glta.device import cpu_info
 
     path = rates_path()
