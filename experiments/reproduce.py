@@ -125,6 +125,10 @@ def main() -> None:
     parser.add_argument("--shortest-first", action="store_true",
                         help="with --jobs: after the texts and frozen LightGCN, the shortest jobs first (by a like "
                              "run's measured time) instead of the longest: whole cells finish within a session")
+    parser.add_argument("--first", nargs="+", metavar="JOB",
+                        help="with --jobs: run these jobs before the rest, in this order: a job's name as the queue "
+                             "lists it (seed-ml-1m-rlmrec_con-2027) or a cell (ml-1m:rlmrec_con, each of its jobs); "
+                             "they still wait for the texts and frozen graph they read")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     if outside := [name for name in args.texts_for or [] if name not in args.datasets]:
@@ -137,7 +141,8 @@ def main() -> None:
             print_commands(left)
         elif args.jobs:
             run_queue(args.datasets, args.jobs, args.hours, Path(args.logs), llm=not args.no_llm,
-                      shortest_first=args.shortest_first, texts_for=[] if args.no_texts else args.texts_for)
+                      shortest_first=args.shortest_first, texts_for=[] if args.no_texts else args.texts_for,
+                      up_front=args.first)
             refresh(args.datasets)
         elif args.report:
             report(args.datasets)

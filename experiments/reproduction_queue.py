@@ -14,11 +14,12 @@ from pathlib import Path
 
 import glta_variants
 from reproduction_plan import GLTA_MODES, Left, plan
+from glta.errors import GLTAError
 from glta.paths import atomic_write
 
 
 def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, shortest_first: bool = False,
-               texts_for: list[str] | None = None) -> list:
+               texts_for: list[str] | None = None, up_front: list[str] | None = None) -> list:
     """What is left as jobs of one thread each for ``job_runner.run_jobs``: the texts and any missing frozen
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
@@ -35,7 +36,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     the jobs that would wait for the others' are left out; a GLTA cell that reads no LLM-written text (w/o PF&PD)
     still runs, as do the GLTA cells of a data set whose texts are here. An ablation (or decoding mode) of a data set
     whose full GLTA has no run and none queued goes last, even one started before: until that run exists it is
-    compared with nothing (a frozen graph only such ablations read is trained just before them)."""
+    compared with nothing (a frozen graph only such ablations read is trained just before them). ``up_front`` names
+    jobs to run before all of these, in its order: a job's name (``seed-ml-1m-rlmrec_con-2027``) or a cell
+    (``ml-1m:rlmrec_con``: each of its jobs); a job still waits for what it reads (its texts, its frozen graph)."""
     import dataclasses
 
     from gpu_session import graphs_read, reads_texts, session_jobs
@@ -131,6 +134,12 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         if readers and all(map(orphan, readers)):  # it serves only ablations that wait last: it waits with them
             queue.remove(graph)
             queue.insert(min(map(queue.index, readers)), graph)
+    for spec in reversed(up_front or []):  # each named job (or each job of a named cell) to the front, in that order
+        named = [job for job in queue if spec in (job.name, ":".join(job.cell or ()))]
+        if not named:
+            raise GLTAError(f"--first {spec}: no job of that name or cell is left to run; the jobs left: "
+                            + (", ".join(job.name for job in queue) or "none"))
+        queue = named + [job for job in queue if job not in named]
     # the texts by two processes where no job an earlier queue started here resumes beside them (each holds a
     # worker for hours, and a two-process job waits for two free workers); torchrun, quiet when stopped
     held = sum(not job.name.startswith("texts-") for job in started)
@@ -164,17 +173,18 @@ def prefix_store(dataset: str, name: str) -> str | None:
 
 
 def run_queue(datasets: list[str], workers: int, hours: float | None, logs: Path, llm: bool = True,
-              shortest_first: bool = False, texts_for: list[str] | None = None) -> None:
+              shortest_first: bool = False, texts_for: list[str] | None = None, up_front: list[str] | None = None
+              ) -> None:
     """Run what ``plan`` lists as left (without ``llm``: what never runs the LLM; with ``texts_for``: what does not
-    wait for other data sets' texts still to be written), ``workers`` jobs side by side (one thread each), until done
-    or ``hours`` have passed; a job stopped then (or by Ctrl-C / SIGTERM) keeps its checkpoint and the same command
-    continues it."""
+    wait for other data sets' texts still to be written; ``up_front``: these jobs before the others), ``workers`` jobs
+    side by side (one thread each), until done or ``hours`` have passed; a job stopped then (or by Ctrl-C / SIGTERM)
+    keeps its checkpoint and the same command continues it."""
     import signal
     import time
 
     from job_runner import run_jobs
 
-    jobs = queue_jobs(plan(datasets), logs, workers, llm, shortest_first, texts_for)
+    jobs = queue_jobs(plan(datasets), logs, workers, llm, shortest_first, texts_for, up_front)
     if not jobs:
         print("nothing left to train")
     else:

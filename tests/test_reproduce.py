@@ -309,6 +309,21 @@ def test_jobs_an_earlier_queue_started_here_go_first_in_either_order(planner, qu
         assert sorted(names) == sorted(fresh)
 
 
+def test_jobs_named_first_run_before_the_rest_and_still_wait_for_what_they_read(queue, left, tmp_path):
+    from glta.errors import GLTAError
+
+    plain = [job.name for job in queue.queue_jobs(left, tmp_path)]
+    (tmp_path / "glta-ml-1m-default.log").write_text("started by an earlier queue\n")
+    jobs = queue.queue_jobs(left, tmp_path, up_front=["ml-1m:hccf", "glta-ml-1m-no_ia"])
+    names = [job.name for job in jobs]
+    assert names[:4] == ["seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027", "glta-ml-1m-no_ia", "glta-ml-1m-default"]
+    assert names[4:] == [name for name in plain if name not in names[:4]]  # the started job, then the rest as before
+    assert {job.name: job.after for job in jobs}["glta-ml-1m-no_ia"] == ("texts-ml-1m", "pretrain-ml-1m")
+    with pytest.raises(GLTAError, match="--first ml-1m:lightgcn: no job of that name or cell is left to run; "
+                                        "the jobs left: glta-ml-1m-default, texts-ml-1m"):
+        queue.queue_jobs(left, tmp_path, up_front=["ml-1m:lightgcn"])
+
+
 def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(planner, monkeypatch, tmp_path):
     import json
 
