@@ -290,8 +290,9 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
 def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[str, ...] | None = None,
                   recent: int = 8) -> tuple[float, int] | None:
     """Responses a second of one generating process on this machine (its CPU model, ``device`` and ``dtype``), over
-    its ``recent`` latest logged calls (of calls that wrote one of ``kinds`` when given: item profiles have prompts
-    of their own), and how many calls that is; None before the first such call here. Only the latest count: a
+    its ``recent`` latest logged records, one per process and call (of calls that wrote one of ``kinds`` when given:
+    item profiles have prompts of their own), and how many records that is; None before the first such call here.
+    Only the latest count: a
     machine's log outlives the code that wrote it, and a faster release (the contiguous LM head input made bf16
     generation 1.28x faster: docs/measurements.md) would otherwise be averaged with every slower call before it.
     A call that wrote less than one full batch of each kind (a trial such as ``glta text generate --limit 4``) is
