@@ -471,6 +471,7 @@ class Remaining:
     elsewhere: float = 0.0  # GLTA jobs timed only on a CPU unlike this one in hardware bf16: that CPU's seconds
     elsewhere_jobs: list[str] = field(default_factory=list)
     scaled_jobs: list[str] = field(default_factory=list)  # such jobs counted in ``total`` by ``Left.cpu_ratio``
+    spent: float = 0.0  # what runs under way here have trained already: left out of ``total`` (``spent_here``)
 
 
 def seconds_left(left: Left) -> Remaining:
@@ -478,22 +479,30 @@ def seconds_left(left: Left) -> Remaining:
     one process's measured rate). A seed already made is not counted again; a grid trained again counts its chosen
     point's time. A job timed only on a GPU is named, not counted; a GLTA job timed only on a CPU that differs from
     this one in hardware bf16 counts at that time times ``Left.cpu_ratio`` where one is measured, else is summed
-    apart (its LLM runs in another precision here)."""
+    apart (its LLM runs in another precision here). A run under way here counts what its like run's time leaves
+    after what it has trained already, and at least an epoch at its own pace (``spent_here``)."""
     remaining = Remaining(0.0, 0.0, [])
 
-    def add(dataset: str, name: str, what: str, times: int = 1) -> None:
+    def add(dataset: str, name: str, what: str, times: int = 1, seeds: bool = False) -> None:
         if not times:
             return
         if (seconds := left.seconds.get((dataset, name))) is None or (dataset, name) in left.gpu_timed:
             remaining.unknown.append(what)  # a GPU's seconds say little of this CPU's
         elif (dataset, name) in left.other_cpu_timed and left.cpu_ratio:
-            remaining.total += left.seconds_here((dataset, name)) * times
+            remaining.total += count(left.seconds_here((dataset, name)), times, dataset, name, seeds)
             remaining.scaled_jobs.append(what)
         elif (dataset, name) in left.other_cpu_timed:
             remaining.elsewhere += seconds * times
             remaining.elsewhere_jobs.append(what)
         else:
-            remaining.total += seconds * times
+            remaining.total += count(seconds, times, dataset, name, seeds)
+
+    def count(seconds: float, times: int, dataset: str, name: str, seeds: bool) -> float:
+        # a GLTA cell's own run, or a cell's extra seeds: less what their runs under way here have trained
+        runs = spent_here(dataset, name, seeds) if seeds or name in GLTA_VARIANTS + ["glta_plus"] else []
+        spent = sum(min(trained, max(seconds - pace, 0.0)) for trained, pace in runs[:times])
+        remaining.spent += spent
+        return seconds * times - spent
 
     def seeds_missing(dataset: str, name: str, retrained: bool) -> int:
         return len(EXTRA_SEEDS) if retrained else len(seeds_without_file(dataset, name))
@@ -514,8 +523,18 @@ def seconds_left(left: Left) -> Remaining:
         for dataset, names in cells.items():
             for name in names:
                 missing = seeds_missing(dataset, name, name in left.grids.get(dataset, []))
-                add(dataset, name, f"{dataset} {kind}{name}'s seeds", missing)
+                add(dataset, name, f"{dataset} {kind}{name}'s seeds", missing, seeds=True)
     return remaining
+
+
+def spent_here(dataset: str, name: str, seeds: bool) -> list[tuple[float, float]]:
+    """(seconds trained so far, seconds an epoch) of each run of a cell under way on this machine: its extra seeds'
+    runs, or else the cell's own (a GLTA variant's); a grid point's are left out (a grid counts one point's time)."""
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_spent
+
+    return [spent for label, folder in run_folders(dataset, name).items()
+            if (label.startswith("seed ") if seeds else label == "")
+            and (spent := checkpoint_spent(folder / CHECKPOINT_NAME))]
 
 
 def named(jobs: list[str], most: int = 6) -> str:
@@ -545,17 +564,20 @@ def left_line(left: Left, workers: int = 2) -> str:
                "has trained on both kinds of CPU to say how the times compare)" if remaining.elsewhere_jobs else "")
             + scaled
             + (f"; not counted: {named(unknown)}, which no like run has timed on a CPU" if unknown else "")
-            + "; a run under way counts whole")
+            + (f"; runs under way here count what they have left (~{remaining.spent / 3600:,.1f} h of them trained "
+               "already)" if remaining.spent else ""))
 
 
 def run_folders(dataset: str, name: str) -> dict[str, Path]:
     """The folders on this machine where a cell's runs keep their checkpoints, by what each is: a GLTA variant's own
-    run (""), a baseline's grid points and either's extra seeds (``experiments/seeds.py``'s folders)."""
+    run (""), a baseline's grid points and either's extra seeds (``experiments/seeds.py``'s folders, named after the
+    cell's results file: ``glta-2026`` for the default's)."""
     runs = Path("runs") / dataset
     folders = {"": glta_variants.variant_paths(dataset, name)[1]} if name in GLTA_VARIANTS + ["glta_plus"] else {}
     folders |= {f"grid point {folder.name}": folder for folder in sorted((runs / name / "grid").glob("*/"))}
+    stem = result_path(Path("results"), dataset, name).stem  # experiments/seeds.py names its folders after it
     return folders | {f"seed {folder.name.rsplit('-', 1)[1]}": folder
-                      for folder in sorted((runs / "seeds").glob(f"{glob.escape(name)}-*/"))
+                      for folder in sorted((runs / "seeds").glob(f"{glob.escape(stem)}-*/"))
                       if folder.name.rsplit("-", 1)[1].isdigit()}
 
 

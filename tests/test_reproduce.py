@@ -802,3 +802,31 @@ def test_texts_for_a_data_set_the_queue_does_not_cover_is_refused_in_one_line(re
     with pytest.raises(SystemExit):
         reproduce.main()
     assert "--texts-for amazon-scientific: not among --datasets (ml-1m)" in capsys.readouterr().err
+
+
+def test_the_plans_total_counts_what_runs_under_way_here_have_left(planner, tmp_path, monkeypatch):
+    """The ML-1M w/o UA run, 9 epochs in (~1.7 h), and the default's retrain, 11 of 12 epochs in, each counted whole
+    in the plan's hours; the default's seeds' folders (``glta-2026``) were not even found."""
+    from glta.checkpoint import CHECKPOINT_NAME, save_checkpoint
+
+    monkeypatch.chdir(tmp_path)
+
+    def under_way(folder: str, epochs: int, pace: float) -> None:
+        (tmp_path / folder).mkdir(parents=True)
+        save_checkpoint(tmp_path / folder / CHECKPOINT_NAME,
+                        {"epoch": epochs - 1, "best_score": 0.08, "best_epoch": 2, "in_epoch": None,
+                         "history": [{"epoch": epoch, "seconds": (epoch + 1) * pace} for epoch in range(epochs)]})
+
+    left = planner.Left(glta={"ml-1m": ["no_ua", "no_pf"]}, glta_seeds={"ml-1m": ["default"]},
+                        seconds={("ml-1m", "no_ua"): 10000.0, ("ml-1m", "no_pf"): 10000.0,
+                                 ("ml-1m", "default"): 10000.0})
+    assert planner.seconds_left(left).total == 4 * 10000.0  # nothing under way: every run whole
+    under_way("runs/ml-1m/glta_variants/no_ua", 4, 1000.0)  # 4,000 s trained of a like run's 10,000
+    under_way("runs/ml-1m/seeds/glta-2026", 12, 1000.0)  # past the like run's time: one epoch still counts
+    assert planner.spent_here("ml-1m", "default", seeds=True) == [(12000.0, 1000.0)]
+    assert planner.spent_here("ml-1m", "default", seeds=False) == []  # the seed's run is not the cell's own
+    remaining = planner.seconds_left(left)
+    assert remaining.total == 6000.0 + 10000.0 + 1000.0 + 10000.0
+    assert remaining.spent == 4000.0 + 9000.0
+    assert "runs under way here count what they have left (~3.6 h of them trained already)" in planner.left_line(left)
+    assert "seed 2026: 12 epochs done" in planner.under_way("ml-1m", "default")

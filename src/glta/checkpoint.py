@@ -133,6 +133,15 @@ def checkpoint_pace(path: str | Path) -> float | None:
     return _pace(state) if state is not None and "best_score" in state else None
 
 
+def checkpoint_spent(path: str | Path) -> tuple[float, float] | None:
+    """Seconds the run that wrote the checkpoint at ``path`` has trained so far (to its last timed epoch, evaluations
+    included) and its seconds an epoch; None without a readable checkpoint or a timed epoch."""
+    state = _bookkeeping(path)
+    if state is None or "best_score" not in state or (pace := _pace(state)) is None:
+        return None
+    return [record for record in state["history"] if record.get("seconds")][-1]["seconds"], pace
+
+
 def checkpoint_progress(path: str | Path, like_epochs: int | None = None) -> str | None:
     """One line on how far the run that wrote the checkpoint at ``path`` got (its last finished epoch, its best
     validation score, where an epoch under way stands), read from the header alone; None without a readable one.
