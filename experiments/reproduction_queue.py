@@ -27,7 +27,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     cells, which go after the other jobs (the GLTA cells with no run first), and the seeds of the baselines outside
     each data set's two strongest (``Left.later_seeds``), which go after all of them. Ahead of
     all of them, in that order among themselves, the jobs an earlier queue on this machine started (their log is in
-    ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them.
+    ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them. A
+    decoding mode goes right after the run of the default model it reads, or ahead of every job where that model is
+    here already: the model is on this machine's disk alone, and hours to train again.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
     a 2-core machine, docs/glta.md) taking two of them, or by one where a job an earlier queue started resumes
     beside them. Without ``llm``, only the jobs that never run the LLM: the graph baselines, the references
@@ -114,6 +116,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
 
     names = {job.name for job in jobs}
 
+    def is_mode(job) -> bool:  # a decoding mode, read out of its data set's default model
+        return job.name.startswith("glta-") and job.cell[1] in GLTA_MODES
+
     def orphan(job) -> bool:  # an ablation of a data set whose full GLTA has no run, none queued: nothing to compare
         dataset, name = job.cell if reads_llm(job) else (None, None)
         return name not in (None, "default", "glta_plus") and dataset in left.no_glta \
@@ -134,6 +139,14 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         if readers and all(map(orphan, readers)):  # it serves only ablations that wait last: it waits with them
             queue.remove(graph)
             queue.insert(min(map(queue.index, readers)), graph)
+    # a decoding mode reads a model that only this machine's disk holds (a fresh machine trains it again, hours, to
+    # read a mode out of it): right after that model's run, or first of all where the model is here already
+    for dataset in dict.fromkeys(job.cell[0] for job in queue if is_mode(job) and not orphan(job)):
+        modes = [job for job in queue if is_mode(job) and job.cell[0] == dataset]
+        queue = [job for job in queue if job not in modes]
+        default = [i for i, job in enumerate(queue) if job.name == f"glta-{dataset}-default"]
+        at = default[0] + 1 if default else 0
+        queue[at:at] = modes
     for spec in reversed(up_front or []):  # each named job (or each job of a named cell) to the front, in that order
         named = [job for job in queue if spec in (job.name, ":".join(job.cell or ()))]
         if not named:

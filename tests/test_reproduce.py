@@ -41,7 +41,7 @@ def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(q
     names = [job.name for job in jobs]
     assert names[:2] == ["texts-ml-1m", "pretrain-ml-1m"]
     assert names[2:] == ["seed-goodreads-once-hccf-2026", "seed-goodreads-once-hccf-2027", "glta-ml-1m-default",
-                         "glta-ml-1m-no_ia", "glta-ml-1m-autoregressive", "glta-ml-100k-glta_plus",
+                         "glta-ml-1m-autoregressive", "glta-ml-1m-no_ia", "glta-ml-100k-glta_plus",
                          "seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027", "grid-goodreads-once-lightgcn_plus",
                          "seed-goodreads-once-lightgcn_plus-2026", "seed-goodreads-once-lightgcn_plus-2027",
                          "grid-amazon-scientific-ease", "pop-amazon-scientific"]
@@ -172,9 +172,8 @@ def test_a_seed_already_trained_gets_no_job(planner, queue, tmp_path, monkeypatc
 def test_a_new_data_sets_glta_and_glta_plus_rows_come_before_its_ablations(planner, queue, tmp_path):
     left = planner.Left(glta={"amazon-scientific": ["default", "no_ia", "no_pf", "glta_plus", "first_logit"]})
     names = [job.name for job in queue.queue_jobs(left, tmp_path)]  # no like run measured: no times to sort by
-    assert names == ["glta-amazon-scientific-default", "glta-amazon-scientific-glta_plus",
-                     "glta-amazon-scientific-no_ia", "glta-amazon-scientific-no_pf",
-                     "glta-amazon-scientific-first_logit"]
+    assert names == ["glta-amazon-scientific-default", "glta-amazon-scientific-first_logit",  # reads the default
+                     "glta-amazon-scientific-glta_plus", "glta-amazon-scientific-no_ia", "glta-amazon-scientific-no_pf"]
 
 
 def test_a_gpu_gets_no_mode_without_its_model_and_trains_a_missing_frozen_lightgcn_itself(planner, left, capsys):
@@ -317,10 +316,12 @@ def test_jobs_named_first_run_before_the_rest_and_still_wait_for_what_they_read(
     jobs = queue.queue_jobs(left, tmp_path, up_front=["ml-1m:hccf", "glta-ml-1m-no_ia"])
     names = [job.name for job in jobs]
     assert names[:4] == ["seed-ml-1m-hccf-2026", "seed-ml-1m-hccf-2027", "glta-ml-1m-no_ia", "glta-ml-1m-default"]
-    assert names[4:] == [name for name in plain if name not in names[:4]]  # the started job, then the rest as before
+    assert names[4] == "glta-ml-1m-autoregressive"  # right after the default model it reads
+    assert names[5:] == [name for name in plain if name not in names[:5]]  # the rest as before
     assert {job.name: job.after for job in jobs}["glta-ml-1m-no_ia"] == ("texts-ml-1m", "pretrain-ml-1m")
     with pytest.raises(GLTAError, match="--first ml-1m:lightgcn: no job of that name or cell is left to run; "
-                                        "the jobs left: glta-ml-1m-default, texts-ml-1m"):
+                                        "the jobs left: glta-ml-1m-default, glta-ml-1m-autoregressive, "
+                                        "texts-ml-1m"):
         queue.queue_jobs(left, tmp_path, up_front=["ml-1m:lightgcn"])
 
 
@@ -618,18 +619,17 @@ def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_onc
     left.glta_seeds["amazon-scientific"] = ["default"]
     left.seconds["amazon-scientific", "no_ia"] = 21000.0
     order = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
-    for mode in ("first_logit", "autoregressive"):
-        assert order.index(f"glta-amazon-scientific-{mode}") < order.index("seed-amazon-scientific-default-2026")
-        assert order.index(f"glta-amazon-scientific-{mode}") < order.index("glta-amazon-scientific-default")
+    at = order.index("glta-amazon-scientific-default")  # the modes right after the default they wait on
+    assert order[at + 1:at + 3] == ["glta-amazon-scientific-first_logit", "glta-amazon-scientific-autoregressive"]
     (tmp_path / "results" / "ml-1m" / "glta_variants" / "mode_first_logit.json").unlink()
     left = planner.Left()
-    planner.plan_glta("amazon-scientific", left)  # measured nowhere: no estimate, so the modes go last ...
+    planner.plan_glta("amazon-scientific", left)  # measured nowhere: no estimate, still right after the default
     assert not {("amazon-scientific", mode) for mode in ("first_logit", "autoregressive")} & set(left.seconds)
     left.glta_seeds["amazon-scientific"] = ["default"]
     order = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", shortest_first=True)]
-    assert order[-4:] == ["glta-amazon-scientific-first_logit", "glta-amazon-scientific-autoregressive",
-                          "seed-amazon-scientific-default-2026", "seed-amazon-scientific-default-2027"]  # ... but
-    # before a GLTA cell's extra seeds
+    at = order.index("glta-amazon-scientific-default")
+    assert order[at + 1:at + 3] == ["glta-amazon-scientific-first_logit", "glta-amazon-scientific-autoregressive"]
+    assert order[-2:] == ["seed-amazon-scientific-default-2026", "seed-amazon-scientific-default-2027"]
     mode = next(job for job in queue.queue_jobs(left, tmp_path / "logs", shortest_first=True)
                 if job.name == "glta-amazon-scientific-first_logit")
     assert "glta-amazon-scientific-default" in mode.after  # run_jobs holds it until its model is trained
@@ -830,3 +830,17 @@ def test_the_plans_total_counts_what_runs_under_way_here_have_left(planner, tmp_
     assert remaining.spent == 4000.0 + 9000.0
     assert "runs under way here count what they have left (~3.6 h of them trained already)" in planner.left_line(left)
     assert "seed 2026: 12 epochs done" in planner.under_way("ml-1m", "default")
+
+
+def test_a_decoding_mode_whose_model_is_here_goes_ahead_of_started_ablations(planner, queue, tmp_path):
+    """December 5: ML-1M's default model had just been trained again for AR and FL, and the queue gave both freed
+    cores to w/o UA (started earlier) and w/o IA (longest first), ~7 h each, leaving the modes behind them: a fresh
+    machine in the next session would have had to train that model a third time to read them."""
+    left = planner.Left(glta={"ml-1m": ["no_ua", "no_ia", "autoregressive", "first_logit"]},
+                        seconds={("ml-1m", "no_ua"): 24000.0, ("ml-1m", "no_ia"): 15000.0,
+                                 ("ml-1m", "autoregressive"): 4400.0, ("ml-1m", "first_logit"): 1200.0})
+    (tmp_path / "glta-ml-1m-no_ua.log").write_text("started by an earlier queue\n")
+    names = [job.name for job in queue.queue_jobs(left, tmp_path, workers=2)]
+    assert names == ["glta-ml-1m-autoregressive", "glta-ml-1m-first_logit", "glta-ml-1m-no_ua", "glta-ml-1m-no_ia"]
+    names = [job.name for job in queue.queue_jobs(left, tmp_path, workers=2, up_front=["glta-ml-1m-no_ia"])]
+    assert names[0] == "glta-ml-1m-no_ia"  # --first still wins
