@@ -9,7 +9,8 @@ same seed and early stopping on validation NDCG@10. The ``default`` variant is t
 variants start from GLTA+'s config (``configs/<dataset>/glta_plus.yaml``) instead. A variant whose
 results file was made with the same config is skipped, one made with another config is trained again, and an
 interrupted one resumes from its checkpoint. The decoding modes need no training: they re-read the ``default`` model
-(``glta evaluate ... model.inference=...``). ``results/<dataset>/glta_variants.md`` collects everything.
+(``glta evaluate ... model.inference=...``), and each of its training seeds' models (``run_mode_seed``, called by
+``experiments/seeds.py``). ``results/<dataset>/glta_variants.md`` collects everything.
 
 When a variant wins, change the data set's config file to say what the variant changed, then
 
@@ -26,12 +27,12 @@ import argparse
 import json
 from pathlib import Path
 
-from glta.config import build_config
+from glta.config import build_config, config_from_dict
 from glta.errors import GLTAError
 from glta.paths import atomic_write
 from glta.pipeline import evaluate_run, train
 from glta.report import result_path, train_seconds
-from glta.results import read_results
+from glta.results import read_results, seed_path
 from glta.training import resumable
 from glta.tuning import same_config
 
@@ -192,6 +193,49 @@ def run_mode(dataset: str, mode: str, progress: bool) -> None:
         print(f"mode {mode}: {out} was read out of a model of another config; evaluating it again")
     print(f"=== mode {mode}", flush=True)
     evaluate_run(variant_paths(dataset, "default")[1], progress=progress, overrides=[MODES[mode]], out=out)
+
+
+def seed_model(dataset: str, seed: int) -> Path:
+    """The run folder of the ``default`` variant's training seed ``seed`` (``experiments/seeds.py`` trains it)."""
+    return Path("runs") / dataset / "seeds" / seed_path(variant_paths(dataset, "default")[0], seed).stem
+
+
+def mode_seed_config(dataset: str, mode: str, seed: int) -> dict | None:
+    """The config a decoding mode read out of the default's seed ``seed`` records: that seed's run config with the
+    mode's inference; None while the seed has no results file (or one that records no config)."""
+    trained = seed_path(variant_paths(dataset, "default")[0], seed)
+    raw = read_results(trained)["provenance"].get("config") if trained.exists() else None
+    if raw is None:
+        return None
+    config = config_from_dict(raw)
+    config.model.inference = mode
+    return config.to_dict()
+
+
+def mode_seed_is_done(dataset: str, mode: str, seed: int) -> bool:
+    """Whether the decoding mode's results file for the default's seed ``seed`` exists and was read out of that
+    seed's current model."""
+    out = seed_path(result_path(Path("results"), dataset, f"mode_{mode}"), seed)
+    return out.exists() and (config := mode_seed_config(dataset, mode, seed)) is not None \
+        and same_config(read_results(out)["provenance"].get("config"), config)
+
+
+def run_mode_seed(dataset: str, mode: str, seed: int, progress: bool) -> bool:
+    """Read the decoding mode out of the default's seed ``seed`` (Figure 4's cell gets that seed) into
+    ``results/<dataset>/glta_variants/seeds/mode_<mode>-<seed>.json``; False where that seed's model is not on this
+    machine (its results came from another), True when the file is there now."""
+    out = seed_path(result_path(Path("results"), dataset, f"mode_{mode}"), seed)
+    if mode_seed_is_done(dataset, mode, seed):
+        print(f"mode {mode} seed {seed}: done ({out})")
+        return True
+    model = seed_model(dataset, seed)
+    if mode_seed_config(dataset, mode, seed) is None or not (model / "run.json").is_file():
+        print(f"mode {mode} seed {seed}: the default's seed-{seed} model is not on this machine ({model}); the mode "
+              "keeps the seeds it has")
+        return False
+    print(f"=== mode {mode} seed {seed}", flush=True)
+    evaluate_run(model, progress=progress, overrides=[MODES[mode]], out=out)
+    return True
 
 
 def promote(dataset: str, name: str, demote_as: str | None) -> list[str]:

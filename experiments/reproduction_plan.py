@@ -303,6 +303,8 @@ class Left:
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
     later_seeds: dict[str, list[str]] = field(default_factory=dict)
     no_glta: list[str] = field(default_factory=list)  # data sets whose full GLTA has no run: its ablations wait
+    # data set -> the decoding modes its default's seeds still to train read out of their models (in the seeds' jobs)
+    mode_seeds: dict[str, list[str]] = field(default_factory=dict)
     # (data set, name) of ``seeds``/``glta_seeds`` -> the extra seeds it still lacks (absent: every one of them)
     seeds_left: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
@@ -379,8 +381,16 @@ def plan_glta(dataset: str, left: Left) -> None:
     of seeds, and whether the frozen LightGCN they need is missing here."""
     default = load(Path("results"), dataset, "default")
     todo = [name for name in GLTA_VARIANTS + ["glta_plus"] if not records(Path("results"), dataset, name)]
-    retrain = default is not None and "default" not in todo and glta_variants.model_needed(dataset, GLTA_MODES)
-    if retrain:  # a mode is left and the model it reads is not here: trained again, every mode read out of it anew
+    # a mode not read out of the default's main run, whose model is not here: each training seed of the default still
+    # to come reads it out of its own new model (experiments/seeds.py); only where none is left to come is the main
+    # run trained again for it, every mode then read out of the new model anew
+    seeds_to_come = seeds_without_file(dataset, "default") if default is not None else []
+    retrain = default is not None and "default" not in todo and not seeds_to_come \
+        and glta_variants.model_needed(dataset, GLTA_MODES)
+    if seeds_to_come:
+        left.mode_seeds[dataset] = [mode for mode in GLTA_MODES if any(
+            not glta_variants.mode_seed_is_done(dataset, mode, seed) for seed in seeds_to_come)]
+    if retrain:
         todo += ["default"] + GLTA_MODES
     else:  # a mode reads the default model: trained first or here
         todo += [mode for mode in GLTA_MODES if not glta_variants.mode_is_done(dataset, mode)
@@ -397,16 +407,7 @@ def plan_glta(dataset: str, left: Left) -> None:
         # belongs before the training runs), else no estimate (it goes last)
         left.seconds.update({(dataset, name): (train_seconds(default) - saved[name][0])
                              * (ratios.get(name) or (1.0,))[0] for name in todo if default and name not in GLTA_MODES})
-        estimates: dict[str, tuple[float, str]] = {}  # decoding mode -> (seconds, how it was estimated)
-        for mode in (mode for mode in GLTA_MODES if mode in todo):
-            if here := mode_seconds(dataset, mode):
-                estimates[mode] = here, ""
-            elif default and ratios[mode]:
-                estimates[mode] = (train_seconds(default) * ratios[mode][0],
-                                   f" by its ratio to the default on {ratios[mode][1]}")
-        for mode in (mode for mode in GLTA_MODES if mode in todo and mode not in estimates):
-            if like := next(iter(estimates), None):
-                estimates[mode] = estimates[like][0], f" as {like}'s: measured nowhere yet"
+        estimates = mode_estimates(dataset, [mode for mode in GLTA_MODES if mode in todo], default, ratios)
         left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
         mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
         left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
@@ -414,12 +415,15 @@ def plan_glta(dataset: str, left: Left) -> None:
             left.gpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
         elif default and bf16_differs(default):
             left.other_cpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
+    seed_modes = mode_estimates(dataset, left.mode_seeds.get(dataset, []), default, ratios)
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
         if runs and len(runs) < SEEDS:  # experiments/seeds.py repeats a variant's recorded config
             left.glta_seeds.setdefault(dataset, []).append(name)
             left.seeds_left[dataset, name] = seeds_without_file(dataset, name)
             left.seconds[dataset, name] = train_seconds(runs[0])
+            if name == "default":  # its seeds' jobs read the decoding modes out of their models too
+                left.seconds[dataset, name] += sum(seconds for seconds, _ in seed_modes.values())
             if gpu_name(runs[0]):
                 left.gpu_timed.add((dataset, name))
             elif bf16_differs(runs[0]):
@@ -445,13 +449,39 @@ def plan_glta(dataset: str, left: Left) -> None:
     for mode in GLTA_MODES:
         done = glta_variants.mode_is_done(dataset, mode)
         stale = not done and result_path(Path("results"), dataset, f"mode_{mode}").exists()
+        seeds = int(done) + sum(glta_variants.mode_seed_is_done(dataset, mode, seed) for seed in EXTRA_SEEDS)
         seconds = left.seconds.get((dataset, mode))
         estimate = "" if seconds is None else f", ~{seconds:,.0f} s{mode_basis[mode]}"
-        print(f"  glta {mode:11s} {'done' if done else 'to do'} (an evaluation of the default model{estimate})"
+        coming = [seed for seed in seeds_to_come if mode in left.mode_seeds.get(dataset, [])
+                  and not glta_variants.mode_seed_is_done(dataset, mode, seed)]
+        print(f"  glta {mode:11s} {f'done, {seeds} of {SEEDS} seeds' if seeds else 'to do'} (an evaluation of the "
+              f"default model{estimate})"
               + (" — read out of a model of an earlier config: evaluated again by the next run" if stale else "")
-              + (" — read out of the default model again once that is trained again" if done and retrain else ""))
+              + (" — read out of the default model again once that is trained again" if done and retrain else "")
+              + (f" — read out of the default's seed{'s' * (len(coming) > 1)} {', '.join(map(str, coming))} as "
+                 "experiments/seeds.py trains them, in their jobs"
+                 + (f" (~{seed_modes[mode][0]:,.0f} s each{seed_modes[mode][1]})" if mode in seed_modes else "")
+                 if coming else ""))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
           f"{under_way(dataset, 'glta_plus')}")
+
+
+def mode_estimates(dataset: str, modes: list[str], default: dict | None, ratios: dict
+                   ) -> dict[str, tuple[float, str]]:
+    """Each decoding mode's evaluation time on ``dataset`` and how it was estimated: where it ran here before, else
+    from another data set scaled like a variant (``ratios``: ``time_ratio``'s), else the other mode's; a mode with
+    none of these is left out."""
+    estimates: dict[str, tuple[float, str]] = {}
+    for mode in modes:
+        if here := mode_seconds(dataset, mode):
+            estimates[mode] = here, ""
+        elif default and ratios.get(mode):
+            estimates[mode] = (train_seconds(default) * ratios[mode][0],
+                               f" by its ratio to the default on {ratios[mode][1]}")
+    for mode in (mode for mode in modes if mode not in estimates):
+        if like := next(iter(estimates), None):
+            estimates[mode] = estimates[like][0], f" as {like}'s: measured nowhere yet"
+    return estimates
 
 
 def here_at_ratio(left: Left, dataset: str, name: str) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 import glta_variants
 from reproduction_plan import GLTA_MODES, Left, plan
 from glta.errors import GLTAError
+from glta.report import records
 from glta.paths import atomic_write
 
 
@@ -29,7 +30,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     all of them, in that order among themselves, the jobs an earlier queue on this machine started (their log is in
     ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them. A
     decoding mode goes right after the run of the default model it reads, or ahead of every job where that model is
-    here already: the model is on this machine's disk alone, and hours to train again.
+    here already: the model is on this machine's disk alone, and hours to train again; where a mode has no run and
+    the default's seeds read it out of their models (``Left.mode_seeds``), the first of those seeds goes there.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
     a 2-core machine, docs/glta.md) taking two of them, or by one where a job an earlier queue started resumes
     beside them. Without ``llm``, only the jobs that never run the LLM: the graph baselines, the references
@@ -139,10 +141,20 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         if readers and all(map(orphan, readers)):  # it serves only ablations that wait last: it waits with them
             queue.remove(graph)
             queue.insert(min(map(queue.index, readers)), graph)
+
     # a decoding mode reads a model that only this machine's disk holds (a fresh machine trains it again, hours, to
-    # read a mode out of it): right after that model's run, or first of all where the model is here already
-    for dataset in dict.fromkeys(job.cell[0] for job in queue if is_mode(job) and not orphan(job)):
-        modes = [job for job in queue if is_mode(job) and job.cell[0] == dataset]
+    # read a mode out of it): right after that model's run, or first of all where the model is here already; where
+    # a mode has no run at all and the default's seeds read it out of their models (``Left.mode_seeds``), the first
+    # of those seeds goes there as a mode would
+    def fills_mode(job) -> bool:
+        dataset = job.cell[0] if glta_seed(job) and job.cell[1] == "default" else None
+        empty = [mode for mode in left.mode_seeds.get(dataset, []) if not records(Path("results"), dataset,
+                                                                                  f"mode_{mode}")]
+        return bool(empty) and job is next(j for j in queue if glta_seed(j) and j.cell == job.cell)
+
+    for dataset in dict.fromkeys(job.cell[0] for job in queue if (is_mode(job) or fills_mode(job))
+                                 and not orphan(job)):
+        modes = [job for job in queue if (is_mode(job) or fills_mode(job)) and job.cell[0] == dataset]
         queue = [job for job in queue if job not in modes]
         default = [i for i, job in enumerate(queue) if job.name == f"glta-{dataset}-default"]
         at = default[0] + 1 if default else 0

@@ -10,14 +10,18 @@ prompt/target sampling change; the split, the frozen LightGCN embeddings GLTA pr
 not. Results go to ``results/<data>/[glta_variants/]seeds/<name>-<seed>.json`` (run folders under
 ``runs/<data>/seeds/``), where ``glta.report`` (mean ± std in the tables, error bars in the figures) and
 ``experiments/significance.py`` (paired tests over users and seeds) find them. Finished seeds are skipped, an
-interrupted one resumes from its checkpoint. Decoding modes (``mode_*``) are read out of a model, not trained: not
-handled here.
+interrupted one resumes from its checkpoint. Decoding modes (``mode_*``) are read out of a model, not trained: each
+seed of ``default`` (the GLTA row) also reads Figure 4's modes out of its new model
+(``glta_variants/seeds/mode_<mode>-<seed>.json``), so a mode gets its seeds with GLTA's and is compared with the very
+runs it was read out of; ``--no-modes`` leaves them out.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from glta_variants import MODES, run_mode_seed
 
 from glta.config import config_from_dict
 from glta.pipeline import train
@@ -59,10 +63,14 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=list(EXTRA_SEEDS))
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-modes", action="store_true", help="with default: leave the decoding modes out")
     args = parser.parse_args()
     for name in args.names:
         for seed in args.seeds:
-            run_seed(args.dataset, name, seed, args.threads, not args.no_progress)
+            out = run_seed(args.dataset, name, seed, args.threads, not args.no_progress)
+            if name == "default" and not args.no_modes and out.parent.name == "seeds":  # not the main run's seed
+                for mode in MODES:
+                    run_mode_seed(args.dataset, mode, seed, not args.no_progress)
 
 
 if __name__ == "__main__":

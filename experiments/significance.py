@@ -88,6 +88,16 @@ def texts_note(runs: list[dict]) -> str:
     return "; ".join(notes)
 
 
+def same_seeds(runs: list[dict], other: list[dict]) -> list[dict]:
+    """The runs of ``runs`` whose training seed one of ``other`` has too (all of them where a run records none)."""
+    def seed(record: dict):
+        return (record.get("provenance") or {}).get("seed")
+
+    seeds = {seed(run) for run in other}
+    return runs if None in seeds or any(seed(run) is None for run in runs) else \
+        [run for run in runs if seed(run) in seeds]
+
+
 def rows_for(results: Path, dataset: str) -> list[str]:
     best = best_baseline(results, dataset)
     pairs = [(a, b) for a in ("glta", "glta_plus") for b in dict.fromkeys([best, "lightgcn", BACKBONE]) if b]
@@ -107,6 +117,8 @@ def rows_for(results: Path, dataset: str) -> list[str]:
         if a in MODES and b == "glta":  # against the GLTA run(s) the mode was read out of, not their seed average
             right = read_out_of(a, right, left)
             against = f"{label(b)}, the run{'s' * (len(left) > 1)} it is read out of"
+        elif a in MODES and b in MODES:  # two modes: over the GLTA seeds both were read out of
+            left, right = same_seeds(left, right), same_seeds(right, left)
         if not left or not right:
             continue
         lacking = [label(n) for n, r in ((a, left), (b, right)) if all("per_user_test" not in x for x in r)]

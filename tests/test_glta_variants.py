@@ -116,3 +116,32 @@ def test_a_decoding_mode_whose_model_is_not_on_this_machine_trains_the_default_a
     calls.clear()
     variants.run("synthetic", ["autoregressive"])  # the model is here now: only the reading
     assert calls == [("evaluate", "model.inference=autoregressive")]
+
+
+def test_each_seed_of_the_default_reads_the_decoding_modes_out_of_its_own_model(experiment, tmp_path, monkeypatch):
+    """ML-1M's AR had no run, and the main model it would read is gone from a fresh machine: each training seed of
+    the default reads the modes out of its own new model instead of hours spent training the main one again."""
+    import json
+
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(variants, "evaluate_run", lambda run_dir, progress, overrides, out: calls.append(
+        (str(run_dir), overrides[0], str(out))) or out.parent.mkdir(parents=True, exist_ok=True) or out.write_text(
+        json.dumps({"provenance": {"config": variants.build_config(
+            "glta", "synthetic", overrides=["train.seed=2026", overrides[0]]).to_dict()}})))
+    assert not variants.run_mode_seed("synthetic", "autoregressive", 2026, progress=False)  # no seed trained yet
+    trained = variants.seed_path(variants.variant_paths("synthetic", "default")[0], 2026)
+    trained.parent.mkdir(parents=True)
+    trained.write_text(json.dumps({"provenance": {"config": variants.build_config(
+        "glta", "synthetic", overrides=["train.seed=2026"]).to_dict()}}))
+    assert not variants.run_mode_seed("synthetic", "autoregressive", 2026, progress=False)  # its model is elsewhere
+    assert calls == []
+    (tmp_path / "runs/synthetic/seeds/glta-2026").mkdir(parents=True)
+    (tmp_path / "runs/synthetic/seeds/glta-2026/run.json").write_text("{}")
+    assert variants.run_mode_seed("synthetic", "autoregressive", 2026, progress=False)
+    assert calls == [("runs/synthetic/seeds/glta-2026", "model.inference=autoregressive",
+                      "results/synthetic/glta_variants/seeds/mode_autoregressive-2026.json")]
+    assert variants.mode_seed_is_done("synthetic", "autoregressive", 2026)
+    assert not variants.mode_seed_is_done("synthetic", "first_logit", 2026)
+    assert variants.run_mode_seed("synthetic", "autoregressive", 2026, progress=False) and len(calls) == 1  # done

@@ -158,6 +158,21 @@ def test_a_decoding_mode_is_tested_against_the_glta_run_it_was_read_out_of(tmp_p
     assert claim_p(results, "a", "no_ia") is None  # an ablation with no run: nothing to test
 
 
+def test_a_mode_read_out_of_the_glta_seeds_alone_meets_those_seeds_not_the_main_run(tmp_path):
+    """ML-1M's AR is read out of GLTA's seeds 2026 and 2027 (the main run's model is gone): it is tested against
+    those two runs, whichever order the files come in, not against the main run that it never saw."""
+    from glta.report import read_out_of
+
+    def run(seed: int) -> dict:
+        return {**_record(0.1 * seed), "provenance": {"seed": seed}}
+
+    glta = [run(2025), run(2026), run(2027)]
+    assert read_out_of("mode_autoregressive", glta, [run(2027), run(2026)]) == [glta[2], glta[1]]
+    assert read_out_of("no_ia", glta, [run(2026)]) == glta  # an ablation meets every GLTA seed
+    unseeded = [_record(0.1), _record(0.2)]  # no seed recorded: in order, the main run first
+    assert read_out_of("mode_first_logit", unseeded, [_record(0.3)]) == unseeded[:1]
+
+
 def test_an_ablation_or_mode_made_from_an_earlier_glta_config_is_left_out_and_named(tmp_path):
     """After the GLTA config changed (ML-1M: k = 10 -> 20), FL read out of the old model is not GLTA's FL: its cell is
     a gap with a note saying why, while a mode read out of the current model is shown."""

@@ -400,13 +400,17 @@ def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf1
 
 def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_again_then_every_mode(
         planner, experiment, tmp_path, monkeypatch, capsys):
+    """While the default has training seeds still to come, each reads the modes out of its own new model (no run of
+    hours to train the main one again: December 5, ML-1M's AR); once every seed is trained, a mode left still has
+    the main model trained again for it, and every mode read out of the new one."""
     import json
 
     variants = experiment("glta_variants")
     monkeypatch.chdir(tmp_path)
 
-    def made(name, overrides):
+    def made(name, overrides, seed=None):
         path = variants.result_path(Path("results"), "synthetic", name)
+        path = path if seed is None else variants.seed_path(path, seed)
         path.parent.mkdir(parents=True, exist_ok=True)
         config = variants.build_config("glta", "synthetic", overrides=overrides).to_dict()
         path.write_text(json.dumps({"provenance": {"config": config, "wall_seconds": 1.0, "machine": {}},
@@ -421,6 +425,15 @@ def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_ag
         path.write_text(json.dumps({"provenance": {"config": config, "machine": {}}, "training": {},
                                     "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
     made("mode_first_logit", ["model.inference=first_logit"])
+    left = planner.Left()
+    planner.plan_glta("synthetic", left)
+    assert "default" not in left.glta["synthetic"] and left.mode_seeds["synthetic"] == ["first_logit",
+                                                                                         "autoregressive"]
+    assert left.seconds["synthetic", "default"] == 502.0  # a seed's training and both modes' evaluations (1 s each)
+    assert "autoregressive to do (an evaluation of the default model) — read out of the default's seeds 2026, 2027" \
+        in capsys.readouterr().out
+    for seed in (2026, 2027):
+        made("default", [f"train.seed={seed}"], seed)
     left = planner.Left()
     planner.plan_glta("synthetic", left)
     assert left.glta["synthetic"][-3:] == ["default", "first_logit", "autoregressive"]
@@ -553,6 +566,18 @@ def amazon_default_with_ia(tmp_path, monkeypatch) -> None:
                                 "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
 
 
+def every_seed_trained(tmp_path, dataset: str) -> None:
+    """The default's extra training seeds' results files, as if trained on another machine: a decoding mode not
+    read out yet has no seed left to come and needs the main model trained again."""
+    import json
+
+    for seed in (2026, 2027):
+        path = tmp_path / "results" / dataset / "seeds" / f"glta-{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"machine": {}}, "training": {"train_seconds": 11000.0},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+
 def test_an_ablation_whose_ia_result_is_cached_is_planned_without_ia(planner, tmp_path, monkeypatch, capsys):
     """amazon-scientific's PF/PD ablations reuse the default's cached IA: the plan counted its 4,057 s of IA for
     each of them all the same."""
@@ -575,6 +600,7 @@ def test_an_ablation_sharing_the_ia_of_a_default_to_be_trained_here_is_planned_w
     import glta.models.glta as glta_module
 
     amazon_default_with_ia(tmp_path, monkeypatch)
+    every_seed_trained(tmp_path, "amazon-scientific")
     monkeypatch.setattr(glta_module, "cached_ia", lambda run, dataset: None)  # nothing cached yet
     shared, own = tmp_path / "ia-default.safetensors", tmp_path / "ia-other.safetensors"
     monkeypatch.setattr(glta_module, "ia_result_path",
@@ -607,6 +633,7 @@ def test_a_decoding_mode_is_estimated_from_its_evaluation_elsewhere_and_runs_onc
     made("ml-1m", "glta.json", {}, {"train_seconds": 28000.0})
     made("ml-1m", "glta_variants/mode_first_logit.json", {"wall_seconds": 1400.0})
     made("amazon-scientific", "glta.json", {}, {"train_seconds": 21000.0})
+    every_seed_trained(tmp_path, "amazon-scientific")
     assert planner.time_ratio("amazon-scientific", "first_logit") == (1400.0 / 28000.0, "ml-1m")
     assert planner.time_ratio("amazon-scientific", "autoregressive") is None
     left = planner.Left()
@@ -844,3 +871,20 @@ def test_a_decoding_mode_whose_model_is_here_goes_ahead_of_started_ablations(pla
     assert names == ["glta-ml-1m-autoregressive", "glta-ml-1m-first_logit", "glta-ml-1m-no_ua", "glta-ml-1m-no_ia"]
     names = [job.name for job in queue.queue_jobs(left, tmp_path, workers=2, up_front=["glta-ml-1m-no_ia"])]
     assert names[0] == "glta-ml-1m-no_ia"  # --first still wins
+
+
+def test_the_first_default_seed_reads_a_mode_with_no_run_and_goes_where_the_mode_would(planner, queue, tmp_path,
+                                                                                       monkeypatch):
+    """December 5, a fresh machine: ML-1M's AR had no run and its main model was gone. The default's seed 2026
+    (hours it needs anyway, for Table 2's seeds) reads AR out of its own model, so it goes ahead of the ablations as
+    the mode would; its seed 2027 keeps its place among the seeds."""
+    monkeypatch.chdir(tmp_path)  # no results here: AR has no run
+    left = planner.Left(glta={"ml-1m": ["no_pf", "no_ia"]}, glta_seeds={"ml-1m": ["default"]},
+                        mode_seeds={"ml-1m": ["first_logit", "autoregressive"]},
+                        seconds={("ml-1m", "no_pf"): 14000.0, ("ml-1m", "no_ia"): 8000.0,
+                                 ("ml-1m", "default"): 17000.0})
+    names = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", workers=2)]
+    assert names == ["seed-ml-1m-default-2026", "glta-ml-1m-no_pf", "glta-ml-1m-no_ia", "seed-ml-1m-default-2027"]
+    left.mode_seeds = {}  # every mode has its seeds: the default's seeds wait after the cells with no run
+    names = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", workers=2)]
+    assert names == ["glta-ml-1m-no_pf", "glta-ml-1m-no_ia", "seed-ml-1m-default-2026", "seed-ml-1m-default-2027"]

@@ -204,3 +204,38 @@ def test_an_ablation_row_says_when_the_runs_it_compares_read_different_llm_texts
     assert significance.text_digests({"provenance": {"config": {"model": {"use_profile": False,
                                                                           "use_prediction": False}}}}) == {}
     assert significance.text_digests({"provenance": {"config": {"model": {"dim": 64}}}}) == {}  # a graph baseline
+
+
+def test_modes_read_out_of_glta_seeds_meet_the_runs_of_those_seeds(tmp_path, experiment):
+    """ML-1M: FL was read out of the main GLTA run, AR only out of GLTA's seeds 2026 and 2027 (the main model was
+    gone): AR meets those two GLTA runs, and AR against FL is paired over the one seed both were read out of."""
+    import json
+
+    significance = experiment("significance")
+    rng = np.random.default_rng(2)
+    base = {u: float(v) for u, v in enumerate(rng.uniform(0.2, 0.6, 200))}
+
+    def write(name: str, seed: int, shift: float) -> None:
+        main = {"glta": "glta", "fl": "glta_variants/mode_first_logit", "ar": "glta_variants/mode_autoregressive"}
+        path = tmp_path / "d" / f"{main[name]}.json"
+        if seed != 2025:
+            path = path.parent / "seeds" / f"{path.stem}-{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rec = record({u: v + shift + float(rng.normal(0, 1e-5)) for u, v in base.items()})
+        rec["metrics"]["valid"] = {"N@10": rec["metrics"]["test"]["N@10"]}
+        inference = {"glta": "first_k", "fl": "first_logit", "ar": "autoregressive"}[name]
+        rec["provenance"] = {"seed": seed, "config": {"model": {"inference": inference}}}
+        path.write_text(json.dumps(rec))
+
+    for seed in (2025, 2026, 2027):
+        write("glta", seed, 0.01 * (seed - 2025))
+    write("fl", 2025, -0.01)
+    write("fl", 2026, 0.0)
+    write("ar", 2026, -0.04)
+    write("ar", 2027, -0.03)
+    rows = {(cells[1], cells[2]): cells for row in significance.rows_for(tmp_path, "d")
+            if (cells := row.strip("| ").split(" | "))}
+    assert rows["AR", "GLTA, the runs it is read out of"][7] == "2 / 2"
+    # AR -0.035 against GLTA +0.015 over seeds 2026-2027 (by order, against seeds 2025-2026, it would be -0.04)
+    assert "(-0.0500)" in rows["AR", "GLTA, the runs it is read out of"][3]
+    assert rows["AR", "FL"][7] == "1 / 1" and "(-0.0400)" in rows["AR", "FL"][3]  # seed 2026 alone

@@ -182,9 +182,19 @@ def claim_reference(results: Path, dataset: str, name: str) -> str | None:
 
 def read_out_of(name: str, glta_runs: list[dict], runs: list[dict]) -> list[dict]:
     """The GLTA runs to test a row's ``runs`` against: for a decoding mode, the runs it was read out of (the GLTA
-    cell's main run, and for a mode's seeds the GLTA seeds in the same order), since against GLTA's seed average
-    another seed's luck would pass for the decoding's effect; every GLTA run for any other row."""
-    return glta_runs[:len(runs)] if name.startswith("mode_") else glta_runs
+    run of each of its training seeds: a mode read out of seeds 2026 and 2027 alone meets those two, not the main
+    run), since against GLTA's seed average another seed's luck would pass for the decoding's effect; every GLTA run
+    for any other row. Runs that record no seed pair in order (the main run first)."""
+    if not name.startswith("mode_"):
+        return glta_runs
+
+    def seed(record: dict):
+        return (record.get("provenance") or {}).get("seed")
+
+    by_seed = {seed(run): run for run in glta_runs if seed(run) is not None}
+    if runs and all(seed(run) in by_seed for run in runs):
+        return [by_seed[seed(run)] for run in runs]
+    return glta_runs[:len(runs)]
 
 
 def claim_p(results: Path, dataset: str, name: str) -> float | None:
