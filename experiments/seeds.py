@@ -65,12 +65,19 @@ def main() -> None:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--no-modes", action="store_true", help="with default: leave the decoding modes out")
     args = parser.parse_args()
-    for name in args.names:
-        for seed in args.seeds:
-            out = run_seed(args.dataset, name, seed, args.threads, not args.no_progress)
-            if name == "default" and not args.no_modes and out.parent.name == "seeds":  # not the main run's seed
+    run_seeds(args.dataset, args.names, args.seeds, args.threads, not args.no_progress, modes=not args.no_modes)
+
+
+def run_seeds(dataset: str, names: list[str], seeds: list[int], threads: int = 0, progress: bool = True,
+              modes: bool = True) -> None:
+    """Each name's seeds in turn; with ``modes``, each new seed of ``default`` then has the decoding modes read out
+    of its model (``glta_variants.run_mode_seed``)."""
+    for name in names:
+        for seed in seeds:
+            out = run_seed(dataset, name, seed, threads, progress)
+            if name == "default" and modes and out.parent.name == "seeds":  # not the main run's seed
                 for mode in MODES:
-                    run_mode_seed(args.dataset, mode, seed, not args.no_progress)
+                    run_mode_seed(dataset, mode, seed, progress)
 
 
 if __name__ == "__main__":

@@ -27,3 +27,24 @@ def test_seeds_repeat_the_recorded_config_with_only_the_seed_changed(tmp_path, m
     before = out.stat().st_mtime_ns
     assert seeds.run_seed("synthetic", "lightgcn", 7, progress=False) == out and out.stat().st_mtime_ns == before
     assert len(records(Path("results"), "synthetic", "lightgcn")) == 2
+
+
+def test_each_new_seed_of_the_glta_row_reads_the_decoding_modes_out_of_its_model(tmp_path, monkeypatch, experiment):
+    """A seed of ``default`` is followed, in the same job, by FL and AR read out of its new model (Figure 4's cells
+    get their seeds with GLTA's); the main run's seed and other cells read nothing, and --no-modes leaves them out."""
+    seeds = experiment("seeds")
+    calls = []
+
+    def trained(dataset, name, seed, threads, progress):
+        calls.append((name, seed))
+        main = Path("results") / dataset / ("glta.json" if name == "default" else f"{name}.json")
+        return main if seed == 2025 else main.parent / "seeds" / f"{main.stem}-{seed}.json"
+
+    monkeypatch.setattr(seeds, "run_seed", trained)
+    monkeypatch.setattr(seeds, "run_mode_seed", lambda dataset, mode, seed, progress: calls.append((mode, seed)))
+    seeds.run_seeds("synthetic", ["default", "lightgcn"], [2025, 2026], progress=False)
+    assert calls == [("default", 2025), ("default", 2026), ("first_logit", 2026), ("autoregressive", 2026),
+                     ("lightgcn", 2025), ("lightgcn", 2026)]
+    calls.clear()
+    seeds.run_seeds("synthetic", ["default"], [2027], progress=False, modes=False)
+    assert calls == [("default", 2027)]
