@@ -410,7 +410,7 @@ def plan_glta(dataset: str, left: Left) -> None:
         estimates = mode_estimates(dataset, [mode for mode in GLTA_MODES if mode in todo], default, ratios)
         left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
         mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
-        left.memory.update({(dataset, name): peak_bytes(default) for name in todo})  # a mode's process loads it too
+        left.memory.update({(dataset, name): own_peak(default) for name in todo})  # a mode's process loads it too
         if default and gpu_name(default):  # every estimate above scales the default's time
             left.gpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
         elif default and bf16_differs(default):
@@ -428,7 +428,7 @@ def plan_glta(dataset: str, left: Left) -> None:
                 left.gpu_timed.add((dataset, name))
             elif bf16_differs(runs[0]):
                 left.other_cpu_timed.add((dataset, name))
-            left.memory[dataset, name] = peak_bytes(runs[0])
+            left.memory[dataset, name] = own_peak(runs[0])
     if (todo or dataset in left.glta_seeds) and \
             not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
         left.no_lightgcn.append(dataset)
@@ -464,6 +464,42 @@ def plan_glta(dataset: str, left: Left) -> None:
                  if coming else ""))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
           f"{under_way(dataset, 'glta_plus')}")
+
+
+def own_peak(record: dict | None) -> float | None:
+    """A GLTA run's resident peak less the prefix store it filled (``peak_bytes``, ``training.prefix_store_gib``): the
+    store is a file written through a memory map, so its pages count in the process's resident peak (ML-1M's 17.1 GiB,
+    ~12.5 of them the store) yet are page cache the kernel writes back and reclaims, not memory that jobs side by side
+    can run out of. A run that recorded no store size counts ``prefix_tokens`` times a token's bytes in a store of the
+    same LLM on this machine (padding left out: the store is counted short, the rest long), or else its whole peak."""
+    peak = peak_bytes(record)
+    training = (record or {}).get("training") or {}
+    if peak is None:
+        return None
+    if training.get("prefix_store_gib"):
+        return max(peak - training["prefix_store_gib"] * 2**30, 0.0)
+    llm = (((record or {}).get("provenance") or {}).get("config") or {}).get("model", {}).get("llm", {}).get("name")
+    per_token = token_bytes(llm) if llm and training.get("prefix_tokens") else None
+    return max(peak - training["prefix_tokens"] * per_token, 0.0) if per_token else peak
+
+
+def token_bytes(llm: str) -> float | None:
+    """Bytes a token's keys and values take in a prefix store of the LLM ``llm`` on this machine (from the shape and
+    precision its ``meta.json`` records), None where no such store is here."""
+    import numpy as np
+
+    from glta.paths import cache_dir
+
+    for meta in sorted((cache_dir() / "prefix-kv").glob("*/meta.json")):
+        try:
+            found = json.loads(meta.read_text())
+            if str(found.get("llm", "")).split(":")[0] == llm:
+                _, layers, pair, heads, _, dim = found["shape"]
+                size = 2 if found["dtype"] in ("torch.bfloat16", "torch.float16") else np.dtype("float32").itemsize
+                return float(layers * pair * heads * dim * size)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def mode_estimates(dataset: str, modes: list[str], default: dict | None, ratios: dict

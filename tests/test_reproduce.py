@@ -427,8 +427,8 @@ def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_ag
     made("mode_first_logit", ["model.inference=first_logit"])
     left = planner.Left()
     planner.plan_glta("synthetic", left)
-    assert "default" not in left.glta["synthetic"] and left.mode_seeds["synthetic"] == ["first_logit",
-                                                                                         "autoregressive"]
+    assert "default" not in left.glta["synthetic"]
+    assert left.mode_seeds["synthetic"] == ["first_logit", "autoregressive"]
     assert left.seconds["synthetic", "default"] == 502.0  # a seed's training and both modes' evaluations (1 s each)
     assert "autoregressive to do (an evaluation of the default model) — read out of the default's seeds 2026, 2027" \
         in capsys.readouterr().out
@@ -888,3 +888,26 @@ def test_the_first_default_seed_reads_a_mode_with_no_run_and_goes_where_the_mode
     left.mode_seeds = {}  # every mode has its seeds: the default's seeds wait after the cells with no run
     names = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", workers=2)]
     assert names == ["glta-ml-1m-no_pf", "glta-ml-1m-no_ia", "seed-ml-1m-default-2026", "seed-ml-1m-default-2027"]
+
+
+def test_a_glta_jobs_memory_leaves_out_the_prefix_store_it_wrote_through_a_memory_map(planner, tmp_path, monkeypatch):
+    """December 5: ML-1M's GLTA recorded a 17.1 GiB resident peak, ~12.5 GiB of it the prefix store's file pages
+    (written through a memory map: page cache, reclaimable), so the queue's memory guard (85% of 24 GiB) ran its
+    seed 2026 alone and left the second core idle for hours; two such jobs ran side by side the session before."""
+    import json
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    gib = 2**30
+    record = {"provenance": {"peak_memory": {"resident_gib": 17.0},
+                             "config": {"model": {"llm": {"name": "smollm2-135m"}}}},
+              "training": {"prefix_tokens": 100_000}}
+    assert planner.own_peak(record) == 17.0 * gib  # no store of that LLM here: the whole peak
+    meta = tmp_path / "prefix-kv" / "abc" / "meta.json"
+    meta.parent.mkdir(parents=True)
+    meta.write_text(json.dumps({"shape": [600, 30, 2, 3, 11, 64], "dtype": "torch.bfloat16",
+                                "llm": "smollm2-135m:gguf-sha256:b179c9523d0e6a0f"}))
+    assert planner.token_bytes("smollm2-135m") == 30 * 2 * 3 * 64 * 2 and planner.token_bytes("gemma3-270m") is None
+    assert planner.own_peak(record) == pytest.approx(17.0 * gib - 100_000 * 23_040)
+    record["training"]["prefix_store_gib"] = 12.5  # recorded by the run itself: that wins
+    assert planner.own_peak(record) == pytest.approx(4.5 * gib)
+    assert planner.own_peak({"training": {}}) is None

@@ -340,7 +340,7 @@ class GLTA(Recommender):
             f"at {store.folder}")
         computed = store.fill(users, progress=progress)
         return {"prefix_seconds": round(time.time() - started, 2), "prefix_users_computed": computed,
-                "prefix_tokens": int(store.lengths[users].sum())}
+                "prefix_tokens": int(store.lengths[users].sum()), "prefix_store_gib": round(store.bytes / 2**30, 3)}
 
     # --- forward -----------------------------------------------------------------------------------------
     def embed(self, batch: Batch) -> torch.Tensor:
