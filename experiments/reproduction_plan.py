@@ -7,6 +7,7 @@ with their measured times and peak memory, which ``reproduction_queue.queue_jobs
 cores. ``left_line`` sums it in hours; ``print_commands`` prints the commands that do it, on this CPU and on a lent GPU.
 """
 
+import functools
 import glob
 import json
 from dataclasses import dataclass, field
@@ -484,10 +485,10 @@ def own_peak(record: dict | None) -> float | None:
 
 
 def token_bytes(llm: str) -> float | None:
-    """Bytes a token's keys and values take in a prefix store of the LLM ``llm`` on this machine (from the shape and
-    precision its ``meta.json`` records), None where no such store is here."""
-    import numpy as np
-
+    """Bytes a token's keys and values take in a prefix store of the LLM ``llm`` on this machine: from the shape and
+    precision a store of it here records (``meta.json``), else from the bundled GGUF's header (layers, key/value
+    heads, head size) in the precision the LLM runs in on this CPU (a fresh machine has no store before its first
+    GLTA run); None where neither can tell."""
     from glta.paths import cache_dir
 
     for meta in sorted((cache_dir() / "prefix-kv").glob("*/meta.json")):
@@ -495,11 +496,40 @@ def token_bytes(llm: str) -> float | None:
             found = json.loads(meta.read_text())
             if str(found.get("llm", "")).split(":")[0] == llm:
                 _, layers, pair, heads, _, dim = found["shape"]
-                size = 2 if found["dtype"] in ("torch.bfloat16", "torch.float16") else np.dtype("float32").itemsize
-                return float(layers * pair * heads * dim * size)
+                return float(layers * pair * heads * dim * (2 if found["dtype"] in HALF else 4))
         except (OSError, ValueError, KeyError, TypeError):
             continue
-    return None
+    return gguf_token_bytes(llm)
+
+
+HALF = ("torch.bfloat16", "torch.float16", "bfloat16", "float16")
+
+
+@functools.lru_cache(maxsize=None)  # seconds each: read once per plan
+def gguf_token_bytes(llm: str) -> float | None:
+    """``token_bytes`` from the header of the bundled GGUF of ``llm`` (an LLM assembled from chunk packages, or a
+    local folder, is not read: None)."""
+    from glta.text.llm import BUNDLED, bundled_gguf
+
+    if llm not in BUNDLED:
+        return None
+    try:
+        from gguf import GGUFReader
+
+        fields = GGUFReader(bundled_gguf(llm)).fields
+        arch = bytes(fields["general.architecture"].parts[-1]).decode()
+
+        def value(key: str) -> int:
+            field = fields[f"{arch}.{key}"]
+            return int(field.parts[field.data[0]][0])
+
+        heads = value("attention.head_count")
+        kv_heads = value("attention.head_count_kv") if f"{arch}.attention.head_count_kv" in fields else heads
+        dim = value("attention.key_length") if f"{arch}.attention.key_length" in fields else \
+            value("embedding_length") // heads
+        return float(value("block_count") * 2 * kv_heads * dim * (2 if cpu_dtype() in HALF else 4))
+    except (ImportError, GLTAError, OSError, KeyError, ValueError, IndexError):
+        return None
 
 
 def mode_estimates(dataset: str, modes: list[str], default: dict | None, ratios: dict

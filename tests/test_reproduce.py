@@ -901,7 +901,13 @@ def test_a_glta_jobs_memory_leaves_out_the_prefix_store_it_wrote_through_a_memor
     record = {"provenance": {"peak_memory": {"resident_gib": 17.0},
                              "config": {"model": {"llm": {"name": "smollm2-135m"}}}},
               "training": {"prefix_tokens": 100_000}}
-    assert planner.own_peak(record) == 17.0 * gib  # no store of that LLM here: the whole peak
+    monkeypatch.setattr(planner, "gguf_token_bytes", lambda llm: None)
+    assert planner.own_peak(record) == 17.0 * gib  # no store of that LLM here, no header read: the whole peak
+    monkeypatch.undo()
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    # a fresh machine, before its first GLTA run: the bundled GGUF's header tells (30 layers, 3 key/value heads of
+    # 64), in the precision the LLM runs in here
+    assert planner.token_bytes("smollm2-135m") == 30 * 2 * 3 * 64 * (2 if planner.cpu_dtype() == "bfloat16" else 4)
     meta = tmp_path / "prefix-kv" / "abc" / "meta.json"
     meta.parent.mkdir(parents=True)
     meta.write_text(json.dumps({"shape": [600, 30, 2, 3, 11, 64], "dtype": "torch.bfloat16",
