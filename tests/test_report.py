@@ -173,6 +173,27 @@ def test_a_mode_read_out_of_the_glta_seeds_alone_meets_those_seeds_not_the_main_
     assert read_out_of("mode_first_logit", unseeded, [_record(0.3)]) == unseeded[:1]
 
 
+def test_figure4_names_the_glta_seeds_a_mode_was_read_out_of_where_they_are_not_the_glta_rows(tmp_path):
+    from glta.report import FIGURE4, figure
+    from glta.results import seed_path
+
+    results = tmp_path / "results"
+
+    def run(name: str, seed: int) -> None:
+        path = result_path(results, "a", name)
+        path = path if seed == 2025 else seed_path(path, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**_record(0.1), "provenance": {"seed": seed}}))
+
+    for seed in (2025, 2026):
+        run("default", seed)
+        run("mode_first_logit", seed)  # read out of every GLTA seed: nothing to say
+    assert "not every seed the GLTA row averages" not in figure(results, FIGURE4, ["a"])
+    run("mode_autoregressive", 2026)
+    assert "not every seed the GLTA row averages, and is tested against those GLTA runs alone: AR on a: seed 2026." \
+        in figure(results, FIGURE4, ["a"])
+
+
 def test_an_ablation_or_mode_made_from_an_earlier_glta_config_is_left_out_and_named(tmp_path):
     """After the GLTA config changed (ML-1M: k = 10 -> 20), FL read out of the old model is not GLTA's FL: its cell is
     a gap with a note saying why, while a mode read out of the current model is shown."""

@@ -280,6 +280,24 @@ def seeds_note(rows) -> str:
                                                   "so one run stands for every seed." if fixed else "") + "\n")
 
 
+def mode_seeds_note(results: Path, datasets, rows) -> str:
+    """Which GLTA seeds each decoding-mode cell was read out of, where they are not the ones the GLTA row averages
+    (ML-1M's AR, read out of seeds 2026 and 2027 alone: the main run's model was not on the machine that read it)."""
+    def seeds(runs: list[dict]) -> list:
+        return sorted((run.get("provenance") or {}).get("seed") for run in runs)
+
+    found = []
+    for name, label in rows.items():
+        for dataset in datasets if name.startswith("mode_") else ():
+            own, glta = current_records(results, dataset, name), records(results, dataset, "default")
+            if own and None not in seeds(own) + seeds(glta) and seeds(own) != seeds(glta):
+                found.append(f"{label} on {dataset}: seed{'s' * (len(own) > 1)} {', '.join(map(str, seeds(own)))}")
+    if not found:
+        return ""
+    return ("\nA decoding mode's cell averages the GLTA seeds it was read out of, not every seed the GLTA row "
+            f"averages, and is tested against those GLTA runs alone: {'; '.join(found)}.\n")
+
+
 def table2(results: Path, datasets=DATASETS) -> str:
     return (metric_table(results, datasets, METHODS, with_seconds=True) + seeds_note(METHODS)
             + significance_note(METHODS) + gpu_note(results, datasets, METHODS)
@@ -294,8 +312,9 @@ def table3(results: Path, datasets=DATASETS) -> str:
 def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = None, title: str = "") -> str:
     """The numbers behind a bar-chart figure as Markdown; also a PNG (one panel per data set) when matplotlib is
     importable and ``png`` is given."""
-    text = (metric_table(results, datasets, rows) + seeds_note(rows) + significance_note(rows)
-            + provenance_note(results, datasets, rows) + earlier_config_note(results, datasets, rows))
+    text = (metric_table(results, datasets, rows) + seeds_note(rows) + mode_seeds_note(results, datasets, rows)
+            + significance_note(rows) + provenance_note(results, datasets, rows)
+            + earlier_config_note(results, datasets, rows))
     if png is not None:
         try:
             import matplotlib
