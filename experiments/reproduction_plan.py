@@ -98,9 +98,21 @@ def cpu_named(record: dict) -> str:
     """"the CPU", or which other CPU a run's time was measured on when it differs from this one in hardware bf16: the
     LLM runs in bf16 there and in fp32 here (or the reverse); ``cpu_ratio`` says how far apart where measured."""
     machine = record.get("provenance", {}).get("machine") or {}
-    if not bf16_differs(record):
-        return "the CPU"
-    return f"another CPU ({machine.get('cpu') or 'unnamed'}, {'with' if machine['bf16'] else 'without'} hardware bf16)"
+    if bf16_differs(record):
+        return (f"another CPU ({machine.get('cpu') or 'unnamed'}, {'with' if machine['bf16'] else 'without'} "
+                "hardware bf16)")
+    if amx_differs(record):  # counted as this CPU's time all the same: no ratio measured between the two yet
+        return f"a CPU {'with' if machine['amx'] else 'without'} AMX ({machine.get('cpu') or 'unnamed'})"
+    return "the CPU"
+
+
+def amx_differs(record: dict) -> bool:
+    """Whether a run was timed on a CPU that differs from this one in AMX (its bf16 matmuls ~4x faster a core:
+    docs/measurements.md); unrecorded: taken as alike."""
+    from glta.device import cpu_flags
+
+    amx = (record.get("provenance", {}).get("machine") or {}).get("amx")
+    return amx is not None and bool(cpu_flags()) and amx != ("amx_bf16" in cpu_flags())
 
 
 def bf16_differs(record: dict) -> bool:
