@@ -481,14 +481,15 @@ def plan_glta(dataset: str, left: Left) -> None:
 
 def own_peak(record: dict | None) -> float | None:
     """A GLTA run's resident peak less the prefix store it filled (``peak_bytes``, ``training.prefix_store_gib``): the
-    store is a file written through a memory map, so its pages count in the process's resident peak (ML-1M's 17.1 GiB,
-    ~12.5 of them the store) yet are page cache the kernel writes back and reclaims, not memory that jobs side by side
-    can run out of. A run that recorded no store size counts ``prefix_tokens`` times a token's bytes in a store of the
+    store is a file written through a memory map, so its pages counted in the process's resident peak (ML-1M's 17.1
+    GiB, ~12.5 of them the store) though they are page cache the kernel writes back and reclaims, not memory that
+    jobs side by side can run out of; a run that unmapped them as it wrote (``training.prefix_store_unmapped``) counts
+    its whole peak. A run that recorded no store size counts ``prefix_tokens`` times a token's bytes in a store of the
     same LLM on this machine (padding left out: the store is counted short, the rest long), or else its whole peak."""
     peak = peak_bytes(record)
     training = (record or {}).get("training") or {}
-    if peak is None:
-        return None
+    if peak is None or training.get("prefix_store_unmapped"):  # filled unmapping its pages: the peak is its own
+        return peak
     if training.get("prefix_store_gib"):
         return max(peak - training["prefix_store_gib"] * 2**30, 0.0)
     llm = (((record or {}).get("provenance") or {}).get("config") or {}).get("model", {}).get("llm", {}).get("name")

@@ -924,4 +924,6 @@ def test_a_glta_jobs_memory_leaves_out_the_prefix_store_it_wrote_through_a_memor
     assert planner.own_peak(record) == pytest.approx(17.0 * gib - 100_000 * 23_040)
     record["training"]["prefix_store_gib"] = 12.5  # recorded by the run itself: that wins
     assert planner.own_peak(record) == pytest.approx(4.5 * gib)
+    record["training"]["prefix_store_unmapped"] = True  # its pages left the resident peak as they were written
+    assert planner.own_peak(record) == 17.0 * gib
     assert planner.own_peak({"training": {}}) is None

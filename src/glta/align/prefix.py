@@ -220,10 +220,22 @@ class PrefixKV:
             self._done[chunk] = True
             if (start // batch_size) % 16 == 15 or start + batch_size >= len(todo):
                 self._values.flush()
+                self._drop_mapped_pages()
                 self._save_done()
             bar.update(len(chunk))
         bar.close()
         return len(todo)
+
+    def _drop_mapped_pages(self) -> None:
+        """Unmap the store's written (and flushed) pages from this process: they stay in the file and the page cache,
+        but no longer count in the process's resident memory, whose peak results files record and the reproduction
+        queue budgets by (ML-1M's GLTA peaked at 17.1 GiB, ~12.5 GiB of it this store). Where the platform has no
+        ``madvise`` the pages stay mapped."""
+        import mmap
+
+        mapped = getattr(self._values, "_mmap", None)  # numpy keeps the map it writes through here
+        if mapped is not None and hasattr(mapped, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
+            mapped.madvise(mmap.MADV_DONTNEED)
 
     def _read(self, users: np.ndarray) -> np.ndarray:
         """The users' blocks, cut to the longest of their prefixes: (users, layers, 2, heads, width, dim)."""

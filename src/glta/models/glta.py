@@ -340,7 +340,9 @@ class GLTA(Recommender):
             f"at {store.folder}")
         computed = store.fill(users, progress=progress)
         return {"prefix_seconds": round(time.time() - started, 2), "prefix_users_computed": computed,
-                "prefix_tokens": int(store.lengths[users].sum()), "prefix_store_gib": round(store.bytes / 2**30, 3)}
+                "prefix_tokens": int(store.lengths[users].sum()), "prefix_store_gib": round(store.bytes / 2**30, 3),
+                # its pages were unmapped as they were written: the run's resident peak leaves the store out
+                "prefix_store_unmapped": True}
 
     # --- forward -----------------------------------------------------------------------------------------
     def embed(self, batch: Batch) -> torch.Tensor:
