@@ -52,18 +52,20 @@ def missing_texts(dataset: str) -> dict[str, int]:
 SEEDS = 1 + len(EXTRA_SEEDS)  # every cell's goal: mean ± std over its main run and experiments/seeds.py's
 
 
-def cpu_ratio(results: Path = Path("results")) -> tuple[float, list[str]] | None:
+def cpu_ratio(results: Path = Path("results"), feature: str = "bf16") -> tuple[float, list[str]] | None:
     """How long GLTA takes on this CPU against a CPU that differs from it in hardware bf16 (the LLM in fp32 on one,
     in bf16 on the other), measured where one IA stage, with the same settings, data and LLM (``ia_settings``),
     trained on both kinds: its seconds here over its seconds there (the median over such stages where there are
-    several), and the data sets that measured it; None where no stage trained on both."""
+    several), and the data sets that measured it; None where no stage trained on both. With ``feature="amx"``: the
+    same against a CPU alike in hardware bf16 that differs from this one in AMX (bf16 matmuls ~4x faster a core
+    with it; December 5, ML-1M's IA epochs took ~4 min on a Xeon with AMX against ~7 on an EPYC without)."""
     import statistics
 
     from glta.config import config_from_dict
-    from glta.device import cpu_has_bf16
+    from glta.device import cpu_flags, cpu_has_bf16
     from glta.models.glta import ia_settings
 
-    here = cpu_has_bf16()
+    here = cpu_has_bf16() if feature == "bf16" else "amx_bf16" in cpu_flags()
     stages: dict[str, dict[bool, list[float]]] = {}  # IA settings -> this kind of CPU or not -> the stage's seconds
     names: dict[str, str] = {}
     for dataset in DATASETS:
@@ -71,8 +73,8 @@ def cpu_ratio(results: Path = Path("results")) -> tuple[float, list[str]] | None
             for record in records(results, dataset, name):
                 provenance, training = record.get("provenance") or {}, record.get("training") or {}
                 machine = provenance.get("machine") or {}
-                if machine.get("gpu") or machine.get("bf16") is None or not training.get("ia_seconds") \
-                        or not provenance.get("config"):
+                if machine.get("gpu") or machine.get(feature) is None or not training.get("ia_seconds") \
+                        or not provenance.get("config") or (feature == "amx" and bf16_differs(record)):
                     continue
                 try:
                     run = config_from_dict(provenance["config"])
@@ -80,7 +82,7 @@ def cpu_ratio(results: Path = Path("results")) -> tuple[float, list[str]] | None
                     continue
                 identity = {"data": dataset, "llm": run.model.llm.name, "graph": run.model.graph}
                 key = json.dumps(ia_settings(run.model, identity, run.train.seed), sort_keys=True, default=str)
-                stages.setdefault(key, {}).setdefault(machine["bf16"] == here, []).append(training["ia_seconds"])
+                stages.setdefault(key, {}).setdefault(machine[feature] == here, []).append(training["ia_seconds"])
                 names[key] = dataset
     ratios = {key: statistics.mean(kinds[True]) / statistics.mean(kinds[False])
               for key, kinds in stages.items() if kinds.get(True) and kinds.get(False)}
@@ -101,7 +103,7 @@ def cpu_named(record: dict) -> str:
     if bf16_differs(record):
         return (f"another CPU ({machine.get('cpu') or 'unnamed'}, {'with' if machine['bf16'] else 'without'} "
                 "hardware bf16)")
-    if amx_differs(record):  # counted as this CPU's time all the same: no ratio measured between the two yet
+    if amx_differs(record):  # counted as this CPU's time, at ``Left.amx_ratio`` where that is measured
         return f"a CPU {'with' if machine['amx'] else 'without'} AMX ({machine.get('cpu') or 'unnamed'})"
     return "the CPU"
 
@@ -311,6 +313,10 @@ class Left:
     other_cpu_timed: set[tuple[str, str]] = field(default_factory=set)
     # this CPU's GLTA time over the other kind's and the data sets that measured it (``cpu_ratio``), if measured
     cpu_ratio: tuple[float, list[str]] | None = None
+    # (data set, name): a GLTA cell whose like run was timed on a CPU alike in hardware bf16 but unlike this one in
+    # AMX: counted as this CPU's time, times ``amx_ratio`` where that is measured (``cpu_ratio(feature="amx")``)
+    amx_timed: set[tuple[str, str]] = field(default_factory=set)
+    amx_ratio: tuple[float, list[str]] | None = None
     text_seconds: dict[str, float] = field(default_factory=dict)  # data set -> one process's time for its texts left
     memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
@@ -327,6 +333,8 @@ class Left:
         seconds = self.seconds.get(cell, 0.0)
         if cell in self.other_cpu_timed and self.cpu_ratio:
             return seconds * self.cpu_ratio[0]
+        if cell in self.amx_timed and self.amx_ratio:
+            return seconds * self.amx_ratio[0]
         return seconds
 
 
@@ -334,7 +342,7 @@ def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
     (user_rate, caveat), item = text_rate(), local_rate(("item_profile",))
     per_process = local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
-    left = Left(cpu_ratio=cpu_ratio())
+    left = Left(cpu_ratio=cpu_ratio(), amx_ratio=cpu_ratio(feature="amx"))
     for dataset in datasets:
         print(f"== {dataset}")
         texts = missing_texts(dataset)
@@ -428,6 +436,8 @@ def plan_glta(dataset: str, left: Left) -> None:
             left.gpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
         elif default and bf16_differs(default):
             left.other_cpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
+        elif default and amx_differs(default):
+            left.amx_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
     seed_modes = mode_estimates(dataset, left.mode_seeds.get(dataset, []), default, ratios)
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
@@ -441,6 +451,8 @@ def plan_glta(dataset: str, left: Left) -> None:
                 left.gpu_timed.add((dataset, name))
             elif bf16_differs(runs[0]):
                 left.other_cpu_timed.add((dataset, name))
+            elif amx_differs(runs[0]):
+                left.amx_timed.add((dataset, name))
             left.memory[dataset, name] = own_peak(runs[0])
     if (todo or dataset in left.glta_seeds) and \
             not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
@@ -564,10 +576,13 @@ def mode_estimates(dataset: str, modes: list[str], default: dict | None, ratios:
 
 
 def here_at_ratio(left: Left, dataset: str, name: str) -> str:
-    """For a cell timed only on a CPU unlike this one in hardware bf16: its time here at ``Left.cpu_ratio``."""
-    if (dataset, name) not in left.other_cpu_timed or not left.cpu_ratio or (dataset, name) not in left.seconds:
+    """For a cell timed only on a CPU unlike this one in hardware bf16 (or in AMX): its time here at
+    ``Left.cpu_ratio`` (``Left.amx_ratio``)."""
+    cell = (dataset, name)
+    ratio = left.cpu_ratio if cell in left.other_cpu_timed else left.amx_ratio if cell in left.amx_timed else None
+    if not ratio or cell not in left.seconds:
         return ""
-    return f"; here ~{left.seconds_here((dataset, name)):,.0f} s at the measured {left.cpu_ratio[0]:.2f}"
+    return f"; here ~{left.seconds_here(cell):,.0f} s at the measured {ratio[0]:.2f}"
 
 
 @dataclass
@@ -580,6 +595,7 @@ class Remaining:
     elsewhere: float = 0.0  # GLTA jobs timed only on a CPU unlike this one in hardware bf16: that CPU's seconds
     elsewhere_jobs: list[str] = field(default_factory=list)
     scaled_jobs: list[str] = field(default_factory=list)  # such jobs counted in ``total`` by ``Left.cpu_ratio``
+    amx_scaled_jobs: list[str] = field(default_factory=list)  # jobs counted in ``total`` by ``Left.amx_ratio``
     spent: float = 0.0  # what runs under way here have trained already: left out of ``total`` (``spent_here``)
 
 
@@ -603,8 +619,10 @@ def seconds_left(left: Left) -> Remaining:
         elif (dataset, name) in left.other_cpu_timed:
             remaining.elsewhere += seconds * times
             remaining.elsewhere_jobs.append(what)
-        else:
-            remaining.total += count(seconds, times, dataset, name, seeds)
+        else:  # this CPU's time, or one alike in bf16 but not in AMX at ``Left.amx_ratio`` where measured
+            remaining.total += count(left.seconds_here((dataset, name)), times, dataset, name, seeds)
+            if (dataset, name) in left.amx_timed and left.amx_ratio:
+                remaining.amx_scaled_jobs.append(what)
 
     def count(seconds: float, times: int, dataset: str, name: str, seeds: bool) -> float:
         # a GLTA cell's own run, or a cell's extra seeds: less what their runs under way here have trained
@@ -652,13 +670,14 @@ def named(jobs: list[str], most: int = 6) -> str:
 
 def left_line(left: Left, workers: int = 2) -> str:
     """The plan's total: hours of one core for what is left, and of wall time with ``workers`` jobs side by side."""
-    from glta.device import cpu_has_bf16
+    from glta.device import cpu_flags, cpu_has_bf16
 
     remaining = seconds_left(left)
     total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
     if not total and not unknown and not remaining.elsewhere_jobs:
         return "Left: nothing"
     there, here = ("with", "fp32") if not cpu_has_bf16() else ("without", "bf16")
+    amx_here = "amx_bf16" in cpu_flags()
     scaled = ""
     if remaining.scaled_jobs:
         ratio, measured_on = left.cpu_ratio
@@ -672,6 +691,9 @@ def left_line(left: Left, workers: int = 2) -> str:
                f"the only kind that timed {named(remaining.elsewhere_jobs)} (their LLM runs in {here} here; no stage "
                "has trained on both kinds of CPU to say how the times compare)" if remaining.elsewhere_jobs else "")
             + scaled
+            + (f"; {named(remaining.amx_scaled_jobs)}, timed on a CPU {'without' if amx_here else 'with'} AMX, "
+               f"count at {left.amx_ratio[0]:.2f} times that time: this one's over it for an IA stage trained on both "
+               f"({', '.join(left.amx_ratio[1])})" if remaining.amx_scaled_jobs else "")
             + (f"; not counted: {named(unknown)}, which no like run has timed on a CPU" if unknown else "")
             + (f"; runs under way here count what they have left (~{remaining.spent / 3600:,.1f} h of them trained "
                "already)" if remaining.spent else ""))

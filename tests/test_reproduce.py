@@ -927,3 +927,40 @@ def test_a_glta_jobs_memory_leaves_out_the_prefix_store_it_wrote_through_a_memor
     record["training"]["prefix_store_unmapped"] = True  # its pages left the resident peak as they were written
     assert planner.own_peak(record) == 17.0 * gib
     assert planner.own_peak({"training": {}}) is None
+
+
+def test_times_from_a_cpu_without_amx_count_at_the_ratio_an_ia_stage_trained_on_both_measured(
+        planner, tmp_path, monkeypatch):
+    """December 5, a Xeon with AMX: ML-1M's IA epochs took ~4 min against ~7 on the EPYC (both with hardware bf16)
+    whose runs timed every GLTA cell, and the plan counted those times as this CPU's. Once one IA stage has trained
+    on both, the plan counts them at the measured ratio; a run on a CPU without hardware bf16 measures nothing here."""
+    import json
+
+    from glta.config import build_config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
+
+    def write(name, machine, ia_seconds, *overrides):
+        config = build_config("glta", "amazon-scientific", overrides=list(overrides)).to_dict()
+        path = tmp_path / "results" / "amazon-scientific" / (
+            "glta.json" if name == "default" else f"glta_variants/{name}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"config": config, "machine": {"gpu": None, **machine}},
+                                    "training": {"train_seconds": 10000.0, "ia_seconds": ia_seconds},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+    write("default", {"bf16": True, "amx": False, "cpu": "AMD EPYC"}, 4000.0)
+    write("no_pd", {"bf16": False, "amx": False}, 9000.0, "model.use_prediction=false")  # no bf16: not alike
+    assert planner.cpu_ratio(feature="amx") is None
+    assert planner.cpu_ratio() == (4000.0 / 9000.0, ["amazon-scientific"])  # the bf16 one: the same IA stage
+    write("no_pf_pd", {"bf16": True, "amx": True}, 2200.0, "model.use_profile=false", "model.use_prediction=false")
+    assert planner.cpu_ratio(feature="amx") == (0.55, ["amazon-scientific"])
+    (tmp_path / "results" / "amazon-scientific" / "glta_variants" / "no_pd.json").unlink()
+    left = planner.Left(amx_ratio=planner.cpu_ratio(feature="amx"))
+    planner.plan_glta("amazon-scientific", left)
+    assert ("amazon-scientific", "no_ia") in left.amx_timed
+    assert left.seconds_here(("amazon-scientific", "no_ia")) == pytest.approx(0.55 * left.seconds[
+        "amazon-scientific", "no_ia"])
+    assert "count at 0.55 times that time: this one's over it for an IA stage trained on both (amazon-scientific)" \
+        in planner.left_line(left)
