@@ -21,7 +21,8 @@ import argparse
 from pathlib import Path
 
 from glta.errors import GLTAError
-from glta.report import DATASETS, METHODS, best_baseline, current_records, read_out_of, records
+from glta.report import (DATASETS, METHODS, best_baseline, current_records, read_out_of, records,
+                         training_seed)
 from glta.significance import compare
 
 ABLATIONS = {"no_ia": "w/o IA", "no_ua": "w/o UA", "no_pf": "w/o PF", "no_pd": "w/o PD", "no_pf_pd": "w/o PF&PD"}
@@ -90,12 +91,9 @@ def texts_note(runs: list[dict]) -> str:
 
 def same_seeds(runs: list[dict], other: list[dict]) -> list[dict]:
     """The runs of ``runs`` whose training seed one of ``other`` has too (all of them where a run records none)."""
-    def seed(record: dict):
-        return (record.get("provenance") or {}).get("seed")
-
-    seeds = {seed(run) for run in other}
-    return runs if None in seeds or any(seed(run) is None for run in runs) else \
-        [run for run in runs if seed(run) in seeds]
+    seeds = set(map(training_seed, other))
+    return runs if None in seeds or None in map(training_seed, runs) else \
+        [run for run in runs if training_seed(run) in seeds]
 
 
 def rows_for(results: Path, dataset: str) -> list[str]:

@@ -180,6 +180,11 @@ def claim_reference(results: Path, dataset: str, name: str) -> str | None:
     return None
 
 
+def training_seed(record: dict) -> int | None:
+    """The training seed a results file records (``provenance.seed``), None where it records none."""
+    return (record.get("provenance") or {}).get("seed")
+
+
 def read_out_of(name: str, glta_runs: list[dict], runs: list[dict]) -> list[dict]:
     """The GLTA runs to test a row's ``runs`` against: for a decoding mode, the runs it was read out of (the GLTA
     run of each of its training seeds: a mode read out of seeds 2026 and 2027 alone meets those two, not the main
@@ -187,13 +192,9 @@ def read_out_of(name: str, glta_runs: list[dict], runs: list[dict]) -> list[dict
     for any other row. Runs that record no seed pair in order (the main run first)."""
     if not name.startswith("mode_"):
         return glta_runs
-
-    def seed(record: dict):
-        return (record.get("provenance") or {}).get("seed")
-
-    by_seed = {seed(run): run for run in glta_runs if seed(run) is not None}
-    if runs and all(seed(run) in by_seed for run in runs):
-        return [by_seed[seed(run)] for run in runs]
+    by_seed = {training_seed(run): run for run in glta_runs if training_seed(run) is not None}
+    if runs and all(training_seed(run) in by_seed for run in runs):
+        return [by_seed[training_seed(run)] for run in runs]
     return glta_runs[:len(runs)]
 
 
@@ -284,7 +285,7 @@ def mode_seeds_note(results: Path, datasets, rows) -> str:
     """Which GLTA seeds each decoding-mode cell was read out of, where they are not the ones the GLTA row averages
     (ML-1M's AR, read out of seeds 2026 and 2027 alone: the main run's model was not on the machine that read it)."""
     def seeds(runs: list[dict]) -> list:
-        return sorted((run.get("provenance") or {}).get("seed") for run in runs)
+        return sorted(map(training_seed, runs))
 
     found = []
     for name, label in rows.items():
