@@ -97,6 +97,7 @@ def test_two_processes_generate_the_texts_one_process_generates(tmp_path):
     alone = _glta([sys.executable], *common, env={"GLTA_CACHE_DIR": str(tmp_path / "one")})
     together = _glta(_two(), *common, env={"GLTA_CACHE_DIR": str(tmp_path / "two")})
     assert "6 generated of      6" in alone.stdout and together.stdout.count("6 generated of      6") == 2
+    assert "12 responses in" in together.stdout and "a process (2 processes)" in together.stdout
     for kind in ("profile", "prediction"):
         files = [sorted((tmp_path / n / "texts").glob(f"*/{kind}-*")) for n in ("one", "two")]
         assert [len(f) for f in files] == [1, 1], files  # merged: no shard files remain

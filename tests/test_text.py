@@ -239,6 +239,7 @@ def test_text_cli_generate_and_show(llm, capsys):
                  "generation.max_new_tokens=4", "generation.batch_size=3", "generation.max_history_items=2"]) == 0
     out = capsys.readouterr().out
     assert "profile" in out and "prediction" in out and out.count("3 generated of") == 2
+    assert "profile + prediction: 6 responses in " in out  # one line for the call: its kinds share the prefills
     assert main(["text", "show", "synthetic", "--user", "0", "generation.max_new_tokens=4",
                  "generation.batch_size=3", "generation.max_history_items=2"]) == 0
     shown = capsys.readouterr().out

@@ -246,10 +246,23 @@ def cmd_text_generate(args) -> None:
         items = np.arange(dataset.n_items)[: args.limit or None]
         reports.append(generate_item_texts(llm, dataset, generation, items, progress=not args.no_progress))
     for report in reports:
-        rate = f"{report.responses_per_second:.2f} responses/s, {report.new_tokens / report.seconds:.1f} new tokens/s" \
-            if report.generated else "all cached"
-        print(f"{report.kind:<13} {report.generated:>6} generated of {report.requested:>6} in {report.seconds:7.1f}s "
-              f"({rate})  -> {report.cache_file}")
+        print(f"{report.kind:<13} {report.generated:>6} generated of {report.requested:>6}  -> {report.cache_file}")
+    calls = {report.call_kinds: [r for r in reports if r.call_kinds == report.call_kinds] for report in reports}
+    for kinds, shared in calls.items():
+        print(_call_rate(kinds, shared))
+
+
+def _call_rate(kinds: tuple[str, ...], reports) -> str:
+    """One line for one generation call: its responses, wall time and rate, over every process and kind it wrote
+    (the kinds of a call share each prefill, so only the call's total rate means anything)."""
+    generated, tokens = sum(r.generated for r in reports), sum(r.new_tokens for r in reports)
+    name, world = " + ".join(kinds), reports[0].processes
+    if not generated:
+        return f"{name}: all cached"
+    seconds = reports[0].seconds
+    together = f", {generated / seconds / world:.2f} a process ({world} processes)" if world > 1 else ""
+    return (f"{name}: {generated:,} responses in {seconds:.1f} s ({generated / seconds:.2f} responses/s{together}, "
+            f"{tokens / seconds:.1f} new tokens/s)")
 
 
 def cmd_text_show(args) -> None:

@@ -245,16 +245,17 @@ def generate_batch(llm, prefixes: list[list[int]], suffixes: dict[str, list[int]
 
 @dataclass
 class GenerationReport:
+    """What one call wrote for one kind. The kinds of a call share its prefills, so ``seconds`` is the call's wall
+    time, the same for each of them, and ``call_kinds``/``processes`` say who shared it."""
+
     kind: str
     requested: int
     generated: int
     seconds: float
     new_tokens: int
     cache_file: Path
-
-    @property
-    def responses_per_second(self) -> float:
-        return self.generated / self.seconds if self.seconds else float("nan")
+    call_kinds: tuple[str, ...] = ()
+    processes: int = 1
 
 
 def rates_path() -> Path:
@@ -397,9 +398,8 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         for kind in kinds:
             caches[kind].merge_shards()
     seconds = time.time() - started
-    share = seconds / max(len(kinds), 1)  # kinds share each prefill: split the time evenly
-    return [GenerationReport(kind, count, stats[kind][0], share if stats[kind][0] else 0.0, stats[kind][1],
-                             caches[kind].path) for kind in kinds]
+    return [GenerationReport(kind, count, stats[kind][0], seconds, stats[kind][1], caches[kind].path, tuple(kinds),
+                             procs.world) for kind in kinds]
 
 
 def _outlook_line(llm, desc: str, kinds: list[str], total: int, world: int, batch_size: int) -> str:
