@@ -31,21 +31,42 @@ class HCCFPlusConfig(HCCFConfig):
     align_temperature: float = 0.2
 
 
-class LightGCNPlus(LightGCN):
+class TextAlignedLightGCN(LightGCN):
+    """LightGCN whose loss adds ``align_weight`` times an InfoNCE alignment of its final user and item embeddings
+    with text embeddings of the nodes (``ContrastiveAlignment``). A subclass says which text (``text_embeddings``)
+    and where its config keeps the weight and temperature (``alignment_settings``); embeddings given to the
+    constructor (tests, a caller that already has them) take the place of ``text_embeddings``."""
+
+    def __init__(self, dataset: RecDataset, config: LightGCNConfig,
+                 text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
+        super().__init__(dataset, config)
+        users, items = text_embeddings if text_embeddings is not None else self.text_embeddings(dataset, config)
+        self.alignment = ContrastiveAlignment(users, items, config.dim, self.alignment_settings()[1])
+
+    def text_embeddings(self, dataset: RecDataset, config) -> tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def alignment_settings(self) -> tuple[float, float]:
+        """(weight, temperature) of the alignment term."""
+        raise NotImplementedError
+
+    def loss(self, batch) -> torch.Tensor:
+        user_final, item_final = self.propagate()
+        weight, _ = self.alignment_settings()
+        return (self.ranking_loss(batch, user_final, item_final)
+                + weight * self.alignment(user_final, item_final, batch))
+
+
+class LightGCNPlus(TextAlignedLightGCN):
     method = "lightgcn_plus"
     config_class = LightGCNPlusConfig
     display_name = "LightGCN+"
 
-    def __init__(self, dataset: RecDataset, config: LightGCNPlusConfig,
-                 text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
-        super().__init__(dataset, config)
-        users, items = text_embeddings or description_embeddings(dataset)
-        self.alignment = ContrastiveAlignment(users, items, config.dim, config.align_temperature)
+    def text_embeddings(self, dataset: RecDataset, config) -> tuple[torch.Tensor, torch.Tensor]:
+        return description_embeddings(dataset)
 
-    def loss(self, batch) -> torch.Tensor:
-        user_final, item_final = self.propagate()
-        return (self.ranking_loss(batch, user_final, item_final)
-                + self.config.align_weight * self.alignment(user_final, item_final, batch))
+    def alignment_settings(self) -> tuple[float, float]:
+        return self.config.align_weight, self.config.align_temperature
 
 
 class HCCFPlus(HCCF):

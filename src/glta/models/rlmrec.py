@@ -22,7 +22,8 @@ import torch
 from glta.config import LightGCNConfig
 from glta.data.dataset import RecDataset
 from glta.models.lightgcn import LightGCN
-from glta.semantic import ContrastiveAlignment, MaskedReconstruction, profile_embeddings
+from glta.models.plus import TextAlignedLightGCN
+from glta.semantic import MaskedReconstruction, profile_embeddings
 from glta.text.generate import GenerationConfig
 from glta.text.llm import LLMConfig
 
@@ -44,25 +45,18 @@ class RLMRecGenConfig(LightGCNConfig):
     generation: GenerationConfig = field(default_factory=GenerationConfig)
 
 
-def _profiles(dataset: RecDataset, config, given):
-    return given if given is not None else profile_embeddings(dataset, config.llm, config.generation)
+class RLMRecCon(TextAlignedLightGCN):
+    """LightGCN+'s alignment with the LLM-written profiles in place of the item descriptions."""
 
-
-class RLMRecCon(LightGCN):
     method = "rlmrec_con"
     config_class = RLMRecConConfig
     display_name = "RLMRec-Con"
 
-    def __init__(self, dataset: RecDataset, config: RLMRecConConfig,
-                 text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
-        super().__init__(dataset, config)
-        users, items = _profiles(dataset, config, text_embeddings)
-        self.alignment = ContrastiveAlignment(users, items, config.dim, config.kd_temperature)
+    def text_embeddings(self, dataset: RecDataset, config: RLMRecConConfig) -> tuple[torch.Tensor, torch.Tensor]:
+        return profile_embeddings(dataset, config.llm, config.generation)
 
-    def loss(self, batch) -> torch.Tensor:
-        user_final, item_final = self.propagate()
-        return (self.ranking_loss(batch, user_final, item_final)
-                + self.config.kd_weight * self.alignment(user_final, item_final, batch))
+    def alignment_settings(self) -> tuple[float, float]:
+        return self.config.kd_weight, self.config.kd_temperature
 
 
 class RLMRecGen(LightGCN):
@@ -73,7 +67,8 @@ class RLMRecGen(LightGCN):
     def __init__(self, dataset: RecDataset, config: RLMRecGenConfig,
                  text_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(dataset, config)
-        users, items = _profiles(dataset, config, text_embeddings)
+        users, items = text_embeddings if text_embeddings is not None else \
+            profile_embeddings(dataset, config.llm, config.generation)
         self.reconstruction = MaskedReconstruction(torch.cat([users, items]), config.dim, config.mask_ratio,
                                                    config.recon_temperature)
 
