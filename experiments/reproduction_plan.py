@@ -324,6 +324,10 @@ class Left:
     no_glta: list[str] = field(default_factory=list)  # data sets whose full GLTA has no run: its ablations wait
     # data set -> the decoding modes its default's seeds still to train read out of their models (in the seeds' jobs)
     mode_seeds: dict[str, list[str]] = field(default_factory=dict)
+    # data set -> the default's seeds trained here whose job stopped before it had read every mode out of the model,
+    # which is on this machine alone (``owed_mode_seeds``): their jobs run again to read them, training nothing
+    owed_modes: dict[str, list[int]] = field(default_factory=dict)
+    owed_seconds: dict[str, float] = field(default_factory=dict)  # data set -> those reads' estimated seconds
     # (data set, name) of ``seeds``/``glta_seeds`` -> the extra seeds it still lacks (absent: every one of them)
     seeds_left: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
@@ -406,11 +410,12 @@ def plan_glta(dataset: str, left: Left) -> None:
     # to come reads it out of its own new model (experiments/seeds.py); only where none is left to come is the main
     # run trained again for it, every mode then read out of the new model anew
     seeds_to_come = seeds_without_file(dataset, "default") if default is not None else []
-    retrain = default is not None and "default" not in todo and not seeds_to_come \
+    owed = owed_mode_seeds(dataset) if default is not None else []
+    retrain = default is not None and "default" not in todo and not seeds_to_come and not owed \
         and glta_variants.model_needed(dataset, GLTA_MODES)
-    if seeds_to_come:
+    if seeds_to_come or owed:
         left.mode_seeds[dataset] = [mode for mode in GLTA_MODES if any(
-            not glta_variants.mode_seed_is_done(dataset, mode, seed) for seed in seeds_to_come)]
+            not glta_variants.mode_seed_is_done(dataset, mode, seed) for seed in seeds_to_come + owed)]
     if retrain:
         todo += ["default"] + GLTA_MODES
     else:  # a mode reads the default model: trained first or here
@@ -439,11 +444,16 @@ def plan_glta(dataset: str, left: Left) -> None:
         elif default and amx_differs(default):
             left.amx_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
     seed_modes = mode_estimates(dataset, left.mode_seeds.get(dataset, []), default, ratios)
+    if owed:
+        left.owed_modes[dataset] = owed
+        left.owed_seconds[dataset] = sum(seed_modes[mode][0] for seed in owed for mode in seed_modes
+                                         if not glta_variants.mode_seed_is_done(dataset, mode, seed))
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
-        if runs and len(runs) < SEEDS:  # experiments/seeds.py repeats a variant's recorded config
+        reads = owed if name == "default" else []
+        if runs and (len(runs) < SEEDS or reads):  # experiments/seeds.py repeats a variant's recorded config
             left.glta_seeds.setdefault(dataset, []).append(name)
-            left.seeds_left[dataset, name] = seeds_without_file(dataset, name)
+            left.seeds_left[dataset, name] = sorted(seeds_without_file(dataset, name) + reads)
             left.seconds[dataset, name] = train_seconds(runs[0])
             if name == "default":  # its seeds' jobs read the decoding modes out of their models too
                 left.seconds[dataset, name] += sum(seconds for seconds, _ in seed_modes.values())
@@ -477,7 +487,7 @@ def plan_glta(dataset: str, left: Left) -> None:
         seeds = int(done) + sum(glta_variants.mode_seed_is_done(dataset, mode, seed) for seed in EXTRA_SEEDS)
         seconds = left.seconds.get((dataset, mode))
         estimate = "" if seconds is None else f", ~{seconds:,.0f} s{mode_basis[mode]}"
-        coming = [seed for seed in seeds_to_come if mode in left.mode_seeds.get(dataset, [])
+        coming = [seed for seed in sorted(seeds_to_come + owed) if mode in left.mode_seeds.get(dataset, [])
                   and not glta_variants.mode_seed_is_done(dataset, mode, seed)]
         print(f"  glta {mode:11s} {f'done, {seeds} of {SEEDS} seeds' if seeds else 'to do'} (an evaluation of the "
               f"default model{estimate})"
@@ -560,8 +570,8 @@ def gguf_token_bytes(llm: str) -> float | None:
 def mode_estimates(dataset: str, modes: list[str], default: dict | None, ratios: dict
                    ) -> dict[str, tuple[float, str]]:
     """Each decoding mode's evaluation time on ``dataset`` and how it was estimated: where it ran here before, else
-    from another data set scaled like a variant (``ratios``: ``time_ratio``'s), else the other mode's; a mode with
-    none of these is left out."""
+    from another data set scaled like a variant (``ratios``: ``time_ratio``'s), else another mode's (estimated here,
+    or measured on ``dataset``); a mode with none of these is left out."""
     estimates: dict[str, tuple[float, str]] = {}
     for mode in modes:
         if here := mode_seconds(dataset, mode):
@@ -569,9 +579,10 @@ def mode_estimates(dataset: str, modes: list[str], default: dict | None, ratios:
         elif default and ratios.get(mode):
             estimates[mode] = (train_seconds(default) * ratios[mode][0],
                                f" by its ratio to the default on {ratios[mode][1]}")
+    measured = {other: seconds for other in GLTA_MODES if (seconds := mode_seconds(dataset, other))}
     for mode in (mode for mode in modes if mode not in estimates):
-        if like := next(iter(estimates), None):
-            estimates[mode] = estimates[like][0], f" as {like}'s: measured nowhere yet"
+        if like := next(iter(estimates), None) or next(iter(measured), None):
+            estimates[mode] = estimates.get(like, (measured.get(like),))[0], f" as {like}'s: measured nowhere yet"
     return estimates
 
 
@@ -635,7 +646,7 @@ def seconds_left(left: Left) -> Remaining:
         return len(EXTRA_SEEDS) if retrained else len(seeds_without_file(dataset, name))
 
     remaining.texts = sum(left.text_seconds.values())
-    remaining.total += remaining.texts
+    remaining.total += remaining.texts + sum(left.owed_seconds.values())  # modes read out of seeds trained here
     remaining.unknown += [f"{dataset}'s texts" for dataset in left.texts if dataset not in left.text_seconds]
     for dataset in left.no_lightgcn:
         add(dataset, "lightgcn", f"{dataset}'s frozen LightGCN")
@@ -732,6 +743,15 @@ def under_way(dataset: str, name: str) -> str:
     found = [f"{what}: {progress}".removeprefix(": ") for what, folder in folders.items()
              if (progress := checkpoint_progress(folder / CHECKPOINT_NAME, like_epochs))]
     return f"; under way here: {'; '.join(found)} (the queue continues it)" if found else ""
+
+
+def owed_mode_seeds(dataset: str) -> list[int]:
+    """The default's extra seeds whose results file is written and whose model is on this machine, but which lack a
+    decoding mode read out of that model: their ``experiments/seeds.py`` job stopped between the two (the model is
+    here alone, and hours to train again), so it runs again, and reads the modes without training."""
+    return [seed for seed in EXTRA_SEEDS if seed not in seeds_without_file(dataset, "default")
+            and (glta_variants.seed_model(dataset, seed) / "run.json").is_file()
+            and any(not glta_variants.mode_seed_is_done(dataset, mode, seed) for mode in GLTA_MODES)]
 
 
 def seeds_without_file(dataset: str, name: str) -> list[int]:

@@ -31,7 +31,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them. A
     decoding mode goes right after the run of the default model it reads, or ahead of every job where that model is
     here already: the model is on this machine's disk alone, and hours to train again; where a mode has no run and
-    the default's seeds read it out of their models (``Left.mode_seeds``), the first of those seeds goes there.
+    the default's seeds read it out of their models (``Left.mode_seeds``), the first of those seeds goes there, and
+    so does a seed trained here whose job stopped before reading its modes (``Left.owed_modes``).
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
     a 2-core machine, docs/glta.md) taking two of them, or by one where a job an earlier queue started resumes
     beside them. Without ``llm``, only the jobs that never run the LLM: the graph baselines, the references
@@ -152,6 +153,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
                                                                                   f"mode_{mode}")]
         return bool(empty) and job is next(j for j in queue if glta_seed(j) and j.cell == job.cell)
 
+    def owes_modes(job) -> bool:  # a default seed trained here whose modes are still to read (``Left.owed_modes``)
+        return glta_seed(job) and job.cell[1] == "default" and job.seed in left.owed_modes.get(job.cell[0], [])
+
     for dataset in dict.fromkeys(job.cell[0] for job in queue if (is_mode(job) or fills_mode(job))
                                  and not orphan(job)):
         modes = [job for job in queue if (is_mode(job) or fills_mode(job)) and job.cell[0] == dataset]
@@ -159,6 +163,8 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         default = [i for i, job in enumerate(queue) if job.name == f"glta-{dataset}-default"]
         at = default[0] + 1 if default else 0
         queue[at:at] = modes
+    owed = [job for job in queue if owes_modes(job)]  # their model is here: ahead of everything, minutes each
+    queue = owed + [job for job in queue if job not in owed]
     for spec in reversed(up_front or []):  # each named job (or each job of a named cell) to the front, in that order
         named = [job for job in queue if spec in (job.name, ":".join(job.cell or ()))]
         if not named:

@@ -454,6 +454,54 @@ def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_ag
     assert left.glta["synthetic"][-1:] == ["autoregressive"] and "default" not in left.glta["synthetic"]
 
 
+def test_a_default_seed_trained_here_whose_job_stopped_before_its_modes_runs_again_to_read_them(
+        planner, queue, experiment, tmp_path, monkeypatch, capsys):
+    """December 5: ML-1M's seed 2026 wrote its results file and was reading AR out of its model when a queue could
+    stop; the plan counted the seed as done and named only seed 2027 for AR, so the model on this disk (hours to
+    train again) would never have been read. Its job now runs again, first, and trains nothing."""
+    import json
+
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+
+    def made(name, overrides, seed=None):
+        path = variants.result_path(Path("results"), "synthetic", name)
+        path = path if seed is None else variants.seed_path(path, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config = variants.build_config("glta", "synthetic", overrides=overrides).to_dict()
+        path.write_text(json.dumps({"provenance": {"config": config, "wall_seconds": 1.0, "machine": {}},
+                                    "training": {"train_seconds": 500.0},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+    made("default", [])
+    made("mode_first_logit", ["model.inference=first_logit"])
+    made("default", ["train.seed=2026"], 2026)
+    made("mode_first_logit", ["train.seed=2026", "model.inference=first_logit"], 2026)
+    assert planner.owed_mode_seeds("synthetic") == []  # seed 2026's model is not here: nothing to read it out of
+    model = variants.seed_model("synthetic", 2026)
+    model.mkdir(parents=True)
+    (model / "run.json").write_text("{}")
+    assert planner.owed_mode_seeds("synthetic") == [2026]  # AR is not read out of it yet
+    left = planner.Left()
+    planner.plan_glta("synthetic", left)
+    assert left.owed_modes["synthetic"] == [2026] and left.seeds_left["synthetic", "default"] == [2026, 2027]
+    assert left.owed_seconds["synthetic"] == 1.0  # AR alone, at FL's measured second: no training counted
+    assert "read out of the default's seeds 2026, 2027" in capsys.readouterr().out
+    made("default", ["train.seed=2027"], 2027)  # every seed has its file: seed 2026's reads still run
+    left = planner.Left()
+    planner.plan_glta("synthetic", left)
+    assert left.seeds_left["synthetic", "default"] == [2026] and "default" not in left.glta.get("synthetic", [])
+    assert left.owed_seconds["synthetic"] == 1.0  # AR, as FL's measured evaluation: no training counted
+    left.glta = {}
+    assert planner.seconds_left(left).total == 1.0
+    left.glta["synthetic"] = ["no_ia"]
+    left.seconds["synthetic", "no_ia"] = 9000.0
+    names = [job.name for job in queue.queue_jobs(left, tmp_path / "logs", workers=2)]
+    assert names[0] == "seed-synthetic-default-2026" and "seed-synthetic-default-2027" not in names
+    made("mode_autoregressive", ["train.seed=2026", "model.inference=autoregressive"], 2026)
+    assert planner.owed_mode_seeds("synthetic") == []
+
+
 def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(planner, tmp_path, monkeypatch):
     """On a CPU a goodreads-once grid point or seed spans sessions: the plan's line says how far each got here."""
     from glta.checkpoint import CHECKPOINT_NAME, save_checkpoint
