@@ -80,9 +80,12 @@ def texts_note(runs: list[dict]) -> str:
     that read texts without a recorded digest beside runs that recorded one; "" where nothing says they differ."""
     found = [text_digests(run) for run in runs]
     recorded = [digests for digests in found if digests]
-    differ = sorted({kind for digests in recorded for kind in digests
-                     if len({other[kind] for other in recorded if kind in other}) > 1})
-    notes = [f"{' and '.join(differ)} texts differ between runs"] if differ else []
+    differ = {kind for digests in recorded for kind in digests
+              if len({other[kind] for other in recorded if kind in other}) > 1}
+    kinds = [kind for kind in ("profile", "prediction") if kind in differ]  # a kind's own digest says most
+    together = sorted(kind.removesuffix(" together") for kind in differ if kind.endswith(" together"))
+    named = " and ".join(kinds) if kinds else "; ".join(together)  # else only runs that recorded no kinds differ
+    notes = [f"{named} texts differ between runs"] if named else []
     unknown = sum(digests is None for digests in found)
     if unknown and recorded:
         notes.append(f"{unknown} run{'s' * (unknown != 1)} read texts no digest records")

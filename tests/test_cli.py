@@ -60,7 +60,7 @@ def test_bad_override_is_a_clear_error(capsys, tmp_path):
     assert "unknown config key" in capsys.readouterr().err
 
 
-def test_train_evaluate_recommend(tmp_path, capsys):
+def test_train_evaluate_recommend(tmp_path, capsys, monkeypatch):
     out, run_dir = tmp_path / "res.json", tmp_path / "run"
     assert main(["train", "lightgcn", "--dataset", "synthetic", "--out", str(out), "--run-dir", str(run_dir),
                  "--no-progress", "train.epochs=3", "train.batch_size=2048", "model.dim=16"]) == 0
@@ -85,6 +85,12 @@ def test_train_evaluate_recommend(tmp_path, capsys):
     assert evaluated["metrics"]["test"]["N@10"] == pytest.approx(record["metrics"]["test"]["N@10"], rel=1e-5)
     assert evaluated["provenance"]["overrides"] == ["eval.batch_size=7"]
     assert evaluated["provenance"]["config"]["eval"]["batch_size"] == 7
+    assert "inputs" not in evaluated["provenance"]  # LightGCN reads nothing besides the data
+    # a model that reads more (GLTA: the frozen graph, the LLM-written texts cached here) says what this evaluation read
+    monkeypatch.setattr("glta.models.lightgcn.LightGCN.inputs", lambda self: {"user_texts_sha256": "abc"},
+                        raising=False)
+    assert main(["evaluate", "--run-dir", str(run_dir), "--no-progress", "--out", str(written)]) == 0
+    assert json.loads(written.read_text())["provenance"]["inputs"] == {"user_texts_sha256": "abc"}
     capsys.readouterr()
     assert main(["evaluate", "--run-dir", str(run_dir), "model.dim=8"]) == 2
     assert "cannot change after training" in capsys.readouterr().err

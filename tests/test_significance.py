@@ -179,19 +179,19 @@ def test_an_ablation_row_says_when_the_runs_it_compares_read_different_llm_texts
     rng = np.random.default_rng(2)
     base = {u: float(v) for u, v in enumerate(rng.uniform(0.2, 0.6, 100))}
 
-    def write(name: str, use_profile: bool, by_kind: dict[str, str] | None) -> None:
+    def write(name: str, use_profile: bool, by_kind: dict[str, str] | None, **model) -> None:
         rec = record({u: v + float(rng.normal(0, 1e-3)) for u, v in base.items()})
         rec["metrics"]["valid"] = rec["metrics"]["test"]
         inputs = {} if by_kind is None else {"user_texts_sha256": "all-" + "-".join(by_kind.values()),
                                              "user_texts_sha256_by_kind": by_kind}
-        rec["provenance"] = {"config": {"model": {"use_profile": use_profile, "use_prediction": True}},
+        rec["provenance"] = {"config": {"model": {"use_profile": use_profile, "use_prediction": True, **model}},
                              "inputs": inputs}
         path = tmp_path / "d" / f"{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(rec))
 
-    def note() -> str:
-        row = next(row for row in significance.rows_for(tmp_path, "d") if "| w/o PF |" in row)
+    def note(label: str = "w/o PF") -> str:
+        row = next(row for row in significance.rows_for(tmp_path, "d") if f"| {label} |" in row)
         return row.strip("| ").split(" | ")[7]
 
     write("glta", True, {"profile": "p1", "prediction": "d1"})
@@ -199,6 +199,9 @@ def test_an_ablation_row_says_when_the_runs_it_compares_read_different_llm_texts
     assert note() == "1 / 1"  # the same predictions: nothing to say
     write("glta_variants/no_pf", False, {"prediction": "d2"})  # its predictions written again elsewhere
     assert note() == "1 / 1; prediction texts differ between runs"
+    write("glta", True, {"profile": "p2", "prediction": "d3"})  # both kinds (and all together) written again
+    write("glta_variants/no_ua", True, {"profile": "p1", "prediction": "d1"}, use_user_token=False)
+    assert note("w/o UA") == "1 / 1; profile and prediction texts differ between runs"  # not "... together" too
     write("glta_variants/no_pf", False, None)  # made before digests were recorded
     assert note() == "1 / 1; 1 run read texts no digest records"
     assert significance.text_digests({"provenance": {"config": {"model": {"use_profile": False,

@@ -206,8 +206,10 @@ def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bo
                for split in ("valid", "test")}
     per_user = {split: metrics[split].pop("per_user") for split in ("valid", "test")}
     if out is not None:
+        inputs = model.inputs()  # what this evaluation read: GLTA's prompts read the texts cached here now
         prov = provenance(config.to_dict(), dataset.fingerprint(), config.train.seed, time.time() - started,
-                          commit=commit, evaluated_run=str(run_dir), overrides=list(overrides or []))
+                          commit=commit, evaluated_run=str(run_dir), overrides=list(overrides or []),
+                          **({"inputs": inputs} if inputs else {}))
         write_results(out, config.method, dataset.name, metrics["valid"], metrics["test"], prov,
                       per_user_test=per_user["test"], per_user_valid=per_user["valid"])
     return metrics
