@@ -502,6 +502,34 @@ def test_a_default_seed_trained_here_whose_job_stopped_before_its_modes_runs_aga
     assert planner.owed_mode_seeds("synthetic") == []
 
 
+def test_a_modes_time_here_comes_from_its_run_on_a_cpu_like_this_one(planner, experiment, tmp_path, monkeypatch):
+    """December 5: ML-1M's FL took 1,219 s on the AVX-512 EPYC (its main run) and 239 s on the AMX Xeon (read out of
+    seed 2026); on the Xeon the plan estimated the next seed's FL at the EPYC's 1,219 s."""
+    import json
+
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+    main = variants.result_path(Path("results"), "ml-1m", "mode_first_logit")
+    for path, seconds, amx in ((main, 1219.0, False), (variants.seed_path(main, 2026), 239.0, True)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"wall_seconds": seconds, "machine": {"bf16": True, "amx": amx}},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+    monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
+    assert planner.mode_seconds_here("ml-1m", "first_logit") == 239.0
+    monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert planner.mode_seconds_here("ml-1m", "first_logit") == 1219.0
+    monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx2"}))  # neither is alike: the main run's
+    assert planner.mode_seconds_here("ml-1m", "first_logit") == 1219.0
+    assert planner.mode_seconds_here("ml-1m", "autoregressive") is None
+    # a cell's seeds: the time of the run made on a CPU like this one, else the main run's
+    runs = [{"provenance": {"machine": {"bf16": True, "amx": False}}, "training": {"train_seconds": 14677.0}},
+            {"provenance": {"machine": {"bf16": True, "amx": True}}, "training": {"train_seconds": 9022.0}}]
+    monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
+    assert planner.like_run(runs) is runs[1]
+    monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    assert planner.like_run(runs) is runs[0]
+
+
 def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(planner, tmp_path, monkeypatch):
     """On a CPU a goodreads-once grid point or seed spans sessions: the plan's line says how far each got here."""
     from glta.checkpoint import CHECKPOINT_NAME, save_checkpoint
