@@ -406,6 +406,20 @@ def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf1
     assert planner.cost(epyc) == "3,600 s on the CPU"
 
 
+def made_on_synthetic(variants, name: str, overrides: list[str], seed: int | None = None) -> None:
+    """A results file of a GLTA cell (or a seed of one) on the synthetic set, as glta_variants.py would write it:
+    its config, 500 s of training, 1 s of wall time (a decoding mode's evaluation)."""
+    import json
+
+    path = variants.result_path(Path("results"), "synthetic", name)
+    path = path if seed is None else variants.seed_path(path, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = variants.build_config("glta", "synthetic", overrides=overrides).to_dict()
+    path.write_text(json.dumps({"provenance": {"config": config, "wall_seconds": 1.0, "machine": {}},
+                                "training": {"train_seconds": 500.0},
+                                "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+
 def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_again_then_every_mode(
         planner, experiment, tmp_path, monkeypatch, capsys):
     """While the default has training seeds still to come, each reads the modes out of its own new model (no run of
@@ -417,13 +431,7 @@ def test_a_mode_left_on_a_machine_without_the_default_model_queues_that_model_ag
     monkeypatch.chdir(tmp_path)
 
     def made(name, overrides, seed=None):
-        path = variants.result_path(Path("results"), "synthetic", name)
-        path = path if seed is None else variants.seed_path(path, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        config = variants.build_config("glta", "synthetic", overrides=overrides).to_dict()
-        path.write_text(json.dumps({"provenance": {"config": config, "wall_seconds": 1.0, "machine": {}},
-                                    "training": {"train_seconds": 500.0},
-                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+        made_on_synthetic(variants, name, overrides, seed)
 
     made("default", [])
     for name in ("no_ia", "no_ua", "no_pf", "no_pd", "no_pf_pd"):
@@ -459,19 +467,11 @@ def test_a_default_seed_trained_here_whose_job_stopped_before_its_modes_runs_aga
     """December 5: ML-1M's seed 2026 wrote its results file and was reading AR out of its model when a queue could
     stop; the plan counted the seed as done and named only seed 2027 for AR, so the model on this disk (hours to
     train again) would never have been read. Its job now runs again, first, and trains nothing."""
-    import json
-
     variants = experiment("glta_variants")
     monkeypatch.chdir(tmp_path)
 
     def made(name, overrides, seed=None):
-        path = variants.result_path(Path("results"), "synthetic", name)
-        path = path if seed is None else variants.seed_path(path, seed)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        config = variants.build_config("glta", "synthetic", overrides=overrides).to_dict()
-        path.write_text(json.dumps({"provenance": {"config": config, "wall_seconds": 1.0, "machine": {}},
-                                    "training": {"train_seconds": 500.0},
-                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+        made_on_synthetic(variants, name, overrides, seed)
 
     made("default", [])
     made("mode_first_logit", ["model.inference=first_logit"])
