@@ -837,8 +837,8 @@ def print_gpu_commands(left: Left) -> None:
             for dataset in dict.fromkeys([*left.glta, *left.glta_seeds])}
     glta = {dataset: names for dataset, names in glta.items() if names}
     if left.texts or glta:
-        print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets "
-              + " ".join(left.texts) + (f" --glta {specs(glta)}" if glta else "")
+        print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets"
+              + "".join(f" {dataset}" for dataset in left.texts) + (f" --glta {specs(glta)}" if glta else "")
               + "  (jobs side by side; a GLTA variant starts once its data set's texts are written)")
     if left.seeds or left.grids:
         print("Graph baselines on a lent GPU (one call, no LLM): .venv/bin/python experiments/gpu_session.py prepare "
