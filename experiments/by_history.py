@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from glta.config import DataConfig
 from glta.data import load_dataset
+from glta.results import git_commit, machine
 from glta.results import read_results
 
 
@@ -67,9 +69,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {row['train_items'][0]}-{row['train_items'][1]} | {row['users']} | " + " | ".join(cells) + " |")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        made = {"git_commit": git_commit(), "data_fingerprint": data.fingerprint(), "machine": machine(),
+                "command": ["experiments/by_history.py", *(sys.argv[1:] if argv is None else argv)]}
         Path(args.out).write_text(json.dumps({"dataset": args.dataset, "reference": args.reference,
                                               "files": {n: str(Path(args.results) / args.dataset / f"{n}.json")
-                                                        for n in names}, "groups": rows}, indent=1))
+                                                        for n in names}, "groups": rows, "provenance": made},
+                                             indent=1))
 
 
 if __name__ == "__main__":
