@@ -521,7 +521,7 @@ def plan_glta(dataset: str, left: Left) -> None:
                  + (f" (~{seed_modes[mode][0]:,.0f} s each{seed_modes[mode][1]})" if mode in seed_modes else "")
                  if coming else ""))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
-          f"{under_way(dataset, 'glta_plus')}")
+          f"{here_at_ratio(left, dataset, 'glta_plus')}{under_way(dataset, 'glta_plus')}")
 
 
 def own_peak(record: dict | None) -> float | None:
