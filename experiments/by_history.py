@@ -19,8 +19,7 @@ import numpy as np
 
 from glta.config import DataConfig
 from glta.data import load_dataset
-from glta.results import git_commit, machine
-from glta.results import read_results
+from glta.results import git_commit, machine, read_results
 
 
 def per_user(path: Path) -> dict[int, float]:

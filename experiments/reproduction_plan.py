@@ -127,9 +127,10 @@ def bf16_differs(record: dict) -> bool:
 
 def cell_status(dataset: str, name: str, estimate: dict | None = None, scale: tuple[float, str] | None = None,
                 ia_saved: tuple[float, str] = (0.0, "")) -> str:
-    """done (seeds so far, the measured cost of one, on a machine like this one where one was: ``like_run``) or to do (the measured cost of a like run, when one exists; times
-    ``scale``'s ratio where it says how such a run compares with the like one elsewhere: ``time_ratio``; less
-    ``ia_saved``'s seconds, the like run's IA, where this cell reuses an IA result, and why: ``ia_saving``)."""
+    """done (seeds so far, the measured cost of one, on a machine like this one where one was: ``like_run``) or to
+    do (the measured cost of a like run, when one exists; times ``scale``'s ratio where it says how such a run
+    compares with the like one elsewhere: ``time_ratio``; less ``ia_saved``'s seconds, the like run's IA, where this
+    cell reuses an IA result, and why: ``ia_saving``)."""
     runs = records(Path("results"), dataset, name)
     if runs and is_deterministic(name):
         return f"done, deterministic: needs no seeds ({cost(runs[0])})"
@@ -595,17 +596,18 @@ def mode_estimates(dataset: str, modes: list[str], default: dict | None, ratios:
     """Each decoding mode's evaluation time on ``dataset`` and how it was estimated: where it ran here before, else
     from another data set scaled like a variant (``ratios``: ``time_ratio``'s), else another mode's (estimated here,
     or measured on ``dataset``); a mode with none of these is left out."""
+    measured = {mode: seconds for mode in GLTA_MODES if (seconds := mode_seconds_here(dataset, mode))}
     estimates: dict[str, tuple[float, str]] = {}
     for mode in modes:
-        if here := mode_seconds_here(dataset, mode):
-            estimates[mode] = here, ""
+        if mode in measured:
+            estimates[mode] = measured[mode], ""
         elif default and ratios.get(mode):
             estimates[mode] = (train_seconds(default) * ratios[mode][0],
                                f" by its ratio to the default on {ratios[mode][1]}")
-    measured = {other: seconds for other in GLTA_MODES if (seconds := mode_seconds_here(dataset, other))}
+    known = {mode: seconds for mode, (seconds, _) in estimates.items()} | measured
     for mode in (mode for mode in modes if mode not in estimates):
-        if like := next(iter(estimates), None) or next(iter(measured), None):
-            estimates[mode] = estimates.get(like, (measured.get(like),))[0], f" as {like}'s: measured nowhere yet"
+        if like := next(iter(known), None):
+            estimates[mode] = known[like], f" as {like}'s: measured nowhere yet"
     return estimates
 
 

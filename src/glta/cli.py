@@ -247,7 +247,9 @@ def cmd_text_generate(args) -> None:
         reports.append(generate_item_texts(llm, dataset, generation, items, progress=not args.no_progress))
     for report in reports:
         print(f"{report.kind:<13} {report.generated:>6} generated of {report.requested:>6}  -> {report.cache_file}")
-    calls = {report.call_kinds: [r for r in reports if r.call_kinds == report.call_kinds] for report in reports}
+    calls: dict[tuple[str, ...], list] = {}  # the reports of each generation call
+    for report in reports:
+        calls.setdefault(report.call_kinds, []).append(report)
     for kinds, shared in calls.items():
         print(_call_rate(kinds, shared))
 
