@@ -313,6 +313,44 @@ def test_grouped_attention_with_gradients_matches_eager(eager32):
     assert grad.abs().max() > 0
 
 
+def test_grouped_attention_bias_gives_the_masked_scores_bits():
+    """The training kernel adds a bias of 0 or -inf to the scores instead of masking them with ``masked_fill``: in
+    bf16, with a scale that is no power of two, its outputs and gradients are the masked version's to the last bit,
+    so runs before and after the change train the same model."""
+    import torch
+
+    from glta.text.attention import _grouped
+
+    def masked(query, key, value, mask, scaling):  # the kernel before the bias
+        batch, heads, q_len, dim = query.shape
+        kv_heads, keys = key.shape[1], key.shape[2]
+        grouped = query.reshape(batch, kv_heads, heads // kv_heads * q_len, dim)
+        scores = torch.matmul(grouped, key.transpose(2, 3)).view(batch, kv_heads, -1, q_len, keys) * scaling
+        scores = scores.masked_fill(~mask[:, :, -q_len:, :keys].unsqueeze(2), float("-inf"))
+        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
+        output = torch.matmul(probs.view(batch, kv_heads, -1, keys), value)
+        return output.view(batch, heads, q_len, dim).transpose(1, 2).contiguous()
+
+    torch.manual_seed(0)
+    batch, heads, kv_heads, q_len, prefix, dim = 4, 6, 2, 5, 7, 16
+    keys = prefix + q_len
+    tensors = [torch.randn(batch, heads, q_len, dim), torch.randn(batch, kv_heads, keys, dim),
+               torch.randn(batch, kv_heads, keys, dim)]
+    mask = torch.ones(batch, 1, q_len, keys, dtype=torch.bool)
+    mask[1, :, :, 4:prefix] = False  # a shorter prefix
+    mask[..., prefix:] = torch.ones(q_len, q_len, dtype=torch.bool).tril()  # causal over the new positions
+    weights = torch.randn(batch, q_len, heads, dim)
+    results = []
+    for kernel in (masked, lambda *args: _grouped(*args)[0]):
+        leaves = [t.to(torch.bfloat16).requires_grad_(True) for t in tensors]
+        output = kernel(*leaves, mask, 1 / 80 ** 0.5)
+        (output.float() * weights).sum().backward()
+        results.append([output.detach()] + [leaf.grad for leaf in leaves])
+    for before, after in zip(*results):
+        assert torch.equal(before, after)
+    assert results[1][1].abs().max() > 0
+
+
 def test_hostile_item_text_cannot_become_control_tokens(llm, synthetic):
     """A title holding chat control strings stays text: the prompt gets no more special tokens than a benign one,
     in the LLM-text prompts and in GLTA's item descriptions."""

@@ -40,8 +40,10 @@ def _grouped(query, key, value, attention_mask, scaling):
         rows = torch.arange(q_len, device=query.device)[:, None] + (keys - q_len)
         attention_mask = (torch.arange(keys, device=query.device)[None, :] <= rows)[None, None]
     mask = attention_mask[:, :, -q_len:, :keys].unsqueeze(2)  # (batch or 1, 1, 1, q_len, keys)
-    if mask.dtype == torch.bool:
-        scores = scores.masked_fill(~mask, float("-inf"))
+    if mask.dtype == torch.bool:  # added in place as a bias of 0 or -inf: the same scores as masking them, without
+        # masking's copy of the scores and its backward pass (benchmarks/attention_bias.py, docs/measurements.md)
+        bias = torch.zeros(mask.shape, dtype=scores.dtype, device=scores.device).masked_fill_(~mask, float("-inf"))
+        scores = scores.add_(bias)
     else:
         scores = scores + mask
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
