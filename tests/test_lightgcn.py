@@ -132,7 +132,6 @@ def test_a_signal_during_a_step_stops_the_run_after_that_step_with_its_checkpoin
     import os
     import signal
 
-    from glta import training
     from glta.interrupts import interruptible
 
     settings = TrainConfig(epochs=3, batch_size=512, lr=0.01, patience=100, checkpoint_minutes=60)
