@@ -2,7 +2,8 @@
 ``experiments/reproduce.py``.
 
 ``plan`` prints each data set's cells (done with how many seeds, or to do with the measured time of a like run, here or
-on another machine) and returns a ``Left``: the texts, frozen graphs, baselines, GLTA cells and seeds still to make,
+on another machine, or for a data set whose GLTA never ran, another data set's scaled: ``scaled_default``) and
+returns a ``Left``: the texts, frozen graphs, baselines, GLTA cells and seeds still to make,
 with their measured times and peak memory, which ``reproduction_queue.queue_jobs`` turns into jobs for this machine's
 cores. ``left_line`` sums it in hours; ``print_commands`` prints the commands that do it, on this CPU and on a lent GPU.
 """
@@ -353,6 +354,11 @@ class Left:
     owed_seconds: dict[str, float] = field(default_factory=dict)  # data set -> those reads' estimated seconds
     # (data set, name) of ``seeds``/``glta_seeds`` -> the extra seeds it still lacks (absent: every one of them)
     seeds_left: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # (data set, name): a GLTA cell of a data set whose default has no run anywhere, estimated by scaling another data
+    # set's default run on a machine like this one (``scaled_default``): counted in the total and named as such, but
+    # not a like run's time, so it does not order the queue (``seconds`` does)
+    scaled: dict[tuple[str, str], float] = field(default_factory=dict)
+    scaled_basis: dict[tuple[str, str], str] = field(default_factory=dict)  # how each ``scaled`` cell was scaled
 
     def seconds_here(self, cell: tuple[str, str] | None) -> float:
         """A like run's time for ``cell`` as this CPU would take it: a time measured only on a CPU unlike this one in
@@ -460,6 +466,16 @@ def plan_glta(dataset: str, left: Left) -> None:
         left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
         mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
         left.memory.update({(dataset, name): own_peak(default) for name in todo})  # a mode's process loads it too
+        if default is None and (scaled := scaled_default(dataset)):  # no like run: a scale of another data set's
+            seconds, basis = scaled
+            for name in todo:
+                ratio, other = ratios.get(name) or (1.0, "")
+                if name in GLTA_MODES and not other:
+                    continue  # an evaluation measured nowhere: no scale of a training run says what it costs
+                left.scaled[dataset, name] = seconds * ratio
+                left.scaled_basis[dataset, name] = basis if name == "default" else "the default's estimate" + (
+                    f" times {ratio:.2f}, this cell's time over the default's on {other}" if other else
+                    " (no other data set has timed this cell against its default)")
         if default and gpu_name(default):  # every estimate above scales the default's time
             left.gpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
         elif default and bf16_differs(default):
@@ -504,7 +520,7 @@ def plan_glta(dataset: str, left: Left) -> None:
               + (" — made with an earlier config: retrained by the next run" if stale else "")
               + (" — its model is not on this machine: trained again for the decoding modes, which are read out "
                  "of the new one" if name == "default" and retrain else "")
-              + here_at_ratio(left, dataset, name) + under_way(dataset, name))
+              + here_at_ratio(left, dataset, name) + scaled_note(left, dataset, name) + under_way(dataset, name))
     for mode in GLTA_MODES:
         done = glta_variants.mode_is_done(dataset, mode)
         stale = not done and result_path(Path("results"), dataset, f"mode_{mode}").exists()
@@ -520,9 +536,51 @@ def plan_glta(dataset: str, left: Left) -> None:
               + (f" — read out of the default's seed{'s' * (len(coming) > 1)} {', '.join(map(str, coming))} as "
                  "experiments/seeds.py trains them, in their jobs"
                  + (f" (~{seed_modes[mode][0]:,.0f} s each{seed_modes[mode][1]})" if mode in seed_modes else "")
-                 if coming else ""))
+                 if coming else "")
+              + scaled_note(left, dataset, mode))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
-          f"{here_at_ratio(left, dataset, 'glta_plus')}{under_way(dataset, 'glta_plus')}")
+          f"{here_at_ratio(left, dataset, 'glta_plus')}{scaled_note(left, dataset, 'glta_plus')}"
+          f"{under_way(dataset, 'glta_plus')}")
+
+
+@functools.lru_cache(maxsize=None)  # a data set is loaded once per plan
+def dataset_sizes(dataset: str) -> tuple[int, int]:
+    """(users with a training interaction, items) of a data set: what GLTA's UA and IA stages grow with."""
+    import numpy as np
+
+    from glta.data import load_dataset
+
+    data = load_dataset(DataConfig(name=dataset))
+    return int((np.diff(data.train.indptr) > 0).sum()), int(data.n_items)
+
+
+def scaled_default(dataset: str) -> tuple[float, str] | None:
+    """The default GLTA's training time on ``dataset``, where it has no run, scaled from the first other data set
+    whose default has a run timed on a machine like this one (``timed_here``): that run's IA seconds times the ratio
+    of the items (IA reads every item's text), the rest (prefix store, UA and its validation) times the ratio of the
+    training users, at that run's number of epochs. Sequence lengths (history, texts) and where early stopping ends
+    differ between data sets, so this is a scale, not a measurement: (seconds, how it was scaled), or None where no
+    such run exists or a data set cannot be read here."""
+    for other in DATASETS:
+        like = next((run for run in records(Path("results"), other, "default") if timed_here(run)), None)
+        if other == dataset or like is None:
+            continue
+        try:
+            (users, items), (like_users, like_items) = dataset_sizes(dataset), dataset_sizes(other)
+        except (GLTAError, OSError):
+            return None
+        ia = float(like.get("training", {}).get("ia_seconds") or 0.0)
+        seconds = ia * items / like_items + (train_seconds(like) - ia) * users / like_users
+        return seconds, (f"{other}'s default ({cost(like)}) scaled to {users:,} users (from {like_users:,}) and "
+                         f"{items:,} items (from {like_items:,})")
+    return None
+
+
+def scaled_note(left: Left, dataset: str, name: str) -> str:
+    """For a GLTA cell that no like run has timed: its scaled estimate here (``scaled_default``), for its line."""
+    if (dataset, name) not in left.scaled:
+        return ""
+    return f"; ~{left.scaled[dataset, name]:,.0f} s here by scale, no like run: {left.scaled_basis[dataset, name]}"
 
 
 def own_peak(record: dict | None) -> float | None:
@@ -632,6 +690,7 @@ class Remaining:
     elsewhere_jobs: list[str] = field(default_factory=list)
     scaled_jobs: list[str] = field(default_factory=list)  # such jobs counted in ``total`` by ``Left.cpu_ratio``
     amx_scaled_jobs: list[str] = field(default_factory=list)  # jobs counted in ``total`` by ``Left.amx_ratio``
+    estimated_jobs: list[str] = field(default_factory=list)  # jobs counted in ``total`` by ``Left.scaled``
     spent: float = 0.0  # what runs under way here have trained already: left out of ``total`` (``spent_here``)
 
 
@@ -647,7 +706,10 @@ def seconds_left(left: Left) -> Remaining:
     def add(dataset: str, name: str, what: str, times: int = 1, seeds: bool = False) -> None:
         if not times:
             return
-        if (seconds := left.seconds.get((dataset, name))) is None or (dataset, name) in left.gpu_timed:
+        if (seconds := left.seconds.get((dataset, name))) is None and (dataset, name) in left.scaled:
+            remaining.total += left.scaled[dataset, name] * times  # no like run: another data set's, scaled
+            remaining.estimated_jobs.append(what)
+        elif seconds is None or (dataset, name) in left.gpu_timed:
             remaining.unknown.append(what)  # a GPU's seconds say little of this CPU's
         elif (dataset, name) in left.other_cpu_timed and left.cpu_ratio:
             remaining.total += count(left.seconds_here((dataset, name)), times, dataset, name, seeds)
@@ -730,6 +792,8 @@ def left_line(left: Left, workers: int = 2) -> str:
             + (f"; {named(remaining.amx_scaled_jobs)}, timed on a CPU {'without' if amx_here else 'with'} AMX, "
                f"count at {left.amx_ratio[0]:.2f} times that time: this one's over it for an IA stage trained on both "
                f"({', '.join(left.amx_ratio[1])})" if remaining.amx_scaled_jobs else "")
+            + (f"; {named(remaining.estimated_jobs)}, which no like run has timed, count at another data set's "
+               "default scaled by users and items (their lines above)" if remaining.estimated_jobs else "")
             + (f"; not counted: {named(unknown)}, which no like run has timed on a CPU" if unknown else "")
             + (f"; runs under way here count what they have left (~{remaining.spent / 3600:,.1f} h of them trained "
                "already)" if remaining.spent else ""))

@@ -637,6 +637,47 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
     assert jobs["glta-amazon-scientific-glta_plus"].memory == 6.5 * 2**30
 
 
+def test_a_data_set_whose_glta_never_ran_is_estimated_by_scaling_another_data_sets_default(
+        planner, queue, tmp_path, monkeypatch):
+    """goodreads-once's ten GLTA cells were "not counted" in --plan: no like run, so the plan could not say whether
+    they are hours or days of this CPU. ML-1M's default, scaled by users (UA) and items (IA), now estimates them; the
+    estimate is counted and named, but a measured like run still orders the queue."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(planner, "dataset_sizes", lambda dataset: {"ml-1m": (6000, 4000),
+                                                                   "goodreads-once": (24000, 16000)}[dataset])
+
+    def made(name, seconds, ia=0.0):
+        path = tmp_path / "results" / "ml-1m" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"provenance": {"machine": {}},
+                                    "training": {"train_seconds": seconds, "ia_seconds": ia},
+                                    "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+    made("glta.json", 8000.0, ia=1000.0)
+    made("glta_plus.json", 2250.0)  # a quarter of the default's 9,000 s
+    left = planner.Left()
+    planner.plan_glta("goodreads-once", left)
+    default = 1000.0 * 16000 / 4000 + 8000.0 * 24000 / 6000  # IA by items, the rest by users
+    assert left.scaled["goodreads-once", "default"] == pytest.approx(default)
+    assert left.scaled["goodreads-once", "glta_plus"] == pytest.approx(default / 4)
+    assert left.scaled["goodreads-once", "no_pf"] == pytest.approx(default)  # no ratio measured: the default's
+    assert ("goodreads-once", "autoregressive") not in left.scaled  # evaluations timed nowhere: no scale
+    assert not any(cell[0] == "goodreads-once" for cell in left.seconds)  # not a like run's time
+    remaining = planner.seconds_left(left)
+    assert remaining.total == pytest.approx(sum(left.scaled.values()))
+    assert "goodreads-once glta default" in remaining.estimated_jobs
+    assert remaining.unknown == ["goodreads-once's frozen LightGCN", "goodreads-once glta first_logit",
+                                 "goodreads-once glta autoregressive"]
+    assert "count at another data set's default scaled by users and items" in planner.left_line(left)
+    assert "ml-1m's default (9,000 s on the CPU) scaled to 24,000 users" in planner.scaled_note(
+        left, "goodreads-once", "default")
+    # where no other data set has a default timed on a machine like this one, nothing is estimated
+    (tmp_path / "results" / "ml-1m" / "glta.json").unlink()
+    assert planner.scaled_default("goodreads-once") is None
+
+
 def amazon_default_with_ia(tmp_path, monkeypatch) -> None:
     """amazon-scientific's GLTA results file, in ``tmp_path`` made the working folder: 15,000 s of training, 4,000 of
     them IA."""
