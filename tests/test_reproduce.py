@@ -666,10 +666,11 @@ def test_a_data_set_whose_glta_never_ran_is_estimated_by_scaling_another_data_se
     assert ("goodreads-once", "autoregressive") not in left.scaled  # evaluations timed nowhere: no scale
     assert not any(cell[0] == "goodreads-once" for cell in left.seconds)  # not a like run's time
     remaining = planner.seconds_left(left)
-    assert remaining.total == pytest.approx(sum(left.scaled.values()))
+    assert remaining.total == pytest.approx(3 * sum(left.scaled.values()))  # with each cell's two extra seeds
     assert "goodreads-once glta default" in remaining.estimated_jobs
-    assert remaining.unknown == ["goodreads-once's frozen LightGCN", "goodreads-once glta first_logit",
-                                 "goodreads-once glta autoregressive"]
+    modes = ("first_logit", "autoregressive")
+    assert remaining.unknown == ["goodreads-once's frozen LightGCN"] + [
+        f"goodreads-once glta {mode}{seeds}" for seeds in ("", "'s seeds") for mode in modes]
     assert "count at another data set's default scaled by users and items" in planner.left_line(left)
     assert "ml-1m's default (9,000 s on the CPU) scaled to 24,000 users" in planner.scaled_note(
         left, "goodreads-once", "default")
@@ -793,8 +794,9 @@ def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time
     monkeypatch.chdir(tmp_path)
     remaining = planner.seconds_left(left)
     total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
-    # GLTA 3 x 5,000 + GLTA+ 2,300 + EASE 15 + the retrained grid 124 and both its seeds + two seeds each of HCCF
-    assert total == 15000 + 2300 + 15 + 124 + 2 * 124 + 2 * 9000 + 2 * 220
+    # GLTA 3 x 5,000 + GLTA+ 2,300 + EASE 15 + the retrained grid 124 and both its seeds + two seeds each of HCCF,
+    # and the two extra seeds each of the GLTA cells with no run yet (AR read out of each of the default's seeds)
+    assert total == 15000 + 2300 + 15 + 124 + 2 * 124 + 2 * 9000 + 2 * 220 + 2 * (15000 + 2300)
     assert texts == 0
     assert unknown == ["ml-1m's texts", "ml-1m's frozen LightGCN", "amazon-scientific pop"]
     seed = tmp_path / "results" / "goodreads-once" / "seeds" / "hccf-2026.json"
@@ -804,7 +806,8 @@ def test_the_plan_totals_what_is_left_by_like_runs_and_names_what_it_cannot_time
     left.seconds["ml-1m", "lightgcn"] = 800.0
     remaining = planner.seconds_left(left)
     total, texts, unknown = remaining.total, remaining.texts, remaining.unknown
-    assert (total, texts) == (15000 + 2300 + 15 + 124 + 2 * 124 + 9000 + 2 * 220 + 36000 + 800, 36000)
+    assert (total, texts) == (15000 + 2300 + 15 + 124 + 2 * 124 + 9000 + 2 * 220 + 2 * (15000 + 2300) + 36000 + 800,
+                              36000)
     assert unknown == ["amazon-scientific pop"]
     line = planner.left_line(left)
     assert line.startswith(f"Left: ~{total / 3600:.1f} h of one core") and "(the texts ~10.0 h of it)" in line
@@ -866,18 +869,20 @@ def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(repr
     left = planner.Left(glta={"ml-1m": ["no_pf"]}, seconds={("ml-1m", "no_pf"): 7200.0, ("ml-1m", "pop"): 3600.0},
                         mains={"ml-1m": ["pop"]}, other_cpu_timed={("ml-1m", "no_pf")})
     remaining = planner.seconds_left(left)
-    assert (remaining.total, remaining.elsewhere, remaining.elsewhere_jobs) == (3600.0, 7200.0, ["ml-1m glta no_pf"])
+    jobs = ["ml-1m glta no_pf", "ml-1m glta no_pf's seeds"]  # popularity is deterministic: no seeds
+    assert (remaining.total, remaining.elsewhere, remaining.elsewhere_jobs) == (3600.0, 3 * 7200.0, jobs)
     line = planner.left_line(left)
     assert line.startswith("Left: ~1.0 h of one core on this CPU")
-    assert "apart from it, ~2.0 h of one core on a CPU with hardware bf16, the only kind that timed ml-1m glta " \
-           "no_pf (their LLM runs in fp32 here; no stage has trained on both kinds of CPU" in line
+    assert "apart from it, ~6.0 h of one core on a CPU with hardware bf16, the only kind that timed ml-1m glta " \
+           "no_pf, ml-1m glta no_pf's seeds (their LLM runs in fp32 here; no stage has trained on both kinds" in line
     # once one has, they count in this CPU's total at the measured ratio, named with it
     left.cpu_ratio = (1.25, ["amazon-scientific"])
     remaining = planner.seconds_left(left)
-    assert (remaining.total, remaining.elsewhere, remaining.scaled_jobs) == (3600.0 + 9000.0, 0.0, ["ml-1m glta no_pf"])
+    assert (remaining.total, remaining.elsewhere, remaining.scaled_jobs) == (3600.0 + 3 * 9000.0, 0.0, jobs)
     line = planner.left_line(left)
-    assert line.startswith("Left: ~3.5 h of one core on this CPU") and "apart from it" not in line
-    assert "ml-1m glta no_pf, timed only on a CPU with hardware bf16, count at 1.25 times that CPU's time: this " \
+    assert line.startswith("Left: ~8.5 h of one core on this CPU") and "apart from it" not in line
+    assert "ml-1m glta no_pf, ml-1m glta no_pf's seeds, timed only on a CPU with hardware bf16, count at 1.25 times " \
+           "that CPU's time: this " \
            "one's over it for an IA stage trained on both (amazon-scientific)" in line
     assert planner.here_at_ratio(left, "ml-1m", "no_pf") == "; here ~9,000 s at the measured 1.25"  # its plan line
     assert planner.here_at_ratio(left, "ml-1m", "pop") == ""  # timed here
@@ -972,13 +977,14 @@ def test_the_plans_total_counts_what_runs_under_way_here_have_left(planner, tmp_
     left = planner.Left(glta={"ml-1m": ["no_ua", "no_pf"]}, glta_seeds={"ml-1m": ["default"]},
                         seconds={("ml-1m", "no_ua"): 10000.0, ("ml-1m", "no_pf"): 10000.0,
                                  ("ml-1m", "default"): 10000.0})
-    assert planner.seconds_left(left).total == 4 * 10000.0  # nothing under way: every run whole
+    # nothing under way: every run whole, the two cells with no run with their two extra seeds each
+    assert planner.seconds_left(left).total == 8 * 10000.0
     under_way("runs/ml-1m/glta_variants/no_ua", 4, 1000.0)  # 4,000 s trained of a like run's 10,000
     under_way("runs/ml-1m/seeds/glta-2026", 12, 1000.0)  # past the like run's time: one epoch still counts
     assert planner.spent_here("ml-1m", "default", seeds=True) == [(12000.0, 1000.0)]
     assert planner.spent_here("ml-1m", "default", seeds=False) == []  # the seed's run is not the cell's own
     remaining = planner.seconds_left(left)
-    assert remaining.total == 6000.0 + 10000.0 + 1000.0 + 10000.0
+    assert remaining.total == 6000.0 + 10000.0 + 1000.0 + 10000.0 + 4 * 10000.0
     assert remaining.spent == 4000.0 + 9000.0
     assert "runs under way here count what they have left (~3.6 h of them trained already)" in planner.left_line(left)
     assert "seed 2026: 12 epochs done" in planner.under_way("ml-1m", "default")
