@@ -1,0 +1,22 @@
+"""experiments/ar_slots.py: slot by slot, where autoregressive decoding departs from first-k."""
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="module")
+def script(experiment):
+    return experiment("ar_slots")
+
+
+def test_each_slot_compares_hits_and_the_items_both_modes_chose(script):
+    first = np.array([[1, 2, 3], [4, 5, 6]])
+    ar = np.array([[1, 3, 9], [4, 7, 5]])  # user 0's slot 2 took first-k's slot-3 item; user 1's slot 3 its slot 2
+    first_hits = np.array([[True, False, True], [False, True, False]])
+    ar_hits = np.array([[True, True, True], [False, False, True]])
+    rows = script.compare(first, ar, first_hits, ar_hits)
+    assert [row["slot"] for row in rows] == [1, 2, 3]
+    assert [row["same_item"] for row in rows] == [1.0, 0.0, 0.0]
+    assert [row["in_first_k"] for row in rows] == [1.0, 0.5, 0.5]
+    assert [row["hit_first_k"] for row in rows] == [0.5, 0.5, 0.5]
+    assert [row["hit_ar"] for row in rows] == [0.5, 0.5, 1.0]
