@@ -8,7 +8,8 @@ and AR the token of the item it just chose, an input training never put there. F
 ``--users`` users of the split (users with held-out items, in id order), this reads both modes' K recommendations
 and prints per slot: the share of users whose item there is one of their held-out items (hit rate) in each mode,
 the share of users for whom AR chose the same item as first-k at that slot, and the share whose AR item at that
-slot is anywhere in first-k's K; and each mode's N@10 over these users. Trains nothing.
+slot is anywhere in first-k's K, and in each mode how close (cosine of the frozen LightGCN item embeddings) the
+item at a slot is to the one a slot before; and each mode's N@10 over these users. Trains nothing.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from glta.pipeline import load_run
 from glta.results import git_commit, machine
 
 
-def slots(run_dir: str, mode: str, split: str, n_users: int) -> tuple[RankingEvaluator, np.ndarray]:
-    """The split's evaluator restricted to its first ``n_users`` users, and their K chosen items in slot order
-    (users, K) in decoding ``mode``."""
+def slots(run_dir: str, mode: str, split: str, n_users: int) -> tuple[RankingEvaluator, np.ndarray, np.ndarray]:
+    """The split's evaluator restricted to its first ``n_users`` users, their K chosen items in slot order (users, K)
+    in decoding ``mode``, and the run's frozen LightGCN item embeddings."""
     _, data, model = load_run(run_dir, overrides=[f"model.inference={mode}"])
     evaluator = RankingEvaluator(data, split)
     evaluator = evaluator.subset(np.arange(min(n_users, len(evaluator.users))))
@@ -38,15 +39,23 @@ def slots(run_dir: str, mode: str, split: str, n_users: int) -> tuple[RankingEva
     users, size = evaluator.users, model.config.eval_batch_size
     chosen = torch.cat([model.recommend_slots(users[start:start + size])[0]
                         for start in range(0, len(users), size)]).numpy()
-    return evaluator, chosen
+    return evaluator, chosen, model.item_nodes.float().numpy()
 
 
-def compare(first: np.ndarray, ar: np.ndarray, first_hits: np.ndarray, ar_hits: np.ndarray) -> list[dict]:
-    """Per slot (1-based): hit rates of both modes, and how often AR's item equals first-k's there or is among
-    first-k's K."""
+def compare(first: np.ndarray, ar: np.ndarray, first_hits: np.ndarray, ar_hits: np.ndarray,
+            items: np.ndarray) -> list[dict]:
+    """Per slot (1-based): hit rates of both modes, how often AR's item equals first-k's there or is among
+    first-k's K, and in each mode the mean cosine between the item there and the one a slot before in the frozen
+    LightGCN item embeddings ``items`` (AR feeds that one back: does it then pick its neighbours?)."""
+    unit = items / np.maximum(np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
+
+    def after(chosen: np.ndarray, j: int) -> float | None:
+        return float(np.mean(np.sum(unit[chosen[:, j]] * unit[chosen[:, j - 1]], 1))) if j else None
+
     return [{"slot": j + 1, "hit_first_k": float(first_hits[:, j].mean()), "hit_ar": float(ar_hits[:, j].mean()),
              "same_item": float((ar[:, j] == first[:, j]).mean()),
-             "in_first_k": float(np.mean([ar[u, j] in first[u] for u in range(len(ar))]))}
+             "in_first_k": float(np.mean([ar[u, j] in first[u] for u in range(len(ar))])),
+             "cosine_to_previous_first_k": after(first, j), "cosine_to_previous_ar": after(ar, j)}
             for j in range(first.shape[1])]
 
 
@@ -61,22 +70,25 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     started, runs = time.time(), {}
     for run_dir in args.run_dir:
-        evaluator, first = slots(run_dir, "first_k", args.split, args.users)
-        _, ar = slots(run_dir, "autoregressive", args.split, args.users)
+        evaluator, first, items = slots(run_dir, "first_k", args.split, args.users)
+        _, ar, _ = slots(run_dir, "autoregressive", args.split, args.users)
         users = evaluator.users
         first_hits, ar_hits = (top_k_hits(chosen, evaluator.held_out, users) for chosen in (first, ar))
-        rows = compare(first, ar, first_hits, ar_hits)
+        rows = compare(first, ar, first_hits, ar_hits, items)
         n10 = {name: float(all_metrics(hits.astype(np.float64), evaluator.n_relevant, [10])["N@10"].mean())
                for name, hits in (("first_k", first_hits), ("autoregressive", ar_hits))}
         runs[run_dir] = {"users": int(len(users)), "N@10": n10, "slots": rows,
                          "data_fingerprint": evaluator.dataset.fingerprint()}
         print(f"{run_dir}: {len(users)} {args.split} users, N@10 first-k {n10['first_k']:.4f}, "
               f"AR {n10['autoregressive']:.4f}")
-        print("| slot | hit first-k | hit AR | AR item = first-k's | AR item in first-k's K |")
-        print("|---|---|---|---|---|")
+        print("| slot | hit first-k | hit AR | AR item = first-k's | AR item in first-k's K | cosine to the slot "
+              "before, first-k | AR |")
+        print("|---|---|---|---|---|---|---|")
         for row in rows:
+            cosines = " | ".join("—" if row[key] is None else f"{row[key]:.3f}"
+                                 for key in ("cosine_to_previous_first_k", "cosine_to_previous_ar"))
             print(f"| {row['slot']} | {row['hit_first_k']:.3f} | {row['hit_ar']:.3f} | {row['same_item']:.3f} | "
-                  f"{row['in_first_k']:.3f} |")
+                  f"{row['in_first_k']:.3f} | {cosines} |")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         made = {"git_commit": git_commit(), "machine": machine(), "wall_seconds": round(time.time() - started, 1),

@@ -14,9 +14,16 @@ def test_each_slot_compares_hits_and_the_items_both_modes_chose(script):
     ar = np.array([[1, 3, 9], [4, 7, 5]])  # user 0's slot 2 took first-k's slot-3 item; user 1's slot 3 its slot 2
     first_hits = np.array([[True, False, True], [False, True, False]])
     ar_hits = np.array([[True, True, True], [False, False, True]])
-    rows = script.compare(first, ar, first_hits, ar_hits)
+    items = np.zeros((10, 2))
+    items[[1, 2, 4, 5]] = [1.0, 0.0]  # items 1, 2, 4, 5 point one way, 3, 6, 7, 9 the other
+    items[[3, 6, 7, 9]] = [0.0, 2.0]
+    rows = script.compare(first, ar, first_hits, ar_hits, items)
     assert [row["slot"] for row in rows] == [1, 2, 3]
     assert [row["same_item"] for row in rows] == [1.0, 0.0, 0.0]
     assert [row["in_first_k"] for row in rows] == [1.0, 0.5, 0.5]
     assert [row["hit_first_k"] for row in rows] == [0.5, 0.5, 0.5]
     assert [row["hit_ar"] for row in rows] == [0.5, 0.5, 1.0]
+    # first-k: 2 after 1 and 5 after 4 alike, 3 after 2 and 6 after 5 not; AR: 3 after 1 and 7 after 4 not,
+    # 9 after 3 alike and 5 after 7 not
+    assert [row["cosine_to_previous_first_k"] for row in rows] == [None, 1.0, 0.0]
+    assert [row["cosine_to_previous_ar"] for row in rows] == [None, 0.0, 0.5]
