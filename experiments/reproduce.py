@@ -128,7 +128,8 @@ def main() -> None:
     parser.add_argument("--first", nargs="+", metavar="JOB",
                         help="with --jobs: run these jobs before the rest, in this order: a job's name as the queue "
                              "lists it (seed-ml-1m-rlmrec_con-2027) or a cell (ml-1m:rlmrec_con, each of its jobs); "
-                             "they still wait for the texts and frozen graph they read")
+                             "they still wait for the texts and frozen graph they read, and while a GLTA job runs "
+                             "a free core goes first to a job reading its prefix store (the page cache holds one)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
     if outside := [name for name in args.texts_for or [] if name not in args.datasets]:
