@@ -29,16 +29,19 @@ from glta.pipeline import load_run
 from glta.results import git_commit, machine
 
 
-def slots(run_dir: str, mode: str, split: str, n_users: int) -> tuple[RankingEvaluator, np.ndarray, np.ndarray]:
+def slots(run_dir: str, split: str, n_users: int) -> tuple[RankingEvaluator, dict[str, np.ndarray], np.ndarray]:
     """The split's evaluator restricted to its first ``n_users`` users, their K chosen items in slot order (users, K)
-    in decoding ``mode``, and the run's frozen LightGCN item embeddings."""
-    _, data, model = load_run(run_dir, overrides=[f"model.inference={mode}"])
+    in first-k and in AR decoding (one load of the run: the mode is read at each call), and the run's frozen
+    LightGCN item embeddings."""
+    _, data, model = load_run(run_dir)
     evaluator = RankingEvaluator(data, split)
     evaluator = evaluator.subset(np.arange(min(n_users, len(evaluator.users))))
     model.prepare_scoring(evaluator.exclude)
-    users, size = evaluator.users, model.config.eval_batch_size
-    chosen = torch.cat([model.recommend_slots(users[start:start + size])[0]
-                        for start in range(0, len(users), size)]).numpy()
+    users, size, chosen = evaluator.users, model.config.eval_batch_size, {}
+    for mode in ("first_k", "autoregressive"):
+        model.config.inference = mode
+        chosen[mode] = torch.cat([model.recommend_slots(users[start:start + size])[0]
+                                  for start in range(0, len(users), size)]).numpy()
     return evaluator, chosen, model.item_nodes.float().numpy()
 
 
@@ -54,7 +57,7 @@ def compare(first: np.ndarray, ar: np.ndarray, first_hits: np.ndarray, ar_hits: 
 
     return [{"slot": j + 1, "hit_first_k": float(first_hits[:, j].mean()), "hit_ar": float(ar_hits[:, j].mean()),
              "same_item": float((ar[:, j] == first[:, j]).mean()),
-             "in_first_k": float(np.mean([ar[u, j] in first[u] for u in range(len(ar))])),
+             "in_first_k": float((ar[:, j, None] == first).any(1).mean()),
              "cosine_to_previous_first_k": after(first, j), "cosine_to_previous_ar": after(ar, j)}
             for j in range(first.shape[1])]
 
@@ -70,8 +73,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     started, runs = time.time(), {}
     for run_dir in args.run_dir:
-        evaluator, first, items = slots(run_dir, "first_k", args.split, args.users)
-        _, ar, _ = slots(run_dir, "autoregressive", args.split, args.users)
+        evaluator, chosen, items = slots(run_dir, args.split, args.users)
+        first, ar = chosen["first_k"], chosen["autoregressive"]
         users = evaluator.users
         first_hits, ar_hits = (top_k_hits(chosen, evaluator.held_out, users) for chosen in (first, ar))
         rows = compare(first, ar, first_hits, ar_hits, items)
