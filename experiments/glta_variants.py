@@ -306,8 +306,8 @@ def summary(dataset: str) -> str:
                      + f" | {epochs} | {seconds(record)} |")
     notes = []
     if any(line.endswith("* |") for line in lines):
-        notes.append("\\* the IA stage's result was reused from an earlier variant with the same IA settings; its "
-                     "training time is not in this row's time")
+        notes.append("\\* the IA stage's result was reused from an earlier run with the same IA settings: this run "
+                     "spent no time on IA, and the row's time counts the IA time that earlier run recorded")
     if any(" † |" in line for line in lines):
         notes.append("† made with an earlier base config (`configs/<data>/glta.yaml` has changed since; a decoding "
                      "mode: read out of a model of an earlier config): compare it only with rows made with the same "

@@ -145,3 +145,25 @@ def test_each_seed_of_the_default_reads_the_decoding_modes_out_of_its_own_model(
     assert variants.mode_seed_is_done("synthetic", "autoregressive", 2026)
     assert not variants.mode_seed_is_done("synthetic", "first_logit", 2026)
     assert variants.run_mode_seed("synthetic", "autoregressive", 2026, progress=False) and len(calls) == 1  # done
+
+
+def test_a_row_whose_ia_came_from_the_cache_counts_the_recorded_ia_time_and_says_so(experiment, tmp_path,
+                                                                                   monkeypatch):
+    """The summary's time is the fit loop plus every stage the results file records; a reused IA stage records the
+    time the run that trained it took, and the footnote says that this run spent none."""
+    import json
+
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+    out, _ = variants.variant_paths("synthetic", "no_ua")
+    out.parent.mkdir(parents=True)
+    config = variants.variant_config("synthetic", "no_ua").to_dict()
+    out.write_text(json.dumps({
+        "provenance": {"config": config, "wall_seconds": 1.0},
+        "metrics": {"valid": {"N@10": 0.1}, "test": {m: 0.1 for m in variants.METRICS}},
+        "training": {"best_epoch": 1, "epochs_run": 3, "train_seconds": 1000.0, "ia_seconds": 250.0,
+                     "ia_reused": "cache/ia.safetensors", "prefix_seconds": 5.0}}))
+    table = variants.summary("synthetic")
+    row = next(line for line in table.splitlines() if line.startswith("| no_ua"))
+    assert row.endswith("| 1/3 | 1,255* |")
+    assert "this run spent no time on IA, and the row's time counts the IA time that earlier run recorded" in table
