@@ -147,8 +147,7 @@ def test_each_seed_of_the_default_reads_the_decoding_modes_out_of_its_own_model(
     assert variants.run_mode_seed("synthetic", "autoregressive", 2026, progress=False) and len(calls) == 1  # done
 
 
-def test_a_row_whose_ia_came_from_the_cache_counts_the_recorded_ia_time_and_says_so(experiment, tmp_path,
-                                                                                   monkeypatch):
+def test_a_row_whose_reused_ia_counts_its_recorded_time_and_says_so(experiment, tmp_path, monkeypatch):
     """The summary's time is the fit loop plus every stage the results file records; a reused IA stage records the
     time the run that trained it took, and the footnote says that this run spent none."""
     import json
