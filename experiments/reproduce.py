@@ -2,7 +2,7 @@
 
     .venv/bin/python experiments/reproduce.py [--datasets ml-1m amazon-scientific goodreads-once] [--threads 1]
     .venv/bin/python experiments/reproduce.py --plan     # what is done and what is left; trains nothing
-    .venv/bin/python experiments/reproduce.py --report   # only rebuild results/paper/ from the results files
+    .venv/bin/python experiments/reproduce.py --report   # only rebuild results/paper/ (and README's claims table)
     .venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5   # what --plan lists, two jobs side by side
 
 For each data set, in this order:
@@ -15,7 +15,9 @@ For each data set, in this order:
 4. GLTA with the data set's config, its ablations (w/o IA, w/o UA, w/o PF, w/o PD, w/o PF&PD) and its decoding modes
    (AR, FL), through ``experiments/glta_variants.py``;
 5. GLTA+ (beyond the paper; ``configs/<dataset>/glta_plus.yaml`` when the data set has one, else GLTA+'s defaults);
-and finally ``results/paper/``: table2.md, table3.md, figure3.md/.png, figure4.md/.png (``glta.report``).
+and finally ``results/paper/``: table2.md, table3.md, figure3.md/.png, figure4.md/.png (``glta.report``), and the
+paired tests and the paper's claims against them, significance.md and claims.md (``experiments/significance.py``;
+``--report`` also writes the claims table into README.md, a queue's run leaves its checkout's README alone).
 
 Every step skips what is done and resumes what was interrupted, so the command can be rerun until it finishes: a
 baseline whose results file exists is kept (delete it to redo it); a GLTA variant is kept when its results file was
@@ -39,6 +41,7 @@ from pathlib import Path
 
 import baselines
 import glta_variants
+import significance
 from reproduction_plan import GLTA_MODES, GLTA_VARIANTS, GRAPH_BASELINES, REFERENCES, TEXT_BASELINES, TEXT_KINDS, \
     left_line, missing_texts, plan, print_commands
 from reproduction_queue import run_queue
@@ -92,11 +95,15 @@ def refresh(trained: list[str]) -> None:
     """After training: ``results/paper/`` again, over the paper's three data sets (never narrowed to the ones just
     trained, which would drop the others' columns), when any of them was trained."""
     if any(dataset in DATASETS for dataset in trained):
-        report(list(DATASETS))
+        report(list(DATASETS), readme=False)  # a queue's worktree keeps its checkout clean for the next restart
 
 
-def report(datasets: list[str]) -> None:
-    for path in write_report(Path("results"), Path("results") / "paper", datasets):
+def report(datasets: list[str], readme: bool = True) -> None:
+    """``results/paper/``'s tables and figures, the paired tests and the claims table (``significance.write``),
+    and with ``readme`` the claims table in README.md too."""
+    written = write_report(Path("results"), Path("results") / "paper", datasets)
+    written += significance.write(Path("results"), significance.DEFAULT_DATASETS, Path("README.md") if readme else None)
+    for path in written:
         print(f"wrote {path}")
 
 
@@ -105,7 +112,8 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--threads", type=int, default=0, help="torch threads per training run (0: torch's default)")
     parser.add_argument("--plan", action="store_true", help="show what is done and what is left, train nothing")
-    parser.add_argument("--report", action="store_true", help="only rebuild results/paper/ from the results files")
+    parser.add_argument("--report", action="store_true",
+                        help="only rebuild results/paper/ and README.md's claims table from the results files")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="run what --plan lists as left, N jobs side by side with one thread each (resumable)")
     parser.add_argument("--hours", type=float, default=None, help="with --jobs: stop the jobs cleanly after this long")

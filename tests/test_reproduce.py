@@ -205,11 +205,12 @@ def test_a_gpu_call_carries_the_glta_seeds_a_cell_lacks(planner, left, capsys, t
 
 def test_the_paper_tables_are_rebuilt_over_all_three_data_sets_or_left_alone(reproduce, monkeypatch):
     built = []
-    monkeypatch.setattr(reproduce, "report", built.append)
+    monkeypatch.setattr(reproduce, "report", lambda datasets, readme=True: built.append((datasets, readme)))
     reproduce.refresh(["synthetic"])  # not a paper data set: results/paper/ stays as it is
     reproduce.refresh(["ml-1m"])  # one of them: every column again, not only ml-1m's
-    assert built == [list(reproduce.DATASETS)] and set(reproduce.DATASETS) == {"ml-1m", "amazon-scientific",
-                                                                               "goodreads-once"}
+    # and never the README of a queue's worktree, whose checkout must stay clean for the next restart
+    assert built == [(list(reproduce.DATASETS), False)]
+    assert set(reproduce.DATASETS) == {"ml-1m", "amazon-scientific", "goodreads-once"}
 
 
 def test_with_two_workers_the_texts_are_written_by_two_processes_taking_both(reproduce, queue, left, tmp_path):

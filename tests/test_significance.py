@@ -242,3 +242,58 @@ def test_modes_read_out_of_glta_seeds_meet_the_runs_of_those_seeds(tmp_path, exp
     # AR -0.035 against GLTA +0.015 over seeds 2026-2027 (by order, against seeds 2025-2026, it would be -0.04)
     assert "(-0.0500)" in rows["AR", "GLTA, the runs it is read out of"][3]
     assert rows["AR", "FL"][7] == "1 / 1" and "(-0.0400)" in rows["AR", "FL"][3]  # seed 2026 alone
+
+
+def test_the_claims_table_says_holds_reversed_or_no_difference_by_the_paired_tests(tmp_path, experiment):
+    """Each claim's cell comes from the same paired tests as significance.md: GLTA behind the best baseline over
+    users is "reversed"; an ablation behind GLTA over users but not over seeds "holds over users, not over seeds";
+    a cell without results "not measured"; README's block between the markers is replaced, nothing else."""
+    import json
+
+    significance = experiment("significance")
+    rng = np.random.default_rng(3)
+    base = {u: float(v) for u, v in enumerate(rng.uniform(0.2, 0.6, 300))}
+    data = "ml-1m"
+
+    def write(name: str, shift: float, seed: int | None = None, noise: float = 1e-3, **model) -> None:
+        rec = record({u: v + shift + float(rng.normal(0, noise)) for u, v in base.items()})
+        rec["metrics"]["valid"] = {"N@10": rec["metrics"]["test"]["N@10"]}
+        rec["provenance"] = {"seed": seed or 2025, "config": {"model": model}}
+        path = tmp_path / data / f"{name}.json"
+        if seed:
+            path = path.parent / "seeds" / f"{path.stem}-{seed}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+
+    write("lightgcn", 0.0)
+    write("hccf", -0.05)
+    for seed, shift in ((None, -0.02), (2026, -0.021)):
+        write("glta", shift, seed)
+    # w/o IA: 0.01 behind GLTA in seed 2025, 0.004 ahead in seed 2026: behind over users, not over two seeds
+    write("glta_variants/no_ia", -0.03, None, use_ia=False)
+    write("glta_variants/no_ia", -0.017, 2026, use_ia=False)
+    found = {data: significance.comparisons(tmp_path, data)}
+    table = significance.claims_table(tmp_path, [data, "goodreads-once"], found)
+    rows = {line.split(" | ")[0].lstrip("| "): line.strip("| ").split(" | ") for line in table[2:]}
+    glta = rows["GLTA beats the best baseline on every data set"]
+    assert "vs LightGCN" in glta[2] and "**reversed**" in glta[2] and glta[3] == "not measured"
+    assert glta[4] == "reversed (ml-1m), not measured (goodreads-once)"
+    ablation = rows["full GLTA beats w/o IA and w/o UA"][2]
+    assert "w/o IA" in ablation and "(2 seeds) vs GLTA" in ablation
+    paired = next(r for r in found[data] if r.a == "no_ia").result
+    assert paired.wilcoxon_p < 0.05 and paired.ttest_p >= 0.05
+    assert "**holds over users, not over seeds**" in ablation
+    assert rows["the profile (PF) and prediction (PD) tokens each help"][2] == "not measured"
+    assert significance.verdict(None, 1) == "not measured"
+    tie = significance.Comparison(data, "a", "b", "b", (1, 1), significance.Paired("N@10", 10, 0.5, 0.49, 0.3))
+    assert significance.verdict(tie, 1) == "no significant difference"
+    tie.result.wilcoxon_p = 0.01
+    assert significance.verdict(tie, 1) == "holds" and significance.verdict(tie, -1) == "reversed"
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{significance.README_BEGIN}\nold table\n{significance.README_END}\noutro\n")
+    assert significance.write_between_markers(readme, "new table\n")
+    assert readme.read_text() == f"intro\n{significance.README_BEGIN}\nnew table\n{significance.README_END}\noutro\n"
+    plain = tmp_path / "other.md"
+    plain.write_text("no markers\n")
+    assert not significance.write_between_markers(plain, "new table\n") and plain.read_text() == "no markers\n"
