@@ -96,3 +96,17 @@ def test_compare_reads_results_without_loading_torch(tmp_path):
              f"{str(tmp_path / 'two.json')!r}]) == 0; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False")
+
+
+def test_the_training_time_counts_every_stage_as_table_2_does(tmp_path):
+    """GLTA's results record its IA and prefix-store stages beside the fit loop: `glta compare` counts them, as
+    Table 2 and `--plan` do, so the three agree on what a run cost."""
+    from glta.report import train_seconds as report_seconds
+
+    folder = tmp_path / "results" / "shop"
+    _write(folder / "glta.json", "glta", 0.2, np.linspace(0, 1, 20))
+    record = json.loads((folder / "glta.json").read_text())
+    record["training"] = {"train_seconds": 100.0, "ia_seconds": 40.0, "prefix_seconds": 5.0, "ia_final_loss": 8.6}
+    (folder / "glta.json").write_text(json.dumps(record))
+    [cell] = cells(results_files(folder))
+    assert cell.train_seconds == pytest.approx(145.0) == report_seconds(record)

@@ -25,11 +25,13 @@ def _data_config(args):
 
 
 def format_table(rows: list[dict], metrics=TABLE_METRICS, split: str = "test") -> str:
+    from glta.results import train_seconds
+
     header = f"{'method':<12}" + "".join(f"{m:>9}" for m in metrics) + f"{'train s':>10}"
     lines = [header, "-" * len(header)]
     for row in rows:
         values = row["metrics"][split]
-        seconds = row.get("training", {}).get("train_seconds", float("nan"))
+        seconds = train_seconds(row) if row.get("training") else float("nan")
         lines.append(f"{row['method']:<12}" + "".join(f"{values[m]:>9.4f}" for m in metrics) + f"{seconds:>10.1f}")
     return "\n".join(lines)
 

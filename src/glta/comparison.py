@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from glta.errors import GLTAError
-from glta.results import read_results, seed_files
+from glta.results import read_results, seed_files, train_seconds
 from glta.significance import Paired, compare
 
 PAIRED_METRIC = "N@10"  # what results files keep per user (``per_user_test``), and what the reference is chosen by
@@ -44,7 +44,8 @@ class Cell:
 
     @property
     def train_seconds(self) -> float:
-        return float(np.mean([r.get("training", {}).get("train_seconds", float("nan")) for r in self.records]))
+        """Mean training wall time over the seeds, every stage counted (``glta.results.train_seconds``)."""
+        return float(np.mean([train_seconds(r) if r.get("training") else float("nan") for r in self.records]))
 
     @property
     def has_per_user(self) -> bool:
@@ -152,6 +153,8 @@ def format_rows(rows: list[Row], metrics=("P@5", "P@10", "N@5", "N@10", "R@20", 
         lines.append(f"p users: paired Wilcoxon signed-rank test over the {rows_users(rows)} users both evaluated "
                      f"(per-user test N@10, averaged over seeds; * p < {significant}); p seeds: paired t-test over "
                      "seeds, where both sides have two or more")
+    lines.append("train s: training wall time, mean over the seeds, every stage counted (GLTA's IA and prefix "
+                 "store too)")
     if missing:
         lines.append("n/a: a results file without per-user values (made before they were recorded): train it again, "
                      "or write them with `glta evaluate --run-dir RUN --out FILE`")

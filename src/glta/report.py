@@ -19,7 +19,7 @@ from pathlib import Path
 
 from glta.methods import method_class
 from glta.paths import atomic_write
-from glta.results import provenance_status, seed_files
+from glta.results import provenance_status, seed_files, train_seconds
 
 METRICS = ("P@5", "P@10", "N@5", "N@10")
 DATASETS = ("ml-1m", "amazon-scientific", "goodreads-once")
@@ -105,13 +105,6 @@ def cell(runs: list[dict], metric: str) -> str:
     mean = sum(values) / len(values)
     std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
     return f"{mean:.4f} ± {std:.4f}"
-
-
-def train_seconds(record: dict) -> float:
-    """Training wall time of a run: the fit loop plus any stage before it (GLTA's prefix cache and IA)."""
-    training = record.get("training", {})
-    return training.get("train_seconds", 0) + sum(v for k, v in training.items()
-                                                   if k.endswith("_seconds") and k != "train_seconds")
 
 
 def peak_bytes(record: dict | None) -> float | None:

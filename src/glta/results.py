@@ -150,6 +150,14 @@ def dumps(record: dict) -> str:
     return text + "\n"
 
 
+def train_seconds(record: dict) -> float:
+    """Training wall time of a run: the fit loop plus every stage before it that the results file records
+    (GLTA's prefix store and IA; a stage read from the cache counts the time recorded when it was trained)."""
+    training = record.get("training", {})
+    stages = sum(value for key, value in training.items() if key.endswith("_seconds") and key != "train_seconds")
+    return training.get("train_seconds", 0) + stages
+
+
 def check_writable(path: str | Path, what: str = "results file") -> None:
     """Fail before any training if ``path`` could not be written afterwards (a folder in its place, a read-only or
     non-folder parent), so a finished run never ends without its output."""
