@@ -17,7 +17,7 @@ For each data set, in this order:
 5. GLTA+ (beyond the paper; ``configs/<dataset>/glta_plus.yaml`` when the data set has one, else GLTA+'s defaults);
 and finally ``results/paper/``: table2.md, table3.md, figure3.md/.png, figure4.md/.png (``glta.report``), and the
 paired tests and the paper's claims against them, significance.md and claims.md (``experiments/significance.py``;
-``--report`` also writes the claims table into README.md, a queue's run leaves its checkout's README alone).
+the claims table in README.md too, except after a ``--jobs`` queue, which leaves its checkout's README alone).
 
 Every step skips what is done and resumes what was interrupted, so the command can be rerun until it finishes: a
 baseline whose results file exists is kept (delete it to redo it); a GLTA variant is kept when its results file was
@@ -91,11 +91,12 @@ def reproduce(datasets: list[str], threads: int, progress: bool) -> None:
         refresh(datasets)
 
 
-def refresh(trained: list[str]) -> None:
+def refresh(trained: list[str], readme: bool = True) -> None:
     """After training: ``results/paper/`` again, over the paper's three data sets (never narrowed to the ones just
-    trained, which would drop the others' columns), when any of them was trained."""
+    trained, which would drop the others' columns), when any of them was trained; README.md's claims table too
+    unless ``readme`` is False (a ``--jobs`` queue, whose worktree's checkout stays clean for its next restart)."""
     if any(dataset in DATASETS for dataset in trained):
-        report(list(DATASETS), readme=False)  # a queue's worktree keeps its checkout clean for the next restart
+        report(list(DATASETS), readme=readme)
 
 
 def report(datasets: list[str], readme: bool = True) -> None:
@@ -152,7 +153,7 @@ def main() -> None:
             run_queue(args.datasets, args.jobs, args.hours, Path(args.logs), llm=not args.no_llm,
                       shortest_first=args.shortest_first, texts_for=[] if args.no_texts else args.texts_for,
                       up_front=args.first)
-            refresh(args.datasets)
+            refresh(args.datasets, readme=False)
         elif args.report:
             report(args.datasets)
         else:
