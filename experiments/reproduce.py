@@ -17,7 +17,9 @@ For each data set, in this order:
 5. GLTA+ (beyond the paper; ``configs/<dataset>/glta_plus.yaml`` when the data set has one, else GLTA+'s defaults);
 and finally ``results/paper/``: table2.md, table3.md, figure3.md/.png, figure4.md/.png (``glta.report``), and the
 paired tests and the paper's claims against them, significance.md and claims.md (``experiments/significance.py``;
-the claims table in README.md too, except after a ``--jobs`` queue, which leaves its checkout's README alone).
+the claims table in README.md too, except after a ``--jobs`` queue, which leaves its checkout's README alone), and
+``results/<dataset>/glta_runs.md``, every GLTA run of a data set with its per-epoch validation
+(``experiments/glta_runs.py``).
 
 Every step skips what is done and resumes what was interrupted, so the command can be rerun until it finishes: a
 baseline whose results file exists is kept (delete it to redo it); a GLTA variant is kept when its results file was
@@ -40,6 +42,7 @@ import argparse
 from pathlib import Path
 
 import baselines
+import glta_runs
 import glta_variants
 import significance
 from reproduction_plan import GLTA_MODES, GLTA_VARIANTS, GRAPH_BASELINES, REFERENCES, TEXT_BASELINES, TEXT_KINDS, \
@@ -101,9 +104,10 @@ def refresh(trained: list[str], readme: bool = True) -> None:
 
 def report(datasets: list[str], readme: bool = True) -> None:
     """``results/paper/``'s tables and figures, the paired tests and the claims table (``significance.write``),
-    and with ``readme`` the claims table in README.md too."""
+    with ``readme`` the claims table in README.md too, and each data set's ledger of GLTA runs (``glta_runs``)."""
     written = write_report(Path("results"), Path("results") / "paper", datasets)
     written += significance.write(Path("results"), significance.DEFAULT_DATASETS, Path("README.md") if readme else None)
+    written += glta_runs.write(Path("results"), glta_runs.DEFAULT_DATASETS)
     for path in written:
         print(f"wrote {path}")
 
