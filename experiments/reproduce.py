@@ -50,6 +50,7 @@ from reproduction_plan import GLTA_MODES, GLTA_VARIANTS, GRAPH_BASELINES, REFERE
 from reproduction_queue import run_queue
 from glta.config import build_config
 from glta.errors import GLTAError
+from glta.paths import atomic_write
 from glta.report import DATASETS, result_path, write_report
 
 
@@ -104,10 +105,16 @@ def refresh(trained: list[str], readme: bool = True) -> None:
 
 def report(datasets: list[str], readme: bool = True) -> None:
     """``results/paper/``'s tables and figures, the paired tests and the claims table (``significance.write``),
-    with ``readme`` the claims table in README.md too, and each data set's ledger of GLTA runs (``glta_runs``)."""
+    with ``readme`` the claims table in README.md too, and each data set's ledger of GLTA runs (``glta_runs``) and
+    table of GLTA variants (``glta_variants.summary``)."""
     written = write_report(Path("results"), Path("results") / "paper", datasets)
     written += significance.write(Path("results"), significance.DEFAULT_DATASETS, Path("README.md") if readme else None)
     written += glta_runs.write(Path("results"), glta_runs.DEFAULT_DATASETS)
+    for dataset in glta_runs.DEFAULT_DATASETS:  # the variants' table, by this checkout's code
+        table = Path("results") / dataset / "glta_variants.md"
+        if table.exists():
+            atomic_write(table, glta_variants.summary(dataset))
+            written.append(table)
     for path in written:
         print(f"wrote {path}")
 
