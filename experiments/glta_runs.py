@@ -31,7 +31,9 @@ def runs(results: Path, dataset: str) -> list[tuple[str, dict]]:
             record = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        metrics = record.get("metrics") if isinstance(record, dict) else None
+        if not isinstance(record, dict):
+            continue
+        metrics = record.get("metrics")
         if record.get("method") in FAMILY and isinstance(metrics, dict) and {"valid", "test"} <= set(metrics):
             found.append((path.relative_to(folder).with_suffix("").as_posix(), record))
     return found

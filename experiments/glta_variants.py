@@ -271,7 +271,7 @@ def promote(dataset: str, name: str, demote_as: str | None) -> list[str]:
         if old.exists():
             new.parent.mkdir(parents=True, exist_ok=True)
             old.rename(new)
-    atomic_write(Path("results") / dataset / "glta_variants.md", summary(dataset))
+    write_summary(dataset)
     return [f"{old} -> {new}" for old, new in moves if new.exists()]
 
 
@@ -281,6 +281,13 @@ def seconds(record: dict) -> str:
     if not training:
         return f"{record['provenance']['wall_seconds']:,.0f} (eval)"
     return f"{train_seconds(record):,.0f}{'*' if training.get('ia_reused') else ''}"
+
+
+def write_summary(dataset: str) -> Path:
+    """Write ``results/<dataset>/glta_variants.md`` from the variants' results files; its path."""
+    path = Path("results") / dataset / "glta_variants.md"
+    atomic_write(path, summary(dataset))
+    return path
 
 
 def summary(dataset: str) -> str:
@@ -346,7 +353,7 @@ def run(dataset: str, names: list[str], threads: int = 0, progress: bool = True)
         elif run_variant(dataset, name, threads, progress) and name == "default":
             for mode in MODES:  # read out from the model just replaced: evaluate them again
                 result_path(Path("results"), dataset, f"mode_{mode}").unlink(missing_ok=True)
-        atomic_write(Path("results") / dataset / "glta_variants.md", summary(dataset))  # variants may run side by side
+        write_summary(dataset)  # variants may run side by side
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     .venv/bin/python experiments/reproduce.py [--datasets ml-1m amazon-scientific goodreads-once] [--threads 1]
     .venv/bin/python experiments/reproduce.py --plan     # what is done and what is left; trains nothing
-    .venv/bin/python experiments/reproduce.py --report   # only rebuild results/paper/ (and README's claims table)
+    .venv/bin/python experiments/reproduce.py --report   # only rebuild results/paper/, README's claims, ledgers
     .venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5   # what --plan lists, two jobs side by side
 
 For each data set, in this order:
@@ -50,7 +50,6 @@ from reproduction_plan import GLTA_MODES, GLTA_VARIANTS, GRAPH_BASELINES, REFERE
 from reproduction_queue import run_queue
 from glta.config import build_config
 from glta.errors import GLTAError
-from glta.paths import atomic_write
 from glta.report import DATASETS, result_path, write_report
 
 
@@ -110,11 +109,8 @@ def report(datasets: list[str], readme: bool = True) -> None:
     written = write_report(Path("results"), Path("results") / "paper", datasets)
     written += significance.write(Path("results"), significance.DEFAULT_DATASETS, Path("README.md") if readme else None)
     written += glta_runs.write(Path("results"), glta_runs.DEFAULT_DATASETS)
-    for dataset in glta_runs.DEFAULT_DATASETS:  # the variants' table, by this checkout's code
-        table = Path("results") / dataset / "glta_variants.md"
-        if table.exists():
-            atomic_write(table, glta_variants.summary(dataset))
-            written.append(table)
+    written += [glta_variants.write_summary(dataset) for dataset in glta_runs.DEFAULT_DATASETS  # this checkout's code
+                if (Path("results") / dataset / "glta_variants.md").exists()]
     for path in written:
         print(f"wrote {path}")
 
@@ -125,7 +121,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads per training run (0: torch's default)")
     parser.add_argument("--plan", action="store_true", help="show what is done and what is left, train nothing")
     parser.add_argument("--report", action="store_true",
-                        help="only rebuild results/paper/ and README.md's claims table from the results files")
+                        help="only rebuild results/paper/, README.md's claims table and each data set's "
+                             "glta_runs.md and glta_variants.md from the results files")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="run what --plan lists as left, N jobs side by side with one thread each (resumable)")
     parser.add_argument("--hours", type=float, default=None, help="with --jobs: stop the jobs cleanly after this long")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glta.errors import GLTAError
+from glta.paths import atomic_write
 from glta.report import (DATASETS, METHODS, best_baseline, current_records, read_out_of, records,
                          training_seed)
 from glta.significance import Paired, compare
@@ -254,14 +255,14 @@ def claims_table(results: Path, datasets: list[str], found: dict[str, list[Compa
     paired p-values and verdict (``verdict``'s rule), and a last column gathering the verdicts by pair."""
     lines = ["| claim | paper (test N@10) | " + " | ".join(datasets) + " | verdicts |",
              "|---|---|" + "---|" * len(datasets) + "---|"]
+    bests = {dataset: best_baseline(results, dataset) for dataset in datasets}
     for claim in CLAIMS:
         cells = {dataset: [] for dataset in datasets}
         tallies = []
         for a, b, direction in claim.pairs:
             tally: dict[str, list[str]] = {}
             for dataset in datasets:
-                best = best_baseline(results, dataset)
-                target = best if b == BEST else b
+                target = bests[dataset] if b == BEST else b
                 if a == "rlmrec_con" and target == "rlmrec_con":
                     cells[dataset].append("RLMRec-Con is the best baseline on validation: **holds**")
                     tally.setdefault("holds", []).append(dataset)
@@ -291,7 +292,7 @@ def write_between_markers(path: Path, text: str) -> bool:
         return False
     head, rest = content.split(README_BEGIN, 1)
     tail = rest.split(README_END, 1)[1]
-    path.write_text(f"{head}{README_BEGIN}\n{text}{README_END}{tail}")
+    atomic_write(path, f"{head}{README_BEGIN}\n{text}{README_END}{tail}")
     return True
 
 
