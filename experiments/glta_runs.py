@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from glta.paths import atomic_write
-from glta.report import DATASETS
+from glta.report import REPORTED_DATASETS
 
 FAMILY = ("glta", "glta_plus")
 
@@ -136,12 +136,9 @@ def write(results: Path, datasets: list[str]) -> list[Path]:
     return written
 
 
-DEFAULT_DATASETS = [*DATASETS, "ml-100k"]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
+    parser.add_argument("--datasets", nargs="+", default=list(REPORTED_DATASETS))
     parser.add_argument("--results", default="results")
     args = parser.parse_args()
     for path in write(Path(args.results), args.datasets):

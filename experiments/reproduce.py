@@ -50,7 +50,7 @@ from reproduction_plan import GLTA_MODES, GLTA_VARIANTS, GRAPH_BASELINES, REFERE
 from reproduction_queue import run_queue
 from glta.config import build_config
 from glta.errors import GLTAError
-from glta.report import DATASETS, result_path, write_report
+from glta.report import DATASETS, REPORTED_DATASETS, result_path, write_report
 
 
 def run_baselines(dataset: str, methods: list[str], threads: int, progress: bool) -> None:
@@ -107,9 +107,9 @@ def report(datasets: list[str], readme: bool = True) -> None:
     with ``readme`` the claims table in README.md too, and each data set's ledger of GLTA runs (``glta_runs``) and
     table of GLTA variants (``glta_variants.summary``)."""
     written = write_report(Path("results"), Path("results") / "paper", datasets)
-    written += significance.write(Path("results"), significance.DEFAULT_DATASETS, Path("README.md") if readme else None)
-    written += glta_runs.write(Path("results"), glta_runs.DEFAULT_DATASETS)
-    written += [glta_variants.write_summary(dataset) for dataset in glta_runs.DEFAULT_DATASETS  # this checkout's code
+    written += significance.write(Path("results"), list(REPORTED_DATASETS), Path("README.md") if readme else None)
+    written += glta_runs.write(Path("results"), list(REPORTED_DATASETS))
+    written += [glta_variants.write_summary(dataset) for dataset in REPORTED_DATASETS  # this checkout's code
                 if (Path("results") / dataset / "glta_variants.md").exists()]
     for path in written:
         print(f"wrote {path}")

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from glta.errors import GLTAError
 from glta.paths import atomic_write
-from glta.report import (DATASETS, METHODS, best_baseline, current_records, read_out_of, records,
+from glta.report import (DATASETS, METHODS, REPORTED_DATASETS, best_baseline, current_records, read_out_of, records,
                          training_seed)
 from glta.significance import Paired, compare
 
@@ -304,9 +304,6 @@ CLAIMS_RULE = ("Each cell: the row's mean test N@10 over its seeds against what 
                "paper's six's best on validation N@10.")
 
 
-DEFAULT_DATASETS = [*DATASETS, "ml-100k"]
-
-
 def write(results: Path, datasets: list[str], readme: Path | None) -> list[Path]:
     """Write ``results/paper/significance.md`` and ``claims.md`` from the results files of ``datasets``, and the
     claims table into ``readme`` between its markers (left alone where None or without them); the files written."""
@@ -336,7 +333,7 @@ def write(results: Path, datasets: list[str], readme: Path | None) -> list[Path]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=DEFAULT_DATASETS)
+    parser.add_argument("--datasets", nargs="+", default=list(REPORTED_DATASETS))
     parser.add_argument("--results", default="results")
     parser.add_argument("--readme", default="README.md",
                         help="the file whose claims table (between its claims markers) is written again; a file "
