@@ -29,15 +29,20 @@ REGENERATED_NAMES = ("glta_runs.md", "glta_variants.md")  # a data set's ledger 
 def changed(repo: Path) -> dict[str, str]:
     """Path under results/ -> "deleted" or "written", as ``git status`` sees them in ``repo`` (untracked files one by
     one, not their folder)."""
-    out = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=all", "--", "results"],
-                         capture_output=True, text=True)
+    out = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "-z", "--untracked-files=all", "--",
+                          "results"], capture_output=True, text=True)
     if out.returncode != 0:
         raise GLTAError(f"{repo} is not a git checkout ({out.stderr.strip()}): give the queue's worktree")
+    # -z: each entry "XY path" ends in a NUL, names are not quoted, and a rename's entry (new name) is followed by
+    # the old name as an entry of its own
+    entries = iter(out.stdout.split("\0")[:-1])
     found = {}
-    for line in out.stdout.splitlines():
-        status, path = line[:2], line[3:]
-        if " -> " in path:  # a rename: the new name is written
-            path = path.split(" -> ", 1)[1]
+    for entry in entries:
+        status, path = entry[:2], entry[3:]
+        if "R" in status:
+            found[next(entries)] = "deleted"  # a rename: its old name goes, its new name is written
+        elif "C" in status:
+            next(entries)  # a copy: its source stays as it is
         found[path] = "deleted" if "D" in status else "written"
     return found
 

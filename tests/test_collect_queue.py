@@ -54,3 +54,23 @@ def test_the_queues_results_come_back_and_the_regenerated_files_do_not(tmp_path,
     assert collect_queue.collect(queue, main) == []  # collected and committed: nothing to do, nothing clashes
     with pytest.raises(GLTAError, match="is not a git checkout"):
         collect_queue.collect(tmp_path / "nowhere", main)
+
+
+def test_names_git_would_quote_come_back_as_they_are_and_a_staged_rename_moves_the_file(tmp_path, experiment):
+    collect_queue = experiment("collect_queue")
+    main, queue = tmp_path / "main", tmp_path / "queue"
+    (main / "results/d").mkdir(parents=True)
+    (main / "results/d/old name.json").write_text("kept")
+    git(main.parent, "init", "-q", str(main))
+    git(main, "add", "-A")
+    git(main, "commit", "-qm", "start")
+    git(main, "worktree", "add", "-q", "--detach", str(queue), "HEAD")
+    (queue / "results/d/grid point é.json").write_text("new")  # git status quotes this name without -z
+    git(queue, "mv", "results/d/old name.json", "results/d/new name.json")
+
+    assert collect_queue.changed(queue) == {"results/d/grid point é.json": "written",
+                                            "results/d/new name.json": "written", "results/d/old name.json": "deleted"}
+    collect_queue.collect(queue, main)
+    assert (main / "results/d/grid point é.json").read_text() == "new"
+    assert (main / "results/d/new name.json").read_text() == "kept"
+    assert not (main / "results/d/old name.json").exists()
