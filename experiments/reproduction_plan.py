@@ -225,8 +225,9 @@ def timed_here(record: dict) -> bool:
 def like_run(runs: list[dict]) -> dict:
     """Of a cell's runs (the main run first, then its seeds), the one whose time says most of a seed here: the first
     timed on a machine like this one (ML-1M's GLTA: seed 2026 on the AMX Xeon, not the main run on the EPYC), else
-    the main run."""
-    return next((run for run in runs if timed_here(run)), runs[0])
+    the first timed on a CPU (goodreads-once's HCCF: seed 2026 on a CPU, not the grid on an H200), else the main
+    run."""
+    return next((run for run in runs if timed_here(run)), next((run for run in runs if not gpu_name(run)), runs[0]))
 
 
 def cpu_dtype() -> str:
@@ -410,8 +411,9 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
         if not runs:
             left.mains.setdefault(dataset, []).append(method)
             continue
-        left.seconds[dataset, method] = train_seconds(runs[0])
-        if gpu_name(runs[0]):  # timed on a GPU only: this CPU's pace where a run of the cell is under way here
+        timed = like_run(runs)
+        left.seconds[dataset, method] = train_seconds(timed)
+        if gpu_name(timed):  # timed on a GPU only: this CPU's pace where a run of the cell is under way here
             epochs, pace = runs[0].get("training", {}).get("epochs_run"), pace_here(dataset, method)
             if epochs and pace:
                 left.seconds[dataset, method] = epochs * pace

@@ -853,6 +853,27 @@ def test_a_cell_timed_only_on_a_gpu_is_named_not_counted_in_the_cpus_total(plann
     assert not any(what.startswith("goodreads-once lightgcn_plus") for what in planner.seconds_left(left).unknown)
 
 
+def test_a_cell_trained_on_a_gpu_counts_a_seed_a_cpu_trained(planner, tmp_path, monkeypatch):
+    """goodreads-once's HCCF: the grid on an H200 (102 s), seed 2026 on a CPU (11,467 s): the seed left counts the
+    CPU's time, not "no like run has timed it"."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "results" / "goodreads-once"
+    for name, machine, seconds in (("hccf.json", {"gpu": "NVIDIA H200"}, 102.0),
+                                   ("seeds/hccf-2026.json", {"gpu": None, "cpu": "AMD EPYC"}, 11467.0)):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(json.dumps({"provenance": {"machine": machine, "git_commit": "0" * 40},
+                                               "training": {"train_seconds": seconds},
+                                               "metrics": {"valid": {"N@10": 0.06}, "test": {"N@10": 0.06}}}))
+    left = planner.Left()
+    planner.plan_baselines("goodreads-once", left, texts_written=True)
+    assert left.seconds["goodreads-once", "hccf"] == 11467.0
+    remaining = planner.seconds_left(left)
+    assert not [what for what in remaining.unknown if what.split("'")[0] == "goodreads-once hccf"]
+    assert remaining.total >= 11467.0  # seed 2027, the one left
+
+
 def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(reproduce, planner, tmp_path, monkeypatch):
     """On an AVX2-only CPU (the LLM in fp32) --plan added ML-1M's GLTA cells at the seconds a CPU with hardware bf16
     took, into a total it called this CPU's: several times too few hours for them."""
