@@ -109,6 +109,28 @@ def test_a_cell_with_several_seeds_shows_their_mean_and_spread(tmp_path):
     assert any(p.name == "figure3.png" for p in written)
 
 
+def test_a_figures_bar_of_one_seed_is_hatched_and_one_of_several_has_error_bars(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    from glta.report import FIGURE3, figure
+    from glta.results import seed_path
+
+    results = tmp_path / "results"
+    _write(results, "a", "glta", _record(0.3))
+    for seed, value in ((2026, 0.32), (2027, 0.34)):
+        path = seed_path(result_path(results, "a", "glta"), seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(_record(value)))
+    _write(results, "a", "no_ia", _record(0.1))  # one seed
+    drawn, bar = [], Axes.bar
+    monkeypatch.setattr(Axes, "bar", lambda ax, *args, **kwargs: drawn.append(kwargs) or bar(ax, *args, **kwargs))
+    figure(results, FIGURE3, ["a"], tmp_path / "figure3.png")
+    (glta, no_ia) = drawn
+    assert glta["yerr"] is not None and glta["hatch"] is None
+    assert no_ia["yerr"] is None and no_ia["hatch"]
+    assert (tmp_path / "figure3.png").stat().st_size > 0
+
+
 def test_claimed_differences_are_marked_when_the_paired_test_says_so(tmp_path):
     """GLTA against the best baseline on validation, ablations against GLTA: § where Wilcoxon p < 0.05."""
     rng = np.random.default_rng(0)

@@ -323,6 +323,7 @@ def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = Non
 
         fig, axes = plt.subplots(1, len(datasets), figsize=(4 * len(datasets), 3.2), squeeze=False)
         width = 0.8 / len(rows)
+        single = False  # any bar of one seed: hatched, as it has no error bar to show its spread
         for ax, dataset in zip(axes[0], datasets):
             drawn = 0
             for n, (name, label) in enumerate(rows.items()):
@@ -335,7 +336,8 @@ def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = Non
                     spread = [(sum((r["metrics"]["test"][m] - v) ** 2 for r in runs) / (len(runs) - 1)) ** 0.5
                               for m, v in zip(METRICS, values)]
                 ax.bar([i + n * width for i in range(len(METRICS))], values, width, color=f"C{n}", yerr=spread,
-                       capsize=2)
+                       capsize=2, hatch=None if spread else "///", edgecolor="white", linewidth=0)
+                single |= spread is None
                 drawn += 1
             if not drawn:
                 ax.text(0.5, 0.5, "no results yet", ha="center", va="center", transform=ax.transAxes)
@@ -345,8 +347,10 @@ def figure(results: Path, rows: dict[str, str], datasets, png: Path | None = Non
         from matplotlib.patches import Patch
 
         # one legend for the figure, below the panels, where it covers no bar
-        fig.legend(handles=[Patch(color=f"C{n}", label=label) for n, label in enumerate(rows.values())],
-                   loc="lower center", ncol=len(rows), fontsize="small", frameon=False)
+        handles = [Patch(color=f"C{n}", label=label) for n, label in enumerate(rows.values())]
+        if single:
+            handles.append(Patch(facecolor="0.6", edgecolor="white", hatch="///", label="hatched: one seed"))
+        fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize="small", frameon=False)
         fig.suptitle(title)
         fig.tight_layout(rect=(0, 0.07, 1, 1))
         png.parent.mkdir(parents=True, exist_ok=True)
