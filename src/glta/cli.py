@@ -18,7 +18,8 @@ TABLE_METRICS = ("P@5", "P@10", "N@5", "N@10", "R@20", "N@20")
 def _data_config(args):
     from glta.config import DataConfig
 
-    name = args.dataset or getattr(args, "dataset_option", None) or (Path(args.data_path).name if getattr(args, "data_path", None) else None)
+    data_path = getattr(args, "data_path", None)
+    name = args.dataset or getattr(args, "dataset_option", None) or (Path(data_path).name if data_path else None)
     if not name:
         raise GLTAError("name a data set (e.g. ml-1m) or give --data-path PATH --format FORMAT")
     return DataConfig(name=name, path=getattr(args, "data_path", None), format=getattr(args, "format", None))
@@ -321,18 +322,21 @@ def build_parser() -> argparse.ArgumentParser:
     listing = data_commands.add_parser("list", help="built-in data sets and supported formats")
     listing.set_defaults(func=cmd_data_list)
 
-    def add_train_args(p):
-        p.add_argument("--dataset", required=False, help="built-in data set name (see `glta data list`)")
+    def add_data_and_config(p):  # what a training command reads: the data set and the method's config
+        p.add_argument("--dataset", help="built-in data set name (see `glta data list`)")
         p.add_argument("--data-path", help="a folder or file in one of the supported formats (detected; see "
-                                            "`glta data list`)")
+                                           "`glta data list`)")
         p.add_argument("--format", help="loader for --data-path (see `glta data list`)")
         p.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
         p.add_argument("--config-dir", default=None, help="where <dataset>/<method>.yaml defaults live (default: "
                        "$GLTA_CONFIG_DIR, else the configs shipped with glta)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def add_train_args(p):
+        add_data_and_config(p)
         p.add_argument("--out", help="results file (default: results/<dataset>/<method>.json)")
         p.add_argument("--run-dir", help="where the model is saved (default: runs/<dataset>/<method>)")
         p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
-        p.add_argument("--no-progress", action="store_true", help="no progress bars")
         p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="dotted config overrides anywhere on the line, e.g. train.lr=0.01 model.layers=2")
 
@@ -352,13 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("method", choices=METHOD_NAMES)
     tune_parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                              help="a config key and its candidate values (repeatable; default: the method's grid)")
-    tune_parser.add_argument("--dataset", help="built-in data set name (see `glta data list`)")
-    tune_parser.add_argument("--data-path", help="a folder or file in one of the supported formats (detected; see "
-                                                 "`glta data list`)")
-    tune_parser.add_argument("--format", help="loader for --data-path (see `glta data list`)")
-    tune_parser.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
-    tune_parser.add_argument("--config-dir", default=None, help="as for train")
-    tune_parser.add_argument("--no-progress", action="store_true")
+    add_data_and_config(tune_parser)
     tune_parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="fixed overrides for every point")
     tune_parser.set_defaults(func=cmd_tune)
 
@@ -453,8 +451,8 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(getattr(args, "dataset", None), str) and "=" in args.dataset and hasattr(args, "overrides"):
         # `glta text generate --data-path DIR generation.batch_size=16`: the optional name took the first override
         args.overrides, args.dataset = [args.dataset] + list(args.overrides or []), None
-    if getattr(args, "command", None) in {"evaluate", "recommend"} and not (args.run_dir or args.dataset
-                                                                              or args.data_path):
+    if getattr(args, "command", None) in {"evaluate", "recommend"} and \
+            not (args.run_dir or args.dataset or args.data_path):
         parser.error("give --dataset NAME or --data-path PATH (and --method), or --run-dir DIR")
     if getattr(args, "no_progress", False) and "tqdm" not in sys.modules:
         # the plain tqdm bars inside libraries too (transformers' GGUF conversion on a first use of an LLM): tqdm
