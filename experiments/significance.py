@@ -10,7 +10,8 @@ decoding mode (FL, AR) against full GLTA, and the paper's baseline claims: each 
 plain one (LightGCN+ vs LightGCN, HCCF+ vs HCCF) and RLMRec-Con against the best baseline when that is another.
 Each comparison is a Wilcoxon signed-rank test over users on test N@10 (averaged over seeds when a method has
 several: ``<method>.json`` plus ``seeds/<method>-<seed>.json``; only the seeds whose files hold per-user values,
-which the table says when it is fewer), and a paired t-test over seeds when both sides have at least two. Writes
+which the table says when it is fewer), and a paired t-test over seeds when both sides have at least two (one run
+against two or more seeds: a t-test of that run against their spread, ``glta.significance.one_run_ttest``). Writes
 ``results/paper/significance.md``; a pair whose files lack per-user values (made before they were recorded) is
 listed with what to rerun. A pair of GLTA cells whose runs did not all read the same LLM-written texts (written
 again on another machine: their results record digests) says so in its seeds column.
@@ -149,7 +150,7 @@ def comparisons(results: Path, dataset: str) -> list[Comparison]:
                            "`glta evaluate --run-dir RUN --out FILE`")
         else:
             try:
-                row.result = compare(left, right)
+                row.result = compare(left, right, b_fixed=b == BACKBONE)
             except GLTAError as error:
                 row.problem = str(error)
             row.note = texts_note(left + right)
@@ -167,7 +168,8 @@ def table_row(row: Comparison) -> str:
     seeds = f"{row.seeds[0]} / {row.seeds[1]}"
     if result.user_seeds != row.seeds:  # older seeds without per-user values: t-test only
         seeds += f" (per user: {result.user_seeds[0]} / {result.user_seeds[1]})"
-    t = f"{result.ttest_p:.3g}" if result.ttest_p is not None else "—"
+    said = ttest_said(result, row.seeds)
+    t = f"{result.ttest_p:.3g}" + (f" ({said})" if said else "") if result.ttest_p is not None else "—"
     if row.note:
         seeds += f"; {row.note}"
     return (f"{start} {result.mean_a:.4f} vs {result.mean_b:.4f} ({result.difference:+.4f}) | {result.users} | "
@@ -234,6 +236,12 @@ def seeds_said(averaged: int, runs: int) -> str:
     return f"{averaged} seed{'s' * (averaged != 1)}" if averaged == runs else f"{averaged} of {runs} seeds"
 
 
+def ttest_said(result: Paired, seeds: tuple[int, int]) -> str:
+    """What the test over seeds was where it was not a paired t-test: a single run against the other side's seeds
+    (``glta.significance.one_run_ttest``)."""
+    return "" if result.ttest_kind == "paired" else f"{result.ttest_kind} vs {max(seeds)}"
+
+
 def p_said(p: float) -> str:
     return "p < 1e-300" if p == 0 else f"p = {p:.1g}"
 
@@ -244,7 +252,8 @@ def measured(row: Comparison, direction: int) -> str:
     if row.result is None:
         return f"{name_a} vs {name_b}: untested ({row.problem})"
     result = row.result
-    t = f", seeds p = {result.ttest_p:.2g}" if result.ttest_p is not None else ""
+    said = ttest_said(result, row.seeds)
+    t = f", seeds p = {result.ttest_p:.2g}" + (f", {said}" if said else "") if result.ttest_p is not None else ""
     return (f"{name_a} {result.mean_a:.4f} ({seeds_said(result.user_seeds[0], row.seeds[0])}) vs {name_b} "
             f"{result.mean_b:.4f} ({seeds_said(result.user_seeds[1], row.seeds[1])}): **{verdict(row, direction)}** "
             f"({p_said(result.wilcoxon_p)}{t})")
@@ -298,7 +307,10 @@ def write_between_markers(path: Path, text: str) -> bool:
 
 CLAIMS_RULE = ("Each cell: the row's mean test N@10 over its seeds against what the paper has it beat (or lose to), "
                "the Wilcoxon signed-rank p over users (per-user N@10, seed-averaged) and, where both sides have two "
-               "or more seeds, the paired t-test p over seeds. A claim **holds** (or is **reversed**) where the "
+               "or more seeds, the paired t-test p over seeds; where one side has a single run and the other two or "
+               "more, a t-test of that run against the other side's seeds (\"one seed vs 3\": the run as one more "
+               "draw with their spread; \"a fixed run vs 3\": a method without randomness, or the frozen backbone "
+               "every seed projected, against their mean). A claim **holds** (or is **reversed**) where the "
                "Wilcoxon p < 0.05 in the paper's direction (or against it), \"over users, not over seeds\" where the "
                "t-test exists and gives p >= 0.05; otherwise no significant difference. The best baseline is the "
                "paper's six's best on validation N@10.")
@@ -310,8 +322,12 @@ def write(results: Path, datasets: list[str], readme: Path | None) -> list[Path]
     found = {dataset: comparisons(results, dataset) for dataset in datasets}
     lines = ["# Paired significance (test N@10)", "",
              "Wilcoxon signed-rank over users (per-user N@10, seed-averaged); † p < 0.05. Paired t-test over seeds "
-             "where both sides have at least two. The seeds column also says where the compared GLTA runs did not all "
-             "read the same LLM-written user texts (their results files' digests). Made by "
+             "where both sides have at least two; where one side has a single run and the other at least two, a "
+             "t-test of that run against the other side's seeds (`glta.significance.one_run_ttest`: \"one seed\" "
+             "takes the run as one more draw with their spread, \"a fixed run\" (a method without randomness, or the "
+             "frozen backbone every seed projected) is tested against their mean). The seeds column also says where "
+             "the compared GLTA runs did not all read the same LLM-written user texts (their results files' "
+             "digests). Made by "
              "`experiments/significance.py` from the results files.", "",
              "| data set | method | against | N@10 (difference) | users | Wilcoxon p | t-test p (seeds) | seeds |",
              "|---|---|---|---|---|---|---|---|"]

@@ -297,3 +297,37 @@ def test_the_claims_table_says_holds_reversed_or_no_difference_by_the_paired_tes
     plain = tmp_path / "other.md"
     plain.write_text("no markers\n")
     assert not significance.write_between_markers(plain, "new table\n") and plain.read_text() == "no markers\n"
+
+
+def test_one_run_against_several_seeds_is_tested_against_their_spread():
+    """ML-1M's w/o PF has one seed, GLTA three: over users alone GLTA's luckier seeds would pass for PF's effect.
+    The run is tested as one more draw with GLTA's seed spread; a method without randomness (EASE), or the frozen
+    backbone every GLTA seed projected, is a fixed value the seeds' mean is tested against."""
+    from scipy.stats import t as student, ttest_1samp
+
+    from glta.significance import one_run_ttest
+
+    seeds = [0.3363, 0.3388, 0.3448]
+    n, mean, spread = 3, np.mean(seeds), np.std(seeds, ddof=1)
+    statistic = (0.3352 - mean) / (spread * np.sqrt(1 + 1 / n))
+    assert one_run_ttest(0.3352, seeds, fixed=False) == pytest.approx(2 * student.sf(abs(statistic), n - 1))
+    assert one_run_ttest(0.3352, seeds, fixed=False) > 0.3  # ~1 seed spread away: no evidence over seeds
+    assert one_run_ttest(0.30, seeds, fixed=False) < 0.05  # far outside it
+    assert one_run_ttest(0.4253, seeds, fixed=True) == pytest.approx(ttest_1samp(seeds, 0.4253).pvalue)
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.2, 0.6, 200)
+
+    def run(method: str, value: float) -> dict:
+        values = {u: float(v + value + rng.normal(0, 0.01)) for u, v in enumerate(base)}
+        return {**record(values, mean=value), "method": method}
+
+    glta = [run("glta", value) for value in seeds]
+    ablation = compare([run("glta", 0.3352)], glta)
+    assert ablation.ttest_kind == "one seed" and ablation.ttest_p == pytest.approx(one_run_ttest(0.3352, seeds, False))
+    assert ablation.wilcoxon_p < 0.05  # over users the luck of GLTA's seeds looks like an effect
+    ease = compare(glta, [run("ease", 0.4253)])
+    assert ease.ttest_kind == "a fixed run" and ease.ttest_p == pytest.approx(one_run_ttest(0.4253, seeds, True))
+    backbone = compare(glta, [run("lightgcn", 0.4008)], b_fixed=True)
+    assert backbone.ttest_kind == "a fixed run"
+    assert compare([run("glta", 0.3352)], [run("glta", 0.34)]).ttest_p is None  # one run a side: no test over seeds

@@ -365,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Test metrics of every results file of a data set (mean over the training seeds beside it, "
                     "seeds/<method>-<seed>.json), and each method against the one with the best validation N@10: "
                     "paired Wilcoxon test over users on test N@10, and a t-test over seeds where both have two or "
-                    "more.")
+                    "more (or one run against two or more seeds: that run against their spread).")
     compare.add_argument("files", nargs="*", help="results files (default: every results/<dataset>/*.json)")
     compare.add_argument("--dataset", help="built-in data set name")
     compare.add_argument("--data-path", help="the path the methods were trained with `--data-path` on")

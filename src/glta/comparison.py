@@ -6,7 +6,9 @@ A cell is a main results file (``results/<data>/<method>.json``, or any file giv
 mean validation NDCG@10, so the test split plays no part in choosing it; every other cell is compared with it on the
 test split by ``glta.significance.compare``: a paired Wilcoxon signed-rank test over users on per-user test NDCG@10
 (the per-user values every results file keeps) and, where both cells have two or more seeds, a paired t-test over
-seeds. Results made on different splits (their data fingerprints differ) are refused: their users do not pair.
+seeds (one run against two or more seeds, e.g. EASE's, which needs none: a t-test of that run against their
+spread, ``glta.significance.one_run_ttest``). Results made on different splits (their data fingerprints differ) are
+refused: their users do not pair.
 """
 
 from __future__ import annotations
@@ -152,7 +154,8 @@ def format_rows(rows: list[Row], metrics=("P@5", "P@10", "N@5", "N@10", "R@20", 
     if any(r.paired is not None for r in rows):
         lines.append(f"p users: paired Wilcoxon signed-rank test over the {rows_users(rows)} users both evaluated "
                      f"(per-user test N@10, averaged over seeds; * p < {significant}); p seeds: paired t-test over "
-                     "seeds, where both sides have two or more")
+                     "seeds, where both sides have two or more; one run against two or more seeds: a t-test of that "
+                     "run against their spread (a method without randomness against their mean)")
     lines.append("train s: training wall time, mean over the seeds, every stage counted (GLTA's IA and prefix "
                  "store too)")
     if missing:
