@@ -22,7 +22,7 @@ def _data_config(args):
     name = args.dataset or getattr(args, "dataset_option", None) or (Path(data_path).name if data_path else None)
     if not name:
         raise GLTAError("name a data set (e.g. ml-1m) or give --data-path PATH --format FORMAT")
-    return DataConfig(name=name, path=getattr(args, "data_path", None), format=getattr(args, "format", None))
+    return DataConfig(name=name, path=data_path, format=getattr(args, "format", None))
 
 
 def format_table(rows: list[dict], metrics=TABLE_METRICS, split: str = "test") -> str:

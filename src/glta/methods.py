@@ -27,3 +27,9 @@ def method_class(name: str) -> type[Recommender]:
         raise ConfigError(f"unknown method '{name}'; known methods: {', '.join(METHOD_NAMES)}")
     module, cls = _WHERE[name].split(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def is_deterministic(name: str) -> bool:
+    """Whether method ``name`` trains without randomness (popularity, EASE, GF-CF): one run stands for every seed.
+    False for any other name (a GLTA variant, a decoding mode)."""
+    return name in _WHERE and method_class(name).deterministic

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from glta.methods import method_class
+from glta.methods import is_deterministic, method_class
 from glta.paths import atomic_write
 from glta.results import provenance_status, seed_files, train_seconds
 
@@ -147,11 +147,6 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
                 cells.append(seconds + (" †" if gpu_name(record) else ""))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def is_deterministic(name: str) -> bool:
-    """Whether a table row's method trains without randomness (one run stands for every seed)."""
-    return name in METHODS and method_class(name).deterministic
 
 
 def strongest_baselines(results: Path, dataset: str, n: int) -> list[str]:

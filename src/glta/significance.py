@@ -55,10 +55,10 @@ def seed_average(records: list[dict], metric: str = "N@10") -> dict[int, float]:
 def deterministic(records: list[dict]) -> bool:
     """Whether the records are of a method that trains without randomness (popularity, EASE, GF-CF): its one run
     stands for every seed."""
-    from glta.methods import METHOD_NAMES, method_class
+    from glta.methods import is_deterministic
 
     names = {record.get("method") for record in records}
-    return bool(names) and all(name in METHOD_NAMES and method_class(name).deterministic for name in names)
+    return bool(names) and all(is_deterministic(name) for name in names)
 
 
 def one_run_ttest(one: float, seeds: list[float], fixed: bool) -> float:
@@ -68,11 +68,11 @@ def one_run_ttest(one: float, seeds: list[float], fixed: bool) -> float:
     as one run cannot measure its own): t = (one - mean) / (s * sqrt(1 + 1/n)) with n - 1 degrees of freedom."""
     from scipy.stats import t as student, ttest_1samp
 
+    n, spread = len(seeds), float(np.std(seeds, ddof=1))
+    if spread == 0:  # the seeds agree exactly: no spread to measure the run against
+        return 1.0 if one == seeds[0] else 0.0
     if fixed:
         return float(ttest_1samp(seeds, one).pvalue)
-    n, spread = len(seeds), float(np.std(seeds, ddof=1))
-    if spread == 0:
-        return 1.0 if one == seeds[0] else 0.0
     statistic = (one - float(np.mean(seeds))) / (spread * np.sqrt(1 + 1 / n))
     return float(2 * student.sf(abs(statistic), n - 1))
 
