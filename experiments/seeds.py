@@ -7,7 +7,8 @@ A name is a method (``results/<data>/<method>.json``, e.g. a grid's chosen point
 ``experiments/glta_variants.py`` (``default`` is the data set's GLTA run). Each seed reruns exactly the config that
 file records (``provenance.config``) with ``train.seed`` changed: model initialisation, batch sampling and UA's
 prompt/target sampling change; the split, the frozen LightGCN embeddings GLTA projects and the LLM-written texts do
-not. Results go to ``results/<data>/[glta_variants/]seeds/<name>-<seed>.json`` (run folders under
+not. A variant whose main run was never trained takes the variant's current config, so two variants can be compared
+at another seed on one machine without training their main runs first. Results go to ``results/<data>/[glta_variants/]seeds/<name>-<seed>.json`` (run folders under
 ``runs/<data>/seeds/``), where ``glta.report`` (mean ± std in the tables, error bars in the figures) and
 ``experiments/significance.py`` (paired tests over users and seeds) find them. Finished seeds are skipped, an
 interrupted one resumes from its checkpoint. Decoding modes (``mode_*``) are read out of a model, not trained: each
@@ -21,7 +22,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glta_variants import MODES, run_mode_seed
+from glta_variants import MODES, PLUS_VARIANTS, VARIANTS, run_mode_seed, variant_config
 
 from glta.config import config_from_dict
 from glta.pipeline import train
@@ -36,11 +37,18 @@ def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: boo
     if is_deterministic(name):
         print(f"{name}: deterministic, every seed gives the main run ({main}); nothing to train")
         return main
-    if not main.exists():
+    if main.exists():
+        config = config_from_dict(read_results(main)["provenance"]["config"])
+    elif name in VARIANTS or name in PLUS_VARIANTS:
+        # a GLTA variant not trained yet: its config is the variant's current one (a same-machine comparison of two
+        # variants at a seed of their own, without training either main run first)
+        config = variant_config(dataset, name)
+    else:
         raise SystemExit(f"{main} does not exist: train the cell once first (its config is what the seeds repeat)")
-    raw = read_results(main)["provenance"]["config"]
-    config = config_from_dict(raw)
     if seed == config.train.seed:
+        if not main.exists():
+            raise SystemExit(f"{name}: seed {seed} is its main run's: train it with experiments/glta_variants.py "
+                             f"--dataset {dataset} --variants {name}")
         print(f"{name}: seed {seed} is the main run's ({main})")
         return main
     config.train.seed = seed

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from glta.config import build_config
 from glta.pipeline import train
 from glta.report import records
@@ -48,3 +50,24 @@ def test_each_new_seed_of_the_glta_row_reads_the_decoding_modes_out_of_its_model
     calls.clear()
     seeds.run_seeds("synthetic", ["default"], [2027], progress=False, modes=False)
     assert calls == [("default", 2027)]
+
+
+def test_a_variant_never_trained_gets_its_seeds_from_the_variants_config(tmp_path, monkeypatch, experiment):
+    """Two GLTA variants can be compared at another seed without their main runs: the seed trains the variant's
+    current config with only the seed changed, into the variant's seeds folder; its main seed says how to train it."""
+    monkeypatch.chdir(tmp_path)
+    seeds = experiment("seeds")
+    trained = []
+    monkeypatch.setattr(seeds, "train", lambda config, run_dir, out, resume, progress: trained.append((config, out)))
+    out = seeds.run_seed("synthetic", "paper_order", 2026, progress=False)
+    assert out == Path("results/synthetic/glta_variants/seeds/paper_order-2026.json")
+    (config, written), = trained
+    assert written == out and config.train.seed == 2026
+    expected = seeds.variant_config("synthetic", "paper_order").to_dict()
+    expected["train"]["seed"] = 2026
+    assert config.to_dict() == expected and config.model.ua_template == "user_item"
+    main_seed = seeds.variant_config("synthetic", "paper_order").train.seed
+    with pytest.raises(SystemExit, match="glta_variants.py --dataset synthetic --variants paper_order"):
+        seeds.run_seed("synthetic", "paper_order", main_seed, progress=False)
+    with pytest.raises(SystemExit, match="train the cell once first"):
+        seeds.run_seed("synthetic", "lightgcn", 2026, progress=False)  # a method: its seeds repeat a recorded run
