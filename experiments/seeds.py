@@ -8,13 +8,13 @@ A name is a method (``results/<data>/<method>.json``, e.g. a grid's chosen point
 file records (``provenance.config``) with ``train.seed`` changed: model initialisation, batch sampling and UA's
 prompt/target sampling change; the split, the frozen LightGCN embeddings GLTA projects and the LLM-written texts do
 not. A variant whose main run was never trained takes the variant's current config, so two variants can be compared
-at another seed on one machine without training their main runs first. Results go to ``results/<data>/[glta_variants/]seeds/<name>-<seed>.json`` (run folders under
-``runs/<data>/seeds/``), where ``glta.report`` (mean ± std in the tables, error bars in the figures) and
-``experiments/significance.py`` (paired tests over users and seeds) find them. Finished seeds are skipped, an
-interrupted one resumes from its checkpoint. Decoding modes (``mode_*``) are read out of a model, not trained: each
-seed of ``default`` (the GLTA row) also reads Figure 4's modes out of its new model
-(``glta_variants/seeds/mode_<mode>-<seed>.json``), so a mode gets its seeds with GLTA's and is compared with the very
-runs it was read out of; ``--no-modes`` leaves them out.
+at another seed on one machine without training their main runs first. Results go to
+``results/<data>/[glta_variants/]seeds/<name>-<seed>.json`` (run folders under ``runs/<data>/seeds/``), where
+``glta.report`` (mean ± std in the tables, error bars in the figures) and ``experiments/significance.py`` (paired
+tests over users and seeds) find them. Finished seeds are skipped, an interrupted one resumes from its checkpoint.
+Decoding modes (``mode_*``) are read out of a model, not trained: each seed of ``default`` (the GLTA row) also reads
+Figure 4's modes out of its new model (``glta_variants/seeds/mode_<mode>-<seed>.json``), so a mode gets its seeds
+with GLTA's and is compared with the very runs it was read out of; ``--no-modes`` leaves them out.
 """
 
 from __future__ import annotations
