@@ -248,6 +248,25 @@ def test_text_cli_generate_and_show(llm, capsys):
     assert "unknown config key" in capsys.readouterr().err
 
 
+def test_text_generate_on_a_busy_cpu_says_how_many_threads_to_use(llm, capsys, monkeypatch):
+    import os
+
+    import torch
+
+    from glta.cli import main
+
+    monkeypatch.setattr("glta.device.busy_elsewhere", lambda: 1.0)  # one core of two busy with other work
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:  # the texts of test_text_cli_generate_and_show: cached there, or 3 short ones
+        assert main(["text", "generate", "synthetic", "--limit", "3", "--no-progress", "generation.max_new_tokens=4",
+                     "generation.batch_size=3", "generation.max_history_items=2", "llm.device=cpu"]) == 0
+    finally:
+        torch.set_num_threads(before)
+    assert "warning: 2 torch threads on 2 cores" in capsys.readouterr().out
+
+
 @pytest.fixture
 def eager32():
     """An fp32 copy of the LLM with eager attention; tests switch it to "glta_gqa" and compare."""

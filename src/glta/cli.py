@@ -224,11 +224,13 @@ TEXT_KINDS = ("profile", "prediction", "item_profile")
 
 def cmd_text_generate(args) -> None:
     import numpy as np
+    import torch
 
     from glta.data import load_dataset
+    from glta.device import busy_cpu_warning
     from glta.distributed import processes
     from glta.text.generate import generate_item_texts, generate_user_texts
-    from glta.text.llm import hide_library_progress, load_llm
+    from glta.text.llm import hide_library_progress, load_llm, resolve_device
 
     if args.no_progress:
         hide_library_progress()
@@ -237,6 +239,9 @@ def cmd_text_generate(args) -> None:
     if wrong or not kinds:
         raise GLTAError(f"--kinds {args.kinds}: unknown kind(s) {wrong}; choose from {', '.join(TEXT_KINDS)}")
     llm_config, generation = _llm_and_generation(args)
+    if processes().is_main and resolve_device(llm_config).type == "cpu" \
+            and (warning := busy_cpu_warning(torch.get_num_threads(), setting="OMP_NUM_THREADS")):
+        print(warning)
     dataset = load_dataset(_data_config(args), args.data_root)
     with processes().main_first():  # a first use converts the LLM into the cache: once, by the main process
         llm = load_llm(llm_config)

@@ -30,7 +30,7 @@ from glta.recommender import Recommender
 from glta.results import check_writable, git_commit, provenance, write_results
 from glta.text.llm import hide_library_progress
 from glta.distributed import processes
-from glta.training import evaluate, evaluate_backbone, evaluate_test, fit, run_stages
+from glta.training import evaluate, evaluate_backbone, evaluate_test, fit, run_stages, use_threads
 
 
 default_run_dir = paths.run_dir
@@ -55,6 +55,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     commit = git_commit()
     if not progress:
         hide_library_progress()
+    use_threads(config.train, log if processes().is_main else (lambda _: None))  # before this process loads anything
     dataset = load_dataset(config.data, data_root)
     for split in ("valid", "test"):
         if getattr(dataset, split).nnz == 0:

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from glta.checkpoint import CHECKPOINT_NAME, UNRECORDED, find_checkpoint, load_checkpoint, save_checkpoint
 from glta.config import EvalConfig, TrainConfig
 from glta.data.dataset import RecDataset
-from glta.device import device_named, module_device, to_device
+from glta.device import busy_cpu_warning, device_named, module_device, to_device
 from glta.distributed import processes
 from glta.evaluation.ranking import RankingEvaluator
 from glta.errors import GLTAError
@@ -245,6 +245,25 @@ def resumed_where(state: dict) -> str:
             else f"after epoch {state['epoch']}")
 
 
+_threads_checked = False
+
+
+def use_threads(train: TrainConfig, log: Callable[[str], None] = print) -> None:
+    """Set ``train.threads`` torch threads (0: torch's default); the first time in a process, on a CPU run, warn when
+    that many would contend with work already running here (``glta.device.busy_cpu_warning``). Only the first time:
+    later, the load average counts this process's own training."""
+    global _threads_checked
+    if train.threads:
+        torch.set_num_threads(train.threads)
+    if _threads_checked:
+        return
+    _threads_checked = True
+    if train.device == "cpu" or not torch.cuda.is_available():
+        warning = busy_cpu_warning(torch.get_num_threads())
+        if warning:
+            log(warning)
+
+
 def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, log: Callable[[str], None] = print,
                commit: str | None = None) -> dict:
     """Prepare ``model`` for training and run its stages before the main one (``Recommender.stages``), then put it
@@ -252,8 +271,7 @@ def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, lo
     file: each stage's seconds and final loss (``<stage>_seconds``, ``<stage>_final_loss``; ``<stage>_reused``
     naming the file when it was loaded; ``<stage>_commits``, the commits whose code trained it, when known)."""
     procs = processes()
-    if train.threads:
-        torch.set_num_threads(train.threads)
+    use_threads(train, log if procs.is_main else (lambda _: None))
     with procs.main_first():  # caches the model fills (GLTA's prompt prefixes): once, by the main process
         facts = dict(model.prepare_training(train, progress=progress and procs.is_main, log=log))
     return_freed_memory()
@@ -470,8 +488,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     ``commit`` (the code's, ``glta.results.git_commit``) is kept in each checkpoint, so that a run resumed under
     another commit says which commits trained it (``FitResult.commits``)."""
     procs = processes()
-    if train.threads:
-        torch.set_num_threads(train.threads)
+    use_threads(train, log if procs.is_main else (lambda _: None))
     set_seed(train.seed)
     model.place(procs.device or device_named(train.device, "train.device"))
     show = progress and procs.is_main
