@@ -376,8 +376,10 @@ def run(datasets: list[str], out: Path, seconds: float, batch_size: int, limit: 
 
 def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: int, limit: int, check_seconds: float,
                  out: Path, threads: int, root: Path = ROOT, seeds: dict[str, list[str]] | None = None,
-                 baselines: dict[str, list[str]] | None = None, pretrain: list[str] | None = None) -> list[Job]:
-    """The session's jobs in the order they start: the CUDA check, the texts, the frozen graph of each entry of
+                 baselines: dict[str, list[str]] | None = None, pretrain: list[str] | None = None,
+                 kinds: dict[str, str] | None = None) -> list[Job]:
+    """The session's jobs in the order they start: the CUDA check, the texts (of each data set the ``kinds`` it
+    names, every kind where it names none), the frozen graph of each entry of
     ``pretrain`` (``graph_spec``: not on the machine that prepared the session), the GLTA variants (each after its
     data set's texts when they are written in the same session and its prompts read them, and after the graphs it
     reads that are trained here; a decoding mode after the data set's GLTA), then the graph baselines: each grid of
@@ -388,7 +390,8 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
         jobs.append(Job("cuda-demo", [sys.executable, "-m", "glta", "demo", "--no-progress", "--results-dir",
                                       str(out / "cuda_demo")], limit=check_seconds))
     for name in datasets:
-        jobs.append(Job(f"texts-{name}", [sys.executable, "-m", "glta", "text", "generate", name, "--kinds", KINDS,
+        jobs.append(Job(f"texts-{name}", [sys.executable, "-m", "glta", "text", "generate", name, "--kinds",
+                                          (kinds or {}).get(name, KINDS),
                                           "--no-progress", f"generation.batch_size={batch_size}"]
                         + (["--limit", str(limit)] if limit else [])))
     trained = {}  # (data set, graph) -> the job that trains it

@@ -10,7 +10,8 @@ For each data set, in this order:
    (GLTA projects its frozen embeddings), HCCF, LightGCN+, HCCF+; then the two training-free references beyond the
    paper, EASE and GF-CF (one setting each, chosen on validation);
 2. the LLM-written texts: user profiles and predictions (GLTA's UA template, RLMRec's user profiles) and item profiles
-   (RLMRec), cached and resumable (``glta text generate``);
+   (RLMRec's alone, so written only while an RLMRec cell is left to train), cached and resumable
+   (``glta text generate``);
 3. RLMRec-Con and RLMRec-Gen with their grids;
 4. GLTA with the data set's config, its ablations (w/o IA, w/o UA, w/o PF, w/o PD, w/o PF&PD) and its decoding modes
    (AR, FL), through ``experiments/glta_variants.py``;
@@ -45,8 +46,8 @@ import baselines
 import glta_runs
 import glta_variants
 import significance
-from reproduction_plan import GLTA_MODES, GLTA_VARIANTS, GRAPH_BASELINES, REFERENCES, TEXT_BASELINES, TEXT_KINDS, \
-    left_line, missing_texts, plan, print_commands
+from reproduction_plan import GLTA_MODES, GLTA_VARIANTS, GRAPH_BASELINES, REFERENCES, TEXT_BASELINES, left_line, \
+    needed_texts, plan, print_commands
 from reproduction_queue import run_queue
 from glta.config import build_config
 from glta.errors import GLTAError
@@ -79,8 +80,9 @@ def run_method(dataset: str, method: str, threads: int, progress: bool) -> None:
 def generate_texts(dataset: str, progress: bool) -> None:
     from glta.cli import main as cli
 
-    if any(missing_texts(dataset).values()):
-        cli(["text", "generate", dataset, "--kinds", TEXT_KINDS] + ([] if progress else ["--no-progress"]))
+    texts = needed_texts(dataset)
+    if any(texts.values()):
+        cli(["text", "generate", dataset, "--kinds", ",".join(texts)] + ([] if progress else ["--no-progress"]))
 
 
 def reproduce(datasets: list[str], threads: int, progress: bool) -> None:

@@ -30,7 +30,6 @@ REFERENCES = ["ease", "gfcf"]  # training-free, beyond the paper
 PRIORITY_BASELINES = 2
 GLTA_VARIANTS = ["default", "no_ia", "no_ua", "no_pf", "no_pd", "no_pf_pd"]
 GLTA_MODES = ["first_logit", "autoregressive"]
-TEXT_KINDS = "profile,prediction,item_profile"
 
 
 def missing_texts(dataset: str) -> dict[str, int]:
@@ -51,6 +50,25 @@ def missing_texts(dataset: str) -> dict[str, int]:
 
 
 SEEDS = 1 + len(EXTRA_SEEDS)  # every cell's goal: mean ± std over its main run and experiments/seeds.py's
+
+
+def needed_texts(dataset: str) -> dict[str, int]:
+    """``missing_texts`` less the item profiles where no RLMRec cell is left to train: only RLMRec reads them (GLTA
+    reads the user texts, LightGCN+ and HCCF+ the items' own descriptions), and a fresh machine need not spend a
+    core's quarter hour (ML-1M) to hours (goodreads-once) writing them again for nothing."""
+    texts = missing_texts(dataset)
+    if not any(rlmrec_left(dataset, method) for method in TEXT_BASELINES):
+        texts.pop("item_profile")
+    return texts
+
+
+def rlmrec_left(dataset: str, method: str) -> bool:
+    """Whether a cell that reads the item profiles (RLMRec's) is still to train, wholly or in part: no run, fewer
+    than ``SEEDS`` seeds, or a grid made from no clean commit (trained again)."""
+    from glta.results import provenance_status
+
+    runs = records(Path("results"), dataset, method)
+    return not runs or len(runs) < SEEDS or provenance_status(runs[0]["provenance"]) != "clean"
 
 
 def cpu_ratio(results: Path = Path("results"), feature: str = "bf16") -> tuple[float, list[str]] | None:
@@ -321,6 +339,7 @@ class Left:
     """What the reproduction still lacks (``plan``), per data set: the names each kind of job would train."""
 
     texts: list[str] = field(default_factory=list)  # data sets whose LLM-written texts are incomplete
+    text_kinds: dict[str, str] = field(default_factory=dict)  # data set -> the kinds its cells left read (--kinds)
     glta: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants, GLTA+ and decoding modes not run
     mains: dict[str, list[str]] = field(default_factory=dict)  # baselines without a results file
     grids: dict[str, list[str]] = field(default_factory=dict)  # grids made from code no commit records
@@ -379,7 +398,7 @@ def plan(datasets: list[str]) -> Left:
     left = Left(cpu_ratio=cpu_ratio(), amx_ratio=cpu_ratio(feature="amx"))
     for dataset in datasets:
         print(f"== {dataset}")
-        texts = missing_texts(dataset)
+        texts = needed_texts(dataset)
         unwritten = sum(texts.values())
         plan_baselines(dataset, left, texts_written=not unwritten)
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
@@ -387,6 +406,7 @@ def plan(datasets: list[str]) -> Left:
               + text_hours(texts, user_rate, caveat, item[0] if item else None, per_process))
         if unwritten:
             left.texts.append(dataset)
+            left.text_kinds[dataset] = ",".join(texts)
             if seconds := text_seconds(texts, user_rate, item[0] if item else None):
                 left.text_seconds[dataset] = seconds
         plan_glta(dataset, left)

@@ -59,7 +59,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     seeds = {dataset: left.seeds.get(dataset, []) + left.glta_seeds.get(dataset, [])
              for dataset in dict.fromkeys([*left.seeds, *left.glta_seeds])}
     jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0,
-                               out=logs, threads=1, seeds=seeds, baselines=grids)
+                               out=logs, threads=1, seeds=seeds, baselines=grids, kinds=left.text_kinds)
     jobs = [job for job in jobs if job.seed is None or job.cell not in left.seeds_left
             or job.seed in left.seeds_left[job.cell]]  # a seed already trained: no job
 

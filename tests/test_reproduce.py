@@ -1110,3 +1110,23 @@ def test_times_from_a_cpu_without_amx_count_at_the_ratio_an_ia_stage_trained_on_
         "amazon-scientific", "no_ia"])
     assert "count at 0.55 times that time: this one's over it for an IA stage trained on both (amazon-scientific)" \
         in planner.left_line(left)
+
+
+def test_the_texts_job_writes_the_kinds_its_data_sets_cells_read(queue, left, tmp_path):
+    def kinds(left):
+        command = {job.name: job for job in queue.queue_jobs(left, tmp_path)}["texts-ml-1m"].command
+        return command[command.index("--kinds") + 1]
+
+    assert kinds(left) == "profile,prediction,item_profile"  # a plan that names none: every kind
+    left.text_kinds = {"ml-1m": "profile,prediction"}
+    assert kinds(left) == "profile,prediction"
+
+
+def test_item_profiles_are_written_only_while_an_rlmrec_cell_is_left(planner, monkeypatch):
+    """Only RLMRec reads the item profiles; the committed results say which data sets still have an RLMRec cell
+    to train (goodreads-once's RLMRec-Con grid was made from no clean commit: trained again)."""
+    assert not planner.rlmrec_left("ml-1m", "rlmrec_con") and not planner.rlmrec_left("ml-1m", "rlmrec_gen")
+    assert planner.rlmrec_left("goodreads-once", "rlmrec_con")
+    monkeypatch.setattr(planner, "missing_texts", lambda dataset: {"profile": 3, "prediction": 3, "item_profile": 5})
+    assert planner.needed_texts("ml-1m") == {"profile": 3, "prediction": 3}
+    assert planner.needed_texts("goodreads-once") == {"profile": 3, "prediction": 3, "item_profile": 5}
