@@ -264,7 +264,7 @@ def test_text_generate_on_a_busy_cpu_says_how_many_threads_to_use(llm, capsys, m
                      "generation.batch_size=3", "generation.max_history_items=2", "llm.device=cpu"]) == 0
     finally:
         torch.set_num_threads(before)
-    assert "warning: 2 torch threads on 2 cores" in capsys.readouterr().out
+    assert "warning: 2 torch threads on 2 cores" in capsys.readouterr().err
 
 
 @pytest.fixture

@@ -241,7 +241,7 @@ def cmd_text_generate(args) -> None:
     llm_config, generation = _llm_and_generation(args)
     if processes().is_main and resolve_device(llm_config).type == "cpu" \
             and (warning := busy_cpu_warning(torch.get_num_threads(), setting="OMP_NUM_THREADS")):
-        print(warning)
+        print(warning, file=sys.stderr)
     dataset = load_dataset(_data_config(args), args.data_root)
     with processes().main_first():  # a first use converts the LLM into the cache: once, by the main process
         llm = load_llm(llm_config)
