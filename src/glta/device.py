@@ -94,7 +94,7 @@ def busy_elsewhere(interval: float = 0.25) -> float | None:
 
     def ticks() -> tuple[int, int, int]:
         with open("/proc/stat") as handle:
-            fields = [int(x) for x in handle.readline().split()[1:]]
+            fields = [int(x) for x in handle.readline().split()[1:9]]  # guest time is inside user time already
         with open("/proc/self/stat") as handle:
             own = handle.read().rsplit(")", 1)[1].split()
         idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
@@ -130,7 +130,7 @@ def busy_cpu_warning(threads: int, busy: float | None = None, cores: int | None 
     busy = busy_elsewhere() if busy is None else busy
     if busy is None:
         return None
-    cores = cores or len(os.sched_getaffinity(0))
+    cores = cores or (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     idle = cores - busy
     if threads <= idle + 0.5:
         return None
