@@ -135,5 +135,5 @@ def busy_cpu_warning(threads: int, busy: float | None = None, cores: int | None 
     if threads <= idle + 0.5:
         return None
     return (f"warning: {threads} torch threads on {cores} cores with ~{busy:.1f} of them busy with other work: "
-            f"threads that share a core with other work stall one another, often several times slower; set "
+            f"threads sharing a core with it stall one another, often many times slower; set "
             f"{setting}={max(1, int(idle + 0.5))} while that work runs")

@@ -55,7 +55,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     commit = git_commit()
     if not progress:
         hide_library_progress()
-    use_threads(config.train, log if processes().is_main else (lambda _: None))  # before this process loads anything
+    use_threads(config.train, log)  # a busy-CPU warning comes before the data and the model load
     dataset = load_dataset(config.data, data_root)
     for split in ("valid", "test"):
         if getattr(dataset, split).nnz == 0:

@@ -249,16 +249,16 @@ _threads_checked = False
 
 
 def use_threads(train: TrainConfig, log: Callable[[str], None] = print) -> None:
-    """Set ``train.threads`` torch threads (0: torch's default); the first time in a process, on a CPU run, warn when
-    that many would contend with work already running here (``glta.device.busy_cpu_warning``). Only the first time:
-    later, the load average counts this process's own training."""
+    """Set ``train.threads`` torch threads (0: torch's default); the first time in a process, on a CPU run, the main
+    process warns when that many would contend with work already running here (``glta.device.busy_cpu_warning``).
+    Once a process: one warning says it, and each check waits a quarter second (a grid runs many fits)."""
     global _threads_checked
     if train.threads:
         torch.set_num_threads(train.threads)
     if _threads_checked:
         return
     _threads_checked = True
-    if train.device == "cpu" or not torch.cuda.is_available():
+    if processes().is_main and (train.device == "cpu" or not torch.cuda.is_available()):
         warning = busy_cpu_warning(torch.get_num_threads())
         if warning:
             log(warning)
@@ -271,7 +271,7 @@ def run_stages(model: Recommender, train: TrainConfig, progress: bool = True, lo
     file: each stage's seconds and final loss (``<stage>_seconds``, ``<stage>_final_loss``; ``<stage>_reused``
     naming the file when it was loaded; ``<stage>_commits``, the commits whose code trained it, when known)."""
     procs = processes()
-    use_threads(train, log if procs.is_main else (lambda _: None))
+    use_threads(train, log)
     with procs.main_first():  # caches the model fills (GLTA's prompt prefixes): once, by the main process
         facts = dict(model.prepare_training(train, progress=progress and procs.is_main, log=log))
     return_freed_memory()
@@ -488,7 +488,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
     ``commit`` (the code's, ``glta.results.git_commit``) is kept in each checkpoint, so that a run resumed under
     another commit says which commits trained it (``FitResult.commits``)."""
     procs = processes()
-    use_threads(train, log if procs.is_main else (lambda _: None))
+    use_threads(train, log)
     set_seed(train.seed)
     model.place(procs.device or device_named(train.device, "train.device"))
     show = progress and procs.is_main
