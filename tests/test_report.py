@@ -155,6 +155,52 @@ def test_claimed_differences_are_marked_when_the_paired_test_says_so(tmp_path):
     assert " §" not in next(line for line in table3 if line.startswith("| w/o PF |"))  # noise only: not marked
 
 
+def test_a_difference_over_seeds_gets_its_own_mark_beside_the_one_over_users(tmp_path):
+    """¶ where the t-test over seeds gives p < 0.05, § where the Wilcoxon over users does: an ablation whose three
+    seeds sit clearly below GLTA's three gets both; one whose seeds straddle GLTA's (one lucky seed carrying the
+    mean) keeps § alone; each mark agrees with scipy's tests on the same numbers."""
+    from scipy.stats import ttest_rel
+
+    from glta.report import claim_marks, claim_test
+    from glta.results import seed_path
+
+    rng = np.random.default_rng(1)
+    users = list(range(200))
+    base = rng.uniform(0.2, 0.4, len(users))
+
+    def seeds(name: str, shifts) -> list[float]:  # each seed's test N@10
+        means = []
+        for i, shift in enumerate(shifts):
+            values = base + shift + rng.normal(0, 0.01, len(users))
+            record = {**_record(float(values.mean())),
+                      "per_user_test": {"metric": "N@10", "users": users, "values": [float(v) for v in values]}}
+            path = result_path(results, "a", name)
+            if i:
+                path = seed_path(path, 2025 + i)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record))
+            means.append(record["metrics"]["test"]["N@10"])
+        return means
+
+    results = tmp_path / "results"
+    glta = seeds("default", (0.0, 0.01, -0.01))
+    ablations = {"no_ia": seeds("no_ia", (-0.03, -0.02, -0.04)),  # every seed below: both tests
+                 "no_ua": seeds("no_ua", (-0.06, 0.03, 0.0))}  # mean -0.01, seeds straddle: over users only
+    marks = {}
+    for name, means in ablations.items():
+        test = claim_test(results, "a", name)
+        assert test.wilcoxon_p < 0.05
+        assert np.isclose(test.ttest_p, ttest_rel(means, glta).pvalue)
+        marks[name] = claim_marks(test)
+    assert marks == {"no_ia": " § ¶", "no_ua": " §"}
+    assert claim_marks(None) == ""
+    write_report(results, tmp_path / "paper", ["a"])
+    figure3 = (tmp_path / "paper" / "figure3.md").read_text().splitlines()
+    assert next(line for line in figure3 if line.startswith("| w/o IA |")).endswith("(3 seeds) § ¶ |")
+    assert next(line for line in figure3 if line.startswith("| w/o UA |")).endswith("(3 seeds) § |")
+    assert any(line.startswith("§ differs") and "¶ differs" in line for line in figure3)
+
+
 def test_a_decoding_mode_is_tested_against_the_glta_run_it_was_read_out_of(tmp_path):
     """FL is read out of GLTA's main run; a second GLTA seed, better by luck, must not make FL look worse: on
     amazon-scientific FL tied first-k on one model (p = 0.58) but would have been compared with a 2-seed mean."""

@@ -42,7 +42,7 @@ CHANGES = {"no_pf": ("use_profile",), "no_pd": ("use_prediction",), "no_pf_pd": 
            "mode_autoregressive": ("inference",)}
 # the paper's six baselines: the "best baseline" GLTA is tested against is the one of these best on validation N@10
 BASELINES = ("lightgcn", "hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen")
-SIGNIFICANT = 0.05  # a cell whose paired Wilcoxon p-value is below this is marked §
+SIGNIFICANT = 0.05  # a cell whose paired Wilcoxon p-value is below this is marked §, its seeds' t-test's ¶
 
 
 def result_path(results: Path, dataset: str, name: str) -> Path:
@@ -137,9 +137,7 @@ def metric_table(results: Path, datasets, rows: dict[str, str], with_seconds: bo
             cells += [cell(runs, m) for m in METRICS]
             if not is_deterministic(name):
                 cells[-1] += f" ({len(runs)} seed{'s' if len(runs) > 1 else ''})"
-            p_value = claim_p(results, dataset, name)
-            if p_value is not None and p_value < SIGNIFICANT:
-                cells[-1] += " §"
+            cells[-1] += claim_marks(claim_test(results, dataset, name))
             if any(unclean(r) for r in runs):
                 cells[-1] += " ‡"
             if with_seconds:
@@ -189,9 +187,10 @@ def read_out_of(name: str, glta_runs: list[dict], runs: list[dict]) -> list[dict
     return glta_runs[:len(runs)]
 
 
-def claim_p(results: Path, dataset: str, name: str) -> float | None:
-    """The paired Wilcoxon p-value (test N@10 over users, seed-averaged) of a row against ``claim_reference``; None
-    when there is nothing to test or a side lacks per-user values."""
+def claim_test(results: Path, dataset: str, name: str):
+    """The paired tests (``glta.significance.Paired``: Wilcoxon over users on seed-averaged test N@10, and the t-test
+    over seeds where there is one) of a row against ``claim_reference``; None when there is nothing to test or a
+    side lacks per-user values."""
     from glta.errors import GLTAError
     from glta.significance import compare
 
@@ -202,13 +201,30 @@ def claim_p(results: Path, dataset: str, name: str) -> float | None:
     if not left or not right or not all(any("per_user_test" in r for r in side) for side in (left, right)):
         return None
     try:
-        return compare(left, right).wilcoxon_p
+        return compare(left, right)
     except GLTAError:
         return None
 
 
+def claim_p(results: Path, dataset: str, name: str) -> float | None:
+    """``claim_test``'s Wilcoxon p-value; None where it has no test."""
+    test = claim_test(results, dataset, name)
+    return None if test is None else test.wilcoxon_p
+
+
+def claim_marks(test) -> str:
+    """A cell's marks: § where the Wilcoxon over users gives p < ``SIGNIFICANT``, ¶ where the t-test over seeds
+    does (paired where both sides have two or more seeds, one run against the other side's seeds where one has a
+    single run); nothing where neither does or there is no test."""
+    if test is None:
+        return ""
+    marks = " §" if test.wilcoxon_p is not None and test.wilcoxon_p < SIGNIFICANT else ""
+    return marks + (" ¶" if test.ttest_p is not None and test.ttest_p < SIGNIFICANT else "")
+
+
 def significance_note(rows) -> str:
-    """The footnote for cells marked § (a paired test the paper's claims call for)."""
+    """The footnote for cells marked § or ¶ (the paired tests the paper's claims call for, over users and over
+    seeds)."""
     tested = [label for name, label in rows.items() if name in ("glta", "glta_plus")]
     others = [label for name, label in rows.items() if name not in METHODS and name != "default"]
     against = ([f"{' and '.join(tested)} against the best of the paper's six baselines on validation"] if tested
@@ -219,7 +235,10 @@ def significance_note(rows) -> str:
                 "embeddings every seed of theirs projects: a backbone that is a lucky seed of its model makes them "
                 "look ahead of its seed average)") if tested else ""
     return (f"\n§ differs at p < {SIGNIFICANT} (paired Wilcoxon signed-rank test over users on test N@10, averaged "
-            f"over seeds): {'; '.join(against)}. Every p-value, marked or not{backbone}: "
+            f"over seeds): {'; '.join(against)}. ¶ differs at p < {SIGNIFICANT} over seeds (a paired t-test over the "
+            "seeds' test N@10 where both sides have two or more; where one side has a single run, a t-test of that "
+            "run against the other side's seeds); § alone: a difference over users only (the t-test over seeds gives "
+            f"p >= {SIGNIFICANT}, or there is none: one run on each side). Every p-value, marked or not{backbone}: "
             "`results/paper/significance.md` (`experiments/significance.py`).\n")
 
 
