@@ -95,7 +95,7 @@ def _train_locked(config: RunConfig, dataset: RecDataset, run_dir: Path, path: P
     result = fit(model, dataset, config.train, config.eval, checkpoint_dir=run_dir, resume=resume,
                  progress=progress, log=log, commit=commit)
     test, per_user_test = evaluate_test(model, dataset, config.eval, config.train.select_metric,
-                                       progress=progress and procs.is_main)
+                                        progress=progress and procs.is_main)
     backbone = evaluate_backbone(model, dataset, config.eval, config.train.select_metric) if procs.is_main else None
     record = {"training": {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
                            "train_seconds": round(result.train_seconds, 2), "stopped_by": result.stopped_by,
@@ -189,7 +189,7 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
     except RuntimeError as error:
         raise GLTAError(f"{weights} does not fit the {config.method} model described by run.json "
                         f"({str(error).splitlines()[0][:120]}); retrain the run") from None
-    model.enter_main_stage()  # a trained model is past its warm-up stages (GLTA: in the UA stage, as when it was tested)
+    model.enter_main_stage()  # a trained model is past its warm-up stages (GLTA: in UA, as when it was tested)
     model.eval()
     return config, dataset, model
 

@@ -103,7 +103,7 @@ def _per_user_values(model: Recommender, evaluator: RankingEvaluator, progress: 
 
 
 def evaluate_test(model: Recommender, dataset: RecDataset, evaluation: EvalConfig, per_user: str,
-                 progress: bool = False) -> tuple[dict, dict]:
+                  progress: bool = False) -> tuple[dict, dict]:
     """The chosen model's test metrics, and the per-user values of metric ``per_user`` (for paired tests; users
     are data set indices)."""
     test = evaluate(model, RankingEvaluator(dataset, "test", evaluation.ks, evaluation.batch_size),
@@ -460,7 +460,8 @@ def _check_same_settings(saved: dict, now: dict, checkpoint: Path, defaults: dic
 
 def _check_resume(saved: dict, train: TrainConfig, evaluation: EvalConfig, model_config, checkpoint: Path) -> None:
     """``_check_same_settings`` for a run about to continue ``checkpoint`` under these settings."""
-    defaults = {**_fixed_settings(None, TrainConfig(), EvalConfig(), type(model_config)()), "train.epochs": train.epochs}
+    defaults = {**_fixed_settings(None, TrainConfig(), EvalConfig(), type(model_config)()),
+                "train.epochs": train.epochs}
     _check_same_settings(saved, _fixed_settings(None, train, evaluation, model_config), checkpoint, defaults)
 
 

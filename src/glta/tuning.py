@@ -149,8 +149,8 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
     for values in itertools.product(*(grid[k] for k in keys)):
         point = dict(zip(keys, values))
         name = point_name(point)
-        config = build_config(method, dataset, config_files, overrides + [f"{k}={json.dumps(v)}" for k, v in point.items()],
-                              config_dir)
+        settings = [f"{k}={json.dumps(v)}" for k, v in point.items()]
+        config = build_config(method, dataset, config_files, overrides + settings, config_dir)
         if data_path:
             config.data.path, config.data.format = data_path, data_format
         out = Path("results") / label / "grid" / method / f"{name}.json"

@@ -51,8 +51,8 @@ def unseen_loss(logits: torch.Tensor, targets: torch.Tensor, seen: torch.Tensor)
     logits = logits.float()
     present = targets >= 0
     picked = logits.gather(2, targets.clamp_min(0)[..., None]).squeeze(-1)  # (B, K)
-    others = logits.masked_fill(seen[:, None, :], float("-inf")).scatter(2, targets.clamp_min(0)[..., None],
-                                                                          float("-inf"))
+    others = logits.masked_fill(seen[:, None, :], float("-inf"))
+    others = others.scatter(2, targets.clamp_min(0)[..., None], float("-inf"))
     rest = torch.logsumexp(others, -1)  # (B, K): every unseen item but the target; -inf when there is none
     log_probs = picked - torch.logaddexp(rest, picked)
     return -(log_probs * present).sum() / present.sum().clamp_min(1)

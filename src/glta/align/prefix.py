@@ -92,7 +92,7 @@ def read_blocks(handle, users: np.ndarray, block_shape: tuple, dtype) -> np.ndar
     for row, user in enumerate(users):
         if os.preadv(handle.fileno(), [memoryview(out[row]).cast("B")], int(user) * size) != size:
             raise GLTAError(f"{handle.name} is shorter than its layout says: delete its folder and the next run "
-                          "computes the prefixes again")
+                            "computes the prefixes again")
     return out
 
 

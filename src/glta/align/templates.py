@@ -120,24 +120,27 @@ def _row(template: Template, sample: Sample, n_out: int, pad_id: int) -> tuple[l
     ids: list[int] = []
     kinds: list[int] = []
     values: list[int] = []
+
+    def put(tokens: list[int], kind: int, nodes: list[int] | None = None) -> None:
+        ids.extend(tokens)
+        kinds.extend([kind] * len(tokens))
+        values.extend(nodes if nodes is not None else [0] * len(tokens))
+
     for segment in template.segments:
         if segment.kind == "text":
-            chunk = segment.ids
-            ids += chunk; kinds += [TEXT] * len(chunk); values += [0] * len(chunk)
+            put(segment.ids, TEXT)
         elif segment.kind == "field":
-            chunk = (sample.fields or {}).get(segment.name, [])
-            ids += chunk; kinds += [TEXT] * len(chunk); values += [0] * len(chunk)
+            put((sample.fields or {}).get(segment.name, []), TEXT)
         elif segment.kind == "user":
             if sample.user_text is not None:
-                ids += sample.user_text; kinds += [TEXT] * len(sample.user_text)
-                values += [0] * len(sample.user_text)
+                put(sample.user_text, TEXT)
             else:
-                ids.append(pad_id); kinds.append(USER); values.append(sample.user)
+                put([pad_id], USER, [sample.user])
         elif segment.kind == "items":
-            items = sample.items or []
-            ids += [pad_id] * len(items); kinds += [ITEM] * len(items); values += list(items)
+            items = list(sample.items or [])
+            put([pad_id] * len(items), ITEM, items)
         elif segment.kind == "out":
-            ids += [pad_id] * n_out; kinds += [OUT] * n_out; values += [0] * n_out
+            put([pad_id] * n_out, OUT)
     return ids, kinds, values
 
 

@@ -34,7 +34,8 @@ class BuiltIn:
 
 
 BUILTINS: dict[str, BuiltIn] = {
-    "ml-1m": BuiltIn("ml-1m", "movielens-1m", "given", "MovieLens-1M; the copy's own test part, valid carved from train"),
+    "ml-1m": BuiltIn("ml-1m", "movielens-1m", "given",
+                     "MovieLens-1M; the copy's own test part, valid carved from train"),
     "ml-100k": BuiltIn("ml-100k", "movielens-100k", "random", "MovieLens-100K"),
     "amazon-scientific": BuiltIn("amazon/scientific-2018-lcrec", "lcrec", "random",
                                  "Amazon 2018 Industrial_and_Scientific (LC-Rec layout), title + description"),

@@ -537,7 +537,7 @@ def load_recbole(path: Path) -> Interactions:
             labels.append(np.full(len(frame), label))
     else:
         inter = path if path.is_file() else find_one(folder, ["*.inter"], "RecBole .inter file",
-                                                      "export with RecBole's atomic-file layout")
+                                                     "export with RecBole's atomic-file layout")
         frames.append(_read_table(inter))
     frame = pd.concat(frames, ignore_index=True)
     source = folder

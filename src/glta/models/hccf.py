@@ -112,9 +112,9 @@ class HCCF(EmbeddingRecommender):
         u, p, n = user_final[users], item_final[positives], item_final[negatives]
         bpr = F.softplus((u * n).sum(1) - (u * p).sum(1)).mean()
         batch_users, batch_items = torch.unique(users), torch.unique(positives)
-        ssl = sum(node_infonce(l[: self.n_users].detach(), g[: self.n_users], batch_users, self.config.temperature)
-                  + node_infonce(l[self.n_users:].detach(), g[self.n_users:], batch_items, self.config.temperature)
-                  for l, g in zip(local, global_))
+        ssl = sum(node_infonce(lo[: self.n_users].detach(), g[: self.n_users], batch_users, self.config.temperature)
+                  + node_infonce(lo[self.n_users:].detach(), g[self.n_users:], batch_items, self.config.temperature)
+                  for lo, g in zip(local, global_))
         reg = sum(p.pow(2).sum() for p in self.parameters())
         loss = bpr + self.config.ssl_weight * ssl + self.config.reg_weight * reg
         return loss, user_final, item_final

