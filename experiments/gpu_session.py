@@ -157,11 +157,17 @@ def graphs_read(dataset: str, variants: list[str]) -> list[str]:
     return list(dict.fromkeys(variant_model(dataset, variant).graph for variant in variants))
 
 
-def reads_texts(dataset: str, variant: str) -> bool:
-    """Whether the GLTA variant's prompts hold LLM-written text (the user's profile or prediction), so that it waits
-    for its data set's texts; w/o PF&PD reads neither."""
+def texts_read(dataset: str, variant: str) -> tuple[str, ...]:
+    """The kinds of LLM-written user text (``profile``, ``prediction``) the GLTA variant's prompts hold: both for the
+    full GLTA, one for w/o PF or w/o PD, none for w/o PF&PD."""
     model = variant_model(dataset, variant)
-    return model.use_profile or model.use_prediction
+    return tuple(kind for kind, used in (("profile", model.use_profile), ("prediction", model.use_prediction))
+                 if used)
+
+
+def reads_texts(dataset: str, variant: str) -> bool:
+    """Whether the GLTA variant's prompts hold LLM-written text, so that it waits for its data set's texts."""
+    return bool(texts_read(dataset, variant))
 
 
 def graph_spec(spec: str) -> tuple[str, str]:

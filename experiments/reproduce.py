@@ -48,7 +48,7 @@ import glta_variants
 import significance
 from reproduction_plan import GLTA_MODES, GLTA_VARIANTS, GRAPH_BASELINES, REFERENCES, TEXT_BASELINES, left_line, \
     needed_texts, plan, print_commands
-from reproduction_queue import run_queue
+from reproduction_queue import run_queue, texts_spec
 from glta.config import build_config
 from glta.errors import GLTAError
 from glta.report import DATASETS, REPORTED_DATASETS, result_path, write_report
@@ -138,9 +138,11 @@ def main() -> None:
                          help="with --jobs: write no LLM texts and leave out the jobs that wait for them; the GLTA "
                               "cells that read none (w/o PF&PD) or whose texts are here still run (in fp32 on a CPU "
                               "without hardware bf16: hours a cell)")
-    written.add_argument("--texts-for", nargs="+", metavar="DATASET",
+    written.add_argument("--texts-for", nargs="+", metavar="DATASET[:KINDS]",
                          help="with --jobs: write only these data sets' LLM texts (as --no-texts for the others): on "
-                              "a CPU without hardware bf16, the smallest data set's texts first")
+                              "a CPU without hardware bf16, the smallest data set's texts first; DATASET:KIND,KIND "
+                              "writes only those kinds (goodreads-once:profile,item_profile: what RLMRec reads, which "
+                              "a later queue then trains, while GLTA's cells that read predictions wait)")
     parser.add_argument("--shortest-first", action="store_true",
                         help="with --jobs: after the texts and frozen LightGCN, the shortest jobs first (by a like "
                              "run's measured time) instead of the longest: whole cells finish within a session")
@@ -151,7 +153,11 @@ def main() -> None:
                              "a free core goes first to a job reading its prefix store (the page cache holds one)")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args()
-    if outside := [name for name in args.texts_for or [] if name not in args.datasets]:
+    try:
+        named = [texts_spec(entry)[0] for entry in args.texts_for or []]
+    except GLTAError as error:
+        parser.error(str(error))
+    if outside := [name for name in named if name not in args.datasets]:
         parser.error(f"--texts-for {outside[0]}: not among --datasets ({' '.join(args.datasets)}); add it there or "
                      "leave it out")
     try:

@@ -24,6 +24,7 @@ from glta.text.generate import USER_KINDS
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
+RLMREC_KINDS = ("profile", "item_profile")  # the LLM-written texts RLMRec reads (the user profiles and item ones)
 REFERENCES = ["ease", "gfcf"]  # training-free, beyond the paper
 # when compute runs short, GLTA, GLTA+, every ablation and decoding cell and this many of a data set's strongest
 # baselines (the paper's six, by validation N@10) get their seeds before the other baselines (issue 14)
@@ -339,7 +340,8 @@ class Left:
     """What the reproduction still lacks (``plan``), per data set: the names each kind of job would train."""
 
     texts: list[str] = field(default_factory=list)  # data sets whose LLM-written texts are incomplete
-    text_kinds: dict[str, str] = field(default_factory=dict)  # data set -> the kinds its cells left read (--kinds)
+    # data set -> the kinds of its texts still to write that its cells left read (the texts job's --kinds)
+    text_kinds: dict[str, str] = field(default_factory=dict)
     glta: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants, GLTA+ and decoding modes not run
     mains: dict[str, list[str]] = field(default_factory=dict)  # baselines without a results file
     grids: dict[str, list[str]] = field(default_factory=dict)  # grids made from code no commit records
@@ -400,13 +402,13 @@ def plan(datasets: list[str]) -> Left:
         print(f"== {dataset}")
         texts = needed_texts(dataset)
         unwritten = sum(texts.values())
-        plan_baselines(dataset, left, texts_written=not unwritten)
+        plan_baselines(dataset, left, texts_written=not any(texts.get(kind) for kind in RLMREC_KINDS))
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
               + text_hours(texts, user_rate, caveat, item[0] if item else None, per_process))
         if unwritten:
             left.texts.append(dataset)
-            left.text_kinds[dataset] = ",".join(texts)
+            left.text_kinds[dataset] = ",".join(kind for kind, missing in texts.items() if missing)
             if seconds := text_seconds(texts, user_rate, item[0] if item else None):
                 left.text_seconds[dataset] = seconds
         plan_glta(dataset, left)
@@ -415,7 +417,8 @@ def plan(datasets: list[str]) -> Left:
 
 def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
     """Each baseline's status; into ``left`` the ones without a results file, the grids to train again (made from no
-    clean commit) and the cells short of seeds."""
+    clean commit) and the cells short of seeds. RLMRec's only where ``texts_written`` (the kinds it reads,
+    ``RLMREC_KINDS``, are all in the cache: the predictions GLTA reads need not be)."""
     from glta.results import provenance_status
 
     strongest = strongest_baselines(Path("results"), dataset, PRIORITY_BASELINES)
@@ -427,7 +430,7 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
                  + (" once its texts are written" if method in TEXT_BASELINES and not texts_written else "")
                  if unclean else "") + under_way(dataset, method))
         if method in TEXT_BASELINES and not texts_written:
-            continue  # RLMRec's profile embeddings are made here, from texts written first
+            continue  # RLMRec's profile embeddings are made here, from texts written first (by a queue before)
         if not runs:
             left.mains.setdefault(dataset, []).append(method)
             continue

@@ -39,14 +39,17 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     and RLMRec where its texts are written (a CPU without hardware bf16, where the LLM runs in fp32, leaves the texts
     and GLTA to a lent GPU). With ``texts_for`` (None: every data set), only those data sets' texts are written and
     the jobs that would wait for the others' are left out; a GLTA cell that reads no LLM-written text (w/o PF&PD)
-    still runs, as do the GLTA cells of a data set whose texts are here. An ablation (or decoding mode) of a data set
+    still runs, as do the GLTA cells of a data set whose texts are here. An entry ``DATA:KIND,KIND`` writes only
+    those kinds of its texts (``goodreads-once:profile,item_profile``: what RLMRec reads, so that a later queue
+    trains RLMRec here while the GLTA cells reading predictions wait for a lent GPU), and a GLTA cell reading a kind
+    left unwritten is left out too. An ablation (or decoding mode) of a data set
     whose full GLTA has no run and none queued goes last, even one started before: until that run exists it is
     compared with nothing (a frozen graph only such ablations read is trained just before them). ``up_front`` names
     jobs to run before all of these, in its order: a job's name (``seed-ml-1m-rlmrec_con-2027``) or a cell
     (``ml-1m:rlmrec_con``: each of its jobs); a job still waits for what it reads (its texts, its frozen graph)."""
     import dataclasses
 
-    from gpu_session import graphs_read, reads_texts, session_jobs
+    from gpu_session import KINDS, graphs_read, session_jobs, texts_read
     from job_runner import Job, log_name
 
     from glta.text.generate import GenerationConfig
@@ -58,8 +61,17 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     grids = {dataset: [m for m in methods if m != "pop"] for dataset, methods in grids.items()}
     seeds = {dataset: left.seeds.get(dataset, []) + left.glta_seeds.get(dataset, [])
              for dataset in dict.fromkeys([*left.seeds, *left.glta_seeds])}
+    wanted = None if texts_for is None else dict(map(texts_spec, texts_for))
+
+    def to_write(dataset: str) -> list[str]:  # the kinds of the data set's texts this queue writes
+        kinds = left.text_kinds.get(dataset, KINDS).split(",") if dataset in left.texts else []
+        if wanted is None:
+            return kinds
+        return [kind for kind in kinds if dataset in wanted and (wanted[dataset] is None or kind in wanted[dataset])]
+
+    writes = {dataset: ",".join(kinds) for dataset in left.texts if (kinds := to_write(dataset))}
     jobs = pops + session_jobs(left.texts, left.glta, GenerationConfig().batch_size, limit=0, check_seconds=0,
-                               out=logs, threads=1, seeds=seeds, baselines=grids, kinds=left.text_kinds)
+                               out=logs, threads=1, seeds=seeds, baselines=grids, kinds=writes)
     jobs = [job for job in jobs if job.seed is None or job.cell not in left.seeds_left
             or job.seed in left.seeds_left[job.cell]]  # a seed already trained: no job
 
@@ -69,18 +81,26 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     def reads_llm(job) -> bool:  # a GLTA run, or a seed of one
         return job.name.startswith("glta-") or glta_seed(job)
 
-    def waits_for_texts(job, written: list[str]) -> bool:  # texts still to write of a data set not in ``written``
+    def unwritten(job) -> set[str]:  # the kinds of text its prompts read that are still to write
+        if not reads_llm(job) or job.cell[0] not in left.texts:
+            return set()
+        return set(texts_read(*job.cell)) & set(left.text_kinds.get(job.cell[0], KINDS).split(","))
+
+    def waits_for_texts(job) -> bool:  # for texts this queue does not write
         if job.name.startswith("texts-"):
-            return job.name.removeprefix("texts-") not in written
-        return reads_llm(job) and job.cell[0] in left.texts and job.cell[0] not in written and reads_texts(*job.cell)
+            return not to_write(job.name.removeprefix("texts-"))
+        kinds = unwritten(job)
+        return bool(kinds) and not kinds <= set(to_write(job.cell[0]))
 
     if not llm:
         jobs = [job for job in jobs if not (job.name.startswith("texts-") or reads_llm(job))]
-    if texts_for is not None:
-        jobs = [job for job in jobs if not waits_for_texts(job, texts_for)]
-    for job in jobs:
-        if glta_seed(job) and waits_for_texts(job, []):  # a GLTA variant's job waits on its texts already
-            job.after += (f"texts-{job.cell[0]}",)
+    jobs = [job for job in jobs if not waits_for_texts(job)]
+    for job in jobs:  # a GLTA job waits for its data set's texts job where it reads a kind that job writes
+        texts = f"texts-{job.cell[0]}" if reads_llm(job) else None
+        if texts and not unwritten(job):
+            job.after = tuple(name for name in job.after if name != texts)
+        elif texts and texts not in job.after:
+            job.after += (texts,)
         if reads_llm(job):
             job.store = prefix_store(*job.cell)  # its UA stage and evaluations read this store
         if job.cell is not None:
@@ -179,6 +199,20 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         queue = [dataclasses.replace(job, slots=2, command=launch + job.command[1:]) if job.name.startswith("texts-")
                  else job for job in queue]
     return queue
+
+
+def texts_spec(entry: str) -> tuple[str, frozenset[str] | None]:
+    """A ``--texts-for`` entry: ``DATA`` (every kind its cells read) or ``DATA:KIND,KIND`` -> (data set, kinds)."""
+    from glta.text.generate import TEXT_KINDS
+
+    name, colon, listed = entry.partition(":")
+    kinds = [kind.strip() for kind in listed.split(",") if kind.strip()]
+    wrong = [kind for kind in kinds if kind not in TEXT_KINDS]
+    if wrong or (colon and not kinds):
+        raise GLTAError(f"--texts-for {entry}: {'unknown kind(s) ' + ', '.join(wrong) if wrong else 'no kind named'}"
+                        f"; choose from {', '.join(TEXT_KINDS)} (e.g. {name}:profile,item_profile), or name the "
+                        "data set alone for every kind its cells read")
+    return name, frozenset(kinds) or None
 
 
 def job_memory() -> float | None:

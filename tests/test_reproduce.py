@@ -982,6 +982,57 @@ def test_texts_for_a_data_set_the_queue_does_not_cover_is_refused_in_one_line(re
     with pytest.raises(SystemExit):
         reproduce.main()
     assert "--texts-for amazon-scientific: not among --datasets (ml-1m)" in capsys.readouterr().err
+    for entry, said in (("ml-1m:profile,summary", "--texts-for ml-1m:profile,summary: unknown kind(s) summary; "
+                                                  "choose from profile, prediction, item_profile"),
+                        ("ml-1m:", "--texts-for ml-1m:: no kind named"),
+                        ("amazon-scientific:profile", "--texts-for amazon-scientific: not among --datasets")):
+        monkeypatch.setattr(sys, "argv", ["reproduce.py", "--datasets", "ml-1m", "--jobs", "2", "--texts-for", entry])
+        with pytest.raises(SystemExit):
+            reproduce.main()
+        assert said in capsys.readouterr().err
+
+
+def test_texts_for_some_kinds_writes_those_and_keeps_the_cells_they_feed(queue, tmp_path, monkeypatch):
+    """goodreads-once:profile,item_profile: the texts job writes those two kinds alone (RLMRec's; a later queue
+    trains it), w/o PD (profile only) and w/o PF&PD stay, the cells that read predictions go; a kind already
+    written (nothing missing) is not a kind to write, so a cell reading only written kinds waits for nothing."""
+    import gpu_session
+    from reproduction_plan import Left
+
+    reads = {"default": ("profile", "prediction"), "no_pf": ("prediction",), "no_pd": ("profile",), "no_pf_pd": ()}
+    monkeypatch.setattr(gpu_session, "texts_read", lambda dataset, variant: reads[variant])
+    left = Left(texts=["goodreads-once"], text_kinds={"goodreads-once": "profile,prediction,item_profile"},
+                glta={"goodreads-once": list(reads)},
+                seconds={("goodreads-once", name): 1000.0 * (i + 1) for i, name in enumerate(reads)})
+    rlmrec_texts = ["goodreads-once:profile,item_profile"]
+    jobs = {job.name: job for job in queue.queue_jobs(left, tmp_path, texts_for=rlmrec_texts)}
+    assert set(jobs) == {"texts-goodreads-once", "glta-goodreads-once-no_pd", "glta-goodreads-once-no_pf_pd"}
+    command = jobs["texts-goodreads-once"].command
+    assert command[command.index("--kinds") + 1] == "profile,item_profile"
+    assert "texts-goodreads-once" in jobs["glta-goodreads-once-no_pd"].after
+    assert "texts-goodreads-once" not in jobs["glta-goodreads-once-no_pf_pd"].after
+    every = {job.name for job in queue.queue_jobs(left, tmp_path, texts_for=["goodreads-once"])}
+    assert every == {"texts-goodreads-once", *(f"glta-goodreads-once-{name}" for name in reads)}
+    assert {job.name for job in queue.queue_jobs(left, tmp_path, texts_for=["goodreads-once:prediction"])} == {
+        "texts-goodreads-once", "glta-goodreads-once-no_pf", "glta-goodreads-once-no_pf_pd"}
+    left.text_kinds = {"goodreads-once": "prediction"}  # the profiles are all written already
+    jobs = {job.name: job for job in queue.queue_jobs(left, tmp_path, texts_for=["goodreads-once:profile"])}
+    assert set(jobs) == {"glta-goodreads-once-no_pd", "glta-goodreads-once-no_pf_pd"}  # nothing to write
+    assert "texts-goodreads-once" not in jobs["glta-goodreads-once-no_pd"].after
+
+
+def test_rlmrec_waits_only_for_the_texts_it_reads(planner, monkeypatch, capsys):
+    """RLMRec reads the user and item profiles: with those written and only GLTA's predictions missing, its cells
+    are planned (goodreads-once's RLMRec-Con grid, made from no clean commit, is trained again); with a profile
+    missing they wait, and the texts job's kinds are only those with something missing."""
+    monkeypatch.setattr(planner, "plan_glta", lambda dataset, left: None)
+    for missing, planned in (({"profile": 0, "prediction": 9, "item_profile": 0}, True),
+                             ({"profile": 1, "prediction": 9, "item_profile": 0}, False)):
+        monkeypatch.setattr(planner, "needed_texts", lambda dataset: dict(missing))
+        left = planner.plan(["goodreads-once"])
+        assert ("rlmrec_con" in left.grids.get("goodreads-once", [])) == planned
+        assert left.text_kinds["goodreads-once"] == ",".join(kind for kind, n in missing.items() if n)
+    capsys.readouterr()
 
 
 def test_the_plans_total_counts_what_runs_under_way_here_have_left(planner, tmp_path, monkeypatch):

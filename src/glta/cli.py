@@ -219,9 +219,6 @@ def _llm_and_generation(args):
             from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
 
 
-TEXT_KINDS = ("profile", "prediction", "item_profile")
-
-
 def cmd_text_generate(args) -> None:
     import numpy as np
     import torch
@@ -229,7 +226,7 @@ def cmd_text_generate(args) -> None:
     from glta.data import load_dataset
     from glta.device import busy_cpu_warning
     from glta.distributed import processes
-    from glta.text.generate import generate_item_texts, generate_user_texts
+    from glta.text.generate import TEXT_KINDS, generate_item_texts, generate_user_texts
     from glta.text.llm import hide_library_progress, load_llm, resolve_device
 
     if args.no_progress:

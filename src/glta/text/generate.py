@@ -35,6 +35,7 @@ from glta.text.text_cache import TextCache
 
 TEMPLATES = Path(__file__).parent / "templates"
 USER_KINDS = ("profile", "prediction")
+TEXT_KINDS = (*USER_KINDS, "item_profile")  # what `glta text generate --kinds` writes
 HISTORY_SLOT = "{history}"
 LOG_SECONDS = 600.0  # without a progress bar, a line this often says how far the texts got (a background job's log)
 
