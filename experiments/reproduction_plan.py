@@ -364,6 +364,9 @@ class Left:
     amx_timed: set[tuple[str, str]] = field(default_factory=set)
     amx_ratio: tuple[float, list[str]] | None = None
     text_seconds: dict[str, float] = field(default_factory=dict)  # data set -> one process's time for its texts left
+    # data set -> one process's time for the texts RLMRec reads alone (``RLMREC_KINDS``), where RLMRec waits for them
+    # and GLTA's predictions are missing too (None: no rate measured)
+    rlmrec_text_seconds: dict[str, float | None] = field(default_factory=dict)
     memory: dict[tuple[str, str], float | None] = field(default_factory=dict)  # (data set, name): a like run's peak
     # data set -> the baselines short of seeds that are not among its two strongest: their seeds go last (issue 14)
     later_seeds: dict[str, list[str]] = field(default_factory=dict)
@@ -411,6 +414,9 @@ def plan(datasets: list[str]) -> Left:
             left.text_kinds[dataset] = ",".join(kind for kind, missing in texts.items() if missing)
             if seconds := text_seconds(texts, user_rate, item[0] if item else None):
                 left.text_seconds[dataset] = seconds
+            rlmrec = {kind: texts[kind] for kind in RLMREC_KINDS if kind in texts}
+            if any(rlmrec.values()) and any(n for kind, n in texts.items() if kind not in rlmrec):
+                left.rlmrec_text_seconds[dataset] = text_seconds(rlmrec, user_rate, item[0] if item else None)
         plan_glta(dataset, left)
     return left
 
@@ -925,6 +931,12 @@ def print_commands(left: Left) -> None:
         print(f"  --texts-for {cheapest} instead also writes {cheapest}'s texts here (~"
               f"{left.text_seconds[cheapest] / 3600:,.1f} h of one process, the fewest), then trains the GLTA cells "
               "that read them")
+    for dataset, seconds in left.rlmrec_text_seconds.items():  # RLMRec's cells wait for texts: only its kinds
+        every = left.text_seconds.get(dataset)
+        cost = f" (~{seconds / 3600:,.1f} h of one process against ~{every / 3600:,.1f} h for every kind)" \
+            if seconds and every else ""
+        print(f"  --texts-for {dataset}:{','.join(RLMREC_KINDS)} writes only the texts RLMRec reads{cost}; the "
+              "next queue then trains its RLMRec cells here, while the GLTA cells that read predictions wait")
     print_gpu_commands(left)
 
 

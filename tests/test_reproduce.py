@@ -1032,7 +1032,11 @@ def test_rlmrec_waits_only_for_the_texts_it_reads(planner, monkeypatch, capsys):
         left = planner.plan(["goodreads-once"])
         assert ("rlmrec_con" in left.grids.get("goodreads-once", [])) == planned
         assert left.text_kinds["goodreads-once"] == ",".join(kind for kind, n in missing.items() if n)
-    capsys.readouterr()
+        assert ("goodreads-once" in left.rlmrec_text_seconds) == (not planned)  # where it waits, the plan
+        capsys.readouterr()
+        planner.print_commands(left)  # names the flag that writes its kinds alone
+        said = "--texts-for goodreads-once:profile,item_profile writes only the texts RLMRec reads"
+        assert (said in capsys.readouterr().out) == (not planned)
 
 
 def test_the_plans_total_counts_what_runs_under_way_here_have_left(planner, tmp_path, monkeypatch):
