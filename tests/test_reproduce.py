@@ -1,6 +1,7 @@
 """experiments/reproduce.py: what is left becomes a queue of resumable jobs for the machine's cores, and the printed
 commands send a lent GPU only what can run there."""
 
+import json
 import sys
 import time
 from pathlib import Path
@@ -1037,6 +1038,34 @@ def test_rlmrec_waits_only_for_the_texts_it_reads(planner, monkeypatch, capsys):
         planner.print_commands(left)  # names the flag that writes its kinds alone
         said = "--texts-for goodreads-once:profile,item_profile writes only the texts RLMRec reads"
         assert (said in capsys.readouterr().out) == (not planned)
+
+
+def test_profiles_alone_are_timed_at_the_benchmarks_rate_for_one_kind(planner, monkeypatch, tmp_path, capsys):
+    """Written without predictions, a profile does not share its prompt's reading: the plan times RLMRec's texts
+    at the benchmarks' ratio of the two rates (median over those in this CPU's precision), not at the pair's."""
+    bench = tmp_path / "benchmarks" / "results"
+    bench.mkdir(parents=True)
+    for name, alone, both, dtype in (("a", 1.5, 2.0, "torch.bfloat16"), ("b", 1.0, 2.0, "torch.bfloat16"),
+                                     ("c", 0.1, 2.0, "torch.float32")):
+        (bench / f"generation_{name}.json").write_text(json.dumps({
+            "dtype": dtype, "project_profile_only": {"responses_per_s": alone},
+            "project_profile_and_prediction_shared_prefix": {"responses_per_s": both}}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(planner, "cpu_dtype", lambda: "bfloat16")
+    assert planner.alone_ratio() == pytest.approx(0.625)  # the median of 0.75 and 0.5; fp32's left out
+    monkeypatch.setattr(planner, "plan_glta", lambda dataset, left: None)
+    monkeypatch.setattr(planner, "plan_baselines", lambda dataset, left, texts_written: None)
+    monkeypatch.setattr(planner, "text_rate", lambda: (2.0, ""))
+    monkeypatch.setattr(planner, "local_rate", lambda kinds: (4.0, 1) if kinds == ("item_profile",) else None)
+    monkeypatch.setattr(planner, "needed_texts", lambda dataset: {"profile": 100, "prediction": 100,
+                                                                  "item_profile": 40})
+    left = planner.plan(["goodreads-once"])
+    assert left.rlmrec_text_seconds["goodreads-once"] == pytest.approx(100 / (2.0 * 0.625) + 40 / 4.0)
+    assert left.text_seconds["goodreads-once"] == pytest.approx(200 / 2.0 + 40 / 4.0)
+    monkeypatch.setattr(planner, "local_rate", lambda kinds: None)  # no item rate here: the user texts' pair rate
+    left = planner.plan(["goodreads-once"])
+    assert left.rlmrec_text_seconds["goodreads-once"] == pytest.approx(100 / (2.0 * 0.625) + 40 / 2.0)
+    capsys.readouterr()
 
 
 def test_the_plans_total_counts_what_runs_under_way_here_have_left(planner, tmp_path, monkeypatch):
