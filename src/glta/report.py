@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from glta.methods import is_deterministic, method_class
 from glta.paths import atomic_write
 from glta.results import provenance_status, seed_files, train_seconds
+
+if TYPE_CHECKING:
+    from glta.significance import Paired
 
 METRICS = ("P@5", "P@10", "N@5", "N@10")
 DATASETS = ("ml-1m", "amazon-scientific", "goodreads-once")
@@ -42,7 +46,7 @@ CHANGES = {"no_pf": ("use_profile",), "no_pd": ("use_prediction",), "no_pf_pd": 
            "mode_autoregressive": ("inference",)}
 # the paper's six baselines: the "best baseline" GLTA is tested against is the one of these best on validation N@10
 BASELINES = ("lightgcn", "hccf", "lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen")
-SIGNIFICANT = 0.05  # a cell whose paired Wilcoxon p-value is below this is marked §, its seeds' t-test's ¶
+SIGNIFICANT = 0.05  # below this p-value a cell is marked: § by the Wilcoxon over users, ¶ by the seeds' t-test
 
 
 def result_path(results: Path, dataset: str, name: str) -> Path:
@@ -187,7 +191,7 @@ def read_out_of(name: str, glta_runs: list[dict], runs: list[dict]) -> list[dict
     return glta_runs[:len(runs)]
 
 
-def claim_test(results: Path, dataset: str, name: str):
+def claim_test(results: Path, dataset: str, name: str) -> Paired | None:
     """The paired tests (``glta.significance.Paired``: Wilcoxon over users on seed-averaged test N@10, and the t-test
     over seeds where there is one) of a row against ``claim_reference``; None when there is nothing to test or a
     side lacks per-user values."""
@@ -212,7 +216,7 @@ def claim_p(results: Path, dataset: str, name: str) -> float | None:
     return None if test is None else test.wilcoxon_p
 
 
-def claim_marks(test) -> str:
+def claim_marks(test: Paired | None) -> str:
     """A cell's marks: § where the Wilcoxon over users gives p < ``SIGNIFICANT``, ¶ where the t-test over seeds
     does (paired where both sides have two or more seeds, one run against the other side's seeds where one has a
     single run); nothing where neither does or there is no test."""
