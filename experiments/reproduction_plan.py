@@ -415,6 +415,7 @@ class Left:
 def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
     (user_rate, caveat), item = text_rate(), local_rate(("item_profile",))
+    item_rate = item[0] if item else None  # this machine's own, else the user texts' rate stands in
     per_process = local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
     left = Left(cpu_ratio=cpu_ratio(), amx_ratio=cpu_ratio(feature="amx"))
     for dataset in datasets:
@@ -424,17 +425,17 @@ def plan(datasets: list[str]) -> Left:
         plan_baselines(dataset, left, texts_written=not any(texts.get(kind) for kind in RLMREC_KINDS))
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
-              + text_hours(texts, user_rate, caveat, item[0] if item else None, per_process))
+              + text_hours(texts, user_rate, caveat, item_rate, per_process))
         if unwritten:
             left.texts.append(dataset)
             left.text_kinds[dataset] = ",".join(kind for kind, missing in texts.items() if missing)
-            if seconds := text_seconds(texts, user_rate, item[0] if item else None):
+            if seconds := text_seconds(texts, user_rate, item_rate):
                 left.text_seconds[dataset] = seconds
             rlmrec = {kind: texts[kind] for kind in RLMREC_KINDS if kind in texts}
             if any(rlmrec.values()) and any(n for kind, n in texts.items() if kind not in rlmrec):
                 alone = alone_ratio() if rlmrec.get("profile") else None  # no prediction to share the reading
                 rate = user_rate * alone if user_rate and alone else user_rate
-                left.rlmrec_text_seconds[dataset] = text_seconds(rlmrec, rate, item[0] if item else user_rate)
+                left.rlmrec_text_seconds[dataset] = text_seconds(rlmrec, rate, item_rate or user_rate)
         plan_glta(dataset, left)
     return left
 
