@@ -277,12 +277,11 @@ def text_rate() -> tuple[float | None, str]:
         rate, calls = local
         return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
     here = cpu_dtype()
-    found = {}  # precision -> (rate, record), over benchmarks/results/generation_*.json (one file per precision)
-    for path in sorted(Path("benchmarks/results").glob("generation_*.json")):
-        record = json.loads(path.read_text())
+    found = {}  # precision -> (rate, record), the first benchmark of each precision
+    for precision, record in generation_benchmarks():
         rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
         if rate:
-            found.setdefault(str(record.get("dtype", here)).removeprefix("torch."), (rate, record))  # "torch.bfloat16"
+            found.setdefault(precision or here, (rate, record))
     if not found:
         return None, ""
     made = here if here in found else next(iter(found))
@@ -299,13 +298,24 @@ def alone_ratio() -> float | None:
     (benchmarks/results/generation_*.json) made in this CPU's precision, None where there are none. In bf16 on
     the AVX-512 EPYC: 0.73 and 0.63."""
     ratios = []
-    for path in sorted(Path("benchmarks/results").glob("generation_*.json")):
-        record = json.loads(path.read_text())
+    for precision, record in generation_benchmarks():
         alone = record.get("project_profile_only", {}).get("responses_per_s")
         both = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
-        if alone and both and str(record.get("dtype", "")).removeprefix("torch.") == cpu_dtype():
+        if alone and both and precision == cpu_dtype():
             ratios.append(alone / both)
     return float(statistics.median(ratios)) if ratios else None
+
+
+def generation_benchmarks() -> list[tuple[str | None, dict]]:
+    """(precision, record) of each text-generation benchmark (benchmarks/results/generation_*.json), in name order;
+    the precision as ``cpu_dtype`` names it ("bfloat16" for a record's "torch.bfloat16"), None where the record
+    says none."""
+    found = []
+    for path in sorted(Path("benchmarks/results").glob("generation_*.json")):
+        record = json.loads(path.read_text())
+        dtype = record.get("dtype")
+        found.append((None if dtype is None else str(dtype).removeprefix("torch."), record))
+    return found
 
 
 def benchmark_source(record: dict) -> str:
