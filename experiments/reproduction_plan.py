@@ -73,43 +73,62 @@ def rlmrec_left(dataset: str, method: str) -> bool:
     return not runs or len(runs) < SEEDS or provenance_status(runs[0]["provenance"]) != "clean"
 
 
-def cpu_ratio(results: Path = Path("results"), feature: str = "bf16") -> tuple[float, list[str]] | None:
+def cpu_ratio(results: Path = Path("results"), feature: str = "bf16", stage: str = "ia") \
+        -> tuple[float, list[str]] | None:
     """How long GLTA takes on this CPU against a CPU that differs from it in hardware bf16 (the LLM in fp32 on one,
     in bf16 on the other), measured where one IA stage, with the same settings, data and LLM (``ia_settings``),
     trained on both kinds: its seconds here over its seconds there (the median over such stages where there are
     several), and the data sets that measured it; None where no stage trained on both. With ``feature="amx"``: the
     same against a CPU alike in hardware bf16 that differs from this one in AMX (bf16 matmuls ~4x faster a core
-    with it; December 5, ML-1M's IA epochs took ~4 min on a Xeon with AMX against ~7 on an EPYC without)."""
-    import statistics
-
+    with it; December 5, ML-1M's IA epochs took ~4 min on a Xeon with AMX against ~7 on an EPYC without).
+    With ``stage="ua"``: the same for an epoch of the fit loop (UA, with its validation), measured where runs of one
+    config but for the seed trained on both kinds; UA gains less from AMX than IA (December 6, amazon-scientific's
+    GLTA+: ~830 s an epoch on the Xeon against ~1,950 on the EPYC, where its IA took 0.34 of the EPYC's time)."""
     from glta.config import config_from_dict
     from glta.device import cpu_flags, cpu_has_bf16
     from glta.models.glta import ia_settings
 
     here = cpu_has_bf16() if feature == "bf16" else "amx_bf16" in cpu_flags()
-    stages: dict[str, dict[bool, list[float]]] = {}  # IA settings -> this kind of CPU or not -> the stage's seconds
+    stages: dict[str, dict[bool, list[float]]] = {}  # stage settings -> this kind of CPU or not -> its seconds
     names: dict[str, str] = {}
     for dataset in DATASETS:
         for name in GLTA_VARIANTS + ["glta_plus"]:
             for record in records(results, dataset, name):
                 provenance, training = record.get("provenance") or {}, record.get("training") or {}
                 machine = provenance.get("machine") or {}
-                if machine.get("gpu") or machine.get(feature) is None or not training.get("ia_seconds") \
-                        or not provenance.get("config") or (feature == "amx" and bf16_differs(record)):
+                if machine.get("gpu") or machine.get(feature) is None or not provenance.get("config") \
+                        or (feature == "amx" and bf16_differs(record)):
+                    continue
+                if stage == "ia" and not training.get("ia_seconds"):
+                    continue
+                if stage == "ua" and not (training.get("train_seconds") and training.get("epochs_run")):
                     continue
                 try:
                     run = config_from_dict(provenance["config"])
                 except GLTAError:  # a config this code no longer reads: it times nothing here
                     continue
-                identity = {"data": dataset, "llm": run.model.llm.name, "graph": run.model.graph}
-                key = json.dumps(ia_settings(run.model, identity, run.train.seed), sort_keys=True, default=str)
-                stages.setdefault(key, {}).setdefault(machine[feature] == here, []).append(training["ia_seconds"])
+                if stage == "ia":
+                    identity = {"data": dataset, "llm": run.model.llm.name, "graph": run.model.graph}
+                    key = json.dumps(ia_settings(run.model, identity, run.train.seed), sort_keys=True, default=str)
+                    seconds = training["ia_seconds"]
+                else:  # every setting but the seed (threads included: they set the pace)
+                    settings = run.to_dict()
+                    settings["train"].pop("seed", None)
+                    key = json.dumps({"data": dataset, **settings}, sort_keys=True, default=str)
+                    seconds = training["train_seconds"] / training["epochs_run"]
+                stages.setdefault(key, {}).setdefault(machine[feature] == here, []).append(seconds)
                 names[key] = dataset
     ratios = {key: statistics.mean(kinds[True]) / statistics.mean(kinds[False])
               for key, kinds in stages.items() if kinds.get(True) and kinds.get(False)}
     if not ratios:
         return None
     return statistics.median(ratios.values()), sorted({names[key] for key in ratios})
+
+
+def fit_seconds(record: dict) -> float:
+    """The fit loop's part (UA epochs with their validation) of a run's time (``glta.results.train_seconds``): the
+    rest is IA, the prefix store and the other stages before it."""
+    return float((record.get("training") or {}).get("train_seconds") or 0.0)
 
 
 def cost(record: dict) -> str:
@@ -389,6 +408,11 @@ class Left:
     # AMX: counted as this CPU's time, times ``amx_ratio`` where that is measured (``cpu_ratio(feature="amx")``)
     amx_timed: set[tuple[str, str]] = field(default_factory=set)
     amx_ratio: tuple[float, list[str]] | None = None
+    # the same two ratios for a UA epoch (``cpu_ratio(stage="ua")``), where measured: a like run's fit loop
+    # (``fit_seconds``) counts at them, its IA and other LLM stages at the two above
+    cpu_ua_ratio: tuple[float, list[str]] | None = None
+    amx_ua_ratio: tuple[float, list[str]] | None = None
+    fit_seconds: dict[tuple[str, str], float] = field(default_factory=dict)  # the fit loop's part of ``seconds``
     text_seconds: dict[str, float] = field(default_factory=dict)  # data set -> one process's time for its texts left
     # data set -> one process's time for the texts RLMRec reads alone (``RLMREC_KINDS``), where RLMRec waits for them
     # and GLTA's predictions are missing too (None: no rate measured)
@@ -413,13 +437,22 @@ class Left:
 
     def seconds_here(self, cell: tuple[str, str] | None) -> float:
         """A like run's time for ``cell`` as this CPU would take it: a time measured only on a CPU unlike this one in
-        hardware bf16 times ``cpu_ratio`` where that is measured, else as measured; 0 when no like run has one."""
+        hardware bf16 (in AMX) times ``cpu_ratio`` (``amx_ratio``) where that is measured, its fit loop's part at
+        ``cpu_ua_ratio`` (``amx_ua_ratio``) where that one is; else as measured; 0 when no like run has one."""
         seconds = self.seconds.get(cell, 0.0)
-        if cell in self.other_cpu_timed and self.cpu_ratio:
-            return seconds * self.cpu_ratio[0]
-        if cell in self.amx_timed and self.amx_ratio:
-            return seconds * self.amx_ratio[0]
-        return seconds
+        ratio, ua_ratio = self.ratios(cell)
+        if not ratio:
+            return seconds
+        fit = min(self.fit_seconds.get(cell, 0.0), seconds) if ua_ratio else 0.0
+        return (seconds - fit) * ratio[0] + fit * (ua_ratio[0] if ua_ratio else 0.0)
+
+    def ratios(self, cell: tuple[str, str] | None) -> tuple[tuple[float, list[str]] | None, ...]:
+        """The measured ratios (IA and other LLM stages, UA epochs) that scale ``cell``'s like run to this CPU."""
+        if cell in self.other_cpu_timed:
+            return self.cpu_ratio, self.cpu_ua_ratio
+        if cell in self.amx_timed:
+            return self.amx_ratio, self.amx_ua_ratio
+        return None, None
 
 
 def plan(datasets: list[str]) -> Left:
@@ -427,7 +460,8 @@ def plan(datasets: list[str]) -> Left:
     (user_rate, caveat), item = text_rate(), local_rate(("item_profile",))
     item_rate = item[0] if item else None  # this machine's own, else the user texts' rate stands in
     per_process = local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
-    left = Left(cpu_ratio=cpu_ratio(), amx_ratio=cpu_ratio(feature="amx"))
+    left = Left(cpu_ratio=cpu_ratio(), amx_ratio=cpu_ratio(feature="amx"), cpu_ua_ratio=cpu_ratio(stage="ua"),
+                amx_ua_ratio=cpu_ratio(feature="amx", stage="ua"))
     for dataset in datasets:
         print(f"== {dataset}")
         texts = needed_texts(dataset)
@@ -522,6 +556,8 @@ def plan_glta(dataset: str, left: Left) -> None:
         # belongs before the training runs), else no estimate (it goes last)
         left.seconds.update({(dataset, name): (train_seconds(default) - saved[name][0])
                              * (ratios.get(name) or (1.0,))[0] for name in todo if default and name not in GLTA_MODES})
+        left.fit_seconds.update({(dataset, name): fit_seconds(default) * (ratios.get(name) or (1.0,))[0]
+                                 for name in todo if default and name not in GLTA_MODES})
         estimates = mode_estimates(dataset, [mode for mode in GLTA_MODES if mode in todo], default, ratios)
         left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
         mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
@@ -554,7 +590,7 @@ def plan_glta(dataset: str, left: Left) -> None:
             left.glta_seeds.setdefault(dataset, []).append(name)
             left.seeds_left[dataset, name] = sorted(seeds_without_file(dataset, name) + reads)
             like = like_run(runs)
-            left.seconds[dataset, name] = train_seconds(like)
+            left.seconds[dataset, name], left.fit_seconds[dataset, name] = train_seconds(like), fit_seconds(like)
             if name == "default":  # its seeds' jobs read the decoding modes out of their models too
                 left.seconds[dataset, name] += sum(seconds for seconds, _ in seed_modes.values())
             if gpu_name(like):
@@ -733,10 +769,21 @@ def here_at_ratio(left: Left, dataset: str, name: str) -> str:
     """For a cell timed only on a CPU unlike this one in hardware bf16 (or in AMX): its time here at
     ``Left.cpu_ratio`` (``Left.amx_ratio``)."""
     cell = (dataset, name)
-    ratio = left.cpu_ratio if cell in left.other_cpu_timed else left.amx_ratio if cell in left.amx_timed else None
+    ratio, ua_ratio = left.ratios(cell)
     if not ratio or cell not in left.seconds:
         return ""
-    return f"; here ~{left.seconds_here(cell):,.0f} s at the measured {ratio[0]:.2f}"
+    return f"; here ~{left.seconds_here(cell):,.0f} s at the measured {ratio_words(ratio, ua_ratio)}"
+
+
+def measured_by(ratio: tuple[float, list[str]], ua_ratio: tuple[float, list[str]] | None) -> str:
+    """Which runs measured ``ratio_words``'s ratios, and on which data sets."""
+    return (f"for an IA stage trained on both ({', '.join(ratio[1])})"
+            + (f", and for UA epochs of one config trained on both ({', '.join(ua_ratio[1])})" if ua_ratio else ""))
+
+
+def ratio_words(ratio: tuple[float, list[str]], ua_ratio: tuple[float, list[str]] | None) -> str:
+    """The measured ratios a time from another CPU counts at: one, or the IA stages' and the UA epochs'."""
+    return f"{ratio[0]:.2f}" + (f" (IA and other LLM stages), {ua_ratio[0]:.2f} (UA epochs)" if ua_ratio else "")
 
 
 @dataclass
@@ -847,10 +894,9 @@ def left_line(left: Left, workers: int = 2) -> str:
     amx_here = "amx_bf16" in cpu_flags()
     scaled = ""
     if remaining.scaled_jobs:
-        ratio, measured_on = left.cpu_ratio
-        scaled = (f"; {named(remaining.scaled_jobs)}, timed only on a CPU {there} hardware bf16, count at {ratio:.2f} "
-                  "times that CPU's time: this one's over it for an IA stage trained on both "
-                  f"({', '.join(measured_on)})")
+        scaled = (f"; {named(remaining.scaled_jobs)}, timed only on a CPU {there} hardware bf16, count at "
+                  f"{ratio_words(left.cpu_ratio, left.cpu_ua_ratio)} times that CPU's time: this one's over it "
+                  f"{measured_by(left.cpu_ratio, left.cpu_ua_ratio)}")
     return (f"Left: ~{total / 3600:,.1f} h of one core on this CPU by the measured time of like runs"
             + (f" (the texts ~{texts / 3600:,.1f} h of it)" if texts else "")
             + f", ~{total / workers / 3600:,.1f} h of wall time for `--jobs {workers}` with every core busy"
@@ -859,8 +905,8 @@ def left_line(left: Left, workers: int = 2) -> str:
                "has trained on both kinds of CPU to say how the times compare)" if remaining.elsewhere_jobs else "")
             + scaled
             + (f"; {named(remaining.amx_scaled_jobs)}, timed on a CPU {'without' if amx_here else 'with'} AMX, "
-               f"count at {left.amx_ratio[0]:.2f} times that time: this one's over it for an IA stage trained on both "
-               f"({', '.join(left.amx_ratio[1])})" if remaining.amx_scaled_jobs else "")
+               f"count at {ratio_words(left.amx_ratio, left.amx_ua_ratio)} times that time: this one's over it "
+               f"{measured_by(left.amx_ratio, left.amx_ua_ratio)}" if remaining.amx_scaled_jobs else "")
             + (f"; {named(remaining.estimated_jobs)}, which no like run has timed, count at another data set's "
                "default scaled by users and items (their lines above)" if remaining.estimated_jobs else "")
             + (f"; not counted: {named(unknown)}, which no like run has timed on a CPU" if unknown else "")

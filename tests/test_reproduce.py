@@ -1196,6 +1196,47 @@ def test_times_from_a_cpu_without_amx_count_at_the_ratio_an_ia_stage_trained_on_
         in planner.left_line(left)
 
 
+def test_ua_epochs_from_a_cpu_without_amx_count_at_their_own_measured_ratio(planner, tmp_path, monkeypatch):
+    """December 6, the Xeon with AMX: amazon-scientific's GLTA+ UA epochs took ~0.43 of the EPYC's time where its IA
+    took 0.34. Once seeds of one config have trained on both, a like run's fit loop counts at the UA ratio and its
+    IA and prefix stages at the IA one; a run of another config (here: other threads) measures nothing."""
+    import json
+
+    from glta.config import build_config
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
+    folder = tmp_path / "results" / "amazon-scientific"
+
+    def write(path, amx, fit, epochs, seed, *overrides, method="glta_plus"):
+        config = build_config(method, "amazon-scientific", overrides=[f"train.seed={seed}", *overrides])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({
+            "provenance": {"config": config.to_dict(), "machine": {"gpu": None, "bf16": True, "amx": amx}},
+            "training": {"train_seconds": fit, "epochs_run": epochs, "ia_seconds": 4000.0, "prefix_seconds": 600.0},
+            "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
+
+    write(folder / "glta_plus.json", False, 10000.0, 5, 2025)
+    write(folder / "seeds" / "glta_plus-2026.json", True, 2400.0, 3, 2026, "train.threads=2")
+    assert planner.cpu_ratio(feature="amx", stage="ua") is None  # not one config but for the seed
+    write(folder / "seeds" / "glta_plus-2026.json", True, 2400.0, 3, 2026)
+    assert planner.cpu_ratio(feature="amx", stage="ua") == (pytest.approx(800.0 / 2000.0), ["amazon-scientific"])
+    assert planner.cpu_ratio(stage="ua") is None  # both have hardware bf16: nothing measured for that
+
+    write(folder / "glta.json", False, 9000.0, 6, 2025, method="glta")  # the default, timed on the EPYC alone
+    left = planner.Left(amx_ratio=(0.34, ["amazon-scientific"]),
+                        amx_ua_ratio=planner.cpu_ratio(feature="amx", stage="ua"))
+    planner.plan_glta("amazon-scientific", left)
+    cell = ("amazon-scientific", "no_pd")  # to do: a time scaled from the default's
+    assert cell in left.amx_timed and left.fit_seconds[cell] == 9000.0
+    assert left.seconds_here(cell) == pytest.approx((left.seconds[cell] - 9000.0) * 0.34 + 9000.0 * 0.4)
+    assert "at the measured 0.34 (IA and other LLM stages), 0.40 (UA epochs)" in planner.here_at_ratio(left, *cell)
+    assert ("amazon-scientific", "glta_plus") not in left.amx_timed  # its seed 2026 timed it here
+    left.amx_ua_ratio = None  # unmeasured: the whole run at the IA stages' ratio, as before
+    assert left.seconds_here(cell) == pytest.approx(left.seconds[cell] * 0.34)
+    assert planner.here_at_ratio(left, *cell).endswith("at the measured 0.34")
+
+
 def test_the_texts_job_writes_the_kinds_its_data_sets_cells_read(queue, left, tmp_path):
     def kinds(left):
         command = {job.name: job for job in queue.queue_jobs(left, tmp_path)}["texts-ml-1m"].command
