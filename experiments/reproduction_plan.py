@@ -83,7 +83,7 @@ def cpu_ratio(results: Path = Path("results"), feature: str = "bf16", stage: str
     with it; December 5, ML-1M's IA epochs took ~4 min on a Xeon with AMX against ~7 on an EPYC without).
     With ``stage="ua"``: the same for an epoch of the fit loop (UA, with its validation), measured where runs of one
     config but for the seed trained on both kinds; UA gains less from AMX than IA (December 6, amazon-scientific's
-    GLTA+: ~830 s an epoch on the Xeon against ~1,950 on the EPYC, where its IA took 0.34 of the EPYC's time)."""
+    GLTA+: 852 s an epoch on the Xeon against 1,973 s on the EPYC, 0.43, where its IA took 0.39 of the EPYC's)."""
     from glta.config import config_from_dict
     from glta.device import cpu_flags, cpu_has_bf16
     from glta.models.glta import ia_settings
