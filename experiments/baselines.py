@@ -89,8 +89,9 @@ def main() -> None:
     parser.add_argument("--retrain", action="store_true",
                         help="train every grid point of --methods again unless clean commits of this history "
                              "made it, even with results of the same config (e.g. results from code no commit "
-                             "records: experiments/provenance_audit.py lists them); repeated after a cut-off, also "
-                             "under a later commit, it keeps the points it finished and continues the one under way")
+                             "records: experiments/provenance_audit.py lists them), and the chosen point where its "
+                             "results keep no per-user test values; repeated after a cut-off, also under a later "
+                             "commit, it keeps the points it finished and continues the one under way")
     args = parser.parse_args()
     grids = grids_for(args.dataset, args.full_grid, args.grid)
     for method in args.methods:

@@ -390,6 +390,9 @@ class Left:
     glta: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants, GLTA+ and decoding modes not run
     mains: dict[str, list[str]] = field(default_factory=dict)  # baselines without a results file
     grids: dict[str, list[str]] = field(default_factory=dict)  # grids made from code no commit records
+    # baselines whose main run (seed 2025) keeps no per-user test values, made before they were recorded: their
+    # grid is retrained (``--retrain``), which trains only the chosen point again, with the same config and seed
+    per_user: dict[str, list[str]] = field(default_factory=dict)
     seeds: dict[str, list[str]] = field(default_factory=dict)  # baseline cells short of SEEDS training seeds
     glta_seeds: dict[str, list[str]] = field(default_factory=dict)  # GLTA variants and GLTA+ short of them
     no_lightgcn: list[str] = field(default_factory=list)  # data sets whose frozen LightGCN is not in runs/ here
@@ -489,15 +492,21 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
     clean commit) and the cells short of seeds. RLMRec's only where ``texts_written`` (the kinds it reads,
     ``RLMREC_KINDS``, are all in the cache: the predictions GLTA reads need not be)."""
     from glta.results import provenance_status
+    from glta.tuning import has_per_user_values
 
     strongest = strongest_baselines(Path("results"), dataset, PRIORITY_BASELINES)
     for method in ["pop"] + GRAPH_BASELINES + REFERENCES + TEXT_BASELINES:
         runs = records(Path("results"), dataset, method)
         unclean = bool(runs) and not is_deterministic(method) and provenance_status(runs[0]["provenance"]) != "clean"
+        no_values = bool(runs) and not unclean and not has_per_user_values(runs[0])
         print(f"  {method:16s} {cell_status(dataset, method)}"
               + (" — made from no clean commit of this history: its grid and seeds are trained again"
                  + (" once its texts are written" if method in TEXT_BASELINES and not texts_written else "")
-                 if unclean else "") + under_way(dataset, method))
+                 if unclean else "")
+              + (" — its main run keeps no per-user test values (the paired tests average the seeds that do): its "
+                 "chosen point is trained again"
+                 + (" once its texts are written" if method in TEXT_BASELINES and not texts_written else "")
+                 if no_values else "") + under_way(dataset, method))
         if method in TEXT_BASELINES and not texts_written:
             continue  # RLMRec's profile embeddings are made here, from texts written first (by a queue before)
         if not runs:
@@ -516,6 +525,8 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
             continue
         if unclean:
             left.grids.setdefault(dataset, []).append(method)
+        elif no_values:
+            left.per_user.setdefault(dataset, []).append(method)
         if len(runs) < SEEDS or method in left.grids.get(dataset, []):
             left.seeds.setdefault(dataset, []).append(method)
             if method not in left.grids.get(dataset, []):  # a grid trained again trains every seed again
@@ -847,7 +858,8 @@ def seconds_left(left: Left) -> Remaining:
     for dataset, graphs in left.no_graph.items():
         for graph in graphs:
             add(dataset, graph, f"{dataset}'s frozen {graph}")
-    for kind, cells in (("", left.mains), ("grid of ", left.grids), ("glta ", left.glta)):
+    for kind, cells in (("", left.mains), ("grid of ", left.grids), ("chosen point of ", left.per_user),
+                        ("glta ", left.glta)):
         for dataset, names in cells.items():
             for name in names:
                 add(dataset, name, f"{dataset} {kind}{name}")
@@ -1015,6 +1027,13 @@ def print_commands(left: Left) -> None:
     print_gpu_commands(left)
 
 
+def retrained_grids(left: Left) -> dict[str, list[str]]:
+    """Data set -> the baselines whose grid a queue or a GPU call trains again (``--retrain``): those made from code
+    no commit records, and those whose chosen point keeps no per-user values."""
+    return {dataset: list(dict.fromkeys(left.grids.get(dataset, []) + left.per_user.get(dataset, [])))
+            for dataset in dict.fromkeys([*left.grids, *left.per_user])}
+
+
 def print_gpu_commands(left: Left) -> None:
     """The calls for a lent GPU, and what they train first that is not here."""
     # on a GPU only what travels: a decoding mode needs its default model there (a frozen LightGCN missing here is
@@ -1027,11 +1046,13 @@ def print_gpu_commands(left: Left) -> None:
         print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets"
               + "".join(f" {dataset}" for dataset in left.texts) + (f" --glta {specs(glta)}" if glta else "")
               + "  (jobs side by side; a GLTA variant starts once its data set's texts are written)")
-    if left.seeds or left.grids:
+    retrained = retrained_grids(left)
+    if left.seeds or retrained:
         print("Graph baselines on a lent GPU (one call, no LLM): .venv/bin/python experiments/gpu_session.py prepare "
-              "--datasets" + (f" --baselines {specs(left.grids)}" if left.grids else "")
+              "--datasets" + (f" --baselines {specs(retrained)}" if retrained else "")
               + (f" --seeds {specs(left.seeds)}" if left.seeds else "")
-              + "  (--baselines: grids made from code no commit records, trained again)")
+              + "  (--baselines: grids trained again, each point clean commits of this history did not make and"
+                " a chosen point without per-user values)")
     if left.no_lightgcn:
         print("GLTA on " + ", ".join(left.no_lightgcn) + " reads a frozen LightGCN that is not here: a GPU call trains "
               "it there first and `collect` brings it back; the CPU queue trains it itself (`glta pretrain --dataset "

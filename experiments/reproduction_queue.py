@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import glta_variants
-from reproduction_plan import GLTA_MODES, Left, plan
+from reproduction_plan import GLTA_MODES, Left, plan, retrained_grids
 from glta.errors import GLTAError
 from glta.report import records
 from glta.paths import atomic_write
@@ -25,8 +25,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     LightGCN first (GLTA waits for them), then everything else longest first by the measured time of a like run
     (``shortest_first``: the shortest first, so that a machine held for a few hours finishes whole cells instead of
     starting every long one; a job with no like run measured goes last either way), except the extra seeds of GLTA
-    cells, which go after the other jobs (the GLTA cells with no run first), and the seeds of the baselines outside
-    each data set's two strongest (``Left.later_seeds``), which go after all of them. Ahead of
+    cells, which go after the other jobs (the GLTA cells with no run first), then the baselines' chosen points
+    trained again for their per-user values alone (``Left.per_user``), and the seeds of the baselines outside each
+    data set's two strongest (``Left.later_seeds``), which go after all of them. Ahead of
     all of them, in that order among themselves, the jobs an earlier queue on this machine started (their log is in
     ``logs``): their checkpoints and caches are here, and a later session may get a fresh machine without them. A
     decoding mode goes right after the run of the default model it reads, or ahead of every job where that model is
@@ -54,8 +55,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
 
     from glta.text.generate import GenerationConfig
 
-    grids = {dataset: list(dict.fromkeys(left.mains.get(dataset, []) + left.grids.get(dataset, [])))
-             for dataset in {**left.mains, **left.grids}}
+    retrained = retrained_grids(left)
+    grids = {dataset: list(dict.fromkeys(left.mains.get(dataset, []) + retrained.get(dataset, [])))
+             for dataset in {**left.mains, **retrained}}
     pops = [Job(f"pop-{dataset}", [sys.executable, "-m", "glta", "train", "pop", "--dataset", dataset, "--no-progress"])
             for dataset, methods in grids.items() if "pop" in methods]  # no grid: experiments/baselines.py has none
     grids = {dataset: [m for m in methods if m != "pop"] for dataset, methods in grids.items()}
@@ -127,8 +129,10 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
                 job.after += (name,)
 
     # issue 14's order when compute runs short: the seeds of a baseline that is not among its data set's strongest
-    # go last, and before them the extra seeds of GLTA cells (a GLTA cell with no run is a "—" in the tables, one
-    # with a run has its numbers already: each GLTA run costs hours here); the rest longest (or shortest) first by a
+    # go last, before them the chosen points trained again for their per-user values alone (``Left.per_user``: the
+    # cell has its numbers, its paired tests average fewer seeds), and before those the extra seeds of GLTA cells (a
+    # GLTA cell with no run is a "—" in the tables, one with a run has its numbers already: each GLTA run costs hours
+    # here); the rest longest (or shortest) first by a
     # like run's measured time, a job without one last, Table 2's GLTA and GLTA+ rows before the ablations of equal
     # time (one measured on a CPU unlike this one in hardware bf16 counts at the measured ratio: ``Left.seconds_here``)
     def main_row(job) -> bool:
@@ -136,6 +140,10 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
 
     def later(job) -> bool:
         return job.seed is not None and job.cell[1] in left.later_seeds.get(job.cell[0], [])
+
+    def fills(job) -> bool:  # a chosen point trained again for its per-user values alone: after the GLTA seeds
+        return job.name.startswith("grid-") and job.cell[1] in left.per_user.get(job.cell[0], []) \
+            and job.cell[1] not in left.grids.get(job.cell[0], []) + left.mains.get(job.cell[0], [])
 
     names = {job.name for job in jobs}
 
@@ -149,10 +157,10 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
 
     rest = [job for job in jobs if job not in first]
     if shortest_first:
-        rest.sort(key=lambda job: (orphan(job), later(job), glta_seed(job), not left.seconds.get(job.cell),
-                                   left.seconds_here(job.cell), not main_row(job)))
+        rest.sort(key=lambda job: (orphan(job), later(job), fills(job), glta_seed(job),
+                                   not left.seconds.get(job.cell), left.seconds_here(job.cell), not main_row(job)))
     else:
-        rest.sort(key=lambda job: (not orphan(job), not later(job), not glta_seed(job),
+        rest.sort(key=lambda job: (not orphan(job), not later(job), not fills(job), not glta_seed(job),
                                    left.seconds_here(job.cell), main_row(job)), reverse=True)
     queue = first + rest
     started = [job for job in queue if (logs / log_name(job.name)).exists() and not orphan(job)]

@@ -551,7 +551,7 @@ def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(
 
 
 def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_last(
-        planner, queue, tmp_path, monkeypatch):
+        planner, queue, tmp_path, monkeypatch, capsys):
     """Issue 14's order when compute runs short: GLTA's cells and the two best baselines on validation get their
     seeds first; a weaker baseline's seeds wait, even where they are the shortest jobs."""
     import json
@@ -562,11 +562,12 @@ def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_l
         path = tmp_path / "results" / "d" / f"{method}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"provenance": {"machine": {}}, "training": {"train_seconds": 9.0},
-                                    "metrics": {"valid": {"N@10": valid}, "test": {"N@10": valid}}}))
+                                    "metrics": {"valid": {"N@10": valid}, "test": {"N@10": valid}},
+                                    "per_user_test": {"metric": "N@10", "users": [0], "values": [valid]}}))
     left = planner.Left()
     planner.plan_baselines("d", left, texts_written=True)
     assert sorted(left.seeds["d"]) == ["hccf", "lightgcn", "lightgcn_plus", "rlmrec_con"]
-    assert sorted(left.later_seeds["d"]) == ["hccf", "rlmrec_con"]
+    assert sorted(left.later_seeds["d"]) == ["hccf", "rlmrec_con"] and not left.per_user
     left.glta_seeds = {"d": ["glta_plus"]}
     left.seconds.update({("d", "glta_plus"): 4000.0, ("d", "rlmrec_con"): 3000.0, ("d", "lightgcn"): 9000.0})
     for shortest_first in (True, False):
@@ -576,6 +577,22 @@ def test_only_the_two_strongest_baselines_seeds_come_before_glta_the_others_go_l
         assert names[-2:] == ["seed-d-hccf", "seed-d-rlmrec_con"] if shortest_first else \
             names[-2:] == ["seed-d-rlmrec_con", "seed-d-hccf"]
         assert "seed-d-lightgcn_plus" in names[:3] and names[-3] == "seed-d-glta_plus"  # before the weaker ones
+
+    # a main run made before per-user values were recorded: its grid is retrained (the chosen point alone, by
+    # tune's --retrain), after the GLTA seeds and before the weaker baselines' seeds
+    path = tmp_path / "results" / "d" / "lightgcn_plus.json"
+    path.write_text(json.dumps({key: value for key, value in json.loads(path.read_text()).items()
+                                if key != "per_user_test"}))
+    left = planner.Left(glta_seeds={"d": ["glta_plus"]})
+    planner.plan_baselines("d", left, texts_written=True)
+    assert left.per_user == {"d": ["lightgcn_plus"]} and not left.grids
+    left.seconds.update({("d", "glta_plus"): 4000.0, ("d", "lightgcn_plus"): 9000.0})
+    for shortest_first in (True, False):
+        jobs = {job.name: job for job in queue.queue_jobs(left, tmp_path / "logs", shortest_first=shortest_first)}
+        names = [name.removesuffix("-2026") for name in jobs if not name.endswith("-2027")]
+        assert names[-4:-2] == ["seed-d-glta_plus", "grid-d-lightgcn_plus"]
+        assert "--retrain" in jobs["grid-d-lightgcn_plus"].command
+    assert "its main run keeps no per-user test values" in capsys.readouterr().out
 
 
 def test_texts_under_two_processes_stop_at_a_signal_in_one_line_not_torchruns_traceback(tmp_path):

@@ -113,6 +113,12 @@ def same_config(saved: dict | None, config: dict) -> bool:
     return fill(saved, config, defaults) == fill(config, saved, defaults)
 
 
+def has_per_user_values(record: dict) -> bool:
+    """Whether a results record keeps per-user test values (the paired tests' input; runs made before they were
+    recorded keep none)."""
+    return bool((record.get("per_user_test") or {}).get("values"))
+
+
 def clean_checkpoint(run_dir: Path, log=print) -> bool:
     """Whether the checkpoint in ``run_dir`` may be resumed by a retraining, whose point is a run every piece of
     whose code a clean commit of this history records: only if each commit that trained it so far is one."""
@@ -135,7 +141,9 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
     ``data_path`` (in ``data_format``; named after the path when ``dataset`` is None). A point whose results file
     holds this very config is reused; with ``retrain`` (e.g. points made from code no commit records) only if clean
     commits of this history made it (``provenance_status``), so a retraining cut off half-way keeps the points it
-    finished and the checkpoint of the one under way."""
+    finished and the checkpoint of the one under way; and with ``retrain`` the chosen point is trained again where
+    its results keep no per-user test values (made before they were recorded; paired tests need them), the same
+    config and seed, so that the method's results file has them."""
     if not dataset and not data_path:
         raise ConfigError("name a data set (e.g. --dataset ml-1m) or give --data-path PATH [--format FORMAT]")
     if not grid:
@@ -145,9 +153,9 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
     label = dataset or path_name(data_path)
     overrides = list(overrides or [])
     keys = list(grid)
-    rows = []
-    for values in itertools.product(*(grid[k] for k in keys)):
-        point = dict(zip(keys, values))
+
+    def fit(point: dict, again: bool = False) -> dict:
+        """The grid point's row, trained here unless its results can be reused (``again``: trained regardless)."""
         name = point_name(point)
         settings = [f"{k}={json.dumps(v)}" for k, v in point.items()]
         config = build_config(method, dataset, config_files, overrides + settings, config_dir)
@@ -156,20 +164,28 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
         out = Path("results") / label / "grid" / method / f"{name}.json"
         run_dir = default_run_dir(label, method) / "grid" / name
         saved = read_results(out)["provenance"] if out.exists() else {}
-        done = same_config(saved.get("config"), config.to_dict()) and (
+        done = not again and same_config(saved.get("config"), config.to_dict()) and (
             not retrain or (bool(saved.get("git_commit")) and provenance_status(saved) == "clean"))
         if done:
             log(f"[{method} {name}] already trained: reusing {out}")
         else:
-            log(f"[{method} {name}] training")
+            log(f"[{method} {name}] training" + (" again: its results keep no per-user test values" if again else ""))
             train(config, data_root, run_dir, out, resume=not retrain or clean_checkpoint(run_dir, log),
                   progress=progress, log=log)
         record = read_results(out)
-        rows.append({"point": point, "name": name, "valid": record["metrics"]["valid"].get(select_metric),
-                     "best_epoch": record["training"]["best_epoch"],
-                     "train_seconds": record["training"]["train_seconds"], "results": str(out), "run": str(run_dir)})
-        log(f"[{method} {name}] valid {select_metric} {rows[-1]['valid']:.4f}")
+        row = {"point": point, "name": name, "valid": record["metrics"]["valid"].get(select_metric),
+               "best_epoch": record["training"]["best_epoch"],
+               "train_seconds": record["training"]["train_seconds"], "results": str(out), "run": str(run_dir)}
+        log(f"[{method} {name}] valid {select_metric} {row['valid']:.4f}")
+        return row
+
+    rows = [fit(dict(zip(keys, values))) for values in itertools.product(*(grid[k] for k in keys))]
     best = max(rows, key=lambda row: row["valid"])
+    again: set[str] = set()  # each point at most once: a method that keeps no per-user values ends here
+    while retrain and best["name"] not in again and not has_per_user_values(read_results(best["results"])):
+        again.add(best["name"])
+        rows[rows.index(best)] = fit(best["point"], again=True)  # the same config and seed, now with them
+        best = max(rows, key=lambda row: row["valid"])
     record = read_results(best["results"])
     record["selection"] = {"metric": f"valid {select_metric}", "grid": grid, "fixed_overrides": overrides,
                            "chosen": best["point"], "points": rows,
