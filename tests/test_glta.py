@@ -696,6 +696,11 @@ def test_fusion_weight_is_chosen_on_validation_and_outputs_stay_valid(synthetic,
     grid = plus.calibration["grid"]
     assert set(grid) == {"0.0", "1.0"} and metrics["N@10"] == pytest.approx(max(grid.values()), abs=1e-6)
     assert float(plus.fusion_weight) == plus.calibration["fusion_weight"]
+    # what the chosen weight gains over the graph's ranking alone on these users, and whether it is beyond noise
+    over = plus.calibration["over_graph"]
+    assert over["gain"] == pytest.approx(max(grid.values()) - grid["1.0"], abs=1e-6) and 0.0 <= over["wilcoxon_p"] <= 1
+    if plus.calibration["fusion_weight"] == 1.0:
+        assert over == {"gain": 0.0, "wilcoxon_p": 1.0}
     # the per-user values are those at the chosen weight: the same as scoring every user again with it
     assert metrics["per_user"]["users"] == valid.users.tolist()
     assert np.mean(metrics["per_user"]["values"]) == pytest.approx(metrics["N@10"], abs=1e-5)

@@ -331,3 +331,16 @@ def test_one_run_against_several_seeds_is_tested_against_their_spread():
     backbone = compare(glta, [run("lightgcn", 0.4008)], b_fixed=True)
     assert backbone.ttest_kind == "a fixed run"
     assert compare([run("glta", 0.3352)], [run("glta", 0.34)]).ttest_p is None  # one run a side: no test over seeds
+
+
+def test_the_wilcoxon_p_value_of_paired_values_is_scipys_and_one_where_nothing_differs():
+    from glta.significance import wilcoxon_p
+    from glta.training import fusion_note
+
+    x, y = np.array([0.1, 0.5, 0.2, 0.9, 0.3, 0.0]), np.array([0.0, 0.4, 0.25, 0.6, 0.1, 0.05])
+    assert wilcoxon_p(x, y) == pytest.approx(wilcoxon(x, y).pvalue) and wilcoxon_p(x, x.copy()) == 1.0
+    # GLTA+'s epoch line names the fusion's gain over the graph alone only where GLTA has a share in the ranking
+    assert fusion_note({"fusion_weight": 0.9, "over_graph": {"gain": 0.00014, "wilcoxon_p": 0.613}}) == \
+        "  fusion weight 0.9 (+0.0001 over the graph alone, p 0.61)"
+    assert fusion_note({"fusion_weight": 1.0, "over_graph": {"gain": 0.0, "wilcoxon_p": 1.0}}) == "  fusion weight 1.0"
+    assert fusion_note({"fusion_weight": 0.5}) == "  fusion weight 0.5"  # recorded before it was measured

@@ -77,11 +77,19 @@ def one_run_ttest(one: float, seeds: list[float], fixed: bool) -> float:
     return float(2 * student.sf(abs(statistic), n - 1))
 
 
+def wilcoxon_p(x: np.ndarray, y: np.ndarray) -> float:
+    """The Wilcoxon signed-rank test's p-value for paired per-user values ``x`` and ``y`` (1 where they are equal for
+    every user: nothing differs)."""
+    from scipy.stats import wilcoxon
+
+    return float(wilcoxon(x, y).pvalue) if np.any(x != y) else 1.0
+
+
 def compare(a: list[dict], b: list[dict], metric: str = "N@10", b_fixed: bool = False) -> Paired:
     """Method A (its seeds' results records) against method B on the users both evaluated. ``b_fixed``: B is one
     run that every seed of A started from (a GLTA cell's frozen backbone), so over seeds A's runs are tested against
     it as against a method without randomness."""
-    from scipy.stats import ttest_rel, wilcoxon
+    from scipy.stats import ttest_rel
 
     with_users = [[r for r in side if r.get("per_user_test")] or side[:1] for side in (a, b)]
     left, right = (seed_average(side, metric) for side in with_users)
@@ -90,7 +98,7 @@ def compare(a: list[dict], b: list[dict], metric: str = "N@10", b_fixed: bool = 
         raise GLTAError("the two results share no evaluated user: were they made on the same split?")
     x = np.array([left[u] for u in users])
     y = np.array([right[u] for u in users])
-    p_users = float(wilcoxon(x, y).pvalue) if np.any(x != y) else 1.0
+    p_users = wilcoxon_p(x, y)
     seeds = min(len(a), len(b))
     p_seeds, kind = None, "paired"
     if seeds >= 2:

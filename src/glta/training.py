@@ -60,6 +60,15 @@ def set_seed(seed: int) -> None:
     np.random.seed(seed % 2**32)
 
 
+def fusion_note(calibration: dict) -> str:
+    """An epoch line's word on GLTA+'s fusion: the chosen weight and, below weight 1, its gain on validation over the
+    graph's ranking alone with the Wilcoxon p-value (``GLTA.calibrate``)."""
+    over = calibration.get("over_graph")
+    weight = calibration["fusion_weight"]
+    return f"  fusion weight {weight}" + (f" ({over['gain']:+.4f} over the graph alone, p {over['wilcoxon_p']:.2g})"
+                                          if over and weight < 1.0 else "")
+
+
 def evaluate(model: Recommender, evaluator: RankingEvaluator, progress: bool = False,
              calibrate_for: str | None = None, per_user: str | None = None) -> dict:
     """Metrics of ``model`` on ``evaluator``. With ``calibrate_for`` (a metric name; validation only) the model
@@ -569,7 +578,7 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
             loss = f"loss {record['loss']:.4f}" if losses else "no gradient steps"  # a diverged run still shows nan
             log(f"epoch {epoch:3d}  {loss}  valid {train.select_metric} {score:.4f}  "
                 f"best {best_score:.4f}@{best_epoch}  {record['seconds']:.0f}s"
-                + (f"  fusion weight {record['calibration']['fusion_weight']}" if "calibration" in record else ""))
+                + (fusion_note(record["calibration"]) if "calibration" in record else ""))
             history.append(record)
             if checkpoint and procs.is_main:
                 save(epoch, rng.bit_generator.state)
