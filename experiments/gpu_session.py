@@ -560,7 +560,7 @@ def main(argv: list[str] | None = None) -> None:
                    help="graph baselines whose seeds 2026 and 2027 to train there (experiments/seeds.py)")
     p.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...",
                    help="graph baselines whose grid to train again there (experiments/baselines.py --retrain): "
-                        "cells made from code no commit records")
+                        "cells made from code no commit records, or whose chosen point keeps no per-user values")
     p.add_argument("--data-root", default=os.environ.get("GLTA_DATA_ROOT", str(ROOT.parent / "shared" / "datasets")))
     p.add_argument("--wheels", default=None, help="a folder holding gguf's wheel (default: pip download it)")
     p.add_argument("--seconds", type=int, default=540, help="the last call's generation deadline")
