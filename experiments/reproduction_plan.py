@@ -446,8 +446,10 @@ class Left:
         ratio, ua_ratio = self.ratios(cell)
         if not ratio:
             return seconds
-        fit = min(self.fit_seconds.get(cell, 0.0), seconds) if ua_ratio else 0.0
-        return (seconds - fit) * ratio[0] + fit * (ua_ratio[0] if ua_ratio else 0.0)
+        if not ua_ratio:
+            return seconds * ratio[0]
+        fit = min(self.fit_seconds.get(cell, 0.0), seconds)
+        return (seconds - fit) * ratio[0] + fit * ua_ratio[0]
 
     def ratios(self, cell: tuple[str, str] | None) -> tuple[tuple[float, list[str]] | None, ...]:
         """The measured ratios (IA and other LLM stages, UA epochs) that scale ``cell``'s like run to this CPU."""

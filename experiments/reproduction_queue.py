@@ -142,8 +142,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         return job.seed is not None and job.cell[1] in left.later_seeds.get(job.cell[0], [])
 
     def fills(job) -> bool:  # a chosen point trained again for its per-user values alone: after the GLTA seeds
-        return job.name.startswith("grid-") and job.cell[1] in left.per_user.get(job.cell[0], []) \
-            and job.cell[1] not in left.grids.get(job.cell[0], []) + left.mains.get(job.cell[0], [])
+        return job.name.startswith("grid-") and job.cell[1] in left.per_user.get(job.cell[0], [])
 
     names = {job.name for job in jobs}
 
