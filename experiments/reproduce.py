@@ -34,9 +34,9 @@ set's two strongest (by validation N@10) last. Each job resumes from its checkpo
 ``--hours`` (or Ctrl-C, or ``kill``) stops them cleanly and the same command continues; each job's log is under
 ``--logs`` (``runs/reproduce/``), with every job's status in ``queue.json``.
 
-The plan lives in ``reproduction_plan.py`` (what is left and its measured cost) and the queue in
-``reproduction_queue.py`` (the order of the jobs and their runner); this script is their command line and the
-one-process reproduction.
+The plan lives in ``reproduction_plan.py`` (what is left), its measured costs in ``reproduction_costs.py`` (a like
+run's time and memory, scaled to this machine) and the queue in ``reproduction_queue.py`` (the order of the jobs
+and their runner); this script is their command line and the one-process reproduction.
 """
 
 import argparse

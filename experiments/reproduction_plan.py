@@ -3,19 +3,18 @@
 
 ``plan`` prints each data set's cells (done with how many seeds, or to do with the measured time of a like run, here or
 on another machine, or for a data set whose GLTA never ran, another data set's scaled: ``scaled_default``) and
-returns a ``Left``: the texts, frozen graphs, baselines, GLTA cells and seeds still to make,
-with their measured times and peak memory, which ``reproduction_queue.queue_jobs`` turns into jobs for this machine's
-cores. ``left_line`` sums it in hours; ``print_commands`` prints the commands that do it, on this CPU and on a lent GPU.
+returns a ``Left``: the texts, frozen graphs, baselines, GLTA cells and seeds still to make, with their measured
+times and peak memory (``reproduction_costs``: how a like run's time and memory are found and scaled to this
+machine), which ``reproduction_queue.queue_jobs`` turns into jobs for this machine's cores. ``left_line`` sums it in
+hours; ``print_commands`` prints the commands that do it, on this CPU and on a lent GPU.
 """
 
-import functools
 import glob
-import json
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import glta_variants
+import reproduction_costs as costs
 from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
 from glta.report import (DATASETS, gpu_name, is_deterministic, load, peak_bytes, records, result_path,
@@ -73,98 +72,6 @@ def rlmrec_left(dataset: str, method: str) -> bool:
     return not runs or len(runs) < SEEDS or provenance_status(runs[0]["provenance"]) != "clean"
 
 
-def cpu_ratio(results: Path = Path("results"), feature: str = "bf16", stage: str = "ia") \
-        -> tuple[float, list[str]] | None:
-    """How long GLTA takes on this CPU against a CPU that differs from it in hardware bf16 (the LLM in fp32 on one,
-    in bf16 on the other), measured where one IA stage, with the same settings, data and LLM (``ia_settings``),
-    trained on both kinds: its seconds here over its seconds there (the median over such stages where there are
-    several), and the data sets that measured it; None where no stage trained on both. With ``feature="amx"``: the
-    same against a CPU alike in hardware bf16 that differs from this one in AMX (bf16 matmuls ~4x faster a core
-    with it; December 5, ML-1M's IA epochs took ~4 min on a Xeon with AMX against ~7 on an EPYC without).
-    With ``stage="ua"``: the same for an epoch of the fit loop (UA, with its validation), measured where runs of one
-    config but for the seed trained on both kinds; UA gains less from AMX than IA (December 6, amazon-scientific's
-    GLTA+: 852 s an epoch on the Xeon against 1,973 s on the EPYC, 0.43, where its IA took 0.39 of the EPYC's)."""
-    from glta.config import config_from_dict
-    from glta.device import cpu_flags, cpu_has_bf16
-    from glta.models.glta import ia_settings
-
-    here = cpu_has_bf16() if feature == "bf16" else "amx_bf16" in cpu_flags()
-    stages: dict[str, dict[bool, list[float]]] = {}  # stage settings -> this kind of CPU or not -> its seconds
-    names: dict[str, str] = {}
-    for dataset in DATASETS:
-        for name in GLTA_VARIANTS + ["glta_plus"]:
-            for record in records(results, dataset, name):
-                provenance, training = record.get("provenance") or {}, record.get("training") or {}
-                machine = provenance.get("machine") or {}
-                if machine.get("gpu") or machine.get(feature) is None or not provenance.get("config") \
-                        or (feature == "amx" and bf16_differs(record)):
-                    continue
-                if stage == "ia" and not training.get("ia_seconds"):
-                    continue
-                if stage == "ua" and not (training.get("train_seconds") and training.get("epochs_run")):
-                    continue
-                try:
-                    run = config_from_dict(provenance["config"])
-                except GLTAError:  # a config this code no longer reads: it times nothing here
-                    continue
-                if stage == "ia":
-                    identity = {"data": dataset, "llm": run.model.llm.name, "graph": run.model.graph}
-                    key = json.dumps(ia_settings(run.model, identity, run.train.seed), sort_keys=True, default=str)
-                    seconds = training["ia_seconds"]
-                else:  # every setting but the seed (threads included: they set the pace)
-                    settings = run.to_dict()
-                    settings["train"].pop("seed", None)
-                    key = json.dumps({"data": dataset, **settings}, sort_keys=True, default=str)
-                    seconds = training["train_seconds"] / training["epochs_run"]
-                stages.setdefault(key, {}).setdefault(machine[feature] == here, []).append(seconds)
-                names[key] = dataset
-    ratios = {key: statistics.mean(kinds[True]) / statistics.mean(kinds[False])
-              for key, kinds in stages.items() if kinds.get(True) and kinds.get(False)}
-    if not ratios:
-        return None
-    return statistics.median(ratios.values()), sorted({names[key] for key in ratios})
-
-
-def fit_seconds(record: dict) -> float:
-    """The fit loop's part (UA epochs with their validation) of a run's time (``glta.results.train_seconds``): the
-    rest is IA, the prefix store and the other stages before it."""
-    return float((record.get("training") or {}).get("train_seconds") or 0.0)
-
-
-def cost(record: dict) -> str:
-    """A finished run's measured training time and where it ran."""
-    return f"{train_seconds(record):,.0f} s on {gpu_name(record) or cpu_named(record)}"
-
-
-def cpu_named(record: dict) -> str:
-    """"the CPU", or which other CPU a run's time was measured on when it differs from this one in hardware bf16: the
-    LLM runs in bf16 there and in fp32 here (or the reverse); ``cpu_ratio`` says how far apart where measured."""
-    machine = record.get("provenance", {}).get("machine") or {}
-    if bf16_differs(record):
-        return (f"another CPU ({machine.get('cpu') or 'unnamed'}, {'with' if machine['bf16'] else 'without'} "
-                "hardware bf16)")
-    if amx_differs(record):  # counted as this CPU's time, at ``Left.amx_ratio`` where that is measured
-        return f"a CPU {'with' if machine['amx'] else 'without'} AMX ({machine.get('cpu') or 'unnamed'})"
-    return "the CPU"
-
-
-def amx_differs(record: dict) -> bool:
-    """Whether a run was timed on a CPU that differs from this one in AMX (its bf16 matmuls ~4x faster a core:
-    docs/measurements.md); unrecorded: taken as alike."""
-    from glta.device import cpu_flags
-
-    amx = (record.get("provenance", {}).get("machine") or {}).get("amx")
-    return amx is not None and bool(cpu_flags()) and amx != ("amx_bf16" in cpu_flags())
-
-
-def bf16_differs(record: dict) -> bool:
-    """Whether a run was timed on a CPU that differs from this one in hardware bf16 (unrecorded: taken as alike)."""
-    from glta.device import cpu_has_bf16
-
-    bf16 = (record.get("provenance", {}).get("machine") or {}).get("bf16")
-    return bf16 is not None and bf16 != cpu_has_bf16()
-
-
 def cell_status(dataset: str, name: str, estimate: dict | None = None, scale: tuple[float, str] | None = None,
                 ia_saved: tuple[float, str] = (0.0, "")) -> str:
     """done (seeds so far, the measured cost of one, on a machine like this one where one was: ``like_run``) or to
@@ -173,17 +80,17 @@ def cell_status(dataset: str, name: str, estimate: dict | None = None, scale: tu
     cell reuses an IA result, and why: ``ia_saving``)."""
     runs = records(Path("results"), dataset, name)
     if runs and is_deterministic(name):
-        return f"done, deterministic: needs no seeds ({cost(runs[0])})"
+        return f"done, deterministic: needs no seeds ({costs.cost(runs[0])})"
     if runs:
-        return f"done, {len(runs)} of {SEEDS} seeds ({cost(like_run(runs))} a seed)"
+        return f"done, {len(runs)} of {SEEDS} seeds ({costs.cost(costs.like_run(runs))} a seed)"
     skipped, why = ia_saved
     less = f" less its IA's {skipped:,.0f} s, whose result {why}" if skipped else ""
     if estimate and scale:
-        return (f"to do (~{(train_seconds(estimate) - skipped) * scale[0]:,.0f} s: the default's {cost(estimate)}"
+        return (f"to do (~{(train_seconds(estimate) - skipped) * scale[0]:,.0f} s: the default's {costs.cost(estimate)}"
                 f"{less} times this cell's ratio to it on {scale[1]})")
     if estimate and skipped:
-        return f"to do (~{train_seconds(estimate) - skipped:,.0f} s: a like run's {cost(estimate)}{less})"
-    return "to do" + (f" (a like run took {cost(estimate)})" if estimate else "")
+        return f"to do (~{train_seconds(estimate) - skipped:,.0f} s: a like run's {costs.cost(estimate)}{less})"
+    return "to do" + (f" (a like run took {costs.cost(estimate)})" if estimate else "")
 
 
 def ia_saving(dataset: str, name: str, default: dict | None, default_trains: bool = False) -> tuple[float, str]:
@@ -224,160 +131,10 @@ def time_ratio(dataset: str, name: str) -> tuple[float, str] | None:
         default = load(Path("results"), other, "default")
         cell = load(Path("results"), other, f"mode_{name}") if name in GLTA_MODES else \
             next(iter(records(Path("results"), other, name)), None)
-        seconds = mode_seconds(other, name) if name in GLTA_MODES else cell and train_seconds(cell)
-        if default and seconds and train_seconds(default) > 0 and timed_alike(cell, default):
+        seconds = costs.mode_seconds(other, name) if name in GLTA_MODES else cell and train_seconds(cell)
+        if default and seconds and train_seconds(default) > 0 and costs.timed_alike(cell, default):
             return seconds / train_seconds(default), other
     return None
-
-
-def timed_alike(first: dict, second: dict) -> bool:
-    """Whether two runs were timed on the same kind of machine: the same GPU, or CPUs alike in hardware bf16 (where
-    either did not record it, taken as alike)."""
-    one, two = ((record.get("provenance") or {}).get("machine") or {} for record in (first, second))
-    if one.get("gpu") or two.get("gpu"):
-        return one.get("gpu") == two.get("gpu")
-    return one.get("bf16") is None or two.get("bf16") is None or one["bf16"] == two["bf16"]
-
-
-def mode_seconds(dataset: str, mode: str) -> float | None:
-    """The wall time of a decoding mode's evaluation of the default model on ``dataset`` (its results file's
-    ``provenance.wall_seconds``), None where it was not read there."""
-    record = load(Path("results"), dataset, f"mode_{mode}")
-    return ((record or {}).get("provenance") or {}).get("wall_seconds")
-
-
-def mode_seconds_here(dataset: str, mode: str) -> float | None:
-    """A decoding mode's evaluation time on ``dataset`` as this machine would take it: from one of its runs (the main
-    run's or a seed's) timed on a CPU like this one (hardware bf16 and AMX alike, no GPU), else the main run's
-    (``mode_seconds``). ML-1M's FL: 1,219 s on the AVX-512 EPYC, 239 s on the AMX Xeon."""
-    for record in records(Path("results"), dataset, f"mode_{mode}"):
-        if timed_here(record) and (seconds := (record.get("provenance") or {}).get("wall_seconds")):
-            return seconds
-    return mode_seconds(dataset, mode)
-
-
-def timed_here(record: dict) -> bool:
-    """Whether a run was timed on a machine like this one: a CPU alike in hardware bf16 and AMX (where recorded)."""
-    return not gpu_name(record) and not bf16_differs(record) and not amx_differs(record)
-
-
-def like_run(runs: list[dict]) -> dict:
-    """Of a cell's runs (the main run first, then its seeds), the one whose time says most of a seed here: the first
-    timed on a machine like this one (ML-1M's GLTA: seed 2026 on the AMX Xeon, not the main run on the EPYC), else
-    the first timed on a CPU (goodreads-once's HCCF: seed 2026 on a CPU, not the grid on an H200), else the main
-    run."""
-    return next((run for run in runs if timed_here(run)), next((run for run in runs if not gpu_name(run)), runs[0]))
-
-
-def cpu_dtype() -> str:
-    """The precision the LLM loader chooses on this CPU ("bfloat16" with hardware bf16, else "float32")."""
-    import torch
-
-    from glta.text.llm import LLMConfig, resolve_dtype
-
-    return str(resolve_dtype(LLMConfig(), torch.device("cpu"))).removeprefix("torch.")
-
-
-def local_rate(kinds: tuple[str, ...]) -> tuple[float, int] | None:
-    """One process's responses a second for texts of ``kinds`` in this machine's own ``glta text generate`` calls,
-    run as the loader would run the LLM on this CPU (``glta.text.generate.measured_rate``), and how many calls."""
-    from glta.text.generate import measured_rate
-
-    return measured_rate("cpu", cpu_dtype(), kinds)
-
-
-def text_rate() -> tuple[float | None, str]:
-    """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
-    comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else a
-    benchmark in benchmarks/results/ (``generation_*.json``) made in the precision this CPU runs the LLM in, else one
-    made in another, with a caveat (no hardware bf16: fp32, slower; docs/measurements.md)."""
-    local = local_rate(USER_KINDS)
-    if local:
-        rate, calls = local
-        return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
-    here = cpu_dtype()
-    found = {}  # precision -> (rate, record), the first benchmark of each precision
-    for precision, record in generation_benchmarks():
-        rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
-        if rate:
-            found.setdefault(precision or here, (rate, record))
-    if not found:
-        return None, ""
-    made = here if here in found else next(iter(found))
-    rate, record = found[made]
-    if made != here:
-        return rate, (f"{benchmark_source(record)}; measured in {made}, while this CPU runs the LLM in {here}: expect "
-                      "longer")
-    return rate, benchmark_source(record)
-
-
-def alone_ratio() -> float | None:
-    """Per response, one process's rate for a user text of one kind written alone over its rate for profiles and
-    predictions written together (each user's prompt read once for both): the median over the benchmarks
-    (benchmarks/results/generation_*.json) made in this CPU's precision, None where there are none. In bf16 on
-    the AVX-512 EPYC: 0.73 and 0.63."""
-    ratios = []
-    for precision, record in generation_benchmarks():
-        alone = record.get("project_profile_only", {}).get("responses_per_s")
-        both = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
-        if alone and both and precision == cpu_dtype():
-            ratios.append(alone / both)
-    return float(statistics.median(ratios)) if ratios else None
-
-
-def generation_benchmarks() -> list[tuple[str | None, dict]]:
-    """(precision, record) of each text-generation benchmark (benchmarks/results/generation_*.json), in name order;
-    the precision as ``cpu_dtype`` names it ("bfloat16" for a record's "torch.bfloat16"), None where the record
-    says none."""
-    found = []
-    for path in sorted(Path("benchmarks/results").glob("generation_*.json")):
-        record = json.loads(path.read_text())
-        dtype = record.get("dtype")
-        found.append((None if dtype is None else str(dtype).removeprefix("torch."), record))
-    return found
-
-
-def benchmark_source(record: dict) -> str:
-    """`` (benchmark, on <CPU> with(out) hardware bf16, load L on N cores)``: where a benchmark's rate was measured, and
-    how busy its cores were (a rate measured beside other jobs is lower than one process alone gets)."""
-    machine = record.get("machine") or {}
-    parts = []
-    if machine.get("cpu"):
-        bf16 = machine.get("bf16")
-        parts.append(f"on {machine['cpu']}"
-                     + ("" if bf16 is None else f" {'with' if bf16 else 'without'} hardware bf16"))
-    if record.get("load_average_at_start"):
-        parts.append(f"load {record['load_average_at_start'][0]:.1f} on {machine.get('cores') or '?'} cores")
-    return " (benchmark" + "".join(f", {part}" for part in parts) + ")"
-
-
-def text_seconds(texts: dict[str, int], user_rate: float | None, item_rate: float | None) -> float | None:
-    """One process's seconds to write ``texts`` (kind -> count) at the user texts' rate and the item profiles' (the
-    user texts' where that is not known); None without a rate, 0 when nothing is left."""
-    if not user_rate:
-        return None
-    return sum(n for kind, n in texts.items() if kind != "item_profile") / user_rate + \
-        texts.get("item_profile", 0) / (item_rate or user_rate)
-
-
-def text_hours(texts: dict[str, int], user_rate: float | None, caveat: str, item_rate: float | None,
-               per_process: bool = False) -> str:
-    """`` (~H h on this CPU ...)`` for the ``texts`` left to write (kind -> count) at one process's rates: the user
-    texts' (``text_rate``) and the item profiles' where this machine has measured it (else the user texts'). A rate
-    ``per_process`` (this machine's own calls, one thread a process) also gets the time of the queue's two processes
-    (``--jobs 2``), which write side by side at twice the rate (docs/glta.md)."""
-    seconds = text_seconds(texts, user_rate, item_rate)
-    if not seconds:
-        return ""
-    item_rate = item_rate or user_rate
-
-    def shown(value: float) -> str:  # 0.035, not 0.0, on a slow CPU
-        return f"{value:.2g}" if value < 1 else f"{value:.1f}"
-
-    rate = shown(user_rate) + (f" (item profiles {shown(item_rate)})" if item_rate != user_rate else "")
-    queue = f", ~{seconds / 2 / 3600:.1f} h for the two processes of `--jobs 2`" if per_process else ""
-    return (f" (~{seconds / 3600:.1f} h on this CPU at the measured {rate} responses/s{caveat}{queue}; "
-            "minutes on a lent GPU: experiments/gpu_session.py)")
 
 
 @dataclass
@@ -408,10 +165,10 @@ class Left:
     # this CPU's GLTA time over the other kind's and the data sets that measured it (``cpu_ratio``), if measured
     cpu_ratio: tuple[float, list[str]] | None = None
     # (data set, name): a GLTA cell whose like run was timed on a CPU alike in hardware bf16 but unlike this one in
-    # AMX: counted as this CPU's time, times ``amx_ratio`` where that is measured (``cpu_ratio(feature="amx")``)
+    # AMX: counted as this CPU's time, times ``amx_ratio`` where that is measured (``costs.cpu_ratio(feature="amx")``)
     amx_timed: set[tuple[str, str]] = field(default_factory=set)
     amx_ratio: tuple[float, list[str]] | None = None
-    # the same two ratios for a UA epoch (``cpu_ratio(stage="ua")``), where measured: a like run's fit loop
+    # the same two ratios for a UA epoch (``costs.cpu_ratio(stage="ua")``), where measured: a like run's fit loop
     # (``fit_seconds``) counts at them, its IA and other LLM stages at the two above
     cpu_ua_ratio: tuple[float, list[str]] | None = None
     amx_ua_ratio: tuple[float, list[str]] | None = None
@@ -462,11 +219,11 @@ class Left:
 
 def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
-    (user_rate, caveat), item = text_rate(), local_rate(("item_profile",))
+    (user_rate, caveat), item = costs.text_rate(), costs.local_rate(("item_profile",))
     item_rate = item[0] if item else None  # this machine's own, else the user texts' rate stands in
-    per_process = local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
-    left = Left(cpu_ratio=cpu_ratio(), amx_ratio=cpu_ratio(feature="amx"), cpu_ua_ratio=cpu_ratio(stage="ua"),
-                amx_ua_ratio=cpu_ratio(feature="amx", stage="ua"))
+    per_process = costs.local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
+    left = Left(cpu_ratio=costs.cpu_ratio(), amx_ratio=costs.cpu_ratio(feature="amx"),
+                cpu_ua_ratio=costs.cpu_ratio(stage="ua"), amx_ua_ratio=costs.cpu_ratio(feature="amx", stage="ua"))
     for dataset in datasets:
         print(f"== {dataset}")
         texts = needed_texts(dataset)
@@ -474,17 +231,17 @@ def plan(datasets: list[str]) -> Left:
         plan_baselines(dataset, left, texts_written=not any(texts.get(kind) for kind in RLMREC_KINDS))
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())
-              + text_hours(texts, user_rate, caveat, item_rate, per_process))
+              + costs.text_hours(texts, user_rate, caveat, item_rate, per_process))
         if unwritten:
             left.texts.append(dataset)
             left.text_kinds[dataset] = ",".join(kind for kind, missing in texts.items() if missing)
-            if seconds := text_seconds(texts, user_rate, item_rate):
+            if seconds := costs.text_seconds(texts, user_rate, item_rate):
                 left.text_seconds[dataset] = seconds
             rlmrec = {kind: texts[kind] for kind in RLMREC_KINDS if kind in texts}
             if any(rlmrec.values()) and any(n for kind, n in texts.items() if kind not in rlmrec):
-                alone = alone_ratio() if rlmrec.get("profile") else None  # no prediction to share the reading
+                alone = costs.alone_ratio() if rlmrec.get("profile") else None  # no prediction to share the reading
                 rate = user_rate * alone if user_rate and alone else user_rate
-                left.rlmrec_text_seconds[dataset] = text_seconds(rlmrec, rate, item_rate or user_rate)
+                left.rlmrec_text_seconds[dataset] = costs.text_seconds(rlmrec, rate, item_rate or user_rate)
         plan_glta(dataset, left)
     return left
 
@@ -514,7 +271,7 @@ def plan_baselines(dataset: str, left: Left, texts_written: bool) -> None:
         if not runs:
             left.mains.setdefault(dataset, []).append(method)
             continue
-        timed = like_run(runs)
+        timed = costs.like_run(runs)
         left.seconds[dataset, method] = train_seconds(timed)
         if gpu_name(timed):  # timed on a GPU only: this CPU's pace where a run of the cell is under way here
             epochs, pace = runs[0].get("training", {}).get("epochs_run"), pace_here(dataset, method)
@@ -569,12 +326,12 @@ def plan_glta(dataset: str, left: Left) -> None:
         # belongs before the training runs), else no estimate (it goes last)
         left.seconds.update({(dataset, name): (train_seconds(default) - saved[name][0])
                              * (ratios.get(name) or (1.0,))[0] for name in todo if default and name not in GLTA_MODES})
-        left.fit_seconds.update({(dataset, name): fit_seconds(default) * (ratios.get(name) or (1.0,))[0]
+        left.fit_seconds.update({(dataset, name): costs.fit_seconds(default) * (ratios.get(name) or (1.0,))[0]
                                  for name in todo if default and name not in GLTA_MODES})
         estimates = mode_estimates(dataset, [mode for mode in GLTA_MODES if mode in todo], default, ratios)
         left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
         mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
-        left.memory.update({(dataset, name): own_peak(default) for name in todo})  # a mode's process loads it too
+        left.memory.update({(dataset, name): costs.own_peak(default) for name in todo})  # a mode's process loads it too
         if default is None and (scaled := scaled_default(dataset)):  # no like run: a scale of another data set's
             seconds, basis = scaled
             for name in todo:
@@ -587,9 +344,9 @@ def plan_glta(dataset: str, left: Left) -> None:
                     " (no other data set has timed this cell against its default)")
         if default and gpu_name(default):  # every estimate above scales the default's time
             left.gpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
-        elif default and bf16_differs(default):
+        elif default and costs.bf16_differs(default):
             left.other_cpu_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
-        elif default and amx_differs(default):
+        elif default and costs.amx_differs(default):
             left.amx_timed.update((dataset, name) for name in todo if (dataset, name) in left.seconds)
     seed_modes = mode_estimates(dataset, left.mode_seeds.get(dataset, []), default, ratios)
     if owed:
@@ -602,17 +359,17 @@ def plan_glta(dataset: str, left: Left) -> None:
         if runs and (len(runs) < SEEDS or reads):  # experiments/seeds.py repeats a variant's recorded config
             left.glta_seeds.setdefault(dataset, []).append(name)
             left.seeds_left[dataset, name] = sorted(seeds_without_file(dataset, name) + reads)
-            like = like_run(runs)
-            left.seconds[dataset, name], left.fit_seconds[dataset, name] = train_seconds(like), fit_seconds(like)
+            like = costs.like_run(runs)
+            left.seconds[dataset, name], left.fit_seconds[dataset, name] = train_seconds(like), costs.fit_seconds(like)
             if name == "default":  # its seeds' jobs read the decoding modes out of their models too
                 left.seconds[dataset, name] += sum(seconds for seconds, _ in seed_modes.values())
             if gpu_name(like):
                 left.gpu_timed.add((dataset, name))
-            elif bf16_differs(like):
+            elif costs.bf16_differs(like):
                 left.other_cpu_timed.add((dataset, name))
-            elif amx_differs(like):
+            elif costs.amx_differs(like):
                 left.amx_timed.add((dataset, name))
-            left.memory[dataset, name] = own_peak(like)
+            left.memory[dataset, name] = costs.own_peak(like)
     if (todo or dataset in left.glta_seeds) and \
             not (Path("runs") / dataset / "lightgcn" / "embeddings.safetensors").is_file():
         left.no_lightgcn.append(dataset)
@@ -652,17 +409,6 @@ def plan_glta(dataset: str, left: Left) -> None:
           f"{under_way(dataset, 'glta_plus')}")
 
 
-@functools.lru_cache(maxsize=None)  # a data set is loaded once per plan
-def dataset_sizes(dataset: str) -> tuple[int, int]:
-    """(users with a training interaction, items) of a data set: what GLTA's UA and IA stages grow with."""
-    import numpy as np
-
-    from glta.data import load_dataset
-
-    data = load_dataset(DataConfig(name=dataset))
-    return int((np.diff(data.train.indptr) > 0).sum()), int(data.n_items)
-
-
 def scaled_default(dataset: str) -> tuple[float, str] | None:
     """The default GLTA's training time on ``dataset``, where it has no run, scaled from the first other data set
     whose default has a run timed on a machine like this one (``timed_here``): that run's IA seconds times the ratio
@@ -671,16 +417,16 @@ def scaled_default(dataset: str) -> tuple[float, str] | None:
     differ between data sets, so this is a scale, not a measurement: (seconds, how it was scaled), or None where no
     such run exists or a data set cannot be read here."""
     for other in DATASETS:
-        like = next((run for run in records(Path("results"), other, "default") if timed_here(run)), None)
+        like = next((run for run in records(Path("results"), other, "default") if costs.timed_here(run)), None)
         if other == dataset or like is None:
             continue
         try:
-            (users, items), (like_users, like_items) = dataset_sizes(dataset), dataset_sizes(other)
+            (users, items), (like_users, like_items) = costs.dataset_sizes(dataset), costs.dataset_sizes(other)
         except (GLTAError, OSError):
             return None
         ia = float(like.get("training", {}).get("ia_seconds") or 0.0)
         seconds = ia * items / like_items + (train_seconds(like) - ia) * users / like_users
-        return seconds, (f"{other}'s default ({cost(like)}) scaled to {users:,} users (from {like_users:,}) and "
+        return seconds, (f"{other}'s default ({costs.cost(like)}) scaled to {users:,} users (from {like_users:,}) and "
                          f"{items:,} items (from {like_items:,})")
     return None
 
@@ -692,78 +438,12 @@ def scaled_note(left: Left, dataset: str, name: str) -> str:
     return f"; ~{left.scaled[dataset, name]:,.0f} s here by scale, no like run: {left.scaled_basis[dataset, name]}"
 
 
-def own_peak(record: dict | None) -> float | None:
-    """A GLTA run's resident peak less the prefix store it filled (``peak_bytes``, ``training.prefix_store_gib``): the
-    store is a file written through a memory map, so its pages counted in the process's resident peak (ML-1M's 17.1
-    GiB, ~12.5 of them the store) though they are page cache the kernel writes back and reclaims, not memory that
-    jobs side by side can run out of; a run that unmapped them as it wrote (``training.prefix_store_unmapped``) counts
-    its whole peak. A run that recorded no store size counts ``prefix_tokens`` times a token's bytes in a store of the
-    same LLM on this machine (padding left out: the store is counted short, the rest long), or else its whole peak."""
-    peak = peak_bytes(record)
-    training = (record or {}).get("training") or {}
-    if peak is None or training.get("prefix_store_unmapped"):  # filled unmapping its pages: the peak is its own
-        return peak
-    if training.get("prefix_store_gib"):
-        return max(peak - training["prefix_store_gib"] * 2**30, 0.0)
-    llm = (((record or {}).get("provenance") or {}).get("config") or {}).get("model", {}).get("llm", {}).get("name")
-    per_token = token_bytes(llm) if llm and training.get("prefix_tokens") else None
-    return max(peak - training["prefix_tokens"] * per_token, 0.0) if per_token else peak
-
-
-def token_bytes(llm: str) -> float | None:
-    """Bytes a token's keys and values take in a prefix store of the LLM ``llm`` on this machine: from the shape and
-    precision a store of it here records (``meta.json``), else from the bundled GGUF's header (layers, key/value
-    heads, head size) in the precision the LLM runs in on this CPU (a fresh machine has no store before its first
-    GLTA run); None where neither can tell."""
-    from glta.paths import cache_dir
-
-    for meta in sorted((cache_dir() / "prefix-kv").glob("*/meta.json")):
-        try:
-            found = json.loads(meta.read_text())
-            if str(found.get("llm", "")).split(":")[0] == llm:
-                _, layers, pair, heads, _, dim = found["shape"]
-                return float(layers * pair * heads * dim * (2 if found["dtype"] in HALF else 4))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return gguf_token_bytes(llm)
-
-
-HALF = ("torch.bfloat16", "torch.float16", "bfloat16", "float16")
-
-
-@functools.lru_cache(maxsize=None)  # seconds each: read once per plan
-def gguf_token_bytes(llm: str) -> float | None:
-    """``token_bytes`` from the header of the bundled GGUF of ``llm`` (an LLM assembled from chunk packages, or a
-    local folder, is not read: None)."""
-    from glta.text.llm import BUNDLED, bundled_gguf
-
-    if llm not in BUNDLED:
-        return None
-    try:
-        from gguf import GGUFReader
-
-        fields = GGUFReader(bundled_gguf(llm)).fields
-        arch = bytes(fields["general.architecture"].parts[-1]).decode()
-
-        def value(key: str) -> int:
-            field = fields[f"{arch}.{key}"]
-            return int(field.parts[field.data[0]][0])
-
-        heads = value("attention.head_count")
-        kv_heads = value("attention.head_count_kv") if f"{arch}.attention.head_count_kv" in fields else heads
-        dim = value("attention.key_length") if f"{arch}.attention.key_length" in fields else \
-            value("embedding_length") // heads
-        return float(value("block_count") * 2 * kv_heads * dim * (2 if cpu_dtype() in HALF else 4))
-    except (ImportError, GLTAError, OSError, KeyError, ValueError, IndexError):
-        return None
-
-
 def mode_estimates(dataset: str, modes: list[str], default: dict | None, ratios: dict
                    ) -> dict[str, tuple[float, str]]:
     """Each decoding mode's evaluation time on ``dataset`` and how it was estimated: where it ran here before, else
     from another data set scaled like a variant (``ratios``: ``time_ratio``'s), else another mode's (estimated here,
     or measured on ``dataset``); a mode with none of these is left out."""
-    measured = {mode: seconds for mode in GLTA_MODES if (seconds := mode_seconds_here(dataset, mode))}
+    measured = {mode: seconds for mode in GLTA_MODES if (seconds := costs.mode_seconds_here(dataset, mode))}
     estimates: dict[str, tuple[float, str]] = {}
     for mode in modes:
         if mode in measured:
@@ -785,18 +465,7 @@ def here_at_ratio(left: Left, dataset: str, name: str) -> str:
     ratio, ua_ratio = left.ratios(cell)
     if not ratio or cell not in left.seconds:
         return ""
-    return f"; here ~{left.seconds_here(cell):,.0f} s at the measured {ratio_words(ratio, ua_ratio)}"
-
-
-def measured_by(ratio: tuple[float, list[str]], ua_ratio: tuple[float, list[str]] | None) -> str:
-    """Which runs measured ``ratio_words``'s ratios, and on which data sets."""
-    return (f"for an IA stage trained on both ({', '.join(ratio[1])})"
-            + (f", and for UA epochs of one config trained on both ({', '.join(ua_ratio[1])})" if ua_ratio else ""))
-
-
-def ratio_words(ratio: tuple[float, list[str]], ua_ratio: tuple[float, list[str]] | None) -> str:
-    """The measured ratios a time from another CPU counts at: one, or the IA stages' and the UA epochs'."""
-    return f"{ratio[0]:.2f}" + (f" (IA and other LLM stages), {ua_ratio[0]:.2f} (UA epochs)" if ua_ratio else "")
+    return f"; here ~{left.seconds_here(cell):,.0f} s at the measured {costs.ratio_words(ratio, ua_ratio)}"
 
 
 @dataclass
@@ -909,8 +578,8 @@ def left_line(left: Left, workers: int = 2) -> str:
     scaled = ""
     if remaining.scaled_jobs:
         scaled = (f"; {named(remaining.scaled_jobs)}, timed only on a CPU {there} hardware bf16, count at "
-                  f"{ratio_words(left.cpu_ratio, left.cpu_ua_ratio)} times that CPU's time: this one's over it "
-                  f"{measured_by(left.cpu_ratio, left.cpu_ua_ratio)}")
+                  f"{costs.ratio_words(left.cpu_ratio, left.cpu_ua_ratio)} times that CPU's time: this one's over it "
+                  f"{costs.measured_by(left.cpu_ratio, left.cpu_ua_ratio)}")
     return (f"Left: ~{total / 3600:,.1f} h of one core on this CPU by the measured time of like runs"
             + (f" (the texts ~{texts / 3600:,.1f} h of it)" if texts else "")
             + f", ~{total / workers / 3600:,.1f} h of wall time for `--jobs {workers}` with every core busy"
@@ -919,8 +588,8 @@ def left_line(left: Left, workers: int = 2) -> str:
                "has trained on both kinds of CPU to say how the times compare)" if remaining.elsewhere_jobs else "")
             + scaled
             + (f"; {named(remaining.amx_scaled_jobs)}, timed on a CPU {'without' if amx_here else 'with'} AMX, "
-               f"count at {ratio_words(left.amx_ratio, left.amx_ua_ratio)} times that time: this one's over it "
-               f"{measured_by(left.amx_ratio, left.amx_ua_ratio)}" if remaining.amx_scaled_jobs else "")
+               f"count at {costs.ratio_words(left.amx_ratio, left.amx_ua_ratio)} times that time: this one's over it "
+               f"{costs.measured_by(left.amx_ratio, left.amx_ua_ratio)}" if remaining.amx_scaled_jobs else "")
             + (f"; {named(remaining.estimated_jobs)}, which no like run has timed, count at another data set's "
                "default scaled by users and items (their lines above)" if remaining.estimated_jobs else "")
             + (f"; not counted: {named(unknown)}, which no like run has timed on a CPU" if unknown else "")

@@ -21,6 +21,12 @@ def planner(reproduce):
 
 
 @pytest.fixture(scope="module")
+def costs(reproduce):
+    """experiments/reproduction_costs.py as the plan imports it (a patch here reaches it)."""
+    return sys.modules["reproduction_costs"]
+
+
+@pytest.fixture(scope="module")
 def queue(reproduce):
     """experiments/reproduction_queue.py as reproduce.py imports it."""
     return sys.modules["reproduction_queue"]
@@ -328,7 +334,7 @@ def test_jobs_named_first_run_before_the_rest_and_still_wait_for_what_they_read(
         queue.queue_jobs(left, tmp_path, up_front=["ml-1m:lightgcn"])
 
 
-def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(planner, monkeypatch, tmp_path):
+def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(costs, monkeypatch, tmp_path):
     import json
 
     import torch
@@ -348,22 +354,22 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(planner
              {**mine, "cpu": "another CPU", "kinds": users, "responses": 9000, "seconds": 10.0},
              {**mine, "kinds": users, "batch_size": 64, "responses": 8, "seconds": 200.0}]  # a trial of 4 users
     rates_path().write_text("".join(json.dumps(call) + "\n" for call in calls))
-    rate, source = planner.text_rate()
+    rate, source = costs.text_rate()
     assert rate == pytest.approx(1.0) and "this machine's 2 calls" in source  # 400 responses in 400 s, one process
-    assert planner.local_rate(("item_profile",)) == (pytest.approx(4.0), 1)  # item profiles: a rate of their own
+    assert costs.local_rate(("item_profile",)) == (pytest.approx(4.0), 1)  # item profiles: a rate of their own
     # 7,200 user texts at 1/s and 7,200 item profiles at 4/s: 2.5 h; without an item rate measured, both at 1/s
     left = {"profile": 3600, "prediction": 3600, "item_profile": 7200}
     assert "~2.5 h on this CPU at the measured 1.0 (item profiles 4.0) responses/s" in \
-        planner.text_hours(left, rate, source, 4.0)
-    assert "~4.0 h" in planner.text_hours(left, rate, source, None)
+        costs.text_hours(left, rate, source, 4.0)
+    assert "~4.0 h" in costs.text_hours(left, rate, source, None)
     assert "responses/s a process, this machine's 2 calls, ~1.2 h for the two processes of `--jobs 2`" in \
-        planner.text_hours(left, rate, source, 4.0, per_process=True)  # 2.5 h at one process's rate
-    assert planner.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write
-    assert "at the measured 0.035 responses/s" in planner.text_hours(left, 0.035, source, None)  # not "0.0"
+        costs.text_hours(left, rate, source, 4.0, per_process=True)  # 2.5 h at one process's rate
+    assert costs.text_hours(dict.fromkeys(left, 0), rate, source, 4.0) == ""  # nothing left to write
+    assert "at the measured 0.035 responses/s" in costs.text_hours(left, 0.035, source, None)  # not "0.0"
 
 
 def test_before_any_local_call_the_plan_uses_the_benchmark_of_this_cpus_precision_or_says_it_had_none(
-        planner, monkeypatch, tmp_path):
+        costs, monkeypatch, tmp_path):
     import json
 
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))  # no rates logged on this "machine"
@@ -376,37 +382,37 @@ def test_before_any_local_call_the_plan_uses_the_benchmark_of_this_cpus_precisio
         (results / name).write_text(json.dumps(record))
 
     benchmark("generation_ml-1m.json", "torch.bfloat16", 2.0)
-    monkeypatch.setattr(planner, "cpu_dtype", lambda: "bfloat16")
-    assert planner.text_rate() == (2.0, " (benchmark)")
-    monkeypatch.setattr(planner, "cpu_dtype", lambda: "float32")  # a CPU without hardware bf16
-    rate, source = planner.text_rate()
+    monkeypatch.setattr(costs, "cpu_dtype", lambda: "bfloat16")
+    assert costs.text_rate() == (2.0, " (benchmark)")
+    monkeypatch.setattr(costs, "cpu_dtype", lambda: "float32")  # a CPU without hardware bf16
+    rate, source = costs.text_rate()
     assert rate == 2.0 and "measured in bfloat16, while this CPU runs the LLM in float32" in source
     benchmark("generation_ml-1m_float32.json", "torch.float32", 0.5, load_average_at_start=[3.0, 2.9, 2.9],
               machine={"cpu": "AMD EPYC", "bf16": False, "cores": 2})  # once measured in fp32, that one is used
-    assert planner.text_rate() == (0.5, " (benchmark, on AMD EPYC without hardware bf16, load 3.0 on 2 cores)")
-    monkeypatch.setattr(planner, "cpu_dtype", lambda: "bfloat16")
-    assert planner.text_rate() == (2.0, " (benchmark)")
+    assert costs.text_rate() == (0.5, " (benchmark, on AMD EPYC without hardware bf16, load 3.0 on 2 cores)")
+    monkeypatch.setattr(costs, "cpu_dtype", lambda: "bfloat16")
+    assert costs.text_rate() == (2.0, " (benchmark)")
 
 
-def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf16(planner, monkeypatch):
+def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf16(costs, monkeypatch):
     def run(bf16):
         return {"training": {"train_seconds": 3600.0},
                 "provenance": {"machine": {"cpu": "AMD EPYC", "bf16": bf16, "gpu": None}}}
 
     monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: False)
-    assert planner.cost(run(True)) == "3,600 s on another CPU (AMD EPYC, with hardware bf16)"
-    assert planner.cost(run(False)) == "3,600 s on the CPU"
-    assert planner.cost(run(None)) == "3,600 s on the CPU"  # recorded before the flag was: nothing to say
+    assert costs.cost(run(True)) == "3,600 s on another CPU (AMD EPYC, with hardware bf16)"
+    assert costs.cost(run(False)) == "3,600 s on the CPU"
+    assert costs.cost(run(None)) == "3,600 s on the CPU"  # recorded before the flag was: nothing to say
     monkeypatch.setattr("glta.device.cpu_has_bf16", lambda: True)
-    assert planner.cost(run(False)) == "3,600 s on another CPU (AMD EPYC, without hardware bf16)"
+    assert costs.cost(run(False)) == "3,600 s on another CPU (AMD EPYC, without hardware bf16)"
     # alike in bf16, unlike in AMX (December 5: ML-1M's GLTA timed on an EPYC, read on a Sapphire Rapids Xeon whose
     # IA epochs took ~4 min against ~7): named, still counted as this CPU's time
     monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
     epyc = run(True)
     epyc["provenance"]["machine"]["amx"] = False
-    assert planner.cost(epyc) == "3,600 s on a CPU without AMX (AMD EPYC)"
+    assert costs.cost(epyc) == "3,600 s on a CPU without AMX (AMD EPYC)"
     monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    assert planner.cost(epyc) == "3,600 s on the CPU"
+    assert costs.cost(epyc) == "3,600 s on the CPU"
 
 
 def made_on_synthetic(variants, name: str, overrides: list[str], seed: int | None = None) -> None:
@@ -505,7 +511,7 @@ def test_a_default_seed_trained_here_whose_job_stopped_before_its_modes_runs_aga
     assert planner.owed_mode_seeds("synthetic") == []
 
 
-def test_a_modes_time_here_comes_from_its_run_on_a_cpu_like_this_one(planner, experiment, tmp_path, monkeypatch):
+def test_a_modes_time_here_comes_from_its_run_on_a_cpu_like_this_one(costs, experiment, tmp_path, monkeypatch):
     """December 5: ML-1M's FL took 1,219 s on the AVX-512 EPYC (its main run) and 239 s on the AMX Xeon (read out of
     seed 2026); on the Xeon the plan estimated the next seed's FL at the EPYC's 1,219 s."""
     import json
@@ -518,19 +524,19 @@ def test_a_modes_time_here_comes_from_its_run_on_a_cpu_like_this_one(planner, ex
         path.write_text(json.dumps({"provenance": {"wall_seconds": seconds, "machine": {"bf16": True, "amx": amx}},
                                     "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
     monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
-    assert planner.mode_seconds_here("ml-1m", "first_logit") == 239.0
+    assert costs.mode_seconds_here("ml-1m", "first_logit") == 239.0
     monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    assert planner.mode_seconds_here("ml-1m", "first_logit") == 1219.0
+    assert costs.mode_seconds_here("ml-1m", "first_logit") == 1219.0
     monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx2"}))  # neither is alike: the main run's
-    assert planner.mode_seconds_here("ml-1m", "first_logit") == 1219.0
-    assert planner.mode_seconds_here("ml-1m", "autoregressive") is None
+    assert costs.mode_seconds_here("ml-1m", "first_logit") == 1219.0
+    assert costs.mode_seconds_here("ml-1m", "autoregressive") is None
     # a cell's seeds: the time of the run made on a CPU like this one, else the main run's
     runs = [{"provenance": {"machine": {"bf16": True, "amx": False}}, "training": {"train_seconds": 14677.0}},
             {"provenance": {"machine": {"bf16": True, "amx": True}}, "training": {"train_seconds": 9022.0}}]
     monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16", "amx_bf16"}))
-    assert planner.like_run(runs) is runs[1]
+    assert costs.like_run(runs) is runs[1]
     monkeypatch.setattr("glta.device.cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    assert planner.like_run(runs) is runs[0]
+    assert costs.like_run(runs) is runs[0]
 
 
 def test_the_plan_says_where_a_baselines_interrupted_grid_point_and_seeds_stand(planner, tmp_path, monkeypatch):
@@ -657,16 +663,16 @@ def test_a_glta_cell_without_a_run_is_estimated_from_its_ratio_to_the_default_el
     assert jobs["glta-amazon-scientific-glta_plus"].memory == 6.5 * 2**30
 
 
-def test_a_data_set_whose_glta_never_ran_is_estimated_by_scaling_another_data_sets_default(
-        planner, queue, tmp_path, monkeypatch):
+def test_a_data_set_whose_glta_never_ran_is_estimated_by_scaling_another_data_sets_default(planner, costs, queue,
+                                                                                           tmp_path, monkeypatch):
     """goodreads-once's ten GLTA cells were "not counted" in --plan: no like run, so the plan could not say whether
     they are hours or days of this CPU. ML-1M's default, scaled by users (UA) and items (IA), now estimates them; the
     estimate is counted and named, but a measured like run still orders the queue."""
     import json
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(planner, "dataset_sizes", lambda dataset: {"ml-1m": (6000, 4000),
-                                                                   "goodreads-once": (24000, 16000)}[dataset])
+    monkeypatch.setattr(costs, "dataset_sizes", lambda dataset: {"ml-1m": (6000, 4000),
+                                                                 "goodreads-once": (24000, 16000)}[dataset])
 
     def made(name, seconds, ia=0.0):
         path = tmp_path / "results" / "ml-1m" / name
@@ -892,7 +898,8 @@ def test_a_cell_trained_on_a_gpu_counts_a_seed_a_cpu_trained(planner, tmp_path, 
     assert remaining.total >= 11467.0  # seed 2027, the one left
 
 
-def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(reproduce, planner, tmp_path, monkeypatch):
+def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(reproduce, planner, costs, tmp_path,
+                                                                            monkeypatch):
     """On an AVX2-only CPU (the LLM in fp32) --plan added ML-1M's GLTA cells at the seconds a CPU with hardware bf16
     took, into a total it called this CPU's: several times too few hours for them."""
     import json
@@ -905,8 +912,8 @@ def test_glta_cells_timed_on_a_cpu_unlike_this_one_in_bf16_are_summed_apart(repr
                                                "git_commit": "0" * 40},
                                 "training": {"train_seconds": 7200.0},
                                 "metrics": {"valid": {"N@10": 0.1}, "test": {"N@10": 0.1}}}))
-    assert planner.bf16_differs(json.loads(path.read_text()))
-    assert not planner.bf16_differs({"provenance": {"machine": {"cpu": "AMD EPYC"}}})  # unrecorded: alike
+    assert costs.bf16_differs(json.loads(path.read_text()))
+    assert not costs.bf16_differs({"provenance": {"machine": {"cpu": "AMD EPYC"}}})  # unrecorded: alike
     left = planner.Left(glta={"ml-1m": ["no_pf"]}, seconds={("ml-1m", "no_pf"): 7200.0, ("ml-1m", "pop"): 3600.0},
                         mains={"ml-1m": ["pop"]}, other_cpu_timed={("ml-1m", "no_pf")})
     remaining = planner.seconds_left(left)
@@ -959,7 +966,8 @@ def test_the_queue_orders_a_cell_timed_on_a_cpu_unlike_this_one_by_its_time_here
     assert shortest == ["glta-ml-1m-no_pd", "glta-ml-1m-no_pf"]
 
 
-def test_the_cpu_ratio_is_measured_by_an_ia_stage_trained_on_both_kinds_of_cpu(planner, tmp_path, monkeypatch, capsys):
+def test_the_cpu_ratio_is_measured_by_an_ia_stage_trained_on_both_kinds_of_cpu(planner, costs, tmp_path, monkeypatch,
+                                                                               capsys):
     """The plan took GLTA in fp32 (a CPU without hardware bf16) to be several times slower than in bf16 and left it
     to a lent GPU; amazon-scientific's IA, the same stage on both kinds, took 1.29 times as long. The ratio comes
     from IA stages of equal settings only (another seed, a GPU or an unrecorded CPU pairs with nothing)."""
@@ -979,13 +987,13 @@ def test_the_cpu_ratio_is_measured_by_an_ia_stage_trained_on_both_kinds_of_cpu(p
                                     "training": {"train_seconds": 1000.0, "ia_seconds": ia_seconds}}))
 
     write("default", True, 4000.0)
-    assert planner.cpu_ratio() is None  # one kind only
+    assert costs.cpu_ratio() is None  # one kind only
     write("no_pf", None, 9000.0)  # unrecorded CPU
     write("no_pd", False, 5000.0, "train.seed=7")  # another seed: another IA stage
     write("no_ua", False, 1.0, gpu="NVIDIA H200")
-    assert planner.cpu_ratio() is None
+    assert costs.cpu_ratio() is None
     write("no_pf_pd", False, 5000.0, "model.use_profile=false", "model.use_prediction=false")  # UA settings differ
-    assert planner.cpu_ratio() == (1.25, ["amazon-scientific"])
+    assert costs.cpu_ratio() == (1.25, ["amazon-scientific"])
     # on such a CPU the plan then suggests the queue with the texts of the cheapest data set, not --no-llm
     planner.print_commands(planner.Left(text_seconds={"ml-1m": 16000.0, "goodreads-once": 60000.0},
                                         texts=["ml-1m", "goodreads-once"], cpu_ratio=(1.25, ["amazon-scientific"])))
@@ -1057,7 +1065,7 @@ def test_rlmrec_waits_only_for_the_texts_it_reads(planner, monkeypatch, capsys):
         assert (said in capsys.readouterr().out) == (not planned)
 
 
-def test_profiles_alone_are_timed_at_the_benchmarks_rate_for_one_kind(planner, monkeypatch, tmp_path, capsys):
+def test_profiles_alone_are_timed_at_the_benchmarks_rate_for_one_kind(planner, costs, monkeypatch, tmp_path, capsys):
     """Written without predictions, a profile does not share its prompt's reading: the plan times RLMRec's texts
     at the benchmarks' ratio of the two rates (median over those in this CPU's precision), not at the pair's."""
     bench = tmp_path / "benchmarks" / "results"
@@ -1068,18 +1076,18 @@ def test_profiles_alone_are_timed_at_the_benchmarks_rate_for_one_kind(planner, m
             "dtype": dtype, "project_profile_only": {"responses_per_s": alone},
             "project_profile_and_prediction_shared_prefix": {"responses_per_s": both}}))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(planner, "cpu_dtype", lambda: "bfloat16")
-    assert planner.alone_ratio() == pytest.approx(0.625)  # the median of 0.75 and 0.5; fp32's left out
+    monkeypatch.setattr(costs, "cpu_dtype", lambda: "bfloat16")
+    assert costs.alone_ratio() == pytest.approx(0.625)  # the median of 0.75 and 0.5; fp32's left out
     monkeypatch.setattr(planner, "plan_glta", lambda dataset, left: None)
     monkeypatch.setattr(planner, "plan_baselines", lambda dataset, left, texts_written: None)
-    monkeypatch.setattr(planner, "text_rate", lambda: (2.0, ""))
-    monkeypatch.setattr(planner, "local_rate", lambda kinds: (4.0, 1) if kinds == ("item_profile",) else None)
+    monkeypatch.setattr(costs, "text_rate", lambda: (2.0, ""))
+    monkeypatch.setattr(costs, "local_rate", lambda kinds: (4.0, 1) if kinds == ("item_profile",) else None)
     monkeypatch.setattr(planner, "needed_texts", lambda dataset: {"profile": 100, "prediction": 100,
                                                                   "item_profile": 40})
     left = planner.plan(["goodreads-once"])
     assert left.rlmrec_text_seconds["goodreads-once"] == pytest.approx(100 / (2.0 * 0.625) + 40 / 4.0)
     assert left.text_seconds["goodreads-once"] == pytest.approx(200 / 2.0 + 40 / 4.0)
-    monkeypatch.setattr(planner, "local_rate", lambda kinds: None)  # no item rate here: the user texts' pair rate
+    monkeypatch.setattr(costs, "local_rate", lambda kinds: None)  # no item rate here: the user texts' pair rate
     left = planner.plan(["goodreads-once"])
     assert left.rlmrec_text_seconds["goodreads-once"] == pytest.approx(100 / (2.0 * 0.625) + 40 / 2.0)
     capsys.readouterr()
@@ -1145,7 +1153,7 @@ def test_the_first_default_seed_reads_a_mode_with_no_run_and_goes_where_the_mode
     assert names == ["glta-ml-1m-no_pf", "glta-ml-1m-no_ia", "seed-ml-1m-default-2026", "seed-ml-1m-default-2027"]
 
 
-def test_a_glta_jobs_memory_leaves_out_the_prefix_store_it_wrote_through_a_memory_map(planner, tmp_path, monkeypatch):
+def test_a_glta_jobs_memory_leaves_out_the_prefix_store_it_wrote_through_a_memory_map(costs, tmp_path, monkeypatch):
     """December 5: ML-1M's GLTA recorded a 17.1 GiB resident peak, ~12.5 GiB of it the prefix store's file pages
     (written through a memory map: page cache, reclaimable), so the queue's memory guard (85% of 24 GiB) ran its
     seed 2026 alone and left the second core idle for hours; two such jobs ran side by side the session before."""
@@ -1156,28 +1164,28 @@ def test_a_glta_jobs_memory_leaves_out_the_prefix_store_it_wrote_through_a_memor
     record = {"provenance": {"peak_memory": {"resident_gib": 17.0},
                              "config": {"model": {"llm": {"name": "smollm2-135m"}}}},
               "training": {"prefix_tokens": 100_000}}
-    monkeypatch.setattr(planner, "gguf_token_bytes", lambda llm: None)
-    assert planner.own_peak(record) == 17.0 * gib  # no store of that LLM here, no header read: the whole peak
+    monkeypatch.setattr(costs, "gguf_token_bytes", lambda llm: None)
+    assert costs.own_peak(record) == 17.0 * gib  # no store of that LLM here, no header read: the whole peak
     monkeypatch.undo()
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
     # a fresh machine, before its first GLTA run: the bundled GGUF's header tells (30 layers, 3 key/value heads of
     # 64), in the precision the LLM runs in here
-    assert planner.token_bytes("smollm2-135m") == 30 * 2 * 3 * 64 * (2 if planner.cpu_dtype() == "bfloat16" else 4)
+    assert costs.token_bytes("smollm2-135m") == 30 * 2 * 3 * 64 * (2 if costs.cpu_dtype() == "bfloat16" else 4)
     meta = tmp_path / "prefix-kv" / "abc" / "meta.json"
     meta.parent.mkdir(parents=True)
     meta.write_text(json.dumps({"shape": [600, 30, 2, 3, 11, 64], "dtype": "torch.bfloat16",
                                 "llm": "smollm2-135m:gguf-sha256:b179c9523d0e6a0f"}))
-    assert planner.token_bytes("smollm2-135m") == 30 * 2 * 3 * 64 * 2 and planner.token_bytes("gemma3-270m") is None
-    assert planner.own_peak(record) == pytest.approx(17.0 * gib - 100_000 * 23_040)
+    assert costs.token_bytes("smollm2-135m") == 30 * 2 * 3 * 64 * 2 and costs.token_bytes("gemma3-270m") is None
+    assert costs.own_peak(record) == pytest.approx(17.0 * gib - 100_000 * 23_040)
     record["training"]["prefix_store_gib"] = 12.5  # recorded by the run itself: that wins
-    assert planner.own_peak(record) == pytest.approx(4.5 * gib)
+    assert costs.own_peak(record) == pytest.approx(4.5 * gib)
     record["training"]["prefix_store_unmapped"] = True  # its pages left the resident peak as they were written
-    assert planner.own_peak(record) == 17.0 * gib
-    assert planner.own_peak({"training": {}}) is None
+    assert costs.own_peak(record) == 17.0 * gib
+    assert costs.own_peak({"training": {}}) is None
 
 
-def test_times_from_a_cpu_without_amx_count_at_the_ratio_an_ia_stage_trained_on_both_measured(
-        planner, tmp_path, monkeypatch):
+def test_times_from_a_cpu_without_amx_count_at_the_ratio_an_ia_stage_trained_on_both_measured(planner, costs,
+                                                                                              tmp_path, monkeypatch):
     """December 5, a Xeon with AMX: ML-1M's IA epochs took ~4 min against ~7 on the EPYC (both with hardware bf16)
     whose runs timed every GLTA cell, and the plan counted those times as this CPU's. Once one IA stage has trained
     on both, the plan counts them at the measured ratio; a run on a CPU without hardware bf16 measures nothing here."""
@@ -1199,12 +1207,12 @@ def test_times_from_a_cpu_without_amx_count_at_the_ratio_an_ia_stage_trained_on_
 
     write("default", {"bf16": True, "amx": False, "cpu": "AMD EPYC"}, 4000.0)
     write("no_pd", {"bf16": False, "amx": False}, 9000.0, "model.use_prediction=false")  # no bf16: not alike
-    assert planner.cpu_ratio(feature="amx") is None
-    assert planner.cpu_ratio() == (4000.0 / 9000.0, ["amazon-scientific"])  # the bf16 one: the same IA stage
+    assert costs.cpu_ratio(feature="amx") is None
+    assert costs.cpu_ratio() == (4000.0 / 9000.0, ["amazon-scientific"])  # the bf16 one: the same IA stage
     write("no_pf_pd", {"bf16": True, "amx": True}, 2200.0, "model.use_profile=false", "model.use_prediction=false")
-    assert planner.cpu_ratio(feature="amx") == (0.55, ["amazon-scientific"])
+    assert costs.cpu_ratio(feature="amx") == (0.55, ["amazon-scientific"])
     (tmp_path / "results" / "amazon-scientific" / "glta_variants" / "no_pd.json").unlink()
-    left = planner.Left(amx_ratio=planner.cpu_ratio(feature="amx"))
+    left = planner.Left(amx_ratio=costs.cpu_ratio(feature="amx"))
     planner.plan_glta("amazon-scientific", left)
     assert ("amazon-scientific", "no_ia") in left.amx_timed
     assert left.seconds_here(("amazon-scientific", "no_ia")) == pytest.approx(0.55 * left.seconds[
@@ -1213,7 +1221,7 @@ def test_times_from_a_cpu_without_amx_count_at_the_ratio_an_ia_stage_trained_on_
         in planner.left_line(left)
 
 
-def test_ua_epochs_from_a_cpu_without_amx_count_at_their_own_measured_ratio(planner, tmp_path, monkeypatch):
+def test_ua_epochs_from_a_cpu_without_amx_count_at_their_own_measured_ratio(planner, costs, tmp_path, monkeypatch):
     """December 6, the Xeon with AMX: amazon-scientific's GLTA+ UA epochs took ~0.43 of the EPYC's time where its IA
     took 0.34. Once seeds of one config have trained on both, a like run's fit loop counts at the UA ratio and its
     IA and prefix stages at the IA one; a run of another config (here: other threads) measures nothing."""
@@ -1235,14 +1243,14 @@ def test_ua_epochs_from_a_cpu_without_amx_count_at_their_own_measured_ratio(plan
 
     write(folder / "glta_plus.json", False, 10000.0, 5, 2025)
     write(folder / "seeds" / "glta_plus-2026.json", True, 2400.0, 3, 2026, "train.threads=2")
-    assert planner.cpu_ratio(feature="amx", stage="ua") is None  # not one config but for the seed
+    assert costs.cpu_ratio(feature="amx", stage="ua") is None  # not one config but for the seed
     write(folder / "seeds" / "glta_plus-2026.json", True, 2400.0, 3, 2026)
-    assert planner.cpu_ratio(feature="amx", stage="ua") == (pytest.approx(800.0 / 2000.0), ["amazon-scientific"])
-    assert planner.cpu_ratio(stage="ua") is None  # both have hardware bf16: nothing measured for that
+    assert costs.cpu_ratio(feature="amx", stage="ua") == (pytest.approx(800.0 / 2000.0), ["amazon-scientific"])
+    assert costs.cpu_ratio(stage="ua") is None  # both have hardware bf16: nothing measured for that
 
     write(folder / "glta.json", False, 9000.0, 6, 2025, method="glta")  # the default, timed on the EPYC alone
     left = planner.Left(amx_ratio=(0.34, ["amazon-scientific"]),
-                        amx_ua_ratio=planner.cpu_ratio(feature="amx", stage="ua"))
+                        amx_ua_ratio=costs.cpu_ratio(feature="amx", stage="ua"))
     planner.plan_glta("amazon-scientific", left)
     cell = ("amazon-scientific", "no_pd")  # to do: a time scaled from the default's
     assert cell in left.amx_timed and left.fit_seconds[cell] == 9000.0
