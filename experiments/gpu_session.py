@@ -222,7 +222,7 @@ def prepare(datasets: list[str], data_root: Path, wheels: Path | None, glta: lis
     stage_text_embeddings(graph, extra)
     for name in dict.fromkeys([*datasets, *(n for n in jobs if n != "synthetic"), *graph]):
         if name not in BUILTINS or not BUILTINS[name].folder:
-            raise SystemExit(f"--datasets {name}: not a built-in data set with files (see `glta datasets`)")
+            raise SystemExit(f"--datasets {name}: not a built-in data set with files (`glta data list` names them)")
         source = data_root / BUILTINS[name].folder
         if not source.is_dir():
             raise SystemExit(f"{source} is missing: set --data-root (or $GLTA_DATA_ROOT) to the data sets' folder")

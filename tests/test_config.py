@@ -104,6 +104,21 @@ def test_ratios_must_leave_room_for_training():
         build_config("lightgcn", "synthetic", overrides=["data.valid_ratio=0.5", "data.test_ratio=0.5"])
 
 
+@pytest.mark.parametrize("override, choices", [
+    ("model.inference=first_kk", "first_k, first_logit, autoregressive"), ("model.head=free", "linear, tied"),
+    ("model.ia_loss=items", "catalogue, group"), ("model.ua_softmax=all", "catalogue, unseen"),
+    ("model.target_mode=mixed", "overlap, disjoint"), ("model.missing_texts=skip", "error, empty"),
+])
+def test_an_option_with_choices_is_refused_when_the_config_is_built_naming_them(override, choices):
+    """Before any data or LLM is loaded (a 7B LLM takes minutes): the key, the value and every choice."""
+    key, value = override.split("=")
+    with pytest.raises(ConfigError, match=f"{key.replace('.', '[.]')}={value} .*; choose one of {choices}$"):
+        build_config("glta_plus", "synthetic", overrides=[override])
+    with pytest.raises(ConfigError, match=f"'{key.replace('.', '[.]')}' expects one of {choices}, got 3"):
+        build_config("glta_plus", "synthetic", overrides=[f"{key}=3"])
+    assert build_config("glta", "synthetic", overrides=[f"{key}={choices.split(', ')[-1]}"])  # a choice is taken
+
+
 def test_glta_numeric_options_are_checked():
     with pytest.raises(ConfigError, match=r"model\.ia_group_size"):
         build_config("glta", "synthetic", overrides=["model.ia_group_size=0"])

@@ -830,6 +830,23 @@ def test_unseen_softmax_leaves_only_the_users_other_training_items_out():
     assert unseen_loss(logits, targets, nothing).item() == pytest.approx(gllm_loss(logits, targets).item(), rel=1e-6)
 
 
+def test_a_config_made_in_python_is_checked_as_a_built_one_and_the_graph_before_the_llm_loads(synthetic, llm,
+                                                                                             monkeypatch):
+    from glta.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="model.head=free is not one of its choices; choose one of linear, tied"):
+        make(synthetic, llm, head="free")
+    with pytest.raises(ConfigError, match="model.ia_group_size"):
+        make(synthetic, llm, ia_group_size=0)
+
+    def no_load(*_args, **_kwargs):
+        raise AssertionError("the LLM was loaded before model.graph was checked")
+
+    monkeypatch.setattr("glta.text.llm.load_llm", no_load)
+    with pytest.raises(ConfigError, match="model.graph=hccf: .* choose one of lightgcn, lightgcn_plus"):
+        GLTA(synthetic, GLTAConfig(graph="hccf", missing_texts="empty"))
+
+
 def test_unseen_softmax_is_a_ua_switch_with_the_same_gradients_path(synthetic, llm):
     from glta.errors import ConfigError
 

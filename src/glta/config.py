@@ -1,8 +1,9 @@
 """Typed run configuration: dataclasses filled from YAML files plus dotted command-line overrides.
 
 Merge order (later wins): dataclass defaults -> ``configs/<dataset>/<method>.yaml`` when present ->
-``--config FILE`` -> ``key.sub=value`` overrides. Unknown keys and ill-typed values are errors that
-name the key, so a typo never silently falls back to a default.
+``--config FILE`` -> ``key.sub=value`` overrides. Unknown keys, ill-typed values, numbers out of range and a value
+that is not one of its field's ``Literal`` choices are errors that name the key, raised when the config is built, so
+a typo never silently falls back to a default nor waits for an LLM to load.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -48,15 +49,12 @@ class TrainConfig:
     select_metric: str = "N@10"
     # learning rate over the run's optimiser steps: constant, or cosine from lr down to min_lr_ratio x lr at the
     # last step of `epochs` (after `warmup_steps` of linear warm-up from 0; early stopping may end the run sooner)
-    schedule: str = "constant"
+    schedule: Literal["constant", "cosine"] = "constant"
     warmup_steps: int = 0
     min_lr_ratio: float = 0.0
     # with a checkpoint folder: also write the checkpoint within an epoch at most this often, so a run stopped
     # part-way through a long epoch (GLTA's take many minutes on a CPU) resumes there; 0 = only after evaluations
     checkpoint_minutes: float = 10.0
-
-
-SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -107,6 +105,11 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
     origin = typing.get_origin(annotation)
     if annotation is Any:
         return value
+    if origin is Literal:  # which of its choices it is, ``check_ranges`` checks (also for configs built in Python)
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"config key '{key}' expects one of {', '.join(map(str, typing.get_args(annotation)))}, "
+                          f"got {value!r}")
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(annotation)
         if value is None and type(None) in options:
@@ -171,10 +174,15 @@ def _check_range(name: str, value: Any, key: str) -> None:
 
 
 def check_ranges(obj: Any, prefix: str = "") -> None:
-    """Check every numeric option of a (nested) config dataclass against its allowed range, and the few
-    relations between options (ratios summing below 1, k's at least 1)."""
+    """Check every numeric option of a (nested) config dataclass against its allowed range, every option with
+    ``Literal`` choices against them, and the few relations between options (ratios summing below 1, k's at least
+    1)."""
+    hints = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value, key = getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name
+        options = typing.get_args(hints[f.name]) if typing.get_origin(hints.get(f.name)) is Literal else ()
+        if options and value not in options:
+            raise ConfigError(f"{key}={value} is not one of its choices; choose one of {', '.join(map(str, options))}")
         if dataclasses.is_dataclass(value):
             check_ranges(value, key)
         elif f.name == "ks" and isinstance(value, list):
@@ -182,8 +190,6 @@ def check_ranges(obj: Any, prefix: str = "") -> None:
                 raise ConfigError(f"config key '{key}' must list cut-offs >= 1, e.g. [5, 10, 20]; got {value!r}")
         else:
             _check_range(f.name, value, key)
-    if isinstance(obj, TrainConfig) and obj.schedule not in SCHEDULES:
-        raise ConfigError(f"train.schedule={obj.schedule} is not a schedule; choose one of {', '.join(SCHEDULES)}")
     if isinstance(obj, RunConfig):
         allowed = [f"{m}@{k}" for k in obj.eval.ks for m in ("P", "R", "N", "Hit", "MRR")]
         if obj.train.select_metric not in allowed:

@@ -26,12 +26,13 @@ from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
 from glta.align.prompts import Prompts, texts_identity, user_texts
 from glta.align.templates import ITEM, OUT, USER, Batch
+from glta.config import check_ranges
 from glta.data.dataset import RecDataset
 from glta.distributed import processes
 from glta.errors import ConfigError, GLTAError
 from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender, Stage
-from glta.models.glta_config import INFERENCE_MODES, GLTAConfig, GLTAPlusConfig
+from glta.models.glta_config import GLTAConfig, GLTAPlusConfig
 from glta.paths import run_dir
 from glta.text.compat import cache_argument
 
@@ -139,18 +140,11 @@ class GLTA(Recommender):
                  embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(dataset, config)
         self.dataset_name = dataset.name  # names the prefix store it fills (``prefix_kv``)
-        if config.inference not in INFERENCE_MODES:
-            raise ConfigError(f"model.inference={config.inference}; choose one of {', '.join(INFERENCE_MODES)}")
-        if config.missing_texts not in ("error", "empty"):
-            raise ConfigError("model.missing_texts must be 'error' or 'empty'")
-        if config.target_mode not in ("disjoint", "overlap"):
-            raise ConfigError("model.target_mode must be 'disjoint' or 'overlap'")
-        if config.ia_loss not in ("catalogue", "group"):
-            raise ConfigError(f"model.ia_loss={config.ia_loss}; choose catalogue or group")
-        if config.ua_softmax not in ("catalogue", "unseen"):
-            raise ConfigError(f"model.ua_softmax={config.ua_softmax}; choose catalogue or unseen")
+        check_ranges(config, "model")  # built in Python, not from files: the same checks as ``build_config``'s
         if not 0 < config.supervised_slots <= config.output_slots:
             raise ConfigError("model.supervised_slots must be between 1 and model.output_slots")
+        # the frozen graph before the LLM, which may take minutes to load (a 7B model): a wrong model.graph says so now
+        path = None if embeddings is not None else config.embeddings or graph_embeddings_path(dataset, config.graph)
         texts = None
         if llm is None:
             from glta.text.llm import load_llm
@@ -166,7 +160,6 @@ class GLTA(Recommender):
         if embeddings is None:
             from glta.models.lightgcn import load_embeddings
 
-            path = config.embeddings or graph_embeddings_path(dataset, config.graph)
             embeddings = load_embeddings(path, dataset)
             self._graph_run = Path(path).parent
         user_emb, item_emb = embeddings
@@ -175,8 +168,6 @@ class GLTA(Recommender):
         hidden = llm.hidden_size
         self.item_projector = NodeProjector(item_emb.shape[1], hidden)
         self.user_projector = NodeProjector(user_emb.shape[1], hidden)
-        if config.head not in ("linear", "tied"):
-            raise ConfigError(f"model.head={config.head}; choose linear or tied")
         self.head = GLLMHead(hidden, self.n_items, tied=config.head == "tied")
         if config.head_prior:
             with torch.no_grad():

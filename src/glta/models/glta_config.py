@@ -6,12 +6,10 @@ Readings of what the paper leaves open follow ``../shared/DESIGN.md``; each choi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from glta.text.generate import GenerationConfig
 from glta.text.llm import LLMConfig
-
-INFERENCE_MODES = ("first_k", "first_logit", "autoregressive")
 
 
 @dataclass
@@ -39,7 +37,7 @@ class GLTAConfig:
     context_items: int = 10  # item tokens shown in the UA template
     # overlap: targets drawn from all training items (the paper's reading; ahead on ML-100k validation, see
     # docs/glta.md); disjoint: targets are never among the shown items
-    target_mode: str = "overlap"
+    target_mode: Literal["overlap", "disjoint"] = "overlap"
     text_tokens: int = 48  # profile / prediction texts are cut to this many tokens
     ia_group_size: int = 5  # items per item-text alignment sample
     ia_epochs: int = 4
@@ -55,8 +53,8 @@ class GLTAConfig:
     use_prediction: bool = True  # False: "w/o PD"
     # a user without cached profile/prediction text: "error" stops before training, naming `glta text generate`;
     # "empty" leaves the field empty (the demo, which has no texts unless asked for)
-    missing_texts: str = "error"
-    inference: str = "first_k"  # first_k | first_logit | autoregressive
+    missing_texts: Literal["error", "empty"] = "error"
+    inference: Literal["first_k", "first_logit", "autoregressive"] = "first_k"
     eval_batch_size: int = 64
     # UA template (align/templates/<name>.txt): "user_item" puts the user and item tokens first, as DESIGN.md lists
     # them; "user_item_text_first" puts the profile and prediction first, so their keys/values can be cached
@@ -66,13 +64,13 @@ class GLTAConfig:
     head_prior: bool = True
     # linear: the paper's GLLM layer; tied: also score items by their own item tokens, as a language model with tied
     # input/output embeddings scores its vocabulary (see GLLMHead)
-    head: str = "linear"
+    head: Literal["linear", "tied"] = "linear"
     # whether IA's logits include the head bias. The bias starts at the popularity prior (head_prior), which IA's
     # uniformly drawn targets fight: with it, IA spends its few steps unlearning popularity (docs/glta.md)
     ia_head_bias: bool = True
     # IA's softmax: over the whole catalogue (the paper's GLLM loss; chance ln |I|), or over the sample's own group of
     # ia_group_size items (chance ln group size): the task then only asks which shown item each description names
-    ia_loss: str = "catalogue"
+    ia_loss: Literal["catalogue", "group"] = "catalogue"
     # the head's learning rate as a multiple of the stage's (train.lr in UA, ia_lr in IA). The LLM's last hidden
     # states have norm ~47, so one Adam step at lr 2e-3 moves a logit by up to ~1.4 (docs/glta.md)
     head_lr_scale: float = 0.1
@@ -89,7 +87,7 @@ class GLTAConfig:
     # (glta.align.gllm.unseen_loss). The head probe (a lossless user input) rose from ML-100k valid N@10 0.2392 to
     # 0.2508 with it; GLTA+ on ML-100k: ahead on validation in two seeds (+0.0010, +0.0034) but neither paired test
     # below 0.05, so off until ML-1M decides (docs/glta.md)
-    ua_softmax: str = "catalogue"
+    ua_softmax: Literal["catalogue", "unseen"] = "catalogue"
 
 
 @dataclass
