@@ -65,11 +65,14 @@ def needed_texts(dataset: str) -> dict[str, int]:
 
 def rlmrec_left(dataset: str, method: str) -> bool:
     """Whether a cell that reads the item profiles (RLMRec's) is still to train, wholly or in part: no run, fewer
-    than ``SEEDS`` seeds, or a grid made from no clean commit (trained again)."""
+    than ``SEEDS`` seeds, a grid made from no clean commit (trained again), or a main run that keeps no per-user test
+    values (its chosen point trained again: ``Left.per_user``)."""
     from glta.results import provenance_status
+    from glta.tuning import has_per_user_values
 
     runs = records(Path("results"), dataset, method)
-    return not runs or len(runs) < SEEDS or provenance_status(runs[0]["provenance"]) != "clean"
+    return not runs or len(runs) < SEEDS or provenance_status(runs[0]["provenance"]) != "clean" \
+        or not has_per_user_values(runs[0])
 
 
 def cell_status(dataset: str, name: str, estimate: dict | None = None, scale: tuple[float, str] | None = None,

@@ -1272,11 +1272,34 @@ def test_the_texts_job_writes_the_kinds_its_data_sets_cells_read(queue, left, tm
     assert kinds(left) == "profile,prediction"
 
 
-def test_item_profiles_are_written_only_while_an_rlmrec_cell_is_left(planner, monkeypatch):
-    """Only RLMRec reads the item profiles; the committed results say which data sets still have an RLMRec cell
-    to train (goodreads-once's RLMRec-Con grid was made from no clean commit: trained again)."""
+def test_item_profiles_are_written_only_while_an_rlmrec_cell_is_left(planner, monkeypatch, tmp_path):
+    """Only RLMRec reads the item profiles: a data set writes them while an RLMRec cell has a run to make there (none
+    yet, a seed short, a grid from no clean commit, or a main run to train again for its per-user values; December 6:
+    ML-1M's RLMRec main runs keep none, and their retraining would have stopped for want of item profiles)."""
+    from glta.results import EXTRA_SEEDS
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("glta.results.commits_status", lambda commits: "clean")  # a commit of this history
+
+    def made(dataset, method, per_user=True, seeds=EXTRA_SEEDS):
+        folder = tmp_path / "results" / dataset
+        (folder / "seeds").mkdir(parents=True, exist_ok=True)
+        record = {"provenance": {"git_commit": "6db4cb6"}, "per_user_test": {"values": [0.5] if per_user else []}}
+        (folder / f"{method}.json").write_text(json.dumps(record))
+        for seed in seeds:
+            (folder / "seeds" / f"{method}-{seed}.json").write_text(json.dumps(record))
+
+    for method in ("rlmrec_con", "rlmrec_gen"):
+        made("ml-1m", method)
     assert not planner.rlmrec_left("ml-1m", "rlmrec_con") and not planner.rlmrec_left("ml-1m", "rlmrec_gen")
-    assert planner.rlmrec_left("goodreads-once", "rlmrec_con")
     monkeypatch.setattr(planner, "missing_texts", lambda dataset: {"profile": 3, "prediction": 3, "item_profile": 5})
     assert planner.needed_texts("ml-1m") == {"profile": 3, "prediction": 3}
-    assert planner.needed_texts("goodreads-once") == {"profile": 3, "prediction": 3, "item_profile": 5}
+    made("ml-1m", "rlmrec_gen", per_user=False)  # its chosen point is trained again: it reads the item profiles
+    assert planner.rlmrec_left("ml-1m", "rlmrec_gen")
+    assert planner.needed_texts("ml-1m") == {"profile": 3, "prediction": 3, "item_profile": 5}
+    made("goodreads-once", "rlmrec_con", seeds=EXTRA_SEEDS[:1])  # a seed short
+    assert planner.rlmrec_left("goodreads-once", "rlmrec_con")
+    assert planner.rlmrec_left("amazon-scientific", "rlmrec_con")  # no run
+    monkeypatch.setattr("glta.results.commits_status", lambda commits: "dirty")  # a grid from no clean commit
+    made("goodreads-once", "rlmrec_con")
+    assert planner.rlmrec_left("goodreads-once", "rlmrec_con")
