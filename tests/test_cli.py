@@ -323,3 +323,11 @@ def test_a_results_file_records_the_process_peak_memory(tmp_path):
     before, after = map(float, subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                               check=True).stdout.split())
     assert 0 < before and after - before >= 0.6  # 1 GiB of float32 touched, beyond any peak of the imports
+    # started by a process holding 1 GiB, a run counts its own peak: Linux's ru_maxrss keeps the launcher's across
+    # the exec (December 6: this test failed where it ran after the LLM tests had grown pytest to 2 GiB)
+    child = "from glta.results import peak_memory; print(peak_memory()['resident_gib'])"
+    launcher = ("import subprocess, sys, torch; held = torch.ones(256 * 2**20); "
+                f"print(subprocess.run([sys.executable, '-c', {child!r}], capture_output=True, text=True).stdout)")
+    started = float(subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True,
+                                   check=True).stdout)
+    assert 0 < started < before + 0.5

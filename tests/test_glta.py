@@ -831,8 +831,8 @@ def test_unseen_softmax_leaves_only_the_users_other_training_items_out():
 
 
 def test_a_config_made_in_python_is_checked_as_a_built_one_and_the_graph_before_the_llm_loads(synthetic, llm,
-                                                                                             monkeypatch):
-    from glta.errors import ConfigError
+                                                                                             monkeypatch, tmp_path):
+    from glta.errors import ConfigError, GLTAError
 
     with pytest.raises(ConfigError, match="model.head=free is not one of its choices; choose one of linear, tied"):
         make(synthetic, llm, head="free")
@@ -845,6 +845,11 @@ def test_a_config_made_in_python_is_checked_as_a_built_one_and_the_graph_before_
     monkeypatch.setattr("glta.text.llm.load_llm", no_load)
     with pytest.raises(ConfigError, match="model.graph=hccf: .* choose one of lightgcn, lightgcn_plus"):
         GLTA(synthetic, GLTAConfig(graph="hccf", missing_texts="empty"))
+    with pytest.raises(ConfigError, match="model.ua_template=user_first: no such prompt template .* user_item, "):
+        GLTA(synthetic, GLTAConfig(ua_template="user_first", missing_texts="empty"))
+    monkeypatch.chdir(tmp_path)  # no runs/ here: no frozen LightGCN
+    with pytest.raises(GLTAError, match="runs/synthetic/lightgcn/embeddings.safetensors does not exist"):
+        GLTA(synthetic, GLTAConfig(missing_texts="empty"))
 
 
 def test_unseen_softmax_is_a_ua_switch_with_the_same_gradients_path(synthetic, llm):

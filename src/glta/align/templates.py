@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from glta.errors import ConfigError
+
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SLOT = re.compile(r"(<user>|<items>|<out>|\{[a-z_]+\})")
 
@@ -60,11 +62,20 @@ class Template:
 
     @classmethod
     def load(cls, name: str, tokenizer) -> "Template":
-        path = TEMPLATE_DIR / f"{name}.txt"
-        return cls(path.read_text().rstrip("\n"), tokenizer)
+        return cls(template_path(name).read_text().rstrip("\n"), tokenizer)
 
     def fixed_tokens(self) -> int:
         return sum(len(s.ids) for s in self.segments if s.kind == "text")
+
+
+def template_path(name: str, key: str = "model.ua_template") -> Path:
+    """The file of the template called ``name``; a name with none is a ConfigError naming ``key`` and the templates
+    there are."""
+    path = TEMPLATE_DIR / f"{name}.txt"
+    if not path.is_file():
+        known = ", ".join(sorted(found.stem for found in TEMPLATE_DIR.glob("*.txt")))
+        raise ConfigError(f"{key}={name}: no such prompt template ({TEMPLATE_DIR}); choose one of {known}")
+    return path
 
 
 @dataclass

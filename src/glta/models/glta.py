@@ -25,7 +25,7 @@ from glta.align.graph_output import GraphHead, fuse, residual_scale_init, standa
 from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
 from glta.align.prompts import Prompts, texts_identity, user_texts
-from glta.align.templates import ITEM, OUT, USER, Batch
+from glta.align.templates import ITEM, OUT, USER, Batch, template_path
 from glta.config import check_ranges
 from glta.data.dataset import RecDataset
 from glta.distributed import processes
@@ -143,25 +143,27 @@ class GLTA(Recommender):
         check_ranges(config, "model")  # built in Python, not from files: the same checks as ``build_config``'s
         if not 0 < config.supervised_slots <= config.output_slots:
             raise ConfigError("model.supervised_slots must be between 1 and model.output_slots")
-        # the frozen graph before the LLM, which may take minutes to load (a 7B model): a wrong model.graph says so now
-        path = None if embeddings is not None else config.embeddings or graph_embeddings_path(dataset, config.graph)
-        texts = None
-        if llm is None:
-            from glta.text.llm import load_llm
-
-            texts = user_texts(dataset, config, texts_identity(config))  # missing texts stop here, not after the load
-            llm = load_llm(config.llm)
-        self.llm = llm  # a plain attribute, not a submodule: its weights are never saved with GLTA's parts
-        if config.compile:
-            compile_decoder(llm.model)
+        # what GLTA reads besides the LLM comes first: the LLM may take minutes to load (a 7B model), and an unknown
+        # template, a wrong model.graph, a missing embeddings file or missing texts should say so before it does
+        template_path(config.ua_template)
         # the LightGCN run the frozen embeddings came from: its own fold-in serves new users (score_new_users)
         self._graph_run: Path | None = None
         self._graph_fold: tuple = ()  # (LightGCN or None,) once looked up; a tuple keeps it out of the state dict
         if embeddings is None:
             from glta.models.lightgcn import load_embeddings
 
+            path = config.embeddings or graph_embeddings_path(dataset, config.graph)
             embeddings = load_embeddings(path, dataset)
             self._graph_run = Path(path).parent
+        texts = None
+        if llm is None:
+            from glta.text.llm import load_llm
+
+            texts = user_texts(dataset, config, texts_identity(config))
+            llm = load_llm(config.llm)
+        self.llm = llm  # a plain attribute, not a submodule: its weights are never saved with GLTA's parts
+        if config.compile:
+            compile_decoder(llm.model)
         user_emb, item_emb = embeddings
         self.register_buffer("user_nodes", user_emb.float(), persistent=False)
         self.register_buffer("item_nodes", item_emb.float(), persistent=False)
