@@ -14,12 +14,12 @@ from pathlib import Path
 
 from glta.config import DataConfig
 from glta.errors import GLTAError
-from glta.report import DATASETS, FIGURE3, TABLE3, gpu_name, load, peak_bytes, records, train_seconds
+from glta.report import DATASETS, GLTA_VARIANTS, gpu_name, load, peak_bytes, records, train_seconds
 from glta.text.generate import USER_KINDS
 
 # every GLTA cell that trains (the paper's GLTA and its ablations, then GLTA+): the runs whose times ``cpu_ratio``
 # compares across kinds of CPU
-GLTA_RUNS = (*dict.fromkeys([*TABLE3, *FIGURE3]), "glta_plus")
+GLTA_RUNS = (*GLTA_VARIANTS, "glta_plus")
 
 
 def fit_seconds(record: dict) -> float:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import glta_variants
 import reproduction_costs as costs
+from glta import report
 from glta.config import DataConfig, build_config
 from glta.errors import GLTAError
 from glta.report import (DATASETS, gpu_name, is_deterministic, load, peak_bytes, records, result_path,
@@ -29,7 +30,7 @@ REFERENCES = ["ease", "gfcf"]  # training-free, beyond the paper
 # when compute runs short, GLTA, GLTA+, every ablation and decoding cell and this many of a data set's strongest
 # baselines (the paper's six, by validation N@10) get their seeds before the other baselines (issue 14)
 PRIORITY_BASELINES = 2
-GLTA_VARIANTS = ["default", "no_ia", "no_ua", "no_pf", "no_pd", "no_pf_pd"]
+GLTA_VARIANTS = list(report.GLTA_VARIANTS)  # a list: the plan adds "glta_plus" and the decoding modes to it
 GLTA_MODES = ["first_logit", "autoregressive"]
 
 

@@ -39,6 +39,9 @@ METHODS = {name: method_class(name).display_name for name in TABLE2_ROWS}
 TABLE3 = {"no_pf_pd": "w/o PF&PD", "no_pf": "w/o PF", "no_pd": "w/o PD", "default": "GLTA"}
 FIGURE3 = {"default": "GLTA", "no_ia": "w/o IA", "no_ua": "w/o UA"}
 FIGURE4 = {"default": "GLTA", "mode_autoregressive": "AR", "mode_first_logit": "FL"}
+# the GLTA cells that train (the paper's GLTA and the ablations of Table 3 and Figure 3), in the order the
+# reproduction plans and runs them
+GLTA_VARIANTS = ("default", "no_ia", "no_ua", "no_pf", "no_pd", "no_pf_pd")
 # the model options each ablation or decoding mode changes from the data set's GLTA run (``default``); anything else
 # differing means it was made from another GLTA config and is not comparable with the GLTA row
 CHANGES = {"no_pf": ("use_profile",), "no_pd": ("use_prediction",), "no_pf_pd": ("use_profile", "use_prediction"),
