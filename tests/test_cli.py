@@ -60,6 +60,21 @@ def test_bad_override_is_a_clear_error(capsys, tmp_path):
     assert "unknown config key" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("override, message", [
+    ("generation.temperature=0", "config key 'generation.temperature' must be > 0, got 0"),
+    ("llm.dtype=half", "llm.dtype=half is not one of its choices; choose one of auto, bfloat16, bf16, float32"),
+])
+def test_text_overrides_are_checked_before_the_llm_loads(override, message, capsys, monkeypatch):
+    """`glta text generate` checks its llm.* and generation.* settings as `glta train` checks a run's, in one line,
+    before a 7B LLM takes minutes to load."""
+    def no_load(*_args, **_kwargs):
+        raise AssertionError("the LLM was loaded before the settings were checked")
+
+    monkeypatch.setattr("glta.text.llm.load_llm", no_load)
+    assert main(["text", "generate", "synthetic", override, "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_train_evaluate_recommend(tmp_path, capsys, monkeypatch):
     out, run_dir = tmp_path / "res.json", tmp_path / "run"
     assert main(["train", "lightgcn", "--dataset", "synthetic", "--out", str(out), "--run-dir", str(run_dir),

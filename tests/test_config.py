@@ -108,6 +108,9 @@ def test_ratios_must_leave_room_for_training():
     ("model.inference=first_kk", "first_k, first_logit, autoregressive"), ("model.head=free", "linear, tied"),
     ("model.ia_loss=items", "catalogue, group"), ("model.ua_softmax=all", "catalogue, unseen"),
     ("model.target_mode=mixed", "overlap, disjoint"), ("model.missing_texts=skip", "error, empty"),
+    ("model.llm.dtype=half", "auto, bfloat16, bf16, float32, fp32, float16, fp16"),
+    ("model.llm.quantization=nf4", "none, 4bit, 8bit"),
+    ("data.split=loo", "default, given, random, leave-last, temporal"),
 ])
 def test_an_option_with_choices_is_refused_when_the_config_is_built_naming_them(override, choices):
     """Before any data or LLM is loaded (a 7B LLM takes minutes): the key, the value and every choice."""

@@ -205,7 +205,7 @@ def cmd_demo(args) -> None:
 
 
 def _llm_and_generation(args):
-    from glta.config import from_dict, parse_override, deep_merge
+    from glta.config import check_ranges, deep_merge, from_dict, parse_override
     from glta.text.generate import GenerationConfig
     from glta.text.llm import LLMConfig
 
@@ -215,8 +215,11 @@ def _llm_and_generation(args):
     unknown = set(merged) - {"llm", "generation"}
     if unknown:
         raise GLTAError(f"text overrides take llm.* and generation.* keys, not {sorted(unknown)}")
-    return (from_dict(LLMConfig, merged.get("llm", {}), "llm"),
-            from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
+    configs = (from_dict(LLMConfig, merged.get("llm", {}), "llm"),
+               from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
+    for config, section in zip(configs, ("llm", "generation")):
+        check_ranges(config, section)  # ranges and choices, as `glta train` checks them, before the LLM loads
+    return configs
 
 
 def cmd_text_generate(args) -> None:

@@ -27,7 +27,7 @@ class DataConfig:
     name: str = "synthetic"
     path: str | None = None  # a folder or file; overrides the built-in location under the data root
     format: str | None = None  # loader name, needed with ``path`` unless the folder says it (see glta.data.formats)
-    split: str = "default"  # default | given | random | leave-last | temporal
+    split: Literal["default", "given", "random", "leave-last", "temporal"] = "default"  # default: its data set's own
     valid_ratio: float = 0.1  # random/temporal: share of a user's interactions (given: share of the train part)
     test_ratio: float = 0.1
     min_user_interactions: int = 3  # users with fewer interactions stay train-only

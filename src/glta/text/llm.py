@@ -24,6 +24,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -42,8 +43,9 @@ DTYPES = {"bfloat16": torch.bfloat16, "bf16": torch.bfloat16, "float32": torch.f
 @dataclass
 class LLMConfig:
     name: str = "smollm2-135m"  # bundled alias, a local folder, a .gguf file, or a hub id in the local cache
-    dtype: str = "auto"  # auto | bfloat16 | float32 | float16
-    quantization: str = "none"  # none | 4bit | 8bit (bitsandbytes, CUDA only); GPTQ checkpoints load as they are
+    dtype: Literal["auto", "bfloat16", "bf16", "float32", "fp32", "float16", "fp16"] = "auto"
+    # bitsandbytes, CUDA only; GPTQ checkpoints carry their own quantization config and load as they are
+    quantization: Literal["none", "4bit", "8bit"] = "none"
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     device_map: str | None = None  # "auto": shard over all visible GPUs with accelerate
     attention: str = "auto"  # auto (glta_gqa on CPU, sdpa on GPU) | sdpa | eager | glta_gqa | flash_attention_2
