@@ -122,6 +122,24 @@ def test_an_option_with_choices_is_refused_when_the_config_is_built_naming_them(
     assert build_config("glta", "synthetic", overrides=[f"{key}={choices.split(', ')[-1]}"])  # a choice is taken
 
 
+def test_options_that_bound_each_other_are_refused_when_the_config_is_built():
+    with pytest.raises(ConfigError, match=r"model\.supervised_slots=30 exceeds model\.output_slots=20"):
+        build_config("glta", "synthetic", overrides=["model.supervised_slots=30"])
+    with pytest.raises(ConfigError, match=r"model\.fusion_grid must list weights in \[0, 1\].*got \[0\.5, 1\.5\]"):
+        build_config("glta_plus", "synthetic", overrides=["model.fusion_grid=[0.5, 1.5]"])
+    with pytest.raises(ConfigError, match=r"model\.fusion_grid must list weights"):
+        build_config("glta_plus", "synthetic", overrides=["model.fusion_grid=[]"])
+    # the grid is read only by the fusion: with it off, the paper's GLTA takes the config as it is
+    assert build_config("glta", "synthetic", overrides=["model.fusion_grid=[]"]).model.fusion is False
+    # what GLTA reads by name, before the data set or the LLM is loaded
+    with pytest.raises(ConfigError, match=r"model\.graph=hccf: .*; choose one of lightgcn, lightgcn_plus, rlmrec_con"):
+        build_config("glta_plus", "synthetic", overrides=["model.graph=hccf"])
+    with pytest.raises(ConfigError, match=r"model\.ua_template=user_last: no such prompt template .*user_item"):
+        build_config("glta", "synthetic", overrides=["model.ua_template=user_last"])
+    with pytest.raises(ConfigError, match=r"^data\.valid_ratio \+ data\.test_ratio must be below 1"):
+        build_config("lightgcn", "synthetic", overrides=["data.valid_ratio=0.6", "data.test_ratio=0.4"])
+
+
 def test_glta_numeric_options_are_checked():
     with pytest.raises(ConfigError, match=r"model\.ia_group_size"):
         build_config("glta", "synthetic", overrides=["model.ia_group_size=0"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,11 @@ class DataConfig:
     test_ratio: float = 0.1
     min_user_interactions: int = 3  # users with fewer interactions stay train-only
     seed: int = 2025
+
+    def check_relations(self, key: Callable[[str], str]) -> None:
+        if self.valid_ratio + self.test_ratio >= 1:
+            raise ConfigError(f"{key('valid_ratio')} + {key('test_ratio')} must be below 1, got {self.valid_ratio} + "
+                              f"{self.test_ratio}")
 
 
 @dataclass
@@ -98,6 +104,12 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def check_relations(self, key: Callable[[str], str]) -> None:
+        allowed = [f"{m}@{k}" for k in self.eval.ks for m in ("P", "R", "N", "Hit", "MRR")]
+        if self.train.select_metric not in allowed:
+            raise ConfigError(f"train.select_metric={self.train.select_metric} is not computed; choose one of "
+                              f"{', '.join(allowed)} (or add its k to eval.ks)")
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
@@ -175,8 +187,9 @@ def _check_range(name: str, value: Any, key: str) -> None:
 
 def check_ranges(obj: Any, prefix: str = "") -> None:
     """Check every numeric option of a (nested) config dataclass against its allowed range, every option with
-    ``Literal`` choices against them, and the few relations between options (ratios summing below 1, k's at least
-    1)."""
+    ``Literal`` choices against them, and the relations between a section's options: a config class states its own
+    in a ``check_relations(key)`` method (ratios summing below 1, a selection metric that is computed, ...), which
+    raises a ConfigError naming the keys as ``key(field name)`` spells them (``data.valid_ratio``)."""
     hints = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value, key = getattr(obj, f.name), f"{prefix}.{f.name}" if prefix else f.name
@@ -190,14 +203,9 @@ def check_ranges(obj: Any, prefix: str = "") -> None:
                 raise ConfigError(f"config key '{key}' must list cut-offs >= 1, e.g. [5, 10, 20]; got {value!r}")
         else:
             _check_range(f.name, value, key)
-    if isinstance(obj, RunConfig):
-        allowed = [f"{m}@{k}" for k in obj.eval.ks for m in ("P", "R", "N", "Hit", "MRR")]
-        if obj.train.select_metric not in allowed:
-            raise ConfigError(f"train.select_metric={obj.train.select_metric} is not computed; choose one of "
-                              f"{', '.join(allowed)} (or add its k to eval.ks)")
-    if isinstance(obj, DataConfig) and obj.valid_ratio + obj.test_ratio >= 1:
-        raise ConfigError(f"data.valid_ratio + data.test_ratio must be below 1, got {obj.valid_ratio} + "
-                          f"{obj.test_ratio}")
+    relations = getattr(obj, "check_relations", None)
+    if callable(relations):
+        relations(lambda name: f"{prefix}.{name}" if prefix else name)
 
 
 def from_dict(cls: type, values: dict | None, prefix: str = "") -> Any:

@@ -25,11 +25,11 @@ from glta.align.graph_output import GraphHead, fuse, residual_scale_init, standa
 from glta.align.projectors import NodeProjector
 from glta.align.prefix import PrefixKV
 from glta.align.prompts import Prompts, texts_identity, user_texts
-from glta.align.templates import ITEM, OUT, USER, Batch, template_path
+from glta.align.templates import ITEM, OUT, USER, Batch
 from glta.config import check_ranges
 from glta.data.dataset import RecDataset
 from glta.distributed import processes
-from glta.errors import ConfigError, GLTAError
+from glta.errors import GLTAError
 from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender, Stage
 from glta.models.glta_config import GLTAConfig, GLTAPlusConfig
@@ -44,15 +44,7 @@ IA_CACHE_VERSION = 1  # bump when the IA stage's code changes what it learns, so
 
 def graph_embeddings_path(dataset: RecDataset, graph: str) -> Path:
     """Where the frozen node embeddings of ``model.graph`` are: ``runs/<dataset>/<graph>/embeddings.safetensors``,
-    written by training that method. Only the LightGCN family qualifies: GLTA+'s residual and fusion read a node pair's
-    score as the dot product of their embeddings, as LightGCN and its text-aligned variants score."""
-    from glta.methods import METHOD_NAMES, method_class
-    from glta.models.lightgcn import LightGCN
-
-    family = [name for name in METHOD_NAMES if issubclass(method_class(name), LightGCN)]
-    if graph not in family:
-        raise ConfigError(f"model.graph={graph}: GLTA projects the embeddings of a LightGCN-family method; choose one "
-                          f"of {', '.join(family)}")
+    written by training that method (a LightGCN-family one: ``GLTAConfig.check_relations``)."""
     path = run_dir(dataset.name, graph) / "embeddings.safetensors"
     if graph != "lightgcn" and not path.exists():  # LightGCN's own message names `glta pretrain`
         raise GLTAError(f"{path} does not exist: train the graph model GLTA reads first, `glta train {graph} "
@@ -140,12 +132,10 @@ class GLTA(Recommender):
                  embeddings: tuple[torch.Tensor, torch.Tensor] | None = None):
         super().__init__(dataset, config)
         self.dataset_name = dataset.name  # names the prefix store it fills (``prefix_kv``)
-        check_ranges(config, "model")  # built in Python, not from files: the same checks as ``build_config``'s
-        if not 0 < config.supervised_slots <= config.output_slots:
-            raise ConfigError("model.supervised_slots must be between 1 and model.output_slots")
-        # what GLTA reads besides the LLM comes first: the LLM may take minutes to load (a 7B model), and an unknown
-        # template, a wrong model.graph, a missing embeddings file or missing texts should say so before it does
-        template_path(config.ua_template)
+        # built in Python, not from files: the same checks as ``build_config``'s, the template and model.graph too
+        check_ranges(config, "model")
+        # what GLTA reads besides the LLM comes first: the LLM may take minutes to load (a 7B model), and a missing
+        # embeddings file or missing texts should say so before it does
         # the LightGCN run the frozen embeddings came from: its own fold-in serves new users (score_new_users)
         self._graph_run: Path | None = None
         self._graph_fold: tuple = ()  # (LightGCN or None,) once looked up; a tuple keeps it out of the state dict
@@ -182,8 +172,6 @@ class GLTA(Recommender):
             alpha = residual_scale_init(self.user_nodes, self.item_nodes, dataset.train, self.head.bias.detach())
             self.graph_scale = nn.Parameter(torch.tensor(float(alpha)))
         if config.fusion:
-            if not config.fusion_grid or not all(0.0 <= w <= 1.0 for w in config.fusion_grid):
-                raise ConfigError("model.fusion_grid must list weights in [0, 1], e.g. [0.0, 0.5, 1.0]")
             self.register_buffer("fusion_weight", torch.tensor(0.0))
         self.calibration: dict = {}
         table = llm.embeddings.weight

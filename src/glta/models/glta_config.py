@@ -5,9 +5,11 @@ Readings of what the paper leaves open follow ``../shared/DESIGN.md``; each choi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
+from glta.errors import ConfigError
 from glta.text.generate import GenerationConfig
 from glta.text.llm import LLMConfig
 
@@ -88,6 +90,28 @@ class GLTAConfig:
     # 0.2508 with it; GLTA+ on ML-100k: ahead on validation in two seeds (+0.0010, +0.0034) but neither paired test
     # below 0.05, so off until ML-1M decides (docs/glta.md)
     ua_softmax: Literal["catalogue", "unseen"] = "catalogue"
+
+    def check_relations(self, key: Callable[[str], str]) -> None:
+        """Called by ``glta.config.check_ranges`` once every field is in range; ``key(name)`` spells an option's key.
+        What GLTA reads besides the LLM by name is checked here too, before any data or LLM is loaded."""
+        from glta.align.templates import template_path
+        from glta.methods import METHOD_NAMES, method_class
+        from glta.models.lightgcn import LightGCN
+
+        template_path(self.ua_template, key("ua_template"))
+        # GLTA+'s residual and fusion score a node pair by the dot product of its embeddings, as the LightGCN family
+        # scores: only those methods' embeddings qualify
+        family = [name for name in METHOD_NAMES if issubclass(method_class(name), LightGCN)]
+        if self.graph not in family:
+            raise ConfigError(f"{key('graph')}={self.graph}: GLTA projects the embeddings of a LightGCN-family method; "
+                              f"choose one of {', '.join(family)}")
+        if self.supervised_slots > self.output_slots:
+            raise ConfigError(f"{key('supervised_slots')}={self.supervised_slots} exceeds {key('output_slots')}="
+                              f"{self.output_slots}: only output slots can be supervised; lower the first or raise "
+                              "the second")
+        if self.fusion and not (self.fusion_grid and all(0.0 <= w <= 1.0 for w in self.fusion_grid)):
+            raise ConfigError(f"{key('fusion_grid')} must list weights in [0, 1], e.g. [0.0, 0.5, 1.0]; got "
+                              f"{self.fusion_grid}")
 
 
 @dataclass
