@@ -28,6 +28,7 @@ from typing import Literal
 
 import torch
 
+from glta.config import check_ranges
 from glta.device import cpu_has_bf16, device_named
 from glta.errors import GLTAError
 from glta.paths import atomic_write, file_sha256
@@ -117,9 +118,7 @@ def resolve_device(config: LLMConfig) -> torch.device:
 
 def resolve_dtype(config: LLMConfig, device: torch.device) -> torch.dtype:
     if config.dtype != "auto":
-        if config.dtype not in DTYPES:
-            raise GLTAError(f"llm.dtype={config.dtype} is unknown; use auto, bfloat16, float32 or float16")
-        return DTYPES[config.dtype]
+        return DTYPES[config.dtype]  # one of LLMConfig.dtype's choices: ``load_llm`` checks them first
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if cpu_has_bf16() else torch.float32
@@ -227,9 +226,6 @@ def convert_gguf(gguf: Path, cache_root: Path | None = None) -> tuple[Path, str]
 def _quantization_kwargs(config: LLMConfig, device: torch.device) -> dict:
     if config.quantization == "none":
         return {}
-    if config.quantization not in {"4bit", "8bit"}:
-        raise GLTAError(f"llm.quantization={config.quantization} is unknown; use none, 4bit or 8bit "
-                        "(GPTQ checkpoints carry their own quantization config and need none here)")
     if device.type != "cuda":
         raise GLTAError(f"llm.quantization={config.quantization} needs a CUDA GPU (bitsandbytes); on CPU use "
                         "llm.quantization=none with a small model such as the bundled smollm2-135m")
@@ -299,6 +295,7 @@ def load_llm(config: LLMConfig | None = None) -> LoadedLLM:
     """Load the LLM frozen and in eval mode, with its tokenizer (left padding, a pad token set)."""
     offline()
     config = config or LLMConfig()
+    check_ranges(config, "llm")  # its choices (dtype, quantization), also for a config made in Python
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = resolve_device(config)
