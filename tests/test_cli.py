@@ -178,6 +178,28 @@ def test_a_model_trained_with_data_path_is_found_by_the_same_path(tmp_path, caps
     assert "--data-path PATH" in capsys.readouterr().err
 
 
+def test_evaluate_and_recommend_take_the_method_as_train_does(tmp_path, capsys, monkeypatch):
+    """`glta evaluate pop --dataset D` names the method the way `glta train pop` does (--method stays); a first word
+    with '=' is an override, two different methods or an unknown one are one-line errors, and other cut-offs print."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "pop", "--dataset", "synthetic", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "pop", "--dataset", "synthetic", "--json", "--no-progress"]) == 0
+    assert "N@10" in json.loads(capsys.readouterr().out)["test"]
+    assert main(["recommend", "pop", "--dataset", "synthetic", "--user", "3", "-k", "2", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)[0]["items"]) == 2
+    assert main(["evaluate", "--dataset", "synthetic", "--method", "pop", "eval.ks=[5,10]", "--no-progress"]) == 0
+    table = capsys.readouterr().out
+    assert "N@10" in table and "N@20" not in table  # the columns the metrics have (it raised KeyError before)
+    for argv, expect in ((["evaluate", "pop", "--dataset", "synthetic", "--method", "hccf"], "two methods named"),
+                         (["recommend", "popular", "--dataset", "synthetic", "--user", "3"], "unknown method 'popular'"),
+                         (["evaluate", "--dataset", "synthetic", "--method", "pop", "model.dim=8"],
+                          "'model.dim' cannot change after training")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert expect in err and len(err.strip().splitlines()) == 1
+
+
 def test_tune_on_a_data_path_searches_the_methods_default_grid(tmp_path, capsys, monkeypatch):
     """`glta tune ease --data-path DIR` with no --grid: every point of EASE's default grid is trained on the user's
     own data, and the best by validation becomes results/<name>/ease.json and the model `recommend` finds."""

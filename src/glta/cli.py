@@ -25,9 +25,16 @@ def _data_config(args):
     return DataConfig(name=name, path=data_path, format=getattr(args, "format", None))
 
 
-def format_table(rows: list[dict], metrics=TABLE_METRICS, split: str = "test") -> str:
+def table_columns(metric_sets: list[dict]) -> list[str]:
+    """TABLE_METRICS that every one of ``metric_sets`` holds; with other cut-offs (eval.ks=[1,3]), their P@k and N@k."""
+    shared = [m for m in metric_sets[0] if all(m in other for other in metric_sets[1:])] if metric_sets else []
+    return [m for m in TABLE_METRICS if m in shared] or [m for m in shared if m.startswith(("P@", "N@"))]
+
+
+def format_table(rows: list[dict], metrics=None, split: str = "test") -> str:
     from glta.results import train_seconds
 
+    metrics = metrics or table_columns([row["metrics"][split] for row in rows])
     header = f"{'method':<12}" + "".join(f"{m:>9}" for m in metrics) + f"{'train s':>10}"
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -111,11 +118,25 @@ def _run_folder(args) -> Path:
     from glta.data import path_name
     from glta.pipeline import default_run_dir
 
+    args.method = _named_method(args)
     if args.run_dir:
         return Path(args.run_dir)
     if args.data_path and not args.dataset:
         return default_run_dir(path_name(args.data_path), args.method)
     return default_run_dir(args.dataset, args.method)
+
+
+def _named_method(args) -> str:
+    """The method whose run folder to read: METHOD as `glta train` takes it, or --method; lightgcn when neither."""
+    from glta.methods import METHOD_NAMES
+
+    name = args.method_name
+    if name and args.method and name != args.method:
+        raise GLTAError(f"two methods named, {name} and --method {args.method}: name one")
+    name = name or args.method or "lightgcn"
+    if name not in METHOD_NAMES:
+        raise GLTAError(f"unknown method '{name}': choose one of {', '.join(METHOD_NAMES)}")
+    return name
 
 
 def cmd_evaluate(args) -> None:
@@ -127,11 +148,12 @@ def cmd_evaluate(args) -> None:
     if args.json:
         print(json.dumps(metrics, indent=2))
         return
-    header = f"{'split':<8}" + "".join(f"{m:>9}" for m in TABLE_METRICS)
+    columns = table_columns([metrics["valid"], metrics["test"]])
+    header = f"{'split':<8}" + "".join(f"{m:>9}" for m in columns)
     print(f"{args.method if not args.run_dir else Path(run_dir).name} ({run_dir})")
     print(header + "\n" + "-" * len(header))
     for split in ("valid", "test"):
-        print(f"{split:<8}" + "".join(f"{metrics[split][m]:>9.4f}" for m in TABLE_METRICS))
+        print(f"{split:<8}" + "".join(f"{metrics[split][m]:>9.4f}" for m in columns))
 
 
 def cmd_compare(args) -> None:
@@ -386,7 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dataset", help="data set name (with --method, finds runs/<dataset>/<method>)")
         p.add_argument("--data-path", help="the path the model was trained with `--data-path` on (finds "
                                            "runs/<its name>/<method>; the data is read as the run recorded it)")
-        p.add_argument("--method", default="lightgcn", help="method name (default lightgcn)")
+        p.add_argument("method_name", nargs="?", metavar="METHOD",
+                       help="the method whose run folder to read, as `glta train` names it (default lightgcn)")
+        p.add_argument("--method", help="the same as METHOD")
         p.add_argument("--run-dir", help="a run folder written by `glta train`")
         p.add_argument("--json", action="store_true", help="print JSON")
 
@@ -456,9 +480,12 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(getattr(args, "dataset", None), str) and "=" in args.dataset and hasattr(args, "overrides"):
         # `glta text generate --data-path DIR generation.batch_size=16`: the optional name took the first override
         args.overrides, args.dataset = [args.dataset] + list(args.overrides or []), None
+    if "=" in (getattr(args, "method_name", None) or "") and hasattr(args, "overrides"):
+        # `glta evaluate --dataset ml-1m model.inference=first_logit`: the optional METHOD took the first override
+        args.overrides, args.method_name = [args.method_name] + list(args.overrides or []), None
     if getattr(args, "command", None) in {"evaluate", "recommend"} and \
             not (args.run_dir or args.dataset or args.data_path):
-        parser.error("give --dataset NAME or --data-path PATH (and --method), or --run-dir DIR")
+        parser.error("give --dataset NAME or --data-path PATH (and the METHOD), or --run-dir DIR")
     if getattr(args, "no_progress", False) and "tqdm" not in sys.modules:
         # the plain tqdm bars inside libraries too (transformers' GGUF conversion on a first use of an LLM): tqdm
         # reads TQDM_DISABLE once, when it is imported, which has not happened yet in a `glta` process
