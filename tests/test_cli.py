@@ -158,7 +158,8 @@ def test_unwritable_outputs_and_a_busy_run_folder_fail_before_training(tmp_path,
 
 
 def test_a_model_trained_with_data_path_is_found_by_the_same_path(tmp_path, capsys, monkeypatch):
-    """The new user's path: `glta pretrain --data-path DIR`, then `glta recommend --data-path DIR` (no built-in name)."""
+    """The new user's path: `glta pretrain --data-path DIR`, then `glta recommend --data-path DIR`
+    (no built-in name)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
     folder = tmp_path / "my-shop"
