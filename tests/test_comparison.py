@@ -65,6 +65,12 @@ def test_compare_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert [r["name"] for r in rows if r["reference"]] == ["two"] and len(rows) == 2
     assert main(["compare", "--dataset", "nothing-here"]) == 2
     assert "train a method first" in capsys.readouterr().err
+    record = json.loads((tmp_path / "results" / "shop" / "one.json").read_text())
+    del record["metrics"]["test"]["R@20"]  # trained with other cut-offs (eval.ks=[5,10]): its cell reads '—'
+    (tmp_path / "results" / "shop" / "one.json").write_text(json.dumps(record))
+    assert main(["compare", "--dataset", "shop"]) == 0
+    [one] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("one ")]
+    assert "—" in one and "nan" not in one
 
 
 def test_results_of_different_splits_are_refused(tmp_path):

@@ -22,7 +22,9 @@ def test_yaml_file_then_overrides_win(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("train.lrr=1", "unknown config key"),
+    ("train.lrr=1", "unknown config key.*did you mean 'lr' for 'lrr'"),
+    ("trian.lr=1", "did you mean 'train' for 'trian'"),
+    ("train.zzz=1", r"section 'train'; known keys"),  # nothing close: no guess
     ("train.epochs=many", "expects int"),
     ("model.dim=1.5", "expects int"),
     ("nodots", "key.sub=value"),

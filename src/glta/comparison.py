@@ -127,6 +127,11 @@ def _p(value: float | None) -> str:
     return "<1e-300" if value == 0 else f"{value:.2g}"
 
 
+def _metric(value: float) -> str:
+    """A table cell: a metric a results file does not hold (trained with other eval.ks) reads '—', not nan."""
+    return "—" if np.isnan(value) else f"{value:.4f}"
+
+
 def format_rows(rows: list[Row], metrics=("P@5", "P@10", "N@5", "N@10", "R@20", "N@20"),
                 significant: float = 0.05) -> str:
     reference = next(r.cell for r in rows if r.reference)
@@ -138,7 +143,7 @@ def format_rows(rows: list[Row], metrics=("P@5", "P@10", "N@5", "N@10", "R@20", 
     for row in rows:
         c = row.cell
         std = c.std(PAIRED_METRIC)
-        line = (f"{c.name:<16}{len(c.records):>6}" + "".join(f"{c.mean(m):>9.4f}" for m in metrics)
+        line = (f"{c.name:<16}{len(c.records):>6}" + "".join(f"{_metric(c.mean(m)):>9}" for m in metrics)
                 + f"{'' if std is None else f'{std:.4f}':>8}{c.mean(PAIRED_METRIC, 'valid'):>12.4f}"
                 + f"{c.train_seconds:>10.1f}")
         if row.reference:

@@ -9,6 +9,7 @@ a typo never silently falls back to a default nor waits for an LLM to load.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import types
 import typing
 from collections.abc import Callable
@@ -218,7 +219,10 @@ def from_dict(cls: type, values: dict | None, prefix: str = "") -> Any:
     unknown = sorted(set(values) - names)
     if unknown:
         where = f"section '{prefix}'" if prefix else "the top level"
-        raise ConfigError(f"unknown config key(s) {unknown} in {where}; known keys: {sorted(names)}")
+        guesses = {key: difflib.get_close_matches(key, names, n=1) for key in unknown}
+        hint = "; ".join(f"did you mean '{g[0]}' for '{key}'?" for key, g in guesses.items() if g)
+        raise ConfigError(f"unknown config key(s) {unknown} in {where}; " + (f"{hint} " if hint else "")
+                          + f"known keys: {sorted(names)}")
     kwargs = {name: _coerce(v, hints[name], f"{prefix}.{name}" if prefix else name) for name, v in values.items()}
     return cls(**kwargs)
 
