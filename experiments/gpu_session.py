@@ -17,8 +17,8 @@ jobs wrote, and each job's log, comes back through ``$OUT``.
 
     # here: slice the GGUF, stage what the jobs read, print each call's carry list and command
     .venv/bin/python experiments/gpu_session.py prepare --datasets amazon-scientific goodreads-once
-    .venv/bin/python experiments/gpu_session.py prepare --datasets --glta ml-1m:no_ia,no_ua,no_pf  # GLTA only
-    .venv/bin/python experiments/gpu_session.py prepare --datasets --glta ml-1m:default@2026,glta_plus@2026  # seeds
+    .venv/bin/python experiments/gpu_session.py prepare --no-texts --glta ml-1m:no_ia,no_ua,no_pf  # GLTA only
+    .venv/bin/python experiments/gpu_session.py prepare --no-texts --glta ml-1m:default@2026,glta_plus@2026  # seeds
     # there (the command prepare prints): join, check, run the jobs until the deadline, copy their output to $OUT
     python3 experiments/gpu_session.py run --datasets amazon-scientific --out "$OUT" --seconds 540 --cuda-check 120
     # here: fold the returned texts into the local cache, the results files into results/
@@ -551,8 +551,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="here: slice the GGUF, stage data sets and wheel, print the calls")
-    p.add_argument("--datasets", nargs="*", default=["amazon-scientific", "goodreads-once"],
-                   help="data sets whose LLM texts to write (none: `--datasets` alone)")
+    texts = p.add_mutually_exclusive_group()
+    texts.add_argument("--datasets", nargs="*", default=["amazon-scientific", "goodreads-once"],
+                       help="data sets whose LLM texts to write")
+    texts.add_argument("--no-texts", action="store_const", const=[], dest="datasets",
+                       help="write no LLM texts (GLTA variants or graph baselines only)")
     p.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT[@SEED],...]",
                    help="GLTA variants to train there (experiments/glta_variants.py; no variants: the data set's "
                         "GLTA); VARIANT@SEED trains a trained cell again with another seed (experiments/seeds.py)")

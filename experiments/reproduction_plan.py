@@ -718,13 +718,14 @@ def print_gpu_commands(left: Left) -> None:
             for dataset in dict.fromkeys([*left.glta, *left.glta_seeds])}
     glta = {dataset: names for dataset, names in glta.items() if names}
     if left.texts or glta:
-        print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare --datasets"
-              + "".join(f" {dataset}" for dataset in left.texts) + (f" --glta {specs(glta)}" if glta else "")
+        print("On a lent GPU (README, \"GPU users\"): .venv/bin/python experiments/gpu_session.py prepare "
+              + (f"--datasets {' '.join(left.texts)}" if left.texts else "--no-texts")
+              + (f" --glta {specs(glta)}" if glta else "")
               + "  (jobs side by side; a GLTA variant starts once its data set's texts are written)")
     retrained = retrained_grids(left)
     if left.seeds or retrained:
         print("Graph baselines on a lent GPU (one call, no LLM): .venv/bin/python experiments/gpu_session.py prepare "
-              "--datasets" + (f" --baselines {specs(retrained)}" if retrained else "")
+              "--no-texts" + (f" --baselines {specs(retrained)}" if retrained else "")
               + (f" --seeds {specs(left.seeds)}" if left.seeds else "")
               + "  (--baselines: grids trained again, each point clean commits of this history did not make and"
                 " a chosen point without per-user values)")

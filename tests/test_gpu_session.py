@@ -323,3 +323,21 @@ def test_a_baselines_only_session_needs_no_llm(gpu_session, tmp_path, monkeypatc
     assert seen["env"]["GLTA_TEXT_ENCODER"] == str(stage / "extra" / "encoder" / "model")  # gathered from the calls
     assert "GLTA_GGUF_DIR" not in seen["env"]
     assert (stage / "cache" / "text-embeddings" / "abc.npy").read_bytes() == b"npy"
+
+
+def test_no_texts_is_said_in_words_and_excludes_datasets(gpu_session, monkeypatch, capsys):
+    """`prepare --no-texts` writes no LLM texts (what a bare `--datasets` meant); both together are refused."""
+    seen = []
+
+    def stop(datasets, *rest):
+        seen.append(datasets)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(gpu_session, "prepare", stop)
+    for argv in (["prepare", "--no-texts", "--seeds", "ml-1m:hccf"], ["prepare"]):
+        with pytest.raises(SystemExit):
+            gpu_session.main(argv)
+    assert seen == [[], ["amazon-scientific", "goodreads-once"]]
+    with pytest.raises(SystemExit) as refused:
+        gpu_session.main(["prepare", "--no-texts", "--datasets", "ml-1m"])
+    assert refused.value.code == 2 and "not allowed with argument" in capsys.readouterr().err

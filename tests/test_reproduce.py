@@ -191,7 +191,12 @@ def test_a_gpu_gets_no_mode_without_its_model_and_trains_a_missing_frozen_lightg
     assert "--jobs 2" in out
     assert ("gpu_session.py prepare --datasets ml-1m --glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus  "
             in out)
-    assert "--baselines goodreads-once:lightgcn_plus --seeds goodreads-once:lightgcn_plus,hccf ml-1m:hccf" in out
+    assert ("prepare --no-texts --baselines goodreads-once:lightgcn_plus --seeds goodreads-once:lightgcn_plus,hccf "
+            "ml-1m:hccf") in out
+    texts, left.texts = left.texts, []  # every text written: the GLTA call says so in words, not an empty list
+    planner.print_commands(left)
+    assert "prepare --no-texts --glta ml-1m:default,no_ia,autoregressive ml-100k:glta_plus  " in capsys.readouterr().out
+    left.texts = texts
     left.no_lightgcn = ["ml-1m"]
     planner.print_commands(left)
     out = capsys.readouterr().out
