@@ -188,7 +188,11 @@ def test_evaluate_and_recommend_take_the_method_as_train_does(tmp_path, capsys, 
     assert main(["evaluate", "pop", "--dataset", "synthetic", "--json", "--no-progress"]) == 0
     assert "N@10" in json.loads(capsys.readouterr().out)["test"]
     assert main(["recommend", "pop", "--dataset", "synthetic", "--user", "3", "-k", "2", "--json"]) == 0
-    assert len(json.loads(capsys.readouterr().out)[0]["items"]) == 2
+    top = json.loads(capsys.readouterr().out)[0]["items"]
+    assert len(top) == 2  # inference-time settings as evaluate takes them (e.g. GLTA's model.inference) change no id
+    assert main(["recommend", "pop", "--dataset", "synthetic", "--user", "3", "-k", "2", "--json",
+                 "eval.batch_size=7"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["items"] == top
     assert main(["evaluate", "--dataset", "synthetic", "--method", "pop", "eval.ks=[5,10]", "--no-progress"]) == 0
     table = capsys.readouterr().out
     assert "N@10" in table and "N@20" not in table  # the columns the metrics have (it raised KeyError before)
@@ -196,7 +200,9 @@ def test_evaluate_and_recommend_take_the_method_as_train_does(tmp_path, capsys, 
                          (["recommend", "popular", "--dataset", "synthetic", "--user", "3"],
                           "unknown method 'popular'"),
                          (["evaluate", "--dataset", "synthetic", "--method", "pop", "model.dim=8"],
-                          "'model.dim' cannot change after training")):
+                          "'model.dim' cannot change after training"),
+                         (["recommend", "pop", "--dataset", "synthetic", "--user", "3", "train.lr=1"],
+                          "'train.lr' cannot change after training")):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert expect in err and len(err.strip().splitlines()) == 1

@@ -183,14 +183,15 @@ def cmd_recommend(args) -> None:
     if args.all:
         if not args.out:
             raise GLTAError("--all writes every user's top-k to a file: add --out recs.csv (or .parquet)")
-        path = export_recommendations(run_dir, args.out, args.k, args.data_root, progress=not args.no_progress)
+        path = export_recommendations(run_dir, args.out, args.k, args.data_root, progress=not args.no_progress,
+                                      overrides=args.overrides)
         print(f"top-{args.k} for every user -> {path}")
         return
     if args.items:
         result = [recommend_for_items(run_dir, [i.strip() for i in args.items.split(",") if i.strip()], args.k,
-                                      args.data_root)]
+                                      args.data_root, args.overrides)]
     else:
-        result = recommend(run_dir, args.user, args.k, args.data_root)
+        result = recommend(run_dir, args.user, args.k, args.data_root, args.overrides)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -432,6 +433,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--out", help="with --all: a .csv or .parquet file")
     rec.add_argument("--no-progress", action="store_true")
     rec.add_argument("-k", "--top-k", dest="k", type=int, default=10, help="items per user (default 10)")
+    rec.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                     help="inference-time settings only, as for evaluate, e.g. model.inference=first_logit")
     rec.set_defaults(func=cmd_recommend)
 
     text = commands.add_parser("text", help="LLM-written user profiles and predictions (cached)")

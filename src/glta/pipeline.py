@@ -320,25 +320,27 @@ def _check_export(out: str | Path, k) -> Path:
     return out
 
 
-def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str | None = None) -> list[dict]:
+def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str | None = None,
+              overrides: list[str] | None = None) -> list[dict]:
     """Top-k unseen items for users given by their *original* ids (``LoadedRun.recommend``, the run opened for this
-    call)."""
-    return LoadedRun.open(run_dir, data_root).recommend(users, k)
+    call with inference-time ``overrides``, e.g. GLTA's decoding mode)."""
+    return LoadedRun.open(run_dir, data_root, overrides).recommend(users, k)
 
 
-def recommend_for_items(run_dir: str | Path, items: list[str], k: int = 10, data_root: str | None = None) -> dict:
+def recommend_for_items(run_dir: str | Path, items: list[str], k: int = 10, data_root: str | None = None,
+                        overrides: list[str] | None = None) -> dict:
     """Top-k for a user who is not in the training data (``LoadedRun.recommend_for_items``, the run opened for
     this call)."""
     _check_k(k)
-    return LoadedRun.open(run_dir, data_root).recommend_for_items(items, k)
+    return LoadedRun.open(run_dir, data_root, overrides).recommend_for_items(items, k)
 
 
 def export_recommendations(run_dir: str | Path, out: str | Path, k: int = 50, data_root: str | None = None,
-                           batch_size: int = 1024, progress: bool = True) -> Path:
+                           batch_size: int = 1024, progress: bool = True, overrides: list[str] | None = None) -> Path:
     """Every user's top-k to a ``.csv`` or ``.parquet`` file (``LoadedRun.export``; the file is checked before the
     run is opened)."""
     _check_export(out, k)
-    return LoadedRun.open(run_dir, data_root).export(out, k, batch_size, progress)
+    return LoadedRun.open(run_dir, data_root, overrides).export(out, k, batch_size, progress)
 
 
 __all__ = ["build_config", "train", "load_run", "evaluate_run", "LoadedRun", "recommend", "recommend_for_items",
