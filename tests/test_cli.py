@@ -202,7 +202,9 @@ def test_evaluate_and_recommend_take_the_method_as_train_does(tmp_path, capsys, 
                          (["evaluate", "--dataset", "synthetic", "--method", "pop", "model.dim=8"],
                           "'model.dim' cannot change after training"),
                          (["recommend", "pop", "--dataset", "synthetic", "--user", "3", "train.lr=1"],
-                          "'train.lr' cannot change after training")):
+                          "'train.lr' cannot change after training"),
+                         (["recommend", "pop", "--dataset", "synthetic", "--user", "3", "model.inference=first_logit"],
+                          "pop has no setting model.inference; of the inference-time settings it has eval.batch_size")):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert expect in err and len(err.strip().splitlines()) == 1

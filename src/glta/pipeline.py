@@ -159,8 +159,18 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
         raise GLTAError(f"{run_dir} holds no trained run (no run.json): train it first with `glta train`")
     try:
         meta = json.loads(meta_path.read_text())
-        raw = deep_merge(meta["config"], inference_overrides(overrides))
-        config = config_from_dict(raw)
+        changes = inference_overrides(overrides)
+        trained = config_from_dict(meta["config"])
+
+        def has(key: str) -> bool:
+            section, _, name = key.partition(".")
+            return hasattr(getattr(trained, section), name)
+
+        for key in (f"{section}.{name}" for section, values in changes.items() for name in values):
+            if not has(key):
+                raise GLTAError(f"{trained.method} has no setting {key}; of the inference-time settings it has "
+                                f"{', '.join(k for k in INFERENCE_OVERRIDES if has(k)) or 'none'}")
+        config = config_from_dict(deep_merge(meta["config"], changes))
         meta["identity"]["dataset_fingerprint"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
         if isinstance(error, GLTAError):
