@@ -21,6 +21,19 @@ def _environment(tmp_path_factory):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _library_progress_setting():
+    """A `--no-progress` run inside the test process may switch library bars off through the environment
+    (``hide_library_progress`` before huggingface_hub is imported); each test leaves the variable as it found it, so
+    a hub imported by a later test does not read it as set (and warn on every enabling of its bars)."""
+    before = os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS")
+    yield
+    if before is None:
+        os.environ.pop("HF_HUB_DISABLE_PROGRESS_BARS", None)
+    else:
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = before
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     return Path(os.environ.get("GLTA_DATA_ROOT", DEFAULT_DATA_ROOT))
