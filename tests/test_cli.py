@@ -47,6 +47,8 @@ def test_data_stats_json(capsys):
     assert main(["data", "stats", "synthetic", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["users"] == 600 and stats["items_with_text"] == 400
+    assert main(["data", "stats", "--dataset", "synthetic", "--json"]) == 0  # as the training commands name it
+    assert json.loads(capsys.readouterr().out) == stats
 
 
 def test_unknown_dataset_is_a_clear_error(capsys):

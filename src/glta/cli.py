@@ -333,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add_data_source(p, required_name=False):
         p.add_argument("dataset", nargs=None if required_name else "?", help="built-in name, e.g. ml-1m")
+        p.add_argument("--dataset", dest="dataset_option", help=argparse.SUPPRESS)  # as the training commands take it
         p.add_argument("--data-path", help="a folder or file in one of the supported formats")
         p.add_argument("--format", help="loader for --data-path (see `glta data list`)")
 
@@ -441,7 +442,6 @@ def build_parser() -> argparse.ArgumentParser:
     text_commands = text.add_subparsers(dest="text_command", required=True, metavar="ACTION")
     generate = text_commands.add_parser("generate", help="generate and cache texts for a data set's users/items")
     add_data_source(generate)
-    generate.add_argument("--dataset", dest="dataset_option", help=argparse.SUPPRESS)
     generate.add_argument("--kinds", default="profile,prediction",
                           help="comma-separated: profile, prediction, item_profile")
     generate.add_argument("--limit", type=int, default=0, help="only the first N users (and items)")
@@ -451,7 +451,6 @@ def build_parser() -> argparse.ArgumentParser:
     generate.set_defaults(func=cmd_text_generate)
     show = text_commands.add_parser("show", help="print a user's prompts and cached texts")
     add_data_source(show)
-    show.add_argument("--dataset", dest="dataset_option", help=argparse.SUPPRESS)
     show.add_argument("--user", required=True, help="original user id")
     show.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     show.set_defaults(func=cmd_text_show)
