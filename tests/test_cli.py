@@ -51,6 +51,20 @@ def test_data_stats_json(capsys):
     assert json.loads(capsys.readouterr().out) == stats
 
 
+def test_a_training_command_takes_a_built_in_data_set_by_name(tmp_path, capsys, monkeypatch):
+    """`glta train pop synthetic` as `glta data stats synthetic`: the name is --dataset; another bare word is one
+    line naming both ways to give a data set."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "pop", "synthetic", "--no-progress"]) == 0
+    assert json.loads((tmp_path / "results" / "synthetic" / "pop.json").read_text())["dataset"] == "synthetic"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main(["pretrain", "syntetic"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "'syntetic' is neither a KEY=VALUE override nor a built-in data set" in err
+    assert len(err.strip().splitlines()) == 2 and "--dataset NAME" in err  # argparse's usage line, then the error
+
+
 def test_unknown_dataset_is_a_clear_error(capsys):
     assert main(["data", "stats", "movielens-9m"]) == 2
     err = capsys.readouterr().err

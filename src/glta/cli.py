@@ -139,6 +139,21 @@ def _named_method(args) -> str:
     return name
 
 
+def _data_set_word(args) -> None:
+    """`glta train lightgcn ml-1m`: a built-in data set named without --dataset (as `glta data stats ml-1m` names
+    it) is taken as --dataset; another word without '=' is refused naming both ways to give a data set."""
+    words = [word for word in args.overrides or [] if "=" not in word]
+    if not words or args.dataset or args.data_path:
+        return
+    from glta.data import BUILTINS
+
+    if words[0] not in BUILTINS:
+        raise GLTAError(f"'{words[0]}' is neither a KEY=VALUE override nor a built-in data set ({', '.join(BUILTINS)}):"
+                        " give --dataset NAME or --data-path PATH")
+    args.dataset = words[0]
+    args.overrides.remove(words[0])
+
+
 def cmd_evaluate(args) -> None:
     from glta.pipeline import evaluate_run
 
@@ -485,6 +500,11 @@ def main(argv: list[str] | None = None) -> int:
     if "=" in (getattr(args, "method_name", None) or "") and hasattr(args, "overrides"):
         # `glta evaluate --dataset ml-1m model.inference=first_logit`: the optional METHOD took the first override
         args.overrides, args.method_name = [args.method_name] + list(args.overrides or []), None
+    if getattr(args, "command", None) in {"train", "tune", "pretrain"}:
+        try:
+            _data_set_word(args)
+        except GLTAError as error:
+            parser.error(str(error))
     if getattr(args, "command", None) in {"evaluate", "recommend"} and \
             not (args.run_dir or args.dataset or args.data_path):
         parser.error("give --dataset NAME or --data-path PATH (and the METHOD), or --run-dir DIR")
