@@ -139,21 +139,6 @@ def _named_method(args) -> str:
     return name
 
 
-def _data_set_word(args) -> None:
-    """`glta train lightgcn ml-1m`: a built-in data set named without --dataset (as `glta data stats ml-1m` names
-    it) is taken as --dataset; another word without '=' is refused naming both ways to give a data set."""
-    words = [word for word in args.overrides or [] if "=" not in word]
-    if not words or args.dataset or args.data_path:
-        return
-    from glta.data import BUILTINS
-
-    if words[0] not in BUILTINS:
-        raise GLTAError(f"'{words[0]}' is neither a KEY=VALUE override nor a built-in data set ({', '.join(BUILTINS)}):"
-                        " give --dataset NAME or --data-path PATH")
-    args.dataset = words[0]
-    args.overrides.remove(words[0])
-
-
 def cmd_evaluate(args) -> None:
     from glta.pipeline import evaluate_run
 
@@ -485,29 +470,41 @@ RESUMING = {command: "rerun with --resume to continue from the last checkpoint" 
 RESUMING["text"] = "rerun the same command to continue: every finished batch of texts is cached"
 
 
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:  # KEY=VALUE overrides may stand between options; anything else is an error
+def _place_free_words(parser: argparse.ArgumentParser, args, extra: list[str]) -> None:
+    """Put the words argparse could not place where the user meant them: KEY=VALUE overrides stand anywhere on the
+    line, also where an optional positional (a data set name, `evaluate`'s METHOD) took one; a training command takes
+    a built-in data set's name without --dataset (`glta train lightgcn ml-1m`, as `glta data stats ml-1m`). Anything
+    else is argparse's one-line error."""
+    if extra:
         stray = [token for token in extra if token.startswith("-") or "=" not in token]
         if stray or not hasattr(args, "overrides"):
             parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
         args.overrides = list(args.overrides or []) + extra
-    if isinstance(getattr(args, "dataset", None), str) and "=" in args.dataset and hasattr(args, "overrides"):
-        # `glta text generate --data-path DIR generation.batch_size=16`: the optional name took the first override
-        args.overrides, args.dataset = [args.dataset] + list(args.overrides or []), None
-    if "=" in (getattr(args, "method_name", None) or "") and hasattr(args, "overrides"):
-        # `glta evaluate --dataset ml-1m model.inference=first_logit`: the optional METHOD took the first override
-        args.overrides, args.method_name = [args.method_name] + list(args.overrides or []), None
-    if getattr(args, "command", None) in {"train", "tune", "pretrain"}:
-        try:
-            _data_set_word(args)
-        except GLTAError as error:
-            parser.error(str(error))
-    if getattr(args, "command", None) in {"evaluate", "recommend"} and \
-            not (args.run_dir or args.dataset or args.data_path):
+    for slot in ("dataset", "method_name"):  # `glta text generate --data-path DIR generation.batch_size=16`
+        word = getattr(args, slot, None)
+        if isinstance(word, str) and "=" in word and hasattr(args, "overrides"):
+            args.overrides = [word] + list(args.overrides or [])
+            setattr(args, slot, None)
+    command = getattr(args, "command", None)
+    if command in {"train", "tune", "pretrain"} and not (args.dataset or args.data_path):
+        words = [word for word in args.overrides if "=" not in word]
+        if words:
+            from glta.data import BUILTINS
+
+            if words[0] not in BUILTINS:
+                parser.error(f"'{words[0]}' is neither a KEY=VALUE override nor a built-in data set "
+                             f"({', '.join(BUILTINS)}): give --dataset NAME or --data-path PATH")
+            args.dataset = words[0]
+            args.overrides.remove(words[0])
+    if command in {"evaluate", "recommend"} and not (args.run_dir or args.dataset or args.data_path):
         parser.error("give --dataset NAME or --data-path PATH (and the METHOD), or --run-dir DIR")
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    _place_free_words(parser, args, extra)
     if getattr(args, "no_progress", False) and "tqdm" not in sys.modules:
         # the plain tqdm bars inside libraries too (transformers' GGUF conversion on a first use of an LLM): tqdm
         # reads TQDM_DISABLE once, when it is imported, which has not happened yet in a `glta` process
