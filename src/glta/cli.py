@@ -352,7 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_data_list)
 
     def add_data_and_config(p):  # what a training command reads: the data set and the method's config
-        p.add_argument("--dataset", help="built-in data set name (see `glta data list`)")
+        p.add_argument("--dataset", help="built-in data set name (see `glta data list`); the name alone, without "
+                                         "--dataset, does too")
         p.add_argument("--data-path", help="a folder or file in one of the supported formats (detected; see "
                                            "`glta data list`)")
         p.add_argument("--format", help="loader for --data-path (see `glta data list`)")
