@@ -71,6 +71,17 @@ def test_compare_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert main(["compare", "--dataset", "shop"]) == 0
     [one] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("one ")]
     assert "—" in one and "nan" not in one
+    seed = tmp_path / "results" / "shop" / "seeds" / "one-2026.json"
+    _write(seed, "lightgcn", 0.2, rng.random(30))
+    record = json.loads(seed.read_text())
+    del record["metrics"]["test"]["R@20"]
+    seed.write_text(json.dumps(record))
+    record = json.loads((tmp_path / "results" / "shop" / "one.json").read_text())
+    record["metrics"]["test"]["R@20"] = 0.5  # the main run has it, its seed not: no mean of the two
+    (tmp_path / "results" / "shop" / "one.json").write_text(json.dumps(record))
+    assert main(["compare", "--dataset", "shop", "--json"]) == 0  # strict JSON: that mean is null, not NaN
+    [one] = [r for r in json.loads(capsys.readouterr().out, parse_constant=pytest.fail) if r["name"] == "one"]
+    assert one["seeds"] == 2 and "R@20" in one["test"] and one["test"]["R@20"] is None
 
 
 def test_results_of_different_splits_are_refused(tmp_path):

@@ -173,13 +173,19 @@ def rows_users(rows: list[Row]) -> str:
     return "/".join(f"{n:,}" for n in sorted({r.paired.users for r in rows if r.paired is not None}))
 
 
+def _finite(value: float | None) -> float | None:
+    """JSON has no NaN: a value a results file does not hold (a metric of other cut-offs, a time) is null."""
+    return None if value is None or np.isnan(value) else value
+
+
 def as_json(rows: list[Row]) -> str:
     return json.dumps([{"name": r.cell.name, "files": [str(p) for p in r.cell.paths], "seeds": len(r.cell.records),
-                        "test": {m: r.cell.mean(m) for m in r.cell.records[0]["metrics"]["test"]},
-                        "test_std": {PAIRED_METRIC: r.cell.std(PAIRED_METRIC)},
-                        "valid": {PAIRED_METRIC: r.cell.mean(PAIRED_METRIC, "valid")},
-                        "train_seconds": r.cell.train_seconds, "reference": r.reference,
+                        "test": {m: _finite(r.cell.mean(m)) for m in r.cell.records[0]["metrics"]["test"]},
+                        "test_std": {PAIRED_METRIC: _finite(r.cell.std(PAIRED_METRIC))},
+                        "valid": {PAIRED_METRIC: _finite(r.cell.mean(PAIRED_METRIC, "valid"))},
+                        "train_seconds": _finite(r.cell.train_seconds), "reference": r.reference,
                         "paired": None if r.paired is None else {
                             "metric": r.paired.metric, "users": r.paired.users, "difference": r.paired.difference,
-                            "wilcoxon_p": r.paired.wilcoxon_p, "seeds": r.paired.seeds, "ttest_p": r.paired.ttest_p}}
-                       for r in rows], indent=2)
+                            "wilcoxon_p": _finite(r.paired.wilcoxon_p), "seeds": r.paired.seeds,
+                            "ttest_p": _finite(r.paired.ttest_p)}}
+                       for r in rows], indent=2, allow_nan=False)
