@@ -213,6 +213,8 @@ def test_evaluate_and_recommend_take_the_method_as_train_does(tmp_path, capsys, 
     table = capsys.readouterr().out
     assert "N@10" in table and "N@20" not in table  # the columns the metrics have (it raised KeyError before)
     for argv, expect in ((["evaluate", "pop", "--dataset", "synthetic", "--method", "hccf"], "two methods named"),
+                         (["evaluate", "hccf", "--dataset", "synthetic"],
+                          "holds no trained run: train it first with `glta train hccf --dataset synthetic`"),
                          (["recommend", "popular", "--dataset", "synthetic", "--user", "3"],
                           "unknown method 'popular'"),
                          (["evaluate", "--dataset", "synthetic", "--method", "pop", "model.dim=8"],

@@ -122,8 +122,13 @@ def _run_folder(args) -> Path:
     if args.run_dir:
         return Path(args.run_dir)
     if args.data_path and not args.dataset:
-        return default_run_dir(path_name(args.data_path), args.method)
-    return default_run_dir(args.dataset, args.method)
+        folder, source = default_run_dir(path_name(args.data_path), args.method), f"--data-path {args.data_path}"
+    else:
+        folder, source = default_run_dir(args.dataset, args.method), f"--dataset {args.dataset}"
+    if not (folder / "run.json").exists():
+        raise GLTAError(f"{folder} holds no trained run: train it first with `glta train {args.method} {source}` "
+                        "(or give --run-dir DIR)")
+    return folder
 
 
 def _named_method(args) -> str:
