@@ -378,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     from glta.methods import METHOD_NAMES
 
     train_parser = commands.add_parser("train", help="train and evaluate a method; writes a results file")
-    train_parser.add_argument("method", choices=METHOD_NAMES)
+    train_parser.add_argument("method", choices=METHOD_NAMES,
+                              help="the method to train (docs/baselines.md, docs/glta.md)")
     add_train_args(train_parser)
     train_parser.set_defaults(func=cmd_train)
 
@@ -388,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "best validation NDCG@10, e.g. glta tune hccf --dataset ml-1m --grid train.lr=0.001,0.01 "
                     "--grid model.ssl_weight=0.001,0.01. Without --grid, the method's default grid is searched "
                     "(docs/baselines.md lists them).")
-    tune_parser.add_argument("method", choices=METHOD_NAMES)
+    tune_parser.add_argument("method", choices=METHOD_NAMES, help="the method whose grid to search")
     tune_parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                              help="a config key and its candidate values (repeatable; default: the method's grid)")
     add_data_and_config(tune_parser)
@@ -428,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="inference-time settings only, e.g. model.inference=autoregressive "
                                "(also model.eval_batch_size, eval.batch_size, eval.ks)")
     evaluate.add_argument("--out", help="also write the metrics as a results file with provenance")
-    evaluate.add_argument("--no-progress", action="store_true")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
     evaluate.set_defaults(func=cmd_evaluate)
 
     rec = commands.add_parser("recommend", help="top-k unseen items for a user (ids, titles, scores)")
@@ -438,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "they interacted with, comma-separated (cold start, no retraining)")
     rec.add_argument("--all", action="store_true", help="every user's top-k, written to --out")
     rec.add_argument("--out", help="with --all: a .csv or .parquet file")
-    rec.add_argument("--no-progress", action="store_true")
+    rec.add_argument("--no-progress", action="store_true", help="no progress bars")
     rec.add_argument("-k", "--top-k", dest="k", type=int, default=10, help="items per user (default 10)")
     rec.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                      help="inference-time settings only, as for evaluate, e.g. model.inference=first_logit")
@@ -451,21 +452,22 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--kinds", default="profile,prediction",
                           help="comma-separated: profile, prediction, item_profile")
     generate.add_argument("--limit", type=int, default=0, help="only the first N users (and items)")
-    generate.add_argument("--no-progress", action="store_true")
+    generate.add_argument("--no-progress", action="store_true", help="no progress bars")
     generate.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                           help="llm.* / generation.* overrides, e.g. generation.batch_size=16")
     generate.set_defaults(func=cmd_text_generate)
     show = text_commands.add_parser("show", help="print a user's prompts and cached texts")
     add_data_source(show)
     show.add_argument("--user", required=True, help="original user id")
-    show.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    show.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                      help="llm.* / generation.* settings the texts were written with")
     show.set_defaults(func=cmd_text_show)
 
     demo = commands.add_parser("demo", help="train and compare methods on the embedded synthetic data set")
-    demo.add_argument("--results-dir", default="results")
+    demo.add_argument("--results-dir", default="results", help="where the results files go (default: results)")
     demo.add_argument("--config-dir", default=None, help="as for train")
-    demo.add_argument("--no-progress", action="store_true")
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+    demo.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
     demo.add_argument("--skip-glta", action="store_true", help="only popularity and LightGCN (seconds, no LLM)")
     demo.set_defaults(func=cmd_demo)
     return parser
