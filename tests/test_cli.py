@@ -17,6 +17,23 @@ def test_help_everywhere(capsys):
     assert "usage" in capsys.readouterr().out
 
 
+def test_every_option_says_what_it_does():
+    """`--help` of every command describes each of its options and positionals (none left bare)."""
+    import argparse
+
+    from glta.cli import build_parser
+
+    bare, parsers = [], [("glta", build_parser())]
+    while parsers:
+        name, parser = parsers.pop()
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += [(f"{name} {sub}", p) for sub, p in action.choices.items()]
+            elif not action.help and action.dest not in ("help", "version"):
+                bare.append(f"{name}: {action.dest}")
+    assert not bare
+
+
 def test_version_is_the_packages(capsys):
     """`glta --version` names the version pyproject.toml gives the package (one number, read from two places)."""
     import tomllib
