@@ -79,12 +79,14 @@ def grids_for(dataset: str, full: bool = False, entries: list[str] = ()) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--methods", nargs="+", default=list(GRIDS), choices=list(GRIDS))
-    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--dataset", required=True, help="built-in data set name")
+    parser.add_argument("--methods", nargs="+", default=list(GRIDS), choices=list(GRIDS),
+                        help="baselines whose grid to run")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads a job trains with (train.threads; 0: the config's)")
     parser.add_argument("--grid", action="append", default=[], metavar="METHOD:KEY=V1,V2",
                         help="replace one method's grid entry, e.g. hccf:train.lr=0.01 (repeatable)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--full-grid", action="store_true", help="ignore the reduced grids of large data sets")
     parser.add_argument("--retrain", action="store_true",
                         help="train every grid point of --methods again unless clean commits of this history "

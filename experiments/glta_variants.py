@@ -324,11 +324,13 @@ def summary(dataset: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--dataset", default="ml-100k", help="built-in data set name")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS) + list(MODES),
-                        choices=list(VARIANTS) + list(PLUS_VARIANTS) + list(MODES))
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--no-progress", action="store_true")
+                        choices=list(VARIANTS) + list(PLUS_VARIANTS) + list(MODES),
+                        help="variants (each its own results file) and decoding modes to run")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads a job trains with (train.threads; 0: the config's)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--promote", metavar="VARIANT", help="make this finished variant the data set's own run "
                         "(after its settings went into the config file); trains nothing")
     parser.add_argument("--as", dest="demote_as", metavar="VARIANT",

@@ -119,7 +119,8 @@ def report(datasets: list[str], readme: bool = True) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS),
+                        help="the data sets to reproduce (default: all three)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads per training run (0: torch's default)")
     parser.add_argument("--plan", action="store_true", help="show what is done and what is left, train nothing")
     parser.add_argument("--report", action="store_true",
@@ -151,7 +152,7 @@ def main() -> None:
                              "lists it (seed-ml-1m-rlmrec_con-2027) or a cell (ml-1m:rlmrec_con, each of its jobs); "
                              "they still wait for the texts and frozen graph they read, and while a GLTA job runs "
                              "a free core goes first to a job reading its prefix store (the page cache holds one)")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args()
     try:
         named = [texts_spec(entry)[0] for entry in args.texts_for or []]

@@ -66,11 +66,12 @@ def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: boo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset", required=True, help="built-in data set name")
     parser.add_argument("--names", nargs="+", required=True, help="methods or GLTA variants (default, no_ia, ...)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(EXTRA_SEEDS))
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(EXTRA_SEEDS), help="training seeds to add")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads a job trains with (train.threads; 0: the config's)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-modes", action="store_true", help="with default: leave the decoding modes out")
     args = parser.parse_args()
     run_seeds(args.dataset, args.names, args.seeds, args.threads, not args.no_progress, modes=not args.no_modes)

@@ -349,8 +349,8 @@ def write(results: Path, datasets: list[str], readme: Path | None) -> list[Path]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=list(REPORTED_DATASETS))
-    parser.add_argument("--results", default="results")
+    parser.add_argument("--datasets", nargs="+", default=list(REPORTED_DATASETS), help="the data sets to test")
+    parser.add_argument("--results", default="results", help="the results folder")
     parser.add_argument("--readme", default="README.md",
                         help="the file whose claims table (between its claims markers) is written again; a file "
                              "without the markers is left alone")
