@@ -65,10 +65,10 @@ def compare(first: np.ndarray, ar: np.ndarray, first_hits: np.ndarray, ar_hits: 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run-dir", nargs="+", required=True, help="trained GLTA run folders (run.json)")
-    parser.add_argument("--users", type=int, default=500)
-    parser.add_argument("--split", choices=("valid", "test"), default="test")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--users", type=int, default=500, help="users of the split read (in id order)")
+    parser.add_argument("--split", choices=("valid", "test"), default="test", help="the split whose users are read")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
+    parser.add_argument("--out", default=None, help="also write the table as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     started, runs = time.time(), {}

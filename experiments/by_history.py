@@ -47,12 +47,12 @@ def by_history(train_counts: np.ndarray, runs: dict[str, dict[int, float]], refe
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True)
-    parser.add_argument("--reference", default="lightgcn")
+    parser.add_argument("--dataset", required=True, help="built-in data set name")
+    parser.add_argument("--reference", default="lightgcn", help="the method the others are compared with")
     parser.add_argument("--methods", nargs="+", required=True, help="results names, e.g. glta glta_variants/overlap")
-    parser.add_argument("--groups", type=int, default=4)
-    parser.add_argument("--results", default="results")
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--groups", type=int, default=4, help="groups of equal size by training items")
+    parser.add_argument("--results", default="results", help="the results folder")
+    parser.add_argument("--out", default=None, help="also write the table as JSON")
     args = parser.parse_args(argv)
     data = load_dataset(DataConfig(name=args.dataset))
     counts = np.diff(data.train.indptr)

@@ -55,13 +55,13 @@ def cold_start(run_dir: Path, batch_size: int, progress: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--dataset", required=True, help="built-in data set name")
     parser.add_argument("--methods", nargs="+", default=["lightgcn", "glta", "glta_plus"],
                         help="run folders below runs/<dataset>/")
     parser.add_argument("--batch-size", type=int, default=32, help="users per scoring batch (GLTA's LLM forward)")
-    parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--out")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    parser.add_argument("--out", help="also write the rows as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -111,9 +111,9 @@ def ia_loss(model, seed: int = 0) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", required=True)
+    parser.add_argument("--run-dir", required=True, help="a trained GLTA run folder")
     parser.add_argument("--out", help="write the measurements (with provenance) to this JSON file")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started, commit = time.time(), git_commit()

@@ -138,8 +138,9 @@ def write(results: Path, datasets: list[str]) -> list[Path]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", nargs="+", default=list(REPORTED_DATASETS))
-    parser.add_argument("--results", default="results")
+    parser.add_argument("--datasets", nargs="+", default=list(REPORTED_DATASETS),
+                        help="the data sets whose ledgers to write")
+    parser.add_argument("--results", default="results", help="the results folder")
     args = parser.parse_args()
     for path in write(Path(args.results), args.datasets):
         print(f"wrote {path}")

@@ -564,18 +564,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...",
                    help="graph baselines whose grid to train again there (experiments/baselines.py --retrain): "
                         "cells made from code no commit records, or whose chosen point keeps no per-user values")
-    p.add_argument("--data-root", default=os.environ.get("GLTA_DATA_ROOT", str(ROOT.parent / "shared" / "datasets")))
+    p.add_argument("--data-root", default=os.environ.get("GLTA_DATA_ROOT", str(ROOT.parent / "shared" / "datasets")),
+                   help="where the data sets are (default: $GLTA_DATA_ROOT)")
     p.add_argument("--wheels", default=None, help="a folder holding gguf's wheel (default: pip download it)")
     p.add_argument("--seconds", type=int, default=540, help="the last call's generation deadline")
     r = sub.add_parser("run", help="there: join, check, generate, copy the texts to --out")
-    r.add_argument("--datasets", nargs="*", default=[])
-    r.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT[@SEED],...]")
-    r.add_argument("--out", required=True)
-    r.add_argument("--seconds", type=float, default=540)
-    r.add_argument("--batch-size", type=int, default=384)
+    r.add_argument("--datasets", nargs="*", default=[], help="data sets whose LLM texts to write")
+    r.add_argument("--glta", nargs="*", default=[], metavar="DATA[:VARIANT[@SEED],...]", help="as for prepare")
+    r.add_argument("--out", required=True, help="where what comes back is written ($OUT)")
+    r.add_argument("--seconds", type=float, default=540, help="the jobs' deadline")
+    r.add_argument("--batch-size", type=int, default=384, help="generation.batch_size for the texts")
     r.add_argument("--limit", type=int, default=0, help="only the first N users and items (a trial run)")
-    r.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...")
-    r.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...")
+    r.add_argument("--seeds", nargs="*", default=[], metavar="DATA:METHOD,...", help="as for prepare")
+    r.add_argument("--baselines", nargs="*", default=[], metavar="DATA:METHOD,...", help="as for prepare")
     r.add_argument("--pretrain", nargs="*", default=[], metavar="DATA[:GRAPH]",
                    help="frozen graphs to train before the GLTA variants that read them: a data set's LightGCN, or "
                         "DATA:GRAPH for another (prepare names them)")

@@ -229,11 +229,12 @@ def train_probe(dataset, config, users, items, name: str, hidden: int, epochs: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="ml-100k")
-    parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=list(HEADS))
+    parser.add_argument("--dataset", default="ml-100k", help="built-in data set name")
+    parser.add_argument("--heads", nargs="+", default=list(HEADS), choices=list(HEADS),
+                        help="the output sides to train")
     parser.add_argument("--hidden", type=int, default=576, help="the LLM's hidden size (SmolLM2-135M: 576)")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=60, help="the most epochs a head trains (early stopping first)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--out", help="write the measurements (with provenance) to this JSON file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

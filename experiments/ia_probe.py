@@ -117,11 +117,11 @@ def measure(model: GLTA, config, dataset, overrides: list[str], epochs: int, out
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="ml-100k")
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--dataset", default="ml-100k", help="built-in data set name")
+    parser.add_argument("--epochs", type=int, default=3, help="IA epochs")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (torch.set_num_threads)")
     parser.add_argument("--out", help="keep every epoch's loss (with provenance) in this JSON file; resumable")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="GLTA config overrides, e.g. model.head=tied")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     hide_library_progress()  # the probe draws no bars: its log keeps the epochs' lines

@@ -57,11 +57,11 @@ def from_results(path: Path, metric: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_a")
-    parser.add_argument("run_b")
-    parser.add_argument("--metric", default="N@10")
-    parser.add_argument("--out")
-    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("run_a", help="a run folder or a results file")
+    parser.add_argument("run_b", help="the other, of the same data set and split")
+    parser.add_argument("--metric", default="N@10", help="the validation metric compared")
+    parser.add_argument("--out", help="also write the comparison as JSON with provenance")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args()
     started = time.time()
     try:

@@ -36,7 +36,7 @@ def note(commit: str, status: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--results", default="results")
+    parser.add_argument("--results", default="results", help="the results folder")
     args = parser.parse_args()
     found = 0
     for path in sorted(Path(args.results).rglob("*.json")):
