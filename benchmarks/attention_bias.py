@@ -110,8 +110,8 @@ def main() -> None:
               "bias_speedup": round(mean["masked"] / mean["bias"], 3),
               "load_average_at_end": [round(load, 2) for load in os.getloadavg()],
               "git_commit": git_commit(), "machine": machine()}
-    print(json.dumps({key: record[key] for key in ("same_to_the_last_bit", "mean_step_seconds", "bias_speedup",
-                                                    "load_average_at_end")}), flush=True)
+    shown = ("same_to_the_last_bit", "mean_step_seconds", "bias_speedup", "load_average_at_end")
+    print(json.dumps({key: record[key] for key in shown}), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
 

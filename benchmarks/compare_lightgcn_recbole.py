@@ -27,7 +27,7 @@ def main() -> None:
         ("RecBole 1.2.1 LightGCN", theirs["test"], theirs["train_wall_seconds"], theirs["epochs_run"],
          theirs["threads"], theirs["stopped_by"]),
     ]
-    lines = ["| implementation | " + " | ".join(METRICS) + " | train wall s | epochs | s/epoch | threads | stopped by |",
+    lines = [f"| implementation | {' | '.join(METRICS)} | train wall s | epochs | s/epoch | threads | stopped by |",
              "|---" * (len(METRICS) + 6) + "|"]
     for name, metrics, seconds, epochs, threads, stopped in rows:
         lines.append(f"| {name} | " + " | ".join(f"{metrics[m]:.4f}" for m in METRICS)

@@ -1,7 +1,8 @@
 """GLTA user-item alignment (UA) and evaluation throughput on ML-1M, as a fraction of a matmul peak measured in the
 same run.
 
-    .venv/bin/python benchmarks/glta_throughput.py --users 96 --batch-size 16 32 --out benchmarks/results/glta_throughput_ml-1m.json
+    .venv/bin/python benchmarks/glta_throughput.py --users 96 --batch-size 16 32 \
+        --out benchmarks/results/glta_throughput_ml-1m.json
 
 Two layouts of the UA template are timed on the same users, LightGCN embeddings and LLM-written texts:
 

@@ -1,6 +1,7 @@
 """Small validation-set grid for the project's LightGCN (learning rate x batch size x L2 weight).
 
-    .venv/bin/python benchmarks/lightgcn_grid.py --dataset ml-1m --epochs 40 --out benchmarks/results/lightgcn_grid_ml-1m.json
+    .venv/bin/python benchmarks/lightgcn_grid.py --dataset ml-1m --epochs 40 \
+        --out benchmarks/results/lightgcn_grid_ml-1m.json
 
 Each point trains with early stopping on validation NDCG@10 and records its best validation score,
 the epoch it was reached and the wall time; the test split is never looked at for the choice.
@@ -43,8 +44,8 @@ def main() -> None:
                      log=lambda s: None)
         row = {"lr": lr, "batch_size": batch, "reg_weight": reg, "valid_N@10": result.valid.get("N@10"),
                "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
-               "seconds": round(time.time() - started, 1), "curve": [(h["epoch"], h["valid"]["N@10"])
-                                                                    for h in result.history if "valid" in h]}
+               "seconds": round(time.time() - started, 1),
+               "curve": [(h["epoch"], h["valid"]["N@10"]) for h in result.history if "valid" in h]}
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "curve"}), flush=True)
         with open(args.out, "w") as handle:

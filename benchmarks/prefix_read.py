@@ -86,7 +86,8 @@ def main() -> None:
               "ways": {name: {"disk_gb": round(t["disk_bytes"] / 2**30, 3),
                               "disk_bytes_per_needed_byte": round(t["disk_bytes"] / needed, 2),
                               "seconds": round(t["seconds"], 2),
-                              "seconds_per_batch": round(t["seconds"] / args.batches, 3)} for name, t in totals.items()},
+                              "seconds_per_batch": round(t["seconds"] / args.batches, 3)}
+                       for name, t in totals.items()},
               "provenance": {"git_commit": git_commit(), "machine": machine(), "seed": args.seed,
                              "wall_seconds": round(time.time() - started, 1)}}
     for name, row in record["ways"].items():

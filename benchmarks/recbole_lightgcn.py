@@ -58,6 +58,7 @@ def main() -> None:
     train, valid, test = data_preparation(config, dataset)
     model = LightGCN(config, train.dataset).to(config["device"])
     trainer = Trainer(config, model)
+
     class BudgetSpent(Exception):
         pass
 

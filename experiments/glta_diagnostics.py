@@ -1,6 +1,7 @@
 """Where a trained GLTA loses LightGCN's signal: three measurements on a saved run, on validation only.
 
-    .venv/bin/python experiments/glta_diagnostics.py --run-dir runs/ml-100k/glta [--out results/ml-100k/diagnostics_glta.json]
+    .venv/bin/python experiments/glta_diagnostics.py --run-dir runs/ml-100k/glta \
+        [--out results/ml-100k/diagnostics_glta.json]
 
 1. **Mean user token.** Validation N@10 as trained, and again with every user's token built from the mean user
    embedding (everything else unchanged: the same prompts, texts and items). The drop is how much of the ranking

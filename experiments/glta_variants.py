@@ -291,7 +291,8 @@ def write_summary(dataset: str) -> Path:
 
 
 def summary(dataset: str) -> str:
-    lines = ["| variant | overrides | valid N@10 | " + " | ".join(f"test {m}" for m in METRICS) + " | epochs | train s |",
+    tests = " | ".join(f"test {m}" for m in METRICS)
+    lines = [f"| variant | overrides | valid N@10 | {tests} | epochs | train s |",
              "|---|---|---|" + "---|" * len(METRICS) + "---|---|"]
     names = list(VARIANTS) + list(PLUS_VARIANTS) + [f"mode_{m}" for m in MODES]
     for name in names:
@@ -305,8 +306,8 @@ def summary(dataset: str) -> str:
         changes = " ".join(known.get(name, prov.get("overrides", []))) or "(config)"
         if name in PLUS_VARIANTS:
             changes = "GLTA+ " + changes
-        stale = (name in known and not is_done(dataset, name)) or (name.startswith("mode_")
-                                                                    and not mode_is_done(dataset, name[len("mode_"):]))
+        stale = (name in known and not is_done(dataset, name)) or \
+            (name.startswith("mode_") and not mode_is_done(dataset, name[len("mode_"):]))
         epochs = f"{training['best_epoch']}/{training['epochs_run']}" if training else "—"
         lines.append(f"| {name}{' †' if stale else ''} | `{changes}` | {metrics['valid']['N@10']:.4f} | "
                      + " | ".join(f"{metrics['test'][m]:.4f}" for m in METRICS)

@@ -104,7 +104,6 @@ def parse_specs(specs: list[str], default: str | None = "default", option: str =
     return jobs
 
 
-
 def stage_text_embeddings(methods: dict[str, list[str]], extra: Path, results: Path = ROOT / "results") -> None:
     """What the graph baselines of ``--seeds``/``--baselines`` read besides the raw data: the text embeddings of the
     text variants (LightGCN+, HCCF+, RLMRec), found by building each model here the way its results file records
@@ -293,7 +292,8 @@ def device_command(manifest: dict, call: int, seconds: int) -> str:
 
 def join_slices(manifest: dict, stage: Path, target: Path) -> Path:
     """The GGUF rebuilt from every call's slice, checked against the manifest's SHA-256."""
-    missing = [s["call"] for s in manifest["slices"] if not (stage / f"call{s['call']}" / f"slice{s['call']}.bin").is_file()]
+    missing = [s["call"] for s in manifest["slices"]
+               if not (stage / f"call{s['call']}" / f"slice{s['call']}.bin").is_file()]
     if missing:
         raise SystemExit(f"slices of call(s) {missing} are not on this machine: it was given back between calls, so "
                          "make the calls again from call 1, one right after the other")
@@ -305,7 +305,8 @@ def join_slices(manifest: dict, stage: Path, target: Path) -> Path:
                 out.write((stage / f"call{s['call']}" / f"slice{s['call']}.bin").read_bytes())
         if file_sha256(path) != manifest["sha256"]:
             path.unlink()
-            raise SystemExit("the joined GGUF's SHA-256 differs from the manifest's: a slice was damaged; prepare again")
+            raise SystemExit("the joined GGUF's SHA-256 differs from the manifest's: a slice was damaged; "
+                             "prepare again")
     return path
 
 

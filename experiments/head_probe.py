@@ -59,8 +59,9 @@ class Variant:
     lr_scale: float = 1.0             # times the config's learning rate
     start_at_lightgcn: bool = False   # graph head only: logits = <e_u, e_i> before the first step
     unseen_softmax: bool = False      # a target competes only with the items the user has not seen (as ranked)
-    pairwise: bool = False            # LightGCN's own objective instead of Eq. 3: BPR, each target against one item
-                                      # drawn uniformly from those the user has not seen
+    # LightGCN's own objective instead of Eq. 3: BPR, each target against one item drawn uniformly from those the
+    # user has not seen
+    pairwise: bool = False
 
 
 HEADS = {
@@ -149,7 +150,8 @@ def targets_for(train, users: np.ndarray, k: int, rng: np.random.Generator) -> t
     return out
 
 
-def draw_negatives(train, users: np.ndarray, shape: tuple, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_negatives(train, users: np.ndarray, shape: tuple,
+                   rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """BPR's negatives: an item drawn uniformly per (user row, target), and whether the user has not seen it (a seen
     draw is dropped from the loss, where LightGCN's sampler redraws it: at these densities a few per cent of pairs)."""
     negatives = rng.integers(0, train.shape[1], size=shape)

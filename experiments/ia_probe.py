@@ -51,7 +51,8 @@ def kept_report(out: Path | None, dataset: str, overrides: list[str], epochs: in
     if out is None or not out.exists():
         return None
     earlier = json.loads(out.read_text())
-    if (earlier.get("dataset"), earlier.get("overrides"), earlier.get("epochs_planned")) != (dataset, overrides, epochs):
+    if (earlier.get("dataset"), earlier.get("overrides"),
+            earlier.get("epochs_planned")) != (dataset, overrides, epochs):
         raise GLTAError(f"{out} holds a probe of other settings ({earlier.get('dataset')}, "
                         f"{earlier.get('overrides')}, {earlier.get('epochs_planned')} epochs); name another --out")
     return earlier

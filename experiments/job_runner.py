@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
 @dataclass
 class Job:
     """One process of a session or queue: ``after`` names jobs that must complete first; ``limit`` caps its own seconds;

@@ -157,7 +157,8 @@ def test_a_data_set_without_a_config_gets_the_methods_defaults(tmp_path):
     assert glta.train.patience == 3 and glta.model.supervised_slots == 20
     assert glta.model.head_lr_scale == 0.1 and glta.model.ia_epochs == 4
     assert glta.model.ua_template == "user_item_text_first" and glta.model.missing_texts == "error"
-    assert build_config("glta", "my-new-data", config_dir=tmp_path, overrides=["train.batch_size=8"]).train.batch_size == 8
+    changed = build_config("glta", "my-new-data", config_dir=tmp_path, overrides=["train.batch_size=8"])
+    assert changed.train.batch_size == 8
     assert build_config("lightgcn", "my-new-data", config_dir=tmp_path).train.batch_size == 8192
 
 
@@ -205,6 +206,7 @@ def test_configs_carry_the_settings_chosen_on_validation():
         for section in ("train", "model"):
             for key, value in made[section].items():
                 if key not in ("threads", "seed", "llm", "generation"):
-                    assert now[section][key] == value, f"{path}: {section}.{key} was {value}, configs say {now[section][key]}"
+                    assert now[section][key] == value, \
+                        f"{path}: {section}.{key} was {value}, configs say {now[section][key]}"
         checked += 1
     assert checked >= 10

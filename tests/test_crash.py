@@ -50,7 +50,8 @@ def test_training_killed_mid_run_resumes_to_the_same_result(tmp_path):
 
 def test_same_seed_same_bytes(tmp_path):
     for name in "ab":
-        done = _glta(*TRAIN, "train.epochs=3", "--run-dir", str(tmp_path / name), "--out", str(tmp_path / f"{name}.json"))
+        done = _glta(*TRAIN, "train.epochs=3", "--run-dir", str(tmp_path / name),
+                     "--out", str(tmp_path / f"{name}.json"))
         assert done.wait(timeout=300) == 0
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
     # (safetensors writes header metadata in no fixed order, so the embeddings are compared by content)

@@ -568,9 +568,9 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
             cache = model.stages(train)[0].cache
             assert training.partial_stage_path(cache).exists() and not cache.exists()
             resumed_epochs = []
-            monkeypatch.setattr(training, "train_epoch",
-                                lambda *args, **kwargs: resumed_epochs.append(kwargs["skip"]) or epoch_loop(*args,
-                                                                                                          **kwargs))
+            monkeypatch.setattr(
+                training, "train_epoch",
+                lambda *args, **kwargs: resumed_epochs.append(kwargs["skip"]) or epoch_loop(*args, **kwargs))
             model = make(synthetic, llm, **SMALL_IA, ia_epochs=3)
             torch.manual_seed(99)  # a fresh process: nothing of the first attempt's random state is left
             messages = []
@@ -830,8 +830,8 @@ def test_unseen_softmax_leaves_only_the_users_other_training_items_out():
     assert unseen_loss(logits, targets, nothing).item() == pytest.approx(gllm_loss(logits, targets).item(), rel=1e-6)
 
 
-def test_a_config_made_in_python_is_checked_as_a_built_one_and_the_graph_before_the_llm_loads(synthetic, llm,
-                                                                                             monkeypatch, tmp_path):
+def test_a_config_made_in_python_is_checked_as_a_built_one_and_the_graph_before_the_llm_loads(
+        synthetic, llm, monkeypatch, tmp_path):
     from glta.errors import ConfigError, GLTAError
 
     with pytest.raises(ConfigError, match="model.head=free is not one of its choices; choose one of linear, tied"):
@@ -917,8 +917,8 @@ def test_new_users_are_folded_in_by_the_lightgcn_run_the_embeddings_came_from(sy
     assert approximate.shape == exact.shape
 
 
-def test_glta_reads_the_frozen_graph_model_it_is_told_to_and_only_of_the_lightgcn_family(synthetic, llm, tmp_path,
-                                                                                       monkeypatch):
+def test_glta_reads_the_frozen_graph_model_it_is_told_to_and_only_of_the_lightgcn_family(
+        synthetic, llm, tmp_path, monkeypatch):
     """``model.graph``: GLTA+ may project a text-aligned LightGCN (LightGCN+) instead of LightGCN; the embeddings come
     from runs/<data>/<graph>/, a missing run names the command that makes it, a method outside the family is refused."""
     from safetensors.torch import save_file

@@ -14,8 +14,8 @@ def test_the_data_sets_own_runs_and_the_variants_have_their_places(experiment):
     assert variants.variant_config("synthetic", "no_ia").model.use_ia is False
 
 
-def test_a_decoding_mode_counts_as_done_only_when_read_out_of_a_model_of_the_current_config(experiment, tmp_path,
-                                                                                              monkeypatch):
+def test_a_decoding_mode_counts_as_done_only_when_read_out_of_a_model_of_the_current_config(
+        experiment, tmp_path, monkeypatch):
     import json
 
     variants = experiment("glta_variants")

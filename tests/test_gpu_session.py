@@ -52,7 +52,8 @@ def _stage(gpu_session, tmp_path, payload: bytes, budget: int):
     stage = tmp_path / "stage"
     calls = [c["slice"] for c in gpu_session.plan_calls(len(payload), {}, budget)]
     manifest = {"gguf": "model.gguf", "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
-                "calls": len(calls), "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)]}
+                "calls": len(calls),
+                "slices": [{"call": i + 1, "start": a, "end": b} for i, (a, b) in enumerate(calls)]}
     for i, (a, b) in enumerate(calls):
         folder = stage / f"call{i + 1}"
         folder.mkdir(parents=True)

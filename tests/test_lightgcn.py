@@ -124,8 +124,8 @@ def test_a_run_stopped_within_an_epoch_resumes_at_its_last_checkpointed_step(syn
 
 
 @pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
-def test_a_signal_during_a_step_stops_the_run_after_that_step_with_its_checkpoint(synthetic, tmp_path, monkeypatch,
-                                                                                signum):
+def test_a_signal_during_a_step_stops_the_run_after_that_step_with_its_checkpoint(
+        synthetic, tmp_path, monkeypatch, signum):
     """``kill`` or Ctrl-C mid-step: the step ends, a checkpoint is written whatever the interval (here an hour, so
     only the signal writes one), the run stops with KeyboardInterrupt, and the resumed run loses no step and ends as
     an uninterrupted run does."""

@@ -71,11 +71,11 @@ def test_history_budget_sampling_and_trimming(llm, synthetic):
     assert len(items) == 5 and set(items) <= set(synthetic.train[0].indices)
     assert (history_items(synthetic, 0, config) == items).all()  # seeded
     prompt, _ = user_prompt(llm.tokenizer, synthetic, 0, "profile", config)
-    lines = [l for l in prompt.splitlines() if l.startswith("- ")]
-    assert len(lines) == 5 and all(len(l) <= 22 for l in lines)
+    lines = [line for line in prompt.splitlines() if line.startswith("- ")]
+    assert len(lines) == 5 and all(len(line) <= 22 for line in lines)
     tight = GenerationConfig(max_history_items=50, prompt_token_budget=80)
     prompt, _ = user_prompt(llm.tokenizer, synthetic, 0, "profile", tight)
-    assert len([l for l in prompt.splitlines() if l.startswith("- ")]) < 20
+    assert len([line for line in prompt.splitlines() if line.startswith("- ")]) < 20
 
 
 def test_generation_is_batched_cached_and_resumable(llm, synthetic, monkeypatch):
@@ -115,7 +115,8 @@ def test_a_second_generation_of_the_same_texts_stops_at_once(llm, synthetic):
 
     config = GenerationConfig(max_new_tokens=4, batch_size=4, seed=7)  # a cache of its own
     path = cache_path(llm.identity, synthetic, "prediction", template_text("prediction"), config)
-    with file_lock(path.with_name(f".{path.stem}.lock"), "prediction texts"):  # as a first `glta text generate` holds it
+    # held as a first `glta text generate` holds it
+    with file_lock(path.with_name(f".{path.stem}.lock"), "prediction texts"):
         with pytest.raises(GLTAError, match="another process is writing the prediction texts of synthetic-"):
             generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(2), progress=False)
     assert load_user_texts(llm.identity, synthetic, "profile", config) == {}  # nothing started beside it
