@@ -34,7 +34,7 @@ from glta.pipeline import evaluate_run, train
 from glta.report import result_path, train_seconds
 from glta.results import read_results, seed_path
 from glta.training import resumable
-from glta.tuning import same_config
+from glta.tuning import same_config, unrecorded_run
 
 VARIANTS = {
     # DESIGN.md's open choices
@@ -166,6 +166,8 @@ def run_variant(dataset: str, name: str, threads: int, progress: bool) -> bool:
               f"run's results replace {out}, and every decoding mode is read out of the new model)")
     elif out.exists():
         print(f"{name}: {out} was made with another config; training it again")
+    if not again and (problem := unrecorded_run(run_dir, out, config)):
+        raise SystemExit(problem)
     changes = PLUS_VARIANTS.get(name, VARIANTS.get(name))
     print(f"=== {name} ({config.method}): {' '.join(changes) or '(config as is)'}", flush=True)
     # an interrupted run of this config resumes (even beside a results file of an earlier config, which it replaces

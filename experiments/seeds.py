@@ -29,7 +29,7 @@ from glta.pipeline import train
 from glta.report import is_deterministic, result_path
 from glta.results import EXTRA_SEEDS, read_results, seed_path
 from glta.training import resumable
-from glta.tuning import same_config
+from glta.tuning import same_config, unrecorded_run
 
 
 def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: bool = True) -> Path:
@@ -59,6 +59,8 @@ def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: boo
         print(f"{name} seed {seed}: done ({out})")
         return out
     run_dir = Path("runs") / dataset / "seeds" / out.stem
+    if problem := unrecorded_run(run_dir, out, config):
+        raise SystemExit(problem)
     print(f"=== {name} seed {seed} -> {out}", flush=True)
     train(config, run_dir=run_dir, out=out, resume=resumable(run_dir, config), progress=progress)
     return out

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 
 def test_the_data_sets_own_runs_and_the_variants_have_their_places(experiment):
     variants = experiment("glta_variants")
@@ -166,3 +168,20 @@ def test_a_row_whose_reused_ia_counts_its_recorded_time_and_says_so(experiment, 
     row = next(line for line in table.splitlines() if line.startswith("| no_ua"))
     assert row.endswith("| 1/3 | 1,255* |")
     assert "this run spent no time on IA, and the row's time counts the IA time that earlier run recorded" in table
+
+
+def test_a_finished_variant_whose_results_file_is_gone_is_not_trained_again(experiment, tmp_path, monkeypatch):
+    """A variant's run folder holds its finished model (no checkpoint) but its results file is missing: the variant
+    stops with a line naming the ways out instead of training hours over; with the results file back it is done."""
+    import json
+
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(variants, "train", lambda *args, **kwargs: pytest.fail("trained a finished run again"))
+    out, run_dir = variants.variant_paths("synthetic", "no_pf")
+    config = variants.variant_config("synthetic", "no_pf")
+    run_dir.mkdir(parents=True)
+    (run_dir / "model.safetensors").write_bytes(b"weights")
+    (run_dir / "run.json").write_text(json.dumps({"config": config.to_dict()}))
+    with pytest.raises(SystemExit, match="no_pf holds a finished run of this config but its results file"):
+        variants.run_variant("synthetic", "no_pf", threads=1, progress=False)

@@ -12,12 +12,18 @@ from glta.report import records
 SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "seeds.py"
 
 
-def test_seeds_repeat_the_recorded_config_with_only_the_seed_changed(tmp_path, monkeypatch, experiment):
+def _main_lightgcn_run(tmp_path, monkeypatch):
+    """A small LightGCN main run of the synthetic set in ``tmp_path`` (the working folder); its config."""
     monkeypatch.chdir(tmp_path)
     config = build_config("lightgcn", "synthetic", overrides=["train.epochs=2", "model.dim=8"],
                           config_dir=SCRIPT.parents[1] / "configs")
     train(config, run_dir="runs/synthetic/lightgcn", out="results/synthetic/lightgcn.json", progress=False,
           log=lambda _: None)
+    return config
+
+
+def test_seeds_repeat_the_recorded_config_with_only_the_seed_changed(tmp_path, monkeypatch, experiment):
+    _main_lightgcn_run(tmp_path, monkeypatch)
     seeds = experiment("seeds")
     out = seeds.run_seed("synthetic", "lightgcn", 7, progress=False)
     assert out == Path("results/synthetic/seeds/lightgcn-7.json")
@@ -71,3 +77,29 @@ def test_a_variant_never_trained_gets_its_seeds_from_the_variants_config(tmp_pat
         seeds.run_seed("synthetic", "paper_order", main_seed, progress=False)
     with pytest.raises(SystemExit, match="train the cell once first"):
         seeds.run_seed("synthetic", "lightgcn", 2026, progress=False)  # a method: its seeds repeat a recorded run
+
+
+def test_a_finished_seed_whose_results_file_is_gone_is_not_trained_again(tmp_path, monkeypatch, experiment):
+    """A queue's results reset before they were collected left a finished run without its results file: the seed
+    stops with a line naming the ways out instead of spending the run's hours again and overwriting its model; a run
+    under way (its checkpoint there) or one of another config trains as before."""
+    from glta.checkpoint import CHECKPOINT_NAME
+    from glta.tuning import unrecorded_run
+
+    config = _main_lightgcn_run(tmp_path, monkeypatch)
+    seeds = experiment("seeds")
+    out = seeds.run_seed("synthetic", "lightgcn", 7, progress=False)
+    run_dir = Path("runs/synthetic/seeds/lightgcn-7")
+    model = (run_dir / "model.safetensors").read_bytes()
+    out.unlink()
+    with pytest.raises(SystemExit, match=r"lightgcn-7 holds a finished run of this config but its results file "
+                                         r"results/synthetic/seeds/lightgcn-7.json is missing: .*glta evaluate"):
+        seeds.run_seed("synthetic", "lightgcn", 7, progress=False)
+    assert (run_dir / "model.safetensors").read_bytes() == model and not out.exists()
+    config.train.seed = 7
+    assert unrecorded_run(run_dir, out, config)
+    other = build_config("lightgcn", "synthetic", overrides=["train.epochs=3", "model.dim=8", "train.seed=7"],
+                         config_dir=SCRIPT.parents[1] / "configs")
+    assert unrecorded_run(run_dir, out, other) is None  # another config: a retrain is what was asked for
+    (run_dir / CHECKPOINT_NAME).write_bytes(b"")
+    assert unrecorded_run(run_dir, out, config) is None  # a run under way resumes

@@ -163,3 +163,27 @@ def test_a_run_from_before_an_option_whose_default_changed_ran_the_old_behaviour
     del old["model"]["head_lr_scale"]
     assert today["model"]["head_lr_scale"] == 0.1 and not same_config(old, today)
     assert same_config(old, build_config("glta", "synthetic", overrides=["model.head_lr_scale=1.0"]).to_dict())
+
+
+def test_a_finished_grid_point_whose_results_file_is_gone_stops_the_grid(tmp_path, monkeypatch):
+    """A point's run folder holds its finished model but its results file was lost: the grid names the ways out
+    (put the file back, write one with `glta evaluate`, delete the folder) instead of training it over."""
+    from glta.errors import GLTAError
+
+    monkeypatch.chdir(tmp_path)
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    fixed = ["train.epochs=2", "train.eval_every=1", "train.batch_size=2048"]
+    record = tune("lightgcn", "synthetic", {"train.lr": [0.02]}, fixed, config_dir=configs, progress=False,
+                  log=lambda _: None)
+    point, = record["selection"]["points"]
+    model = Path(point["run"]) / "model.safetensors"
+    before = model.stat().st_mtime_ns
+    Path(point["results"]).unlink()
+    with pytest.raises(GLTAError, match=r"holds a finished run of this config but its results file .*lr=0.02.json "
+                                        r"is missing: .*or delete"):
+        tune("lightgcn", "synthetic", {"train.lr": [0.02]}, fixed, config_dir=configs, progress=False,
+             log=lambda _: None)
+    assert model.stat().st_mtime_ns == before
+    tune("lightgcn", "synthetic", {"train.lr": [0.02]}, fixed + ["train.epochs=3"], config_dir=configs,
+         progress=False, log=lambda _: None)  # another config is trained, into the same folder
+    assert model.stat().st_mtime_ns != before

@@ -22,7 +22,7 @@ from glta.checkpoint import UNRECORDED, checkpoint_commits, find_checkpoint
 from glta.config import RunConfig, build_config, model_config_class, read_yaml
 from glta.data import path_name
 from glta.paths import atomic_write
-from glta.errors import ConfigError
+from glta.errors import ConfigError, GLTAError
 from glta.pipeline import default_results_path, default_run_dir, train
 from glta.results import commits_status, dumps, provenance_status, read_results
 
@@ -119,6 +119,26 @@ def has_per_user_values(record: dict) -> bool:
     return bool((record.get("per_user_test") or {}).get("values"))
 
 
+def unrecorded_run(run_dir: Path, out: Path, config: RunConfig) -> str | None:
+    """A one-line error when ``run_dir`` holds a finished model of ``config`` (no checkpoint left) whose results file
+    ``out`` is missing, as when a queue's results were reset before they were collected: training it again would
+    spend the run's hours and overwrite the model. None otherwise (nothing there, a run under way, another config)."""
+    run_dir, out = Path(run_dir), Path(out)
+    meta = run_dir / "run.json"
+    if out.exists() or not (run_dir / "model.safetensors").exists() or not meta.exists() \
+            or find_checkpoint(run_dir) is not None:
+        return None
+    try:
+        saved = json.loads(meta.read_text()).get("config")
+    except (OSError, ValueError):
+        return None
+    if not same_config(saved, config.to_dict()):
+        return None
+    return (f"{run_dir} holds a finished run of this config but its results file {out} is missing: put that file "
+            f"back (a queue's worktree: experiments/collect_queue.py), write one from the model with `glta evaluate "
+            f"--run-dir {run_dir} --out {out}` (without its training history), or delete {run_dir} to train it again")
+
+
 def clean_checkpoint(run_dir: Path, log=print) -> bool:
     """Whether the checkpoint in ``run_dir`` may be resumed by a retraining, whose point is a run every piece of
     whose code a clean commit of this history records: only if each commit that trained it so far is one."""
@@ -169,6 +189,8 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
         if done:
             log(f"[{method} {name}] already trained: reusing {out}")
         else:
+            if not again and (problem := unrecorded_run(run_dir, out, config)):
+                raise GLTAError(problem)
             log(f"[{method} {name}] training" + (" again: its results keep no per-user test values" if again else ""))
             train(config, data_root, run_dir, out, resume=not retrain or clean_checkpoint(run_dir, log),
                   progress=progress, log=log)
