@@ -624,16 +624,33 @@ def pace_here(dataset: str, name: str) -> float | None:
     return max(paces, default=None)
 
 
+def run_results(dataset: str, name: str, label: str) -> Path:
+    """The results file a run folder of ``run_folders`` writes when it finishes, by its label there."""
+    if label.startswith("seed "):
+        return seed_path(result_path(Path("results"), dataset, name), int(label.removeprefix("seed ")))
+    if label.startswith("grid point "):
+        return Path("results") / dataset / "grid" / name / f"{label.removeprefix('grid point ')}.json"
+    return glta_variants.variant_paths(dataset, name)[0]
+
+
 def under_way(dataset: str, name: str) -> str:
-    """Where the interrupted runs of a cell stand on this machine (their checkpoints), for the plan's line."""
-    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress
+    """Where the interrupted runs of a cell stand on this machine (their checkpoints), for the plan's line, and the
+    finished runs here whose results file is missing (a queue's results reset before they were collected): the
+    queue stops on those rather than train them over, so the plan names them and the way back."""
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress, find_checkpoint
 
     folders = run_folders(dataset, name)
     like = records(Path("results"), dataset, name)
     like_epochs = like[0].get("training", {}).get("epochs_run") if like else None
     found = [f"{what}: {progress}".removeprefix(": ") for what, folder in folders.items()
              if (progress := checkpoint_progress(folder / CHECKPOINT_NAME, like_epochs))]
-    return f"; under way here: {'; '.join(found)} (the queue continues it)" if found else ""
+    lost = [f"{folder} ({out} missing)" for what, folder in folders.items()
+            if (folder / "model.safetensors").is_file() and (folder / "run.json").is_file()
+            and find_checkpoint(folder) is None and not (out := run_results(dataset, name, what)).exists()]
+    return ((f"; under way here: {'; '.join(found)} (the queue continues it)" if found else "")
+            + (f"; finished here without its results file: {'; '.join(lost)}: bring the file back "
+               "(experiments/collect_queue.py from a queue's worktree) or write one with `glta evaluate --run-dir "
+               "RUN --out FILE`" if lost else ""))
 
 
 def owed_mode_seeds(dataset: str) -> list[int]:

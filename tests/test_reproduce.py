@@ -1308,3 +1308,24 @@ def test_item_profiles_are_written_only_while_an_rlmrec_cell_is_left(planner, mo
     monkeypatch.setattr("glta.results.commits_status", lambda commits: "dirty")  # a grid from no clean commit
     made("goodreads-once", "rlmrec_con")
     assert planner.rlmrec_left("goodreads-once", "rlmrec_con")
+
+
+def test_the_plan_names_a_finished_run_whose_results_file_is_missing(planner, tmp_path, monkeypatch):
+    """A queue's results reset before they were collected: the seed's run folder holds its finished model, its
+    results file is gone. The plan's line names it and the way back (the queue would stop on it)."""
+    monkeypatch.chdir(tmp_path)
+    for folder in ("runs/d/seeds/no_pf-2027", "runs/d/lightgcn/grid/lr=0.02", "runs/d/seeds/lightgcn-2026"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "model.safetensors").write_bytes(b"weights")
+        (tmp_path / folder / "run.json").write_text("{}")
+    line = planner.under_way("d", "no_pf")
+    assert line == ("; finished here without its results file: runs/d/seeds/no_pf-2027 "
+                    "(results/d/glta_variants/seeds/no_pf-2027.json missing): bring the file back "
+                    "(experiments/collect_queue.py from a queue's worktree) or write one with `glta evaluate "
+                    "--run-dir RUN --out FILE`")
+    assert "runs/d/lightgcn/grid/lr=0.02 (results/d/grid/lightgcn/lr=0.02.json missing)" in \
+        planner.under_way("d", "lightgcn")
+    for out in ("results/d/seeds/lightgcn-2026.json", "results/d/grid/lightgcn/lr=0.02.json"):
+        (tmp_path / out).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / out).write_text("{}")
+    assert planner.under_way("d", "lightgcn") == ""  # collected: nothing to say
