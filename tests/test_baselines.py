@@ -206,3 +206,16 @@ def test_methods_train_on_cuda_as_on_cpu(synthetic, method, tmp_path):
 
     save_run(gpu, RunConfig(method=method), synthetic, tmp_path)
     assert (tmp_path / "model.safetensors").exists()
+
+
+def test_text_baselines_record_a_digest_of_the_text_they_align_with(synthetic, profiles):
+    """LightGCN+, HCCF+ and RLMRec's results name the text embeddings they read (``provenance.inputs``): the same
+    embeddings give the same digest, texts written or embedded again another one; the graph-only models read none."""
+    users, items = profiles
+    for method in ("lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen"):
+        digest = build(method, synthetic, profiles).inputs()["text_embeddings_sha256"]
+        assert len(digest) == 16 and digest == build(method, synthetic, (users.clone(), items.clone())).inputs()[
+            "text_embeddings_sha256"], method
+        other = (users, items.roll(1, dims=0))
+        assert build(method, synthetic, other).inputs()["text_embeddings_sha256"] != digest, method
+    assert build("lightgcn", synthetic, profiles).inputs() == {} and build("hccf", synthetic, profiles).inputs() == {}

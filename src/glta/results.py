@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -18,6 +19,15 @@ REQUIRED_METRICS = ("P@5", "P@10", "P@20", "N@5", "N@10", "N@20", "R@10", "R@20"
 
 
 EXTRA_SEEDS = (2026, 2027)  # the training seeds experiments/seeds.py adds to a cell's main run: three in all
+
+
+def tensors_sha256(*tensors) -> str:
+    """A short SHA-256 of torch tensors' bytes, in order: what a results file records of the embeddings a run read
+    (``provenance.inputs``), so that runs on another training or text of the same inputs can be told apart."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def seed_path(main: Path, seed: int) -> Path:

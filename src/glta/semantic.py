@@ -23,6 +23,7 @@ from torch import nn
 
 from glta.data.dataset import RecDataset
 from glta.errors import GLTAError
+from glta.results import tensors_sha256
 
 
 def infonce(anchor: torch.Tensor, candidates: torch.Tensor, targets: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -50,6 +51,10 @@ class ContrastiveAlignment(nn.Module):
         self.mlp = _bridge(user_text.shape[1], dim)
         self.temperature = temperature
 
+    def digest(self) -> str:
+        """Of the text embeddings aligned with (``provenance.inputs``): texts written or embedded again differ."""
+        return tensors_sha256(self.user_text, self.item_text)
+
     def forward(self, user_final: torch.Tensor, item_final: torch.Tensor, batch) -> torch.Tensor:
         """Each node of the batch once: a user or item drawn twice would otherwise be its own negative, and the
         item terms (batch x batch similarities) would cost ~6x more on ML-1M's 8,192-row batches."""
@@ -69,6 +74,9 @@ class MaskedReconstruction(nn.Module):
         self.mlp = _bridge(dim, node_text.shape[1])
         self.mask_ratio = mask_ratio
         self.temperature = temperature
+
+    def digest(self) -> str:
+        return tensors_sha256(self.node_text)
 
     def mask(self, ego: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(ego embeddings with a random share of rows replaced by the mask token, the masked row indices)."""

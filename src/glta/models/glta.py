@@ -34,6 +34,7 @@ from glta.evaluation.ranking import seen_mask
 from glta.recommender import Recommender, Stage
 from glta.models.glta_config import GLTAConfig, GLTAPlusConfig
 from glta.paths import run_dir
+from glta.results import tensors_sha256
 from glta.text.compat import cache_argument
 
 if TYPE_CHECKING:
@@ -198,13 +199,8 @@ class GLTA(Recommender):
         CPU's differ in the last bits) can be told apart in their results files; likewise a digest of the
         LLM-written user texts its prompts read, all together and of each kind (texts written again on another machine
         may differ)."""
-        import hashlib
-
-        digest = hashlib.sha256()
-        for tensor in (self.user_nodes, self.item_nodes):
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return {"graph": self.config.graph, "graph_run": str(self._graph_run) if self._graph_run else None,
-                "graph_embeddings_sha256": digest.hexdigest()[:16],
+                "graph_embeddings_sha256": tensors_sha256(self.user_nodes, self.item_nodes),
                 **({"user_texts_sha256": texts.pop("all"), "user_texts_sha256_by_kind": texts}
                    if (texts := self.prompts.user_text_digests()) else {})}
 

@@ -50,6 +50,9 @@ class TextAlignedLightGCN(LightGCN):
         """(weight, temperature) of the alignment term."""
         raise NotImplementedError
 
+    def inputs(self) -> dict:
+        return {"text_embeddings_sha256": self.alignment.digest()}
+
     def loss(self, batch) -> torch.Tensor:
         user_final, item_final = self.propagate()
         weight, _ = self.alignment_settings()
@@ -79,6 +82,9 @@ class HCCFPlus(HCCF):
         super().__init__(dataset, config)
         users, items = text_embeddings or description_embeddings(dataset)
         self.alignment = ContrastiveAlignment(users, items, config.dim, config.align_temperature)
+
+    def inputs(self) -> dict:
+        return {"text_embeddings_sha256": self.alignment.digest()}
 
     def loss(self, batch) -> torch.Tensor:
         loss, user_final, item_final = self.loss_and_embeddings(batch)

@@ -72,6 +72,9 @@ class RLMRecGen(LightGCN):
         self.reconstruction = MaskedReconstruction(torch.cat([users, items]), config.dim, config.mask_ratio,
                                                    config.recon_temperature)
 
+    def inputs(self) -> dict:
+        return {"text_embeddings_sha256": self.reconstruction.digest()}
+
     def loss(self, batch) -> torch.Tensor:
         ego, masked = self.reconstruction.mask(self.embedding.weight)
         user_final, item_final = self.propagate(ego)
