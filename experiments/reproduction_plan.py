@@ -637,7 +637,8 @@ def under_way(dataset: str, name: str) -> str:
     """Where the interrupted runs of a cell stand on this machine (their checkpoints), for the plan's line, and the
     finished runs here whose results file is missing (a queue's results reset before they were collected): the
     queue stops on those rather than train them over, so the plan names them and the way back."""
-    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress, find_checkpoint
+    from glta.checkpoint import CHECKPOINT_NAME, checkpoint_progress
+    from glta.tuning import finished_run
 
     folders = run_folders(dataset, name)
     like = records(Path("results"), dataset, name)
@@ -645,8 +646,7 @@ def under_way(dataset: str, name: str) -> str:
     found = [f"{what}: {progress}".removeprefix(": ") for what, folder in folders.items()
              if (progress := checkpoint_progress(folder / CHECKPOINT_NAME, like_epochs))]
     lost = [f"{folder} ({out} missing)" for what, folder in folders.items()
-            if (folder / "model.safetensors").is_file() and (folder / "run.json").is_file()
-            and find_checkpoint(folder) is None and not (out := run_results(dataset, name, what)).exists()]
+            if finished_run(folder) is not None and not (out := run_results(dataset, name, what)).exists()]
     return ((f"; under way here: {'; '.join(found)} (the queue continues it)" if found else "")
             + (f"; finished here without its results file: {'; '.join(lost)}: bring the file back "
                "(experiments/collect_queue.py from a queue's worktree) or write one with `glta evaluate --run-dir "

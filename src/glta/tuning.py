@@ -119,20 +119,25 @@ def has_per_user_values(record: dict) -> bool:
     return bool((record.get("per_user_test") or {}).get("values"))
 
 
-def unrecorded_run(run_dir: Path, out: Path, config: RunConfig) -> str | None:
-    """A one-line error when ``run_dir`` holds a finished model of ``config`` (no checkpoint left) whose results file
-    ``out`` is missing, as when a queue's results were reset before they were collected: training it again would
-    spend the run's hours and overwrite the model. None otherwise (nothing there, a run under way, another config)."""
-    run_dir, out = Path(run_dir), Path(out)
+def finished_run(run_dir: Path) -> dict | None:
+    """The ``run.json`` of the finished model ``run_dir`` holds (``run.json`` and ``model.safetensors``, no
+    checkpoint left), or None: nothing there, a run under way, or an unreadable ``run.json``."""
+    run_dir = Path(run_dir)
     meta = run_dir / "run.json"
-    if out.exists() or not (run_dir / "model.safetensors").exists() or not meta.exists() \
-            or find_checkpoint(run_dir) is not None:
+    if not (run_dir / "model.safetensors").exists() or not meta.exists() or find_checkpoint(run_dir) is not None:
         return None
     try:
-        saved = json.loads(meta.read_text()).get("config")
+        return json.loads(meta.read_text())
     except (OSError, ValueError):
         return None
-    if not same_config(saved, config.to_dict()):
+
+
+def unrecorded_run(run_dir: Path, out: Path, config: RunConfig) -> str | None:
+    """A one-line error when ``run_dir`` holds a finished model of ``config`` whose results file ``out`` is missing,
+    as when a queue's results were reset before they were collected: training it again would spend the run's hours
+    and overwrite the model. None otherwise (nothing there, a run under way, another config)."""
+    run_dir, out = Path(run_dir), Path(out)
+    if out.exists() or not same_config((finished_run(run_dir) or {}).get("config"), config.to_dict()):
         return None
     return (f"{run_dir} holds a finished run of this config but its results file {out} is missing: put that file "
             f"back (a queue's worktree: experiments/collect_queue.py), write one from the model with `glta evaluate "
