@@ -14,7 +14,8 @@ which the table says when it is fewer), and a paired t-test over seeds when both
 against two or more seeds: a t-test of that run against their spread, ``glta.significance.one_run_ttest``). Writes
 ``results/paper/significance.md``; a pair whose files lack per-user values (made before they were recorded) is
 listed with what to rerun. A pair of GLTA cells whose runs did not all read the same LLM-written texts (written
-again on another machine: their results record digests) says so in its seeds column.
+again on another machine: their results record digests) says so in its seeds column, as does a text-aligned
+baseline (LightGCN+, HCCF+, RLMRec) whose runs aligned with different text embeddings or did not all record theirs.
 
 From the same tests, ``results/paper/claims.md``: each claim of the paper (``CLAIMS``) on each of its three data
 sets, with a verdict by one rule (``verdict``), and the same table in README.md between its claims markers.
@@ -99,6 +100,22 @@ def texts_note(runs: list[dict]) -> str:
     return "; ".join(notes)
 
 
+def embeddings_note(name: str, runs: list[dict]) -> str:
+    """Where the runs of one text-aligned baseline (LightGCN+, HCCF+, RLMRec: its seeds, or a chosen point trained
+    again) did not all align with the same text embeddings (``provenance.inputs.text_embeddings_sha256``): the
+    texts were written, or embedded, again, e.g. on another machine; or some of its runs record no digest beside
+    runs that do. "" for a method whose runs record none (a graph model, or results made before the digest was)."""
+    digests = [((run.get("provenance") or {}).get("inputs") or {}).get("text_embeddings_sha256") for run in runs]
+    recorded = {digest for digest in digests if digest}
+    if not recorded:
+        return ""
+    notes = [f"{label(name)}'s runs aligned with different text embeddings"] if len(recorded) > 1 else []
+    unknown = sum(not digest for digest in digests)
+    if unknown:
+        notes.append(f"{unknown} of {len(digests)} runs of {label(name)} record no digest of their text embeddings")
+    return "; ".join(notes)
+
+
 def same_seeds(runs: list[dict], other: list[dict]) -> list[dict]:
     """The runs of ``runs`` whose training seed one of ``other`` has too (all of them where a run records none)."""
     seeds = set(map(training_seed, other))
@@ -117,7 +134,7 @@ class Comparison:
     seeds: tuple[int, int]
     result: Paired | None = None
     problem: str = ""  # why there is no test: files without per-user values, or the test's own error
-    note: str = ""  # where the compared GLTA runs read different LLM-written texts
+    note: str = ""  # where the compared runs read different LLM-written texts or text embeddings
 
 
 def comparisons(results: Path, dataset: str) -> list[Comparison]:
@@ -153,7 +170,9 @@ def comparisons(results: Path, dataset: str) -> list[Comparison]:
                 row.result = compare(left, right, b_fixed=b == BACKBONE)
             except GLTAError as error:
                 row.problem = str(error)
-            row.note = texts_note(left + right)
+            notes = [texts_note(left + right), embeddings_note(a, left)]
+            notes += [embeddings_note(b, right)] if b != BACKBONE else []
+            row.note = "; ".join(note for note in notes if note)
         found.append(row)
     return found
 

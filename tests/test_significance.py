@@ -209,6 +209,42 @@ def test_an_ablation_row_says_when_the_runs_it_compares_read_different_llm_texts
     assert significance.text_digests({"provenance": {"config": {"model": {"dim": 64}}}}) == {}  # a graph baseline
 
 
+def test_a_baseline_row_says_when_its_seeds_aligned_with_different_text_embeddings(tmp_path, experiment):
+    """RLMRec's profiles written again on another machine give its chosen point trained again other text embeddings
+    than its seeds: "text helps" (LightGCN+ vs LightGCN) and RLMRec-Con against the best baseline say so, naming the
+    method; the graph model, which aligns with no text, adds nothing."""
+    import json
+
+    significance = experiment("significance")
+    rng = np.random.default_rng(3)
+    base = {u: float(v) for u, v in enumerate(rng.uniform(0.2, 0.6, 100))}
+
+    def write(name: str, digest: str | None, shift: float = 0.0) -> None:
+        rec = record({u: v + shift + float(rng.normal(0, 1e-3)) for u, v in base.items()})
+        rec["metrics"]["valid"] = rec["metrics"]["test"]
+        rec["provenance"] = {"config": {"model": {"dim": 64}},
+                             "inputs": {} if digest is None else {"text_embeddings_sha256": digest}}
+        path = tmp_path / "d" / f"{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rec))
+
+    def note(a: str) -> str:
+        row = next(row for row in significance.rows_for(tmp_path, "d") if f"| {a} |" in row)
+        return row.strip("| ").split(" | ")[7]
+
+    write("lightgcn", None, 0.05)  # the best baseline
+    write("rlmrec_con", "t1")
+    write("seeds/rlmrec_con-2026", "t1")
+    write("lightgcn_plus", "e1")
+    write("seeds/lightgcn_plus-2026", "e1")
+    assert note("RLMRec-Con") == note("LightGCN+") == "2 / 1"  # the same embeddings: nothing to say
+    write("rlmrec_con", "t2")  # its chosen point trained again on profiles written again
+    assert note("RLMRec-Con") == "2 / 1; RLMRec-Con's runs aligned with different text embeddings"
+    write("seeds/lightgcn_plus-2026", None)  # made before the digest was recorded
+    assert note("LightGCN+") == "2 / 1; 1 of 2 runs of LightGCN+ record no digest of their text embeddings"
+    assert significance.embeddings_note("lightgcn", [{"provenance": {"inputs": {}}}]) == ""
+
+
 def test_modes_read_out_of_glta_seeds_meet_the_runs_of_those_seeds(tmp_path, experiment):
     """ML-1M: FL was read out of the main GLTA run, AR only out of GLTA's seeds 2026 and 2027 (the main model was
     gone): AR meets those two GLTA runs, and AR against FL is paired over the one seed both were read out of."""
