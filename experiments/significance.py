@@ -170,8 +170,7 @@ def comparisons(results: Path, dataset: str) -> list[Comparison]:
                 row.result = compare(left, right, b_fixed=b == BACKBONE)
             except GLTAError as error:
                 row.problem = str(error)
-            notes = [texts_note(left + right), embeddings_note(a, left)]
-            notes += [embeddings_note(b, right)] if b != BACKBONE else []
+            notes = [texts_note(left + right), embeddings_note(a, left), embeddings_note(b, right)]
             row.note = "; ".join(note for note in notes if note)
         found.append(row)
     return found
