@@ -107,8 +107,14 @@ def test_without_texts_the_queue_keeps_the_glta_cells_that_read_none(planner, qu
     left.text_seconds = {"ml-1m": 53000.0}
     planner.print_commands(left)
     out = capsys.readouterr().out
-    assert "the GLTA cells that read no LLM-written text: ml-1m no_pf_pd\n" in out
+    assert "the GLTA cells that read no LLM-written text: ml-1m no_pf_pd, ml-1m no_pf_pd's seeds\n" in out
     assert "--texts-for ml-1m instead also writes ml-1m's texts here (~14.7 h of one process" in out
+    left.cpu_ratio = (1.85, ["amazon-scientific"])  # fp32 measured against bf16: the plan suggests the texts, and
+    planner.print_commands(left)  # names --no-texts as the choice that writes none
+    out = capsys.readouterr().out
+    assert "--jobs 2 --hours 2.5 --texts-for ml-1m --no-progress" in out
+    assert "--no-texts instead of --texts-for ml-1m writes no texts here: both cores train what reads none (the " \
+           "GLTA cells ml-1m no_pf_pd, ml-1m no_pf_pd's seeds, and the graph baselines)" in out
 
 
 def test_texts_for_one_data_set_writes_those_alone_by_one_process_beside_a_started_job(planner, queue, tmp_path):
