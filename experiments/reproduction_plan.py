@@ -701,14 +701,13 @@ def print_commands(left: Left) -> None:
     print("On this CPU, in the background (every job resumes; README, \"Reproducing the paper\"): nohup "
           f".venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5{flags} --no-progress > reproduce.log 2>&1 &"
           + why)
-    textless = [f"{dataset} {name}" for dataset, names in left.glta.items() for name in names
-                if dataset in left.texts and not reads_texts(dataset, name)] \
-        + [f"{dataset} {name}'s seeds" for dataset, names in left.glta_seeds.items() for name in names
-           if dataset in left.texts and not reads_texts(dataset, name)]
-    if slow and not measured and textless:
+    textless = [f"{dataset} {name}{what}" for cells, what in ((left.glta, ""), (left.glta_seeds, "'s seeds"))
+                for dataset, names in cells.items() for name in names
+                if slow and dataset in left.texts and not reads_texts(dataset, name)]
+    if textless and not measured:  # textless is empty where the LLM has bf16 here
         print("  --no-texts instead of --no-llm also trains, in fp32, the GLTA cells that read no LLM-written text: "
               + ", ".join(textless))
-    if measured and textless:  # the other choice: no core spent on texts, both on what reads none
+    if textless and measured:  # the other choice: no core spent on texts, both on what reads none
         print(f"  --no-texts instead of --texts-for {cheapest} writes no texts here: both cores train what reads "
               f"none (the GLTA cells {', '.join(textless)}, and the graph baselines), and the cells that read texts "
               "wait for a lent GPU")
