@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from glta.config import build_config
 from glta.errors import ConfigError
+from glta.pipeline import train
 from glta.tuning import parse_grid, tune
 
 
@@ -87,6 +89,39 @@ def test_a_retraining_trains_the_chosen_point_again_where_it_keeps_no_per_user_v
     saved = json.loads((tmp_path / "results" / "synthetic" / "lightgcn.json").read_text())
     assert saved["per_user_test"]["values"] == again["per_user_test"]["values"]
     assert Path(other["results"]).stat().st_mtime_ns == untouched
+
+
+def test_a_grid_moves_aside_the_run_glta_train_made_before_taking_its_place(tmp_path, monkeypatch):
+    """What `glta pretrain` or `glta train` wrote at the method's place is the only copy (LightGCN's holds the
+    frozen embeddings GLTA reads): a grid's choice takes the place, and the earlier results file and model are kept
+    aside, named in a line. A grid's own earlier choice is a copy of one of its points and is simply replaced."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GLTA_GIT_COMMIT", "0000000+dirty-test")
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    fixed = ["train.epochs=2", "train.eval_every=1", "train.batch_size=2048"]
+    train(build_config("lightgcn", "synthetic", None, fixed, configs), progress=False, log=lambda _: None)
+    place, results = tmp_path / "runs" / "synthetic" / "lightgcn", tmp_path / "results" / "synthetic"
+    embeddings = (place / "embeddings.safetensors").read_bytes()
+    trained = json.loads((results / "lightgcn.json").read_text())
+    lines = []
+    tune("lightgcn", "synthetic", {"train.lr": [0.0001]}, fixed, config_dir=configs, progress=False,
+         log=lines.append)
+    kept = list((results / "replaced").glob("lightgcn-*.json"))
+    assert len(kept) == 1 and json.loads(kept[0].read_text()) == trained
+    models = list(place.glob("replaced-*"))
+    assert len(models) == 1 and (models[0] / "embeddings.safetensors").read_bytes() == embeddings
+    assert (models[0] / "run.json").exists() and (models[0] / "model.safetensors").exists()
+    assert [line for line in lines if "replaced" in line] == [
+        f"{Path('results/synthetic/lightgcn.json')} was written by `glta train`, not by a grid (valid N@10 "
+        f"{trained['metrics']['valid']['N@10']:.4f}): kept as {Path('results/synthetic/replaced') / kept[0].name}, "
+        f"its model as {Path('runs/synthetic/lightgcn') / models[0].name}"]
+    chosen = json.loads((results / "lightgcn.json").read_text())
+    assert chosen["selection"]["chosen"] == {"train.lr": 0.0001}
+    assert (place / "embeddings.safetensors").read_bytes() != embeddings  # the chosen point's
+    lines.clear()
+    tune("lightgcn", "synthetic", {"train.lr": [0.0001, 0.02]}, fixed, config_dir=configs, progress=False,
+         log=lines.append)
+    assert not any("replaced" in line for line in lines) and len(list(place.glob("replaced-*"))) == 1
 
 
 def _commits(n: int) -> list[str]:

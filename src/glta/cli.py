@@ -388,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train every point of a grid (resumable: finished points are reused) and keep the one with the "
                     "best validation NDCG@10, e.g. glta tune hccf --dataset ml-1m --grid train.lr=0.001,0.01 "
                     "--grid model.ssl_weight=0.001,0.01. Without --grid, the method's default grid is searched "
-                    "(docs/baselines.md lists them).")
+                    "(docs/baselines.md lists them). A run `glta train` left in the method's place is moved aside "
+                    "to results/<dataset>/replaced/ and runs/<dataset>/<method>/replaced-<time>/ first.")
     tune_parser.add_argument("method", choices=METHOD_NAMES, help="the method whose grid to search")
     tune_parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                              help="a config key and its candidate values (repeatable; default: the method's grid)")

@@ -4,24 +4,26 @@ Each point is an ordinary run (``runs/<data>/<method>/grid/<point>/``, ``results
 so a grid killed half-way resumes: points whose results file exists with the same config are not retrained, and the
 point under way continues from its checkpoint. With ``retrain`` (for grids made from code no commit records) both
 are kept only where clean commits of this history made them, so a cut-off retraining resumes too, also under a
-later commit. The
-chosen point's results file becomes ``results/<data>/<method>.json`` with the whole grid recorded under
-``selection``, and its model is copied to ``runs/<data>/<method>/`` for ``glta evaluate`` and ``glta recommend``.
-The test split is never looked at for the choice. Without a grid of its own, a method searches its default grid
-(``DEFAULT_GRIDS``: the one ``experiments/baselines.py`` searches for Table 2).
+later commit. The chosen point's results file becomes ``results/<data>/<method>.json`` with the whole grid recorded
+under ``selection``, and its model is copied to ``runs/<data>/<method>/`` for ``glta evaluate`` and ``glta
+recommend``; what ``glta train`` left in those places is moved aside first (``keep_replaced``). The test split is
+never looked at for the choice. Without a grid of its own, a method searches its default grid (``DEFAULT_GRIDS``:
+the one ``experiments/baselines.py`` searches for Table 2).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 from glta.checkpoint import UNRECORDED, checkpoint_commits, find_checkpoint
 from glta.config import RunConfig, build_config, model_config_class, read_yaml
 from glta.data import path_name
-from glta.paths import atomic_write
+from glta.paths import atomic_write, folder_lock
 from glta.errors import ConfigError, GLTAError
 from glta.pipeline import default_results_path, default_run_dir, train
 from glta.results import commits_status, dumps, provenance_status, read_results
@@ -157,6 +159,34 @@ def clean_checkpoint(run_dir: Path, log=print) -> bool:
     return False
 
 
+def keep_replaced(final: Path, target: Path, select_metric: str = "N@10", log=print) -> None:
+    """Move aside a method's results file and model that no grid chose, before a grid's choice takes their place.
+    A grid's earlier choice is a copy of one of its points (``results/<data>/grid/``, ``runs/<data>/<method>/grid/``),
+    but what ``glta train`` or ``glta pretrain`` wrote there is the only copy, and LightGCN's holds the frozen
+    embeddings GLTA reads. They are kept as ``results/<data>/replaced/<method>-<time>.json`` and
+    ``runs/<data>/<method>/replaced-<time>/`` (``glta evaluate --run-dir`` reads them), and a line says so."""
+    if not final.exists():
+        return
+    old = read_results(final)
+    if "selection" in old:
+        return
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = final.parent / "replaced" / f"{final.stem}-{stamp}.json"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(final, kept)
+    model = target / f"replaced-{stamp}"
+    files = [target / name for name in ("model.safetensors", "run.json", "embeddings.safetensors")
+             if (target / name).exists()]
+    if files:
+        model.mkdir()
+        for file in files:
+            os.replace(file, model / file.name)
+    valid = (old.get("metrics") or {}).get("valid", {}).get(select_metric)
+    score = f" (valid {select_metric} {valid:.4f})" if valid is not None else ""
+    log(f"{final} was written by `glta train`, not by a grid{score}: kept as {kept}"
+        + (f", its model as {model}" if files else ""))
+
+
 def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrides: list[str] | None = None,
          config_files: list | None = None, config_dir: str | Path | None = None, data_root: str | None = None,
          select_metric: str = "N@10", progress: bool = True, log=print, retrain: bool = False,
@@ -214,15 +244,16 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
         rows[rows.index(best)] = fit(best["point"], again=True)  # the same config and seed, now with them
         best = max(rows, key=lambda row: row["valid"])
     record = read_results(best["results"])
-    record["selection"] = {"metric": f"valid {select_metric}", "grid": grid, "fixed_overrides": overrides,
-                           "chosen": best["point"], "points": rows,
-                           "train_seconds_all_points": round(sum(r["train_seconds"] for r in rows), 1)}
-    final = default_results_path(label, method)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(final, dumps(record))
-    target = default_run_dir(label, method)
-    for file in Path(best["run"]).iterdir():
-        if file.is_file():
-            shutil.copy2(file, target / file.name)
+    final, target = default_results_path(label, method), default_run_dir(label, method)
+    with folder_lock(target):  # a `glta train` under way there keeps its folder
+        keep_replaced(final, target, select_metric, log)
+        record["selection"] = {"metric": f"valid {select_metric}", "grid": grid, "fixed_overrides": overrides,
+                               "chosen": best["point"], "points": rows,
+                               "train_seconds_all_points": round(sum(r["train_seconds"] for r in rows), 1)}
+        final.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(final, dumps(record))
+        for file in Path(best["run"]).iterdir():
+            if file.is_file() and not file.name.startswith("."):  # not the point's lock file
+                shutil.copy2(file, target / file.name)
     log(f"[{method}] chose {best['name']} (valid {select_metric} {best['valid']:.4f}) -> {final}")
     return record
