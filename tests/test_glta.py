@@ -47,7 +47,8 @@ def test_only_projectors_and_head_train(synthetic, llm):
     kept_training.enter_stage("ua")
     assert kept_training.item_projector.weight.requires_grad  # ... and the item projector goes on in UA
     saved = set(model.state_dict())
-    assert saved == {f"{m}.{p}" for m in ("item_projector", "user_projector", "head") for p in ("weight", "bias")}
+    assert saved == {f"{m}.{p}" for m in ("item_projector", "user_projector", "head") for p in ("weight", "bias")} \
+        | {"user_nodes", "item_nodes"}  # the frozen nodes it was trained on, no LLM weight
 
 
 def test_node_tokens_sit_at_their_slots(synthetic, llm):
@@ -915,6 +916,38 @@ def test_new_users_are_folded_in_by_the_lightgcn_run_the_embeddings_came_from(sy
     assert not any("lgcn" in name or "embedding" in name for name in model.state_dict())  # nothing new is saved
     approximate = make(synthetic, llm)._fold_in(histories)  # embeddings given directly: no run to ask
     assert approximate.shape == exact.shape
+
+
+def test_a_glta_run_keeps_the_nodes_it_was_trained_on_when_lightgcn_is_trained_again(synthetic, llm, tmp_path):
+    """The frozen nodes are saved with a GLTA model: reloaded after its LightGCN run was trained again (other
+    embeddings in the same file), it scores with the nodes it was trained on, and a new user is not folded in by the
+    new LightGCN, whose space it was not trained in. A state saved before the nodes were part of it (runs and
+    checkpoints of earlier commits) keeps the file's, as such runs always read."""
+    from glta.cli import main
+
+    def pretrain(seed: int) -> None:
+        assert main(["train", "lightgcn", "--dataset", "synthetic", "--run-dir", str(tmp_path / "lgcn"), "--out",
+                     str(tmp_path / "r.json"), "--no-progress", "train.epochs=2", "model.dim=16",
+                     f"train.seed={seed}"]) == 0
+
+    config = GLTAConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16,
+                        missing_texts="empty", embeddings=str(tmp_path / "lgcn" / "embeddings.safetensors"))
+    pretrain(1)
+    trained = GLTA(synthetic, config, llm=llm)
+    state = {key: value.clone() for key, value in trained.state_dict().items()}
+    pretrain(2)
+    reloaded = GLTA(synthetic, config, llm=llm)
+    assert not torch.equal(reloaded.user_nodes, trained.user_nodes)  # the file holds the new training's
+    reloaded.load_state_dict(state)
+    assert torch.equal(reloaded.user_nodes, trained.user_nodes)
+    assert torch.equal(reloaded.item_nodes, trained.item_nodes)
+    histories = [np.array([3, 17, 42]), np.array([5])]
+    direct = GLTA(synthetic, config, llm=llm, embeddings=(trained.user_nodes, trained.item_nodes))  # no run to ask
+    assert torch.allclose(reloaded._fold_in(histories), direct._fold_in(histories))  # the approximation
+    assert not torch.allclose(GLTA(synthetic, config, llm=llm)._fold_in(histories), direct._fold_in(histories))
+    earlier = GLTA(synthetic, config, llm=llm)
+    earlier.load_state_dict({key: value for key, value in state.items() if not key.endswith("_nodes")})
+    assert torch.equal(earlier.user_nodes, GLTA(synthetic, config, llm=llm).user_nodes)  # the file's
 
 
 def test_glta_reads_the_frozen_graph_model_it_is_told_to_and_only_of_the_lightgcn_family(

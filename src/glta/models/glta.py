@@ -124,6 +124,13 @@ def compile_decoder(model: nn.Module) -> None:
             layer.compile(dynamic=True)
 
 
+def _nodes_from_file_when_unsaved(module: "GLTA", state: dict, prefix: str, *args) -> None:
+    """A state saved before the frozen nodes were part of it (runs and checkpoints of earlier commits) keeps the
+    nodes read from the embeddings file, as those runs always did."""
+    for name in ("user_nodes", "item_nodes"):
+        state.setdefault(prefix + name, getattr(module, name))
+
+
 class GLTA(Recommender):
     method = "glta"
     config_class = GLTAConfig
@@ -156,8 +163,11 @@ class GLTA(Recommender):
         if config.compile:
             compile_decoder(llm.model)
         user_emb, item_emb = embeddings
-        self.register_buffer("user_nodes", user_emb.float(), persistent=False)
-        self.register_buffer("item_nodes", item_emb.float(), persistent=False)
+        # the frozen nodes are saved with the trained parts: a run reloads the very nodes it was trained on, even
+        # after the graph model was trained again (a run or checkpoint saved without them reads the file, as before)
+        self.register_buffer("user_nodes", user_emb.float())
+        self.register_buffer("item_nodes", item_emb.float())
+        self.register_load_state_dict_pre_hook(_nodes_from_file_when_unsaved)
         hidden = llm.hidden_size
         self.item_projector = NodeProjector(item_emb.shape[1], hidden)
         self.user_projector = NodeProjector(user_emb.shape[1], hidden)
@@ -548,8 +558,8 @@ class GLTA(Recommender):
                     _, _, source = load_run(self._graph_run)
                 except GLTAError:  # moved or retrained data: the approximation below still serves
                     source = None
-                if not isinstance(source, LightGCN) or source.config.dim != self.user_nodes.shape[1]:
-                    source = None
+                if not isinstance(source, LightGCN) or not self._same_nodes(source):
+                    source = None  # another graph model, or LightGCN trained again since: its fold-in is elsewhere
             self._graph_fold = (source,)
         if self._graph_fold[0] is not None:
             folded = self._graph_fold[0].fold_in(histories).float().cpu()
@@ -557,6 +567,15 @@ class GLTA(Recommender):
             weight = torch.from_numpy(self.train_item_degrees).clamp_min(1).rsqrt()
             folded = torch.stack([(self.item_nodes[torch.as_tensor(h)] * weight[h, None]).sum(0) for h in histories])
         return folded / folded.norm(dim=1, keepdim=True).clamp_min(1e-9) * self.user_nodes.norm(dim=1).mean()
+
+    @torch.no_grad()
+    def _same_nodes(self, source) -> bool:
+        """Whether ``source``'s final embeddings are the frozen nodes this model was trained on (up to the last bits
+        in which two machines' runs of one training differ)."""
+        users, items = (tensor.float().cpu() for tensor in source.final_embeddings())
+        return users.shape == self.user_nodes.shape and items.shape == self.item_nodes.shape and \
+            torch.allclose(users, self.user_nodes.cpu(), rtol=1e-4, atol=1e-6) and \
+            torch.allclose(items, self.item_nodes.cpu(), rtol=1e-4, atol=1e-6)
 
     @torch.no_grad()
     def slot_log_probs(self, users: np.ndarray) -> torch.Tensor:
