@@ -950,6 +950,31 @@ def test_a_glta_run_keeps_the_nodes_it_was_trained_on_when_lightgcn_is_trained_a
     assert torch.equal(earlier.user_nodes, GLTA(synthetic, config, llm=llm).user_nodes)  # the file's
 
 
+def test_a_saved_glta_run_loads_and_scores_without_its_graph_models_folder(synthetic, llm, tmp_path):
+    """Its frozen nodes are in its own model file, so a GLTA run copied alone (or whose LightGCN folder is gone)
+    loads with the LLM and the data only, and scores as it did."""
+    import shutil
+
+    from glta.cli import main
+    from glta.config import DataConfig, RunConfig
+    from glta.pipeline import load_run, save_run
+
+    assert main(["train", "lightgcn", "--dataset", "synthetic", "--run-dir", str(tmp_path / "lgcn"), "--out",
+                 str(tmp_path / "r.json"), "--no-progress", "train.epochs=2", "model.dim=16"]) == 0
+    config = GLTAConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16,
+                        missing_texts="empty", embeddings=str(tmp_path / "lgcn" / "embeddings.safetensors"))
+    trained = GLTA(synthetic, config, llm=llm)
+    save_run(trained, RunConfig(method="glta", data=DataConfig(name="synthetic"), model=config), synthetic,
+             tmp_path / "glta")
+    shutil.rmtree(tmp_path / "lgcn")
+    loaded = load_run(tmp_path / "glta")[2]
+    assert torch.equal(loaded.user_nodes, trained.user_nodes) and loaded._graph_run is None
+    trained.enter_main_stage()
+    trained.eval()
+    users = torch.arange(6)
+    assert torch.allclose(loaded.score(users), trained.score(users), atol=1e-4)
+
+
 def test_glta_reads_the_frozen_graph_model_it_is_told_to_and_only_of_the_lightgcn_family(
         synthetic, llm, tmp_path, monkeypatch):
     """``model.graph``: GLTA+ may project a text-aligned LightGCN (LightGCN+) instead of LightGCN; the embeddings come

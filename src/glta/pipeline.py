@@ -181,19 +181,19 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
     if dataset.fingerprint() != meta["identity"]["dataset_fingerprint"]:
         raise GLTAError(f"{run_dir} was trained on data fingerprint {meta['identity']['dataset_fingerprint']}, "
                         f"but the data found now has {dataset.fingerprint()}: retrain, or point at the same data")
-    model = method_class(config.method)(dataset, config.model)
-    saved, now = meta["identity"], model.identity()
-    different = {key: (saved.get(key), now.get(key)) for key in set(saved) | set(now) if saved.get(key) != now.get(key)}
-    if different:
-        details = "; ".join(f"{key}: trained with {a!r}, found {b!r}" for key, (a, b) in sorted(different.items()))
-        raise GLTAError(f"{run_dir} does not match what is loaded now ({details}). Load it with the same LLM "
-                        "and data set it was trained on, or retrain")
     weights = run_dir / "model.safetensors"
     try:
         state = load_file(str(weights))
     except Exception as error:  # safetensors raises its own error type for a truncated or foreign file
         raise GLTAError(f"{weights} is missing or damaged ({str(error).splitlines()[0][:120]}); retrain the run") \
             from None
+    model = method_class(config.method).from_saved(dataset, config.model, state)
+    saved, now = meta["identity"], model.identity()
+    different = {key: (saved.get(key), now.get(key)) for key in set(saved) | set(now) if saved.get(key) != now.get(key)}
+    if different:
+        details = "; ".join(f"{key}: trained with {a!r}, found {b!r}" for key, (a, b) in sorted(different.items()))
+        raise GLTAError(f"{run_dir} does not match what is loaded now ({details}). Load it with the same LLM "
+                        "and data set it was trained on, or retrain")
     try:
         model.load_state_dict(state)
     except RuntimeError as error:

@@ -124,6 +124,13 @@ class Recommender(nn.Module, ABC):
         """Put the model in its main stage: after its earlier stages ran, or when their weights come from a
         checkpoint or a saved run instead."""
 
+    @classmethod
+    def from_saved(cls, dataset: RecDataset, config, state: dict[str, torch.Tensor]) -> Recommender:
+        """The model a saved run's ``state`` (its ``model.safetensors``) is loaded into: built as for training by
+        default; a method whose state carries what it otherwise reads from elsewhere may build from it (GLTA: the
+        frozen node embeddings)."""
+        return cls(dataset, config)
+
     def score_new_users(self, histories: list[np.ndarray]) -> torch.Tensor:
         """Scores of every item for users who are not in the training data, each given by the catalogue indices of
         items they interacted with (cold start, no retraining): (len(histories), n_items)."""

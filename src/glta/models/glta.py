@@ -196,6 +196,20 @@ class GLTA(Recommender):
         self.enter_stage("ia" if config.use_ia else "ua")
 
     @classmethod
+    def from_saved(cls, dataset: RecDataset, config: GLTAConfig, state: dict[str, torch.Tensor]) -> GLTA:
+        """A saved run carries its frozen nodes, so it loads without the graph model's run folder (copied alone to
+        a machine that serves it, or after that folder was trained again or removed); the folder, where it is, still
+        folds new users in while its embeddings are the saved ones. Runs saved before the nodes were part of the
+        state read the embeddings file, as they were trained."""
+        if "user_nodes" not in state or "item_nodes" not in state:
+            return cls(dataset, config)
+        model = cls(dataset, config, embeddings=(state["user_nodes"], state["item_nodes"]))
+        path = Path(config.embeddings) if config.embeddings else run_dir(dataset.name, config.graph) / \
+            "embeddings.safetensors"
+        model._graph_run = path.parent if path.is_file() else None
+        return model
+
+    @classmethod
     def identity_for(cls, dataset_fingerprint: str, n_users: int, n_items: int, *, llm: str) -> dict:
         """The data's identity and the frozen LLM's (``llm_identity``): every stage's result depends on both."""
         return {**super().identity_for(dataset_fingerprint, n_users, n_items), "llm": llm}
