@@ -208,6 +208,31 @@ def test_methods_train_on_cuda_as_on_cpu(synthetic, method, tmp_path):
     assert (tmp_path / "model.safetensors").exists()
 
 
+def test_a_saved_text_baseline_loads_and_scores_without_its_texts(synthetic, profiles, tmp_path, monkeypatch):
+    """The texts of LightGCN+, HCCF+ and RLMRec enter only their training loss: a saved run loads with the data
+    alone (no LLM-written profile, no text encoder) and scores as it did; it records no text digest, having read
+    none."""
+    from glta.config import DataConfig, RunConfig
+    from glta.pipeline import load_run, save_run
+
+    def unread(*args, **kwargs):
+        raise AssertionError("a saved run's texts were read")
+
+    monkeypatch.setattr("glta.models.plus.description_embeddings", unread)
+    monkeypatch.setattr("glta.models.rlmrec.profile_embeddings", unread)
+    users = torch.arange(9)
+    for method in ("lightgcn_plus", "hccf_plus", "rlmrec_con", "rlmrec_gen"):
+        torch.manual_seed(0)
+        trained = build(method, synthetic, profiles)
+        config = RunConfig(method=method, data=DataConfig(name="synthetic"), model=model_config_class(method)())
+        save_run(trained, config, synthetic, tmp_path / method)
+        loaded = load_run(tmp_path / method)[2]
+        trained.eval()
+        with torch.no_grad():
+            assert torch.allclose(loaded.score(users), trained.score(users), atol=1e-5), method
+        assert loaded.inputs() == {} and trained.inputs(), method
+
+
 def test_text_baselines_record_a_digest_of_the_text_they_align_with(synthetic, profiles):
     """LightGCN+, HCCF+ and RLMRec's results name the text embeddings they read (``provenance.inputs``): the same
     embeddings give the same digest, texts written or embedded again another one; the graph-only models read none."""

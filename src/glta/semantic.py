@@ -44,6 +44,11 @@ def _bridge(inputs: int, outputs: int) -> nn.Sequential:
 
 
 class ContrastiveAlignment(nn.Module):
+    @staticmethod
+    def text_width(state: dict[str, torch.Tensor], prefix: str) -> int:
+        """The width of the text embeddings a saved module of this kind was trained with: its MLP's input."""
+        return state[f"{prefix}mlp.0.weight"].shape[1]
+
     def __init__(self, user_text: torch.Tensor, item_text: torch.Tensor, dim: int, temperature: float):
         super().__init__()
         self.register_buffer("user_text", user_text.float(), persistent=False)
@@ -67,6 +72,11 @@ class ContrastiveAlignment(nn.Module):
 
 
 class MaskedReconstruction(nn.Module):
+    @staticmethod
+    def text_width(state: dict[str, torch.Tensor], prefix: str) -> int:
+        """The width of the text embeddings a saved module of this kind was trained with: its MLP's output."""
+        return state[f"{prefix}mlp.2.weight"].shape[0]
+
     def __init__(self, node_text: torch.Tensor, dim: int, mask_ratio: float, temperature: float):
         super().__init__()
         self.register_buffer("node_text", node_text.float(), persistent=False)
@@ -89,6 +99,30 @@ class MaskedReconstruction(nn.Module):
     def forward(self, final: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
         return infonce(self.mlp(final[masked]), self.node_text[masked], torch.arange(len(masked), device=masked.device),
                        self.temperature)
+
+
+class TextInTraining:
+    """Mixin for a graph model whose node texts enter only its training loss (the "+" baselines, RLMRec): its
+    scores are its graph embeddings' alone, so a saved run of it loads without its texts (no LLM-written profile, no
+    text encoder), its text part (``text_part``, a ``text_module``) holding zeros of the saved width. Such a model
+    scores and serves; it records no text digest (``inputs``), having read none."""
+    text_part: str = "alignment"
+    text_module: type = ContrastiveAlignment
+    texts_read: bool = True
+
+    @classmethod
+    def from_saved(cls, dataset: RecDataset, config, state: dict[str, torch.Tensor]):
+        try:
+            width = cls.text_module.text_width(state, f"{cls.text_part}.")
+        except KeyError:  # not a state of this method: built as for training, and load_state_dict says so
+            return cls(dataset, config)
+        model = cls(dataset, config, text_embeddings=(torch.zeros(dataset.n_users, width),
+                                                      torch.zeros(dataset.n_items, width)))
+        model.texts_read = False
+        return model
+
+    def inputs(self) -> dict:
+        return {"text_embeddings_sha256": getattr(self, self.text_part).digest()} if self.texts_read else {}
 
 
 # --- where the text embeddings come from -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from glta.config import LightGCNConfig
 from glta.data.dataset import RecDataset
 from glta.models.hccf import HCCF, HCCFConfig
 from glta.models.lightgcn import LightGCN
-from glta.semantic import ContrastiveAlignment, description_embeddings
+from glta.semantic import ContrastiveAlignment, TextInTraining, description_embeddings
 
 
 @dataclass
@@ -31,7 +31,7 @@ class HCCFPlusConfig(HCCFConfig):
     align_temperature: float = 0.2
 
 
-class TextAlignedLightGCN(LightGCN):
+class TextAlignedLightGCN(TextInTraining, LightGCN):
     """LightGCN whose loss adds ``align_weight`` times an InfoNCE alignment of its final user and item embeddings
     with text embeddings of the nodes (``ContrastiveAlignment``). A subclass says which text (``text_embeddings``)
     and where its config keeps the weight and temperature (``alignment_settings``); embeddings given to the
@@ -49,9 +49,6 @@ class TextAlignedLightGCN(LightGCN):
     def alignment_settings(self) -> tuple[float, float]:
         """(weight, temperature) of the alignment term."""
         raise NotImplementedError
-
-    def inputs(self) -> dict:
-        return {"text_embeddings_sha256": self.alignment.digest()}
 
     def loss(self, batch) -> torch.Tensor:
         user_final, item_final = self.propagate()
@@ -72,7 +69,7 @@ class LightGCNPlus(TextAlignedLightGCN):
         return self.config.align_weight, self.config.align_temperature
 
 
-class HCCFPlus(HCCF):
+class HCCFPlus(TextInTraining, HCCF):
     method = "hccf_plus"
     config_class = HCCFPlusConfig
     display_name = "HCCF+"
@@ -82,9 +79,6 @@ class HCCFPlus(HCCF):
         super().__init__(dataset, config)
         users, items = text_embeddings or description_embeddings(dataset)
         self.alignment = ContrastiveAlignment(users, items, config.dim, config.align_temperature)
-
-    def inputs(self) -> dict:
-        return {"text_embeddings_sha256": self.alignment.digest()}
 
     def loss(self, batch) -> torch.Tensor:
         loss, user_final, item_final = self.loss_and_embeddings(batch)

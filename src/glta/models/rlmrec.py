@@ -23,7 +23,7 @@ from glta.config import LightGCNConfig
 from glta.data.dataset import RecDataset
 from glta.models.lightgcn import LightGCN
 from glta.models.plus import TextAlignedLightGCN
-from glta.semantic import MaskedReconstruction, profile_embeddings
+from glta.semantic import MaskedReconstruction, TextInTraining, profile_embeddings
 from glta.text.generate import GenerationConfig
 from glta.text.llm import LLMConfig
 
@@ -59,8 +59,9 @@ class RLMRecCon(TextAlignedLightGCN):
         return self.config.kd_weight, self.config.kd_temperature
 
 
-class RLMRecGen(LightGCN):
+class RLMRecGen(TextInTraining, LightGCN):
     method = "rlmrec_gen"
+    text_part, text_module = "reconstruction", MaskedReconstruction
     config_class = RLMRecGenConfig
     display_name = "RLMRec-Gen"
 
@@ -71,9 +72,6 @@ class RLMRecGen(LightGCN):
             profile_embeddings(dataset, config.llm, config.generation)
         self.reconstruction = MaskedReconstruction(torch.cat([users, items]), config.dim, config.mask_ratio,
                                                    config.recon_temperature)
-
-    def inputs(self) -> dict:
-        return {"text_embeddings_sha256": self.reconstruction.digest()}
 
     def loss(self, batch) -> torch.Tensor:
         ego, masked = self.reconstruction.mask(self.embedding.weight)
