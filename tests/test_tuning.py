@@ -6,9 +6,10 @@ from pathlib import Path
 import pytest
 
 from glta.config import build_config
-from glta.errors import ConfigError
+from glta.errors import ConfigError, GLTAError
+from glta.paths import folder_lock
 from glta.pipeline import train
-from glta.tuning import parse_grid, tune
+from glta.tuning import keep_replaced, parse_grid, tune
 
 
 def test_parse_grid_reads_values_as_yaml():
@@ -112,7 +113,7 @@ def test_a_grid_moves_aside_the_run_glta_train_made_before_taking_its_place(tmp_
     assert len(models) == 1 and (models[0] / "embeddings.safetensors").read_bytes() == embeddings
     assert (models[0] / "run.json").exists() and (models[0] / "model.safetensors").exists()
     assert [line for line in lines if "replaced" in line] == [
-        f"{Path('results/synthetic/lightgcn.json')} was written by `glta train`, not by a grid (valid N@10 "
+        f"{Path('results/synthetic/lightgcn.json')} is no grid's choice (`glta train` wrote it) (valid N@10 "
         f"{trained['metrics']['valid']['N@10']:.4f}): kept as {Path('results/synthetic/replaced') / kept[0].name}, "
         f"its model as {Path('runs/synthetic/lightgcn') / models[0].name}"]
     chosen = json.loads((results / "lightgcn.json").read_text())
@@ -122,6 +123,28 @@ def test_a_grid_moves_aside_the_run_glta_train_made_before_taking_its_place(tmp_
     tune("lightgcn", "synthetic", {"train.lr": [0.0001, 0.02]}, fixed, config_dir=configs, progress=False,
          log=lines.append)
     assert not any("replaced" in line for line in lines) and len(list(place.glob("replaced-*"))) == 1
+    with folder_lock(place):  # a `glta train` under way there: its folder is left alone, the points are kept
+        with pytest.raises(GLTAError, match="this grid's points are kept"):
+            tune("lightgcn", "synthetic", {"train.lr": [0.0001]}, fixed, config_dir=configs, progress=False,
+                 log=lines.append)
+    (results / "lightgcn.json").write_text("{not json")  # whatever is no grid's choice is kept, readable or not
+    tune("lightgcn", "synthetic", {"train.lr": [0.0001]}, fixed, config_dir=configs, progress=False,
+         log=lines.append)
+    assert sum(path.read_text() == "{not json" for path in (results / "replaced").glob("lightgcn-*.json")) == 1
+
+
+def test_runs_moved_aside_in_one_second_keep_each_its_own_name(tmp_path):
+    final, target = tmp_path / "results" / "m.json", tmp_path / "runs" / "m"
+    target.mkdir(parents=True)
+    final.parent.mkdir()
+    for n in range(3):
+        final.write_text(json.dumps({"metrics": {"valid": {"N@10": n / 10}}}))
+        (target / "model.safetensors").write_text(str(n))
+        keep_replaced(final, target, log=lambda _: None)
+    kept = sorted(json.loads(path.read_text())["metrics"]["valid"]["N@10"]
+                  for path in (tmp_path / "results" / "replaced").iterdir())
+    models = sorted((folder / "model.safetensors").read_text() for folder in target.glob("replaced-*"))
+    assert kept == [0.0, 0.1, 0.2] and models == ["0", "1", "2"] and not final.exists()
 
 
 def _commits(n: int) -> list[str]:

@@ -87,11 +87,12 @@ def file_lock(lock: Path, what: str, wait: bool = False, on_wait: Callable[[], N
 
 
 @contextmanager
-def folder_lock(folder: Path, what: str = "run folder", wait: bool = False) -> Iterator[None]:
+def folder_lock(folder: Path, what: str = "run folder", wait: bool = False, busy: str | None = None) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` (``.lock`` inside it) for the ``with`` block; a second process asking for
-    it fails at once with a one-line error instead of interleaving its files with the first one's, or, with
-    ``wait``, blocks until the first one is done (a shared cache that the second process then finds filled)."""
-    with file_lock(Path(folder) / ".lock", f"{what} {folder}", wait):
+    it fails at once with a one-line error (``busy``, or one naming ``what``) instead of interleaving its files with
+    the first one's, or, with ``wait``, blocks until the first one is done (a shared cache that the second process
+    then finds filled)."""
+    with file_lock(Path(folder) / ".lock", f"{what} {folder}", wait, busy=busy):
         yield
 
 

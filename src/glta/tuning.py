@@ -167,23 +167,29 @@ def keep_replaced(final: Path, target: Path, select_metric: str = "N@10", log=pr
     ``runs/<data>/<method>/replaced-<time>/`` (``glta evaluate --run-dir`` reads them), and a line says so."""
     if not final.exists():
         return
-    old = read_results(final)
+    try:
+        old = read_results(final)
+    except GLTAError:  # not a results file: no grid's either, so it is kept as it is
+        old = {}
     if "selection" in old:
         return
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    kept = final.parent / "replaced" / f"{final.stem}-{stamp}.json"
+    now = stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in itertools.count(2):  # two in one second: neither overwrites the other
+        kept, model = final.parent / "replaced" / f"{final.stem}-{stamp}.json", target / f"replaced-{stamp}"
+        if not kept.exists() and not model.exists():
+            break
+        stamp = f"{now}-{n}"
     kept.parent.mkdir(parents=True, exist_ok=True)
     os.replace(final, kept)
-    model = target / f"replaced-{stamp}"
     files = [target / name for name in ("model.safetensors", "run.json", "embeddings.safetensors")
              if (target / name).exists()]
     if files:
         model.mkdir()
         for file in files:
             os.replace(file, model / file.name)
-    valid = (old.get("metrics") or {}).get("valid", {}).get(select_metric)
+    valid = ((old.get("metrics") or {}).get("valid") or {}).get(select_metric)
     score = f" (valid {select_metric} {valid:.4f})" if valid is not None else ""
-    log(f"{final} was written by `glta train`, not by a grid{score}: kept as {kept}"
+    log(f"{final} is no grid's choice (`glta train` wrote it){score}: kept as {kept}"
         + (f", its model as {model}" if files else ""))
 
 
@@ -245,7 +251,9 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
         best = max(rows, key=lambda row: row["valid"])
     record = read_results(best["results"])
     final, target = default_results_path(label, method), default_run_dir(label, method)
-    with folder_lock(target):  # a `glta train` under way there keeps its folder
+    busy = (f"another process is training in {target}; this grid's points are kept: run the same `glta tune` again "
+            "once it is done, to write the choice there")
+    with folder_lock(target, busy=busy):  # a `glta train` under way there keeps its folder
         keep_replaced(final, target, select_metric, log)
         record["selection"] = {"metric": f"valid {select_metric}", "grid": grid, "fixed_overrides": overrides,
                                "chosen": best["point"], "points": rows,
