@@ -181,8 +181,8 @@ def keep_replaced(final: Path, target: Path, select_metric: str = "N@10", log=pr
         stamp = f"{now}-{n}"
     kept.parent.mkdir(parents=True, exist_ok=True)
     os.replace(final, kept)
-    files = [target / name for name in ("model.safetensors", "run.json", "embeddings.safetensors")
-             if (target / name).exists()]
+    files = [file for file in target.iterdir() if file.is_file() and not file.name.startswith(".")] \
+        if target.is_dir() else []  # the run's files; not its lock, nor the grid's and earlier runs' folders
     if files:
         model.mkdir()
         for file in files:

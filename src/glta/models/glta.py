@@ -43,6 +43,12 @@ if TYPE_CHECKING:
 IA_CACHE_VERSION = 1  # bump when the IA stage's code changes what it learns, so stale results are not reused
 
 
+def embeddings_file(config: GLTAConfig, dataset: str) -> Path:
+    """The frozen embeddings file ``config`` names for the data set named ``dataset``: ``model.embeddings``, else
+    ``runs/<dataset>/<graph>/embeddings.safetensors``; whether or not it exists."""
+    return Path(config.embeddings) if config.embeddings else run_dir(dataset, config.graph) / "embeddings.safetensors"
+
+
 def graph_embeddings_path(dataset: RecDataset, graph: str) -> Path:
     """Where the frozen node embeddings of ``model.graph`` are: ``runs/<dataset>/<graph>/embeddings.safetensors``,
     written by training that method (a LightGCN-family one: ``GLTAConfig.check_relations``)."""
@@ -93,7 +99,7 @@ def ia_result_path(run: RunConfig, dataset: str) -> Path | None:
     config = run.model
     if not config.use_ia:
         return None
-    path = Path(config.embeddings) if config.embeddings else run_dir(dataset, config.graph) / "embeddings.safetensors"
+    path = embeddings_file(config, dataset)
     if not path.is_file():
         return None
     with safe_open(str(path), "pt") as handle:
@@ -124,7 +130,7 @@ def compile_decoder(model: nn.Module) -> None:
             layer.compile(dynamic=True)
 
 
-def _nodes_from_file_when_unsaved(module: "GLTA", state: dict, prefix: str, *args) -> None:
+def _nodes_from_file_when_unsaved(module: GLTA, state: dict, prefix: str, *args) -> None:
     """A state saved before the frozen nodes were part of it (runs and checkpoints of earlier commits) keeps the
     nodes read from the embeddings file, as those runs always did."""
     for name in ("user_nodes", "item_nodes"):
@@ -204,8 +210,7 @@ class GLTA(Recommender):
         if "user_nodes" not in state or "item_nodes" not in state:
             return cls(dataset, config)
         model = cls(dataset, config, embeddings=(state["user_nodes"], state["item_nodes"]))
-        path = Path(config.embeddings) if config.embeddings else run_dir(dataset.name, config.graph) / \
-            "embeddings.safetensors"
+        path = embeddings_file(config, dataset.name)
         model._graph_run = path.parent if path.is_file() else None
         return model
 
