@@ -181,26 +181,29 @@ def test_the_planned_rate_follows_the_latest_calls_not_every_call_the_machine_ev
 
 
 def test_a_run_without_a_progress_bar_logs_how_far_it_got(llm, synthetic, monkeypatch, tmp_path, capsys):
-    """A background job (``--no-progress``) says now and then how many texts it wrote, its rate and the time left;
-    with a bar it prints no such lines."""
+    """A background job (``--no-progress``, or output to a file) says now and then how many texts it wrote, its rate
+    and the time left; a watched terminal gets a bar instead of such lines."""
+    import glta.progress
     import glta.text.generate as module
 
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(module, "LOG_SECONDS", 0.0)  # a line after every batch
+    monkeypatch.setattr(glta.progress, "LOG_SECONDS", 0.0)  # a line after every batch
     monkeypatch.setattr(module, "generate_batch",
                         lambda llm, prefixes, suffixes, config: {k: (["a text"] * len(prefixes), 3) for k in suffixes})
     config = GenerationConfig(batch_size=2, max_history_items=2)
     generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(5), progress=False)
-    outlook, *lines = capsys.readouterr().out.splitlines()
-    assert outlook.startswith("user texts: 10 responses to write")  # said before the first batch
-    assert [line.split(",")[0] for line in lines] == [
-        "user texts: 4 of 10 responses written", "user texts: 8 of 10 responses written",
-        "user texts: 10 of 10 responses written"]
-    assert "/s, ~0.0 h left at that rate" in lines[0]
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0].startswith("user texts: 10 responses to write")  # said before the first batch
+    lines = captured.err.splitlines()
+    assert "\r" not in captured.err
+    for done in (4, 8, 10):
+        assert any(line.startswith(f"user texts: {done} of 10 responses ({done * 10}%)") for line in lines), lines
+    assert "left at" in lines[-1] and "resp/s" in lines[-1]
+    monkeypatch.setattr(glta.progress, "watched", lambda stream: True)  # a terminal: a bar, no lines
     generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(5, 9), progress=True)
-    out = capsys.readouterr().out
-    assert "responses written" not in out
-    assert "user texts: 8 responses to write, ~0.0 h at this machine's measured" in out  # the first call's rate
+    captured = capsys.readouterr()
+    assert "responses (" not in captured.err and "\r" in captured.err
+    assert "user texts: 8 responses to write, ~0.0 h at this machine's measured" in captured.out  # the first call's rate
 
 
 def test_torn_cache_line_is_skipped_and_appends_stay_readable(tmp_path):

@@ -13,6 +13,7 @@ from glta.errors import GLTAError
 from glta.interrupts import INTERRUPTED, interruptible
 
 TABLE_METRICS = ("P@5", "P@10", "N@5", "N@10", "R@20", "N@20")
+NO_PROGRESS = "no progress bars: a line every 10 minutes of long work instead, as where the output is no terminal"
 
 
 def _data_config(args):
@@ -365,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
         p.add_argument("--config-dir", default=None, help="where <dataset>/<method>.yaml defaults live (default: "
                        "$GLTA_CONFIG_DIR, else the configs shipped with glta)")
-        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+        p.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
 
     def add_train_args(p):
         add_data_and_config(p)
@@ -430,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="inference-time settings only, e.g. model.inference=autoregressive "
                                "(also model.eval_batch_size, eval.batch_size, eval.ks)")
     evaluate.add_argument("--out", help="also write the metrics as a results file with provenance")
-    evaluate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    evaluate.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     evaluate.set_defaults(func=cmd_evaluate)
 
     rec = commands.add_parser("recommend", help="top-k unseen items for a user (ids, titles, scores)")
@@ -440,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "they interacted with, comma-separated (cold start, no retraining)")
     rec.add_argument("--all", action="store_true", help="every user's top-k, written to --out")
     rec.add_argument("--out", help="with --all: a .csv or .parquet file")
-    rec.add_argument("--no-progress", action="store_true", help="no progress bars")
+    rec.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     rec.add_argument("-k", "--top-k", dest="k", type=int, default=10, help="items per user (default 10)")
     rec.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                      help="inference-time settings only, as for evaluate, e.g. model.inference=first_logit")
@@ -453,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--kinds", default="profile,prediction",
                           help="comma-separated: profile, prediction, item_profile")
     generate.add_argument("--limit", type=int, default=0, help="only the first N users (and items)")
-    generate.add_argument("--no-progress", action="store_true", help="no progress bars")
+    generate.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     generate.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                           help="llm.* / generation.* overrides, e.g. generation.batch_size=16")
     generate.set_defaults(func=cmd_text_generate)
@@ -467,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="train and compare methods on the embedded synthetic data set")
     demo.add_argument("--results-dir", default="results", help="where the results files go (default: results)")
     demo.add_argument("--config-dir", default=None, help="as for train")
-    demo.add_argument("--no-progress", action="store_true", help="no progress bars")
+    demo.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     demo.add_argument("--quiet", action="store_true", help="no per-epoch training lines")
     demo.add_argument("--skip-glta", action="store_true", help="only popularity and LightGCN (seconds, no LLM)")
     demo.set_defaults(func=cmd_demo)

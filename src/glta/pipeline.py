@@ -297,12 +297,12 @@ class LoadedRun:
         """Top-k unseen items for every user of the data set, written in batches to ``out`` (``.csv`` or
         ``.parquet``): one row per (user, rank) with the original user and item ids and the score."""
         import pandas as pd
-        from tqdm.auto import tqdm
+        from glta.progress import progress_bar
 
         out = _check_export(out, k)
         dataset, frames = self.dataset, []
         users = np.arange(dataset.n_users)
-        for start in tqdm(range(0, len(users), batch_size), desc="recommend", unit="batch", disable=not progress):
+        for start in progress_bar(range(0, len(users), batch_size), desc="recommend", unit="batch", progress=progress):
             chunk = users[start:start + batch_size]
             items, scores = recommend_top_k(self.model.score, dataset, chunk, min(k, dataset.n_items), self.exclude)
             keep = np.isfinite(scores)

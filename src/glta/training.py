@@ -24,7 +24,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from glta.checkpoint import CHECKPOINT_NAME, UNRECORDED, find_checkpoint, load_checkpoint, save_checkpoint
 from glta.config import EvalConfig, TrainConfig
@@ -35,6 +34,7 @@ from glta.evaluation.ranking import RankingEvaluator
 from glta.errors import GLTAError
 from glta.interrupts import held_to_step_end
 from glta.memory import resident_gib, return_freed_memory
+from glta.progress import progress_bar
 from glta.recommender import Recommender, Stage
 
 
@@ -179,8 +179,8 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
     batches = iter(batches)
     for _ in range(skip):
         next(batches, None)
-    bar = tqdm(batches, desc=desc, unit="batch", leave=False, disable=not progress or not procs.is_main,
-               total=total, initial=skip)
+    bar = progress_bar(batches, desc=desc, unit="batch", leave=False, progress=progress, silent=not procs.is_main,
+                       total=total, initial=skip)
     consumed = skip
     trim = device.type == "cpu" and model.returns_memory_each_step()
     with held_to_step_end(enabled=not procs.distributed) as stop_asked:

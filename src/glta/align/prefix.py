@@ -26,10 +26,10 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from glta.errors import GLTAError
 from glta.paths import atomic_write, folder_lock
+from glta.progress import progress_bar
 from glta.text.compat import cache_from_layers, output_cache
 
 _STORAGE = {torch.bfloat16: np.int16, torch.float16: np.int16, torch.float32: np.float32}
@@ -202,7 +202,7 @@ class PrefixKV:
         todo = todo[np.argsort(-self.lengths[todo], kind="stable")]  # similar lengths share a batch
         decoder = self.llm.model.base_model
         pad = self.llm.tokenizer.pad_token_id
-        bar = tqdm(total=len(todo), desc="prefix keys/values", unit="user", disable=not progress or len(todo) < 64)
+        bar = progress_bar(total=len(todo), desc="prefix keys/values", unit="user", progress=progress and len(todo) >= 64)
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             width = int(self.lengths[chunk].max())

@@ -14,10 +14,10 @@ from typing import Callable
 import numpy as np
 import scipy.sparse as sp
 import torch
-from tqdm.auto import tqdm
 
 from glta.data.dataset import RecDataset
 from glta.evaluation.metrics import all_metrics
+from glta.progress import progress_bar
 
 ScoreFn = Callable[[torch.Tensor], torch.Tensor]  # user indices (B,) -> scores (B, n_items)
 
@@ -137,7 +137,7 @@ class RankingEvaluator:
         max_k = max(self.ks)
         hits = np.zeros((len(self.users), max_k), dtype=np.float64)
         batches = range(0, len(self.users), self.batch_size)
-        for start in tqdm(batches, desc=f"evaluate {self.split}", unit="batch", disable=not progress, leave=False):
+        for start in progress_bar(batches, desc=f"evaluate {self.split}", unit="batch", progress=progress, leave=False):
             users = self.users[start:start + self.batch_size]
             scores = score_fn(torch.from_numpy(users)).float()
             mask_rows(scores, self.exclude, users)

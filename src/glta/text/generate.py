@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from glta.data.dataset import RecDataset
 from glta.distributed import processes
+from glta.progress import progress_bar
 from glta.text.compat import cache_argument
 from glta.text.text_cache import TextCache
 
@@ -37,7 +37,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 USER_KINDS = ("profile", "prediction")
 TEXT_KINDS = (*USER_KINDS, "item_profile")  # what `glta text generate --kinds` writes
 HISTORY_SLOT = "{history}"
-LOG_SECONDS = 600.0  # without a progress bar, a line this often says how far the texts got (a background job's log)
 
 
 @dataclass
@@ -365,8 +364,8 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         total = sum(map(len, mine)) * len(kinds)
         if procs.is_main:
             print(_outlook_line(llm, desc, kinds, total, procs.world, config.batch_size), flush=True)
-        bar = tqdm(total=total, desc=desc, unit="resp", disable=not progress or not procs.is_main)
-        logged = started
+        bar = progress_bar(total=total, desc=desc, unit="resp", units="responses", progress=progress,
+                           silent=not procs.is_main)
         try:
             for batch in mine:
                 suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
@@ -380,10 +379,6 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
                 bar.update(len(batch) * len(kinds))
                 tokens = sum(s[1] for s in stats.values())
                 bar.set_postfix(new_tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
-                if not progress and procs.is_main and time.time() - logged >= LOG_SECONDS:
-                    written = sum(s[0] for s in stats.values())
-                    print(_progress_line(desc, written, total, time.time() - started, procs.world), flush=True)
-                    logged = time.time()
         finally:  # an interrupted run's rate counts too
             bar.close()
             log_rate(llm, kinds, sum(s[0] for s in stats.values()), sum(s[1] for s in stats.values()),
@@ -424,15 +419,6 @@ def _outlook_line(llm, desc: str, kinds: list[str], total: int, world: int, batc
                 "may take minutes before any progress shows; a GPU writes all of them in minutes (README, \"GPU "
                 "users\")")
     return line
-
-
-def _progress_line(desc: str, done: int, total: int, seconds: float, world: int) -> str:
-    """What a run without a progress bar logs now and then: this process's responses written, its rate and the time
-    left at that rate (the other processes of a distributed run write their shares beside it)."""
-    rate = done / seconds if seconds > 0 else 0.0
-    left = f"~{(total - done) / rate / 3600:.1f} h left at that rate" if rate > 0 else "no rate yet"
-    share = f" (this process's share; {world} processes)" if world > 1 else ""
-    return f"{desc}: {done:,} of {total:,} responses written{share}, {rate:.2f}/s, {left}"
 
 
 def generate_user_texts(llm, dataset: RecDataset, kinds=USER_KINDS, config: GenerationConfig | None = None,
