@@ -67,6 +67,30 @@ def test_recommend_for_a_new_user_from_the_cli(lightgcn_run, capsys):
     assert "exactly one of" in capsys.readouterr().err
 
 
+def test_items_added_to_the_catalogue_since_training_can_be_left_out(lightgcn_run, capsys):
+    """A new user's history may hold items the model never saw: by default that stops with the way out; with
+    --skip-unknown the known ones answer as they would alone, and the left-out ids are named."""
+    from glta import pipeline
+
+    served = pipeline.LoadedRun.open(lightgcn_run)
+    given = [str(i) for i in served.dataset.item_ids[[3, 17, 42]]]
+    with pytest.raises(pipeline.GLTAError, match="--skip-unknown"):
+        served.recommend_for_items(given + ["new-1"], k=5)
+    answer = served.recommend_for_items(["new-1", *given, "new-2"], k=5, skip_unknown=True)
+    alone = served.recommend_for_items(given, k=5)
+    assert answer["items"] == alone["items"] and answer["skipped"] == ["new-1", "new-2"] and alone["skipped"] == []
+    with pytest.raises(pipeline.GLTAError, match="none of the given item ids"):
+        served.recommend_for_items(["new-1"], k=5, skip_unknown=True)
+    capsys.readouterr()
+    assert main(["recommend", "--run-dir", str(lightgcn_run), "--items", ",".join(["new-1", *given]), "-k", "5",
+                 "--skip-unknown", "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)[0]["items"] == alone["items"]
+    assert "left out 1 item id(s) the model was not trained on: new-1" in out.err
+    assert main(["recommend", "--run-dir", str(lightgcn_run), "--user", "3", "--skip-unknown"]) == 2
+    assert "--skip-unknown goes with --items" in capsys.readouterr().err
+
+
 def test_recommend_all_users_to_a_file(lightgcn_run, tmp_path, capsys):
     from glta.config import DataConfig
     from glta.data import load_dataset

@@ -186,6 +186,8 @@ def cmd_recommend(args) -> None:
     if len(chosen) != 1:
         raise GLTAError("recommend needs exactly one of --user ID, --items ID,ID,... (a user not in the data) or "
                         "--all --out FILE")
+    if args.skip_unknown and not args.items:
+        raise GLTAError("--skip-unknown goes with --items (the items of a user who is not in the data)")
     if args.all:
         if not args.out:
             raise GLTAError("--all writes every user's top-k to a file: add --out recs.csv (or .parquet)")
@@ -195,7 +197,10 @@ def cmd_recommend(args) -> None:
         return
     if args.items:
         result = [recommend_for_items(run_dir, [i.strip() for i in args.items.split(",") if i.strip()], args.k,
-                                      args.data_root, args.overrides)]
+                                      args.data_root, args.overrides, skip_unknown=args.skip_unknown)]
+        if result[0]["skipped"]:
+            print(f"left out {len(result[0]['skipped'])} item id(s) the model was not trained on: "
+                  f"{', '.join(map(printable, result[0]['skipped'][:10]))}", file=sys.stderr)
     else:
         result = recommend(run_dir, args.user, args.k, args.data_root, args.overrides)
     if args.json:
@@ -439,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--user", action="append", help="original user id (repeatable)")
     rec.add_argument("--items", help="a user who is not in the training data, given by the original ids of items "
                                      "they interacted with, comma-separated (cold start, no retraining)")
+    rec.add_argument("--skip-unknown", action="store_true",
+                     help="with --items: leave out item ids the model was not trained on (named on stderr) instead "
+                          "of stopping, as long as one is known")
     rec.add_argument("--all", action="store_true", help="every user's top-k, written to --out")
     rec.add_argument("--out", help="with --all: a .csv or .parquet file")
     rec.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)

@@ -276,22 +276,28 @@ class LoadedRun:
                                               if np.isfinite(s)]}
                 for user, user_items, user_scores in zip(users, items, scores)]
 
-    def recommend_for_items(self, items: list[str], k: int = 10) -> dict:
+    def recommend_for_items(self, items: list[str], k: int = 10, skip_unknown: bool = False) -> dict:
         """Top-k for a user who is not in the training data, given the original ids of items they interacted with
-        (cold start: folded into the trained model without retraining; see ``Recommender.score_new_users``)."""
+        (cold start: folded into the trained model without retraining; see ``Recommender.score_new_users``).
+        An id the model was not trained on (an item added to the catalogue since) stops the call, or with
+        ``skip_unknown`` is left out and listed under ``skipped``, as long as one given item is known."""
         _check_k(k)
-        unknown = [i for i in items if str(i) not in self._items]
-        if unknown or not items:
-            raise GLTAError(f"unknown item id(s) {unknown[:5]} in {self.dataset.name}; give the data set's original "
-                            f"item ids, e.g. {list(self.dataset.item_ids[:3])}" if unknown
-                            else "--items needs at least one item id")
-        given = np.array(sorted({self._items[str(i)] for i in items}), dtype=np.int64)
+        if not items:
+            raise GLTAError("--items needs at least one item id")
+        unknown = [str(i) for i in items if str(i) not in self._items]
+        example = f"give the data set's original item ids, e.g. {list(self.dataset.item_ids[:3])}"
+        if unknown and not skip_unknown:
+            raise GLTAError(f"unknown item id(s) {unknown[:5]} in {self.dataset.name}; {example}, or leave out the "
+                            "ids the model was not trained on with --skip-unknown (skip_unknown=True)")
+        if len(unknown) == len(items):
+            raise GLTAError(f"none of the given item ids is known in {self.dataset.name} ({unknown[:5]}); {example}")
+        given = np.array(sorted({self._items[str(i)] for i in items if str(i) in self._items}), dtype=np.int64)
         with torch.no_grad():
             scores = self.model.score_new_users([given]).float()
         scores[0, torch.from_numpy(given)] = float("-inf")  # never recommend what the user already has
         top = torch.topk(scores[0], min(k, self.dataset.n_items))
         return {"user": None, "items": [self._item(i, v) for v, i in zip(top.values.tolist(), top.indices.tolist())
-                                        if np.isfinite(v)]}
+                                        if np.isfinite(v)], "skipped": unknown}
 
     def export(self, out: str | Path, k: int = 50, batch_size: int = 1024, progress: bool = True) -> Path:
         """Top-k unseen items for every user of the data set, written in batches to ``out`` (``.csv`` or
@@ -338,11 +344,11 @@ def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str
 
 
 def recommend_for_items(run_dir: str | Path, items: list[str], k: int = 10, data_root: str | None = None,
-                        overrides: list[str] | None = None) -> dict:
+                        overrides: list[str] | None = None, skip_unknown: bool = False) -> dict:
     """Top-k for a user who is not in the training data (``LoadedRun.recommend_for_items``, the run opened for
     this call)."""
     _check_k(k)
-    return LoadedRun.open(run_dir, data_root, overrides).recommend_for_items(items, k)
+    return LoadedRun.open(run_dir, data_root, overrides).recommend_for_items(items, k, skip_unknown)
 
 
 def export_recommendations(run_dir: str | Path, out: str | Path, k: int = 50, data_root: str | None = None,
