@@ -51,13 +51,13 @@ def test_help_and_version_start_without_loading_torch():
     import subprocess
     import sys
 
-    from glta.methods import METHOD_NAMES, method_class
+    from glta.methods import method_class, method_names
 
     probe = ("import sys; from glta.cli import build_parser; build_parser().format_help(); "
              "print(sorted(m for m in ('torch', 'numpy', 'transformers') if m in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert loaded.strip() == "[]"
-    assert all(method_class(name).method == name for name in METHOD_NAMES)
+    assert all(method_class(name).method == name for name in method_names())
 
 
 def test_data_stats_json(capsys):
@@ -413,3 +413,18 @@ def test_a_results_file_records_the_process_peak_memory(tmp_path):
     started = float(subprocess.run([sys.executable, "-c", launcher], capture_output=True, text=True,
                                    check=True).stdout)
     assert 0 < started < before + 0.5
+
+
+@pytest.mark.parametrize("line, dataset, method", [
+    (["evaluate", "glta", "ml-1m"], "ml-1m", "glta"),
+    (["recommend", "glta_plus", "ml-100k", "--user", "1", "model.inference=first_logit"], "ml-100k", "glta_plus"),
+    (["evaluate", "ml-1m"], "ml-1m", None),  # no method: LightGCN's run, as with --dataset alone
+    (["train", "lightgcn", "synthetic", "train.epochs=2"], "synthetic", None)])
+def test_a_built_in_data_set_is_named_without_dataset_wherever_a_run_is_read(line, dataset, method):
+    from glta.cli import _place_free_words, build_parser
+
+    parser = build_parser()
+    args, extra = parser.parse_known_args(line)
+    _place_free_words(parser, args, extra)
+    assert args.dataset == dataset and getattr(args, "method_name", None) == method
+    assert all("=" in word for word in args.overrides)

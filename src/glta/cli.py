@@ -134,14 +134,14 @@ def _run_folder(args) -> Path:
 
 def _named_method(args) -> str:
     """The method whose run folder to read: METHOD as `glta train` takes it, or --method; lightgcn when neither."""
-    from glta.methods import METHOD_NAMES
+    from glta.methods import method_names
 
     name = args.method_name
     if name and args.method and name != args.method:
         raise GLTAError(f"two methods named, {name} and --method {args.method}: name one")
     name = name or args.method or "lightgcn"
-    if name not in METHOD_NAMES:
-        raise GLTAError(f"unknown method '{name}': choose one of {', '.join(METHOD_NAMES)}")
+    if name not in method_names():
+        raise GLTAError(f"unknown method '{name}': choose one of {', '.join(method_names())}")
     return name
 
 
@@ -164,7 +164,11 @@ def cmd_evaluate(args) -> None:
 
 def cmd_compare(args) -> None:
     from glta.comparison import as_json, cells, comparison, format_rows, results_files
+    from glta.data import BUILTINS
 
+    if len(args.files) == 1 and args.files[0] in BUILTINS and not Path(args.files[0]).exists() \
+            and not (args.dataset or args.data_path):  # `glta compare ml-1m`, as `glta train lightgcn ml-1m`
+        args.dataset, args.files = args.files[0], []
     if args.files:
         files = [Path(f) for f in args.files]
     else:
@@ -381,10 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="dotted config overrides anywhere on the line, e.g. train.lr=0.01 model.layers=2")
 
-    from glta.methods import METHOD_NAMES
+    from glta.methods import method_names
 
     train_parser = commands.add_parser("train", help="train and evaluate a method; writes a results file")
-    train_parser.add_argument("method", choices=METHOD_NAMES,
+    train_parser.add_argument("method", choices=method_names(),
                               help="the method to train (docs/baselines.md, docs/glta.md)")
     add_train_args(train_parser)
     train_parser.set_defaults(func=cmd_train)
@@ -396,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "--grid model.ssl_weight=0.001,0.01. Without --grid, the method's default grid is searched "
                     "(docs/baselines.md lists them). A run `glta train` left in the method's place is moved aside "
                     "to results/<dataset>/replaced/ and runs/<dataset>/<method>/replaced-<time>/ first.")
-    tune_parser.add_argument("method", choices=METHOD_NAMES, help="the method whose grid to search")
+    tune_parser.add_argument("method", choices=method_names(), help="the method whose grid to search")
     tune_parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                              help="a config key and its candidate values (repeatable; default: the method's grid)")
     add_data_and_config(tune_parser)
@@ -409,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "seeds/<method>-<seed>.json), and each method against the one with the best validation N@10: "
                     "paired Wilcoxon test over users on test N@10, and a t-test over seeds where both have two or "
                     "more (or one run against two or more seeds: that run against their spread).")
-    compare.add_argument("files", nargs="*", help="results files (default: every results/<dataset>/*.json)")
+    compare.add_argument("files", nargs="*", help="results files, or a built-in data set's name (default: every "
+                                                  "results/<dataset>/*.json)")
     compare.add_argument("--dataset", help="built-in data set name")
     compare.add_argument("--data-path", help="the path the methods were trained with `--data-path` on")
     compare.add_argument("--results-dir", default="results", help="where the results files are (default: results)")
@@ -490,9 +495,9 @@ RESUMING["text"] = "rerun the same command to continue: every finished batch of 
 
 def _place_free_words(parser: argparse.ArgumentParser, args, extra: list[str]) -> None:
     """Put the words argparse could not place where the user meant them: KEY=VALUE overrides stand anywhere on the
-    line, also where an optional positional (a data set name, `evaluate`'s METHOD) took one; a training command takes
-    a built-in data set's name without --dataset (`glta train lightgcn ml-1m`, as `glta data stats ml-1m`). Anything
-    else is argparse's one-line error."""
+    line, also where an optional positional (a data set name, `evaluate`'s METHOD) took one; a command that trains or
+    reads a trained method takes a built-in data set's name without --dataset (`glta train lightgcn ml-1m`, `glta
+    recommend glta ml-1m --user 1`, as `glta data stats ml-1m`). Anything else is argparse's one-line error."""
     if extra:
         stray = [token for token in extra if token.startswith("-") or "=" not in token]
         if stray or not hasattr(args, "overrides"):
@@ -504,11 +509,14 @@ def _place_free_words(parser: argparse.ArgumentParser, args, extra: list[str]) -
             args.overrides = [word] + list(args.overrides or [])
             setattr(args, slot, None)
     command = getattr(args, "command", None)
-    if command in {"train", "tune", "pretrain"} and not (args.dataset or args.data_path):
-        words = [word for word in args.overrides if "=" not in word]
-        if words:
-            from glta.data import BUILTINS
+    if command in {"train", "tune", "pretrain", "evaluate", "recommend"} \
+            and not (args.dataset or args.data_path or getattr(args, "run_dir", None)):
+        from glta.data import BUILTINS
 
+        if getattr(args, "method_name", None) in BUILTINS:  # `glta evaluate ml-1m`: LightGCN's run there
+            args.dataset, args.method_name = args.method_name, None
+        words = [word for word in args.overrides if "=" not in word]
+        if words and not args.dataset:
             if words[0] not in BUILTINS:
                 parser.error(f"'{words[0]}' is neither a KEY=VALUE override nor a built-in data set "
                              f"({', '.join(BUILTINS)}): give --dataset NAME or --data-path PATH")

@@ -95,14 +95,14 @@ class GLTAConfig:
         """Called by ``glta.config.check_ranges`` once every field is in range; ``key(name)`` spells an option's key.
         What GLTA reads besides the LLM by name is checked here too, before any data or LLM is loaded."""
         from glta.align.templates import template_path
-        from glta.methods import METHOD_NAMES, method_class
+        from glta.methods import BUILTIN_NAMES, method_class, method_names
         from glta.models.lightgcn import LightGCN
 
         template_path(self.ua_template, key("ua_template"))
         # GLTA+'s residual and fusion score a node pair by the dot product of its embeddings, as the LightGCN family
-        # scores: only those methods' embeddings qualify
-        family = [name for name in METHOD_NAMES if issubclass(method_class(name), LightGCN)]
-        if self.graph not in family:
+        # scores: only those methods' embeddings qualify (an installed package's LightGCN subclass too)
+        if not (self.graph in method_names() and issubclass(method_class(self.graph), LightGCN)):
+            family = [name for name in BUILTIN_NAMES if issubclass(method_class(name), LightGCN)]
             raise ConfigError(f"{key('graph')}={self.graph}: GLTA projects the embeddings of a LightGCN-family method; "
                               f"choose one of {', '.join(family)}")
         if self.supervised_slots > self.output_slots:
