@@ -9,6 +9,7 @@ than that prints nothing. Both are tqdm, so the counting, rates and estimates ar
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Iterable
 
@@ -45,13 +46,12 @@ class _Lines:
 
 
 def progress_bar(iterable: Iterable | None = None, *, desc: str, unit: str, total: int | None = None,
-                 progress: bool = True, silent: bool = False, leave: bool = True, initial: int = 0,
-                 units: str | None = None) -> plain_tqdm:
+                 progress: bool = True, leave: bool = True, initial: int = 0, units: str | None = None) -> plain_tqdm:
     """A tqdm over ``iterable`` (or one updated by hand) that draws a bar when ``progress`` and stderr is watched,
     and otherwise logs a line every ``LOG_SECONDS`` (``units`` names the counted things there: ``unit`` + s by
-    default). ``silent`` shows nothing at all (the other processes of a distributed run, whose main process
-    reports)."""
-    if silent:
+    default). The other processes of a distributed run (``RANK`` above 0, as torchrun and accelerate set it) show
+    nothing: the main process reports."""
+    if int(os.environ.get("RANK") or 0) > 0:
         return plain_tqdm(iterable, total=total, initial=initial, disable=True)
     if progress and watched(sys.stderr):
         return tqdm(iterable, desc=desc, unit=unit, total=total, initial=initial, leave=leave)

@@ -179,8 +179,8 @@ def train_epoch(model: Recommender, batches, optimizer, total: int | None, desc:
     batches = iter(batches)
     for _ in range(skip):
         next(batches, None)
-    bar = progress_bar(batches, desc=desc, unit="batch", leave=False, progress=progress, silent=not procs.is_main,
-                       total=total, initial=skip)
+    bar = progress_bar(batches, desc=desc, unit="batch", leave=False, progress=progress, total=total,
+                       initial=skip)
     consumed = skip
     trim = device.type == "cpu" and model.returns_memory_each_step()
     with held_to_step_end(enabled=not procs.distributed) as stop_asked:

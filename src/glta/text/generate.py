@@ -364,8 +364,7 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         total = sum(map(len, mine)) * len(kinds)
         if procs.is_main:
             print(_outlook_line(llm, desc, kinds, total, procs.world, config.batch_size), flush=True)
-        bar = progress_bar(total=total, desc=desc, unit="resp", units="responses", progress=progress,
-                           silent=not procs.is_main)
+        bar = progress_bar(total=total, desc=desc, unit="resp", units="responses", progress=progress)
         try:
             for batch in mine:
                 suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
