@@ -290,6 +290,8 @@ def test_a_parquet_export_without_pyarrow_stops_before_scoring(tmp_path, capsys,
 @pytest.mark.parametrize("argv,how", [
     (["train", "lightgcn", "--dataset", "synthetic"], "rerun with --resume"),
     (["text", "generate", "synthetic"], "rerun the same command to continue: every finished batch of texts is cached"),
+    (["recommend", "--dataset", "synthetic", "--all", "--out", "recs.csv"],
+     "rerun the same command to continue: an --all export keeps its finished batches"),
     (["data", "stats", "synthetic"], None)])
 def test_an_interrupt_says_how_to_go_on(argv, how, capsys, monkeypatch):
     import glta.cli
@@ -297,7 +299,7 @@ def test_an_interrupt_says_how_to_go_on(argv, how, capsys, monkeypatch):
     def interrupted(args):
         raise KeyboardInterrupt
 
-    for name in ("cmd_train", "cmd_text_generate", "cmd_data_stats"):
+    for name in ("cmd_train", "cmd_text_generate", "cmd_data_stats", "cmd_recommend"):
         monkeypatch.setattr(glta.cli, name, interrupted)
     assert main(argv) == 130
     err = capsys.readouterr().err.strip()

@@ -109,6 +109,42 @@ def test_recommend_all_users_to_a_file(lightgcn_run, tmp_path, capsys):
     assert "--out" in capsys.readouterr().err
 
 
+def test_an_export_stopped_part_way_continues_where_it_stopped(lightgcn_run, tmp_path):
+    """Every user's top-k in batches: a stop after two batches keeps them; the same export again scores only the
+    rest and writes the file an uninterrupted export writes, and leaves no parts behind. Another export to the same
+    file (another k) reuses none of them."""
+    from glta import pipeline
+
+    served = pipeline.LoadedRun.open(lightgcn_run)
+    whole = served.export(tmp_path / "whole.csv", k=4, batch_size=64, progress=False)
+    batches, score, out = -(-served.dataset.n_users // 64), served.model.score, tmp_path / "recs.csv"
+
+    def export(k: int = 4, stop_after: int | None = None) -> int:
+        """The batches scored by an export to ``out`` (stopped after ``stop_after`` of them)."""
+        scored = []
+
+        def counting(users):
+            if len(scored) == stop_after:
+                raise KeyboardInterrupt
+            scored.append(len(users))
+            return score(users)
+
+        served.model.score = counting
+        try:
+            served.export(out, k=k, batch_size=64, progress=False)
+        except KeyboardInterrupt:
+            assert not out.exists()
+        return len(scored)
+
+    assert export(stop_after=2) == 2 and len(list(tmp_path.glob(".recs.csv.parts-*/*.npz"))) == 2
+    assert export() == batches - 2 and out.read_text() == whole.read_text()
+    assert not list(tmp_path.glob(".*.parts-*"))
+    out.unlink()
+    export(stop_after=2)
+    assert export(k=5) == batches  # another k: the stopped export's batches do not fit, and are removed
+    assert export() == batches
+
+
 def test_a_run_loaded_once_answers_like_the_per_call_functions(lightgcn_run, tmp_path, monkeypatch):
     """LoadedRun opens the run once and then answers known users, a new user and the export exactly as the
     functions that open it for each call."""

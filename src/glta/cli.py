@@ -491,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
 # what an interrupted command kept, and how to go on from it
 RESUMING = {command: "rerun with --resume to continue from the last checkpoint" for command in ("train", "pretrain")}
 RESUMING["text"] = "rerun the same command to continue: every finished batch of texts is cached"
+RESUMING["recommend"] = "rerun the same command to continue: an --all export keeps its finished batches"
 
 
 def _place_free_words(parser: argparse.ArgumentParser, args, extra: list[str]) -> None:

@@ -8,10 +8,12 @@ LightGCN also writes ``embeddings.safetensors``: the frozen E_u and E_i that GLT
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -301,27 +303,58 @@ class LoadedRun:
 
     def export(self, out: str | Path, k: int = 50, batch_size: int = 1024, progress: bool = True) -> Path:
         """Top-k unseen items for every user of the data set, written in batches to ``out`` (``.csv`` or
-        ``.parquet``): one row per (user, rank) with the original user and item ids and the score."""
+        ``.parquet``): one row per (user, rank) with the original user and item ids and the score.
+
+        Resumable: each finished batch is kept beside ``out`` (``.<name>.parts-<key>/``) until the file is written,
+        so an export stopped part-way (GLTA's reads every user's prompt through the LLM) continues where it stopped
+        when called again with the same model, settings, ``k`` and ``batch_size``; parts of any other export to
+        ``out`` are removed."""
         import pandas as pd
         from glta.progress import progress_bar
 
         out = _check_export(out, k)
-        dataset, frames = self.dataset, []
+        dataset = self.dataset
         users = np.arange(dataset.n_users)
-        for start in progress_bar(range(0, len(users), batch_size), desc="recommend", unit="batch", progress=progress):
+        parts = self._export_parts(out, k, batch_size)
+        starts = list(range(0, len(users), batch_size))
+        todo = [start for start in starts if not (parts / f"{start:09d}.npz").exists()]
+        for start in progress_bar(todo, desc="recommend", unit="batch", progress=progress, total=len(starts),
+                                  initial=len(starts) - len(todo)):
             chunk = users[start:start + batch_size]
             items, scores = recommend_top_k(self.model.score, dataset, chunk, min(k, dataset.n_items), self.exclude)
             keep = np.isfinite(scores)
             rows, ranks = np.nonzero(keep)
-            frames.append(pd.DataFrame({"user": dataset.user_ids[chunk][rows], "rank": ranks + 1,
-                                        "item": dataset.item_ids[items[keep]], "score": scores[keep]}))
+            with paths.atomic_path(parts / f"{start:09d}.npz") as staging:
+                with open(staging, "wb") as file:
+                    np.savez(file, users=chunk[rows], ranks=ranks + 1, items=items[keep], scores=scores[keep])
+        frames = []
+        for start in starts:
+            with np.load(parts / f"{start:09d}.npz", allow_pickle=False) as part:
+                frames.append(pd.DataFrame({"user": dataset.user_ids[part["users"]], "rank": part["ranks"],
+                                            "item": dataset.item_ids[part["items"]], "score": part["scores"]}))
         table = pd.concat(frames, ignore_index=True)
         with paths.atomic_path(out) as staging:
             if out.suffix == ".csv":
                 table.to_csv(staging, index=False)
             else:
                 table.to_parquet(staging, index=False, engine="pyarrow")
+        shutil.rmtree(parts)
         return out
+
+    def _export_parts(self, out: Path, k: int, batch_size: int) -> Path:
+        """The folder that keeps an export's finished batches, named by what they depend on (the model's weights
+        and settings, the data, ``k``, ``batch_size``); other exports' folders for ``out`` are removed."""
+        from glta.results import tensors_sha256
+
+        key = json.dumps({"identity": self.model.identity(), "config": asdict(self.config),
+                          "weights": tensors_sha256(*self.model.state_dict().values()), "k": k,
+                          "batch_size": batch_size}, sort_keys=True, default=str)
+        folder = out.with_name(f".{out.name}.parts-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
+        for other in out.parent.glob(f".{out.name}.parts-*"):
+            if other != folder and other.is_dir():
+                shutil.rmtree(other)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
 
 def _check_export(out: str | Path, k) -> Path:
