@@ -421,7 +421,8 @@ def test_a_results_file_records_the_process_peak_memory(tmp_path):
     (["evaluate", "glta", "ml-1m"], "ml-1m", "glta"),
     (["recommend", "glta_plus", "ml-100k", "--user", "1", "model.inference=first_logit"], "ml-100k", "glta_plus"),
     (["evaluate", "ml-1m"], "ml-1m", None),  # no method: LightGCN's run, as with --dataset alone
-    (["train", "lightgcn", "synthetic", "train.epochs=2"], "synthetic", None)])
+    (["train", "lightgcn", "synthetic", "train.epochs=2"], "synthetic", None),
+    (["train", "lightgcn", "synthetic", "--run-dir", "runs/x", "--out", "x.json"], "synthetic", None)])
 def test_a_built_in_data_set_is_named_without_dataset_wherever_a_run_is_read(line, dataset, method):
     from glta.cli import _place_free_words, build_parser
 

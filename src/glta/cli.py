@@ -510,8 +510,9 @@ def _place_free_words(parser: argparse.ArgumentParser, args, extra: list[str]) -
             args.overrides = [word] + list(args.overrides or [])
             setattr(args, slot, None)
     command = getattr(args, "command", None)
+    reads_a_run = command in {"evaluate", "recommend"}  # where --run-dir names the source, not where a run goes
     if command in {"train", "tune", "pretrain", "evaluate", "recommend"} \
-            and not (args.dataset or args.data_path or getattr(args, "run_dir", None)):
+            and not (args.dataset or args.data_path or (reads_a_run and args.run_dir)):
         from glta.data import BUILTINS
 
         if getattr(args, "method_name", None) in BUILTINS:  # `glta evaluate ml-1m`: LightGCN's run there
