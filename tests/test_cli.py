@@ -431,3 +431,16 @@ def test_a_built_in_data_set_is_named_without_dataset_wherever_a_run_is_read(lin
     _place_free_words(parser, args, extra)
     assert args.dataset == dataset and getattr(args, "method_name", None) == method
     assert all("=" in word for word in args.overrides)
+
+
+def test_output_into_a_closed_pipe_stops_quietly(monkeypatch, capsys):
+    """`glta compare ml-1m | head`: when the reader leaves, the command ends with status 141 and no traceback."""
+    import io
+
+    class Closed(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", Closed())
+    assert main(["data", "list"]) == 141
+    assert capsys.readouterr().err == ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from glta.errors import GLTAError
 from glta.interrupts import INTERRUPTED, interruptible
 
 TABLE_METRICS = ("P@5", "P@10", "N@5", "N@10", "R@20", "N@20")
+BROKEN_PIPE = 141  # the exit status of a command whose output pipe closed (128 + SIGPIPE), as shells report it
 NO_PROGRESS = "no progress bars: a line every 10 minutes of long work instead, as where the output is no terminal"
 
 
@@ -557,6 +559,12 @@ def main(argv: list[str] | None = None) -> int:
         how = RESUMING.get(args.command)
         print("glta: interrupted" + (f"; {how}" if how else ""), file=sys.stderr)
         return INTERRUPTED
+    except BrokenPipeError:  # the reader left (`glta compare ml-1m | head`): stop quietly, as other tools do
+        try:  # and let nothing write there again, not even the interpreter's flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            pass
+        return BROKEN_PIPE
     return 0
 
 
