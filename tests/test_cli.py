@@ -444,3 +444,15 @@ def test_output_into_a_closed_pipe_stops_quietly(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdout", Closed())
     assert main(["data", "list"]) == 141
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("line", [
+    ["train", "lightgcn", "--dataset", "ml-100k", "--data-path", "."],
+    ["train", "lightgcn", "ml-100k", "--data-path", "."],
+    ["recommend", "glta", "ml-1m", "--data-path", ".", "--user", "1"],
+    ["data", "stats", "ml-1m", "--data-path", "."]])
+def test_a_built_in_name_and_a_data_path_together_are_refused(line, capsys):
+    """Both at once trained the folder's data under the built-in name, replacing that data set's run and results."""
+    with pytest.raises(SystemExit) as stop:
+        main(line)
+    assert stop.value.code == 2 and "names a built-in data set and --data-path . another" in capsys.readouterr().err

@@ -514,7 +514,7 @@ def _place_free_words(parser: argparse.ArgumentParser, args, extra: list[str]) -
     command = getattr(args, "command", None)
     reads_a_run = command in {"evaluate", "recommend"}  # where --run-dir names the source, not where a run goes
     if command in {"train", "tune", "pretrain", "evaluate", "recommend"} \
-            and not (args.dataset or args.data_path or (reads_a_run and args.run_dir)):
+            and not (args.dataset or (reads_a_run and args.run_dir)):  # with --data-path too: both are refused
         from glta.data import BUILTINS
 
         if getattr(args, "method_name", None) in BUILTINS:  # `glta evaluate ml-1m`: LightGCN's run there
@@ -528,6 +528,10 @@ def _place_free_words(parser: argparse.ArgumentParser, args, extra: list[str]) -
             args.overrides.remove(words[0])
     if command in {"evaluate", "recommend"} and not (args.run_dir or args.dataset or args.data_path):
         parser.error("give --dataset NAME or --data-path PATH (and the METHOD), or --run-dir DIR")
+    named = getattr(args, "dataset", None) or getattr(args, "dataset_option", None)
+    if named and getattr(args, "data_path", None):  # else one data set's run would be filed under the other's name
+        parser.error(f"{named} names a built-in data set and --data-path {args.data_path} another: give one (for a "
+                     f"built-in data set's settings on your data, add --config configs/{named}/<method>.yaml)")
 
 
 def main(argv: list[str] | None = None) -> int:
