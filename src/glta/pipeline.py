@@ -349,9 +349,10 @@ class LoadedRun:
         key = json.dumps({"identity": self.model.identity(), "config": asdict(self.config),
                           "weights": tensors_sha256(*self.model.state_dict().values()), "k": k,
                           "batch_size": batch_size}, sort_keys=True, default=str)
-        folder = out.with_name(f".{out.name}.parts-{hashlib.sha256(key.encode()).hexdigest()[:16]}")
-        for other in out.parent.glob(f".{out.name}.parts-*"):
-            if other != folder and other.is_dir():
+        prefix = f".{out.name}.parts-"
+        folder = out.with_name(prefix + hashlib.sha256(key.encode()).hexdigest()[:16])
+        for other in out.parent.iterdir() if out.parent.is_dir() else []:
+            if other.name.startswith(prefix) and other != folder and other.is_dir():
                 shutil.rmtree(other)
         folder.mkdir(parents=True, exist_ok=True)
         return folder
