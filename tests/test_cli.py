@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from glta.cli import main
@@ -64,6 +65,15 @@ def test_data_stats_json(capsys):
     assert main(["data", "stats", "synthetic", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["users"] == 600 and stats["items_with_text"] == 400
+    from glta.config import DataConfig
+    from glta.data import load_dataset
+
+    per_user = np.diff(load_dataset(DataConfig(name="synthetic")).train.tocsr().indptr)
+    assert stats["train_items_per_user"] == {"median": float(np.median(per_user)),
+                                             "p10": float(np.percentile(per_user, 10)),
+                                             "p90": float(np.percentile(per_user, 90)),
+                                             "min": int(per_user.min()), "max": int(per_user.max())}
+    assert stats["train_users_per_item"]["max"] >= stats["train_users_per_item"]["median"] > 0
     assert main(["data", "stats", "--dataset", "synthetic", "--json"]) == 0  # as the training commands name it
     assert json.loads(capsys.readouterr().out) == stats
 

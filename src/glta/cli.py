@@ -63,6 +63,13 @@ def cmd_data_stats(args) -> None:
     print(f"interactions    {stats['interactions']:,}  (train {stats['train']:,} / valid {stats['valid']:,} / "
           f"test {stats['test']:,})")
     print(f"density         {stats['density']:.4%}")
+    for label, key in (("items per user", "train_items_per_user"), ("users per item", "train_users_per_item")):
+        s = stats[key]
+        print(f"{label:<15} {s['median']:g} median in train (10%-90%: {s['p10']:g}-{s['p90']:g}; "
+              f"{s['min']:,}-{s['max']:,})")
+    if stats["items_not_in_train"]:
+        print(f"cold items      {stats['items_not_in_train']:,} never in train (no model learns them from "
+              "interactions)")
     print(f"items with text {stats['items_with_text']:,}  fields: {', '.join(stats['text_fields']) or 'none'}")
     if not stats["text_fields"]:
         print("note: this data set has no item text; text-based stages will describe items by their ids only")
@@ -356,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="inspect and convert data sets")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    stats = data_commands.add_parser("stats", help="users, items, interactions, density, items with text")
+    stats = data_commands.add_parser("stats", help="users, items, interactions, density, history lengths, items with text")
     add_data_source(stats)
     stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
     stats.set_defaults(func=cmd_data_stats)

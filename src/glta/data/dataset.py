@@ -45,6 +45,15 @@ def _csr(users: np.ndarray, items: np.ndarray, shape: tuple[int, int]) -> sp.csr
     return matrix
 
 
+def _spread(counts: np.ndarray) -> dict:
+    """Median, 10th and 90th percentile, least and most of per-user or per-item counts."""
+    if len(counts) == 0:
+        return {"median": 0.0, "p10": 0.0, "p90": 0.0, "min": 0, "max": 0}
+    p10, median, p90 = np.percentile(counts, [10, 50, 90])
+    return {"median": float(median), "p10": float(p10), "p90": float(p90), "min": int(counts.min()),
+            "max": int(counts.max())}
+
+
 @dataclass
 class RecDataset:
     """A split data set. Users and items are contiguous ``0..n-1``; ``user_ids``/``item_ids`` map back.
@@ -135,6 +144,10 @@ class RecDataset:
             "items_with_text": self.items_with_text(),
             "text_fields": sorted(self.item_text),
             "users_with_test": int((np.diff(self.test.indptr) > 0).sum()),
+            # how long histories are: what a model learns a user from (GLTA's prompt shows up to context_items)
+            "train_items_per_user": _spread(np.diff(self.train.tocsr().indptr)),
+            "train_users_per_item": _spread(np.diff(self.train.tocsc().indptr)),
+            "items_not_in_train": int((np.diff(self.train.tocsc().indptr) == 0).sum()),
             "fingerprint": self.fingerprint(),
         }
 
