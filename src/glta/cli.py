@@ -363,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="inspect and convert data sets")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    stats = data_commands.add_parser("stats", help="users, items, interactions, density, history lengths, items with text")
+    stats = data_commands.add_parser("stats",
+                                     help="users, items, interactions, density, history lengths, items with text")
     add_data_source(stats)
     stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
     stats.set_defaults(func=cmd_data_stats)
@@ -546,6 +547,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     _place_free_words(parser, args, extra)
+    from glta.progress import bars_shown
+
+    if hasattr(args, "no_progress") and not bars_shown(not args.no_progress):
+        args.no_progress = True  # output to a file: lines, as with --no-progress, and no library bars either
     if getattr(args, "no_progress", False) and "tqdm" not in sys.modules:
         # the plain tqdm bars inside libraries too (transformers' GGUF conversion on a first use of an LLM): tqdm
         # reads TQDM_DISABLE once, when it is imported, which has not happened yet in a `glta` process

@@ -28,6 +28,7 @@ from glta.data.dataset import RecDataset
 from glta.errors import GLTAError
 from glta.evaluation.ranking import RankingEvaluator, recommend_top_k
 from glta.methods import method_class
+from glta.progress import bars_shown
 from glta.recommender import Recommender
 from glta.results import check_writable, git_commit, provenance, write_results
 from glta.text.llm import hide_library_progress
@@ -55,7 +56,7 @@ def train(config: RunConfig, data_root: str | None = None, run_dir: str | Path |
     before training, and the run folder is locked against a second trainer while this one runs."""
     started = time.time()
     commit = git_commit()
-    if not progress:
+    if not bars_shown(progress):
         hide_library_progress()
     use_threads(config.train, log)  # a busy-CPU warning comes before the data and the model load
     dataset = load_dataset(config.data, data_root)
@@ -211,7 +212,7 @@ def evaluate_run(run_dir: str | Path, data_root: str | None = None, progress: bo
     """Valid and test metrics of a trained model (with inference-time ``overrides``); written as a results file
     with provenance to ``out`` when given."""
     started, commit = time.time(), git_commit()
-    if not progress:
+    if not bars_shown(progress):
         hide_library_progress()
     config, dataset, model = load_run(run_dir, data_root, overrides)
     metrics = {split: evaluate(model, RankingEvaluator(dataset, split, config.eval.ks, config.eval.batch_size),

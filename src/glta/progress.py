@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from tqdm import tqdm as plain_tqdm
-from tqdm.auto import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm as plain_tqdm
 
 LOG_SECONDS = 600.0  # without a bar, a line this often (and none for work that ends sooner)
 
@@ -27,6 +27,13 @@ def watched(stream) -> bool:
     """Whether a person sees ``stream`` live: a terminal, or a Jupyter kernel's output (which draws bars too)."""
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty()) or type(stream).__module__.startswith("ipykernel")
+
+
+def bars_shown(progress: bool) -> bool:
+    """Whether work asked to show ``progress`` draws bars here (else lines, and the libraries' own bars, such as
+    transformers' "Loading weights", are turned off: ``glta.text.llm.hide_library_progress``). Imports no tqdm, so
+    the ``glta`` command can still set ``TQDM_DISABLE`` before tqdm reads it."""
+    return progress and watched(sys.stderr)
 
 
 class _Lines:
@@ -51,9 +58,12 @@ def progress_bar(iterable: Iterable | None = None, *, desc: str, unit: str, tota
     and otherwise logs a line every ``LOG_SECONDS`` (``units`` names the counted things there: ``unit`` + s by
     default). The other processes of a distributed run (``RANK`` above 0, as torchrun and accelerate set it) show
     nothing: the main process reports."""
+    from tqdm import tqdm as plain_tqdm
+    from tqdm.auto import tqdm
+
     if int(os.environ.get("RANK") or 0) > 0:
         return plain_tqdm(iterable, total=total, initial=initial, disable=True)
-    if progress and watched(sys.stderr):
+    if bars_shown(progress):
         return tqdm(iterable, desc=desc, unit=unit, total=total, initial=initial, leave=leave)
     units = units or _plural(unit)
     if total is not None or hasattr(iterable, "__len__"):
