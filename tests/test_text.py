@@ -203,7 +203,8 @@ def test_a_run_without_a_progress_bar_logs_how_far_it_got(llm, synthetic, monkey
     generate_user_texts(llm, synthetic, ("profile", "prediction"), config, np.arange(5, 9), progress=True)
     captured = capsys.readouterr()
     assert "responses (" not in captured.err and "\r" in captured.err
-    assert "user texts: 8 responses to write, ~0.0 h at this machine's measured" in captured.out  # the first call's rate
+    # the first call's rate
+    assert "user texts: 8 responses to write, ~0.0 h at this machine's measured" in captured.out
 
 
 def test_torn_cache_line_is_skipped_and_appends_stay_readable(tmp_path):

@@ -202,7 +202,8 @@ class PrefixKV:
         todo = todo[np.argsort(-self.lengths[todo], kind="stable")]  # similar lengths share a batch
         decoder = self.llm.model.base_model
         pad = self.llm.tokenizer.pad_token_id
-        bar = progress_bar(total=len(todo), desc="prefix keys/values", unit="user", progress=progress and len(todo) >= 64)
+        bar = progress_bar(total=len(todo), desc="prefix keys/values", unit="user",
+                           progress=progress and len(todo) >= 64)
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             width = int(self.lengths[chunk].max())
