@@ -549,8 +549,8 @@ def main(argv: list[str] | None = None) -> int:
     _place_free_words(parser, args, extra)
     from glta.progress import bars_shown
 
-    if hasattr(args, "no_progress") and not bars_shown(not args.no_progress):
-        args.no_progress = True  # output to a file: lines, as with --no-progress, and no library bars either
+    if hasattr(args, "no_progress"):  # output to a file: lines, as with --no-progress, and no library bars either
+        args.no_progress = not bars_shown(not args.no_progress)
     if getattr(args, "no_progress", False) and "tqdm" not in sys.modules:
         # the plain tqdm bars inside libraries too (transformers' GGUF conversion on a first use of an LLM): tqdm
         # reads TQDM_DISABLE once, when it is imported, which has not happened yet in a `glta` process

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING
 
 from glta.errors import ConfigError
@@ -39,12 +39,12 @@ BUILTIN_NAMES: tuple[str, ...] = tuple(sorted(_WHERE))
 
 
 @functools.cache
-def _registry() -> dict[str, tuple[str, str | None]]:
-    """name -> ("module:Class", the package that registered it, None for a built-in one). Read once a process."""
-    found: dict[str, tuple[str, str | None]] = {name: (where, None) for name, where in _WHERE.items()}
+def _registry() -> dict[str, str | EntryPoint]:
+    """name -> "module:Class" of a built-in method, or the entry point an installed package registered it by. Read
+    once a process."""
+    found: dict[str, str | EntryPoint] = dict(_WHERE)
     for point in entry_points(group=ENTRY_POINT_GROUP):
-        if point.name not in found:  # a built-in name (or a name two packages claim: the first) is kept
-            found[point.name] = (point.value, point.dist.name if point.dist else "an installed package")
+        found.setdefault(point.name, point)  # a built-in name (or a name two packages claim: the first) is kept
     return found
 
 
@@ -57,24 +57,23 @@ def method_class(name: str) -> type[Recommender]:
     registry = _registry()
     if name not in registry:
         raise ConfigError(f"unknown method '{name}'; known methods: {', '.join(method_names())}")
-    where, package = registry[name]
-    if package is None:
-        module, cls = where.split(":")
-        return getattr(importlib.import_module(module), cls)
-    return _plugin_class(name, where, package)
+    where = registry[name]
+    if isinstance(where, EntryPoint):
+        return _plugin_class(name)
+    module, cls = where.split(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 @functools.cache
-def _plugin_class(name: str, where: str, package: str) -> type[Recommender]:
+def _plugin_class(name: str) -> type[Recommender]:
     """The class an installed package registered for ``name``, checked to fit where glta puts it."""
     from glta.recommender import Recommender
 
-    origin = f"method '{name}' ({where}, registered by {package} under the entry points '{ENTRY_POINT_GROUP}')"
-    module, _, attribute = where.partition(":")
+    point = _registry()[name]
+    package = point.dist.name if point.dist else "an installed package"
+    origin = f"method '{name}' ({point.value}, registered by {package} under the entry points '{ENTRY_POINT_GROUP}')"
     try:
-        cls = importlib.import_module(module)
-        for part in attribute.split(".") if attribute else []:
-            cls = getattr(cls, part)
+        cls = point.load()
     except Exception as error:  # whatever the package's import raised: one line that names it
         raise ConfigError(f"{origin} cannot be imported: {type(error).__name__}: {error}") from error
     if not (isinstance(cls, type) and issubclass(cls, Recommender)):

@@ -132,6 +132,7 @@ class RecDataset:
         return digest.hexdigest()[:16]
 
     def stats(self) -> dict:
+        per_item = np.diff(self.train.tocsc().indptr)  # training users of each item
         return {
             "dataset": self.name,
             "users": self.n_users,
@@ -146,8 +147,8 @@ class RecDataset:
             "users_with_test": int((np.diff(self.test.indptr) > 0).sum()),
             # how long histories are: what a model learns a user from (GLTA's prompt shows up to context_items)
             "train_items_per_user": _spread(np.diff(self.train.tocsr().indptr)),
-            "train_users_per_item": _spread(np.diff(self.train.tocsc().indptr)),
-            "items_not_in_train": int((np.diff(self.train.tocsc().indptr) == 0).sum()),
+            "train_users_per_item": _spread(per_item),
+            "items_not_in_train": int((per_item == 0).sum()),
             "fingerprint": self.fingerprint(),
         }
 
