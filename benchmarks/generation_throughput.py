@@ -1,7 +1,9 @@
-"""Generation throughput on ML-1M user prompts: the project's batched generator vs llama.cpp batch-1, same GGUF.
+"""Generation throughput on a data set's user prompts (ML-1M by default): the project's batched generator vs llama.cpp batch-1, same GGUF.
 
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --out benchmarks/results/generation_ml-1m.json
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --llama-cpp --out ...   # also llama.cpp
+    .venv/bin/python benchmarks/generation_throughput.py --dataset goodreads-once --users 64 --seed 0 \
+        --batch-size 64 --threads 1 --no-encoder --out benchmarks/results/generation_goodreads-once_float32.json
     .venv/bin/python benchmarks/generation_throughput.py --users 16 --int8-dynamic --out ...  # also int8 weights
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --batch-size 64 --threads 1 \
         --strided-head --out benchmarks/results/generation_ml-1m_head_input.json  # also without the head's fix
@@ -91,6 +93,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="ml-1m")
     parser.add_argument("--users", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=None,
+                        help="draw the users at random with this seed (default: the data set's first users; a data "
+                             "set whose user ids follow some order, such as activity, gets a biased sample from them)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
@@ -99,6 +104,8 @@ def main() -> None:
                         help="also run the profile prompts with the LLM's linear layers dynamically quantised to int8")
     parser.add_argument("--strided-head", action="store_true",
                         help="also run the profile+prediction prompts without the LM head's contiguous-input hook")
+    parser.add_argument("--no-encoder", action="store_true",
+                        help="skip the MiniLM timing (it encodes every item's text: minutes on a large catalogue)")
     parser.add_argument("--dtype", default="auto", help="the LLM's dtype (llm.dtype): auto, bfloat16 or float32")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
@@ -121,11 +128,15 @@ def main() -> None:
     llm = load_llm(LLMConfig(dtype=args.dtype))
     load_seconds = time.time() - started
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    users = np.arange(args.users)
+    with_items = np.flatnonzero(np.diff(dataset.train.indptr) > 0)  # the users `glta text generate` writes for
+    users = with_items[:args.users]
+    if args.seed is not None:
+        drawn = np.random.default_rng(args.seed).choice(with_items, min(args.users, len(with_items)), replace=False)
+        users = np.sort(drawn)
     prompts = [user_prompts(llm.tokenizer, dataset, int(u), ("profile", "prediction"), config) for u in users]
     order = np.argsort([-len(p["profile"].prefix) for p in prompts], kind="stable")
     prompts = [prompts[i] for i in order]
-    result = {"dataset": args.dataset, "users": args.users, "batch_size": args.batch_size,
+    result = {"dataset": args.dataset, "users": len(users), "user_seed": args.seed, "batch_size": args.batch_size,
               "max_new_tokens": args.max_new_tokens, "llm": llm.identity, "dtype": str(llm.dtype),
               "llm_first_load_seconds_in_process": round(first_load, 3),
               "llm_load_seconds": round(load_seconds, 3), "mean_prompt_tokens": float(np.mean(
@@ -152,17 +163,18 @@ def main() -> None:
         return {"responses": responses, "seconds": round(seconds, 2), "new_tokens": produced,
                 "responses_per_s": responses / seconds, "new_tokens_per_s": produced / seconds}
 
-    from glta.text.encoder import TextEncoder
-    from glta.text.generate import item_text
+    if not args.no_encoder:
+        from glta.text.encoder import TextEncoder
+        from glta.text.generate import item_text
 
-    encoder = TextEncoder()
-    texts = [item_text(dataset, i, 200) for i in range(dataset.n_items)]
-    encoder.encode(texts[:64])  # warm-up
-    begin = time.time()
-    encoder.encode(texts)
-    seconds = time.time() - begin
-    result["minilm"] = {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_s": len(texts) / seconds}
-    print("MiniLM:", json.dumps(result["minilm"]), flush=True)
+        encoder = TextEncoder()
+        texts = [item_text(dataset, i, 200) for i in range(dataset.n_items)]
+        encoder.encode(texts[:64])  # warm-up
+        begin = time.time()
+        encoder.encode(texts)
+        seconds = time.time() - begin
+        result["minilm"] = {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_s": len(texts) / seconds}
+        print("MiniLM:", json.dumps(result["minilm"]), flush=True)
     plain: dict[str, list[str]] = {}
     result["project_profile_only"] = run(["profile"], plain)
     print("project, profile prompts:", json.dumps(result["project_profile_only"]), flush=True)
