@@ -1,4 +1,5 @@
-"""Generation throughput on a data set's user prompts (ML-1M by default): the project's batched generator vs llama.cpp batch-1, same GGUF.
+"""Generation throughput on a data set's user prompts (ML-1M by default): the project's batched generator vs
+llama.cpp batch-1, same GGUF.
 
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --out benchmarks/results/generation_ml-1m.json
     .venv/bin/python benchmarks/generation_throughput.py --users 64 --llama-cpp --out ...   # also llama.cpp
