@@ -11,6 +11,7 @@ import functools
 import json
 import statistics
 from pathlib import Path
+from typing import NamedTuple
 
 from glta.config import DataConfig
 from glta.errors import GLTAError
@@ -173,37 +174,62 @@ def cpu_dtype() -> str:
     return str(resolve_dtype(LLMConfig(), torch.device("cpu"))).removeprefix("torch.")
 
 
-def local_rate(kinds: tuple[str, ...]) -> tuple[float, int] | None:
+def local_rate(kinds: tuple[str, ...], dataset: str | None = None) -> tuple[float, int] | None:
     """One process's responses a second for texts of ``kinds`` in this machine's own ``glta text generate`` calls,
-    run as the loader would run the LLM on this CPU (``glta.text.generate.measured_rate``), and how many calls."""
+    run as the loader would run the LLM on this CPU (``glta.text.generate.measured_rate``), and how many calls: its
+    calls on ``dataset`` where it is given and there were any, else its calls on any data set."""
     from glta.text.generate import measured_rate
 
-    return measured_rate("cpu", cpu_dtype(), kinds)
+    return (dataset and measured_rate("cpu", cpu_dtype(), kinds, dataset=dataset)) or \
+        measured_rate("cpu", cpu_dtype(), kinds)
 
 
-def text_rate() -> tuple[float | None, str]:
+class TextRate(NamedTuple):
+    """Responses a second for profile+prediction texts, where the number comes from (`` (benchmark, ...)``), and
+    whether it is this machine's own calls' (one process's rate: the queue's two processes write at twice it)."""
+
+    rate: float | None
+    source: str
+    own_calls: bool = False
+
+
+def text_rate(dataset: str | None = None) -> TextRate:
     """Responses per second of one generating process for profile+prediction texts on this CPU, and where the number
-    comes from: this machine's own ``glta text generate`` calls when there were any (``local_rate``), else a
-    benchmark in benchmarks/results/ (``generation_*.json``) made in the precision this CPU runs the LLM in, else one
-    made in another, with a caveat (no hardware bf16: fp32, slower; docs/measurements.md)."""
-    local = local_rate(USER_KINDS)
-    if local:
-        rate, calls = local
-        return rate, f" a process, this machine's {calls} call{'s' * (calls != 1)}"
+    comes from: this machine's own ``glta text generate`` calls on ``dataset`` when there were any, else a benchmark
+    in benchmarks/results/ (``generation_*.json``) of ``dataset``'s prompts in the precision this CPU runs the LLM
+    in, else this machine's calls on other data sets, else a benchmark of another data set in this precision, else
+    one made in another precision, with a caveat (no hardware bf16: fp32, slower; docs/measurements.md). A data
+    set's own rate comes first because its history lengths set how many tokens each response reads (goodreads-once's
+    prompts: 182 tokens on average, ML-1M's 262; docs/measurements.md)."""
+    from glta.text.generate import measured_rate
+
+    def calls(count: int, other: bool) -> str:
+        return f" a process, this machine's {count} call{'s' * (count != 1)}" + (" on other data sets" * other)
+
+    own = dataset and measured_rate("cpu", cpu_dtype(), USER_KINDS, dataset=dataset)
+    if own:
+        return TextRate(own[0], calls(own[1], False), True)
     here = cpu_dtype()
-    found = {}  # precision -> (rate, record), the first benchmark of each precision
+    found: dict[tuple[str, bool], tuple[float, dict]] = {}  # (precision, of dataset) -> the first such benchmark
     for precision, record in generation_benchmarks():
         rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
         if rate:
-            found.setdefault(precision or here, (rate, record))
+            found.setdefault((precision or here, record.get("dataset", "ml-1m") == dataset), (rate, record))
+    if (here, True) in found:
+        return TextRate(found[here, True][0], benchmark_source(found[here, True][1]))
+    local = local_rate(USER_KINDS)
+    if local:
+        return TextRate(local[0], calls(local[1], bool(dataset)), True)
     if not found:
-        return None, ""
-    made = here if here in found else next(iter(found))
-    rate, record = found[made]
+        return TextRate(None, "")
+    mine = [key for key in found if key[0] == here]
+    made, same = mine[0] if mine else next(iter(found))
+    rate, record = found[made, same]
+    source = benchmark_source(record) + ("" if same or not dataset else f"; of {record.get('dataset', 'ml-1m')}'s "
+                                         "prompts")
     if made != here:
-        return rate, (f"{benchmark_source(record)}; measured in {made}, while this CPU runs the LLM in {here}: expect "
-                      "longer")
-    return rate, benchmark_source(record)
+        return TextRate(rate, f"{source}; measured in {made}, while this CPU runs the LLM in {here}: expect longer")
+    return TextRate(rate, source)
 
 
 def alone_ratio() -> float | None:

@@ -21,7 +21,6 @@ from glta.errors import GLTAError
 from glta.report import (DATASETS, gpu_name, is_deterministic, load, peak_bytes, records, result_path,
                          strongest_baselines, train_seconds)
 from glta.results import EXTRA_SEEDS, seed_path
-from glta.text.generate import USER_KINDS
 
 GRAPH_BASELINES = ["lightgcn", "hccf", "lightgcn_plus", "hccf_plus"]
 TEXT_BASELINES = ["rlmrec_con", "rlmrec_gen"]
@@ -223,15 +222,15 @@ class Left:
 
 def plan(datasets: list[str]) -> Left:
     """Print what is done and what is left for each data set, with measured costs; return what is left."""
-    (user_rate, caveat), item = costs.text_rate(), costs.local_rate(("item_profile",))
-    item_rate = item[0] if item else None  # this machine's own, else the user texts' rate stands in
-    per_process = costs.local_rate(USER_KINDS) is not None  # text_rate's number is this machine's own, one process's
     left = Left(cpu_ratio=costs.cpu_ratio(), amx_ratio=costs.cpu_ratio(feature="amx"),
                 cpu_ua_ratio=costs.cpu_ratio(stage="ua"), amx_ua_ratio=costs.cpu_ratio(feature="amx", stage="ua"))
     for dataset in datasets:
         print(f"== {dataset}")
         texts = needed_texts(dataset)
         unwritten = sum(texts.values())
+        user_rate, caveat, per_process = costs.text_rate(dataset)  # per_process: this machine's own, one process's
+        item = costs.local_rate(("item_profile",), dataset)
+        item_rate = item[0] if item else None  # this machine's own, else the user texts' rate stands in
         plan_baselines(dataset, left, texts_written=not any(texts.get(kind) for kind in RLMREC_KINDS))
         print("  texts            " + ", ".join(f"{kind}: {'done' if n == 0 else f'{n:,} to write'}"
                                                 for kind, n in texts.items())

@@ -365,8 +365,8 @@ def test_the_plan_estimates_texts_from_this_machines_own_generation_rate(costs, 
              {**mine, "cpu": "another CPU", "kinds": users, "responses": 9000, "seconds": 10.0},
              {**mine, "kinds": users, "batch_size": 64, "responses": 8, "seconds": 200.0}]  # a trial of 4 users
     rates_path().write_text("".join(json.dumps(call) + "\n" for call in calls))
-    rate, source = costs.text_rate()
-    assert rate == pytest.approx(1.0) and "this machine's 2 calls" in source  # 400 responses in 400 s, one process
+    rate, source, own = costs.text_rate()
+    assert rate == pytest.approx(1.0) and "this machine's 2 calls" in source and own  # 400 in 400 s, one process
     assert costs.local_rate(("item_profile",)) == (pytest.approx(4.0), 1)  # item profiles: a rate of their own
     # 7,200 user texts at 1/s and 7,200 item profiles at 4/s: 2.5 h; without an item rate measured, both at 1/s
     left = {"profile": 3600, "prediction": 3600, "item_profile": 7200}
@@ -394,15 +394,50 @@ def test_before_any_local_call_the_plan_uses_the_benchmark_of_this_cpus_precisio
 
     benchmark("generation_ml-1m.json", "torch.bfloat16", 2.0)
     monkeypatch.setattr(costs, "cpu_dtype", lambda: "bfloat16")
-    assert costs.text_rate() == (2.0, " (benchmark)")
+    assert costs.text_rate() == (2.0, " (benchmark)", False)
     monkeypatch.setattr(costs, "cpu_dtype", lambda: "float32")  # a CPU without hardware bf16
-    rate, source = costs.text_rate()
+    rate, source, _ = costs.text_rate()
     assert rate == 2.0 and "measured in bfloat16, while this CPU runs the LLM in float32" in source
     benchmark("generation_ml-1m_float32.json", "torch.float32", 0.5, load_average_at_start=[3.0, 2.9, 2.9],
               machine={"cpu": "AMD EPYC", "bf16": False, "cores": 2})  # once measured in fp32, that one is used
-    assert costs.text_rate() == (0.5, " (benchmark, on AMD EPYC without hardware bf16, load 3.0 on 2 cores)")
+    assert costs.text_rate() == (0.5, " (benchmark, on AMD EPYC without hardware bf16, load 3.0 on 2 cores)", False)
     monkeypatch.setattr(costs, "cpu_dtype", lambda: "bfloat16")
-    assert costs.text_rate() == (2.0, " (benchmark)")
+    assert costs.text_rate() == (2.0, " (benchmark)", False)
+
+
+def test_a_data_sets_texts_are_timed_at_its_own_rate_first(costs, monkeypatch, tmp_path):
+    """Prompts read a user's history, so a data set of short histories writes faster: its own measured rate (this
+    machine's calls, else a benchmark of its prompts) comes before another data set's."""
+    import json
+
+    from glta.device import cpu_info
+    from glta.text.generate import rates_path
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(costs, "cpu_dtype", lambda: "float32")
+    results = tmp_path / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    for name, dataset, rate in (("generation_goodreads-once_float32.json", "goodreads-once", 0.8),
+                                ("generation_ml-1m_float32.json", "ml-1m", 0.3)):
+        (results / name).write_text(json.dumps({
+            "dataset": dataset, "dtype": "torch.float32",
+            "project_profile_and_prediction_shared_prefix": {"responses_per_s": rate}}))
+    assert costs.text_rate("goodreads-once") == (0.8, " (benchmark)", False)
+    assert costs.text_rate("ml-1m") == (0.3, " (benchmark)", False)
+    assert costs.text_rate("amazon-scientific") == (0.8, " (benchmark); of goodreads-once's prompts", False)
+    rates_path().parent.mkdir(parents=True)
+    mine = {"cpu": cpu_info()[0], "device": "cpu", "dtype": "float32", "kinds": ["profile", "prediction"],
+            "batch_size": 64}
+    rates_path().write_text(json.dumps({**mine, "dataset": "ml-1m", "responses": 256, "seconds": 512.0}) + "\n")
+    assert costs.text_rate("ml-1m") == (0.5, " a process, this machine's 1 call", True)  # its own calls first
+    assert costs.text_rate("goodreads-once")[0] == 0.8  # its own benchmark before ML-1M's calls
+    assert costs.text_rate("amazon-scientific") == (0.5, " a process, this machine's 1 call on other data sets", True)
+    with rates_path().open("a") as log:
+        log.write(json.dumps({**mine, "dataset": "goodreads-once", "responses": 256, "seconds": 256.0}) + "\n")
+    assert costs.text_rate("goodreads-once") == (1.0, " a process, this machine's 1 call", True)
+    assert costs.local_rate(("profile",), "goodreads-once") == (1.0, 1)
+    assert costs.local_rate(("profile",), "amazon-scientific") == (pytest.approx(512 / 768), 2)  # every data set's
 
 
 def test_a_cost_names_the_cpu_it_was_measured_on_when_it_differs_in_hardware_bf16(costs, monkeypatch):
@@ -1091,14 +1126,15 @@ def test_profiles_alone_are_timed_at_the_benchmarks_rate_for_one_kind(planner, c
     assert costs.alone_ratio() == pytest.approx(0.625)  # the median of 0.75 and 0.5; fp32's left out
     monkeypatch.setattr(planner, "plan_glta", lambda dataset, left: None)
     monkeypatch.setattr(planner, "plan_baselines", lambda dataset, left, texts_written: None)
-    monkeypatch.setattr(costs, "text_rate", lambda: (2.0, ""))
-    monkeypatch.setattr(costs, "local_rate", lambda kinds: (4.0, 1) if kinds == ("item_profile",) else None)
+    monkeypatch.setattr(costs, "text_rate", lambda dataset=None: costs.TextRate(2.0, ""))
+    monkeypatch.setattr(costs, "local_rate",
+                        lambda kinds, dataset=None: (4.0, 1) if kinds == ("item_profile",) else None)
     monkeypatch.setattr(planner, "needed_texts", lambda dataset: {"profile": 100, "prediction": 100,
                                                                   "item_profile": 40})
     left = planner.plan(["goodreads-once"])
     assert left.rlmrec_text_seconds["goodreads-once"] == pytest.approx(100 / (2.0 * 0.625) + 40 / 4.0)
     assert left.text_seconds["goodreads-once"] == pytest.approx(200 / 2.0 + 40 / 4.0)
-    monkeypatch.setattr(costs, "local_rate", lambda kinds: None)  # no item rate here: the user texts' pair rate
+    monkeypatch.setattr(costs, "local_rate", lambda kinds, dataset=None: None)  # no item rate: the pair rate
     left = planner.plan(["goodreads-once"])
     assert left.rlmrec_text_seconds["goodreads-once"] == pytest.approx(100 / (2.0 * 0.625) + 40 / 2.0)
     capsys.readouterr()

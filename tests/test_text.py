@@ -153,6 +153,9 @@ def test_each_generation_logs_its_rate_for_planning_even_when_interrupted(llm, s
     assert measured_rate("cuda") is None and measured_rate("cpu", "float16") is None  # other machines' rates
     assert measured_rate("cpu", dtype, ("profile",))[1] == 2 and measured_rate("cpu", dtype, ("item_profile",)) is None
     assert all(r["batch_size"] == 2 for r in records)
+    assert all(r["dataset"] == "synthetic" and r["prompt_tokens"] > 10 for r in records)  # what its prompts read
+    assert measured_rate("cpu", dtype, dataset="synthetic")[1] == 2 and measured_rate("cpu", dtype, dataset="ml-1m") \
+        is None  # another data set's histories are longer or shorter: its calls are told apart
     generate_user_texts(llm, synthetic, ("profile",), config, np.arange(10, 11), progress=False)  # one user: a trial
     assert measured_rate("cpu", dtype)[1] == 2  # less than a full batch says little of a full run's rate: left out
 

@@ -267,9 +267,10 @@ def rates_path() -> Path:
 
 
 def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: float, processes_: int,
-             batch_size: int) -> None:
+             batch_size: int, dataset: str | None = None, prompt_tokens: float | None = None) -> None:
     """Record what one process generated and in how long, with what tells machines apart (CPU model, bf16, device,
-    precision) and the batch size it was asked for, so that ``measured_rate`` can plan text generation from this
+    precision), the batch size it was asked for, the data set and its prompts' mean length in tokens (a data set of
+    long histories reads more tokens a response), so that ``measured_rate`` can plan text generation from this
     machine's own runs."""
     if not responses or seconds <= 0:
         return
@@ -281,8 +282,8 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
               "device": llm.device.type, "dtype": str(llm.dtype).removeprefix("torch."), "cpu": cpu_info()[0],
               "bf16": cpu_has_bf16(), "threads": torch.get_num_threads(), "processes": processes_,
               "kinds": list(kinds), "batch_size": int(batch_size), "responses": int(responses),
-              "new_tokens": int(new_tokens),
-              "seconds": round(seconds, 3)}
+              "new_tokens": int(new_tokens), "seconds": round(seconds, 3), "dataset": dataset,
+              "prompt_tokens": None if prompt_tokens is None else round(float(prompt_tokens), 1)}
     try:
         TextCache(rates_path()).append([record])
     except OSError:  # a read-only cache still generates
@@ -290,10 +291,11 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
 
 
 def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[str, ...] | None = None,
-                  recent: int = 8) -> tuple[float, int] | None:
+                  recent: int = 8, dataset: str | None = None) -> tuple[float, int] | None:
     """Responses a second of one generating process on this machine (its CPU model, ``device`` and ``dtype``), over
     its ``recent`` latest logged records, one per process and call (of calls that wrote one of ``kinds`` when given:
-    item profiles have prompts of their own), and how many records that is; None before the first such call here.
+    item profiles have prompts of their own; of calls on ``dataset``'s prompts when given: its history lengths set
+    how much each prompt reads), and how many records that is; None before the first such call here.
     Only the latest count: a
     machine's log outlives the code that wrote it, and a faster release (the contiguous LM head input made bf16
     generation 1.28x faster: docs/measurements.md) would otherwise be averaged with every slower call before it.
@@ -311,7 +313,8 @@ def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[st
         try:
             record = json.loads(line)
             here = (record["cpu"], record["device"]) == (cpu, device) and (not dtype or record["dtype"] == dtype)
-            wanted = not kinds or set(kinds) & set(record["kinds"])
+            wanted = (not kinds or set(kinds) & set(record["kinds"])) and \
+                (dataset is None or record.get("dataset") == dataset)
             full = record["responses"] >= record.get("batch_size", GenerationConfig.batch_size) * len(record["kinds"])
             if here and wanted and full:
                 counted.append((int(record["responses"]), float(record["seconds"])))
@@ -323,7 +326,7 @@ def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[st
 
 
 def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
-              desc: str, progress: bool) -> list[GenerationReport]:
+              desc: str, progress: bool, dataset: str) -> list[GenerationReport]:
     """``_fill`` the caches while holding each kind's lock: a second ``glta text generate`` of the same texts stops
     with a one-line error instead of writing them all again beside the first (the ranks of one distributed run share
     the locks)."""
@@ -336,12 +339,13 @@ def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache
                 cache.path.with_name(f".{cache.path.stem}.lock"), f"{kind} texts", shared=distributed,
                 busy=f"another process is writing the {kind} texts of {cache.path.parent.name} "
                      f"({cache.path}); wait for it (what it writes is kept), or stop it and run this again"))
-        return _fill(llm, prompts, caches, config, desc, progress)
+        return _fill(llm, prompts, caches, config, desc, progress, dataset)
 
 
 def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
-          desc: str, progress: bool) -> list[GenerationReport]:
-    """Generate every missing (kind, key, fingerprint); ``prompts[kind][j]`` are aligned across kinds. Several
+          desc: str, progress: bool, dataset: str) -> list[GenerationReport]:
+    """Generate every missing (kind, key, fingerprint) of ``dataset``'s prompts; ``prompts[kind][j]`` are aligned
+    across kinds. Several
     processes deal the batches out between them (each batch is laid out exactly as one process would lay it out, so
     the merged texts are the same) and append to their own cache shards."""
     procs = processes()
@@ -362,8 +366,11 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         writers = {kind: TextCache(caches[kind].path, shard) for kind in kinds}
         torch.manual_seed(config.seed)
         total = sum(map(len, mine)) * len(kinds)
+        first = prompts[kinds[0]]  # the kinds share their history: the first kind's prompt lengths stand for all
+        prompt_tokens = np.mean([len(first[j].prefix) + len(first[j].suffix) for batch in mine for j in batch]) \
+            if mine else None
         if procs.is_main:
-            print(_outlook_line(llm, desc, kinds, total, procs.world, config.batch_size), flush=True)
+            print(_outlook_line(llm, desc, kinds, total, procs.world, config.batch_size, dataset), flush=True)
         bar = progress_bar(total=total, desc=desc, unit="resp", units="responses", progress=progress)
         try:
             for batch in mine:
@@ -381,7 +388,7 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         finally:  # an interrupted run's rate counts too
             bar.close()
             log_rate(llm, kinds, sum(s[0] for s in stats.values()), sum(s[1] for s in stats.values()),
-                     time.time() - started, procs.world, config.batch_size)
+                     time.time() - started, procs.world, config.batch_size, dataset, prompt_tokens)
     if procs.distributed:
         shares = procs.gather(stats)
         stats = {kind: [sum(share[kind][n] for share in shares) for n in (0, 1)] for kind in kinds}
@@ -398,17 +405,22 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
                              procs.world) for kind in kinds]
 
 
-def _outlook_line(llm, desc: str, kinds: list[str], total: int, world: int, batch_size: int) -> str:
+def _outlook_line(llm, desc: str, kinds: list[str], total: int, world: int, batch_size: int,
+                  dataset: str | None = None) -> str:
     """What a call says before its first batch: how many responses this process writes and, at this machine's
-    measured rate (``measured_rate``), about how long that takes; without one, where the LLM runs in fp32 on a CPU,
-    that the first batch alone may take minutes (the bar moves only when a batch is done)."""
+    measured rate (``measured_rate``: its calls on ``dataset`` where there were any, else on any data set), about
+    how long that takes; without one, where the LLM runs in fp32 on a CPU, that the first batch alone may take
+    minutes (the bar moves only when a batch is done)."""
     share = f" (this process's share; {world} processes)" if world > 1 else ""
     line = f"{desc}: {total:,} responses to write{share}"
-    measured = measured_rate(llm.device.type, str(llm.dtype).removeprefix("torch."), tuple(kinds))
+    where = (llm.device.type, str(llm.dtype).removeprefix("torch."), tuple(kinds))
+    own = measured_rate(*where, dataset=dataset) if dataset else None
+    measured = own or measured_rate(*where)
     if measured:
         rate, calls = measured
+        on = f" on {dataset}" if own else (" on other data sets" if dataset else "")
         return (line + f", ~{total / rate / 3600:.1f} h at this machine's measured {rate:.2g} responses/s a process "
-                f"({calls} earlier call{'s' * (calls != 1)})")
+                f"({calls} earlier call{'s' * (calls != 1)}{on})")
     if llm.device.type == "cpu" and llm.dtype == torch.float32:
         from glta.device import cpu_has_bf16
 
@@ -433,11 +445,12 @@ def generate_user_texts(llm, dataset: RecDataset, kinds=USER_KINDS, config: Gene
     per_user = [user_prompts(llm.tokenizer, dataset, int(u), kinds, config) for u in users]
     prefixes_agree = all(len({tuple(p[k].prefix) for k in kinds}) == 1 for p in per_user)
     if prefixes_agree:
-        return _generate(llm, {k: [p[k] for p in per_user] for k in kinds}, caches, config, "user texts", progress)
+        return _generate(llm, {k: [p[k] for p in per_user] for k in kinds}, caches, config, "user texts", progress,
+                         dataset.name)
     reports = []  # templates that differ before {history}: no shared prefix, one pass per kind
     for kind in kinds:
         reports += _generate(llm, {kind: [p[kind] for p in per_user]}, {kind: caches[kind]}, config,
-                             f"{kind} texts", progress)
+                             f"{kind} texts", progress, dataset.name)
     return reports
 
 
@@ -447,7 +460,8 @@ def generate_item_texts(llm, dataset: RecDataset, config: GenerationConfig | Non
     items = np.arange(dataset.n_items) if items is None else items
     cache = TextCache(cache_path(llm.identity, dataset, "item_profile", template_text("item_profile"), config))
     prompts = [item_prompt(llm.tokenizer, dataset, int(i), config) for i in items]
-    return _generate(llm, {"item_profile": prompts}, {"item_profile": cache}, config, "item profiles", progress)[0]
+    return _generate(llm, {"item_profile": prompts}, {"item_profile": cache}, config, "item profiles", progress,
+                     dataset.name)[0]
 
 
 def load_user_texts(llm_identity: str, dataset: RecDataset, kind: str,
