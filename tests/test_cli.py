@@ -171,6 +171,14 @@ def test_train_evaluate_recommend(tmp_path, capsys, monkeypatch):
     assert len(every) == data.n_items - len(seen) and not seen & {r["item"] for r in every}
     assert main(["recommend", "--run-dir", str(run_dir), "--user", "3", "-k", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+    # the folder says its method and data: a name beside it that says otherwise is refused, not ignored
+    assert main(["evaluate", "glta", "--run-dir", str(run_dir)]) == 2
+    assert "holds a lightgcn run, not glta" in capsys.readouterr().err
+    assert main(["recommend", "--run-dir", str(run_dir), "--dataset", "ml-100k", "--user", "3"]) == 2
+    assert "holds a run on synthetic, not --dataset ml-100k" in capsys.readouterr().err
+    assert main(["evaluate", "--run-dir", str(run_dir), "--data-path", str(tmp_path)]) == 2
+    assert "trained on the built-in synthetic, not --data-path" in capsys.readouterr().err
+    assert main(["recommend", "lightgcn", "--run-dir", str(run_dir), "--dataset", "synthetic", "--user", "3"]) == 0
 
 
 def test_terminal_output_drops_control_characters():

@@ -128,8 +128,10 @@ def _run_folder(args) -> Path:
     from glta.data import path_name
     from glta.pipeline import default_run_dir
 
+    named = args.method_name or args.method  # before _named_method makes lightgcn the default
     args.method = _named_method(args)
     if args.run_dir:
+        _check_run_names(Path(args.run_dir), named, args.dataset, args.data_path)
         return Path(args.run_dir)
     if args.data_path and not args.dataset:
         folder, source = default_run_dir(path_name(args.data_path), args.method), f"--data-path {args.data_path}"
@@ -139,6 +141,27 @@ def _run_folder(args) -> Path:
         raise GLTAError(f"{folder} holds no trained run: train it first with `glta train {args.method} {source}` "
                         "(or give --run-dir DIR)")
     return folder
+
+
+def _check_run_names(folder: Path, method: str | None, dataset: str | None, data_path: str | None) -> None:
+    """A folder given by --run-dir says its own method and data; a METHOD, --dataset or --data-path beside it that
+    names others would be ignored (`glta evaluate glta --run-dir runs/ml-1m/lightgcn` evaluated LightGCN), so it is
+    refused in one line. A folder without a readable run.json is left to the loader's own error."""
+    try:
+        config = json.loads((folder / "run.json").read_text())["config"]
+        trained, data = config["method"], config["data"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if method and method != trained:
+        raise GLTAError(f"{folder} holds a {trained} run, not {method}: leave out the method (the folder says it) "
+                        f"or give the {method} run's folder")
+    if dataset and dataset != data.get("name"):
+        raise GLTAError(f"{folder} holds a run on {data.get('name')}, not --dataset {dataset}: leave out --dataset "
+                        "(the folder says its data) or give that data set's run folder")
+    if data_path and (not data.get("path") or Path(data_path).resolve() != Path(data["path"]).resolve()):
+        trained_on = f"--data-path {data['path']}" if data.get("path") else f"the built-in {data.get('name')}"
+        raise GLTAError(f"{folder} holds a run trained on {trained_on}, not --data-path {data_path}: leave out "
+                        "--data-path (the folder says its data) or give that data's run folder")
 
 
 def _named_method(args) -> str:
