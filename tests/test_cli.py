@@ -92,6 +92,30 @@ def test_a_training_command_takes_a_built_in_data_set_by_name(tmp_path, capsys, 
     assert len(err.strip().splitlines()) == 2 and "--dataset NAME" in err  # argparse's usage line, then the error
 
 
+@pytest.mark.parametrize("method", ["glta", "lightgcn", "ease"])
+def test_print_config_shows_the_merged_settings_as_yaml_that_config_reads_back(method, tmp_path, capsys,
+                                                                             monkeypatch):
+    """`--print-config` says what a run would train with, before any data (there is none under this data root) or
+    model is loaded; its YAML, given back as --config, builds the same settings."""
+    import yaml
+
+    from glta.config import build_config, default_config_file
+
+    monkeypatch.setenv("GLTA_DATA_ROOT", str(tmp_path / "empty"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", method, "ml-1m", "--print-config", "train.seed=7"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"# glta train {method}: the settings it would run with\n# merged (later wins): "
+                              f"{method}'s defaults; ") and printed.splitlines()[1].endswith("; train.seed=7")
+    assert (str(default_config_file(method, "ml-1m")) in printed) == (default_config_file(method, "ml-1m") is not None)
+    settings = yaml.safe_load(printed)
+    assert settings["method"] == method and settings["train"]["seed"] == 7 and settings["data"]["name"] == "ml-1m"
+    (tmp_path / "settings.yaml").write_text(printed)
+    assert build_config(method, None, [tmp_path / "settings.yaml"]) == \
+        build_config(method, "ml-1m", overrides=["train.seed=7"])
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()  # nothing trained
+
+
 def test_unknown_dataset_is_a_clear_error(capsys):
     assert main(["data", "stats", "movielens-9m"]) == 2
     err = capsys.readouterr().err

@@ -104,9 +104,30 @@ def cmd_train(args) -> None:
     config = build_config(method, args.dataset, args.config, args.overrides, args.config_dir)
     if args.data_path:
         config.data.path, config.data.format = args.data_path, args.format
+    if args.print_config:
+        print(_config_yaml(config, method, args))
+        return
     run = train(config, args.data_root, args.run_dir, args.out, resume=args.resume, progress=not args.no_progress)
     print(format_table([{"method": method, "metrics": run.record, "training": run.record["training"]}]))
     print(f"results: {run.results_path}\nmodel:   {run.run_dir}")
+
+
+def _config_yaml(config, method: str, args) -> str:
+    """The settings a training command would run with, as YAML that `--config FILE` reads back to the same
+    settings, after comment lines naming what was merged (later wins)."""
+    import yaml
+
+    from glta.config import default_config_file
+
+    merged = [f"{method}'s defaults"]
+    if args.dataset and (found := default_config_file(method, args.dataset, args.config_dir)):
+        merged.append(str(found))
+    merged += [str(path) for path in args.config] + list(args.overrides or [])
+    if args.data_path:
+        merged.append(f"--data-path {args.data_path}" + (f" --format {args.format}" if args.format else ""))
+    plain = json.loads(json.dumps({"method": method, **config.to_dict()}))  # tuples as lists, for safe YAML
+    return (f"# glta train {method}: the settings it would run with\n# merged (later wins): {'; '.join(merged)}\n"
+            + yaml.safe_dump(plain, sort_keys=False, default_flow_style=None).rstrip())
 
 
 def cmd_tune(args) -> None:
@@ -415,6 +436,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", help="results file (default: results/<dataset>/<method>.json)")
         p.add_argument("--run-dir", help="where the model is saved (default: runs/<dataset>/<method>)")
         p.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+        p.add_argument("--print-config", action="store_true",
+                       help="print the settings it would train with (defaults, the data set's config file, --config "
+                            "files and overrides merged) as YAML that --config reads, and stop before loading data")
         p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                        help="dotted config overrides anywhere on the line, e.g. train.lr=0.01 model.layers=2")
 
