@@ -93,8 +93,7 @@ def test_a_training_command_takes_a_built_in_data_set_by_name(tmp_path, capsys, 
 
 
 @pytest.mark.parametrize("method", ["glta", "lightgcn", "ease"])
-def test_print_config_shows_the_merged_settings_as_yaml_that_config_reads_back(method, tmp_path, capsys,
-                                                                             monkeypatch):
+def test_print_config_shows_the_merged_settings_as_yaml_that_config_reads_back(method, tmp_path, capsys, monkeypatch):
     """`--print-config` says what a run would train with, before any data (there is none under this data root) or
     model is loaded; its YAML, given back as --config, builds the same settings."""
     import yaml
