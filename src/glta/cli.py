@@ -366,6 +366,46 @@ def _call_rate(kinds: tuple[str, ...], reports) -> str:
             f"{tokens / seconds:.1f} new tokens/s)")
 
 
+def _bytes(size: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:,.1f} {unit}"
+    return f"{size} B"
+
+
+def cmd_cache_list(args) -> None:
+    from glta.caches import KINDS, summary
+
+    listed = summary()
+    if args.json:
+        print(json.dumps(listed, indent=1))
+        return
+    print(f"cache {listed['root']} ($GLTA_CACHE_DIR): {_bytes(listed['bytes'])}")
+    for kind in listed["kinds"]:
+        entries = kind["entries"]
+        cost = " (expensive: `glta cache clear` asks for --yes)" if kind["expensive"] else ""
+        count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        print(f"{kind['kind']:<16} {_bytes(kind['bytes']):>11}  {count:>11}  {KINDS[kind['kind']].holds}; takes "
+              f"{kind['rebuild']} to make again{cost}")
+        for entry in entries:
+            held = "  [in use by a running process]" if entry["held"] else ""
+            print(f"    {_bytes(entry['bytes']):>11}  {Path(entry['path']).name}  {entry['about']}{held}")
+
+
+def cmd_cache_clear(args) -> None:
+    from glta.caches import clear
+
+    deleted, kept = clear(args.kinds, args.dataset, args.yes)
+    for entry in deleted:
+        print(f"deleted {entry.kind} {entry.path.name} ({_bytes(entry.size)}): {entry.about}")
+    for entry in kept:
+        print(f"kept    {entry.kind} {entry.path.name}: in use by a running process")
+    if not deleted and not kept:
+        print("nothing to delete" + (f" for {args.dataset}" if args.dataset else ""))
+    else:
+        print(f"freed {_bytes(sum(entry.size for entry in deleted))}")
+
+
 def cmd_text_show(args) -> None:
     from glta.data import load_dataset
     from glta.text.generate import cache_path, history_items, template_text, user_prompt
@@ -534,6 +574,21 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                       help="llm.* / generation.* settings the texts were written with")
     show.set_defaults(func=cmd_text_show)
+
+    cache = commands.add_parser("cache", help="what the cache folder holds ($GLTA_CACHE_DIR), and deleting parts "
+                                              "of it")
+    cache_commands = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    cache_list = cache_commands.add_parser("list", help="each kind of cache with its size and entries")
+    cache_list.add_argument("--json", action="store_true", help="as JSON")
+    cache_list.set_defaults(func=cmd_cache_list)
+    cache_clear = cache_commands.add_parser("clear", help="delete a kind of cache (what a running process holds is "
+                                                          "kept)")
+    cache_clear.add_argument("kinds", nargs="+", metavar="KIND",
+                             help="texts, ia, prefix-kv, text-embeddings, llm or data")
+    cache_clear.add_argument("--dataset", help="only this data set's entries (texts, prefix-kv and data)")
+    cache_clear.add_argument("--yes", action="store_true",
+                             help="also delete an expensive kind (texts, ia: hours to make again)")
+    cache_clear.set_defaults(func=cmd_cache_clear)
 
     demo = commands.add_parser("demo", help="train and compare methods on the embedded synthetic data set")
     demo.add_argument("--results-dir", default="results", help="where the results files go (default: results)")
