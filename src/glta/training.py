@@ -220,13 +220,24 @@ class WithinEpoch:
         self.every = minutes * 60 if write is not None and processes().is_main else 0.0
         self.epoch, self.at_start, self.write = epoch, rng.bit_generator.state, write
         self.last = time.time()
+        self.steps: tuple[int, list[float]] | None = None  # the latest step's (batches, losses), not yet written
+        self.written: int | None = None  # the batches the latest checkpoint of this epoch counted
 
     def __call__(self, batches: int, losses: list[float], now: bool = False) -> None:
         """After a step: a checkpoint when ``minutes`` have passed since the last, or ``now`` (the run is stopping)."""
+        self.steps = (batches, losses)
         if self.every > 0 and (now or time.time() - self.last >= self.every):
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the latest step's checkpoint unless it is written: a run stopped while it validates an epoch whose
+        steps are all done (a sample validation of a GLTA epoch in fp32 runs for minutes) resumes at that
+        validation instead of training the epoch's steps since the last timed checkpoint again."""
+        if self.every > 0 and self.steps is not None and self.steps[0] != self.written:
+            batches, losses = self.steps
             self.write(self.epoch - 1, self.at_start,
                        {"epoch": self.epoch, "batches": batches, "losses": [float(x) for x in losses]})
-            self.last = time.time()
+            self.last, self.written = time.time(), batches
 
 
 def resume_within(within: dict | None, epoch: int) -> tuple[int, list[float]]:
@@ -564,8 +575,13 @@ def fit(model: Recommender, dataset: RecDataset, train: TrainConfig, evaluation:
         record = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                   "seconds": round(time.time() - started, 2)}
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
-            valid = evaluate(model, valid_eval, progress=show, calibrate_for=train.select_metric,
-                             per_user=train.select_metric)
+            try:
+                valid = evaluate(model, valid_eval, progress=show, calibrate_for=train.select_metric,
+                                 per_user=train.select_metric)
+            except KeyboardInterrupt:
+                if optimizer is not None:
+                    autosave.flush()  # every step of the epoch is in it: a resume goes straight to this validation
+                raise
             score = valid[train.select_metric]
             record["valid"] = {train.select_metric: score}
             if getattr(model, "calibration", None):
