@@ -31,8 +31,8 @@ def run(launch: list[str], method: str, dataset: str, overrides: list[str], fold
 
     cache = folder / "cache"
     cache.mkdir(parents=True)
-    if (cache_dir() / "llm").exists():
-        (cache / "llm").symlink_to(cache_dir() / "llm")
+    if cache_dir("llm").exists():
+        (cache / "llm").symlink_to(cache_dir("llm"))
     started = time.time()
     done = subprocess.run([*launch, "-m", "glta", "train", method, "--dataset", dataset, *overrides,
                            "train.threads=1", "--no-progress", "--run-dir", str(folder / "run"),

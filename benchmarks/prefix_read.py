@@ -41,9 +41,9 @@ def meminfo_gb(field: str) -> float:
 
 
 def largest_store() -> Path:
-    stores = sorted((cache_dir() / "prefix-kv").glob("*/kv.bin"), key=lambda p: p.stat().st_size)
+    stores = sorted(cache_dir("prefix-kv").glob("*/kv.bin"), key=lambda p: p.stat().st_size)
     if not stores:
-        raise SystemExit(f"no prefix store under {cache_dir() / 'prefix-kv'}: train GLTA with model.prefix_cache=true "
+        raise SystemExit(f"no prefix store under {cache_dir('prefix-kv')}: train GLTA with model.prefix_cache=true "
                          "first, or name one with --store")
     return stores[-1].parent
 

@@ -337,7 +337,7 @@ def token_bytes(llm: str) -> float | None:
     GLTA run); None where neither can tell."""
     from glta.paths import cache_dir
 
-    for meta in sorted((cache_dir() / "prefix-kv").glob("*/meta.json")):
+    for meta in sorted(cache_dir("prefix-kv").glob("*/meta.json")):
         try:
             found = json.loads(meta.read_text())
             if str(found.get("llm", "")).split(":")[0] == llm:

@@ -40,6 +40,15 @@ def cache(tmp_path, monkeypatch):
     return root
 
 
+def test_every_cache_folder_is_described_once():
+    from glta.caches import KINDS
+    from glta.paths import CACHE_KINDS, cache_dir
+
+    assert tuple(KINDS) == CACHE_KINDS
+    with pytest.raises(ValueError, match="no cache kind 'prefix'"):
+        cache_dir("prefix")
+
+
 def hold(path):
     """Lock ``path`` as a running process would (shared): an exclusive try on another handle then fails."""
     handle = open(path, "a+")

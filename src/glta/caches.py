@@ -80,7 +80,7 @@ def _count_lines(path: Path) -> int:
 
 def entries(kind: str, root: Path | None = None) -> list[Entry]:
     """The entries of one kind of cache, largest first."""
-    folder = (root or cache_dir()) / kind
+    folder = root / kind if root else cache_dir(kind)
     if not folder.is_dir():
         return []
     found = []

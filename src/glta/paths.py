@@ -1,6 +1,7 @@
 """Where files live, and how a file is replaced without ever leaving a torn one.
 
-``cache_dir()`` is the one root of every cache (``$GLTA_CACHE_DIR``, default ``~/.cache/glta``); ``config_dir()`` the
+``cache_dir()`` is the one root of every cache (``$GLTA_CACHE_DIR``, default ``~/.cache/glta``), ``cache_dir(kind)``
+the folder of one kind of cache under it (``CACHE_KINDS``); ``config_dir()`` the
 folder of the per-data-set configs (``$GLTA_CONFIG_DIR``, default the ones shipped inside the package, wherever the
 command runs); ``run_dir`` and ``results_file`` are the default run-folder and results-file layout (relative to the
 working directory). ``atomic_path`` hands out a process-unique
@@ -17,8 +18,20 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("GLTA_CACHE_DIR", Path.home() / ".cache" / "glta"))
+def cache_dir(kind: str | None = None) -> Path:
+    """The cache root, or the folder of one ``kind`` of cache under it (``CACHE_KINDS``; ``glta.caches`` says what
+    each holds and what it costs to make again)."""
+    root = Path(os.environ.get("GLTA_CACHE_DIR", Path.home() / ".cache" / "glta"))
+    if kind is None:
+        return root
+    if kind not in CACHE_KINDS:
+        raise ValueError(f"no cache kind {kind!r}: one of {', '.join(CACHE_KINDS)}")
+    return root / kind
+
+
+# the folders under the cache root: LLM-written texts, IA stages, GLTA's prompt prefixes, text embeddings, converted
+# LLMs, loaded data sets
+CACHE_KINDS = ("texts", "ia", "prefix-kv", "text-embeddings", "llm", "data")
 
 
 def config_dir() -> Path:

@@ -118,7 +118,7 @@ class PrefixKV:
         if folder is None:
             from glta.paths import cache_dir
 
-            folder = cache_dir() / "prefix-kv" / self.key
+            folder = cache_dir("prefix-kv") / self.key
         self.folder = Path(folder)
         self.shape = (len(prefixes), self.layers, 2, self.kv_heads, self.max_len, self.head_dim)
         self._values: np.memmap | None = None

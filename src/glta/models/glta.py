@@ -83,7 +83,7 @@ def ia_cache_path(config: GLTAConfig, identity: dict, seed: int, user_nodes: tor
     digest = hashlib.sha256(json.dumps(ia_settings(config, identity, seed), sort_keys=True).encode())
     for tensor in (user_nodes, item_nodes):
         digest.update(tensor.detach().cpu().float().contiguous().numpy().tobytes())  # the same bytes on any device
-    return cache_dir() / "ia" / f"{digest.hexdigest()[:20]}.safetensors"
+    return cache_dir("ia") / f"{digest.hexdigest()[:20]}.safetensors"
 
 
 def ia_result_path(run: RunConfig, dataset: str) -> Path | None:

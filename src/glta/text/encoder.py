@@ -103,7 +103,7 @@ class TextEncoder:
         digest = hashlib.sha256(self.identity.encode())
         for text in texts:
             digest.update(text.encode() + b"\x1e")
-        return cache_dir() / "text-embeddings" / f"{digest.hexdigest()[:20]}.npy"
+        return cache_dir("text-embeddings") / f"{digest.hexdigest()[:20]}.npy"
 
 
 _RECORDERS: list[list[Path]] = []

@@ -191,7 +191,7 @@ def cache_path(llm_identity: str, dataset: RecDataset, kind: str, template: str,
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "batch_size"}
     key = hashlib.sha256(json.dumps({"model": llm_identity, "template": template, "settings": settings},
                                     sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir() / "texts" / f"{dataset.name}-{dataset.fingerprint()}" / f"{kind}-{key}.jsonl"
+    return cache_dir("texts") / f"{dataset.name}-{dataset.fingerprint()}" / f"{kind}-{key}.jsonl"
 
 
 def _left_pad(sequences: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -263,7 +263,7 @@ def rates_path() -> Path:
     """The machine's log of generation rates (one JSON line per process and call), beside the text caches."""
     from glta.paths import cache_dir
 
-    return cache_dir() / "texts" / "rates.jsonl"
+    return cache_dir("texts") / "rates.jsonl"
 
 
 def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: float, processes_: int,

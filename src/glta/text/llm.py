@@ -185,7 +185,7 @@ def _file_digest(path: Path, cache_root: Path) -> str:
 def llm_cache_root() -> Path:
     from glta.paths import cache_dir
 
-    return cache_dir() / "llm"
+    return cache_dir("llm")
 
 
 def convert_gguf(gguf: Path, cache_root: Path | None = None) -> tuple[Path, str]:
