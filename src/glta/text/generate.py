@@ -345,9 +345,8 @@ def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache
 def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
           desc: str, progress: bool, dataset: str) -> list[GenerationReport]:
     """Generate every missing (kind, key, fingerprint) of ``dataset``'s prompts; ``prompts[kind][j]`` are aligned
-    across kinds. Several
-    processes deal the batches out between them (each batch is laid out exactly as one process would lay it out, so
-    the merged texts are the same) and append to their own cache shards."""
+    across kinds. Several processes deal the batches out between them (each batch is laid out exactly as one process
+    would lay it out, so the merged texts are the same) and append to their own cache shards."""
     procs = processes()
     kinds = list(prompts)
     have = {kind: caches[kind].load() for kind in kinds}
