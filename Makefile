@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export GLTA_DATA_ROOT ?= $(abspath ../shared/datasets)
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test venv clean reproduce gemma
+.PHONY: demo test lint venv clean reproduce gemma
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# pyflakes and pycodestyle's rules through ruff (settings in pyproject.toml), installed into .venv on first use
+lint: $(STAMP)
+	$(BIN)/ruff --version >/dev/null 2>&1 || $(BIN)/pip install --quiet "ruff==0.17.6"
+	$(BIN)/ruff check src tests experiments benchmarks
 
 reproduce: $(STAMP)
 	$(BIN)/python experiments/reproduce.py

@@ -80,8 +80,11 @@ def main() -> None:
         stopped = f"time budget of {args.time_budget:.0f} s"
     train_seconds = time.time() - start
     test_result = trainer.evaluate(test, load_best_model=True, show_progress=False)
-    rename = lambda r: {k.replace("recall", "R").replace("ndcg", "N").replace("precision", "P").replace("hit", "Hit")
-                        .replace("mrr", "MRR"): float(v) for k, v in dict(r).items()}
+
+    def rename(r):
+        return {k.replace("recall", "R").replace("ndcg", "N").replace("precision", "P").replace("hit", "Hit")
+                .replace("mrr", "MRR"): float(v) for k, v in dict(r).items()}
+
     out = {"method": "recbole-lightgcn", "recbole": "1.2.1", "dataset": args.name, "test": rename(test_result),
            "valid_best_N@10": float(trainer.best_valid_score), "stopped_by": stopped,
            "train_wall_seconds": train_seconds, "epochs_run": len(epochs_run), "settings": settings,

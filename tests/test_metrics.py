@@ -45,7 +45,10 @@ def test_evaluator_matches_sklearn_ndcg_and_batching():
     rng = np.random.default_rng(0)
     data = _toy_dataset(rng)
     scores = torch.from_numpy(rng.normal(size=(data.n_users, data.n_items)).astype(np.float32))
-    score_fn = lambda users: scores[users].clone()
+
+    def score_fn(users):
+        return scores[users].clone()
+
     results = [RankingEvaluator(data, "test", [5, 10], batch_size=b).evaluate(score_fn) for b in (1, 7, 1000)]
     for r in results[1:]:
         assert r == pytest.approx(results[0])
