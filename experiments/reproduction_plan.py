@@ -335,7 +335,7 @@ def plan_glta(dataset: str, left: Left) -> None:
         left.seconds.update({(dataset, mode): seconds for mode, (seconds, _) in estimates.items()})
         mode_basis.update({mode: basis for mode, (_, basis) in estimates.items()})
         left.memory.update({(dataset, name): costs.own_peak(default) for name in todo})  # a mode's process loads it too
-        if default is None and (scaled := scaled_default(dataset)):  # no like run: a scale of another data set's
+        if default is None and (scaled := scaled_default(dataset, left)):  # no like run: another data set's, scaled
             seconds, basis = scaled
             for name in todo:
                 ratio, other = ratios.get(name) or (1.0, "")
@@ -412,26 +412,48 @@ def plan_glta(dataset: str, left: Left) -> None:
           f"{under_way(dataset, 'glta_plus')}")
 
 
-def scaled_default(dataset: str) -> tuple[float, str] | None:
+def scaled_default(dataset: str, left: Left | None = None) -> tuple[float, str] | None:
     """The default GLTA's training time on ``dataset``, where it has no run, scaled from the first other data set
     whose default has a run timed on a machine like this one (``timed_here``): that run's IA seconds times the ratio
     of the items (IA reads every item's text), the rest (prefix store, UA and its validation) times the ratio of the
-    training users, at that run's number of epochs. Sequence lengths (history, texts) and where early stopping ends
-    differ between data sets, so this is a scale, not a measurement: (seconds, how it was scaled), or None where no
-    such run exists or a data set cannot be read here."""
-    for other in DATASETS:
-        like = next((run for run in records(Path("results"), other, "default") if costs.timed_here(run)), None)
-        if other == dataset or like is None:
-            continue
-        try:
-            (users, items), (like_users, like_items) = costs.dataset_sizes(dataset), costs.dataset_sizes(other)
-        except (GLTAError, OSError):
+    training users, at that run's number of epochs. Where no data set has such a run, one timed on another CPU counts
+    at the ratios ``left`` measured between that kind of CPU and this one (IA and the rest apart, as ``Left.scale``
+    counts a cell's like run; on the AVX2-only EPYC, ML-1M's default from a CPU with hardware bf16). Sequence lengths
+    (history, texts) and where early stopping ends differ between data sets, so this is a scale, not a measurement:
+    (seconds, how it was scaled), or None where no such run exists or a data set cannot be read here."""
+    def cpu_scale(run: dict) -> tuple[float, float, str] | None:  # (IA ratio, rest ratio, what they are) or None
+        if costs.timed_here(run):
+            return 1.0, 1.0, ""
+        ratio, ua_ratio = ((left.cpu_ratio, left.cpu_ua_ratio) if costs.bf16_differs(run) else
+                           (left.amx_ratio, left.amx_ua_ratio) if costs.amx_differs(run) else (None, None)) \
+            if left else (None, None)
+        if not ratio:
             return None
-        ia = float(like.get("training", {}).get("ia_seconds") or 0.0)
-        seconds = ia * items / like_items + (train_seconds(like) - ia) * users / like_users
-        return seconds, (f"{other}'s default ({costs.cost(like)}) scaled to {users:,} users (from {like_users:,}) and "
-                         f"{items:,} items (from {like_items:,})")
-    return None
+        rest = (ua_ratio or ratio)[0]
+        return ratio[0], rest, f" at {ratio[0]:.2f} (IA) and {rest:.2f} (the rest) of that CPU's time here"
+
+    found = None
+    for other in DATASETS:
+        if other == dataset:
+            continue
+        runs = [run for run in records(Path("results"), other, "default") if not gpu_name(run)]
+        here = next((run for run in runs if costs.timed_here(run)), None)
+        if here is not None:
+            found = other, here, cpu_scale(here)
+            break
+        if found is None:
+            found = next(((other, run, scale) for run in runs if (scale := cpu_scale(run))), None)
+    if found is None:
+        return None
+    other, like, (ia_ratio, rest_ratio, how) = found
+    try:
+        (users, items), (like_users, like_items) = costs.dataset_sizes(dataset), costs.dataset_sizes(other)
+    except (GLTAError, OSError):
+        return None
+    ia = float(like.get("training", {}).get("ia_seconds") or 0.0)
+    seconds = ia * ia_ratio * items / like_items + (train_seconds(like) - ia) * rest_ratio * users / like_users
+    return seconds, (f"{other}'s default ({costs.cost(like)}){how} scaled to {users:,} users (from {like_users:,}) "
+                     f"and {items:,} items (from {like_items:,})")
 
 
 def scaled_note(left: Left, dataset: str, name: str) -> str:

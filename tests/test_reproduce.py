@@ -746,9 +746,23 @@ def test_a_data_set_whose_glta_never_ran_is_estimated_by_scaling_another_data_se
     assert "count at another data set's default scaled by users and items" in planner.left_line(left)
     assert "ml-1m's default (9,000 s on the CPU) scaled to 24,000 users" in planner.scaled_note(
         left, "goodreads-once", "default")
-    # where no other data set has a default timed on a machine like this one, nothing is estimated
-    (tmp_path / "results" / "ml-1m" / "glta.json").unlink()
+    # where no other data set has a default timed on a machine like this one, one timed on a CPU with hardware bf16
+    # counts at the ratios measured between that kind of CPU and this one (IA apart from the rest), else nothing
+    import glta.device
+
+    monkeypatch.setattr(glta.device, "cpu_has_bf16", lambda: False)  # this CPU: none (the AVX2-only EPYC)
+    record = json.loads((tmp_path / "results" / "ml-1m" / "glta.json").read_text())
+    record["provenance"]["machine"] = {"bf16": True}
+    (tmp_path / "results" / "ml-1m" / "glta.json").write_text(json.dumps(record))
     assert planner.scaled_default("goodreads-once") is None
+    left = planner.Left(cpu_ratio=(2.0, ["ml-1m"]), cpu_ua_ratio=(3.0, ["ml-1m"]))
+    seconds, basis = planner.scaled_default("goodreads-once", left)
+    assert seconds == pytest.approx(1000.0 * 2.0 * 16000 / 4000 + 8000.0 * 3.0 * 24000 / 6000)
+    assert "at 2.00 (IA) and 3.00 (the rest) of that CPU's time here scaled to 24,000 users" in basis
+    assert planner.scaled_default("goodreads-once", planner.Left(cpu_ratio=(2.0, ["ml-1m"])))[0] == \
+        pytest.approx(9000.0 * 2.0 * 4)  # no UA ratio measured: the IA one for all of it (users and items x4 here)
+    (tmp_path / "results" / "ml-1m" / "glta.json").unlink()
+    assert planner.scaled_default("goodreads-once", left) is None
 
 
 def amazon_default_with_ia(tmp_path, monkeypatch) -> None:
