@@ -252,6 +252,9 @@ def test_text_cli_generate_and_show(llm, capsys):
                  "generation.batch_size=3", "generation.max_history_items=2"]) == 0
     shown = capsys.readouterr().out
     assert "=== profile prompt" in shown and "not generated yet" not in shown
+    assert main(["text", "show", "synthetic", "--user", "4", "generation.max_new_tokens=4"]) == 0  # not written
+    assert "(not generated yet: run `glta text generate synthetic generation.max_new_tokens=4`)" in \
+        capsys.readouterr().out  # the command that writes these very texts
     assert main(["text", "generate", "synthetic", "generation.nope=1"]) == 2
     assert "unknown config key" in capsys.readouterr().err
 

@@ -419,6 +419,8 @@ def cmd_text_show(args) -> None:
         raise GLTAError(f"unknown user id '{args.user}' in {dataset.name}; e.g. {list(dataset.user_ids[:3])}")
     user = index[args.user]
     llm = load_llm(llm_config)
+    source = f"--data-path {args.data_path}" if args.data_path else dataset.name
+    generate = " ".join(["glta text generate", source, *(args.overrides or [])])  # the same texts' settings
     for kind in ("profile", "prediction"):
         prompt, fingerprint = user_prompt(llm.tokenizer, dataset, user, kind, generation)
         cached = TextCache(cache_path(llm.identity, dataset, kind, template_text(kind), generation)).load()
@@ -426,7 +428,7 @@ def cmd_text_show(args) -> None:
         print(f"=== {kind} prompt ({len(history_items(dataset, user, generation))} training items) ===")
         print(prompt)
         print(f"=== {kind} text ===")
-        print(text if text is not None else "(not generated yet: run `glta text generate`)")
+        print(text if text is not None else f"(not generated yet: run `{generate}`)")
 
 
 # --- parser -------------------------------------------------------------------------------------------
