@@ -231,9 +231,17 @@ def test_recbole_round_trip(tmp_path, synthetic):
     export_recbole(synthetic, tmp_path / "syn", "syn")
     inter = FORMATS["recbole"](tmp_path / "syn")
     assert len(inter.users) == synthetic.n_interactions
-    reloaded = load_dataset(DataConfig(name="syn", path=str(tmp_path / "syn"), format="recbole", split="given"))
-    assert reloaded.n_interactions == synthetic.n_interactions
-    assert reloaded.test.nnz == synthetic.test.nnz and reloaded.valid.nnz == synthetic.valid.nnz
+    # the split the files ship is the default: the same users, items and split, to the interaction (before, a
+    # --data-path data set was split at random again, with the same sizes per user: only its fingerprint told)
+    reloaded = load_dataset(DataConfig(name="syn", path=str(tmp_path / "syn"), format="recbole"))
+    assert reloaded.fingerprint() == synthetic.fingerprint() and reloaded.source["split"] == "given"
+    assert reloaded.source["path"] == str(tmp_path / "syn")
+    again = load_dataset(DataConfig(name="syn", path=str(tmp_path / "syn"), split="random"))  # asked for
+    assert again.fingerprint() != synthetic.fingerprint() and again.source["split"] == "random"
+    assert again.test.nnz == synthetic.test.nnz  # the same sizes: what hid it
+    (tmp_path / "syn" / "syn.valid.inter").rename(tmp_path / "syn.valid.inter.away")
+    with pytest.raises(GLTAError, match="RecBole"):  # benchmark files only when all three are there
+        load_dataset(DataConfig(name="syn2", path=str(tmp_path / "syn")))
     assert set(reloaded.item_text) == set(synthetic.item_text)
     title = dict(zip(synthetic.item_ids, synthetic.item_text["title"]))
     assert all(title[i] == t for i, t in zip(reloaded.item_ids, reloaded.item_text["title"]))

@@ -22,7 +22,9 @@ from glta.data.synthetic import SyntheticSpec, generate
 from glta.errors import GLTAError
 from glta.paths import cache_dir
 
-CACHE_VERSION = 2  # 2: ids kept as exact strings (before: numeric-looking ids were parsed as numbers)
+# 2: ids kept as exact strings (before: numeric-looking ids were parsed as numbers); 3: a --data-path data set that
+# ships its own split (RecBole's .train/.valid/.test.inter, LightGCN's train.txt/test.txt) is split that way by default
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ def data_root(explicit: str | Path | None = None) -> Path:
 
 
 def resolve_source(config: DataConfig, root: str | Path | None = None) -> tuple[Path | None, str, str]:
-    """Return (path, format, default split) for a data config."""
+    """Return (path, format, default split) for a data config. A data set read from a path gets "auto": the split
+    its files ship where they ship one (``glta data export`` writes one), else a random one."""
     if config.path:
         path = Path(config.path).expanduser()
         if not path.exists():
@@ -67,7 +70,7 @@ def resolve_source(config: DataConfig, root: str | Path | None = None) -> tuple[
                             "of interactions: point --data-path at the .csv/.tsv file, or name it interactions.csv)")
         if fmt not in FORMATS:
             raise GLTAError(f"unknown format '{fmt}'; known formats: {sorted(FORMATS)}")
-        return path, fmt, "random"
+        return path, fmt, "auto"
     if config.name not in BUILTINS:
         raise GLTAError(f"unknown data set '{config.name}'. Built-in names: {', '.join(BUILTINS)}; "
                         "for any other data set pass --data-path PATH --format FORMAT")
@@ -117,16 +120,19 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
     cache_file = cache_dir("data") / f"{config.name}-{key}.npz"
     if use_cache and cache_file.exists():
         try:
-            return RecDataset.load(cache_file)
+            dataset = RecDataset.load(cache_file)
         except Exception:  # a damaged cache is rebuilt, never trusted
             cache_file.unlink(missing_ok=True)
+        else:  # the same files elsewhere (a copy, a moved folder) share the entry: the path is where they are now
+            dataset.source = {**dataset.source, "path": str(path) if path else None}
+            return dataset
     interactions, fmt, default_split, path = read_interactions(config, root)
     split_used, labels = split_interactions(interactions, config, default_split)
     parts = {name: (interactions.users[labels == label], interactions.items[labels == label])
              for name, label in (("train", TRAIN), ("valid", VALID), ("test", TEST))}
     # a path given without a name would otherwise be called "synthetic" (the default name)
     name = path_name(config.path) if config.path and config.name == "synthetic" else config.name
-    source = {"format": fmt, "path": str(path) if path else None, "split": split_used, **settings}
+    source = {**settings, "format": fmt, "path": str(path) if path else None, "split": split_used}
     dataset = RecDataset.from_parts(name, interactions.user_ids, interactions.item_ids, parts,
                                     interactions.item_text, source)
     if use_cache:

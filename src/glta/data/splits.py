@@ -45,6 +45,8 @@ def _assign(users, key, n_users, valid_share, test_share, min_count, fixed: bool
 def split_interactions(data: Interactions, config: DataConfig, default: str) -> tuple[str, np.ndarray]:
     """Return the split used and a TRAIN/VALID/TEST label per interaction."""
     method = default if config.split == "default" else config.split
+    if method == "auto":  # a data set read from a path: the split its files ship, else a random one
+        method = "given" if data.given_split is not None else "random"
     if method not in SPLITS:
         raise ConfigError(f"data.split '{config.split}' is unknown; choose one of default, {', '.join(SPLITS)}")
     rng = np.random.default_rng(config.seed)
