@@ -76,6 +76,19 @@ def test_resume_continues_where_it_stopped(synthetic, tmp_path):
     assert checkpoint_commits(tmp_path / "b" / CHECKPOINT_NAME) == ["1111111", "2222222"]
 
 
+def stopping_on_call(real, n):
+    """``real``, except that its ``n``-th call raises KeyboardInterrupt instead (a session ending there)."""
+    calls = []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    return wrapped
+
+
 def _fit_and_test(synthetic, settings, folder, resume=False, log=lambda s: None):
     """(fit result, test metrics) of a LightGCN trained from seed 0 with ``settings``, checkpoints in ``folder``."""
     torch.manual_seed(0)
@@ -175,15 +188,8 @@ def test_a_run_stopped_while_it_validates_an_epoch_resumes_at_that_validation(sy
 
     straight, straight_test = run(tmp_path / "a")
     per_epoch = LightGCN(synthetic, LightGCNConfig()).batches_per_epoch(512)
-    real_evaluate, validations = training.evaluate, []
-
-    def stopped_in_the_second_validation(*args, **kwargs):
-        validations.append(1)
-        if len(validations) == 2:
-            raise KeyboardInterrupt
-        return real_evaluate(*args, **kwargs)
-
-    monkeypatch.setattr(training, "evaluate", stopped_in_the_second_validation)
+    real_evaluate = training.evaluate
+    monkeypatch.setattr(training, "evaluate", stopping_on_call(real_evaluate, 2))  # in the second validation
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "b")
     monkeypatch.setattr(training, "evaluate", real_evaluate)
@@ -337,15 +343,8 @@ def test_an_interrupted_cosine_run_resumes_on_the_same_schedule(synthetic, tmp_p
         return result, evaluate_test(model, synthetic, EvalConfig(), "N@10")[0]
 
     straight, straight_test = run(tmp_path / "a")
-    real, calls = training.train_epoch, []
-
-    def stop_in_third_epoch(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_epoch", stop_in_third_epoch)
+    real = training.train_epoch
+    monkeypatch.setattr(training, "train_epoch", stopping_on_call(real, 3))  # in the third epoch
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "b")
     monkeypatch.setattr(training, "train_epoch", real)
