@@ -103,8 +103,11 @@ def test_clearing_one_data_set_and_kinds_that_do_not_record_theirs(cache):
 
 
 def test_the_cache_commands(cache, capsys):
+    assert main(["cache"]) == 0
+    alone = capsys.readouterr().out
     assert main(["cache", "list"]) == 0
     out = capsys.readouterr().out
+    assert alone == out  # `glta cache` alone lists
     assert f"cache {cache} ($GLTA_CACHE_DIR)" in out and "prediction 2, profile 3" in out
     assert main(["cache", "list", "--json"]) == 0
     assert {kind["kind"] for kind in json.loads(capsys.readouterr().out)["kinds"]} == \

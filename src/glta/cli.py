@@ -579,7 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = commands.add_parser("cache", help="what the cache folder holds ($GLTA_CACHE_DIR), and deleting parts "
                                               "of it")
-    cache_commands = cache.add_subparsers(dest="cache_command", required=True, metavar="ACTION")
+    cache.set_defaults(func=cmd_cache_list, json=False)  # `glta cache` alone lists
+    cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION")
     cache_list = cache_commands.add_parser("list", help="each kind of cache with its size and entries")
     cache_list.add_argument("--json", action="store_true", help="as JSON")
     cache_list.set_defaults(func=cmd_cache_list)
