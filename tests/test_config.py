@@ -21,6 +21,25 @@ def test_yaml_file_then_overrides_win(tmp_path):
     assert (config.train.lr, config.train.batch_size, config.model.dim) == (0.01, 2048, 32)
 
 
+def test_the_data_set_is_named_once(tmp_path):
+    """A --config file (or override) naming another data set than the command's was merged after that data set's
+    settings file: `glta train pop ml-1m --config other.yaml` trained ml-100k with ml-1m's settings. Refused now; a
+    file that alone names the data set gets that data set's settings file first, as the command's name would."""
+    (tmp_path / "ml-100k").mkdir()
+    (tmp_path / "ml-100k" / "lightgcn.yaml").write_text("train:\n  lr: 0.003\n")
+    other = tmp_path / "other.yaml"
+    other.write_text("data:\n  name: ml-100k\nmodel:\n  dim: 32\n")
+    with pytest.raises(ConfigError, match="data.name=ml-100k .* contradicts the data set the command names, ml-1m"):
+        build_config("lightgcn", "ml-1m", [other], config_dir=tmp_path)
+    with pytest.raises(ConfigError, match="data.name=ml-100k"):
+        build_config("lightgcn", "ml-1m", overrides=["data.name=ml-100k"], config_dir=tmp_path)
+    merged: list[str] = []
+    config = build_config("lightgcn", None, [other], ["train.seed=3"], config_dir=tmp_path, merged_from=merged)
+    assert (config.data.name, config.train.lr, config.model.dim) == ("ml-100k", 0.003, 32)
+    assert merged == ["lightgcn's defaults", str(tmp_path / "ml-100k" / "lightgcn.yaml"), str(other), "train.seed=3"]
+    assert build_config("lightgcn", "ml-100k", [other], config_dir=tmp_path).model.dim == 32  # the same name: fine
+
+
 @pytest.mark.parametrize("override, message", [
     ("train.lrr=1", "unknown config key.*did you mean 'lr' for 'lrr'"),
     ("trian.lr=1", "did you mean 'train' for 'trian'"),

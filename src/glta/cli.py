@@ -101,33 +101,32 @@ def cmd_train(args) -> None:
     from glta.pipeline import train
 
     method = args.method
-    config = build_config(method, args.dataset, args.config, args.overrides, args.config_dir)
+    merged: list[str] = []
+    config = build_config(method, args.dataset, args.config, args.overrides, args.config_dir, merged)
     if args.data_path:
         config.data.path, config.data.format = args.data_path, args.format
+        merged.append(f"--data-path {args.data_path}" + (f" --format {args.format}" if args.format else ""))
     if args.print_config:
-        print(_config_yaml(config, method, args))
+        print(_config_yaml(config, method, merged))
         return
     run = train(config, args.data_root, args.run_dir, args.out, resume=args.resume, progress=not args.no_progress)
     print(format_table([{"method": method, "metrics": run.record, "training": run.record["training"]}]))
     print(f"results: {run.results_path}\nmodel:   {run.run_dir}")
 
 
-def _config_yaml(config, method: str, args) -> str:
+def _config_yaml(config, method: str, merged: list[str]) -> str:
     """The settings a training command would run with, as YAML that `--config FILE` reads back to the same
-    settings, after comment lines naming what was merged (later wins)."""
+    settings (mappings as blocks, lists on one line), after comment lines naming what was ``merged`` (later wins)."""
     import yaml
 
-    from glta.config import default_config_file
+    class Dumper(yaml.SafeDumper):
+        pass
 
-    merged = [f"{method}'s defaults"]
-    if args.dataset and (found := default_config_file(method, args.dataset, args.config_dir)):
-        merged.append(str(found))
-    merged += [str(path) for path in args.config] + list(args.overrides or [])
-    if args.data_path:
-        merged.append(f"--data-path {args.data_path}" + (f" --format {args.format}" if args.format else ""))
+    Dumper.add_representer(list, lambda dumper, data: dumper.represent_sequence(
+        "tag:yaml.org,2002:seq", data, flow_style=True))
     plain = json.loads(json.dumps({"method": method, **config.to_dict()}))  # tuples as lists, for safe YAML
     return (f"# glta train {method}: the settings it would run with\n# merged (later wins): {'; '.join(merged)}\n"
-            + yaml.safe_dump(plain, sort_keys=False, default_flow_style=None).rstrip())
+            + yaml.dump(plain, Dumper=Dumper, sort_keys=False, default_flow_style=False).rstrip())
 
 
 def cmd_tune(args) -> None:

@@ -290,21 +290,36 @@ def build_config(
     files: list[str | Path] | None = None,
     overrides: list[str] | None = None,
     config_dir: str | Path | None = None,
+    merged_from: list[str] | None = None,
 ) -> RunConfig:
-    """Merge defaults, the data set's config file, explicit files and overrides into a ``RunConfig``."""
+    """Merge defaults, the data set's config file, explicit files and overrides into a ``RunConfig``. The data set
+    is ``dataset``, else the one the files or overrides name (``data.name``; its config file is then merged before
+    them all the same); a file or override naming another data set than ``dataset`` is refused. ``merged_from``,
+    when given, receives what was merged, in order (``glta train --print-config`` says it)."""
     model_class = model_config_class(method)
+    layers = [load_yaml(path) for path in files or []] + [parse_override(text) for text in overrides or []]
+    named = [layer["data"]["name"] for layer in layers
+             if isinstance(layer, dict) and isinstance(layer.get("data"), dict) and "name" in layer["data"]]
+    if dataset and any(name != dataset for name in named):  # else one data set's settings would train another
+        other = next(name for name in named if name != dataset)
+        raise ConfigError(f"data.name={other} (a --config file or an override) contradicts the data set the command "
+                          f"names, {dataset}, whose settings would be merged first: name one data set")
+    dataset = dataset or (named[-1] if named else None)
     # the method's own fit-loop defaults (e.g. GLTA's batches of 32 users, not LightGCN's 8192 pairs)
     merged: dict = {"method": method, "train": dict(getattr(model_class, "TRAIN_DEFAULTS", {})),
                     "eval": dict(getattr(model_class, "EVAL_DEFAULTS", {}))}
+    sources = [f"{method}'s defaults"]
     if dataset:
         default_file = default_config_file(method, dataset, config_dir)
         if default_file:
             merged = deep_merge(merged, load_yaml(default_file))
+            sources.append(str(default_file))
         merged = deep_merge(merged, {"data": {"name": dataset}})
-    for path in files or []:
-        merged = deep_merge(merged, load_yaml(path))
-    for text in overrides or []:
-        merged = deep_merge(merged, parse_override(text))
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    sources += [str(path) for path in files or []] + list(overrides or [])
+    if merged_from is not None:
+        merged_from += sources
     if merged.get("method", method) != method:
         raise ConfigError(f"config says method '{merged['method']}' but the command trains '{method}'")
     model_values = merged.pop("model", {})
