@@ -65,6 +65,9 @@ def test_data_stats_json(capsys):
     assert main(["data", "stats", "synthetic", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["users"] == 600 and stats["items_with_text"] == 400
+    assert stats["split"] == "random"  # the one used, not "default"
+    assert main(["data", "stats", "synthetic"]) == 0
+    assert "(train " in (out := capsys.readouterr().out) and ", random split)" in out
     from glta.config import DataConfig
     from glta.data import load_dataset
 

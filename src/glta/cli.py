@@ -60,8 +60,9 @@ def cmd_data_stats(args) -> None:
     print(f"data set        {stats['dataset']}  (fingerprint {stats['fingerprint']})")
     print(f"users           {stats['users']:,}")
     print(f"items           {stats['items']:,}")
+    split = f", {stats['split']} split" if stats.get("split") and stats["split"] != "default" else ""
     print(f"interactions    {stats['interactions']:,}  (train {stats['train']:,} / valid {stats['valid']:,} / "
-          f"test {stats['test']:,})")
+          f"test {stats['test']:,}{split})")
     print(f"density         {stats['density']:.4%}")
     for label, key in (("items per user", "train_items_per_user"), ("users per item", "train_users_per_item")):
         s = stats[key]
