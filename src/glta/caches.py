@@ -11,8 +11,10 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from glta.errors import GLTAError
 from glta.paths import cache_dir
@@ -47,6 +49,7 @@ class Entry:
     about: str  # what it holds, in words
     dataset: str | None  # the data set it belongs to, where the entry records it
     held: bool  # a running process has it open or is writing it
+    locks: list[Path] = field(default_factory=list)  # the files a process using it holds a lock on
 
 
 def _size(path: Path) -> int:
@@ -54,18 +57,28 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in files)
 
 
-def _held(locks: list[Path]) -> bool:
-    """Whether another process holds one of ``locks`` (files that exist; an exclusive try on each fails when a
-    process has it locked, shared or not)."""
-    for lock in locks:
-        if not lock.is_file():
-            continue
-        with open(lock, "a+") as handle:
+@contextmanager
+def _exclusive(locks: list[Path]) -> Iterator[bool]:
+    """Hold every one of ``locks`` that exists exclusively for the ``with`` block, if no process holds one of them
+    (shared or not): yields whether it got them all. Deleting under them, no process can start using the entry
+    meanwhile (a process opening a prefix store waits on its lock)."""
+    with ExitStack() as held:
+        for lock in locks:
+            if not lock.is_file():
+                continue
+            handle = held.enter_context(open(lock, "a+"))
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                return True
-    return False
+                yield False
+                return
+        yield True
+
+
+def _held(locks: list[Path]) -> bool:
+    """Whether a running process holds one of ``locks``."""
+    with _exclusive(locks) as free:
+        return not free
 
 
 def _named(stem: str) -> str:
@@ -92,8 +105,8 @@ def entries(kind: str, root: Path | None = None) -> list[Entry]:
                 label = file.stem.rsplit("-", 1)[0]
                 counts[label] = counts.get(label, 0) + _count_lines(file)
             about = ", ".join(f"{label} {n:,}" for label, n in counts.items()) or "empty"
-            found.append(Entry(kind, sub, _size(sub), about, _named(sub.name),
-                               _held([sub / f".{file.stem}.lock" for file in files])))
+            locks = [sub / f".{file.stem}.lock" for file in files]
+            found.append(Entry(kind, sub, _size(sub), about, _named(sub.name), _held(locks), locks))
     elif kind == "ia":
         from safetensors import safe_open
 
@@ -104,15 +117,17 @@ def entries(kind: str, root: Path | None = None) -> list[Entry]:
                 about = f"trained in {summary['ia_seconds']:,.0f} s, final loss {summary['ia_final_loss']:.2f}"
             except Exception:  # an older or damaged file still counts and can be deleted
                 about = "no summary"
-            found.append(Entry(kind, file, _size(file), about, None, _held([file.with_suffix(".lock")])))
+            locks = [file.with_suffix(".lock")]
+            found.append(Entry(kind, file, _size(file), about, None, _held(locks), locks))
     elif kind == "prefix-kv":
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
             try:
                 serves = json.loads((sub / "meta.json").read_text()).get("serves", "")
             except (OSError, ValueError, AttributeError):
                 serves = ""
+            locks = [sub / ".lock", sub / ".in-use"]
             found.append(Entry(kind, sub, _size(sub), serves or "no meta.json", serves.split(",")[0] or None,
-                               _held([sub / ".lock", sub / ".in-use"])))
+                               _held(locks), locks))
     elif kind == "data":
         for file in sorted(folder.glob("*.npz")):
             found.append(Entry(kind, file, _size(file), _named(file.stem), _named(file.stem), False))
@@ -158,14 +173,15 @@ def clear(kinds: list[str], dataset: str | None = None, yes: bool = False,
                         "--yes to delete it anyway")
     deleted, kept = [], []
     for entry in chosen:
-        if entry.held:
-            kept.append(entry)
-            continue
-        if entry.path.is_dir():
-            shutil.rmtree(entry.path)
-        else:
-            entry.path.unlink(missing_ok=True)
-            if entry.kind == "ia":
-                entry.path.with_suffix(".lock").unlink(missing_ok=True)
+        with _exclusive(entry.locks) as free:  # taken again: a process may have started using it since the listing
+            if not free:
+                kept.append(entry)
+                continue
+            if entry.path.is_dir():
+                shutil.rmtree(entry.path)
+            else:
+                entry.path.unlink(missing_ok=True)
+        for lock in entry.locks:  # an IA stage's lock lies beside it
+            lock.unlink(missing_ok=True)
         deleted.append(entry)
     return deleted, kept
