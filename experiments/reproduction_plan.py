@@ -424,9 +424,12 @@ def scaled_default(dataset: str, left: Left | None = None) -> tuple[float, str] 
     def cpu_scale(run: dict) -> tuple[float, float, str] | None:  # (IA ratio, rest ratio, what they are) or None
         if costs.timed_here(run):
             return 1.0, 1.0, ""
-        ratio, ua_ratio = ((left.cpu_ratio, left.cpu_ua_ratio) if costs.bf16_differs(run) else
-                           (left.amx_ratio, left.amx_ua_ratio) if costs.amx_differs(run) else (None, None)) \
-            if left else (None, None)
+        if left is not None and costs.bf16_differs(run):
+            ratio, ua_ratio = left.cpu_ratio, left.cpu_ua_ratio
+        elif left is not None and costs.amx_differs(run):
+            ratio, ua_ratio = left.amx_ratio, left.amx_ua_ratio
+        else:
+            return None
         if not ratio:
             return None
         rest = (ua_ratio or ratio)[0]
