@@ -178,10 +178,10 @@ def local_rate(kinds: tuple[str, ...], dataset: str | None = None) -> tuple[floa
     """One process's responses a second for texts of ``kinds`` in this machine's own ``glta text generate`` calls,
     run as the loader would run the LLM on this CPU (``glta.text.generate.measured_rate``), and how many calls: its
     calls on ``dataset`` where it is given and there were any, else its calls on any data set."""
-    from glta.text.generate import measured_rate
+    from glta.text.generate import dataset_rate
 
-    return (dataset and measured_rate("cpu", cpu_dtype(), kinds, dataset=dataset)) or \
-        measured_rate("cpu", cpu_dtype(), kinds)
+    found = dataset_rate("cpu", cpu_dtype(), kinds, dataset)
+    return found[:2] if found else None
 
 
 class TextRate(NamedTuple):
@@ -206,10 +206,10 @@ def text_rate(dataset: str | None = None) -> TextRate:
     def calls(count: int, other: bool) -> str:
         return f" a process, this machine's {count} call{'s' * (count != 1)}" + (" on other data sets" * other)
 
-    own = dataset and measured_rate("cpu", cpu_dtype(), USER_KINDS, dataset=dataset)
+    here = cpu_dtype()
+    own = dataset and measured_rate("cpu", here, USER_KINDS, dataset=dataset)
     if own:
         return TextRate(own[0], calls(own[1], False), True)
-    here = cpu_dtype()
     found: dict[tuple[str, bool], tuple[float, dict]] = {}  # (precision, of dataset) -> the first such benchmark
     for precision, record in generation_benchmarks():
         rate = record.get("project_profile_and_prediction_shared_prefix", {}).get("responses_per_s")
@@ -217,7 +217,7 @@ def text_rate(dataset: str | None = None) -> TextRate:
             found.setdefault((precision or here, record.get("dataset", "ml-1m") == dataset), (rate, record))
     if (here, True) in found:
         return TextRate(found[here, True][0], benchmark_source(found[here, True][1]))
-    local = local_rate(USER_KINDS)
+    local = measured_rate("cpu", here, USER_KINDS)  # this machine's calls on any data set
     if local:
         return TextRate(local[0], calls(local[1], bool(dataset)), True)
     if not found:

@@ -300,10 +300,10 @@ def build_config(
     layers = [load_yaml(path) for path in files or []] + [parse_override(text) for text in overrides or []]
     named = [layer["data"]["name"] for layer in layers
              if isinstance(layer, dict) and isinstance(layer.get("data"), dict) and "name" in layer["data"]]
-    if dataset and any(name != dataset for name in named):  # else one data set's settings would train another
-        other = next(name for name in named if name != dataset)
-        raise ConfigError(f"data.name={other} (a --config file or an override) contradicts the data set the command "
-                          f"names, {dataset}, whose settings would be merged first: name one data set")
+    others = [name for name in named if name != dataset]
+    if dataset and others:  # else one data set's settings would train another
+        raise ConfigError(f"data.name={others[0]} (a --config file or an override) contradicts the data set the "
+                          f"command names, {dataset}, whose settings would be merged first: name one data set")
     dataset = dataset or (named[-1] if named else None)
     # the method's own fit-loop defaults (e.g. GLTA's batches of 32 users, not LightGCN's 8192 pairs)
     merged: dict = {"method": method, "train": dict(getattr(model_class, "TRAIN_DEFAULTS", {})),

@@ -325,6 +325,15 @@ def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[st
     return (sum(r for r, _ in counted) / seconds, len(counted)) if seconds > 0 else None
 
 
+def dataset_rate(device: str, dtype: str | None, kinds: tuple[str, ...] | None,
+                 dataset: str | None) -> tuple[float, int, bool] | None:
+    """``measured_rate`` over this machine's calls on ``dataset``'s prompts where there were any, else over its calls
+    on any data set, and whether it is the data set's own: (rate, calls, own), or None before any call here."""
+    if dataset and (own := measured_rate(device, dtype, kinds, dataset=dataset)):
+        return (*own, True)
+    return (*any_, False) if (any_ := measured_rate(device, dtype, kinds)) else None
+
+
 def _generate(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], config: GenerationConfig,
               desc: str, progress: bool, dataset: str) -> list[GenerationReport]:
     """``_fill`` the caches while holding each kind's lock: a second ``glta text generate`` of the same texts stops
@@ -412,11 +421,9 @@ def _outlook_line(llm, desc: str, kinds: list[str], total: int, world: int, batc
     minutes (the bar moves only when a batch is done)."""
     share = f" (this process's share; {world} processes)" if world > 1 else ""
     line = f"{desc}: {total:,} responses to write{share}"
-    where = (llm.device.type, str(llm.dtype).removeprefix("torch."), tuple(kinds))
-    own = measured_rate(*where, dataset=dataset) if dataset else None
-    measured = own or measured_rate(*where)
+    measured = dataset_rate(llm.device.type, str(llm.dtype).removeprefix("torch."), tuple(kinds), dataset)
     if measured:
-        rate, calls = measured
+        rate, calls, own = measured
         on = f" on {dataset}" if own else (" on other data sets" if dataset else "")
         return (line + f", ~{total / rate / 3600:.1f} h at this machine's measured {rate:.2g} responses/s a process "
                 f"({calls} earlier call{'s' * (calls != 1)}{on})")
