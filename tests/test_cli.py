@@ -118,6 +118,31 @@ def test_print_config_shows_the_merged_settings_as_yaml_that_config_reads_back(m
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()  # nothing trained
 
 
+def test_tune_print_config_shows_the_shared_settings_and_the_grid_points(tmp_path, capsys, monkeypatch):
+    """`glta tune --print-config` prints what every grid point shares (read back by --config, then a point's values
+    give that point's settings) and names the points, training nothing; a grid key no config has is refused."""
+    import yaml
+
+    from glta.config import build_config
+    from glta.tuning import grid_points
+
+    monkeypatch.setenv("GLTA_DATA_ROOT", str(tmp_path / "empty"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["tune", "ease", "ml-1m", "--grid", "model.l2=10,50", "--print-config", "train.seed=7"]) == 0
+    printed = capsys.readouterr().out
+    lines = printed.splitlines()
+    assert lines[0] == "# glta tune ease: the settings every grid point shares" and lines[1].endswith("; train.seed=7")
+    assert lines[2].endswith("model.l2=10,50") and lines[3] == "# 2 points: l2=10, l2=50"
+    (tmp_path / "shared.yaml").write_text(printed)
+    assert yaml.safe_load(printed)["train"]["seed"] == 7
+    points = grid_points("ease", "ml-1m", {"model.l2": [10, 50]}, ["train.seed=7"])
+    assert [build_config("ease", None, [tmp_path / "shared.yaml"], [f"model.l2={point['model.l2']}"])
+            for point, _ in points] == [config for _, config in points]
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()  # nothing trained
+    assert main(["tune", "ease", "ml-1m", "--grid", "model.l3=1", "--print-config"]) == 2
+    assert "unknown config key(s) ['l3']" in capsys.readouterr().err
+
+
 def test_unknown_dataset_is_a_clear_error(capsys):
     assert main(["data", "stats", "movielens-9m"]) == 2
     err = capsys.readouterr().err

@@ -98,15 +98,11 @@ def cmd_data_list(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from glta.config import build_config
     from glta.pipeline import train
 
     method = args.method
     merged: list[str] = []
-    config = build_config(method, args.dataset, args.config, args.overrides, args.config_dir, merged)
-    if args.data_path:
-        config.data.path, config.data.format = args.data_path, args.format
-        merged.append(f"--data-path {args.data_path}" + (f" --format {args.format}" if args.format else ""))
+    config = _merged_config(args, merged)
     if args.print_config:
         print(_config_yaml(config, method, merged))
         return
@@ -115,9 +111,22 @@ def cmd_train(args) -> None:
     print(f"results: {run.results_path}\nmodel:   {run.run_dir}")
 
 
-def _config_yaml(config, method: str, merged: list[str]) -> str:
+def _merged_config(args, merged: list[str]):
+    """The settings a training command's arguments name (METHOD, the data set, --config files, overrides,
+    --data-path), and in ``merged`` what was merged, in order."""
+    from glta.config import build_config
+
+    config = build_config(args.method, args.dataset, args.config, args.overrides, args.config_dir, merged)
+    if args.data_path:
+        config.data.path, config.data.format = args.data_path, args.format
+        merged.append(f"--data-path {args.data_path}" + (f" --format {args.format}" if args.format else ""))
+    return config
+
+
+def _config_yaml(config, method: str, merged: list[str], title: str | None = None, notes: tuple[str, ...] = ()) -> str:
     """The settings a training command would run with, as YAML that `--config FILE` reads back to the same
-    settings (mappings as blocks, lists on one line), after comment lines naming what was ``merged`` (later wins)."""
+    settings (mappings as blocks, lists on one line), after comment lines: the ``title``, what was ``merged`` (later
+    wins) and any ``notes``."""
     import yaml
 
     class Dumper(yaml.SafeDumper):
@@ -126,13 +135,18 @@ def _config_yaml(config, method: str, merged: list[str]) -> str:
     Dumper.add_representer(list, lambda dumper, data: dumper.represent_sequence(
         "tag:yaml.org,2002:seq", data, flow_style=True))
     plain = json.loads(json.dumps({"method": method, **config.to_dict()}))  # tuples as lists, for safe YAML
-    return (f"# glta train {method}: the settings it would run with\n# merged (later wins): {'; '.join(merged)}\n"
-            + yaml.dump(plain, Dumper=Dumper, sort_keys=False, default_flow_style=False).rstrip())
+    comments = [title or f"glta train {method}: the settings it would run with",
+                f"merged (later wins): {'; '.join(merged)}", *notes]
+    return "".join(f"# {line}\n" for line in comments) \
+        + yaml.dump(plain, Dumper=Dumper, sort_keys=False, default_flow_style=False).rstrip()
 
 
 def cmd_tune(args) -> None:
-    from glta.tuning import parse_grid, tune
+    from glta.tuning import grid_points, parse_grid, tune
 
+    if args.print_config:
+        print(_tune_config_yaml(args, grid_points))
+        return
     record = tune(args.method, args.dataset, parse_grid(args.grid), args.overrides, args.config, args.config_dir,
                   args.data_root, progress=not args.no_progress, data_path=args.data_path, data_format=args.format)
     selection = record["selection"]
@@ -141,6 +155,25 @@ def cmd_tune(args) -> None:
         print(f"{mark} {row['name']:<40} valid N@10 {row['valid']:.4f}  best epoch {row['best_epoch']:>3}  "
               f"{row['train_seconds']:>8.1f}s")
     print(format_table([{"method": args.method, "metrics": record["metrics"], "training": record["training"]}]))
+
+
+def _tune_config_yaml(args, grid_points) -> str:
+    """What `glta tune --print-config` prints: the settings every grid point shares, as YAML that --config reads,
+    after comment lines naming the grid (each point's values override the shared ones) and its points. Every
+    point's settings are built, so a grid key that no config has is refused here, before any training."""
+    from glta.tuning import default_grid, parse_grid, point_name
+
+    merged: list[str] = []
+    config = _merged_config(args, merged)
+    grid = parse_grid(args.grid) or default_grid(args.method)
+    points = [point_name(point) for point, _ in grid_points(args.method, args.dataset, grid, args.overrides,
+                                                            args.config, args.config_dir)]
+    source = "--grid" if args.grid else "the method's default grid"
+    grid_line = "; ".join(f"{key}={','.join(map(str, values))}" for key, values in grid.items())
+    notes = (f"grid ({source}; each point's values override the settings below): {grid_line}",
+             f"{len(points)} point{'s' if len(points) != 1 else ''}: {', '.join(points)}")
+    return _config_yaml(config, args.method, merged, f"glta tune {args.method}: the settings every grid point shares",
+                        notes)
 
 
 def _run_folder(args) -> Path:
@@ -503,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     tune_parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                              help="a config key and its candidate values (repeatable; default: the method's grid)")
     add_data_and_config(tune_parser)
+    tune_parser.add_argument("--print-config", action="store_true",
+                             help="print the settings every point shares as YAML that --config reads, with the grid's "
+                                  "points, and stop before loading data")
     tune_parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="fixed overrides for every point")
     tune_parser.set_defaults(func=cmd_tune)
 

@@ -73,6 +73,22 @@ def parse_grid(entries: list[str]) -> dict[str, list]:
     return grid
 
 
+def grid_points(method: str, dataset: str | None, grid: dict[str, list], overrides: list[str] | None = None,
+                config_files: list | None = None, config_dir: str | Path | None = None, data_path: str | None = None,
+                data_format: str | None = None) -> list[tuple[dict, RunConfig]]:
+    """Each point of ``grid`` with the settings it trains with (the fixed ``overrides``, then the point's values),
+    in the order ``tune`` trains them; a key no config has is refused before anything trains."""
+    keys, points = list(grid), []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        point = dict(zip(keys, values))
+        settings = [f"{k}={json.dumps(v)}" for k, v in point.items()]
+        config = build_config(method, dataset, config_files, list(overrides or []) + settings, config_dir)
+        if data_path:
+            config.data.path, config.data.format = data_path, data_format
+        points.append((point, config))
+    return points
+
+
 def point_name(point: dict) -> str:
     return "_".join(f"{key.split('.')[-1]}={value}" for key, value in point.items()) or "default"
 
@@ -213,15 +229,14 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
             + "; ".join(f"{key}={','.join(map(str, values))}" for key, values in grid.items()))
     label = dataset or path_name(data_path)
     overrides = list(overrides or [])
-    keys = list(grid)
+    points = grid_points(method, dataset, grid, overrides, config_files, config_dir, data_path, data_format)
+
+    configs = {point_name(point): config for point, config in points}
 
     def fit(point: dict, again: bool = False) -> dict:
         """The grid point's row, trained here unless its results can be reused (``again``: trained regardless)."""
         name = point_name(point)
-        settings = [f"{k}={json.dumps(v)}" for k, v in point.items()]
-        config = build_config(method, dataset, config_files, overrides + settings, config_dir)
-        if data_path:
-            config.data.path, config.data.format = data_path, data_format
+        config = configs[name]
         out = Path("results") / label / "grid" / method / f"{name}.json"
         run_dir = default_run_dir(label, method) / "grid" / name
         saved = read_results(out)["provenance"] if out.exists() else {}
@@ -242,7 +257,7 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
         log(f"[{method} {name}] valid {select_metric} {row['valid']:.4f}")
         return row
 
-    rows = [fit(dict(zip(keys, values))) for values in itertools.product(*(grid[k] for k in keys))]
+    rows = [fit(point) for point, _ in points]
     best = max(rows, key=lambda row: row["valid"])
     again: set[str] = set()  # each point at most once: a method that keeps no per-user values ends here
     while retrain and best["name"] not in again and not has_per_user_values(read_results(best["results"])):
