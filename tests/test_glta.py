@@ -1128,7 +1128,7 @@ def test_ia_steps_hand_freed_memory_back_and_ua_steps_do_not(synthetic, llm, mon
 
     calls = []
     monkeypatch.setattr(training, "return_freed_memory", lambda: calls.append(1) or True)
-    model = make(synthetic, llm)
+    model = make(synthetic, llm, **SMALL_IA)  # the calls are counted, not the steps' size
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     batches = list(itertools.islice(model.train_batches(np.random.default_rng(0), 4), 3))
     training.train_epoch(model, batches, optimizer, total=3, desc="ia", progress=False)
