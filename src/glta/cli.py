@@ -142,10 +142,10 @@ def _config_yaml(config, method: str, merged: list[str], title: str | None = Non
 
 
 def cmd_tune(args) -> None:
-    from glta.tuning import grid_points, parse_grid, tune
+    from glta.tuning import parse_grid, tune
 
     if args.print_config:
-        print(_tune_config_yaml(args, grid_points))
+        print(_tune_config_yaml(args))
         return
     record = tune(args.method, args.dataset, parse_grid(args.grid), args.overrides, args.config, args.config_dir,
                   args.data_root, progress=not args.no_progress, data_path=args.data_path, data_format=args.format)
@@ -157,11 +157,11 @@ def cmd_tune(args) -> None:
     print(format_table([{"method": args.method, "metrics": record["metrics"], "training": record["training"]}]))
 
 
-def _tune_config_yaml(args, grid_points) -> str:
+def _tune_config_yaml(args) -> str:
     """What `glta tune --print-config` prints: the settings every grid point shares, as YAML that --config reads,
     after comment lines naming the grid (each point's values override the shared ones) and its points. Every
     point's settings are built, so a grid key that no config has is refused here, before any training."""
-    from glta.tuning import default_grid, parse_grid, point_name
+    from glta.tuning import default_grid, grid_points, grid_text, parse_grid, point_name
 
     merged: list[str] = []
     config = _merged_config(args, merged)
@@ -169,8 +169,7 @@ def _tune_config_yaml(args, grid_points) -> str:
     points = [point_name(point) for point, _ in grid_points(args.method, args.dataset, grid, args.overrides,
                                                             args.config, args.config_dir)]
     source = "--grid" if args.grid else "the method's default grid"
-    grid_line = "; ".join(f"{key}={','.join(map(str, values))}" for key, values in grid.items())
-    notes = (f"grid ({source}; each point's values override the settings below): {grid_line}",
+    notes = (f"grid ({source}; each point's values override the settings below): {grid_text(grid)}",
              f"{len(points)} point{'s' if len(points) != 1 else ''}: {', '.join(points)}")
     return _config_yaml(config, args.method, merged, f"glta tune {args.method}: the settings every grid point shares",
                         notes)

@@ -89,6 +89,11 @@ def grid_points(method: str, dataset: str | None, grid: dict[str, list], overrid
     return points
 
 
+def grid_text(grid: dict[str, list]) -> str:
+    """``{"train.lr": [0.01, 0.1]}`` -> ``train.lr=0.01,0.1`` (keys joined by "; "), as logs and --print-config say."""
+    return "; ".join(f"{key}={','.join(map(str, values))}" for key, values in grid.items())
+
+
 def point_name(point: dict) -> str:
     return "_".join(f"{key.split('.')[-1]}={value}" for key, value in point.items()) or "default"
 
@@ -225,12 +230,10 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
         raise ConfigError("name a data set (e.g. --dataset ml-1m) or give --data-path PATH [--format FORMAT]")
     if not grid:
         grid = default_grid(method)
-        log(f"[{method}] no grid given: searching its default grid, "
-            + "; ".join(f"{key}={','.join(map(str, values))}" for key, values in grid.items()))
+        log(f"[{method}] no grid given: searching its default grid, {grid_text(grid)}")
     label = dataset or path_name(data_path)
     overrides = list(overrides or [])
     points = grid_points(method, dataset, grid, overrides, config_files, config_dir, data_path, data_format)
-
     configs = {point_name(point): config for point, config in points}
 
     def fit(point: dict, again: bool = False) -> dict:
