@@ -458,22 +458,28 @@ def test_no_progress_also_hides_the_bars_transformers_draws(tmp_path):
 
 def test_no_progress_hides_the_plain_tqdm_bars_of_libraries_too(tmp_path):
     """transformers converts a GGUF file under a plain tqdm bar, which its own progress setting does not reach.
-    Output to a file (not a terminal) hides them as --no-progress does: their frames would only fill the log."""
-    def library_bar_hidden(*options: str, terminal: bool) -> bool:
+    Output to a file (not a terminal) hides them as --no-progress does: their frames would only fill the log. So it
+    does for a command without --no-progress (`glta text show` loads the LLM under transformers' "Loading weights"
+    bar: it was in a file its stderr went to)."""
+    train = ["train", "pop", "--dataset", "synthetic", "--out", str(tmp_path / "pop.json"), "--run-dir",
+             str(tmp_path / "run")]
+
+    def library_bar_hidden(line: list[str], terminal: bool) -> bool:
         script = ("import sys, glta.progress; "
                   + ("glta.progress.watched = lambda stream: True; " if terminal else "")
                   + "from glta.cli import main; "
-                  f"assert main(['train', 'pop', '--dataset', 'synthetic', '--out', {str(tmp_path / 'pop.json')!r}, "
-                  f"'--run-dir', {str(tmp_path / 'run')!r}] + sys.argv[1:]) == 0; "
+                  "assert main(sys.argv[1:]) == 0; "
                   "from tqdm.auto import tqdm; print(tqdm(range(2)).disable)")
         env = {key: value for key, value in os.environ.items() if key != "TQDM_DISABLE"}
-        done = subprocess.run([sys.executable, "-c", script, *options], env=env, capture_output=True, text=True,
+        done = subprocess.run([sys.executable, "-c", script, *line], env=env, capture_output=True, text=True,
                               check=True)
         return done.stdout.split()[-1] == "True"
 
-    assert not library_bar_hidden(terminal=True)
-    assert library_bar_hidden("--no-progress", terminal=True)
-    assert library_bar_hidden(terminal=False)
+    assert not library_bar_hidden(train, terminal=True)
+    assert library_bar_hidden([*train, "--no-progress"], terminal=True)
+    assert library_bar_hidden(train, terminal=False)
+    assert not library_bar_hidden(["data", "stats", "synthetic"], terminal=True)
+    assert library_bar_hidden(["data", "stats", "synthetic"], terminal=False)  # a command without --no-progress
 
 
 def test_a_results_file_records_the_process_peak_memory(tmp_path):

@@ -689,9 +689,12 @@ def main(argv: list[str] | None = None) -> int:
     _place_free_words(parser, args, extra)
     from glta.progress import bars_shown
 
-    if hasattr(args, "no_progress"):  # output to a file: lines, as with --no-progress, and no library bars either
-        args.no_progress = not bars_shown(not args.no_progress)
-    if getattr(args, "no_progress", False) and "tqdm" not in sys.modules:
+    # output to a file: lines, as with --no-progress, and no library bars either, also for a command without the
+    # option (`glta text show` loads the LLM under transformers' "Loading weights" bar)
+    quiet = not bars_shown(not getattr(args, "no_progress", False))
+    if hasattr(args, "no_progress"):
+        args.no_progress = quiet
+    if quiet and "tqdm" not in sys.modules:
         # the plain tqdm bars inside libraries too (transformers' GGUF conversion on a first use of an LLM): tqdm
         # reads TQDM_DISABLE once, when it is imported, which has not happened yet in a `glta` process
         os.environ.setdefault("TQDM_DISABLE", "1")
