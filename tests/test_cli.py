@@ -120,7 +120,8 @@ def test_print_config_shows_the_merged_settings_as_yaml_that_config_reads_back(m
 
 def test_tune_print_config_shows_the_shared_settings_and_the_grid_points(tmp_path, capsys, monkeypatch):
     """`glta tune --print-config` prints what every grid point shares (read back by --config, then a point's values
-    give that point's settings) and names the points, training nothing; a grid key no config has is refused."""
+    give that point's settings) and names the points, those a run would reuse marked, training nothing; a grid key
+    no config has is refused."""
     import yaml
 
     from glta.config import build_config
@@ -139,6 +140,10 @@ def test_tune_print_config_shows_the_shared_settings_and_the_grid_points(tmp_pat
     assert [build_config("ease", None, [tmp_path / "shared.yaml"], [f"model.l2={point['model.l2']}"])
             for point, _ in points] == [config for _, config in points]
     assert not (tmp_path / "runs").exists() and not (tmp_path / "results").exists()  # nothing trained
+    assert main(["tune", "ease", "synthetic", "--grid", "model.l2=10,50", "train.seed=7"]) == 0
+    capsys.readouterr()
+    assert main(["tune", "ease", "synthetic", "--grid", "model.l2=10,50,200", "--print-config", "train.seed=7"]) == 0
+    assert "# 3 points: l2=10 (trained: reused), l2=50 (trained: reused), l2=200\n" in capsys.readouterr().out
     assert main(["tune", "ease", "ml-1m", "--grid", "model.l3=1", "--print-config"]) == 2
     assert "unknown config key(s) ['l3']" in capsys.readouterr().err
 

@@ -98,6 +98,19 @@ def point_name(point: dict) -> str:
     return "_".join(f"{key.split('.')[-1]}={value}" for key, value in point.items()) or "default"
 
 
+def point_files(label: str, method: str, name: str) -> tuple[Path, Path]:
+    """A grid point's results file and run folder (``label``: the data set's name)."""
+    return Path("results") / label / "grid" / method / f"{name}.json", default_run_dir(label, method) / "grid" / name
+
+
+def trained_point(out: Path, config: RunConfig, retrain: bool = False) -> bool:
+    """Whether the results file ``out`` holds this very config, so ``tune`` reuses it instead of training; with
+    ``retrain`` only where clean commits of this history made it."""
+    saved = read_results(out)["provenance"] if Path(out).exists() else {}
+    return same_config(saved.get("config"), config.to_dict()) and (
+        not retrain or (bool(saved.get("git_commit")) and provenance_status(saved) == "clean"))
+
+
 # Options whose default changed after they were introduced: the value that reproduces what the code did before the
 # option existed. A results file made before then lacks the key and ran with this value, not today's default.
 BEHAVIOUR_BEFORE_OPTION = {("model", "head_lr_scale"): 1.0}
@@ -240,12 +253,8 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
         """The grid point's row, trained here unless its results can be reused (``again``: trained regardless)."""
         name = point_name(point)
         config = configs[name]
-        out = Path("results") / label / "grid" / method / f"{name}.json"
-        run_dir = default_run_dir(label, method) / "grid" / name
-        saved = read_results(out)["provenance"] if out.exists() else {}
-        done = not again and same_config(saved.get("config"), config.to_dict()) and (
-            not retrain or (bool(saved.get("git_commit")) and provenance_status(saved) == "clean"))
-        if done:
+        out, run_dir = point_files(label, method, name)
+        if not again and trained_point(out, config, retrain):
             log(f"[{method} {name}] already trained: reusing {out}")
         else:
             if not again and (problem := unrecorded_run(run_dir, out, config)):
