@@ -158,6 +158,15 @@ def test_each_generation_logs_its_rate_for_planning_even_when_interrupted(llm, s
         is None  # another data set's histories are longer or shorter: its calls are told apart
     generate_user_texts(llm, synthetic, ("profile",), config, np.arange(10, 11), progress=False)  # one user: a trial
     assert measured_rate("cpu", dtype)[1] == 2  # less than a full batch says little of a full run's rate: left out
+    # a call records itself as it goes too (a process killed outright runs no `finally`): one call all the same
+    monkeypatch.setattr(module, "generate_batch", original)
+    monkeypatch.setattr(module, "RATE_LOG_SECONDS", 0.0)  # after every batch
+    generate_user_texts(llm, synthetic, ("profile",), config, np.arange(12, 18), progress=False)
+    earlier, records = records, [json.loads(line) for line in rates_path().read_text().splitlines()][3:]
+    assert [r["responses"] for r in records] == [2, 4, 6, 6] and len({r["call"] for r in records}) == 1
+    assert records[0]["seconds"] < records[-1]["seconds"]
+    rate, logged = measured_rate("cpu", dtype)  # the two full calls before, and this one by its last record
+    assert logged == 3 and rate == pytest.approx(16 / (sum(r["seconds"] for r in earlier) + records[-1]["seconds"]))
 
 
 def test_the_planned_rate_follows_the_latest_calls_not_every_call_the_machine_ever_logged(monkeypatch, tmp_path):

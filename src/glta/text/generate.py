@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,12 +267,19 @@ def rates_path() -> Path:
     return cache_dir("texts") / "rates.jsonl"
 
 
+# A call records its rate so far every this many seconds, as well as when it ends: a process killed outright (a
+# session's hard stop, the kernel's OOM killer) runs no ``finally``, and its hours of texts would leave no rate.
+RATE_LOG_SECONDS = 600.0
+
+
 def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: float, processes_: int,
-             batch_size: int, dataset: str | None = None, prompt_tokens: float | None = None) -> None:
+             batch_size: int, dataset: str | None = None, prompt_tokens: float | None = None,
+             call: str | None = None) -> None:
     """Record what one process generated and in how long, with what tells machines apart (CPU model, bf16, device,
     precision), the batch size it was asked for, the data set and its prompts' mean length in tokens (a data set of
     long histories reads more tokens a response), so that ``measured_rate`` can plan text generation from this
-    machine's own runs."""
+    machine's own runs. A call that records itself several times (``RATE_LOG_SECONDS``) names itself by ``call``:
+    its latest record stands for it."""
     if not responses or seconds <= 0:
         return
     from datetime import datetime, timezone
@@ -283,7 +291,7 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
               "bf16": cpu_has_bf16(), "threads": torch.get_num_threads(), "processes": processes_,
               "kinds": list(kinds), "batch_size": int(batch_size), "responses": int(responses),
               "new_tokens": int(new_tokens), "seconds": round(seconds, 3), "dataset": dataset,
-              "prompt_tokens": None if prompt_tokens is None else round(float(prompt_tokens), 1)}
+              "prompt_tokens": None if prompt_tokens is None else round(float(prompt_tokens), 1), "call": call}
     try:
         TextCache(rates_path()).append([record])
     except OSError:  # a read-only cache still generates
@@ -293,9 +301,9 @@ def log_rate(llm, kinds: list[str], responses: int, new_tokens: int, seconds: fl
 def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[str, ...] | None = None,
                   recent: int = 8, dataset: str | None = None) -> tuple[float, int] | None:
     """Responses a second of one generating process on this machine (its CPU model, ``device`` and ``dtype``), over
-    its ``recent`` latest logged records, one per process and call (of calls that wrote one of ``kinds`` when given:
-    item profiles have prompts of their own; of calls on ``dataset``'s prompts when given: its history lengths set
-    how much each prompt reads), and how many records that is; None before the first such call here.
+    its ``recent`` latest logged calls, a process's call by its latest record (of calls that wrote one of ``kinds``
+    when given: item profiles have prompts of their own; of calls on ``dataset``'s prompts when given: its history
+    lengths set how much each prompt reads), and how many calls that is; None before the first such call here.
     Only the latest count: a
     machine's log outlives the code that wrote it, and a faster release (the contiguous LM head input made bf16
     generation 1.28x faster: docs/measurements.md) would otherwise be averaged with every slower call before it.
@@ -308,8 +316,8 @@ def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[st
     path = rates_path()
     if not path.exists():
         return None
-    cpu, counted = cpu_info()[0], []
-    for line in path.read_text(errors="replace").splitlines():
+    cpu, calls = cpu_info()[0], {}
+    for number, line in enumerate(path.read_text(errors="replace").splitlines()):
         try:
             record = json.loads(line)
             here = (record["cpu"], record["device"]) == (cpu, device) and (not dtype or record["dtype"] == dtype)
@@ -317,10 +325,12 @@ def measured_rate(device: str = "cpu", dtype: str | None = None, kinds: tuple[st
                 (dataset is None or record.get("dataset") == dataset)
             full = record["responses"] >= record.get("batch_size", GenerationConfig.batch_size) * len(record["kinds"])
             if here and wanted and full:
-                counted.append((int(record["responses"]), float(record["seconds"])))
+                call = record.get("call") or number  # a call's latest record stands for it, placed where it came
+                calls.pop(call, None)
+                calls[call] = (int(record["responses"]), float(record["seconds"]))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             continue  # a torn last line
-    counted = counted[-recent:]
+    counted = list(calls.values())[-recent:]
     seconds = sum(s for _, s in counted)
     return (sum(r for r, _ in counted) / seconds, len(counted)) if seconds > 0 else None
 
@@ -380,6 +390,12 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
         if procs.is_main:
             print(_outlook_line(llm, desc, kinds, total, procs.world, config.batch_size, dataset), flush=True)
         bar = progress_bar(total=total, desc=desc, unit="resp", units="responses", progress=progress)
+        call, logged = uuid.uuid4().hex[:12], started
+
+        def record_rate() -> None:
+            log_rate(llm, kinds, sum(s[0] for s in stats.values()), sum(s[1] for s in stats.values()),
+                     time.time() - started, procs.world, config.batch_size, dataset, prompt_tokens, call)
+
         try:
             for batch in mine:
                 suffixes = {kind: prompts[kind][batch[0]].suffix for kind in kinds}
@@ -393,10 +409,12 @@ def _fill(llm, prompts: dict[str, list[Prompt]], caches: dict[str, TextCache], c
                 bar.update(len(batch) * len(kinds))
                 tokens = sum(s[1] for s in stats.values())
                 bar.set_postfix(new_tok_s=f"{tokens / max(time.time() - started, 1e-9):.0f}", refresh=False)
+                if time.time() - logged >= RATE_LOG_SECONDS:  # what a process killed outright has done still counts
+                    record_rate()
+                    logged = time.time()
         finally:  # an interrupted run's rate counts too
             bar.close()
-            log_rate(llm, kinds, sum(s[0] for s in stats.values()), sum(s[1] for s in stats.values()),
-                     time.time() - started, procs.world, config.batch_size, dataset, prompt_tokens)
+            record_rate()
     if procs.distributed:
         shares = procs.gather(stats)
         stats = {kind: [sum(share[kind][n] for share in shares) for n in (0, 1)] for kind in kinds}
