@@ -259,6 +259,9 @@ def test_cached_prefix_matches_the_full_forward(synthetic, llm32, tmp_path, monk
     assert store.folder.is_relative_to(tmp_path) and store._done[users].all()
     serves = json.loads((store.folder / "meta.json").read_text())["serves"]  # named for whoever deletes it
     assert serves.startswith("synthetic, user_item_text_first prompts opening with the profile and prediction texts")
+    plain = make(synthetic, llm, ua_template="user_item_text_first", prefix_cache=True, use_profile=False,
+                 use_prediction=False)
+    assert plain.prefix_kv().serves == "synthetic, user_item_text_first prompts opening with no LLM-written texts"
 
 
 def test_prefix_store_resumes(synthetic, llm, tmp_path):

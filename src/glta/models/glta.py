@@ -374,8 +374,9 @@ class GLTA(Recommender):
         if self._prefix_kv is None:
             texts = [kind for kind, used in (("profile", self.config.use_profile),
                                              ("prediction", self.config.use_prediction)) if used]
-            serves = (f"{self.dataset_name}, {self.config.ua_template} prompts opening with the "
-                      f"{' and '.join(texts) or 'no'} texts of {self.config.texts_llm or self.config.llm.name}")
+            writer = self.config.texts_llm or self.config.llm.name
+            serves = f"{self.dataset_name}, {self.config.ua_template} prompts opening with " + (
+                f"the {' and '.join(texts)} texts of {writer}" if texts else "no LLM-written texts")
             self._prefix_kv = PrefixKV(self.llm, [self.prompts.prefix_ids(u) for u in range(self.n_users)],
                                        serves=serves)
         return self._prefix_kv
