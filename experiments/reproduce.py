@@ -4,6 +4,7 @@
     .venv/bin/python experiments/reproduce.py --plan     # what is done and what is left; trains nothing
     .venv/bin/python experiments/reproduce.py --report   # only rebuild results/paper/, README's claims, ledgers
     .venv/bin/python experiments/reproduce.py --jobs 2 --hours 2.5   # what --plan lists, two jobs side by side
+    .venv/bin/python experiments/reproduce.py --jobs 2 --until 17:00 # the same, stopped at a clock time
 
 For each data set, in this order:
 1. popularity, then the graph baselines with their validation grids (``experiments/baselines.py``): LightGCN first
@@ -30,8 +31,8 @@ what is left.
 ``--jobs N`` runs what ``--plan`` lists as left, seeds included, as separate processes of one thread each, N at a
 time (``experiments/job_runner.py``): the texts and any missing frozen LightGCN first, since GLTA waits
 for them, then the rest longest first by the measured time of a like run, the seeds of the baselines outside a data
-set's two strongest (by validation N@10) last. Each job resumes from its checkpoints, so
-``--hours`` (or Ctrl-C, or ``kill``) stops them cleanly and the same command continues; each job's log is under
+set's two strongest (by validation N@10) last. Each job resumes from its checkpoints, so ``--hours`` or ``--until
+HH:MM`` (or Ctrl-C, or ``kill``) stops them cleanly and the same command continues; each job's log is under
 ``--logs`` (``runs/reproduce/``), with every job's status in ``queue.json``.
 
 The plan lives in ``reproduction_plan.py`` (what is left), its measured costs in ``reproduction_costs.py`` (a like
@@ -40,6 +41,7 @@ and their runner); this script is their command line and the one-process reprodu
 """
 
 import argparse
+import datetime
 from pathlib import Path
 
 import baselines
@@ -117,6 +119,20 @@ def report(datasets: list[str], readme: bool = True) -> None:
         print(f"wrote {path}")
 
 
+def hours_until(clock: str, now: datetime.datetime | None = None) -> float:
+    """Hours from ``now`` to the next ``HH:MM`` on this machine's clock (today's, else tomorrow's): a queue stopped
+    before a session's known end, without working out the hours by hand."""
+    try:
+        hour, minute = (int(part) for part in clock.split(":"))
+        now = now or datetime.datetime.now()
+        target = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    except ValueError:
+        raise GLTAError(f"--until {clock}: give a clock time as HH:MM, e.g. --until 17:00") from None
+    if target <= now:
+        target += datetime.timedelta(days=1)
+    return (target - now).total_seconds() / 3600
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS),
@@ -128,7 +144,10 @@ def main() -> None:
                              "glta_runs.md and glta_variants.md from the results files")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="run what --plan lists as left, N jobs side by side with one thread each (resumable)")
-    parser.add_argument("--hours", type=float, default=None, help="with --jobs: stop the jobs cleanly after this long")
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument("--hours", type=float, default=None, help="with --jobs: stop the jobs cleanly after this long")
+    stop.add_argument("--until", metavar="HH:MM",
+                      help="with --jobs: stop the jobs cleanly at this time of this machine's clock (the next one)")
     parser.add_argument("--logs", default="runs/reproduce", help="with --jobs: where each job's log goes")
     parser.add_argument("--no-llm", action="store_true",
                         help="with --jobs: leave out every job that runs the LLM (texts, GLTA, GLTA+ and their seeds): "
@@ -162,6 +181,9 @@ def main() -> None:
         parser.error(f"--texts-for {outside[0]}: not among --datasets ({' '.join(args.datasets)}); add it there or "
                      "leave it out")
     try:
+        if args.until:
+            args.hours = hours_until(args.until)
+            print(f"reproduce: the jobs stop at {args.until} ({args.hours:.2f} h from now)", flush=True)
         if args.plan:
             left = plan(args.datasets)
             print(left_line(left))

@@ -43,6 +43,20 @@ def left(planner):
                  ("goodreads-once", "hccf"): 9000.0, ("ml-1m", "hccf"): 220.0, ("amazon-scientific", "ease"): 15.0})
 
 
+def test_until_a_clock_time_is_the_hours_to_its_next_occurrence(reproduce):
+    """`--until 17:00` stops a queue before a session's known end without hours worked out by hand."""
+    import datetime
+
+    from glta.errors import GLTAError
+
+    now = datetime.datetime(2026, 12, 7, 14, 15, 30)
+    assert reproduce.hours_until("17:00", now) == pytest.approx(2.75 - 30 / 3600)
+    assert reproduce.hours_until("14:00", now) == pytest.approx(23.75 - 30 / 3600)  # passed today: tomorrow's
+    for wrong in ("5pm", "25:00", "17"):
+        with pytest.raises(GLTAError, match=f"--until {wrong}: give a clock time as HH:MM"):
+            reproduce.hours_until(wrong, now)
+
+
 def test_the_queue_starts_with_what_glta_waits_for_then_runs_the_longest_first(queue, left, tmp_path):
     jobs = queue.queue_jobs(left, tmp_path)
     names = [job.name for job in jobs]
