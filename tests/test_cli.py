@@ -144,6 +144,8 @@ def test_tune_print_config_shows_the_shared_settings_and_the_grid_points(tmp_pat
     capsys.readouterr()
     assert main(["tune", "ease", "synthetic", "--grid", "model.l2=10,50,200", "--print-config", "train.seed=7"]) == 0
     assert "# 3 points: l2=10 (trained: reused), l2=50 (trained: reused), l2=200\n" in capsys.readouterr().out
+    assert main(["train", "ease", "--data-path", str(tmp_path / "shop.csv"), "--print-config"]) == 0
+    assert "\n# data set: shop, named after data.path (runs/shop/, results/shop/)\n" in capsys.readouterr().out
     assert main(["tune", "ease", "ml-1m", "--grid", "model.l3=1", "--print-config"]) == 2
     assert "unknown config key(s) ['l3']" in capsys.readouterr().err
 

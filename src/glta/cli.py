@@ -134,9 +134,14 @@ def _config_yaml(config, method: str, merged: list[str], title: str | None = Non
 
     Dumper.add_representer(list, lambda dumper, data: dumper.represent_sequence(
         "tag:yaml.org,2002:seq", data, flow_style=True))
+    from glta.data import dataset_name
+
     plain = json.loads(json.dumps({"method": method, **config.to_dict()}))  # tuples as lists, for safe YAML
     comments = [title or f"glta train {method}: the settings it would run with",
                 f"merged (later wins): {'; '.join(merged)}", *notes]
+    if dataset_name(config.data) != config.data.name:  # the default name, which a path's data set does not keep
+        comments.append(f"data set: {dataset_name(config.data)}, named after data.path (runs/"
+                        f"{dataset_name(config.data)}/, results/{dataset_name(config.data)}/)")
     return "".join(f"# {line}\n" for line in comments) \
         + yaml.dump(plain, Dumper=Dumper, sort_keys=False, default_flow_style=False).rstrip()
 

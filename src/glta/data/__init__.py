@@ -109,6 +109,12 @@ def path_name(path: str | Path) -> str:
     return Path(path).stem
 
 
+def dataset_name(config: DataConfig) -> str:
+    """The name a data set goes by (``runs/<name>/``, ``results/<name>/``): ``data.name``, except that one read from
+    ``data.path`` without a name of its own (the default name is "synthetic") is named after its file or folder."""
+    return path_name(config.path) if config.path and config.name == "synthetic" else config.name
+
+
 def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: bool = True) -> RecDataset:
     """Load, split and cache a data set described by ``config``."""
     path, fmt, default_split = resolve_source(config, root)
@@ -130,8 +136,7 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
     split_used, labels = split_interactions(interactions, config, default_split)
     parts = {name: (interactions.users[labels == label], interactions.items[labels == label])
              for name, label in (("train", TRAIN), ("valid", VALID), ("test", TEST))}
-    # a path given without a name would otherwise be called "synthetic" (the default name)
-    name = path_name(config.path) if config.path and config.name == "synthetic" else config.name
+    name = dataset_name(config)
     source = {**settings, "format": fmt, "path": str(path) if path else None, "split": split_used}
     dataset = RecDataset.from_parts(name, interactions.user_ids, interactions.item_ids, parts,
                                     interactions.item_text, source)
@@ -143,4 +148,5 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
     return dataset
 
 
-__all__ = ["BUILTINS", "DataConfig", "Interactions", "RecDataset", "load_dataset", "data_root", "read_interactions"]
+__all__ = ["BUILTINS", "DataConfig", "Interactions", "RecDataset", "load_dataset", "data_root", "dataset_name",
+           "read_interactions"]
