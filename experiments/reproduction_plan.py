@@ -406,10 +406,20 @@ def plan_glta(dataset: str, left: Left) -> None:
                  "experiments/seeds.py trains them, in their jobs"
                  + (f" (~{seed_modes[mode][0]:,.0f} s each{seed_modes[mode][1]})" if mode in seed_modes else "")
                  if coming else "")
-              + scaled_note(left, dataset, mode))
+              + lost_note(dataset, mode) + scaled_note(left, dataset, mode))
     print(f"  {'glta_plus':16s} {cell_status(dataset, 'glta_plus', default, ratios['glta_plus'])}"
           f"{here_at_ratio(left, dataset, 'glta_plus')}{scaled_note(left, dataset, 'glta_plus')}"
           f"{under_way(dataset, 'glta_plus')}")
+
+
+def lost_note(dataset: str, mode: str) -> str:
+    """Why a decoding mode stays short of seeds that were trained: their models are on another machine."""
+    lost = lost_mode_seeds(dataset, mode)
+    if not lost:
+        return ""
+    return (f" — seed{'s' * (len(lost) > 1)} {', '.join(map(str, lost))} of the default trained on another machine, "
+            f"whose model is not here: this mode waits for {'them' if len(lost) > 1 else 'it'} trained again, "
+            "which the queue leaves out (a default's seed costs what the default's line says)")
 
 
 def scaled_default(dataset: str, left: Left | None = None) -> tuple[float, str] | None:
@@ -684,6 +694,14 @@ def owed_mode_seeds(dataset: str) -> list[int]:
     return [seed for seed in EXTRA_SEEDS if seed not in seeds_without_file(dataset, "default")
             and (glta_variants.seed_model(dataset, seed) / "run.json").is_file()
             and any(not glta_variants.mode_seed_is_done(dataset, mode, seed) for mode in GLTA_MODES)]
+
+
+def lost_mode_seeds(dataset: str, mode: str) -> list[int]:
+    """The default's extra seeds whose results file is written but whose model is not on this machine (trained on
+    another) and which lack ``mode``: no job can read it out, only that seed trained again (hours; the queue won't)."""
+    return [seed for seed in EXTRA_SEEDS if seed not in seeds_without_file(dataset, "default")
+            and not (glta_variants.seed_model(dataset, seed) / "run.json").is_file()
+            and not glta_variants.mode_seed_is_done(dataset, mode, seed)]
 
 
 def seeds_without_file(dataset: str, name: str) -> list[int]:

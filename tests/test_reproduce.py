@@ -547,10 +547,17 @@ def test_a_default_seed_trained_here_whose_job_stopped_before_its_modes_runs_aga
     made("default", ["train.seed=2026"], 2026)
     made("mode_first_logit", ["train.seed=2026", "model.inference=first_logit"], 2026)
     assert planner.owed_mode_seeds("synthetic") == []  # seed 2026's model is not here: nothing to read it out of
+    # ... which --plan says, instead of a bare "2 of 3 seeds" (amazon-scientific's AR and FL on December 7)
+    assert planner.lost_mode_seeds("synthetic", "autoregressive") == [2026]
+    assert planner.lost_mode_seeds("synthetic", "first_logit") == []
+    planner.plan_glta("synthetic", planner.Left())
+    lines = [line for line in capsys.readouterr().out.splitlines() if "glta autoregressive" in line]
+    assert "seed 2026 of the default trained on another machine, whose model is not here" in lines[0]
     model = variants.seed_model("synthetic", 2026)
     model.mkdir(parents=True)
     (model / "run.json").write_text("{}")
     assert planner.owed_mode_seeds("synthetic") == [2026]  # AR is not read out of it yet
+    assert planner.lost_mode_seeds("synthetic", "autoregressive") == []
     left = planner.Left()
     planner.plan_glta("synthetic", left)
     assert left.owed_modes["synthetic"] == [2026] and left.seeds_left["synthetic", "default"] == [2026, 2027]
