@@ -139,9 +139,8 @@ def _config_yaml(config, method: str, merged: list[str], title: str | None = Non
     plain = json.loads(json.dumps({"method": method, **config.to_dict()}))  # tuples as lists, for safe YAML
     comments = [title or f"glta train {method}: the settings it would run with",
                 f"merged (later wins): {'; '.join(merged)}", *notes]
-    if dataset_name(config.data) != config.data.name:  # the default name, which a path's data set does not keep
-        comments.append(f"data set: {dataset_name(config.data)}, named after data.path (runs/"
-                        f"{dataset_name(config.data)}/, results/{dataset_name(config.data)}/)")
+    if (name := dataset_name(config.data)) != config.data.name:  # the default name, which a path's data set drops
+        comments.append(f"data set: {name}, named after data.path (runs/{name}/, results/{name}/)")
     return "".join(f"# {line}\n" for line in comments) \
         + yaml.dump(plain, Dumper=Dumper, sort_keys=False, default_flow_style=False).rstrip()
 
