@@ -343,6 +343,9 @@ def test_tune_on_a_data_path_searches_the_methods_default_grid(tmp_path, capsys,
     for method, hint in (("pop", "glta train pop"), ("glta", "--grid model.")):
         assert main(["tune", method, "--data-path", str(folder), "--no-progress"]) == 2
         assert hint in capsys.readouterr().err
+    # named by data.name, the grid goes where `glta train` would put that data set's runs (it went by the path's name)
+    assert main(["tune", "ease", "--data-path", str(folder), "--grid", "model.l2=10", "data.name=shop"]) == 0
+    assert (tmp_path / "results" / "shop" / "ease.json").exists() and (tmp_path / "runs" / "shop" / "ease").is_dir()
 
 
 def test_a_parquet_export_without_pyarrow_stops_before_scoring(tmp_path, capsys, monkeypatch):

@@ -165,17 +165,17 @@ def _tune_config_yaml(args) -> str:
     """What `glta tune --print-config` prints: the settings every grid point shares, as YAML that --config reads,
     after comment lines naming the grid (each point's values override the shared ones) and its points. Every
     point's settings are built, so a grid key that no config has is refused here, before any training."""
-    from glta.data import path_name
+    from glta.data import dataset_name
     from glta.tuning import default_grid, grid_points, grid_text, parse_grid, point_files, point_name, trained_point
 
     merged: list[str] = []
     config = _merged_config(args, merged)
     grid = parse_grid(args.grid) or default_grid(args.method)
-    label, points = args.dataset or path_name(args.data_path), []
+    points = []
     for point, settings in grid_points(args.method, args.dataset, grid, args.overrides, args.config,
                                        args.config_dir, args.data_path, args.format):
         name = point_name(point)
-        done = trained_point(point_files(label, args.method, name)[0], settings)
+        done = trained_point(point_files(dataset_name(settings.data), args.method, name)[0], settings)
         points.append(name + (" (trained: reused)" if done else ""))
     source = "--grid" if args.grid else "the method's default grid"
     notes = (f"grid ({source}; each point's values override the settings below): {grid_text(grid)}",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from glta.checkpoint import UNRECORDED, checkpoint_commits, find_checkpoint
 from glta.config import RunConfig, build_config, model_config_class, read_yaml
-from glta.data import path_name
+from glta.data import dataset_name
 from glta.paths import atomic_write, folder_lock
 from glta.errors import ConfigError, GLTAError
 from glta.pipeline import default_results_path, default_run_dir, train
@@ -233,20 +233,20 @@ def tune(method: str, dataset: str | None, grid: dict[str, list] | None, overrid
          data_path: str | None = None, data_format: str | None = None) -> dict:
     """Train every point of ``grid`` (the method's default grid when empty) and keep the best on validation as the
     method's results file and run folder. ``dataset`` names a built-in data set, or the data set read from
-    ``data_path`` (in ``data_format``; named after the path when ``dataset`` is None). A point whose results file
-    holds this very config is reused; with ``retrain`` (e.g. points made from code no commit records) only if clean
-    commits of this history made it (``provenance_status``), so a retraining cut off half-way keeps the points it
-    finished and the checkpoint of the one under way; and with ``retrain`` the chosen point is trained again where
-    its results keep no per-user test values (made before they were recorded; paired tests need them), the same
-    config and seed, so that the method's results file has them."""
+    ``data_path`` (in ``data_format``; named as ``glta train`` names it: ``data.name`` where the settings give one,
+    else after the path). A point whose results file holds this very config is reused; with ``retrain`` (e.g. points
+    made from code no commit records) only if clean commits of this history made it (``provenance_status``), so a
+    retraining cut off half-way keeps the points it finished and the checkpoint of the one under way; and with
+    ``retrain`` the chosen point is trained again where its results keep no per-user test values (made before they
+    were recorded; paired tests need them), the same config and seed, so that the method's results file has them."""
     if not dataset and not data_path:
         raise ConfigError("name a data set (e.g. --dataset ml-1m) or give --data-path PATH [--format FORMAT]")
     if not grid:
         grid = default_grid(method)
         log(f"[{method}] no grid given: searching its default grid, {grid_text(grid)}")
-    label = dataset or path_name(data_path)
     overrides = list(overrides or [])
     points = grid_points(method, dataset, grid, overrides, config_files, config_dir, data_path, data_format)
+    label = dataset_name(points[0][1].data)  # where `glta train` would put it: data.name, else the path's name
     configs = {point_name(point): config for point, config in points}
 
     def fit(point: dict, again: bool = False) -> dict:
