@@ -81,6 +81,31 @@ def test_data_stats_json(capsys):
     assert json.loads(capsys.readouterr().out) == stats
 
 
+def test_data_and_text_commands_name_a_path_as_training_does_and_take_data_settings(tmp_path, capsys, monkeypatch):
+    """`glta data stats` / `glta text generate --data-path DIR/interactions.csv` named the data set "interactions.csv"
+    (the file's name) while `glta train` names it "interactions" (its stem): the texts were filed under a name that
+    training never read, and it reported every user's text missing. They share the name now, and take the data.*
+    settings a training command was given (a CSV's columns, the split), which they could not before."""
+    from glta.config import DataConfig
+    from glta.data import dataset_name
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    table = tmp_path / "interactions.csv"
+    table.write_text("customer,product,when\n" + "".join(f"c{u},p{(u * 3 + n) % 9},{n}\n" for u in range(10)
+                                                          for n in range(5)))
+    settings = ["data.user_column=customer", "data.item_column=product", "data.time_column=when"]
+    assert main(["data", "stats", "--data-path", str(table), "--json", *settings]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["dataset"] == "interactions" == dataset_name(DataConfig(path=str(table)))
+    assert stats["users"] == 10 and stats["split"] == "random"
+    assert main(["data", "stats", "--data-path", str(table), "--json", "data.split=leave-last", *settings]) == 0
+    assert json.loads(capsys.readouterr().out)["split"] == "leave-last"
+    assert main(["data", "stats", "--data-path", str(table), *settings, "llm.name=x"]) == 2
+    assert "this command's overrides take data.* keys, not ['llm']" in capsys.readouterr().err
+    assert main(["data", "stats", "--data-path", str(table), *settings, "data.split=sideways"]) == 2
+    assert "data.split=sideways is not one of its choices" in capsys.readouterr().err
+
+
 def test_a_training_command_takes_a_built_in_data_set_by_name(tmp_path, capsys, monkeypatch):
     """`glta train pop synthetic` as `glta data stats synthetic`: the name is --dataset; another bare word is one
     line naming both ways to give a data set."""

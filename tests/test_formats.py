@@ -217,6 +217,39 @@ def test_commands_in_errors_name_the_data_set_as_it_was_given(tmp_path, syntheti
     assert synthetic.cli_source() == "--dataset synthetic" and synthetic.cli_source("") == "synthetic"
 
 
+def test_a_csvs_columns_can_be_named_in_the_settings(tmp_path, monkeypatch):
+    """A shop's export whose header says customer/product/when: data.user_column etc. name them (before, the file had
+    to be rewritten with a known header); items.csv is keyed by the same item column; a wrong name, one column for two
+    roles, and the settings on a format whose columns are fixed are one-line errors."""
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "shop").mkdir()
+    rows = "".join(f"c{u},p{(u * 5 + n) % 11},{u * 10 + n}\n" for u in range(8) for n in range(6))
+    (tmp_path / "shop" / "interactions.csv").write_text("customer,product,when\n" + rows)
+    (tmp_path / "shop" / "items.csv").write_text("product,title\n" + "".join(f"p{i},Thing {i}\n" for i in range(11)))
+    with pytest.raises(DataFormatError, match="no user column.*\n  fix: .*or name yours with data.user_column=NAME"):
+        FORMATS["csv"](tmp_path / "shop")
+    inter = FORMATS["csv"](tmp_path / "shop", user_column="Customer", item_column="product", time_column="when")
+    assert _pairs(inter)[:2] == [("c0", "p0"), ("c0", "p1")] and len(_pairs(inter)) == 48
+    assert inter.item_text["title"][list(inter.item_ids).index("p3")] == "Thing 3"
+    assert list(inter.order[:3]) == [0, 1, 2]
+    config = DataConfig(path=str(tmp_path / "shop"), user_column="customer", item_column="product",
+                        time_column="when", split="temporal")
+    dataset = load_dataset(config)
+    assert dataset.n_users == 8 and dataset.source["split"] == "temporal"
+    assert dataset.cli_source() == (f"--data-path {tmp_path / 'shop'} --format csv data.split=temporal "
+                                    "data.user_column=customer data.item_column=product data.time_column=when")
+    with pytest.raises(DataFormatError, match="data.user_column=client, but no column of that name"):
+        FORMATS["csv"](tmp_path / "shop", user_column="client", item_column="product")
+    with pytest.raises(DataFormatError, match="one column named for two roles"):
+        FORMATS["csv"](tmp_path / "shop", user_column="customer", item_column="customer")
+    with pytest.raises(DataFormatError, match="no item column among \\['product', 'when'\\]"):
+        FORMATS["csv"](tmp_path / "shop", user_column="customer")  # what is left for the item: not 'customer'
+    (tmp_path / "ml").mkdir()
+    (tmp_path / "ml" / "u.data").write_text("1\t2\t5\t100\n")
+    with pytest.raises(GLTAError, match="data.user_column is read by format csv only.*'movielens-100k'"):
+        load_dataset(DataConfig(path=str(tmp_path / "ml"), user_column="customer"))
+
+
 def test_generic_tsv_file_and_bad_column(tmp_path):
     path = tmp_path / "data.tsv"
     path.write_text("userId\tmovieId\n1\t2\n")

@@ -15,17 +15,40 @@ from glta.interrupts import INTERRUPTED, interruptible
 
 TABLE_METRICS = ("P@5", "P@10", "N@5", "N@10", "R@20", "N@20")
 BROKEN_PIPE = 141  # the exit status of a command whose output pipe closed (128 + SIGPIPE), as shells report it
+TEXT_SECTIONS = ("data", "llm", "generation")  # what the text commands' KEY=VALUE overrides set
+DATA_OVERRIDES = ("data.* settings, as `glta train` takes them: the split (data.split=temporal ...), a CSV's "
+                  "columns (data.user_column=customer ...)")
 NO_PROGRESS = "no progress bars: a line every 10 minutes of long work instead, as where the output is no terminal"
 
 
-def _data_config(args):
-    from glta.config import DataConfig
+def _overrides(args, sections: tuple[str, ...]) -> dict:
+    """The command's KEY=VALUE overrides merged into one dict of sections; a key outside ``sections`` is refused."""
+    from glta.config import deep_merge, parse_override
+
+    merged: dict = {}
+    for text in getattr(args, "overrides", None) or []:
+        merged = deep_merge(merged, parse_override(text))
+    if unknown := set(merged) - set(sections):
+        raise GLTAError(f"this command's overrides take {' and '.join(s + '.*' for s in sections)} keys, not "
+                        f"{sorted(unknown)}")
+    return merged
+
+
+def _data_config(args, sections: tuple[str, ...] = ("data",)):
+    """The data set a data or text command reads: a built-in name, or --data-path (--format), with its data.*
+    overrides (the command's overrides may hold the other ``sections``); named as `glta train` names it, so that
+    both find the same caches (texts are filed by name)."""
+    from glta.config import DataConfig, check_ranges, from_dict
 
     data_path = getattr(args, "data_path", None)
-    name = args.dataset or getattr(args, "dataset_option", None) or (Path(data_path).name if data_path else None)
-    if not name:
+    name = args.dataset or getattr(args, "dataset_option", None)
+    if not name and not data_path:
         raise GLTAError("name a data set (e.g. ml-1m) or give --data-path PATH --format FORMAT")
-    return DataConfig(name=name, path=data_path, format=getattr(args, "format", None))
+    values = {**({"name": name} if name else {}), "path": data_path, "format": getattr(args, "format", None),
+              **_overrides(args, sections).get("data", {})}
+    config = from_dict(DataConfig, values, "data")
+    check_ranges(config, "data")
+    return config
 
 
 def table_columns(metric_sets: list[dict]) -> list[str]:
@@ -337,16 +360,11 @@ def cmd_demo(args) -> None:
 
 
 def _llm_and_generation(args):
-    from glta.config import check_ranges, deep_merge, from_dict, parse_override
+    from glta.config import check_ranges, from_dict
     from glta.text.generate import GenerationConfig
     from glta.text.llm import LLMConfig
 
-    merged: dict = {}
-    for text in args.overrides or []:
-        merged = deep_merge(merged, parse_override(text))
-    unknown = set(merged) - {"llm", "generation"}
-    if unknown:
-        raise GLTAError(f"text overrides take llm.* and generation.* keys, not {sorted(unknown)}")
+    merged = _overrides(args, TEXT_SECTIONS)
     configs = (from_dict(LLMConfig, merged.get("llm", {}), "llm"),
                from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
     for config, section in zip(configs, ("llm", "generation")):
@@ -374,7 +392,7 @@ def cmd_text_generate(args) -> None:
     if processes().is_main and resolve_device(llm_config).type == "cpu" \
             and (warning := busy_cpu_warning(torch.get_num_threads(), setting="OMP_NUM_THREADS")):
         print(warning, file=sys.stderr)
-    dataset = load_dataset(_data_config(args), args.data_root)
+    dataset = load_dataset(_data_config(args, TEXT_SECTIONS), args.data_root)
     with processes().main_first():  # a first use converts the LLM into the cache: once, by the main process
         llm = load_llm(llm_config)
     users = np.flatnonzero(np.diff(dataset.train.indptr) > 0)
@@ -454,7 +472,7 @@ def cmd_text_show(args) -> None:
     from glta.text.llm import load_llm
 
     llm_config, generation = _llm_and_generation(args)
-    dataset = load_dataset(_data_config(args), args.data_root)
+    dataset = load_dataset(_data_config(args, TEXT_SECTIONS), args.data_root)
     index = {str(u): i for i, u in enumerate(dataset.user_ids)}
     if args.user not in index:
         raise GLTAError(f"unknown user id '{args.user}' in {dataset.name}; e.g. {list(dataset.user_ids[:3])}")
@@ -494,11 +512,13 @@ def build_parser() -> argparse.ArgumentParser:
                                      help="users, items, interactions, density, history lengths, items with text")
     add_data_source(stats)
     stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    stats.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=DATA_OVERRIDES)
     stats.set_defaults(func=cmd_data_stats)
     export = data_commands.add_parser("export", help="write the split data set as RecBole atomic files")
     add_data_source(export)
     export.add_argument("--to", required=True, help="output folder")
     export.add_argument("--name", default=None, help="file stem (default: the data set name)")
+    export.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=DATA_OVERRIDES)
     export.set_defaults(func=cmd_data_export)
     listing = data_commands.add_parser("list", help="built-in data sets and supported formats")
     listing.set_defaults(func=cmd_data_list)
@@ -612,13 +632,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--limit", type=int, default=0, help="only the first N users (and items)")
     generate.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     generate.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                          help="llm.* / generation.* overrides, e.g. generation.batch_size=16")
+                          help="llm.* / generation.* / data.* overrides, e.g. generation.batch_size=16 (data.*: "
+                               "the split the texts are for, as `glta train` was given it)")
     generate.set_defaults(func=cmd_text_generate)
     show = text_commands.add_parser("show", help="print a user's prompts and cached texts")
     add_data_source(show)
     show.add_argument("--user", required=True, help="original user id")
     show.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                      help="llm.* / generation.* settings the texts were written with")
+                      help="llm.* / generation.* / data.* settings the texts were written with")
     show.set_defaults(func=cmd_text_show)
 
     cache = commands.add_parser("cache", help="what the cache folder holds ($GLTA_CACHE_DIR), and deleting parts "

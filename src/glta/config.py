@@ -34,6 +34,12 @@ class DataConfig:
     test_ratio: float = 0.1
     min_user_interactions: int = 3  # users with fewer interactions stay train-only
     seed: int = 2025
+    # format csv: the columns holding the ids and the time, where the header names them otherwise than the loader
+    # knows (user, user_id, ...; item, item_id, asin, ...; timestamp, time, date, ...); items.csv's key column is
+    # looked up by item_column's name first
+    user_column: str | None = None
+    item_column: str | None = None
+    time_column: str | None = None
 
     def check_relations(self, key: Callable[[str], str]) -> None:
         if self.valid_ratio + self.test_ratio >= 1:

@@ -23,8 +23,10 @@ from glta.errors import GLTAError
 from glta.paths import cache_dir
 
 # 2: ids kept as exact strings (before: numeric-looking ids were parsed as numbers); 3: a --data-path data set that
-# ships its own split (RecBole's .train/.valid/.test.inter, LightGCN's train.txt/test.txt) is split that way by default
-CACHE_VERSION = 3
+# ships its own split (RecBole's .train/.valid/.test.inter, LightGCN's train.txt/test.txt) is split that way by default;
+# 4: the source records the data.split asked for (``split_setting``) beside the one used, for ``cli_source``
+CACHE_VERSION = 4
+COLUMN_SETTINGS = ("user_column", "item_column", "time_column")  # data.* options that only format csv reads
 
 
 @dataclass(frozen=True)
@@ -99,9 +101,13 @@ def _source_digest(path: Path) -> str:
 
 def read_interactions(config: DataConfig, root: str | Path | None = None) -> tuple[Interactions, str, str, Path | None]:
     path, fmt, default_split = resolve_source(config, root)
+    columns = {key: getattr(config, key) for key in COLUMN_SETTINGS if getattr(config, key) is not None}
+    if columns and fmt != "csv":
+        raise GLTAError(f"data.{next(iter(columns))} is read by format csv only, and {path or config.name} is read as "
+                        f"'{fmt}', whose columns are fixed; leave it out, or pass --format csv for a CSV/TSV table")
     if fmt == "synthetic":
         return generate(SyntheticSpec()), fmt, default_split, None
-    return FORMATS[fmt](path), fmt, default_split, path
+    return FORMATS[fmt](path, **columns), fmt, default_split, path
 
 
 def path_name(path: str | Path) -> str:
@@ -137,7 +143,8 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
     parts = {name: (interactions.users[labels == label], interactions.items[labels == label])
              for name, label in (("train", TRAIN), ("valid", VALID), ("test", TEST))}
     name = dataset_name(config)
-    source = {**settings, "format": fmt, "path": str(path) if path else None, "split": split_used}
+    source = {**settings, "format": fmt, "path": str(path) if path else None, "split": split_used,
+              "split_setting": config.split}
     dataset = RecDataset.from_parts(name, interactions.user_ids, interactions.item_ids, parts,
                                     interactions.item_text, source)
     if use_cache:

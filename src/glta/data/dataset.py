@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,13 +81,27 @@ class RecDataset:
 
     def cli_source(self, flag: str = "--dataset") -> str:
         """How a ``glta`` command names this data set: ``--dataset NAME`` (``flag`` "" for commands that take the
-        name as their argument) for a built-in one, ``--data-path PATH --format FMT`` for one read from a path."""
+        name as their argument) for a built-in one, ``--data-path PATH --format FMT`` for one read from a path; then
+        the ``data.KEY=VALUE`` settings it was split or read with that differ from the defaults, so that the command
+        loads this very split (a text cache is filed under it)."""
         from glta.data import BUILTINS
 
         path = self.source.get("path")
         if self.name in BUILTINS or not path:
-            return f"{flag} {self.name}".strip()
-        return f"--data-path {path}" + (f" --format {self.source['format']}" if self.source.get("format") else "")
+            named = f"{flag} {self.name}".strip()
+        else:
+            named = f"--data-path {path}" + (f" --format {self.source['format']}" if self.source.get("format") else "")
+        return " ".join([named, *self.data_overrides()])
+
+    def data_overrides(self) -> list[str]:
+        """``data.KEY=VALUE`` for each setting this data set was loaded with that is not DataConfig's default (its
+        split as asked for: ``split`` in ``source`` is the one that was used)."""
+        from glta.config import DataConfig
+
+        settings = {**self.source, "split": self.source.get("split_setting", DataConfig.split)}
+        return [f"data.{f.name}={settings[f.name]}" for f in dataclasses.fields(DataConfig)
+                if f.name not in ("name", "path", "format") and f.name in settings
+                and settings[f.name] != f.default]
 
     @property
     def n_users(self) -> int:

@@ -394,15 +394,27 @@ ITEM_COLUMNS = ("item", "item_id", "itemid", "iid", "asin", "book_id", "movie_id
 TIME_COLUMNS = ("timestamp", "time", "ts", "unixreviewtime", "date")
 
 
-def _pick(columns, names, path: Path, what: str, required=True):
+def _pick(columns, names, path: Path, what: str, required=True, setting: str | None = None):
+    """The column of ``columns`` whose name (case aside, a RecBole ``:type`` suffix aside) is the first of ``names``
+    found; ``setting`` names the data.* option that picks one by hand, for the error's fix."""
     lowered = {c.lower().split(":")[0]: c for c in columns}
     for name in names:
-        if name in lowered:
-            return lowered[name]
+        if name.lower() in lowered:
+            return lowered[name.lower()]
     if required:
+        by_hand = f", or name yours with {setting}=NAME" if setting else ""
         raise DataFormatError(path, f"no {what} column among {list(columns)}",
-                              f"name the column one of {', '.join(names)}")
+                              f"name the column one of {', '.join(names)}{by_hand}")
     return None
+
+
+def _given_column(columns, name: str, path: Path, setting: str) -> str:
+    """The column ``setting`` (data.user_column etc.) names: it must be one of the file's."""
+    found = {c.lower(): c for c in columns}.get(name.lower())
+    if found is None:
+        raise DataFormatError(path, f"{setting}={name}, but no column of that name among {list(columns)}",
+                              f"set {setting} to one of the header's names")
+    return found
 
 
 def _read_table(path: Path, columns: set[str] | None = None) -> pd.DataFrame:
@@ -451,11 +463,14 @@ def _timestamps(frame: pd.DataFrame, column: str, where: Path) -> np.ndarray:
     return numeric.to_numpy()
 
 
-def load_csv(path: Path) -> Interactions:
+def load_csv(path: Path, user_column: str | None = None, item_column: str | None = None,
+             time_column: str | None = None) -> Interactions:
     """Generic CSV/TSV with a header: user, item[, rating, timestamp]; item text from ``items.csv``/``items.tsv``.
 
     ``path`` is the interactions file, or a folder holding ``interactions.csv|tsv`` (or one other CSV/TSV file) and
-    optionally ``items.csv|tsv`` (an item column plus one column per text field).
+    optionally ``items.csv|tsv`` (an item column plus one column per text field). The id and time columns are found
+    by their usual names (``USER_COLUMNS``, ``ITEM_COLUMNS``, ``TIME_COLUMNS``) unless named here (``data.user_column``
+    etc.); ``items.csv``'s key column is looked up by ``item_column``'s name first, then by the usual ones.
     """
     folder = path if path.is_dir() else path.parent
     inter = path if path.is_file() else csv_interactions(path)
@@ -464,9 +479,20 @@ def load_csv(path: Path) -> Interactions:
                               "CSV/TSV file)", "name it interactions.csv (item text in items.csv beside it), or point "
                               "--data-path at the file")
     frame = _read_table(inter)
-    user_col = _pick(frame.columns, USER_COLUMNS, inter, "user")
-    item_col = _pick(frame.columns, ITEM_COLUMNS, inter, "item")
-    time_col = _pick(frame.columns, TIME_COLUMNS, inter, "timestamp", required=False)
+    roles = {"user": (user_column, USER_COLUMNS), "item": (item_column, ITEM_COLUMNS),
+             "time": (time_column, TIME_COLUMNS)}
+    chosen = {role: _given_column(frame.columns, given, inter, f"data.{role}_column")
+              for role, (given, _) in roles.items() if given is not None}
+    if len(set(chosen.values())) < len(chosen):
+        named = ", ".join(f"data.{role}_column={name}" for role, name in chosen.items())
+        raise DataFormatError(inter, f"one column named for two roles ({named})",
+                              "name a different column for each of user, item and time")
+    for role, (given, names) in roles.items():  # the rest by their usual names, among the columns not yet taken
+        if given is None:
+            free = [c for c in frame.columns if c not in chosen.values()]
+            chosen[role] = _pick(free, names, inter, "timestamp" if role == "time" else role, role != "time",
+                                 f"data.{role}_column")
+    user_col, item_col, time_col = chosen["user"], chosen["item"], chosen["time"]
     _require_ids(frame, user_col, item_col, inter)
     order = _timestamps(frame, time_col, inter) if time_col is not None else None
     text: dict[str, dict[str, str]] = {}
@@ -474,7 +500,7 @@ def load_csv(path: Path) -> Interactions:
         items_file = folder / name
         if items_file.exists():
             items = _read_table(items_file)
-            key = _pick(items.columns, ITEM_COLUMNS, items_file, "item")
+            key = _pick(items.columns, ((item_column,) if item_column else ()) + ITEM_COLUMNS, items_file, "item")
             for column in items.columns:
                 if column != key:
                     text[column] = dict(zip(items[key], items[column].astype(str)))
@@ -558,7 +584,7 @@ def load_recbole(path: Path) -> Interactions:
     return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, given_split=given)
 
 
-def _guarded(name: str, loader: Callable[[Path], Interactions]) -> Callable[[Path], Interactions]:
+def _guarded(name: str, loader: Callable[..., Interactions]) -> Callable[..., Interactions]:
     """A loader whose unforeseen failures on malformed input (wrong compression, bytes that are not text, JSON of
     the wrong shape or nested too deep, an unreadable field) end as one ``DataFormatError`` naming the path, never as
     a traceback. The loaders' own checks still give the more precise message (file, line, fix) where they exist."""
@@ -572,9 +598,9 @@ def _guarded(name: str, loader: Callable[[Path], Interactions]) -> Callable[[Pat
                 pd.errors.ParserError)
 
     @functools.wraps(loader)
-    def load(path: Path) -> Interactions:
+    def load(path: Path, **options) -> Interactions:
         try:
-            return loader(path)
+            return loader(path, **options)
         except DataFormatError:
             raise
         except expected as error:
@@ -587,7 +613,7 @@ def _guarded(name: str, loader: Callable[[Path], Interactions]) -> Callable[[Pat
     return load
 
 
-FORMATS: dict[str, Callable[[Path], Interactions]] = {name: _guarded(name, loader) for name, loader in {
+FORMATS: dict[str, Callable[..., Interactions]] = {name: _guarded(name, loader) for name, loader in {
     "movielens-1m": load_movielens_1m,
     "movielens-100k": load_movielens_100k,
     "amazon": load_amazon,
