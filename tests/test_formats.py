@@ -57,6 +57,11 @@ def test_movielens_100k(tmp_path):
     assert inter.n_users == 2 and inter.n_items == 2
     assert inter.item_text["genres"] == ["Action, Comedy", "unknown"]
     assert inter.item_text["title"][0] == "Café"
+    rated = FORMATS["movielens-100k"](tmp_path, ratings=True).rated_at_least(3)  # data.min_rating=3
+    assert _pairs(rated) == [("1", "5"), ("2", "7")] and list(rated.ratings) == [3, 4]
+    assert rated.item_text["title"] == ["Café", "Other"] and list(rated.order) == [881250949, 881250951]
+    assert _pairs(FORMATS["movielens-100k"](tmp_path, ratings=True).rated_at_least(4)) == [("2", "7")]
+    assert rated.item_text["genres"] == ["Action, Comedy", "unknown"]
 
 
 def test_amazon_2018_gz(tmp_path):
@@ -242,12 +247,57 @@ def test_a_csvs_columns_can_be_named_in_the_settings(tmp_path, monkeypatch):
         FORMATS["csv"](tmp_path / "shop", user_column="client", item_column="product")
     with pytest.raises(DataFormatError, match="one column named for two roles"):
         FORMATS["csv"](tmp_path / "shop", user_column="customer", item_column="customer")
-    with pytest.raises(DataFormatError, match="no item column among \\['product', 'when'\\]"):
+    with pytest.raises(DataFormatError, match="no item column among \\['customer', 'product', 'when'\\]"):
         FORMATS["csv"](tmp_path / "shop", user_column="customer")  # what is left for the item: not 'customer'
     (tmp_path / "ml").mkdir()
     (tmp_path / "ml" / "u.data").write_text("1\t2\t5\t100\n")
     with pytest.raises(GLTAError, match="data.user_column is read by format csv only.*'movielens-100k'"):
         load_dataset(DataConfig(path=str(tmp_path / "ml"), user_column="customer"))
+
+
+def test_min_rating_keeps_the_interactions_rated_that_or_more_in_every_format_with_ratings(tmp_path, monkeypatch):
+    """data.min_rating (explicit feedback as positives from a threshold, e.g. 4 of 5 stars): the rows below it, or
+    without a rating, go before the split; users and items left with nothing go too. Formats without ratings, and
+    a rating that is no number, are one-line errors."""
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    rows = "".join(f"c{u},p{(u + n) % 7},{1 + (u + n) % 5},{n}\n" for u in range(9) for n in range(6))
+    (shop / "interactions.csv").write_text("customer,product,stars,when\n" + rows)
+    (shop / "items.csv").write_text("product,title\n" + "".join(f"p{i},Thing {i}\n" for i in range(7)))
+    columns = {"user_column": "customer", "item_column": "product", "time_column": "when"}
+    every = load_dataset(DataConfig(path=str(shop), **columns))
+    high = load_dataset(DataConfig(path=str(shop), **columns, min_rating=4))
+    assert every.n_interactions == 54 and high.n_interactions == 21
+    expected = sorted((f"c{u}", f"p{(u + n) % 7}") for u in range(9) for n in range(6) if 1 + (u + n) % 5 >= 4)
+    assert len(expected) == 21
+    got = sorted((high.user_ids[u], high.item_ids[i]) for part in (high.train, high.valid, high.test)
+                 for u, i in zip(*part.nonzero()))
+    assert got == expected
+    assert dict(zip(high.item_ids, high.item_text["title"])) == {f"p{i}": f"Thing {i}" for i in range(7)
+                                                                 if f"p{i}" in set(high.item_ids)}
+    assert "data.min_rating=4" in high.cli_source()
+    (shop / "interactions.csv").write_text("customer,product,stars\nc1,p1,5\nc1,p2,great\n")
+    with pytest.raises(DataFormatError, match="interactions.csv, line 3: rating 'great' is not a number"):
+        load_dataset(DataConfig(path=str(shop), user_column="customer", item_column="product", min_rating=4))
+    (shop / "interactions.csv").write_text("customer,product\nc1,p1\n")
+    with pytest.raises(DataFormatError, match=r"no rating column among \['customer', 'product'\]\n.*rating_column="):
+        load_dataset(DataConfig(path=str(shop), user_column="customer", item_column="product", min_rating=4))
+    reviews = [{"overall": 5.0, "reviewerID": "A1", "asin": "B01", "unixReviewTime": 10},
+               {"overall": 2.0, "reviewerID": "A1", "asin": "B02", "unixReviewTime": 20},
+               {"reviewerID": "A2", "asin": "B01", "unixReviewTime": 30}]  # no rating: dropped
+    (tmp_path / "amazon").mkdir()
+    (tmp_path / "amazon" / "Tea_5.json").write_text("\n".join(json.dumps(r) for r in reviews) + "\n")
+    (tmp_path / "amazon" / "meta_Tea.json").write_text('{"asin": "B01", "title": "Tea"}\n')
+    assert _pairs(FORMATS["amazon"](tmp_path / "amazon", ratings=True).rated_at_least(3)) == [("A1", "B01")]
+    (tmp_path / "x.inter").write_text("user_id:token\titem_id:token\trating:float\n1\t2\t5\n1\t3\t1\n")
+    assert _pairs(FORMATS["recbole"](tmp_path / "x.inter", ratings=True).rated_at_least(3)) == [("1", "2")]
+    (tmp_path / "lc").mkdir()
+    (tmp_path / "lc" / "Shop.inter.json").write_text('{"u1": ["i1", "i2"]}')
+    with pytest.raises(GLTAError, match="'lcrec', whose files carry no ratings"):
+        load_dataset(DataConfig(path=str(tmp_path / "lc"), min_rating=4))
+    with pytest.raises(GLTAError, match="data.min_rating=9 leaves nothing"):
+        load_dataset(DataConfig(path=str(tmp_path / "x.inter"), min_rating=9))
 
 
 def test_generic_tsv_file_and_bad_column(tmp_path):

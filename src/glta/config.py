@@ -40,6 +40,11 @@ class DataConfig:
     user_column: str | None = None
     item_column: str | None = None
     time_column: str | None = None
+    rating_column: str | None = None  # (rating, score, stars, ... by default) read where min_rating is set
+    # keep only interactions rated this or more (formats whose files carry ratings: MovieLens, Amazon, Goodreads,
+    # csv, recbole); an unrated one is dropped, and so are users and items left with none. None: every one is a
+    # positive (the paper's protocol)
+    min_rating: float | None = None
 
     def check_relations(self, key: Callable[[str], str]) -> None:
         if self.valid_ratio + self.test_ratio >= 1:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from glta.config import DataConfig
 from glta.data.dataset import Interactions, RecDataset
-from glta.data.formats import FORMATS, detect_format
+from glta.data.formats import FORMATS, RATED_FORMATS, detect_format
 from glta.data.splits import TEST, TRAIN, VALID, split_interactions
 from glta.data.synthetic import SyntheticSpec, generate
 from glta.errors import GLTAError
@@ -26,7 +26,7 @@ from glta.paths import cache_dir
 # ships its own split (RecBole's .train/.valid/.test.inter, LightGCN's train.txt/test.txt) is split that way by default;
 # 4: the source records the data.split asked for (``split_setting``) beside the one used, for ``cli_source``
 CACHE_VERSION = 4
-COLUMN_SETTINGS = ("user_column", "item_column", "time_column")  # data.* options that only format csv reads
+COLUMN_SETTINGS = ("user_column", "item_column", "time_column", "rating_column")  # read by format csv alone
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,20 @@ def read_interactions(config: DataConfig, root: str | Path | None = None) -> tup
     if columns and fmt != "csv":
         raise GLTAError(f"data.{next(iter(columns))} is read by format csv only, and {path or config.name} is read as "
                         f"'{fmt}', whose columns are fixed; leave it out, or pass --format csv for a CSV/TSV table")
+    rated = config.min_rating is not None
+    if rated and fmt not in RATED_FORMATS:
+        raise GLTAError(f"data.min_rating: {path or config.name} is read as '{fmt}', whose files carry no ratings; "
+                        f"leave it out (formats with ratings: {', '.join(RATED_FORMATS)})")
     if fmt == "synthetic":
         return generate(SyntheticSpec()), fmt, default_split, None
-    return FORMATS[fmt](path, **columns), fmt, default_split, path
+    interactions = FORMATS[fmt](path, **columns, **({"ratings": True} if rated else {}))
+    if rated:
+        try:
+            interactions = interactions.rated_at_least(config.min_rating)
+        except ValueError as error:
+            raise GLTAError(f"data.min_rating={config.min_rating:g} leaves nothing of {path}: {error}; lower it") \
+                from None
+    return interactions, fmt, default_split, path
 
 
 def path_name(path: str | Path) -> str:

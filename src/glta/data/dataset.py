@@ -19,7 +19,8 @@ class Interactions:
     """Raw implicit feedback before splitting: parallel arrays of contiguous user and item indices.
 
     ``order`` (optional) ranks each user's interactions in time (timestamp or sequence position);
-    ``given_split`` (optional) marks interactions a release already assigned to test (1) or train (0).
+    ``given_split`` (optional) marks interactions a release already assigned to test (1) or train (0);
+    ``ratings`` (optional, read for ``data.min_rating``) each interaction's rating, NaN where it has none.
     """
 
     users: np.ndarray
@@ -29,6 +30,22 @@ class Interactions:
     item_text: dict[str, list[str]] = field(default_factory=dict)
     order: np.ndarray | None = None
     given_split: np.ndarray | None = None
+    ratings: np.ndarray | None = None
+
+    def rated_at_least(self, min_rating: float) -> "Interactions":
+        """The interactions rated ``min_rating`` or more (an unrated one is dropped); users and items left with none
+        are dropped too, the rest keep their order and text."""
+        keep = np.asarray(self.ratings) >= min_rating
+        if not keep.any():
+            raise ValueError(f"no interaction is rated {min_rating:g} or more")
+        users, user_index = np.unique(self.users[keep], return_inverse=True)
+        items, item_index = np.unique(self.items[keep], return_inverse=True)
+        return Interactions(
+            users=user_index, items=item_index, user_ids=self.user_ids[users], item_ids=self.item_ids[items],
+            item_text={name: [values[i] for i in items] for name, values in self.item_text.items()},
+            order=None if self.order is None else self.order[keep],
+            given_split=None if self.given_split is None else self.given_split[keep],
+            ratings=self.ratings[keep])
 
     @property
     def n_users(self) -> int:

@@ -72,8 +72,11 @@ def _factorize(values: list | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(users: list, items: list, text_by_item: dict[str, dict[str, str]] | None = None,
-          order: list | np.ndarray | None = None, given_split: list | np.ndarray | None = None) -> Interactions:
-    """Make ``Interactions`` from parallel lists of original ids; duplicate (user, item) pairs keep the first."""
+          order: list | np.ndarray | None = None, given_split: list | np.ndarray | None = None,
+          ratings: list | np.ndarray | None = None) -> Interactions:
+    """Make ``Interactions`` from parallel lists of original ids; duplicate (user, item) pairs keep the first (by
+    ``order`` where given). ``ratings``: each row's rating as a number (NaN where it is none), kept for
+    ``data.min_rating``."""
     if len(users) == 0:
         raise DataFormatError("<input>", "no interactions were read", "check that the files are not empty")
     user_codes, user_ids = _factorize(users)
@@ -94,6 +97,7 @@ def build(users: list, items: list, text_by_item: dict[str, dict[str, str]] | No
         users=user_codes[keep], items=item_codes[keep], user_ids=user_ids, item_ids=item_ids, item_text=text,
         order=None if order is None else order[keep],
         given_split=None if given_split is None else np.asarray(given_split, dtype=np.int8)[keep],
+        ratings=None if ratings is None else np.asarray(ratings, dtype=np.float64)[keep],
     )
 
 
@@ -119,6 +123,14 @@ def _field(record: dict, key: str, path: Path, line: int):
         raise DataFormatError(path, f"record has no '{key}' field (fields: {sorted(record)[:8]})",
                               "use the official release file for this format", line)
     return record[key]
+
+
+def _number(value) -> float:
+    """A rating as a float; NaN where it is missing or no number (``data.min_rating`` then drops the row)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 def _join(value) -> str:
@@ -164,7 +176,7 @@ def _read_lightgcn_file(path: Path, label: int, offset: int, users, items, label
                 labels.append(label)
 
 
-def load_movielens_1m(folder: Path) -> Interactions:
+def load_movielens_1m(folder: Path, ratings: bool = False) -> Interactions:
     """GroupLens ML-1M: ``ratings.dat`` (+ ``movies.dat``); or the LightGCN copy ``train.txt``/``test.txt``.
 
     Every rating is an implicit positive (the paper keeps all 1,000,209). In the LightGCN copy indices
@@ -172,7 +184,7 @@ def load_movielens_1m(folder: Path) -> Interactions:
     """
     movies = folder / "movies.dat"
     text = _read_movies(movies) if movies.exists() else {}
-    users, items, extra = [], [], []
+    users, items, extra, scores = [], [], [], []
     if (folder / "ratings.dat").exists():
         path = folder / "ratings.dat"
         with open(path, "rb") as handle:
@@ -186,20 +198,25 @@ def load_movielens_1m(folder: Path) -> Interactions:
                 users.append(parts[0])
                 items.append(parts[1])
                 extra.append(int(parts[3]))
-        return build(users, items, text, order=extra)
+                if ratings:
+                    scores.append(_number(parts[2]))
+        return build(users, items, text, order=extra, ratings=scores if ratings else None)
     if (folder / "train.txt").exists():
         require(folder / "test.txt", "test.txt beside train.txt", "copy both LightGCN split files")
         _read_lightgcn_file(folder / "train.txt", TRAIN, 1, users, items, extra)
         _read_lightgcn_file(folder / "test.txt", TEST, 1, users, items, extra)
+        if ratings:
+            raise DataFormatError(folder, "the LightGCN copy (train.txt/test.txt) keeps no ratings",
+                                  "leave out data.min_rating, or point at GroupLens' ratings.dat")
         return build(users, items, text, given_split=extra)
     raise DataFormatError(folder, "no ratings.dat and no train.txt/test.txt",
                           "point at the unzipped ml-1m folder from GroupLens")
 
 
-def load_movielens_100k(folder: Path) -> Interactions:
+def load_movielens_100k(folder: Path, ratings: bool = False) -> Interactions:
     """GroupLens ML-100K: ``u.data`` (user, item, rating, timestamp, tab-separated) + ``u.item`` (Latin-1)."""
     data = require(folder / "u.data", "u.data", "point at the unzipped ml-100k folder")
-    users, items, times = [], [], []
+    users, items, times, scores = [], [], [], []
     with open(data) as handle:
         for number, line in enumerate(handle, 1):
             parts = line.split("\t")
@@ -211,6 +228,8 @@ def load_movielens_100k(folder: Path) -> Interactions:
             users.append(parts[0])
             items.append(parts[1])
             times.append(int(parts[3]))
+            if ratings:
+                scores.append(_number(parts[2]))
     text: dict[str, dict[str, str]] = {"title": {}, "genres": {}}
     genre_file, item_file = folder / "u.genre", folder / "u.item"
     names = []
@@ -232,7 +251,7 @@ def load_movielens_100k(folder: Path) -> Interactions:
             flags = parts[5:]
             text["genres"][parts[0]] = ", ".join(
                 names[k] if k < len(names) else f"genre{k}" for k, flag in enumerate(flags) if flag.strip() == "1")
-    return build(users, items, text, order=times)
+    return build(users, items, text, order=times, ratings=scores if ratings else None)
 
 
 # --- Amazon ---------------------------------------------------------------------------------------
@@ -249,14 +268,15 @@ AMAZON_2018 = AmazonRelease("reviewerID", "asin", "unixReviewTime", 1, "asin")
 AMAZON_2023 = AmazonRelease("user_id", "parent_asin", "timestamp", 1e-3, "parent_asin")  # variants as one item
 
 
-def load_amazon(folder: Path) -> Interactions:
+def load_amazon(folder: Path, ratings: bool = False) -> Interactions:
     """Amazon Review Data 2018 (or 2014): a reviews JSON-lines file + ``meta_<Category>.json(.gz)``; or Amazon
     Reviews 2023: ``<Category>.jsonl(.gz)`` + ``meta_<Category>.jsonl(.gz)``.
 
     2018/2014 reviews need ``reviewerID``, ``asin`` and ``unixReviewTime``; 2023 reviews ``user_id``,
     ``parent_asin`` (the product, its variants as one item: the release's own recommendation benchmarks' choice)
     and ``timestamp`` (milliseconds). Item text is the metadata's title, description, brand (2023: store) and
-    categories. The release is told from the first review's fields.
+    categories. The release is told from the first review's fields; its rating is ``overall`` (2018/2014) or
+    ``rating`` (2023).
     """
     if folder.is_file():
         reviews, folder = folder, folder.parent
@@ -267,7 +287,7 @@ def load_amazon(folder: Path) -> Interactions:
                                   f"{[p.name for p in candidates]}",
                                   "keep e.g. Grocery_and_Gourmet_Food_5.json.gz and its meta_*.json.gz in the folder")
         reviews = candidates[0]
-    users, items, times = [], [], []
+    users, items, times, scores = [], [], [], []
     release = None
     for number, record in read_json_lines(reviews):
         if release is None:
@@ -275,6 +295,8 @@ def load_amazon(folder: Path) -> Interactions:
         users.append(str(_field(record, release.user, reviews, number)))
         items.append(str(_field(record, release.item, reviews, number)))
         times.append(int(record.get(release.time, 0) * release.seconds_per_unit))
+        if ratings:
+            scores.append(_number(record.get("overall", record.get("rating"))))
     metas = sorted(folder.glob("meta_*.json*"))
     text: dict[str, dict[str, str]] = {"title": {}, "description": {}, "brand": {}, "categories": {}}
     wanted = set(items)
@@ -287,7 +309,7 @@ def load_amazon(folder: Path) -> Interactions:
             text["description"][item] = _join(record.get("description"))
             text["brand"][item] = _join(record.get("brand", record.get("store")))
             text["categories"][item] = _join(record.get("category", record.get("categories")))
-    return build(users, items, text, order=times)
+    return build(users, items, text, order=times, ratings=scores if ratings else None)
 
 
 def load_lcrec(folder: Path) -> Interactions:
@@ -339,14 +361,15 @@ def load_rechorus(folder: Path) -> Interactions:
 
 
 # --- Goodreads ------------------------------------------------------------------------------------
-def load_goodreads(folder: Path) -> Interactions:
+def load_goodreads(folder: Path, ratings: bool = False) -> Interactions:
     """UCSD Book Graph: ``goodreads_interactions_<genre>.json.gz`` + ``goodreads_books_<genre>.json.gz``.
 
-    Every shelved book is an implicit positive; ``date_added`` orders a user's books.
+    Every shelved book is an implicit positive; ``date_added`` orders a user's books; ``rating`` is 1-5 (0: shelved,
+    not rated).
     """
     inter = find_one(folder, ["goodreads_interactions_*.json*"], "interactions file",
                      "download goodreads_interactions_<genre>.json.gz from the UCSD Book Graph page")
-    users, items, times = [], [], []
+    users, items, times, scores = [], [], [], []
     for number, record in read_json_lines(inter):
         users.append(str(_field(record, "user_id", inter, number)))
         items.append(str(_field(record, "book_id", inter, number)))
@@ -355,6 +378,8 @@ def load_goodreads(folder: Path) -> Interactions:
             times.append(datetime.strptime(stamp, "%a %b %d %H:%M:%S %z %Y").timestamp() if stamp else 0.0)
         except ValueError:
             times.append(0.0)
+        if ratings:
+            scores.append(_number(record.get("rating")))
     text: dict[str, dict[str, str]] = {"title": {}, "description": {}}
     books = sorted(folder.glob("goodreads_books_*.json*"))
     wanted = set(items)
@@ -364,7 +389,7 @@ def load_goodreads(folder: Path) -> Interactions:
             if book in wanted:
                 text["title"][book] = _join(record.get("title"))
                 text["description"][book] = _join(record.get("description"))
-    return build(users, items, text, order=times)
+    return build(users, items, text, order=times, ratings=scores if ratings else None)
 
 
 def load_once_goodreads(folder: Path) -> Interactions:
@@ -392,18 +417,20 @@ def load_once_goodreads(folder: Path) -> Interactions:
 USER_COLUMNS = ("user", "user_id", "userid", "uid", "reviewerid")
 ITEM_COLUMNS = ("item", "item_id", "itemid", "iid", "asin", "book_id", "movie_id", "movieid")
 TIME_COLUMNS = ("timestamp", "time", "ts", "unixreviewtime", "date")
+RATING_COLUMNS = ("rating", "ratings", "score", "stars", "overall")
 
 
-def _pick(columns, names, path: Path, what: str, required=True, setting: str | None = None):
+def _pick(columns, names, path: Path, what: str, required=True, setting: str | None = None, header=None):
     """The column of ``columns`` whose name (case aside, a RecBole ``:type`` suffix aside) is the first of ``names``
-    found; ``setting`` names the data.* option that picks one by hand, for the error's fix."""
+    found; ``setting`` names the data.* option that picks one by hand, for the error's fix, which lists ``header``
+    (the file's columns, where ``columns`` are the ones still free)."""
     lowered = {c.lower().split(":")[0]: c for c in columns}
     for name in names:
         if name.lower() in lowered:
             return lowered[name.lower()]
     if required:
         by_hand = f", or name yours with {setting}=NAME" if setting else ""
-        raise DataFormatError(path, f"no {what} column among {list(columns)}",
+        raise DataFormatError(path, f"no {what} column among {list(columns if header is None else header)}",
                               f"name the column one of {', '.join(names)}{by_hand}")
     return None
 
@@ -463,14 +490,25 @@ def _timestamps(frame: pd.DataFrame, column: str, where: Path) -> np.ndarray:
     return numeric.to_numpy()
 
 
+def _ratings(frame: pd.DataFrame, column: str, where: Path) -> np.ndarray:
+    """A rating column as numbers; one that is not a number is an error naming its line."""
+    numeric = pd.to_numeric(frame[column], errors="coerce")
+    if numeric.isna().any():
+        line = int(np.flatnonzero(numeric.isna().to_numpy())[0]) + 2
+        raise DataFormatError(where, f"rating '{frame[column].iloc[line - 2]}' is not a number",
+                              "give every row a numeric rating, or leave out data.min_rating", line)
+    return numeric.to_numpy(dtype=np.float64)
+
+
 def load_csv(path: Path, user_column: str | None = None, item_column: str | None = None,
-             time_column: str | None = None) -> Interactions:
+             time_column: str | None = None, rating_column: str | None = None, ratings: bool = False) -> Interactions:
     """Generic CSV/TSV with a header: user, item[, rating, timestamp]; item text from ``items.csv``/``items.tsv``.
 
     ``path`` is the interactions file, or a folder holding ``interactions.csv|tsv`` (or one other CSV/TSV file) and
     optionally ``items.csv|tsv`` (an item column plus one column per text field). The id and time columns are found
     by their usual names (``USER_COLUMNS``, ``ITEM_COLUMNS``, ``TIME_COLUMNS``) unless named here (``data.user_column``
-    etc.); ``items.csv``'s key column is looked up by ``item_column``'s name first, then by the usual ones.
+    etc.); ``items.csv``'s key column is looked up by ``item_column``'s name first, then by the usual ones. With
+    ``ratings`` (``data.min_rating``) the rating column is read too (``RATING_COLUMNS``, or ``rating_column``).
     """
     folder = path if path.is_dir() else path.parent
     inter = path if path.is_file() else csv_interactions(path)
@@ -480,7 +518,7 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
                               "--data-path at the file")
     frame = _read_table(inter)
     roles = {"user": (user_column, USER_COLUMNS), "item": (item_column, ITEM_COLUMNS),
-             "time": (time_column, TIME_COLUMNS)}
+             "time": (time_column, TIME_COLUMNS), "rating": (rating_column, RATING_COLUMNS)}
     chosen = {role: _given_column(frame.columns, given, inter, f"data.{role}_column")
               for role, (given, _) in roles.items() if given is not None}
     if len(set(chosen.values())) < len(chosen):
@@ -490,9 +528,11 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
     for role, (given, names) in roles.items():  # the rest by their usual names, among the columns not yet taken
         if given is None:
             free = [c for c in frame.columns if c not in chosen.values()]
-            chosen[role] = _pick(free, names, inter, "timestamp" if role == "time" else role, role != "time",
-                                 f"data.{role}_column")
+            chosen[role] = _pick(free, names, inter, "timestamp" if role == "time" else role,
+                                 role in ("user", "item") or (role == "rating" and ratings), f"data.{role}_column",
+                                 frame.columns)
     user_col, item_col, time_col = chosen["user"], chosen["item"], chosen["time"]
+    scores = _ratings(frame, chosen["rating"], inter) if ratings else None
     _require_ids(frame, user_col, item_col, inter)
     order = _timestamps(frame, time_col, inter) if time_col is not None else None
     text: dict[str, dict[str, str]] = {}
@@ -505,21 +545,22 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
                 if column != key:
                     text[column] = dict(zip(items[key], items[column].astype(str)))
             break
-    return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order)
+    return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, ratings=scores)
 
 
-def load_movielens_csv(path: Path) -> Interactions:
+def load_movielens_csv(path: Path, ratings: bool = False) -> Interactions:
     """GroupLens' CSV releases (ML-20M, ML-25M, ML-32M, ml-latest[-small]): ``ratings.csv`` (userId, movieId,
     rating, timestamp) + ``movies.csv`` (movieId, title, genres), item text as ML-1M's (title; genres joined by
     ", "). ``tags.csv`` and ``links.csv`` are not read. Every rating is an implicit positive."""
     folder = path if path.is_dir() else path.parent
-    ratings = require(folder / "ratings.csv", "ratings.csv", "point at the unzipped MovieLens folder (ml-25m etc.)")
-    header = pd.read_csv(ratings, nrows=0).columns  # the columns named in an error: all of them, not the ones read
-    user_col, item_col, time_col = (_pick(header, (name.lower(),), ratings, name)
+    table = require(folder / "ratings.csv", "ratings.csv", "point at the unzipped MovieLens folder (ml-25m etc.)")
+    header = pd.read_csv(table, nrows=0).columns  # the columns named in an error: all of them, not the ones read
+    user_col, item_col, time_col = (_pick(header, (name.lower(),), table, name)
                                     for name in ("userId", "movieId", "timestamp"))
-    frame = _read_table(ratings, columns={"userid", "movieid", "timestamp"})
-    _require_ids(frame, user_col, item_col, ratings)
-    order = _timestamps(frame, time_col, ratings)
+    frame = _read_table(table, columns={"userid", "movieid", "timestamp", *(["rating"] if ratings else [])})
+    _require_ids(frame, user_col, item_col, table)
+    order = _timestamps(frame, time_col, table)
+    scores = _ratings(frame, _pick(header, ("rating",), table, "rating"), table) if ratings else None
     text: dict[str, dict[str, str]] = {}
     if (folder / "movies.csv").exists():
         movies = _read_table(folder / "movies.csv")
@@ -530,7 +571,7 @@ def load_movielens_csv(path: Path) -> Interactions:
                 if field == "genres":
                     values = values.str.replace("|", ", ", regex=False)
                 text[field] = dict(zip(movies[key], values))
-    return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order)
+    return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, ratings=scores)
 
 
 def csv_interactions(folder: Path) -> Path | None:
@@ -546,7 +587,7 @@ def csv_interactions(folder: Path) -> Path | None:
     return tables[0] if len(tables) == 1 else None
 
 
-def load_recbole(path: Path) -> Interactions:
+def load_recbole(path: Path, ratings: bool = False) -> Interactions:
     """RecBole atomic files: ``<name>.inter`` (or ``<name>.train/.valid/.test.inter``) [+ ``<name>.item``].
 
     Headers are ``field:type``; ``user_id`` and ``item_id`` are required; a ``timestamp`` orders interactions;
@@ -572,6 +613,7 @@ def load_recbole(path: Path) -> Interactions:
     time_col = _pick(frame.columns, ("timestamp",), source, "timestamp", required=False)
     _require_ids(frame, user_col, item_col, source)
     order = _timestamps(frame, time_col, source) if time_col else None
+    scores = _ratings(frame, _pick(frame.columns, ("rating",), source, "rating:float"), source) if ratings else None
     text: dict[str, dict[str, str]] = {}
     item_files = sorted(folder.glob("*.item"))
     if item_files:
@@ -581,7 +623,8 @@ def load_recbole(path: Path) -> Interactions:
             if column != key and column.split(":")[-1] in {"token_seq", "token"}:
                 text[column.split(":")[0]] = dict(zip(items[key], items[column]))
     given = np.concatenate(labels) if labels else None
-    return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, given_split=given)
+    return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, given_split=given,
+                 ratings=scores)
 
 
 def _guarded(name: str, loader: Callable[..., Interactions]) -> Callable[..., Interactions]:
@@ -625,6 +668,9 @@ FORMATS: dict[str, Callable[..., Interactions]] = {name: _guarded(name, loader) 
     "csv": load_csv,
     "recbole": load_recbole,
 }.items()}
+
+# the formats whose files carry a rating per interaction, which data.min_rating filters on
+RATED_FORMATS = ("movielens-1m", "movielens-100k", "movielens", "amazon", "goodreads", "csv", "recbole")
 
 # what each format reads, in a line (`glta data list`); the loaders' docstrings say more
 FORMAT_FILES = {
