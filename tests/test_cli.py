@@ -330,6 +330,12 @@ def test_evaluate_and_recommend_take_the_method_as_train_does(tmp_path, capsys, 
     assert main(["evaluate", "--dataset", "synthetic", "--method", "pop", "eval.ks=[5,10]", "--no-progress"]) == 0
     table = capsys.readouterr().out
     assert "N@10" in table and "N@20" not in table  # the columns the metrics have (it raised KeyError before)
+    out = tmp_path / "ks.json"
+    assert main(["evaluate", "pop", "--dataset", "synthetic", "eval.ks=[3,50]", "--out", str(out),
+                 "--no-progress"]) == 0  # without the selection metric's N@10: refused as not computed before
+    assert capsys.readouterr().out.splitlines()[1].split() == ["split", "P@3", "N@3", "P@50", "N@50"]
+    record = json.loads(out.read_text())
+    assert {"N@3", "N@50", "N@10"} <= set(record["metrics"]["test"]) and record["per_user_test"]
     for argv, expect in ((["evaluate", "pop", "--dataset", "synthetic", "--method", "hccf"], "two methods named"),
                          (["evaluate", "hccf", "--dataset", "synthetic"],
                           "holds no trained run: train it first with `glta train hccf --dataset synthetic`"),

@@ -263,7 +263,7 @@ def _named_method(args) -> str:
 
 
 def cmd_evaluate(args) -> None:
-    from glta.pipeline import evaluate_run
+    from glta.pipeline import evaluate_run, inference_overrides
 
     run_dir = _run_folder(args)
     metrics = evaluate_run(run_dir, args.data_root, progress=not args.no_progress, overrides=args.overrides,
@@ -272,6 +272,8 @@ def cmd_evaluate(args) -> None:
         print(json.dumps(metrics, indent=2))
         return
     columns = table_columns([metrics["valid"], metrics["test"]])
+    if isinstance(asked := inference_overrides(args.overrides).get("eval", {}).get("ks"), list):
+        columns = [f"{m}@{k}" for k in asked for m in ("P", "N")]  # the cut-offs asked for, in their order
     header = f"{'split':<8}" + "".join(f"{m:>9}" for m in columns)
     print(f"{args.method if not args.run_dir else Path(run_dir).name} ({run_dir})")
     print(header + "\n" + "-" * len(header))

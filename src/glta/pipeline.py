@@ -173,6 +173,13 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
             if not has(key):
                 raise GLTAError(f"{trained.method} has no setting {key}; of the inference-time settings it has "
                                 f"{', '.join(k for k in INFERENCE_OVERRIDES if has(k)) or 'none'}")
+        ks = changes.get("eval", {}).get("ks")
+        select_k = trained.train.select_metric.partition("@")[2]
+        if isinstance(ks, list) and select_k.isdigit() and int(select_k) not in ks \
+                and all(isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in ks):  # else: its error
+            # the selection metric's cut-off is evaluated too: its per-user values are what a results file keeps
+            # for the paired tests (an evaluation selects nothing, so this is no setting to refuse)
+            changes["eval"]["ks"] = [*ks, int(select_k)]
         config = config_from_dict(deep_merge(meta["config"], changes))
         meta["identity"]["dataset_fingerprint"]
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
