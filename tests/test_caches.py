@@ -119,3 +119,22 @@ def test_the_cache_commands(cache, capsys):
     assert "deleted prefix-kv s2" in out and "freed " in out and (cache / "prefix-kv" / "s1").exists()
     assert main(["cache", "clear", "prefix-kv", "--dataset", "amazon-scientific"]) == 0
     assert "nothing to delete for amazon-scientific" in capsys.readouterr().out
+
+
+def test_data_sets_cached_by_an_older_version_are_marked_and_cleared_alone(cache, capsys):
+    """Every data cache entry of an older CACHE_VERSION is never read again (its key differs), yet it stayed listed
+    as the data set it holds; now it says so, and `glta cache clear data --stale` removes those alone."""
+    from glta.config import DataConfig
+    from glta.data import load_dataset
+
+    load_dataset(DataConfig(name="synthetic"))  # written now: the current version
+    listed = {e.path.name: e for e in entries("data")}
+    current = [name for name in listed if name.startswith("synthetic-")]
+    assert len(current) == 1 and not listed[current[0]].stale and listed[current[0]].about == "synthetic"
+    assert listed["ml-1m-5a080d2704cc7c57.npz"].stale  # the fixture's: no version recorded
+    assert "ml-1m (written by an older glta: no longer read)" == listed["ml-1m-5a080d2704cc7c57.npz"].about
+    assert main(["cache", "clear", "data", "--stale"]) == 0
+    assert "deleted data ml-1m-5a080d2704cc7c57.npz" in capsys.readouterr().out
+    assert [e.path.name for e in entries("data")] == current
+    assert main(["cache", "clear", "data", "--stale"]) == 0
+    assert "nothing to delete" in capsys.readouterr().out

@@ -50,6 +50,7 @@ class Entry:
     dataset: str | None  # the data set it belongs to, where the entry records it
     held: bool  # a running process has it open or is writing it
     locks: list[Path] = field(default_factory=list)  # the files a process using it holds a lock on
+    stale: bool = False  # written by an older version of glta, in a layout this one never reads
 
 
 def _size(path: Path) -> int:
@@ -129,8 +130,17 @@ def entries(kind: str, root: Path | None = None) -> list[Entry]:
             found.append(Entry(kind, sub, _size(sub), serves or "no meta.json", serves.split(",")[0] or None,
                                _held(locks), locks))
     elif kind == "data":
+        from glta.data import CACHE_VERSION, RecDataset
+
         for file in sorted(folder.glob("*.npz")):
-            found.append(Entry(kind, file, _size(file), _named(file.stem), _named(file.stem), False))
+            try:
+                version = RecDataset.saved_cache_version(file)
+            except Exception:  # a damaged file is rebuilt when read; it still counts and can be deleted
+                version = None
+            stale = "" if version == CACHE_VERSION else \
+                f" (written by an older glta{f', data cache version {version}' if version else ''}: no longer read)"
+            found.append(Entry(kind, file, _size(file), _named(file.stem) + stale, _named(file.stem), False,
+                               stale=bool(stale)))
     else:
         for path in sorted(p for p in folder.iterdir() if not p.name.startswith(".")):
             found.append(Entry(kind, path, _size(path), "", None, False))
@@ -151,10 +161,11 @@ def summary(root: Path | None = None) -> dict:
 
 
 def clear(kinds: list[str], dataset: str | None = None, yes: bool = False,
-          root: Path | None = None) -> tuple[list[Entry], list[Entry]]:
-    """Delete the entries of ``kinds`` (of ``dataset`` alone when given) that no running process holds; returns
-    (deleted, held and kept). An expensive kind (``CacheKind.expensive``) is deleted only with ``yes``; a kind whose
-    entries do not record their data set is refused with ``dataset``."""
+          root: Path | None = None, stale: bool = False) -> tuple[list[Entry], list[Entry]]:
+    """Delete the entries of ``kinds`` (of ``dataset`` alone when given; with ``stale``, only those this version no
+    longer reads) that no running process holds; returns (deleted, held and kept). An expensive kind
+    (``CacheKind.expensive``) is deleted only with ``yes``; a kind whose entries do not record their data set is
+    refused with ``dataset``."""
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown:
         raise GLTAError(f"no cache kind '{unknown[0]}': choose from {', '.join(KINDS)}")
@@ -164,7 +175,7 @@ def clear(kinds: list[str], dataset: str | None = None, yes: bool = False,
             raise GLTAError(f"--dataset: the {blind[0]} cache does not record its data set; leave out --dataset to "
                             f"clear all of it (or clear texts, prefix-kv or data by data set)")
     chosen = [entry for kind in kinds for entry in entries(kind, root)
-              if not dataset or entry.dataset == dataset]
+              if (not dataset or entry.dataset == dataset) and (not stale or entry.stale)]
     costly = [entry for entry in chosen if KINDS[entry.kind].expensive and not entry.held]
     if costly and not yes:
         kind = KINDS[costly[0].kind]

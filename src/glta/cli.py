@@ -456,7 +456,7 @@ def cmd_cache_list(args) -> None:
 def cmd_cache_clear(args) -> None:
     from glta.caches import clear
 
-    deleted, kept = clear(args.kinds, args.dataset, args.yes)
+    deleted, kept = clear(args.kinds, args.dataset, args.yes, stale=args.stale)
     for entry in deleted:
         print(f"deleted {entry.kind} {entry.path.name} ({_bytes(entry.size)}): {entry.about}")
     for entry in kept:
@@ -658,6 +658,9 @@ def build_parser() -> argparse.ArgumentParser:
     cache_clear.add_argument("--dataset", help="only this data set's entries (texts, prefix-kv and data)")
     cache_clear.add_argument("--yes", action="store_true",
                              help="also delete an expensive kind (texts, ia: hours to make again)")
+    cache_clear.add_argument("--stale", action="store_true",
+                             help="only entries this version of glta no longer reads (`glta cache list` marks them: "
+                                  "data sets cached by an older version)")
     cache_clear.set_defaults(func=cmd_cache_clear)
 
     demo = commands.add_parser("demo", help="train and compare methods on the embedded synthetic data set")

@@ -160,7 +160,7 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
                                     interactions.item_text, source)
     if use_cache:
         try:
-            dataset.save(cache_file)
+            dataset.save(cache_file, CACHE_VERSION)
         except OSError:
             pass  # a read-only cache folder only costs speed
     return dataset

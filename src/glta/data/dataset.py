@@ -186,7 +186,9 @@ class RecDataset:
         }
 
     # --- on-disk cache -------------------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, cache_version: int | None = None) -> None:
+        """Write the data set to ``path`` (.npz); ``cache_version``: the data cache's version that wrote it, which
+        ``glta cache list`` reads back (``saved_cache_version``) to tell entries no code reads any more."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {}
@@ -195,9 +197,16 @@ class RecDataset:
             arrays[f"{key}_users"] = coo.row.astype(np.int32)
             arrays[f"{key}_items"] = coo.col.astype(np.int32)
         meta = {"name": self.name, "user_ids": [str(x) for x in self.user_ids],
-                "item_ids": [str(x) for x in self.item_ids], "item_text": self.item_text, "source": self.source}
+                "item_ids": [str(x) for x in self.item_ids], "item_text": self.item_text, "source": self.source,
+                **({"cache_version": cache_version} if cache_version is not None else {})}
         with atomic_path(path) as staging, open(staging, "wb") as handle:  # processes may build the same cache
             np.savez_compressed(handle, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+
+    @staticmethod
+    def saved_cache_version(path: str | Path) -> int | None:
+        """The data cache version recorded in a saved data set; None for one saved before versions were recorded."""
+        with np.load(path) as archive:
+            return json.loads(archive["meta"].tobytes().decode()).get("cache_version")
 
     @classmethod
     def load(cls, path: str | Path) -> "RecDataset":
