@@ -300,6 +300,39 @@ def test_min_rating_keeps_the_interactions_rated_that_or_more_in_every_format_wi
         load_dataset(DataConfig(path=str(tmp_path / "x.inter"), min_rating=9))
 
 
+def test_gzipped_tables_the_files_beside_a_table_and_a_copy_elsewhere(tmp_path, monkeypatch):
+    """interactions.csv.gz (+ items.csv.gz) is read as csv without --format, named 'interactions' as its .csv would
+    be; the items.csv beside an interactions file --data-path points at is part of the cache key (before, editing it
+    left the cached text in place), and the same files copied to another folder go by that folder's name (before,
+    the cached entry kept the first folder's)."""
+    import gzip
+
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    rows = "user,item\n" + "".join(f"u{u},i{(u * 3 + n) % 8}\n" for u in range(9) for n in range(5))
+    (tmp_path / "gz").mkdir()
+    with gzip.open(tmp_path / "gz" / "interactions.csv.gz", "wt") as handle:
+        handle.write(rows)
+    with gzip.open(tmp_path / "gz" / "items.csv.gz", "wt") as handle:
+        handle.write("item,title\n" + "".join(f"i{i},Book {i}\n" for i in range(8)))
+    assert detect_format(tmp_path / "gz") == detect_format(tmp_path / "gz" / "interactions.csv.gz") == "csv"
+    packed = load_dataset(DataConfig(path=str(tmp_path / "gz" / "interactions.csv.gz")))
+    assert packed.name == "interactions" and packed.n_interactions == 45
+    assert dict(zip(packed.item_ids, packed.item_text["title"]))["i3"] == "Book 3"
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "interactions.csv").write_text(rows)
+    (tmp_path / "plain" / "items.csv").write_text("item,title\ni1,Old\n")
+    table = str(tmp_path / "plain" / "interactions.csv")
+    assert load_dataset(DataConfig(path=table)).item_text["title"][1] == "Old"
+    (tmp_path / "plain" / "items.csv").write_text("item,title\ni1,New\n")
+    assert load_dataset(DataConfig(path=table)).item_text["title"][1] == "New"
+    (tmp_path / "copy").mkdir()
+    for name in ("interactions.csv", "items.csv"):
+        (tmp_path / "copy" / name).write_text((tmp_path / "plain" / name).read_text())
+    first, again = (load_dataset(DataConfig(path=str(tmp_path / folder))) for folder in ("plain", "copy"))
+    assert (first.name, again.name) == ("plain", "copy") and first.fingerprint() == again.fingerprint()
+    assert again.source["path"] == str(tmp_path / "copy")
+
+
 def test_generic_tsv_file_and_bad_column(tmp_path):
     path = tmp_path / "data.tsv"
     path.write_text("userId\tmovieId\n1\t2\n")

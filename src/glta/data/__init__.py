@@ -16,7 +16,7 @@ from pathlib import Path
 
 from glta.config import DataConfig
 from glta.data.dataset import Interactions, RecDataset
-from glta.data.formats import FORMATS, RATED_FORMATS, detect_format
+from glta.data.formats import FORMATS, ITEM_TABLES, RATED_FORMATS, detect_format
 from glta.data.splits import TEST, TRAIN, VALID, split_interactions
 from glta.data.synthetic import SyntheticSpec, generate
 from glta.errors import GLTAError
@@ -86,9 +86,17 @@ def resolve_source(config: DataConfig, root: str | Path | None = None) -> tuple[
     return path, builtin.format, builtin.split
 
 
+def _companions(path: Path) -> list[Path]:
+    """The files a loader reads beside a data file it is pointed at: a table's ``items.csv``, a MovieLens
+    ``ratings.csv``'s ``movies.csv``, a RecBole ``.inter`` file's ``.item`` file."""
+    names = [*ITEM_TABLES, "movies.csv"]
+    return sorted([path.parent / name for name in names if (path.parent / name).is_file()]
+                  + list(path.parent.glob("*.item")))
+
+
 def _source_digest(path: Path) -> str:
     digest = hashlib.sha256()
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    files = [path, *_companions(path)] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
     for file in files:
         stat = file.stat()
         digest.update(f"{file.name}:{stat.st_size}".encode())
@@ -122,8 +130,10 @@ def read_interactions(config: DataConfig, root: str | Path | None = None) -> tup
 
 
 def path_name(path: str | Path) -> str:
-    """The name a data set read from ``path`` goes by when none is given (its runs: ``runs/<name>/<method>``)."""
-    return Path(path).stem
+    """The name a data set read from ``path`` goes by when none is given (its runs: ``runs/<name>/<method>``): the
+    file's name without its type (``interactions`` for ``interactions.csv`` or ``interactions.csv.gz``)."""
+    path = Path(path)
+    return Path(path.stem).stem if path.suffix == ".gz" else path.stem
 
 
 def dataset_name(config: DataConfig) -> str:
@@ -146,8 +156,10 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
             dataset = RecDataset.load(cache_file)
         except Exception:  # a damaged cache is rebuilt, never trusted
             cache_file.unlink(missing_ok=True)
-        else:  # the same files elsewhere (a copy, a moved folder) share the entry: the path is where they are now
+        else:  # the same files elsewhere (a copy, a moved folder) share the entry: the path is where they are now,
+            # and the name the one this config gives (a copy in another folder is named after that folder)
             dataset.source = {**dataset.source, "path": str(path) if path else None}
+            dataset.name = dataset_name(config)
             return dataset
     interactions, fmt, default_split, path = read_interactions(config, root)
     split_used, labels = split_interactions(interactions, config, default_split)

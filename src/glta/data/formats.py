@@ -448,7 +448,7 @@ def _read_table(path: Path, columns: set[str] | None = None) -> pd.DataFrame:
     """A delimited table with a header, every field a string. The delimiter of a .csv is told from the header line,
     so that pandas' C parser reads it: a 2M-row file loads 2.1x faster than through pandas' delimiter-sniffing Python
     parser (``benchmarks/data_loading.py``)."""
-    sep = "\t" if path.suffix in {".tsv", ".inter", ".item"} or path.name.endswith((".tsv.gz",)) else _delimiter(path)
+    sep = "\t" if path.suffix in {".tsv", ".inter", ".item"} or path.name.endswith(".tsv.gz") else _delimiter(path)
     try:
         return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c", dtype=str,
                            keep_default_na=False,
@@ -505,10 +505,11 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
     """Generic CSV/TSV with a header: user, item[, rating, timestamp]; item text from ``items.csv``/``items.tsv``.
 
     ``path`` is the interactions file, or a folder holding ``interactions.csv|tsv`` (or one other CSV/TSV file) and
-    optionally ``items.csv|tsv`` (an item column plus one column per text field). The id and time columns are found
-    by their usual names (``USER_COLUMNS``, ``ITEM_COLUMNS``, ``TIME_COLUMNS``) unless named here (``data.user_column``
-    etc.); ``items.csv``'s key column is looked up by ``item_column``'s name first, then by the usual ones. With
-    ``ratings`` (``data.min_rating``) the rating column is read too (``RATING_COLUMNS``, or ``rating_column``).
+    optionally ``items.csv|tsv`` (an item column plus one column per text field); each may be gzipped (``.csv.gz``).
+    The id and time columns are found by their usual names (``USER_COLUMNS``, ``ITEM_COLUMNS``, ``TIME_COLUMNS``)
+    unless named here (``data.user_column`` etc.); ``items.csv``'s key column is looked up by ``item_column``'s name
+    first, then by the usual ones. With ``ratings`` (``data.min_rating``) the rating column is read too
+    (``RATING_COLUMNS``, or ``rating_column``).
     """
     folder = path if path.is_dir() else path.parent
     inter = path if path.is_file() else csv_interactions(path)
@@ -536,7 +537,7 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
     _require_ids(frame, user_col, item_col, inter)
     order = _timestamps(frame, time_col, inter) if time_col is not None else None
     text: dict[str, dict[str, str]] = {}
-    for name in ("items.csv", "items.tsv"):
+    for name in ITEM_TABLES:
         items_file = folder / name
         if items_file.exists():
             items = _read_table(items_file)
@@ -574,16 +575,25 @@ def load_movielens_csv(path: Path, ratings: bool = False) -> Interactions:
     return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, ratings=scores)
 
 
+TABLE_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")  # what format csv reads
+ITEM_TABLES = ("items.csv", "items.tsv", "items.csv.gz", "items.tsv.gz")
+
+
+def is_table(name: str) -> bool:
+    """Whether a file name is one format csv reads: a CSV or TSV, gzipped or not."""
+    return name.lower().endswith(TABLE_SUFFIXES)
+
+
 def csv_interactions(folder: Path) -> Path | None:
     """A folder's interactions table: ``interactions.csv`` or ``.tsv``, else its only CSV/TSV file besides
     ``items.csv|tsv`` (so ``ratings.csv`` beside ``items.csv`` is read as a user would expect); None when there is no
     such file or several."""
     names = {p.name for p in folder.iterdir()}
-    for name in ("interactions.csv", "interactions.tsv"):
+    for name in ("interactions.csv", "interactions.tsv", "interactions.csv.gz", "interactions.tsv.gz"):
         if name in names:
             return folder / name
-    tables = [folder / name for name in sorted(names) if Path(name).suffix in {".csv", ".tsv"}
-              and name not in {"items.csv", "items.tsv"} and (folder / name).is_file()]
+    tables = [folder / name for name in sorted(names) if is_table(name)
+              and name not in ITEM_TABLES and (folder / name).is_file()]
     return tables[0] if len(tables) == 1 else None
 
 
@@ -694,7 +704,7 @@ def detect_format(path: Path) -> str | None:
     if path.is_file():
         if path.name == "ratings.csv" and (path.parent / "movies.csv").exists():
             return "movielens"  # its titles are read too
-        if path.suffix in {".csv", ".tsv"}:
+        if is_table(path.name):
             return "csv"
         if path.suffix == ".inter":
             return "recbole"
