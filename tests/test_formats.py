@@ -331,6 +331,10 @@ def test_gzipped_tables_the_files_beside_a_table_and_a_copy_elsewhere(tmp_path, 
     first, again = (load_dataset(DataConfig(path=str(tmp_path / folder))) for folder in ("plain", "copy"))
     assert (first.name, again.name) == ("plain", "copy") and first.fingerprint() == again.fingerprint()
     assert again.source["path"] == str(tmp_path / "copy")
+    from glta.caches import entries
+
+    # filed under the name it goes by (before: 'synthetic', the default name), so `glta cache clear data --dataset`
+    assert {"plain", "copy", "interactions"} <= {entry.dataset for entry in entries("data")}
 
 
 def test_generic_tsv_file_and_bad_column(tmp_path):

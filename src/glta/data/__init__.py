@@ -150,7 +150,7 @@ def load_dataset(config: DataConfig, root: str | Path | None = None, use_cache: 
     key_material = json.dumps({"v": CACHE_VERSION, "format": fmt, "settings": settings,
                                "source": _source_digest(path) if path else "synthetic"}, sort_keys=True)
     key = hashlib.sha256(key_material.encode()).hexdigest()[:16]
-    cache_file = cache_dir("data") / f"{config.name}-{key}.npz"
+    cache_file = cache_dir("data") / f"{dataset_name(config)}-{key}.npz"  # `glta cache clear data --dataset NAME`
     if use_cache and cache_file.exists():
         try:
             dataset = RecDataset.load(cache_file)
