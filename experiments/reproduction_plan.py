@@ -189,6 +189,9 @@ class Left:
     # data set -> the default's seeds trained here whose job stopped before it had read every mode out of the model,
     # which is on this machine alone (``owed_mode_seeds``): their jobs run again to read them, training nothing
     owed_modes: dict[str, list[int]] = field(default_factory=dict)
+    # data set -> the default's seeds whose results came from another machine without their model, which a decoding
+    # mode still lacks (``lost_mode_seeds``): their jobs train them again (``seeds.py --retrain-lost``)
+    lost_models: dict[str, list[int]] = field(default_factory=dict)
     owed_seconds: dict[str, float] = field(default_factory=dict)  # data set -> those reads' estimated seconds
     # (data set, name) of ``seeds``/``glta_seeds`` -> the extra seeds it still lacks (absent: every one of them)
     seeds_left: dict[tuple[str, str], list[int]] = field(default_factory=dict)
@@ -309,9 +312,15 @@ def plan_glta(dataset: str, left: Left) -> None:
     owed = owed_mode_seeds(dataset) if default is not None else []
     retrain = default is not None and "default" not in todo and not seeds_to_come and not owed \
         and glta_variants.model_needed(dataset, GLTA_MODES)
-    if seeds_to_come or owed:
+    # the default's seeds whose model is on another machine while a mode lacks them: trained again, once the main
+    # model a mode needs is here (where it is trained again first, a later plan queues these)
+    lost = sorted({seed for mode in GLTA_MODES for seed in lost_mode_seeds(dataset, mode)}) \
+        if default is not None and not retrain else []
+    if seeds_to_come or owed or lost:
         left.mode_seeds[dataset] = [mode for mode in GLTA_MODES if any(
-            not glta_variants.mode_seed_is_done(dataset, mode, seed) for seed in seeds_to_come + owed)]
+            not glta_variants.mode_seed_is_done(dataset, mode, seed) for seed in seeds_to_come + owed + lost)]
+    if lost:
+        left.lost_models[dataset] = lost
     if retrain:
         todo += ["default"] + GLTA_MODES
     else:  # a mode reads the default model: trained first or here
@@ -358,7 +367,7 @@ def plan_glta(dataset: str, left: Left) -> None:
                                          if not glta_variants.mode_seed_is_done(dataset, mode, seed))
     for name in GLTA_VARIANTS + ["glta_plus"]:
         runs = records(Path("results"), dataset, name)
-        reads = owed if name == "default" else []
+        reads = owed + lost if name == "default" else []
         if runs and (len(runs) < SEEDS or reads):  # experiments/seeds.py repeats a variant's recorded config
             left.glta_seeds.setdefault(dataset, []).append(name)
             left.seeds_left[dataset, name] = sorted(seeds_without_file(dataset, name) + reads)
@@ -389,6 +398,9 @@ def plan_glta(dataset: str, left: Left) -> None:
               + (" — made with an earlier config: retrained by the next run" if stale else "")
               + (" — its model is not on this machine: trained again for the decoding modes, which are read out "
                  "of the new one" if name == "default" and retrain else "")
+              + (f" — seed{'s' * (len(lost) > 1)} {', '.join(map(str, lost))} trained again here for the decoding "
+                 "modes, whose model is on another machine (see the modes' lines)" if name == "default" and lost
+                 else "")
               + here_at_ratio(left, dataset, name) + scaled_note(left, dataset, name) + under_way(dataset, name))
     for mode in GLTA_MODES:
         done = glta_variants.mode_is_done(dataset, mode)
@@ -418,8 +430,9 @@ def lost_note(dataset: str, mode: str) -> str:
     if not lost:
         return ""
     return (f" — seed{'s' * (len(lost) > 1)} {', '.join(map(str, lost))} of the default trained on another machine, "
-            f"whose model is not here: this mode waits for {'them' if len(lost) > 1 else 'it'} trained again, "
-            "which the queue leaves out (a default's seed costs what the default's line says)")
+            f"whose model is not here: the queue trains {'them' if len(lost) > 1 else 'it'} again and reads this mode "
+            "out of the new model (`experiments/seeds.py --retrain-lost`, the results file it replaces kept under "
+            "seeds/replaced/; a default's seed costs what the default's line says)")
 
 
 def scaled_default(dataset: str, left: Left | None = None) -> tuple[float, str] | None:
@@ -556,8 +569,9 @@ def seconds_left(left: Left) -> Remaining:
         remaining.spent += spent
         return seconds * times - spent
 
-    def seeds_missing(dataset: str, name: str, retrained: bool) -> int:
-        return len(EXTRA_SEEDS) if retrained else len(seeds_without_file(dataset, name))
+    def seeds_missing(dataset: str, name: str, retrained: bool) -> int:  # a lost model's seed is trained again too
+        lost = left.lost_models.get(dataset, []) if name == "default" else []
+        return len(EXTRA_SEEDS) if retrained else len(seeds_without_file(dataset, name)) + len(lost)
 
     remaining.texts = sum(left.text_seconds.values())
     remaining.total += remaining.texts + sum(left.owed_seconds.values())  # modes read out of seeds trained here

@@ -33,7 +33,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
     decoding mode goes right after the run of the default model it reads, or ahead of every job where that model is
     here already: the model is on this machine's disk alone, and hours to train again; where a mode has no run and
     the default's seeds read it out of their models (``Left.mode_seeds``), the first of those seeds goes there, and
-    so does a seed trained here whose job stopped before reading its modes (``Left.owed_modes``).
+    so does a seed trained here whose job stopped before reading its modes (``Left.owed_modes``). A seed of the
+    default whose model is on another machine while a mode lacks it (``Left.lost_models``) is trained again
+    (``seeds.py --retrain-lost``) after the other GLTA seeds: its cell has the seed already, its modes lack it.
     With two or more workers a data set's texts are written by two processes (``torchrun``; twice the rate of one on
     a 2-core machine, docs/glta.md) taking two of them, or by one where a job an earlier queue started resumes
     beside them. Without ``llm``, only the jobs that never run the LLM: the graph baselines, the references
@@ -76,6 +78,9 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
                                out=logs, threads=1, seeds=seeds, baselines=grids, kinds=writes)
     jobs = [job for job in jobs if job.seed is None or job.cell not in left.seeds_left
             or job.seed in left.seeds_left[job.cell]]  # a seed already trained: no job
+    jobs = [dataclasses.replace(job, command=[*job.command, "--retrain-lost"])  # its model is on another machine
+            if job.cell is not None and job.cell[1] == "default" and job.seed in left.lost_models.get(job.cell[0], [])
+            else job for job in jobs]
 
     def glta_seed(job) -> bool:
         return job.seed is not None and job.cell[1] in left.glta_seeds.get(job.cell[0], [])
@@ -154,13 +159,16 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
         return name not in (None, "default", "glta_plus") and dataset in left.no_glta \
             and f"glta-{dataset}-default" not in names
 
+    def retrains(job) -> bool:  # a seed that has its results, trained again for the modes its lost model lacks
+        return "--retrain-lost" in job.command
+
     rest = [job for job in jobs if job not in first]
     if shortest_first:
-        rest.sort(key=lambda job: (orphan(job), later(job), fills(job), glta_seed(job),
+        rest.sort(key=lambda job: (orphan(job), later(job), fills(job), glta_seed(job), retrains(job),
                                    not left.seconds.get(job.cell), left.seconds_here(job.cell), not main_row(job)))
     else:
         rest.sort(key=lambda job: (not orphan(job), not later(job), not fills(job), not glta_seed(job),
-                                   left.seconds_here(job.cell), main_row(job)), reverse=True)
+                                   not retrains(job), left.seconds_here(job.cell), main_row(job)), reverse=True)
     queue = first + rest
     started = [job for job in queue if (logs / log_name(job.name)).exists() and not orphan(job)]
     queue = started + [job for job in queue if job not in started]

@@ -14,7 +14,10 @@ at another seed on one machine without training their main runs first. Results g
 tests over users and seeds) find them. Finished seeds are skipped, an interrupted one resumes from its checkpoint.
 Decoding modes (``mode_*``) are read out of a model, not trained: each seed of ``default`` (the GLTA row) also reads
 Figure 4's modes out of its new model (``glta_variants/seeds/mode_<mode>-<seed>.json``), so a mode gets its seeds
-with GLTA's and is compared with the very runs it was read out of; ``--no-modes`` leaves them out.
+with GLTA's and is compared with the very runs it was read out of; ``--no-modes`` leaves them out. A seed of
+``default`` whose results file came from another machine, without its model, cannot have its modes read here:
+``--retrain-lost`` trains it again (its results file is kept aside under ``seeds/replaced/``) and reads them out of
+the new model, as ``experiments/reproduce.py`` queues it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from glta_variants import MODES, PLUS_VARIANTS, VARIANTS, run_mode_seed, variant_config
+import time
+
+from glta_variants import MODES, PLUS_VARIANTS, VARIANTS, mode_seed_is_done, run_mode_seed, seed_model, variant_config
 
 from glta.config import config_from_dict
 from glta.pipeline import train
@@ -32,7 +37,24 @@ from glta.training import resumable
 from glta.tuning import same_config, unrecorded_run
 
 
-def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: bool = True) -> Path:
+def lost_model(dataset: str, seed: int) -> bool:
+    """Whether the default's seed ``seed`` has a results file but no model here (it trained on another machine) while a
+    decoding mode still lacks that seed: only training it again lets the mode be read out of it."""
+    return seed_path(result_path(Path("results"), dataset, "default"), seed).exists() \
+        and not (seed_model(dataset, seed) / "run.json").is_file() \
+        and any(not mode_seed_is_done(dataset, mode, seed) for mode in MODES)
+
+
+def keep_aside(out: Path) -> Path:
+    """Move a results file that a run about to train replaces to ``replaced/<name>-<time>.json`` beside it."""
+    kept = out.parent / "replaced" / f"{out.stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    out.rename(kept)
+    return kept
+
+
+def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: bool = True,
+             retrain_lost: bool = False) -> Path:
     main = result_path(Path("results"), dataset, name)
     if is_deterministic(name):
         print(f"{name}: deterministic, every seed gives the main run ({main}); nothing to train")
@@ -55,6 +77,10 @@ def run_seed(dataset: str, name: str, seed: int, threads: int = 0, progress: boo
     if threads:
         config.train.threads = threads
     out = seed_path(main, seed)
+    if retrain_lost and name == "default" and lost_model(dataset, seed):
+        print(f"{name} seed {seed}: its model is not on this machine (its results came from another) and a decoding "
+              f"mode still lacks the seed: trained again, the results file it replaces kept as {keep_aside(out)}",
+              flush=True)
     if out.exists() and same_config(read_results(out)["provenance"].get("config"), config.to_dict()):
         print(f"{name} seed {seed}: done ({out})")
         return out
@@ -75,17 +101,21 @@ def main() -> None:
                         help="CPU threads a job trains with (train.threads; 0: the config's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-modes", action="store_true", help="with default: leave the decoding modes out")
+    parser.add_argument("--retrain-lost", action="store_true",
+                        help="with default: train again a seed whose model is on another machine while a decoding "
+                             "mode still lacks it (its results file is kept under seeds/replaced/)")
     args = parser.parse_args()
-    run_seeds(args.dataset, args.names, args.seeds, args.threads, not args.no_progress, modes=not args.no_modes)
+    run_seeds(args.dataset, args.names, args.seeds, args.threads, not args.no_progress, modes=not args.no_modes,
+              retrain_lost=args.retrain_lost)
 
 
 def run_seeds(dataset: str, names: list[str], seeds: list[int], threads: int = 0, progress: bool = True,
-              modes: bool = True) -> None:
+              modes: bool = True, retrain_lost: bool = False) -> None:
     """Each name's seeds in turn; with ``modes``, each new seed of ``default`` then has the decoding modes read out
-    of its model (``glta_variants.run_mode_seed``)."""
+    of its model (``glta_variants.run_mode_seed``); ``retrain_lost``: see ``lost_model``."""
     for name in names:
         for seed in seeds:
-            out = run_seed(dataset, name, seed, threads, progress)
+            out = run_seed(dataset, name, seed, threads, progress, retrain_lost)
             if name == "default" and modes and out.parent.name == "seeds":  # not the main run's seed
                 for mode in MODES:
                     run_mode_seed(dataset, mode, seed, progress)

@@ -564,6 +564,8 @@ def test_a_default_seed_trained_here_whose_job_stopped_before_its_modes_runs_aga
     assert left.owed_seconds["synthetic"] == 1.0  # AR alone, at FL's measured second: no training counted
     assert "read out of the default's seeds 2026, 2027" in capsys.readouterr().out
     made("default", ["train.seed=2027"], 2027)  # every seed has its file: seed 2026's reads still run
+    for mode in ("first_logit", "autoregressive"):  # (2027's modes too, else its model, not here, is a lost one)
+        made(f"mode_{mode}", ["train.seed=2027", f"model.inference={mode}"], 2027)
     left = planner.Left()
     planner.plan_glta("synthetic", left)
     assert left.seeds_left["synthetic", "default"] == [2026] and "default" not in left.glta.get("synthetic", [])
@@ -576,6 +578,39 @@ def test_a_default_seed_trained_here_whose_job_stopped_before_its_modes_runs_aga
     assert names[0] == "seed-synthetic-default-2026" and "seed-synthetic-default-2027" not in names
     made("mode_autoregressive", ["train.seed=2026", "model.inference=autoregressive"], 2026)
     assert planner.owed_mode_seeds("synthetic") == []
+
+
+def test_a_default_seed_whose_model_was_lost_is_queued_again_after_the_other_glta_seeds(
+        planner, queue, experiment, tmp_path, monkeypatch, capsys):
+    """December 7: amazon-scientific's FL and AR stayed at 2 of 3 seeds because the default's seed 2026 was trained
+    on a machine since lost; the queue left it out for good. It now trains that seed again (seeds.py
+    --retrain-lost), after the GLTA seeds that are still missing, and counts its time."""
+    variants = experiment("glta_variants")
+    monkeypatch.chdir(tmp_path)
+    made_on_synthetic(variants, "default", [])
+    for mode in ("first_logit", "autoregressive"):  # read out of the main model
+        made_on_synthetic(variants, f"mode_{mode}", [f"model.inference={mode}"])
+    made_on_synthetic(variants, "default", ["train.seed=2026"], 2026)  # no model here
+    made_on_synthetic(variants, "default", ["train.seed=2027"], 2027)
+    for mode in ("first_logit", "autoregressive"):  # read out of seed 2027's model, which is here
+        made_on_synthetic(variants, f"mode_{mode}", ["train.seed=2027", f"model.inference={mode}"], 2027)
+    made_on_synthetic(variants, "no_ia", ["model.use_ia=false"])
+    model = variants.seed_model("synthetic", 2027)
+    model.mkdir(parents=True)
+    (model / "run.json").write_text("{}")
+    left = planner.Left()
+    planner.plan_glta("synthetic", left)
+    out = capsys.readouterr().out
+    assert left.lost_models["synthetic"] == [2026] and left.seeds_left["synthetic", "default"] == [2026]
+    assert "seed 2026 trained again here for the decoding modes" in out
+    assert "the queue trains it again and reads this mode out of the new model" in out
+    assert planner.seconds_left(left).total >= 500.0  # the default's seed counted, not left out
+    jobs = queue.queue_jobs(left, tmp_path / "logs", workers=2)
+    names = [job.name for job in jobs]
+    retrain = jobs[names.index("seed-synthetic-default-2026")]
+    assert "--retrain-lost" in retrain.command and "--retrain-lost" not in jobs[names.index(
+        "seed-synthetic-no_ia-2026")].command
+    assert names.index("seed-synthetic-no_ia-2027") < names.index("seed-synthetic-default-2026")
 
 
 def test_a_modes_time_here_comes_from_its_run_on_a_cpu_like_this_one(costs, experiment, tmp_path, monkeypatch):

@@ -43,7 +43,7 @@ def test_each_new_seed_of_the_glta_row_reads_the_decoding_modes_out_of_its_model
     seeds = experiment("seeds")
     calls = []
 
-    def trained(dataset, name, seed, threads, progress):
+    def trained(dataset, name, seed, threads, progress, retrain_lost=False):
         calls.append((name, seed))
         main = Path("results") / dataset / ("glta.json" if name == "default" else f"{name}.json")
         return main if seed == 2025 else main.parent / "seeds" / f"{main.stem}-{seed}.json"
@@ -103,3 +103,36 @@ def test_a_finished_seed_whose_results_file_is_gone_is_not_trained_again(tmp_pat
     assert unrecorded_run(run_dir, out, other) is None  # another config: a retrain is what was asked for
     (run_dir / CHECKPOINT_NAME).write_bytes(b"")
     assert unrecorded_run(run_dir, out, config) is None  # a run under way resumes
+
+
+def test_a_default_seed_whose_model_is_on_another_machine_is_trained_again_with_retrain_lost(
+        tmp_path, monkeypatch, experiment):
+    """amazon-scientific's seed 2026 of GLTA was trained on a machine since lost: its FL and AR could never be read
+    out of it. With --retrain-lost its results file is kept aside and the seed trained again (then the modes read
+    out of the new model); without it, or once the model is here, the seed counts as done."""
+    from test_reproduce import made_on_synthetic
+
+    variants, seeds = experiment("glta_variants"), experiment("seeds")
+    monkeypatch.chdir(tmp_path)
+    made_on_synthetic(variants, "default", [])
+    made_on_synthetic(variants, "default", ["train.seed=2026"], 2026)
+    out = Path("results/synthetic/seeds/glta-2026.json")
+    committed = out.read_text()
+    trained = []
+
+    def train(config, run_dir, out, resume, progress):
+        trained.append((config.train.seed, str(run_dir), resume))
+        Path(run_dir).mkdir(parents=True)
+        (Path(run_dir) / "run.json").write_text("{}")
+        Path(out).write_text(committed)
+
+    monkeypatch.setattr(seeds, "train", train)
+    assert seeds.lost_model("synthetic", 2026) and not seeds.lost_model("synthetic", 2027)
+    assert seeds.run_seed("synthetic", "default", 2026, progress=False) == out and not trained  # done, as before
+    assert seeds.run_seed("synthetic", "default", 2026, progress=False, retrain_lost=True) == out
+    assert trained == [(2026, "runs/synthetic/seeds/glta-2026", False)]
+    kept = list(Path("results/synthetic/seeds/replaced").glob("glta-2026-*.json"))
+    assert len(kept) == 1 and kept[0].read_text() == committed
+    assert not seeds.lost_model("synthetic", 2026)  # its model is here now: the modes are read out of it
+    seeds.run_seed("synthetic", "default", 2026, progress=False, retrain_lost=True)
+    assert len(trained) == 1
