@@ -419,6 +419,7 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
                 after += (f"glta-{name}-default",)
             base, _, seed = variant.partition("@")  # "<variant>@<seed>": another training seed of a trained cell
             command = ([str(root / "experiments" / "seeds.py"), "--dataset", name, "--names", base, "--seeds", seed]
+                       + (["--retrain-lost"] if base == "default" else [])  # a seed whose model is elsewhere: again
                        if seed else [str(root / "experiments" / "glta_variants.py"), "--dataset", name,
                                      "--variants", variant])
             jobs.append(Job(f"glta-{name}-{variant}", [sys.executable, *command, "--threads", str(threads),
@@ -433,8 +434,9 @@ def session_jobs(datasets: list[str], glta: dict[str, list[str]], batch_size: in
         for method in methods:
             after = (f"grid-{name}-{method}",) if method in (baselines or {}).get(name, []) else ()
             for seed in EXTRA_SEEDS:
+                lost = ["--retrain-lost"] if method == "default" else []  # acts on a seed whose model is elsewhere
                 jobs.append(Job(f"seed-{name}-{method}-{seed}", [sys.executable, str(root / "experiments" / "seeds.py"),
-                                                                 "--dataset", name, "--names", method, "--seeds",
+                                                                 "--dataset", name, *lost, "--names", method, "--seeds",
                                                                  str(seed), "--threads", str(threads), "--no-progress"],
                                 after=after, cell=(name, method), seed=seed))
     return jobs

@@ -793,6 +793,7 @@ def print_gpu_commands(left: Left) -> None:
     # trained there first); a cell's missing seeds go as <variant>@<seed>
     glta = {dataset: [name for name in left.glta.get(dataset, []) if name not in GLTA_MODES
                       or "default" in left.glta[dataset]] + missing_seeds(dataset, left.glta_seeds.get(dataset, []))
+            + [f"default@{seed}" for seed in left.lost_models.get(dataset, [])]  # trained again there for the modes
             for dataset in dict.fromkeys([*left.glta, *left.glta_seeds])}
     glta = {dataset: names for dataset, names in glta.items() if names}
     if left.texts or glta:

@@ -78,9 +78,6 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
                                out=logs, threads=1, seeds=seeds, baselines=grids, kinds=writes)
     jobs = [job for job in jobs if job.seed is None or job.cell not in left.seeds_left
             or job.seed in left.seeds_left[job.cell]]  # a seed already trained: no job
-    jobs = [dataclasses.replace(job, command=[*job.command, "--retrain-lost"])  # its model is on another machine
-            if job.cell is not None and job.cell[1] == "default" and job.seed in left.lost_models.get(job.cell[0], [])
-            else job for job in jobs]
 
     def glta_seed(job) -> bool:
         return job.seed is not None and job.cell[1] in left.glta_seeds.get(job.cell[0], [])
@@ -160,7 +157,7 @@ def queue_jobs(left: Left, logs: Path, workers: int = 1, llm: bool = True, short
             and f"glta-{dataset}-default" not in names
 
     def retrains(job) -> bool:  # a seed that has its results, trained again for the modes its lost model lacks
-        return "--retrain-lost" in job.command
+        return job.cell is not None and job.cell[1] == "default" and job.seed in left.lost_models.get(job.cell[0], [])
 
     rest = [job for job in jobs if job not in first]
     if shortest_first:

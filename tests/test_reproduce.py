@@ -609,7 +609,7 @@ def test_a_default_seed_whose_model_was_lost_is_queued_again_after_the_other_glt
     names = [job.name for job in jobs]
     retrain = jobs[names.index("seed-synthetic-default-2026")]
     assert "--retrain-lost" in retrain.command and "--retrain-lost" not in jobs[names.index(
-        "seed-synthetic-no_ia-2026")].command
+        "seed-synthetic-no_ia-2026")].command  # (every default seed's job has it: it acts on a lost model alone)
     assert names.index("seed-synthetic-no_ia-2027") < names.index("seed-synthetic-default-2026")
 
 
