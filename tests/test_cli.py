@@ -100,6 +100,10 @@ def test_data_and_text_commands_name_a_path_as_training_does_and_take_data_setti
     assert stats["users"] == 10 and stats["split"] == "random"
     assert main(["data", "stats", "--data-path", str(table), "--json", "data.split=leave-last", *settings]) == 0
     assert json.loads(capsys.readouterr().out)["split"] == "leave-last"
+    assert main(["data", "stats", "--data-path", str(table), "data.split=leave-last", *settings]) == 0
+    assert f"read with       data.split=leave-last {' '.join(settings)}\n" in capsys.readouterr().out
+    assert main(["data", "stats", "synthetic"]) == 0
+    assert "read with" not in capsys.readouterr().out  # the defaults: nothing to repeat
     assert main(["data", "stats", "--data-path", str(table), *settings, "llm.name=x"]) == 2
     assert "this command's overrides take data.* keys, not ['llm']" in capsys.readouterr().err
     assert main(["data", "stats", "--data-path", str(table), *settings, "data.split=sideways"]) == 2

@@ -116,7 +116,11 @@ class RecDataset:
         from glta.config import DataConfig
 
         settings = {**self.source, "split": self.source.get("split_setting", DataConfig.split)}
-        return [f"data.{f.name}={settings[f.name]}" for f in dataclasses.fields(DataConfig)
+
+        def spelled(value):  # 4.0 as 4: the override reads back the same
+            return int(value) if isinstance(value, float) and value.is_integer() else value
+
+        return [f"data.{f.name}={spelled(settings[f.name])}" for f in dataclasses.fields(DataConfig)
                 if f.name not in ("name", "path", "format") and f.name in settings
                 and settings[f.name] != f.default]
 
