@@ -693,8 +693,8 @@ FORMAT_FILES = {
     "rechorus": "ReChorus: train.csv [+ dev.csv, test.csv], tab-separated; no item text",
     "goodreads": "UCSD Book Graph: goodreads_interactions_<genre>.json.gz + goodreads_books_<genre>.json.gz",
     "once-goodreads": "ONCE's Goodreads copy: user_history.tsv[.gz] + book.csv + book-desc.csv",
-    "csv": "a CSV/TSV with user, item[, rating, timestamp] columns (the file, or a folder's interactions.csv or "
-           "only table) + optional items.csv of text fields",
+    "csv": "a CSV/TSV (or .csv.gz) with user, item[, rating, timestamp] columns, other names by data.user_column "
+           "etc. (the file, or a folder's interactions.csv or only table) + optional items.csv of text fields",
     "recbole": "RecBole atomic files: <name>.inter or <name>.train/.valid/.test.inter [+ <name>.item]",
 }
 
