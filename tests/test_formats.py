@@ -28,6 +28,7 @@ def test_movielens_1m_ratings_dat(tmp_path):
     assert inter.item_text["title"] == ["Café (1995)", "Heat (1995)"]
     assert inter.item_text["genres"][0] == "Comedy, Drama"
     assert inter.order is not None
+    assert _pairs(FORMATS["movielens-1m"](tmp_path, ratings=True).rated_at_least(4)) == [("1", "10"), ("2", "10")]
 
 
 def test_movielens_1m_lightgcn_copy_maps_ids_back(tmp_path):
@@ -39,6 +40,8 @@ def test_movielens_1m_lightgcn_copy_maps_ids_back(tmp_path):
     test_items = {inter.item_ids[i] for i, s in zip(inter.items, inter.given_split) if s == 2}
     assert test_items == {"30"}
     assert inter.item_text["title"] == ["A (1990)", "B (1991)", "C (1992)"]
+    with pytest.raises(DataFormatError, match="the LightGCN copy .* keeps no ratings"):  # data.min_rating
+        FORMATS["movielens-1m"](tmp_path, ratings=True)
 
 
 def test_movielens_malformed_line_names_file_and_line(tmp_path):
@@ -139,6 +142,8 @@ def test_goodreads_ucsd(tmp_path):
         handle.write(json.dumps({"book_id": "7", "title": "SPQR", "description": "Rome."}) + "\n")
     inter = FORMATS["goodreads"](tmp_path)
     assert inter.n_users == 2 and inter.item_text["title"] == ["SPQR", ""]
+    rated = FORMATS["goodreads"](tmp_path, ratings=True).rated_at_least(1)  # 0: shelved, not rated
+    assert _pairs(rated) == [("u1", "7")] and rated.item_text["title"] == ["SPQR"]
 
 
 def test_once_goodreads(tmp_path):
@@ -175,6 +180,9 @@ def test_movielens_csv_releases_read_ratings_and_titles_as_ml_1m_does(tmp_path):
     assert inter.item_text["title"] == ["Film, The (1999)", "Other (2001)"]
     assert inter.item_text["genres"] == ["Comedy, Drama", "(no genres listed)"]
     assert list(inter.order) == [300, 100, 200]
+    rated = FORMATS["movielens"](tmp_path, ratings=True).rated_at_least(3.5)
+    assert _pairs(rated) == [("1", "10"), ("2", "10")] and list(rated.order) == [300, 200]
+    assert rated.item_text["genres"] == ["Comedy, Drama"]
     (tmp_path / "ratings.csv").write_text("userId,itemId\n1,10\n")
     with pytest.raises(DataFormatError, match=r"no movieId column among \['userId', 'itemId'\]"):
         FORMATS["movielens"](tmp_path)
