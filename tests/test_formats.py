@@ -3,6 +3,7 @@
 import gzip
 import json
 
+import numpy as np
 import pytest
 
 from glta.config import DataConfig
@@ -343,6 +344,30 @@ def test_gzipped_tables_the_files_beside_a_table_and_a_copy_elsewhere(tmp_path, 
 
     # filed under the name it goes by (before: 'synthetic', the default name), so `glta cache clear data --dataset`
     assert {"plain", "copy", "interactions"} <= {entry.dataset for entry in entries("data")}
+
+
+def test_k_core_drops_users_and_items_below_k_until_none_is_left(tmp_path, monkeypatch):
+    """data.k_core=2: an item seen once goes, which leaves its user with one interaction, who goes in turn (the
+    repeat a single pass misses); the rest keep their ids, text and order, and a k that leaves nothing is an error."""
+    monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path / "cache"))
+    rows = ["a,x,1", "a,y,2", "b,x,3", "b,y,4", "c,x,5", "c,z,6", "d,y,7"]  # z once: c keeps x only, then c goes
+    (tmp_path / "interactions.csv").write_text("user,item,timestamp\n" + "\n".join(rows) + "\n")
+    (tmp_path / "items.csv").write_text("item,title\nx,X\ny,Y\nz,Z\n")
+    inter = FORMATS["csv"](tmp_path)
+    core = inter.k_core(2)
+    assert _pairs(core) == [("a", "x"), ("a", "y"), ("b", "x"), ("b", "y")]  # d (one item) and c (after z) gone
+    assert list(core.user_ids) == ["a", "b"] and core.item_text["title"] == ["X", "Y"]
+    assert list(core.order) == [1, 2, 3, 4]
+    assert _pairs(inter.k_core(1)) == _pairs(inter)
+    with pytest.raises(ValueError, match="no user and item keep 3"):
+        inter.k_core(3)
+    dataset = load_dataset(DataConfig(path=str(tmp_path), k_core=2, min_user_interactions=1))
+    assert dataset.n_users == 2 and dataset.n_items == 2 and "data.k_core=2" in dataset.cli_source()
+    with pytest.raises(GLTAError, match="data.k_core=3 leaves nothing"):
+        load_dataset(DataConfig(path=str(tmp_path), k_core=3))
+    synthetic = load_dataset(DataConfig(name="synthetic", k_core=20))  # generated data sets too
+    per_item = np.bincount((synthetic.train + synthetic.valid + synthetic.test).tocoo().col)
+    assert synthetic.n_users < 600 and synthetic.n_items < 400 and per_item.min() >= 20
 
 
 def test_generic_tsv_file_and_bad_column(tmp_path):

@@ -45,6 +45,9 @@ class DataConfig:
     # csv, recbole); an unrated one is dropped, and so are users and items left with none. None: every one is a
     # positive (the paper's protocol)
     min_rating: float | None = None
+    # keep the k-core (after min_rating): users and items with at least this many interactions, dropping again
+    # until none has fewer, as the Amazon 5-core files are made; 0 keeps every user and item
+    k_core: int = 0
 
     def check_relations(self, key: Callable[[str], str]) -> None:
         if self.valid_ratio + self.test_ratio >= 1:
@@ -175,8 +178,8 @@ _POSITIVE_INT = ("batch_size", "epochs", "eval_every", "patience", "dim", "layer
                  "max_history_items", "max_item_chars", "max_new_tokens", "prompt_token_budget",
                  "min_user_interactions")
 _NON_NEGATIVE = ("threads", "warmup_steps", "ideal_rank", "ideal_weight", "l2", "valid_users", "context_items",
-                 "text_tokens", "ia_epochs", "seed", "reg_weight", "align_weight", "kd_weight", "recon_weight",
-                 "ssl_weight", "mult", "checkpoint_minutes")
+                 "text_tokens", "ia_epochs", "seed", "k_core", "reg_weight", "align_weight", "kd_weight",
+                 "recon_weight", "ssl_weight", "mult", "checkpoint_minutes")
 _POSITIVE = ("lr", "ia_lr", "head_lr_scale", "init_std", "align_temperature", "kd_temperature", "recon_temperature",
              "temperature", "repetition_penalty")
 _UNIT_OPEN = ("valid_ratio", "test_ratio", "mask_ratio")  # in [0, 1)

@@ -118,14 +118,21 @@ def read_interactions(config: DataConfig, root: str | Path | None = None) -> tup
         raise GLTAError(f"data.min_rating: {path or config.name} is read as '{fmt}', whose files carry no ratings; "
                         f"leave it out (formats with ratings: {', '.join(RATED_FORMATS)})")
     if fmt == "synthetic":
-        return generate(SyntheticSpec()), fmt, default_split, None
-    interactions = FORMATS[fmt](path, **columns, **({"ratings": True} if rated else {}))
+        interactions = generate(SyntheticSpec())
+    else:
+        interactions = FORMATS[fmt](path, **columns, **({"ratings": True} if rated else {}))
     if rated:
         try:
             interactions = interactions.rated_at_least(config.min_rating)
         except ValueError as error:
             raise GLTAError(f"data.min_rating={config.min_rating:g} leaves nothing of {path}: {error}; lower it") \
                 from None
+    if config.k_core > 1:
+        try:
+            interactions = interactions.k_core(config.k_core)
+        except ValueError as error:
+            raise GLTAError(f"data.k_core={config.k_core} leaves nothing of {path or config.name}: {error}; lower "
+                            "it") from None
     return interactions, fmt, default_split, path
 
 

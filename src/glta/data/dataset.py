@@ -38,6 +38,25 @@ class Interactions:
         keep = np.asarray(self.ratings) >= min_rating
         if not keep.any():
             raise ValueError(f"no interaction is rated {min_rating:g} or more")
+        return self.kept(keep)
+
+    def k_core(self, k: int) -> "Interactions":
+        """The k-core: the interactions whose user and item both have at least ``k`` of them, dropping again until
+        none is below (how the Amazon 5-core files are made); users and items left with none are dropped."""
+        current = self
+        while True:
+            per_user = np.bincount(current.users, minlength=current.n_users)
+            per_item = np.bincount(current.items, minlength=current.n_items)
+            keep = (per_user[current.users] >= k) & (per_item[current.items] >= k)
+            if keep.all():
+                return current
+            if not keep.any():
+                raise ValueError(f"no user and item keep {k} interactions each")
+            current = current.kept(keep)
+
+    def kept(self, keep: np.ndarray) -> "Interactions":
+        """The interactions where ``keep`` is true, users and items renumbered in their order (those left with none
+        dropped), with their ids, text, order, given split and ratings."""
         users, user_index = np.unique(self.users[keep], return_inverse=True)
         items, item_index = np.unique(self.items[keep], return_inverse=True)
         return Interactions(
@@ -45,7 +64,7 @@ class Interactions:
             item_text={name: [values[i] for i in items] for name, values in self.item_text.items()},
             order=None if self.order is None else self.order[keep],
             given_split=None if self.given_split is None else self.given_split[keep],
-            ratings=self.ratings[keep])
+            ratings=None if self.ratings is None else self.ratings[keep])
 
     @property
     def n_users(self) -> int:
