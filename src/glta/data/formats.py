@@ -179,7 +179,8 @@ def _read_lightgcn_file(path: Path, label: int, offset: int, users, items, label
 def load_movielens_1m(folder: Path, ratings: bool = False) -> Interactions:
     """GroupLens ML-1M: ``ratings.dat`` (+ ``movies.dat``); or the LightGCN copy ``train.txt``/``test.txt``.
 
-    Every rating is an implicit positive (the paper keeps all 1,000,209). In the LightGCN copy indices
+    Every rating is an implicit positive (the paper keeps all 1,000,209; ``data.min_rating`` keeps the rated ones at
+    or above it, read from ``ratings.dat`` only: the LightGCN copy keeps no ratings). In the LightGCN copy indices
     are ``MovieID - 1`` and ``UserID - 1``; they are mapped back to the GroupLens ids.
     """
     movies = folder / "movies.dat"
@@ -552,7 +553,8 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
 def load_movielens_csv(path: Path, ratings: bool = False) -> Interactions:
     """GroupLens' CSV releases (ML-20M, ML-25M, ML-32M, ml-latest[-small]): ``ratings.csv`` (userId, movieId,
     rating, timestamp) + ``movies.csv`` (movieId, title, genres), item text as ML-1M's (title; genres joined by
-    ", "). ``tags.csv`` and ``links.csv`` are not read. Every rating is an implicit positive."""
+    ", "). ``tags.csv`` and ``links.csv`` are not read. Every rating is an implicit positive (unless
+    ``data.min_rating``)."""
     folder = path if path.is_dir() else path.parent
     table = require(folder / "ratings.csv", "ratings.csv", "point at the unzipped MovieLens folder (ml-25m etc.)")
     header = pd.read_csv(table, nrows=0).columns  # the columns named in an error: all of them, not the ones read
