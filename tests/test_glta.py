@@ -747,6 +747,25 @@ def test_missing_texts_stop_glta_before_it_loads_its_llm(synthetic, monkeypatch)
         make(synthetic, None, missing_texts="error")
 
 
+def test_the_missing_texts_command_writes_the_very_texts_the_prompts_read(synthetic):
+    """The error named `glta text generate <data> generation.*=...` for a non-default generation setting and left out
+    GLTA's own LLM when it is not the bundled one (model.llm.name=gemma3-270m without texts_llm: the command wrote
+    SmolLM2's texts, and training said they were missing again). Every setting the text cache is keyed by is spelled
+    out, quoted for a shell."""
+    from glta.align.prompts import texts_command
+    from glta.models.glta import GLTAConfig
+    from glta.text.generate import GenerationConfig
+    from glta.text.llm import LLMConfig
+
+    assert texts_command(synthetic, GLTAConfig()) == "glta text generate synthetic"
+    config = GLTAConfig(llm=LLMConfig(name="gemma3-270m"), generation=GenerationConfig(
+        max_history_items=20, batch_size=8, system_prompt="Be brief."))
+    assert texts_command(synthetic, config) == ("glta text generate synthetic llm.name=gemma3-270m "
+                                                "generation.max_history_items=20 'generation.system_prompt=Be brief.'")
+    config.texts_llm = "smollm2-135m"  # another LLM's texts: that one writes them
+    assert texts_command(synthetic, config).startswith("glta text generate synthetic generation.max_history_items")
+
+
 def test_a_reloaded_glta_plus_scores_as_it_did_after_training(synthetic, llm, tmp_path):
     """load_run puts a trained model in its post-warm-up (UA) state: GLTA+'s residual score is part of the UA-stage
     logits, so a reloaded model left in the IA stage would rank differently from the one that was tested."""

@@ -42,11 +42,24 @@ def user_texts(dataset: RecDataset, config: "GLTAConfig", identity: str) -> dict
         texts[kind] = load_user_texts(identity, dataset, kind, config.generation)
         missing = dataset.n_users - len(texts[kind])
         if missing and config.missing_texts != "empty":
-            name = dataset.cli_source("") + ("" if config.generation == GenerationConfig() else " generation.*=...")
-            if config.texts_llm:
-                name += f" llm.name={config.texts_llm}"
-            raise MissingTextsError(missing, dataset.n_users, kind, identity, f"glta text generate {name}")
+            raise MissingTextsError(missing, dataset.n_users, kind, identity, texts_command(dataset, config))
     return texts
+
+
+def texts_command(dataset: RecDataset, config: "GLTAConfig") -> str:
+    """The `glta text generate` command that writes the very texts these prompts read: the data set with its
+    settings, the LLM that writes them (``texts_llm``, else GLTA's own) and every generation setting the text cache
+    is keyed by that is not the default (the batch size is not one)."""
+    import dataclasses
+    import shlex
+
+    words = [dataset.cli_source("")]
+    if (writer := config.texts_llm or config.llm.name) != LLMConfig.name:
+        words.append(f"llm.name={writer}")
+    default = GenerationConfig()
+    words += [f"generation.{f.name}={getattr(config.generation, f.name)}" for f in dataclasses.fields(default)
+              if f.name != "batch_size" and getattr(config.generation, f.name) != getattr(default, f.name)]
+    return "glta text generate " + " ".join([words[0], *map(shlex.quote, words[1:])])
 
 
 class Prompts:
