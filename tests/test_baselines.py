@@ -143,8 +143,11 @@ def test_rlmrec_reads_cached_llm_profiles_and_says_what_is_missing(synthetic, tm
 
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
     llm, generation = LLMConfig(), GenerationConfig()
-    with pytest.raises(GLTAError, match="glta text generate synthetic --kinds profile,item_profile"):
+    with pytest.raises(GLTAError, match="glta text generate synthetic --kinds profile,item_profile`"):
         profile_embeddings(synthetic, llm, generation, encoder=object())
+    with pytest.raises(GLTAError, match="glta text generate synthetic --kinds profile,item_profile "
+                                        "generation.max_item_chars=40`"):  # the very texts: their settings too
+        profile_embeddings(synthetic, llm, GenerationConfig(max_item_chars=40), encoder=object())
     identity = llm_identity(llm)
     users = TextCache(cache_path(identity, synthetic, "profile", template_text("profile"), generation))
     users.append([{"key": str(synthetic.user_ids[u]),

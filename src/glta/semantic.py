@@ -145,7 +145,7 @@ def user_means(train: sp.csr_matrix, item_vectors: np.ndarray) -> np.ndarray:
 def profile_embeddings(dataset: RecDataset, llm_config, generation, encoder=None) -> tuple[torch.Tensor, torch.Tensor]:
     """RLMRec: the LLM-written user profiles (from training items only) and item profiles, embedded by MiniLM.
     Both must have been generated first (``glta text generate``); a missing one is an error that says how."""
-    from glta.text.generate import load_item_texts, load_user_texts
+    from glta.text.generate import generate_command, load_item_texts, load_user_texts
     from glta.text.llm import llm_identity
 
     identity = llm_identity(llm_config)
@@ -158,7 +158,7 @@ def profile_embeddings(dataset: RecDataset, llm_config, generation, encoder=None
         raise GLTAError(
             f"{dataset.name}: {len(missing_users)} user profiles and {len(missing_items)} item profiles written by "
             f"{identity} are missing; generate them first (resumable): "
-            f"`glta text generate {dataset.cli_source('')} --kinds profile,item_profile`")
+            f"`{generate_command(dataset, llm_config.name, generation, 'profile,item_profile')}`")
     return profile_texts_to_embeddings(dataset, [users.get(u, "") for u in range(dataset.n_users)],
                                        [items[i] for i in range(dataset.n_items)], encoder)
 

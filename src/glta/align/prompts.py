@@ -16,7 +16,7 @@ import numpy as np
 from glta.align.templates import Batch, Sample, Template, assemble, prefix_ids
 from glta.data.dataset import RecDataset
 from glta.errors import MissingTextsError
-from glta.text.generate import GenerationConfig, item_text, load_user_texts, plain_text
+from glta.text.generate import generate_command, item_text, load_user_texts, plain_text
 from glta.text.llm import LLMConfig, llm_identity
 
 if TYPE_CHECKING:
@@ -47,19 +47,9 @@ def user_texts(dataset: RecDataset, config: "GLTAConfig", identity: str) -> dict
 
 
 def texts_command(dataset: RecDataset, config: "GLTAConfig") -> str:
-    """The `glta text generate` command that writes the very texts these prompts read: the data set with its
-    settings, the LLM that writes them (``texts_llm``, else GLTA's own) and every generation setting the text cache
-    is keyed by that is not the default (the batch size is not one)."""
-    import dataclasses
-    import shlex
-
-    words = [dataset.cli_source("")]
-    if (writer := config.texts_llm or config.llm.name) != LLMConfig.name:
-        words.append(f"llm.name={writer}")
-    default = GenerationConfig()
-    words += [f"generation.{f.name}={getattr(config.generation, f.name)}" for f in dataclasses.fields(default)
-              if f.name != "batch_size" and getattr(config.generation, f.name) != getattr(default, f.name)]
-    return "glta text generate " + " ".join([words[0], *map(shlex.quote, words[1:])])
+    """The `glta text generate` command that writes the very texts these prompts read: by ``texts_llm`` where set,
+    else by GLTA's own LLM (``generate_command``)."""
+    return generate_command(dataset, config.texts_llm or config.llm.name, config.generation)
 
 
 class Prompts:

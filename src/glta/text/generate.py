@@ -54,6 +54,22 @@ class GenerationConfig:
     seed: int = 2025
 
 
+def generate_command(dataset: RecDataset, llm_name: str, generation: GenerationConfig, kinds: str = "") -> str:
+    """The `glta text generate` command that writes the texts a stage reads: the data set with its ``data.*``
+    settings, the LLM by name where it is not the bundled one, and every generation setting the text cache is keyed
+    by that is not the default (the batch size is not one), quoted for a shell; ``kinds``: its --kinds."""
+    import shlex
+
+    from glta.text.llm import LLMConfig
+
+    words = [f"llm.name={llm_name}"] if llm_name != LLMConfig.name else []
+    default = GenerationConfig()
+    words += [f"generation.{f.name}={getattr(generation, f.name)}" for f in dataclasses.fields(default)
+              if f.name != "batch_size" and getattr(generation, f.name) != getattr(default, f.name)]
+    return " ".join(["glta text generate", dataset.cli_source(""), *([f"--kinds {kinds}"] if kinds else []),
+                     *map(shlex.quote, words)])
+
+
 def template_text(kind: str) -> str:
     path = TEMPLATES / f"{kind}.txt"
     if not path.exists():
