@@ -370,6 +370,15 @@ def test_k_core_drops_users_and_items_below_k_until_none_is_left(tmp_path, monke
     assert synthetic.n_users < 600 and synthetic.n_items < 400 and per_item.min() >= 20
 
 
+def test_a_table_without_a_header_is_told_so(tmp_path):
+    """A CSV whose first line is data was refused for having "no user column among ['196', '242', '3', ...]",
+    whose fix (name the column user or data.user_column) did not say the header was missing."""
+    (tmp_path / "interactions.csv").write_text("196,242,3,881250949\n186,302,3,891717742\n")
+    with pytest.raises(DataFormatError, match=r"first line \['196', '242', '3', '881250949'\] looks like data, "
+                                              r"not a header\n  fix: add a header line"):
+        FORMATS["csv"](tmp_path)
+
+
 def test_generic_tsv_file_and_bad_column(tmp_path):
     path = tmp_path / "data.tsv"
     path.write_text("userId\tmovieId\n1\t2\n")

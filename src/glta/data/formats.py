@@ -491,6 +491,14 @@ def _timestamps(frame: pd.DataFrame, column: str, where: Path) -> np.ndarray:
     return numeric.to_numpy()
 
 
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _ratings(frame: pd.DataFrame, column: str, where: Path) -> np.ndarray:
     """A rating column as numbers; one that is not a number is an error naming its line."""
     numeric = pd.to_numeric(frame[column], errors="coerce")
@@ -519,6 +527,10 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
                               "CSV/TSV file)", "name it interactions.csv (item text in items.csv beside it), or point "
                               "--data-path at the file")
     frame = _read_table(inter)
+    if sum(_numeric(name) for name in frame.columns) >= 2 and user_column is None and item_column is None:
+        raise DataFormatError(inter, f"its first line {list(frame.columns)} looks like data, not a header",
+                              "add a header line first, e.g. user,item,rating,timestamp (or name the columns in "
+                              "data.user_column etc.)")
     roles = {"user": (user_column, USER_COLUMNS), "item": (item_column, ITEM_COLUMNS),
              "time": (time_column, TIME_COLUMNS), "rating": (rating_column, RATING_COLUMNS)}
     chosen = {role: _given_column(frame.columns, given, inter, f"data.{role}_column")
