@@ -177,6 +177,10 @@ def test_tune_print_config_shows_the_shared_settings_and_the_grid_points(tmp_pat
     assert "\n# data set: shop, named after data.path (runs/shop/, results/shop/)\n" in capsys.readouterr().out
     assert main(["tune", "ease", "ml-1m", "--grid", "model.l3=1", "--print-config"]) == 2
     assert "unknown config key(s) ['l3']" in capsys.readouterr().err
+    for key in ("data.k_core=0,5", "eval.valid_users=0,500", "train.select_metric=N@10,P@10"):
+        # each point would be judged on other validation users or by another metric: the "best" meant nothing
+        assert main(["tune", "ease", "synthetic", "--grid", key, "--print-config"]) == 2
+        assert "changes what is compared; give it as a fixed KEY=VALUE override" in capsys.readouterr().err
 
 
 def test_unknown_dataset_is_a_clear_error(capsys):

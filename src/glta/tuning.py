@@ -68,6 +68,10 @@ def parse_grid(entries: list[str]) -> dict[str, list]:
         if "=" not in entry:
             raise ConfigError(f"grid entry '{entry}' must look like key.sub=v1,v2 (e.g. train.lr=0.001,0.01)")
         key, raw = entry.split("=", 1)
+        if key.strip().startswith(("data.", "eval.")) or key.strip() == "train.select_metric":
+            raise ConfigError(f"--grid {key.strip()}: a grid compares its points on one validation set by one metric, "
+                              f"and {key.strip()} changes what is compared; give it as a fixed KEY=VALUE override "
+                              "(every point then shares it), and search a model or training setting")
         grid[key.strip()] = [read_yaml(value, f"the value '{value}' of grid entry '{entry}'")
                              for value in raw.split(",")]
     return grid
