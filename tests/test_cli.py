@@ -99,7 +99,8 @@ def test_data_and_text_commands_name_a_path_as_training_does_and_take_data_setti
     assert stats["dataset"] == "interactions" == dataset_name(DataConfig(path=str(table)))
     assert stats["users"] == 10 and stats["split"] == "random"
     assert main(["data", "stats", "--data-path", str(table), "--json", "data.split=leave-last", *settings]) == 0
-    assert json.loads(capsys.readouterr().out)["split"] == "leave-last"
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["split"] == "leave-last" and listed["read_with"] == ["data.split=leave-last", *settings]
     assert main(["data", "stats", "--data-path", str(table), "data.split=leave-last", *settings]) == 0
     assert f"read with       data.split=leave-last {' '.join(settings)}\n" in capsys.readouterr().out
     assert main(["data", "stats", "synthetic"]) == 0

@@ -81,8 +81,8 @@ def cmd_data_stats(args) -> None:
         print(json.dumps(stats, indent=2))
         return
     print(f"data set        {stats['dataset']}  (fingerprint {stats['fingerprint']})")
-    if settings := dataset.data_overrides():  # what every other command reading this data set must be given too
-        print(f"read with       {' '.join(settings)}")
+    if stats["read_with"]:  # what every other command reading this data set must be given too
+        print(f"read with       {' '.join(stats['read_with'])}")
     print(f"users           {stats['users']:,}")
     print(f"items           {stats['items']:,}")
     split = f", {stats['split']} split" if stats.get("split") and stats["split"] != "default" else ""

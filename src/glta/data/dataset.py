@@ -198,6 +198,7 @@ class RecDataset:
             "valid": int(self.valid.nnz),
             "test": int(self.test.nnz),
             "split": self.source.get("split"),  # the one used: a built-in's default, the files' own, or data.split
+            "read_with": self.data_overrides(),  # the data.* settings that are not the defaults
             "items_with_text": self.items_with_text(),
             "text_fields": sorted(self.item_text),
             "users_with_test": int((np.diff(self.test.indptr) > 0).sum()),
