@@ -46,8 +46,14 @@ def lost_model(dataset: str, seed: int) -> bool:
 
 
 def keep_aside(out: Path) -> Path:
-    """Move a results file that a run about to train replaces to ``replaced/<name>-<time>.json`` beside it."""
-    kept = out.parent / "replaced" / f"{out.stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    """Move a results file that a run about to train replaces to ``replaced/<name>-<time>.json`` beside it; where
+    a copy of it is kept there already (a queue's worktree restores its tracked files before each start), that one."""
+    folder = out.parent / "replaced"
+    same = [kept for kept in sorted(folder.glob(f"{out.stem}-*.json")) if kept.read_bytes() == out.read_bytes()]
+    if same:
+        out.unlink()
+        return same[0]
+    kept = folder / f"{out.stem}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     kept.parent.mkdir(parents=True, exist_ok=True)
     out.rename(kept)
     return kept

@@ -134,5 +134,9 @@ def test_a_default_seed_whose_model_is_on_another_machine_is_trained_again_with_
     kept = list(Path("results/synthetic/seeds/replaced").glob("glta-2026-*.json"))
     assert len(kept) == 1 and kept[0].read_text() == committed
     assert not seeds.lost_model("synthetic", 2026)  # its model is here now: the modes are read out of it
+    out.write_text(committed)  # as `git checkout -- results` in a queue's worktree puts it back: kept once
+    assert seeds.keep_aside(out) == kept[0] and not out.exists()
+    assert list(Path("results/synthetic/seeds/replaced").glob("*.json")) == kept
+    out.write_text(committed)
     seeds.run_seed("synthetic", "default", 2026, progress=False, retrain_lost=True)
     assert len(trained) == 1
