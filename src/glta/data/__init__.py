@@ -115,8 +115,8 @@ def read_interactions(config: DataConfig, root: str | Path | None = None) -> tup
                         f"'{fmt}', whose columns are fixed; leave it out, or pass --format csv for a CSV/TSV table")
     rated = config.min_rating is not None
     if rated and fmt not in RATED_FORMATS:
-        raise GLTAError(f"data.min_rating: {path or config.name} is read as '{fmt}', whose files carry no ratings; "
-                        f"leave it out (formats with ratings: {', '.join(RATED_FORMATS)})")
+        raise GLTAError(f"data.min_rating: {path or config.name} (format '{fmt}') carries no ratings; leave it out "
+                        f"(formats with ratings: {', '.join(RATED_FORMATS)})")
     if fmt == "synthetic":
         interactions = generate(SyntheticSpec())
     else:
