@@ -111,6 +111,35 @@ def test_data_and_text_commands_name_a_path_as_training_does_and_take_data_setti
     assert "data.split=sideways is not one of its choices" in capsys.readouterr().err
 
 
+def test_the_text_commands_read_a_runs_config_file(tmp_path, capsys):
+    """`glta text generate --config run.yaml`: the data, LLM and generation settings of the run whose texts these
+    are, as `glta train glta --print-config` writes them (model.texts_llm naming the LLM where set), so that the
+    settings given to training need not be typed again; KEY=VALUE overrides win."""
+    from glta.cli import _place_free_words, _text_settings, build_parser
+
+    def parsed(argv):  # as `glta` parses a command line
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        _place_free_words(parser, args, extra)
+        return args
+
+    table = tmp_path / "shop.csv"
+    table.write_text("customer,product\nc1,p1\n")
+    assert main(["train", "glta", "--data-path", str(table), "data.user_column=customer",
+                 "model.generation.max_history_items=20", "model.texts_llm=smollm2-135m", "model.llm.dtype=float32",
+                 "--print-config"]) == 0
+    (tmp_path / "run.yaml").write_text(capsys.readouterr().out)
+    args = parsed(["text", "generate", "--config", str(tmp_path / "run.yaml"), "generation.max_new_tokens=8"])
+    data, llm, generation = _text_settings(args)
+    assert (data.path, data.user_column) == (str(table), "customer")
+    assert (llm.name, llm.dtype) == ("smollm2-135m", "float32")
+    assert (generation.max_history_items, generation.max_new_tokens) == (20, 8)
+    args = parsed(["text", "generate", "--config", str(tmp_path / "run.yaml"), "generation.max_history_items=12",
+                   "data.user_column=client"])
+    data, _, generation = _text_settings(args)
+    assert generation.max_history_items == 12 and data.user_column == "client"  # the command line wins
+
+
 def test_a_training_command_takes_a_built_in_data_set_by_name(tmp_path, capsys, monkeypatch):
     """`glta train pop synthetic` as `glta data stats synthetic`: the name is --dataset; another bare word is one
     line naming both ways to give a data set."""

@@ -18,6 +18,8 @@ BROKEN_PIPE = 141  # the exit status of a command whose output pipe closed (128 
 TEXT_SECTIONS = ("data", "llm", "generation")  # what the text commands' KEY=VALUE overrides set
 DATA_OVERRIDES = ("data.* settings, as `glta train` takes them: the split (data.split=temporal ...), a CSV's "
                   "columns (data.user_column=customer ...)")
+TEXT_CONFIG = ("a run's YAML (repeatable; as `glta train glta --print-config` writes it): the data, LLM and generation "
+               "settings the texts are for; KEY=VALUE overrides win")
 NO_PROGRESS = "no progress bars: a line every 10 minutes of long work instead, as where the output is no terminal"
 
 
@@ -34,18 +36,19 @@ def _overrides(args, sections: tuple[str, ...]) -> dict:
     return merged
 
 
-def _data_config(args, sections: tuple[str, ...] = ("data",)):
+def _data_config(args, sections: tuple[str, ...] = ("data",), settings: dict | None = None):
     """The data set a data or text command reads: a built-in name, or --data-path (--format), with its data.*
-    overrides (the command's overrides may hold the other ``sections``); named as `glta train` names it, so that
-    both find the same caches (texts are filed by name)."""
+    ``settings`` (default: the command's overrides, which may hold the other ``sections``); named as `glta train`
+    names it, so that both find the same caches (texts are filed by name)."""
     from glta.config import DataConfig, check_ranges, from_dict
 
     data_path = getattr(args, "data_path", None)
     name = args.dataset or getattr(args, "dataset_option", None)
-    if not name and not data_path:
+    settings = _overrides(args, sections).get("data", {}) if settings is None else settings
+    if not (name or data_path or settings.get("name") or settings.get("path")):  # a --config file may name it
         raise GLTAError("name a data set (e.g. ml-1m) or give --data-path PATH --format FORMAT")
-    values = {**({"name": name} if name else {}), "path": data_path, "format": getattr(args, "format", None),
-              **_overrides(args, sections).get("data", {})}
+    values = {**settings, **({"name": name} if name else {}), **({"path": data_path} if data_path else {}),
+              **({"format": args.format} if getattr(args, "format", None) else {})}
     config = from_dict(DataConfig, values, "data")
     check_ranges(config, "data")
     return config
@@ -363,17 +366,31 @@ def cmd_demo(args) -> None:
     print(format_table(rows))
 
 
-def _llm_and_generation(args):
-    from glta.config import check_ranges, from_dict
+def _text_settings(args):
+    """(data, llm, generation) a text command runs with: each --config file's settings (a run's YAML, as `glta train
+    glta --print-config` writes it: its data section, and the LLM and generation settings of its model section,
+    ``model.texts_llm`` naming the LLM where set; or top-level llm and generation sections), then the KEY=VALUE
+    overrides. The LLM's and generation settings are checked before the LLM loads, as `glta train` checks a run's."""
+    from glta.config import check_ranges, deep_merge, from_dict, load_yaml
     from glta.text.generate import GenerationConfig
     from glta.text.llm import LLMConfig
 
-    merged = _overrides(args, TEXT_SECTIONS)
+    merged: dict = {}
+    for file in getattr(args, "config", None) or []:
+        raw = load_yaml(file)
+        model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+        llm = raw.get("llm") or model.get("llm") or {}
+        if model.get("texts_llm"):  # the texts this run reads are another LLM's
+            llm = {**llm, "name": model["texts_llm"]}
+        merged = deep_merge(merged, {"data": raw.get("data") or {}, "llm": llm,
+                                     "generation": raw.get("generation") or model.get("generation") or {}})
+    merged = deep_merge(merged, _overrides(args, TEXT_SECTIONS))
     configs = (from_dict(LLMConfig, merged.get("llm", {}), "llm"),
                from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
     for config, section in zip(configs, ("llm", "generation")):
         check_ranges(config, section)  # ranges and choices, as `glta train` checks them, before the LLM loads
-    return configs
+    data = {key: value for key, value in merged.get("data", {}).items()}
+    return _data_config(args, TEXT_SECTIONS, data), *configs
 
 
 def cmd_text_generate(args) -> None:
@@ -392,11 +409,11 @@ def cmd_text_generate(args) -> None:
     wrong = [k for k in kinds if k not in TEXT_KINDS]
     if wrong or not kinds:
         raise GLTAError(f"--kinds {args.kinds}: unknown kind(s) {wrong}; choose from {', '.join(TEXT_KINDS)}")
-    llm_config, generation = _llm_and_generation(args)
+    data_config, llm_config, generation = _text_settings(args)
     if processes().is_main and resolve_device(llm_config).type == "cpu" \
             and (warning := busy_cpu_warning(torch.get_num_threads(), setting="OMP_NUM_THREADS")):
         print(warning, file=sys.stderr)
-    dataset = load_dataset(_data_config(args, TEXT_SECTIONS), args.data_root)
+    dataset = load_dataset(data_config, args.data_root)
     with processes().main_first():  # a first use converts the LLM into the cache: once, by the main process
         llm = load_llm(llm_config)
     users = np.flatnonzero(np.diff(dataset.train.indptr) > 0)
@@ -471,19 +488,18 @@ def cmd_cache_clear(args) -> None:
 
 def cmd_text_show(args) -> None:
     from glta.data import load_dataset
-    from glta.text.generate import cache_path, history_items, template_text, user_prompt
+    from glta.text.generate import cache_path, generate_command, history_items, template_text, user_prompt
     from glta.text.text_cache import TextCache
     from glta.text.llm import load_llm
 
-    llm_config, generation = _llm_and_generation(args)
-    dataset = load_dataset(_data_config(args, TEXT_SECTIONS), args.data_root)
+    data_config, llm_config, generation = _text_settings(args)
+    dataset = load_dataset(data_config, args.data_root)
     index = {str(u): i for i, u in enumerate(dataset.user_ids)}
     if args.user not in index:
         raise GLTAError(f"unknown user id '{args.user}' in {dataset.name}; e.g. {list(dataset.user_ids[:3])}")
     user = index[args.user]
     llm = load_llm(llm_config)
-    source = f"--data-path {args.data_path}" if args.data_path else dataset.name
-    generate = " ".join(["glta text generate", source, *(args.overrides or [])])  # the same texts' settings
+    generate = generate_command(dataset, llm_config.name, generation)  # the very texts shown here
     for kind in ("profile", "prediction"):
         prompt, fingerprint = user_prompt(llm.tokenizer, dataset, user, kind, generation)
         cached = TextCache(cache_path(llm.identity, dataset, kind, template_text(kind), generation)).load()
@@ -635,6 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="comma-separated: profile, prediction, item_profile")
     generate.add_argument("--limit", type=int, default=0, help="only the first N users (and items)")
     generate.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
+    generate.add_argument("--config", action="append", default=[], help=TEXT_CONFIG)
     generate.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                           help="llm.* / generation.* / data.* overrides, e.g. generation.batch_size=16 (data.*: "
                                "the split the texts are for, as `glta train` was given it)")
@@ -642,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = text_commands.add_parser("show", help="print a user's prompts and cached texts")
     add_data_source(show)
     show.add_argument("--user", required=True, help="original user id")
+    show.add_argument("--config", action="append", default=[], help=TEXT_CONFIG)
     show.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                       help="llm.* / generation.* / data.* settings the texts were written with")
     show.set_defaults(func=cmd_text_show)
