@@ -124,7 +124,7 @@ def test_the_text_commands_read_a_runs_config_file(tmp_path, capsys):
         return args
 
     table = tmp_path / "shop.csv"
-    table.write_text("customer,product\nc1,p1\n")
+    table.write_text("customer,item\n" + "".join(f"c{u},p{(u + n) % 5}\n" for u in range(6) for n in range(4)))
     assert main(["train", "glta", "--data-path", str(table), "data.user_column=customer",
                  "model.generation.max_history_items=20", "model.texts_llm=smollm2-135m", "model.llm.dtype=float32",
                  "--print-config"]) == 0
@@ -138,6 +138,8 @@ def test_the_text_commands_read_a_runs_config_file(tmp_path, capsys):
                    "data.user_column=client"])
     data, _, generation = _text_settings(args)
     assert generation.max_history_items == 12 and data.user_column == "client"  # the command line wins
+    assert main(["data", "stats", "--config", str(tmp_path / "run.yaml"), "--json"]) == 0  # data commands too
+    assert json.loads(capsys.readouterr().out)["read_with"] == ["data.user_column=customer"]
 
 
 def test_a_training_command_takes_a_built_in_data_set_by_name(tmp_path, capsys, monkeypatch):

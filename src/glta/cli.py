@@ -18,6 +18,7 @@ BROKEN_PIPE = 141  # the exit status of a command whose output pipe closed (128 
 TEXT_SECTIONS = ("data", "llm", "generation")  # what the text commands' KEY=VALUE overrides set
 DATA_OVERRIDES = ("data.* settings, as `glta train` takes them: the split (data.split=temporal ...), a CSV's "
                   "columns (data.user_column=customer ...)")
+DATA_CONFIG = "a run's YAML (repeatable; as `glta train --print-config` writes it): its data settings; KEY=VALUE wins"
 TEXT_CONFIG = ("a run's YAML (repeatable; as `glta train glta --print-config` writes it): the data, LLM and generation "
                "settings the texts are for; KEY=VALUE overrides win")
 NO_PROGRESS = "no progress bars: a line every 10 minutes of long work instead, as where the output is no terminal"
@@ -44,7 +45,10 @@ def _data_config(args, sections: tuple[str, ...] = ("data",), settings: dict | N
 
     data_path = getattr(args, "data_path", None)
     name = args.dataset or getattr(args, "dataset_option", None)
-    settings = _overrides(args, sections).get("data", {}) if settings is None else settings
+    if settings is None:  # --config files' data section, then the data.* overrides
+        from glta.config import deep_merge
+
+        settings = deep_merge(_file_settings(args), _overrides(args, sections)).get("data", {})
     if not (name or data_path or settings.get("name") or settings.get("path")):  # a --config file may name it
         raise GLTAError("name a data set (e.g. ml-1m) or give --data-path PATH --format FORMAT")
     values = {**settings, **({"name": name} if name else {}), **({"path": data_path} if data_path else {}),
@@ -366,14 +370,11 @@ def cmd_demo(args) -> None:
     print(format_table(rows))
 
 
-def _text_settings(args):
-    """(data, llm, generation) a text command runs with: each --config file's settings (a run's YAML, as `glta train
-    glta --print-config` writes it: its data section, and the LLM and generation settings of its model section,
-    ``model.texts_llm`` naming the LLM where set; or top-level llm and generation sections), then the KEY=VALUE
-    overrides. The LLM's and generation settings are checked before the LLM loads, as `glta train` checks a run's."""
-    from glta.config import check_ranges, deep_merge, from_dict, load_yaml
-    from glta.text.generate import GenerationConfig
-    from glta.text.llm import LLMConfig
+def _file_settings(args) -> dict:
+    """The data, llm and generation sections of each --config file, merged in order: a run's YAML, as `glta train
+    glta --print-config` writes it (the LLM and generation settings of its model section, ``model.texts_llm`` naming
+    the LLM where set), or top-level llm and generation sections."""
+    from glta.config import deep_merge, load_yaml
 
     merged: dict = {}
     for file in getattr(args, "config", None) or []:
@@ -384,7 +385,18 @@ def _text_settings(args):
             llm = {**llm, "name": model["texts_llm"]}
         merged = deep_merge(merged, {"data": raw.get("data") or {}, "llm": llm,
                                      "generation": raw.get("generation") or model.get("generation") or {}})
-    merged = deep_merge(merged, _overrides(args, TEXT_SECTIONS))
+    return merged
+
+
+def _text_settings(args):
+    """(data, llm, generation) a text command runs with: the --config files' settings (``_file_settings``), then the
+    KEY=VALUE overrides. The LLM's and generation settings are checked before the LLM loads, as `glta train` checks
+    a run's."""
+    from glta.config import check_ranges, deep_merge, from_dict
+    from glta.text.generate import GenerationConfig
+    from glta.text.llm import LLMConfig
+
+    merged = deep_merge(_file_settings(args), _overrides(args, TEXT_SECTIONS))
     configs = (from_dict(LLMConfig, merged.get("llm", {}), "llm"),
                from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
     for config, section in zip(configs, ("llm", "generation")):
@@ -532,12 +544,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      help="users, items, interactions, density, history lengths, items with text")
     add_data_source(stats)
     stats.add_argument("--json", action="store_true", help="print the statistics as JSON")
+    stats.add_argument("--config", action="append", default=[], help=DATA_CONFIG)
     stats.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=DATA_OVERRIDES)
     stats.set_defaults(func=cmd_data_stats)
     export = data_commands.add_parser("export", help="write the split data set as RecBole atomic files")
     add_data_source(export)
     export.add_argument("--to", required=True, help="output folder")
     export.add_argument("--name", default=None, help="file stem (default: the data set name)")
+    export.add_argument("--config", action="append", default=[], help=DATA_CONFIG)
     export.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=DATA_OVERRIDES)
     export.set_defaults(func=cmd_data_export)
     listing = data_commands.add_parser("list", help="built-in data sets and supported formats")
