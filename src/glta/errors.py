@@ -29,6 +29,6 @@ class MissingTextsError(GLTAError):
     def __init__(self, missing: int, n_users: int, kind: str, identity: str, command: str):
         self.missing, self.n_users, self.kind, self.identity, self.command = missing, n_users, kind, identity, command
         super().__init__(
-            f"{missing} of {n_users} users have no cached {kind} text for {identity}: run `{command}` (with the same "
-            f"llm.* and generation.* settings), or train without it: model.use_profile=false "
-            f"model.use_prediction=false (or model.missing_texts=empty to leave missing fields empty)")
+            f"{missing} of {n_users} users have no cached {kind} text for {identity}: run `{command}` (resumable; "
+            f"it writes these very texts), or train without it: model.use_profile=false model.use_prediction=false "
+            f"(or model.missing_texts=empty to leave missing fields empty)")
