@@ -73,6 +73,17 @@ def test_model_key_at_the_top_level_points_to_model(tmp_path):
         build_config("glta", "synthetic", overrides=["llm.name=/models/x"], config_dir=tmp_path)
 
 
+def test_another_methods_config_file_says_how_to_share_its_data_settings(tmp_path):
+    """A GLTA run's YAML (`glta train glta --print-config`) given to `glta pretrain` (LightGCN) for its data settings
+    was refused with no way out named."""
+    (tmp_path / "run.yaml").write_text("method: glta\ndata:\n  name: synthetic\n  k_core: 2\n")
+    with pytest.raises(ConfigError, match="trains 'lightgcn': .*give the data.\\* settings as overrides, or a file "
+                                          "with the data section alone"):
+        build_config("lightgcn", None, files=[tmp_path / "run.yaml"], config_dir=tmp_path)
+    (tmp_path / "data.yaml").write_text("data:\n  name: synthetic\n  k_core: 2\n")
+    assert build_config("lightgcn", None, files=[tmp_path / "data.yaml"], config_dir=tmp_path).data.k_core == 2
+
+
 def test_unknown_method():
     with pytest.raises(ConfigError, match="unknown method"):
         build_config("nope", "ml-1m")

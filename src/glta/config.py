@@ -335,7 +335,10 @@ def build_config(
     if merged_from is not None:
         merged_from += sources
     if merged.get("method", method) != method:
-        raise ConfigError(f"config says method '{merged['method']}' but the command trains '{method}'")
+        raise ConfigError(f"config says method '{merged['method']}' but the command trains '{method}': a file of "
+                          f"another method's settings (its model and train sections are that method's) is no "
+                          f"{method} config; give the data.* settings as overrides, or a file with the data section "
+                          f"alone")
     model_values = merged.pop("model", {})
     top_level = {f.name for f in dataclasses.fields(RunConfig)}
     model_keys = {f.name for f in dataclasses.fields(model_class)}
