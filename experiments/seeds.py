@@ -23,9 +23,8 @@ the new model, as ``experiments/reproduce.py`` queues it.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
 import time
+from pathlib import Path
 
 from glta_variants import MODES, PLUS_VARIANTS, VARIANTS, mode_seed_is_done, run_mode_seed, seed_model, variant_config
 
