@@ -37,9 +37,9 @@ def _overrides(args, sections: tuple[str, ...]) -> dict:
     return merged
 
 
-def _data_config(args, sections: tuple[str, ...] = ("data",), settings: dict | None = None):
+def _data_config(args, settings: dict | None = None):
     """The data set a data or text command reads: a built-in name, or --data-path (--format), with its data.*
-    ``settings`` (default: the command's overrides, which may hold the other ``sections``); named as `glta train`
+    ``settings`` (default: the --config files' data section, then the data.* overrides); named as `glta train`
     names it, so that both find the same caches (texts are filed by name)."""
     from glta.config import DataConfig, check_ranges, from_dict
 
@@ -48,7 +48,7 @@ def _data_config(args, sections: tuple[str, ...] = ("data",), settings: dict | N
     if settings is None:  # --config files' data section, then the data.* overrides
         from glta.config import deep_merge
 
-        settings = deep_merge(_file_settings(args), _overrides(args, sections)).get("data", {})
+        settings = deep_merge(_file_settings(args), _overrides(args, ("data",))).get("data", {})
     if not (name or data_path or settings.get("name") or settings.get("path")):  # a --config file may name it
         raise GLTAError("name a data set (e.g. ml-1m) or give --data-path PATH --format FORMAT")
     values = {**settings, **({"name": name} if name else {}), **({"path": data_path} if data_path else {}),
@@ -401,8 +401,7 @@ def _text_settings(args):
                from_dict(GenerationConfig, merged.get("generation", {}), "generation"))
     for config, section in zip(configs, ("llm", "generation")):
         check_ranges(config, section)  # ranges and choices, as `glta train` checks them, before the LLM loads
-    data = {key: value for key, value in merged.get("data", {}).items()}
-    return _data_config(args, TEXT_SECTIONS, data), *configs
+    return _data_config(args, merged.get("data", {})), *configs
 
 
 def cmd_text_generate(args) -> None:

@@ -500,10 +500,12 @@ def _numeric(text: str) -> bool:
 
 
 def _ratings(frame: pd.DataFrame, column: str, where: Path) -> np.ndarray:
-    """A rating column as numbers; one that is not a number is an error naming its line."""
+    """A rating column as numbers, NaN where a row has none (``data.min_rating`` drops it); one that is not a number
+    is an error naming its line."""
     numeric = pd.to_numeric(frame[column], errors="coerce")
-    if numeric.isna().any():
-        line = int(np.flatnonzero(numeric.isna().to_numpy())[0]) + 2
+    wrong = numeric.isna() & (frame[column].astype(str).str.strip() != "")
+    if wrong.any():
+        line = int(np.flatnonzero(wrong.to_numpy())[0]) + 2
         raise DataFormatError(where, f"rating '{frame[column].iloc[line - 2]}' is not a number",
                               "give every row a numeric rating, or leave out data.min_rating", line)
     return numeric.to_numpy(dtype=np.float64)
@@ -538,7 +540,7 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
     if len(set(chosen.values())) < len(chosen):
         named = ", ".join(f"data.{role}_column={name}" for role, name in chosen.items())
         raise DataFormatError(inter, f"one column named for two roles ({named})",
-                              "name a different column for each of user, item and time")
+                              "name a different column for each of user, item, time and rating")
     for role, (given, names) in roles.items():  # the rest by their usual names, among the columns not yet taken
         if given is None:
             free = [c for c in frame.columns if c not in chosen.values()]

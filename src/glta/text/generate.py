@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import shlex
 import time
 import uuid
 from dataclasses import dataclass
@@ -58,8 +59,6 @@ def generate_command(dataset: RecDataset, llm_name: str, generation: GenerationC
     """The `glta text generate` command that writes the texts a stage reads: the data set with its ``data.*``
     settings, the LLM by name where it is not the bundled one, and every generation setting the text cache is keyed
     by that is not the default (the batch size is not one), quoted for a shell; ``kinds``: its --kinds."""
-    import shlex
-
     from glta.text.llm import LLMConfig
 
     words = [f"llm.name={llm_name}"] if llm_name != LLMConfig.name else []
