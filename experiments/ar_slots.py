@@ -52,8 +52,9 @@ def compare(first: np.ndarray, ar: np.ndarray, first_hits: np.ndarray, ar_hits: 
     LightGCN item embeddings ``items`` (AR feeds that one back: does it then pick its neighbours?)."""
     unit = items / np.maximum(np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
 
-    def after(chosen: np.ndarray, j: int) -> float | None:
-        return float(np.mean(np.sum(unit[chosen[:, j]] * unit[chosen[:, j - 1]], 1))) if j else None
+    def after(chosen: np.ndarray, j: int) -> float | None:  # over users with an item at both slots (-1: none left)
+        both = (chosen[:, j] >= 0) & (chosen[:, j - 1] >= 0) if j else np.zeros(len(chosen), dtype=bool)
+        return float(np.mean(np.sum(unit[chosen[both, j]] * unit[chosen[both, j - 1]], 1))) if both.any() else None
 
     return [{"slot": j + 1, "hit_first_k": float(first_hits[:, j].mean()), "hit_ar": float(ar_hits[:, j].mean()),
              "same_item": float((ar[:, j] == first[:, j]).mean()),

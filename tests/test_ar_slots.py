@@ -27,3 +27,15 @@ def test_each_slot_compares_hits_and_the_items_both_modes_chose(script):
     # 9 after 3 alike and 5 after 7 not
     assert [row["cosine_to_previous_first_k"] for row in rows] == [None, 1.0, 0.0]
     assert [row["cosine_to_previous_ar"] for row in rows] == [None, 0.0, 0.5]
+
+
+def test_a_slot_with_no_item_left_is_left_out_of_the_cosines(script):
+    """A user with fewer unseen items than slots gets -1 in the slots after them: no item, not the last one."""
+    first = np.array([[1, 2, -1], [4, 5, 6]])
+    items = np.zeros((10, 2))
+    items[[1, 2, 4]] = [1.0, 0.0]
+    items[[5, 6]] = [0.0, 1.0]
+    items[9] = [0.0, 1.0]  # what -1 would read: unlike item 2 (the mean would fall to 0.5)
+    hits = np.zeros((2, 3), dtype=bool)
+    rows = script.compare(first, first, hits, hits, items)
+    assert [row["cosine_to_previous_first_k"] for row in rows] == [None, 0.5, 1.0]  # slot 3: user 1 alone

@@ -134,6 +134,31 @@ def test_recommendations_are_valid_unseen_and_unique(synthetic, llm, mode):
     assert torch.equal(top, chosen)
 
 
+@pytest.mark.parametrize("mode", ["first_k", "first_logit", "autoregressive"])
+def test_a_user_with_fewer_unseen_items_than_slots_gets_only_those_in_slot_order(synthetic, llm, mode):
+    """K output slots and a user who has seen all but two items: the slots after those two name no item (-1), so
+    no seen item comes back and no item is ranked twice (a slot with nothing left chose item 0 again, and its
+    rank overwrote the first one's)."""
+    import scipy.sparse as sp
+
+    model = make(synthetic, llm, inference=mode)
+    model.enter_stage("ua")
+    with torch.no_grad():
+        model.head.weight.normal_(0, 0.02)
+    n = synthetic.n_items
+    left = [0, n - 1]  # item 0 among them: the one a slot with nothing left picked
+    seen = [i for i in range(n) if i not in left]
+    exclude = sp.csr_matrix((np.ones(len(seen)), (np.zeros(len(seen), dtype=int), seen)), shape=(2, n))
+    model.prepare_scoring(exclude)
+    chosen, _ = model.recommend_slots(np.array([0, 1]))
+    assert sorted(chosen[0, :2].tolist()) == left and chosen[0, 2:].tolist() == [-1] * 3
+    assert (chosen[1] >= 0).all() and len(set(chosen[1].tolist())) == 5  # user 1 has seen nothing: five items
+    scores = model.score(torch.tensor([0, 1]))
+    assert scores[0].topk(2).indices.tolist() == chosen[0, :2].tolist()  # slot order, each item once
+    assert (scores[0, seen] < scores[0, left].min()).all()
+    assert scores[1].topk(5).indices.tolist() == chosen[1].tolist()
+
+
 @pytest.mark.parametrize("plus", [False, True])
 def test_validation_and_test_share_one_llm_pass_per_user_until_a_weight_changes(synthetic, llm32, plus):
     """A user's prompt does not depend on the split evaluated, so the hidden states at the output slots are kept

@@ -99,6 +99,17 @@ def test_sparse_hit_lookup_and_masking_match_the_dense_computation():
     assert torch.equal(mask_rows(scores.clone(), seen, users), expected)
 
 
+def test_a_ranked_slot_with_no_item_is_no_hit():
+    """-1 (a GLTA slot with no unseen item left) is no item: not the last item of the user before."""
+    import scipy.sparse as sp
+
+    from glta.evaluation.ranking import top_k_hits
+
+    held = sp.csr_matrix(np.array([[0, 0, 1], [1, 0, 0]]))
+    assert top_k_hits(np.array([[2, -1], [0, -1]]), held, np.array([0, 1])).tolist() == [[True, False],
+                                                                                        [True, False]]
+
+
 @pytest.mark.parametrize("n_items", [40000, 40007])  # a row that divides into the chunks evenly, and one that does not
 def test_chunked_top_k_equals_torch_topk_on_a_large_catalogue(n_items):
     from glta.evaluation.ranking import CHUNKED_TOP_K_ITEMS, top_k

@@ -70,27 +70,39 @@ def group_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(rows.reshape(-1, rows.shape[-1]), labels.reshape(-1), ignore_index=-100)
 
 
+NO_ITEM = -1  # a slot of a user with no unseen item left for it
+
+
+def pick(scores: torch.Tensor, taken: torch.Tensor) -> torch.Tensor:
+    """Each row's best item that is not ``taken`` (marked taken in place), or ``NO_ITEM`` where every item is."""
+    scores = scores.float().masked_fill(taken, float("-inf"))
+    best = scores.argmax(1)
+    left = torch.isfinite(scores.gather(1, best[:, None])).squeeze(1)
+    rows = torch.arange(len(best), device=best.device)
+    taken[rows[left], best[left]] = True
+    return best.masked_fill(~left, NO_ITEM)
+
+
 def first_k(logits: torch.Tensor, banned: torch.Tensor) -> torch.Tensor:
     """Default mode: slot t gives the t-th recommendation, the best item that is neither ``banned``
-    (already interacted) nor taken by an earlier slot. ``banned`` is a (batch, n_items) bool mask."""
+    (already interacted) nor taken by an earlier slot. ``banned`` is a (batch, n_items) bool mask; a user with
+    fewer unseen items than slots gets ``NO_ITEM`` in the slots after them."""
     taken = banned.clone()
-    chosen = []
-    for slot in range(logits.shape[1]):
-        scores = logits[:, slot].float().masked_fill(taken, float("-inf"))
-        best = scores.argmax(1)
-        chosen.append(best)
-        taken[torch.arange(len(best)), best] = True
-    return torch.stack(chosen, 1)
+    return torch.stack([pick(logits[:, slot], taken) for slot in range(logits.shape[1])], 1)
 
 
 def first_logit(logits: torch.Tensor, banned: torch.Tensor, k: int) -> torch.Tensor:
-    """FL mode: the top-k items of the first output slot."""
-    return logits[:, 0].float().masked_fill(banned, float("-inf")).topk(k, dim=1).indices
+    """FL mode: the top-k items of the first output slot (``NO_ITEM`` past a user's unseen items)."""
+    top = logits[:, 0].float().masked_fill(banned, float("-inf")).topk(k, dim=1)
+    return top.indices.masked_fill(~torch.isfinite(top.values), NO_ITEM)
 
 
 def ranking_scores(chosen: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
-    """Scores whose ranking puts ``chosen`` first, in slot order, then every other item by ``fallback``."""
+    """Scores whose ranking puts ``chosen`` first, in slot order, then every other item by ``fallback``
+    (``NO_ITEM`` slots put nothing anywhere)."""
     fallback = fallback.float()
     scores = fallback - fallback.max(1, keepdim=True).values - 1.0  # all <= -1
-    ranks = torch.arange(chosen.shape[1], 0, -1, dtype=scores.dtype, device=scores.device)
-    return scores.scatter(1, chosen, ranks.expand_as(chosen).contiguous())
+    ranks = torch.arange(chosen.shape[1], 0, -1, dtype=scores.dtype, device=scores.device).expand_as(chosen)
+    spare = scores.shape[1]  # NO_ITEM slots write into a column dropped afterwards
+    padded = torch.cat([scores, scores.new_zeros(len(scores), 1)], 1)
+    return padded.scatter(1, chosen.masked_fill(chosen < 0, spare), ranks.contiguous())[:, :spare]

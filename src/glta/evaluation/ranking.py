@@ -81,7 +81,8 @@ def top_k(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def top_k_hits(top: np.ndarray, held_out: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
     """(batch, k) booleans: whether each ranked item is one of the user's held-out items, by a sorted-key lookup
-    over the held-out entries (memory O(batch x k + held-out entries), not O(batch x items))."""
+    over the held-out entries (memory O(batch x k + held-out entries), not O(batch x items)). A negative id (a
+    GLTA slot with no unseen item left) is no hit."""
     n_items = held_out.shape[1]
     rows, cols = _coordinates(held_out, users)
     keys = np.sort(rows * n_items + cols)
@@ -89,7 +90,7 @@ def top_k_hits(top: np.ndarray, held_out: sp.csr_matrix, users: np.ndarray) -> n
     where = np.searchsorted(keys, query)
     found = where < len(keys)
     found[found] = keys[where[found]] == query[found]
-    return found.reshape(top.shape)
+    return found.reshape(top.shape) & (top >= 0)
 
 
 def exclusion_matrix(dataset: RecDataset, split: str) -> sp.csr_matrix:

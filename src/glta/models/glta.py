@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from glta.align.gllm import (GLLMHead, first_k, first_logit, gllm_loss, group_loss, popularity_prior,
+from glta.align.gllm import (GLLMHead, first_k, first_logit, gllm_loss, group_loss, pick, popularity_prior,
                              ranking_scores, unseen_loss)
 from glta.align.graph_output import GraphHead, fuse, residual_scale_init, standardise
 from glta.align.projectors import NodeProjector
@@ -483,7 +483,8 @@ class GLTA(Recommender):
 
     @torch.no_grad()
     def recommend_slots(self, users: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """(chosen items (B, K) in recommendation order, first-slot logits (B, n_items))."""
+        """(chosen items (B, K) in recommendation order, -1 in the slots past a user's unseen items, first-slot
+        logits (B, n_items))."""
         banned = seen_mask(self.exclude, users, self.n_items)
         if self.config.inference == "autoregressive":
             return self._autoregressive(users, banned)
@@ -508,10 +509,9 @@ class GLTA(Recommender):
         for _ in range(self.config.output_slots):
             logits = self.logits(hidden, users)
             first = logits if first is None else first
-            best = logits.masked_fill(taken, float("-inf")).argmax(1)
-            chosen.append(best)
-            taken[torch.arange(len(best)), best] = True
-            step = self.item_projector(self.item_nodes[best]).to(self.out_token.dtype)[:, None]
+            best = pick(logits, taken)
+            chosen.append(best)  # a user with no unseen item left is fed any item: what follows is never read
+            step = self.item_projector(self.item_nodes[best.clamp_min(0)]).to(self.out_token.dtype)[:, None]
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
             positions = positions[:, -1:] + 1
             out = decoder(inputs_embeds=step, attention_mask=mask, position_ids=positions, use_cache=True,
