@@ -10,6 +10,7 @@ import torch
 from glta.models.glta import GLTA, GLTAConfig
 from glta.align.templates import ITEM, OUT, USER, assemble
 from glta.evaluation.ranking import exclusion_matrix
+from glta.errors import GLTAError
 from glta.training import run_stages
 
 
@@ -26,7 +27,8 @@ def make(dataset, llm, **overrides):
     overrides.setdefault("missing_texts", "empty")  # the synthetic set has no LLM-written texts
     # IA batches have their own size (train_batches' argument sizes UA's): a few samples keep a step of the LLM short
     overrides.setdefault("ia_batch_size", 4)
-    config = GLTAConfig(output_slots=5, supervised_slots=3, context_items=3, eval_batch_size=16, **overrides)
+    config = GLTAConfig(**{"output_slots": 5, "supervised_slots": 3, "context_items": 3, "eval_batch_size": 16,
+                           **overrides})
     return GLTA(dataset, config, llm=llm, embeddings=embeddings)
 
 
@@ -157,6 +159,12 @@ def test_a_user_with_fewer_unseen_items_than_slots_gets_only_those_in_slot_order
     assert scores[0].topk(2).indices.tolist() == chosen[0, :2].tolist()  # slot order, each item once
     assert (scores[0, seen] < scores[0, left].min()).all()
     assert scores[1].topk(5).indices.tolist() == chosen[1].tolist()
+
+
+def test_more_output_slots_than_items_is_refused_before_the_llm_runs(synthetic, llm):
+    with pytest.raises(GLTAError, match=rf"model.output_slots={synthetic.n_items + 1} exceeds the "
+                                        rf"{synthetic.n_items} items of synthetic: set it to at most"):
+        make(synthetic, llm, output_slots=synthetic.n_items + 1)
 
 
 @pytest.mark.parametrize("plus", [False, True])
@@ -368,7 +376,6 @@ def test_a_prefix_store_the_disk_cannot_hold_stops_before_filling(llm, tmp_path,
     from collections import namedtuple
 
     from glta.align.prefix import PrefixKV
-    from glta.errors import GLTAError
 
     prefixes = [llm.tokenizer(f"Profile: user {u} likes things", add_special_tokens=False).input_ids
                 for u in range(4)]
@@ -418,7 +425,6 @@ def test_a_store_without_room_first_deletes_the_oldest_stores_no_process_holds(l
 
 def test_a_prefix_store_shorter_than_its_layout_is_a_clear_error(tmp_path):
     from glta.align.prefix import open_for_random_reads, read_blocks
-    from glta.errors import GLTAError
 
     (tmp_path / "kv.bin").write_bytes(bytes(100))
     with open_for_random_reads(tmp_path / "kv.bin") as handle:
@@ -753,7 +759,6 @@ def test_fusion_weight_is_chosen_on_validation_and_outputs_stay_valid(synthetic,
 
 
 def test_missing_texts_stop_training_with_the_command_that_makes_them(synthetic, llm):
-    from glta.errors import GLTAError
 
     with pytest.raises(GLTAError, match=r"glta text generate synthetic.*model.use_profile=false"):
         make(synthetic, llm, missing_texts="error")
@@ -762,7 +767,6 @@ def test_missing_texts_stop_training_with_the_command_that_makes_them(synthetic,
 
 def test_missing_texts_stop_glta_before_it_loads_its_llm(synthetic, monkeypatch):
     """The error comes at once: loading the LLM took ~11 of a failing `glta train glta`'s ~20 s on the AVX2 EPYC."""
-    from glta.errors import GLTAError
 
     def load_llm(*_args, **_kwargs):
         raise AssertionError("the LLM was loaded before the texts were checked")
@@ -830,7 +834,6 @@ def test_new_users_get_valid_unseen_recommendations(synthetic, llm, plus):
 def test_a_step_that_cannot_fit_in_memory_stops_before_training(synthetic, llm):
     """The new user's mistake from the issue: batches of 8,192 users per GLTA step. The estimate refuses it in one
     line naming train.batch_size; the method's default batch fits."""
-    from glta.errors import GLTAError
 
     model = make(synthetic, llm)
     assert model.step_bytes(8192) > 100 * model.step_bytes(32) > 0
@@ -918,7 +921,6 @@ def test_unseen_softmax_is_a_ua_switch_with_the_same_gradients_path(synthetic, l
 def test_a_backbone_reads_the_texts_another_llm_wrote(synthetic, llm, tmp_path, monkeypatch):
     """model.texts_llm: the profile/prediction texts come from another LLM's cache (e.g. Gemma over SmolLM2's texts),
     and a missing one names the command that writes them for that LLM."""
-    from glta.errors import GLTAError
     from glta.text.generate import GenerationConfig, cache_path, history_fingerprint, history_items, template_text
     from glta.text.llm import LLMConfig, llm_identity
     from glta.text.text_cache import TextCache
@@ -1142,7 +1144,6 @@ def test_the_prefix_store_is_filled_after_ia_but_its_room_is_checked_before(synt
     import glta.training as training
     from glta.align.prefix import PrefixKV
     from glta.config import TrainConfig
-    from glta.errors import GLTAError
 
     monkeypatch.setenv("GLTA_CACHE_DIR", str(tmp_path))
     order = []

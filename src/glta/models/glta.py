@@ -148,6 +148,9 @@ class GLTA(Recommender):
         self.dataset_name = dataset.name  # names the prefix store it fills (``prefix_kv``)
         # built in Python, not from files: the same checks as ``build_config``'s, the template and model.graph too
         check_ranges(config, "model")
+        if config.output_slots > dataset.n_items:  # the slots past the catalogue could name no item
+            raise GLTAError(f"model.output_slots={config.output_slots} exceeds the {dataset.n_items} items of "
+                            f"{dataset.name}: set it to at most {dataset.n_items} (and model.supervised_slots with it)")
         # what GLTA reads besides the LLM comes first: the LLM may take minutes to load (a 7B model), and a missing
         # embeddings file or missing texts should say so before it does
         # the LightGCN run the frozen embeddings came from: its own fold-in serves new users (score_new_users)
