@@ -5,6 +5,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from glta.cli import main
 
@@ -267,6 +268,15 @@ def test_train_evaluate_recommend(tmp_path, capsys, monkeypatch):
     assert evaluated["provenance"]["overrides"] == ["eval.batch_size=7"]
     assert evaluated["provenance"]["config"]["eval"]["batch_size"] == 7
     assert "inputs" not in evaluated["provenance"]  # LightGCN reads nothing besides the data
+    # the thread count the busy-CPU warning suggests is a setting of the evaluation, not of the trained model
+    threads = torch.get_num_threads()
+    capsys.readouterr()
+    try:
+        assert main(["evaluate", "--run-dir", str(run_dir), "--no-progress", "--json", "train.threads=1"]) == 0
+        assert torch.get_num_threads() == 1
+        json.loads(capsys.readouterr().out)  # a warning, if any, went to stderr
+    finally:
+        torch.set_num_threads(threads)
     # a model that reads more (GLTA: the frozen graph, the LLM-written texts cached here) says what this evaluation read
     monkeypatch.setattr("glta.models.lightgcn.LightGCN.inputs", lambda self: {"user_texts_sha256": "abc"},
                         raising=False)

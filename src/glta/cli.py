@@ -635,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_args(evaluate)
     evaluate.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                           help="inference-time settings only, e.g. model.inference=autoregressive "
-                               "(also model.eval_batch_size, eval.batch_size, eval.ks)")
+                               "(also model.eval_batch_size, eval.batch_size, eval.ks, train.threads)")
     evaluate.add_argument("--out", help="also write the metrics as a results file with provenance")
     evaluate.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)
     evaluate.set_defaults(func=cmd_evaluate)

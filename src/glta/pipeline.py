@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import json
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -136,8 +137,9 @@ def save_run(model: Recommender, config: RunConfig, dataset: RecDataset, run_dir
         model.save_embeddings(run_dir / "embeddings.safetensors")
 
 
-# Settings that change how a trained model is read out, not what was trained: `glta evaluate` accepts them.
-INFERENCE_OVERRIDES = ("model.inference", "model.eval_batch_size", "eval.batch_size", "eval.ks")
+# Settings that change how a trained model is read out, not what was trained: `glta evaluate` accepts them
+# (train.threads: the CPU threads this evaluation runs on, as the busy-CPU warning suggests).
+INFERENCE_OVERRIDES = ("model.inference", "model.eval_batch_size", "eval.batch_size", "eval.ks", "train.threads")
 
 
 def inference_overrides(overrides: list[str] | None) -> dict:
@@ -187,6 +189,8 @@ def load_run(run_dir: str | Path, data_root: str | None = None,
             raise
         raise GLTAError(f"{meta_path} is damaged ({type(error).__name__}: {str(error)[:120]}); retrain the run "
                         "(`glta train ...`) to write it again") from None
+    if "threads" in changes.get("train", {}):  # else torch's threads stay as the caller set them
+        use_threads(config.train, log=lambda line: print(line, file=sys.stderr))  # stdout may be --json
     dataset = load_dataset(config.data, data_root)
     if dataset.fingerprint() != meta["identity"]["dataset_fingerprint"]:
         raise GLTAError(f"{run_dir} was trained on data fingerprint {meta['identity']['dataset_fingerprint']}, "
