@@ -101,8 +101,6 @@ def test_sparse_hit_lookup_and_masking_match_the_dense_computation():
 
 def test_a_ranked_slot_with_no_item_is_no_hit():
     """-1 (a GLTA slot with no unseen item left) is no item: not the last item of the user before."""
-    import scipy.sparse as sp
-
     from glta.evaluation.ranking import top_k_hits
 
     held = sp.csr_matrix(np.array([[0, 0, 1], [1, 0, 0]]))
@@ -127,3 +125,13 @@ def test_chunked_top_k_equals_torch_topk_on_a_large_catalogue(n_items):
         assert torch.equal(torch.gather(scores, 1, items), values)  # the indices hold those values
         finite = torch.isfinite(values)
         assert torch.equal(items[finite], expected.indices[finite])  # no ties among finite random scores
+
+
+def test_cut_offs_past_the_catalogue_are_refused_with_the_ones_that_fit(synthetic):
+    from glta.errors import GLTAError
+
+    n = synthetic.n_items
+    with pytest.raises(GLTAError, match=rf"catalogue size \({n} items in synthetic\): give eval.ks=\[5,10\]$"):
+        RankingEvaluator(synthetic, "test", [5, 10, n + 1])
+    with pytest.raises(GLTAError, match=rf"give eval.ks=\[{n}\]$"):
+        RankingEvaluator(synthetic, "test", [0])

@@ -112,8 +112,9 @@ class RankingEvaluator:
         if not self.ks or self.ks[0] < 1 or self.ks[-1] > dataset.n_items:
             from glta.errors import GLTAError
 
+            fits = [k for k in self.ks if 1 <= k <= dataset.n_items] or [dataset.n_items]
             raise GLTAError(f"eval.ks={list(ks)}: every cut-off must be between 1 and the catalogue size "
-                            f"({dataset.n_items} items in {dataset.name})")
+                            f"({dataset.n_items} items in {dataset.name}): give eval.ks=[{','.join(map(str, fits))}]")
         self.batch_size = batch_size
         self.held_out = getattr(dataset, split).tocsr()
         self.exclude = exclusion_matrix(dataset, split)
