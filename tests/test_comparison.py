@@ -71,6 +71,15 @@ def test_compare_from_the_command_line(tmp_path, capsys, monkeypatch):
     assert main(["compare", "--dataset", "shop"]) == 0
     [one] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("one ")]
     assert "—" in one and "nan" not in one
+    record = json.loads((tmp_path / "results" / "shop" / "two.json").read_text())
+    del record["metrics"]["test"]["R@20"]  # no row has R@20 now: no column for it
+    (tmp_path / "results" / "shop" / "two.json").write_text(json.dumps(record))
+    assert main(["compare", "--dataset", "shop"]) == 0
+    out = capsys.readouterr().out
+    header = out.splitlines()[1].split()
+    assert "R@20" not in header and "N@20" in header
+    record["metrics"]["test"]["R@20"] = 0.3
+    (tmp_path / "results" / "shop" / "two.json").write_text(json.dumps(record))
     seed = tmp_path / "results" / "shop" / "seeds" / "one-2026.json"
     _write(seed, "lightgcn", 0.2, rng.random(30))
     record = json.loads(seed.read_text())

@@ -135,6 +135,9 @@ def _metric(value: float) -> str:
 def format_rows(rows: list[Row], metrics=("P@5", "P@10", "N@5", "N@10", "R@20", "N@20"),
                 significant: float = 0.05) -> str:
     reference = next(r.cell for r in rows if r.reference)
+    # a cut-off no row was evaluated at (every run trained with eval.ks=[5,10], as a small catalogue needs) is no
+    # column; one that some rows lack reads '—' in theirs
+    metrics = [m for m in metrics if any(not np.isnan(r.cell.mean(m)) for r in rows)]
     header = (f"{'method':<16}{'seeds':>6}" + "".join(f"{m:>9}" for m in metrics) + f"{'±N@10':>8}{'valid N@10':>12}"
               + f"{'train s':>10}{'ΔN@10':>10}{'p users':>10}{'p seeds':>9}")
     lines = [f"reference: {reference.name}, the best on validation N@10; ΔN@10 and the paired tests are against it, "
