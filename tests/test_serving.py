@@ -61,6 +61,10 @@ def test_recommend_for_a_new_user_from_the_cli(lightgcn_run, capsys):
     assert main(["recommend", "--run-dir", str(lightgcn_run), "--items", ",".join(given), "-k", "7", "--json"]) == 0
     recs = json.loads(capsys.readouterr().out)[0]["items"]
     assert len(recs) == 7 and not {r["item"] for r in recs} & set(given)
+    every = ",".join(str(i) for i in data.item_ids)  # a new user who has interacted with the whole catalogue
+    assert main(["recommend", "--run-dir", str(lightgcn_run), "--items", every, "-k", "7"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == ("  none: every item of the catalogue is among the ones this "
+                                                       "user interacted with")
     assert main(["recommend", "--run-dir", str(lightgcn_run), "--items", "no-such-item"]) == 2
     assert "unknown item id" in capsys.readouterr().err
     assert main(["recommend", "--run-dir", str(lightgcn_run), "--items", given[0], "--user", "3"]) == 2

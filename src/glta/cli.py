@@ -342,6 +342,8 @@ def cmd_recommend(args) -> None:
         print(f"user {entry['user']}:" if entry["user"] is not None else f"new user with items {args.items}:")
         for rank, item in enumerate(entry["items"], 1):
             print(f"  {rank:>2}. {printable(item['item']):<12} {item['score']:>9.4f}  {printable(item['title'])}")
+        if not entry["items"]:
+            print("  none: every item of the catalogue is among the ones this user interacted with")
 
 
 def printable(text: str) -> str:
