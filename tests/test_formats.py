@@ -166,6 +166,19 @@ def test_generic_csv_with_item_text(tmp_path):
     assert _pairs(inter) == [("u1", "i1"), ("u1", "i2"), ("u2", "i1")]
 
 
+@pytest.mark.parametrize("header", ["name", "Product_Name", "Title"])
+def test_an_items_csv_name_column_is_the_title(tmp_path, header):
+    """A shop's items.csv names its items under other headers (name, product_name, a capital Title): that column is
+    the title, which prompts name first and `glta recommend` shows (its rows showed no name at all); the other
+    columns keep theirs, and a real title column wins over a name."""
+    (tmp_path / "interactions.csv").write_text("user,item\nu1,i1\nu1,i2\nu2,i1\n")
+    (tmp_path / "items.csv").write_text(f"item,category,{header}\ni1,Tools,Hammer\ni2,Garden,Rake\n")
+    inter = FORMATS["csv"](tmp_path)
+    assert inter.item_text == {"category": ["Tools", "Garden"], "title": ["Hammer", "Rake"]}
+    (tmp_path / "items.csv").write_text("item,name,title\ni1,h-01,Hammer\ni2,r-02,Rake\n")
+    assert FORMATS["csv"](tmp_path).item_text == {"name": ["h-01", "r-02"], "title": ["Hammer", "Rake"]}
+
+
 def test_movielens_csv_releases_read_ratings_and_titles_as_ml_1m_does(tmp_path):
     """ML-20M/25M/32M and ml-latest ship CSVs (a made-up fixture in their layout): detected beside the tags and links
     files they also ship, every rating a positive, ordered by time, titles and genres as ML-1M's text fields."""
@@ -413,6 +426,17 @@ def test_recbole_single_inter_with_timestamp(tmp_path):
     (tmp_path / "x.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n1\t2\t5\n1\t3\t6\n")
     inter = FORMATS["recbole"](tmp_path)
     assert list(inter.order) == [5, 6]
+
+
+def test_recbole_item_files_name_their_title_column_as_the_benchmarks_do(tmp_path):
+    """RecBole's ml-100k.item heads its titles movie_title:token_seq: that is the title (read as the other fields
+    before, so `glta recommend` showed no names); numeric columns stay out of the text."""
+    (tmp_path / "x.inter").write_text("user_id:token\titem_id:token\n1\t2\n1\t3\n")
+    (tmp_path / "x.item").write_text("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\t"
+                                     "price:float\n2\tHeat\t1995\tAction\t3.5\n3\tBabe\t1995\tFamily\t2.0\n")
+    inter = FORMATS["recbole"](tmp_path)
+    assert inter.item_text == {"title": ["Heat", "Babe"], "release_year": ["1995", "1995"],
+                               "class": ["Action", "Family"]}
 
 
 def test_unknown_dataset_name_lists_builtins():

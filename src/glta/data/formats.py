@@ -419,6 +419,8 @@ USER_COLUMNS = ("user", "user_id", "userid", "uid", "reviewerid")
 ITEM_COLUMNS = ("item", "item_id", "itemid", "iid", "asin", "book_id", "movie_id", "movieid")
 TIME_COLUMNS = ("timestamp", "time", "ts", "unixreviewtime", "date")
 RATING_COLUMNS = ("rating", "ratings", "score", "stars", "overall")
+# the column that names an item in items.csv or a RecBole .item file, by its usual headers
+TITLE_COLUMNS = ("title", "name", "item_name", "product_name", "product_title", "movie_title", "book_title")
 
 
 def _pick(columns, names, path: Path, what: str, required=True, setting: str | None = None, header=None):
@@ -557,9 +559,12 @@ def load_csv(path: Path, user_column: str | None = None, item_column: str | None
         if items_file.exists():
             items = _read_table(items_file)
             key = _pick(items.columns, ((item_column,) if item_column else ()) + ITEM_COLUMNS, items_file, "item")
+            # the item's name, whatever the header calls it, is its title: what prompts name first and
+            # `glta recommend` shows (the other columns keep their names)
+            title = _pick([c for c in items.columns if c != key], TITLE_COLUMNS, items_file, "title", required=False)
             for column in items.columns:
                 if column != key:
-                    text[column] = dict(zip(items[key], items[column].astype(str)))
+                    text["title" if column == title else column] = dict(zip(items[key], items[column].astype(str)))
             break
     return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, ratings=scores)
 
@@ -645,9 +650,10 @@ def load_recbole(path: Path, ratings: bool = False) -> Interactions:
     if item_files:
         items = _read_table(item_files[0])
         key = _pick(items.columns, ("item_id",), item_files[0], "item_id:token")
-        for column in items.columns:
-            if column != key and column.split(":")[-1] in {"token_seq", "token"}:
-                text[column.split(":")[0]] = dict(zip(items[key], items[column]))
+        fields = [c for c in items.columns if c != key and c.split(":")[-1] in {"token_seq", "token"}]
+        title = _pick(fields, TITLE_COLUMNS, item_files[0], "title", required=False)  # ml-100k's movie_title
+        for column in fields:
+            text["title" if column == title else column.split(":")[0]] = dict(zip(items[key], items[column]))
     given = np.concatenate(labels) if labels else None
     return build(frame[user_col].tolist(), frame[item_col].tolist(), text, order=order, given_split=given,
                  ratings=scores)
