@@ -716,7 +716,8 @@ FORMAT_FILES = {
     "goodreads": "UCSD Book Graph: goodreads_interactions_<genre>.json.gz + goodreads_books_<genre>.json.gz",
     "once-goodreads": "ONCE's Goodreads copy: user_history.tsv[.gz] + book.csv + book-desc.csv",
     "csv": "a CSV/TSV (or .csv.gz) with user, item[, rating, timestamp] columns, other names by data.user_column "
-           "etc. (the file, or a folder's interactions.csv or only table) + optional items.csv of text fields",
+           "etc. (the file, or a folder's interactions.csv or only table) + optional items.csv of text fields "
+           "(title, or name, product_name, ...: the item's name)",
     "recbole": "RecBole atomic files: <name>.inter or <name>.train/.valid/.test.inter [+ <name>.item]",
 }
 
