@@ -53,7 +53,9 @@ def compare(first: np.ndarray, ar: np.ndarray, first_hits: np.ndarray, ar_hits: 
     unit = items / np.maximum(np.linalg.norm(items, axis=1, keepdims=True), 1e-12)
 
     def after(chosen: np.ndarray, j: int) -> float | None:  # over users with an item at both slots (-1: none left)
-        both = (chosen[:, j] >= 0) & (chosen[:, j - 1] >= 0) if j else np.zeros(len(chosen), dtype=bool)
+        if not j:
+            return None
+        both = (chosen[:, j] >= 0) & (chosen[:, j - 1] >= 0)
         return float(np.mean(np.sum(unit[chosen[both, j]] * unit[chosen[both, j - 1]], 1))) if both.any() else None
 
     return [{"slot": j + 1, "hit_first_k": float(first_hits[:, j].mean()), "hit_ar": float(ar_hits[:, j].mean()),

@@ -25,7 +25,8 @@ from glta.paths import cache_dir
 # 2: ids kept as exact strings (before: numeric-looking ids were parsed as numbers); 3: a --data-path data set that
 # ships its own split (RecBole's .train/.valid/.test.inter, LightGCN's train.txt/test.txt) is split that way by default;
 # 4: the source records the data.split asked for (``split_setting``) beside the one used, for ``cli_source``;
-# 5: a csv items.csv's name column under another header (name, product_name, Title, ...) is read as the title
+# 5: the column naming an item under another header (items.csv's name, product_name, Title, ...; a RecBole .item
+# file's movie_title) is read as the title
 CACHE_VERSION = 5
 COLUMN_SETTINGS = ("user_column", "item_column", "time_column", "rating_column")  # read by format csv alone
 
