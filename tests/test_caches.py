@@ -33,7 +33,10 @@ def cache(tmp_path, monkeypatch):
         (store / "kv.bin").write_bytes(b"\0" * 8192)
     (root / "ia").mkdir()
     save_file({"w": np.zeros(4, np.float32)}, str(root / "ia" / "f00d.safetensors"),
-              metadata={"summary": json.dumps({"ia_seconds": 4353.3, "ia_final_loss": 8.6434})})
+              metadata={"summary": json.dumps({"ia_seconds": 4353.3, "ia_final_loss": 8.6434}),
+                        "serves": "ml-1m, glta over lightgcn, seed 2025"})
+    save_file({"w": np.zeros(2, np.float32)}, str(root / "ia" / "0ld.safetensors"),  # before IA said whose it was
+              metadata={"summary": json.dumps({"ia_seconds": 60.0, "ia_final_loss": 4.42})})
     (root / "data").mkdir()
     for name in ("ml-1m-5a080d2704cc7c57", "amazon-scientific-43f74688897a79be"):
         np.savez(root / "data" / f"{name}.npz", x=np.zeros(10))
@@ -63,7 +66,9 @@ def test_the_listing_names_each_entry_its_size_and_whether_a_process_holds_it(ca
     assert [e["dataset"] for e in listed["texts"]["entries"]] == ["ml-1m", "amazon-scientific"]
     stores = {e["path"].rsplit("/", 1)[1]: e for e in listed["prefix-kv"]["entries"]}
     assert not stores["s1"]["held"] and stores["s2"]["held"] and stores["s2"]["dataset"] == "amazon-scientific"
-    assert listed["ia"]["entries"][0]["about"] == "trained in 4,353 s, final loss 8.64" and listed["ia"]["expensive"]
+    assert sorted((e["about"], e["dataset"] or "") for e in listed["ia"]["entries"]) == [
+        ("ml-1m, glta over lightgcn, seed 2025: trained in 4,353 s, final loss 8.64", "ml-1m"),
+        ("trained in 60 s, final loss 4.42", "")] and listed["ia"]["expensive"]
     assert sorted(e["dataset"] for e in listed["data"]["entries"]) == ["amazon-scientific", "ml-1m"]
     assert listed["prefix-kv"]["bytes"] >= 2 * 8192 and not listed["prefix-kv"]["expensive"]
     using.close()
@@ -88,7 +93,7 @@ def test_an_expensive_kind_is_deleted_only_when_asked_twice(cache):
     assert (cache / "texts" / "rates.jsonl").exists()  # the rate log is no cache: kept
     writing.close()
     deleted, _ = clear(["ia"], yes=True)
-    assert len(deleted) == 1 and not list((cache / "ia").iterdir())
+    assert len(deleted) == 2 and not list((cache / "ia").iterdir())
 
 
 def test_clearing_one_data_set_and_kinds_that_do_not_record_theirs(cache):
@@ -96,8 +101,12 @@ def test_clearing_one_data_set_and_kinds_that_do_not_record_theirs(cache):
     assert sorted((e.kind, e.path.name) for e in deleted) == \
         [("data", "ml-1m-5a080d2704cc7c57.npz"), ("prefix-kv", "s1")]
     assert [e.dataset for e in entries("data")] == ["amazon-scientific"]
-    with pytest.raises(GLTAError, match="the ia cache does not record its data set"):
-        clear(["ia"], dataset="ml-1m")
+    with pytest.raises(GLTAError, match="the text-embeddings cache does not record its data set"):
+        clear(["text-embeddings"], dataset="ml-1m")
+    assert clear(["ia"], dataset="amazon-scientific", yes=True) == ([], [])
+    deleted, _ = clear(["ia"], dataset="ml-1m", yes=True)  # the IA result that names no data set stays
+    assert [e.path.name for e in deleted] == ["f00d.safetensors"] and [e.path.name for e in entries("ia")] == \
+        ["0ld.safetensors"]
     with pytest.raises(GLTAError, match="no cache kind 'prefix': choose from texts, ia, prefix-kv"):
         clear(["prefix"])
 

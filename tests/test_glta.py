@@ -490,6 +490,11 @@ def test_ia_stage_is_trained_once_per_ia_setting(synthetic, llm, tmp_path, monke
             assert torch.equal(value, getattr(second, name).state_dict()[key]), f"{name}.{key}"
     other = make(synthetic, llm, **SMALL_IA, ia_epochs=1, ia_lr=5e-3)
     assert "ia_reused" not in run_stages(other, train, progress=False, log=lambda _: None)
+    from glta.caches import entries  # each stored result says whose it is: `glta cache clear ia --dataset` finds it
+
+    stored = entries("ia", tmp_path)
+    assert len(stored) == 2 and {entry.dataset for entry in stored} == {"synthetic"}
+    assert all(entry.about.startswith("synthetic, glta over lightgcn, seed 3: trained in ") for entry in stored)
 
 
 def test_the_plan_finds_the_ia_result_a_run_would_reuse_without_loading_the_model(synthetic, llm, tmp_path,

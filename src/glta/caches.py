@@ -112,14 +112,18 @@ def entries(kind: str, root: Path | None = None) -> list[Entry]:
         from safetensors import safe_open
 
         for file in sorted(folder.glob("*.safetensors")):
+            serves = ""  # IA results written before December 8 do not say whose they are
             try:
                 with safe_open(str(file), "np") as handle:
-                    summary = json.loads((handle.metadata() or {}).get("summary", "{}"))
+                    metadata = handle.metadata() or {}
+                serves = metadata.get("serves", "")
+                summary = json.loads(metadata.get("summary", "{}"))
                 about = f"trained in {summary['ia_seconds']:,.0f} s, final loss {summary['ia_final_loss']:.2f}"
-            except Exception:  # an older or damaged file still counts and can be deleted
+            except Exception:  # an older or damaged file (or an unfinished stage's partial one) still counts
                 about = "no summary"
             locks = [file.with_suffix(".lock")]
-            found.append(Entry(kind, file, _size(file), about, None, _held(locks), locks))
+            found.append(Entry(kind, file, _size(file), f"{serves}: {about}" if serves else about,
+                               serves.split(",")[0] or None, _held(locks), locks))
     elif kind == "prefix-kv":
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
             try:
@@ -165,15 +169,15 @@ def clear(kinds: list[str], dataset: str | None = None, yes: bool = False,
     """Delete the entries of ``kinds`` (of ``dataset`` alone when given; with ``stale``, only those this version no
     longer reads) that no running process holds; returns (deleted, held and kept). An expensive kind
     (``CacheKind.expensive``) is deleted only with ``yes``; a kind whose entries do not record their data set is
-    refused with ``dataset``."""
+    refused with ``dataset`` (an entry that does not, of a kind whose newer entries do, is kept)."""
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown:
         raise GLTAError(f"no cache kind '{unknown[0]}': choose from {', '.join(KINDS)}")
     if dataset:
-        blind = [kind for kind in kinds if kind not in ("texts", "prefix-kv", "data")]
+        blind = [kind for kind in kinds if kind not in ("texts", "ia", "prefix-kv", "data")]
         if blind:
             raise GLTAError(f"--dataset: the {blind[0]} cache does not record its data set; leave out --dataset to "
-                            f"clear all of it (or clear texts, prefix-kv or data by data set)")
+                            f"clear all of it (or clear texts, ia, prefix-kv or data by data set)")
     chosen = [entry for kind in kinds for entry in entries(kind, root)
               if (not dataset or entry.dataset == dataset) and (not stale or entry.stale)]
     costly = [entry for entry in chosen if KINDS[entry.kind].expensive and not entry.held]

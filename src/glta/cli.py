@@ -690,7 +690,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "kept)")
     cache_clear.add_argument("kinds", nargs="+", metavar="KIND",
                              help="texts, ia, prefix-kv, text-embeddings, llm or data")
-    cache_clear.add_argument("--dataset", help="only this data set's entries (texts, prefix-kv and data)")
+    cache_clear.add_argument("--dataset", help="only this data set's entries (texts, ia, prefix-kv and data; an IA "
+                             "result written before December 8 records no data set and stays)")
     cache_clear.add_argument("--yes", action="store_true",
                              help="also delete an expensive kind (texts, ia: hours to make again)")
     cache_clear.add_argument("--stale", action="store_true",

@@ -33,13 +33,14 @@ class Stage:
     """A training stage before the main one: ``epochs`` passes over the model's batches for the stage (after
     ``enter_stage(name)``) at learning rate ``lr``, batches drawn from ``seed``, no validation. With ``cache`` set,
     the trainer stores the parameters the stage trained there (safetensors, with a JSON summary) and a later run
-    whose model names the same file loads them instead of training the stage again."""
+    whose model names the same file loads them instead of training the stage again; ``serves`` goes with them."""
 
     name: str
     epochs: int
     lr: float
     seed: int
     cache: Path | None = None
+    serves: str = ""  # the cached result's data set and model, in words ("ml-1m, ..."): ``glta cache list`` shows it
 
 
 class Recommender(nn.Module, ABC):

@@ -387,7 +387,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
                f"{stage.name}_final_loss": float(np.mean(losses[-10:])) if losses else float("nan"),
                **({f"{stage.name}_commits": commits} if commits else {})}
     if stage.cache is not None and procs.is_main:
-        save_stage(model, stage.cache, summary)
+        save_stage(model, stage.cache, summary, stage.serves)
         partial.unlink(missing_ok=True)
     procs.wait()
     # the stage's peak goes to the run's facts (stages.json carries it to a process that resumes the main stage),
@@ -405,8 +405,9 @@ def partial_stage_path(cache: Path) -> Path:
     return beside_stage(cache, ".partial.safetensors")
 
 
-def save_stage(model: Recommender, path: Path, summary: dict) -> None:
-    """The parameters trainable in the model's current stage, with ``summary`` in the file's metadata."""
+def save_stage(model: Recommender, path: Path, summary: dict, serves: str = "") -> None:
+    """The parameters trainable in the model's current stage, with ``summary`` and ``serves`` (what the result
+    belongs to, in words, opening with the data set's name: ``Stage.serves``) in the file's metadata."""
     import json
 
     from safetensors.torch import save_file
@@ -415,7 +416,8 @@ def save_stage(model: Recommender, path: Path, summary: dict) -> None:
 
     tensors = {name: p.detach().cpu().contiguous() for name, p in model.named_parameters() if p.requires_grad}
     with atomic_path(path) as staging:
-        save_file(tensors, str(staging), metadata={"summary": json.dumps(summary)})
+        metadata = {"summary": json.dumps(summary), **({"serves": serves} if serves else {})}
+        save_file(tensors, str(staging), metadata=metadata)
 
 
 def load_stage(model: Recommender, path: Path) -> dict:

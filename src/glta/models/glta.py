@@ -305,7 +305,8 @@ class GLTA(Recommender):
         if not self.config.use_ia:
             return []
         cache = ia_cache_path(self.config, self.identity(), train.seed, self.user_nodes, self.item_nodes)
-        return [Stage("ia", self.config.ia_epochs, self.config.ia_lr, train.seed + 1, cache)]
+        serves = f"{self.dataset_name}, {self.method} over {self.config.graph}, seed {train.seed}"
+        return [Stage("ia", self.config.ia_epochs, self.config.ia_lr, train.seed + 1, cache, serves)]
 
     # --- memory -------------------------------------------------------------------------------------------------
     # bytes kept for the backward pass per token, layer and hidden unit: measured on this CPU with SmolLM2-135M in
