@@ -147,3 +147,22 @@ def test_data_sets_cached_by_an_older_version_are_marked_and_cleared_alone(cache
     assert [e.path.name for e in entries("data")] == current
     assert main(["cache", "clear", "data", "--stale"]) == 0
     assert "nothing to delete" in capsys.readouterr().out
+
+
+def test_an_unfinished_ia_stage_is_listed_as_such_and_kept_while_its_stage_trains(cache):
+    import torch
+
+    from glta.checkpoint import save_checkpoint
+
+    partial = cache / "ia" / "beef.partial.safetensors"  # glta.training.partial_stage_path of ia/beef.safetensors
+    save_checkpoint(partial, {"params": {"w": torch.zeros(3)}, "epoch": 1, "losses": [9.0, 8.5],
+                              "in_epoch": {"epoch": 2, "batches": 40}})
+    training = hold(cache / "ia" / "beef.lock")  # the stage's lock, which a run training it holds
+    found = {e.path.name: e for e in entries("ia")}["beef.partial.safetensors"]
+    assert found.about == "unfinished: the next run of this stage resumes from it in epoch 2 after 40 batches"
+    assert found.held
+    deleted, kept = clear(["ia"], yes=True)
+    assert [e.path.name for e in kept] == ["beef.partial.safetensors"] and partial.exists() and len(deleted) == 2
+    training.close()
+    save_checkpoint(partial, {"epoch": 0, "in_epoch": None})
+    assert entries("ia")[0].about.endswith("resumes from it after epoch 0") and not entries("ia")[0].held

@@ -87,6 +87,16 @@ def _named(stem: str) -> str:
     return stem.rsplit("-", 1)[0]
 
 
+def _where(metadata: dict) -> str:
+    """Where an unfinished stage's partial file (a ``glta.checkpoint`` file, read from its header alone) lets
+    training go on, in the words of the log's "resumed from" line."""
+    from glta.training import resumed_where
+
+    state = dict(json.loads(metadata["tree"])["__dict__"])
+    within = state.get("in_epoch")
+    return resumed_where({"epoch": state["epoch"], "in_epoch": dict(within["__dict__"]) if within else None})
+
+
 def _count_lines(path: Path) -> int:
     with open(path, "rb") as handle:
         return sum(1 for line in handle if line.strip())
@@ -117,11 +127,14 @@ def entries(kind: str, root: Path | None = None) -> list[Entry]:
                 with safe_open(str(file), "np") as handle:
                     metadata = handle.metadata() or {}
                 serves = metadata.get("serves", "")
-                summary = json.loads(metadata.get("summary", "{}"))
-                about = f"trained in {summary['ia_seconds']:,.0f} s, final loss {summary['ia_final_loss']:.2f}"
-            except Exception:  # an older or damaged file (or an unfinished stage's partial one) still counts
+                if file.name.endswith(".partial.safetensors"):  # glta.training.partial_stage_path
+                    about = f"unfinished: the next run of this stage resumes from it {_where(metadata)}"
+                else:
+                    summary = json.loads(metadata.get("summary", "{}"))
+                    about = f"trained in {summary['ia_seconds']:,.0f} s, final loss {summary['ia_final_loss']:.2f}"
+            except Exception:  # an older or damaged file still counts and can be deleted
                 about = "no summary"
-            locks = [file.with_suffix(".lock")]
+            locks = [file.with_name(file.name.split(".")[0] + ".lock")]  # the stage's lock, held while it trains
             found.append(Entry(kind, file, _size(file), f"{serves}: {about}" if serves else about,
                                serves.split(",")[0] or None, _held(locks), locks))
     elif kind == "prefix-kv":
