@@ -35,6 +35,25 @@ def test_seeds_are_averaged_per_user_and_t_tested_over_seeds():
     assert result.ttest_p == pytest.approx(ttest_rel([0.61, 0.8, 0.72], [0.5, 0.62, 0.41]).pvalue)
 
 
+def seeded(seed: int, mean: float) -> dict:
+    return {**record({0: mean, 1: mean}, mean), "provenance": {"seed": seed}}
+
+
+def test_the_t_test_over_seeds_pairs_the_runs_of_the_same_training_seed():
+    """An ablation with seeds 2025 and 2027 meets GLTA's runs of those seeds, not GLTA's first two files (2025,
+    2026); runs that record no seed, or share fewer than two, pair in order."""
+    ablation = [seeded(2025, 0.30), seeded(2027, 0.36)]
+    glta = [seeded(2025, 0.31), seeded(2026, 0.20), seeded(2027, 0.38)]
+    result = compare(ablation, glta)
+    assert result.seeds == 2
+    assert result.ttest_p == pytest.approx(ttest_rel([0.30, 0.36], [0.31, 0.38]).pvalue)
+    assert compare(glta, ablation).ttest_p == pytest.approx(ttest_rel([0.31, 0.38], [0.30, 0.36]).pvalue)
+    unseeded = [record({0: 0.3, 1: 0.3}, 0.30), record({0: 0.36, 1: 0.36}, 0.36)]
+    assert compare(unseeded, glta).ttest_p == pytest.approx(ttest_rel([0.30, 0.36], [0.31, 0.20]).pvalue)
+    apart = [seeded(2025, 0.30), seeded(2030, 0.36)]  # one seed in common: in order, as before
+    assert compare(apart, glta).ttest_p == pytest.approx(ttest_rel([0.30, 0.36], [0.31, 0.20]).pvalue)
+
+
 def test_results_without_per_user_values_are_a_clear_error():
     with pytest.raises(GLTAError, match="per-user"):
         compare([{"method": "old", "metrics": {"test": {}}}], [record({0: 1.0})])

@@ -4,7 +4,8 @@
   matched by user (``per_user_test`` in each file, written by every training run and by ``glta evaluate --out``).
   With several seeds per method, each user's value is first averaged over the seeds (those whose results hold
   per-user values: runs made before they were recorded still count in the t-test over seeds).
-- Over seeds: the paired t-test on the seeds' mean test values (seed i of one method against seed i of the other).
+- Over seeds: the paired t-test on the seeds' mean test values (each run against the other method's run of the same
+  training seed, ``seed_pairs``).
   Where one side has a single run and the other two or more, a t-test of that run against the other side's seeds
   instead (``one_run_ttest``): with one seed, the test over users alone would count that seed's luck as the
   method's effect (ML-1M's w/o PF, one seed: 0.0048 behind GLTA's seed average, whose own seeds span 0.0085).
@@ -85,6 +86,23 @@ def wilcoxon_p(x: np.ndarray, y: np.ndarray) -> float:
     return float(wilcoxon(x, y).pvalue) if np.any(x != y) else 1.0
 
 
+def _seed(record: dict) -> int | None:
+    return (record.get("provenance") or {}).get("seed")
+
+
+def seed_pairs(a: list[dict], b: list[dict]) -> list[tuple[dict, dict]]:
+    """The runs of two methods paired for the t-test over seeds: by the training seed both record (a run of an
+    ablation and the GLTA run of the same seed share their draws), in A's order, where each side records a distinct
+    seed for every run and two or more are shared; else in order, the first of each side together (runs that
+    record no seed), as many pairs as the shorter side has runs."""
+    seeds_a, seeds_b = [_seed(r) for r in a], [_seed(r) for r in b]
+    recorded = None not in seeds_a + seeds_b and len(set(seeds_a)) == len(a) and len(set(seeds_b)) == len(b)
+    if recorded and len(set(seeds_a) & set(seeds_b)) >= 2:
+        by_seed = dict(zip(seeds_b, b))
+        return [(run, by_seed[seed]) for seed, run in zip(seeds_a, a) if seed in by_seed]
+    return list(zip(a, b))
+
+
 def compare(a: list[dict], b: list[dict], metric: str = "N@10", b_fixed: bool = False) -> Paired:
     """Method A (its seeds' results records) against method B on the users both evaluated. ``b_fixed``: B is one
     run that every seed of A started from (a GLTA cell's frozen backbone), so over seeds A's runs are tested against
@@ -99,11 +117,12 @@ def compare(a: list[dict], b: list[dict], metric: str = "N@10", b_fixed: bool = 
     x = np.array([left[u] for u in users])
     y = np.array([right[u] for u in users])
     p_users = wilcoxon_p(x, y)
-    seeds = min(len(a), len(b))
+    pairs = seed_pairs(a, b)
+    seeds = len(pairs)
     p_seeds, kind = None, "paired"
     if seeds >= 2:
-        means_a = [r["metrics"]["test"][metric] for r in a[:seeds]]
-        means_b = [r["metrics"]["test"][metric] for r in b[:seeds]]
+        means_a = [left["metrics"]["test"][metric] for left, _ in pairs]
+        means_b = [right["metrics"]["test"][metric] for _, right in pairs]
         p_seeds = float(ttest_rel(means_a, means_b).pvalue)
     elif max(len(a), len(b)) >= 2:  # one run against two or more seeds
         one, many = (a, b) if len(a) == 1 else (b, a)
