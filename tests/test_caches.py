@@ -156,13 +156,15 @@ def test_an_unfinished_ia_stage_is_listed_as_such_and_kept_while_its_stage_train
 
     partial = cache / "ia" / "beef.partial.safetensors"  # glta.training.partial_stage_path of ia/beef.safetensors
     save_checkpoint(partial, {"params": {"w": torch.zeros(3)}, "epoch": 1, "losses": [9.0, 8.5],
-                              "in_epoch": {"epoch": 2, "batches": 40}})
+                              "in_epoch": {"epoch": 2, "batches": 40}, "serves": "ml-1m, glta over lightgcn, seed 7"})
     training = hold(cache / "ia" / "beef.lock")  # the stage's lock, which a run training it holds
     found = {e.path.name: e for e in entries("ia")}["beef.partial.safetensors"]
-    assert found.about == "unfinished: the next run of this stage resumes from it in epoch 2 after 40 batches"
-    assert found.held
+    assert found.about == ("ml-1m, glta over lightgcn, seed 7: unfinished: the next run of this stage resumes from it "
+                           "in epoch 2 after 40 batches")
+    assert found.held and found.dataset == "ml-1m"
     deleted, kept = clear(["ia"], yes=True)
     assert [e.path.name for e in kept] == ["beef.partial.safetensors"] and partial.exists() and len(deleted) == 2
     training.close()
-    save_checkpoint(partial, {"epoch": 0, "in_epoch": None})
-    assert entries("ia")[0].about.endswith("resumes from it after epoch 0") and not entries("ia")[0].held
+    save_checkpoint(partial, {"epoch": 0, "in_epoch": None})  # a partial file written before it said whose it was
+    assert entries("ia")[0].about == "unfinished: the next run of this stage resumes from it after epoch 0"
+    assert not entries("ia")[0].held and entries("ia")[0].dataset is None

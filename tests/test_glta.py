@@ -607,6 +607,11 @@ def test_interrupted_ia_stage_resumes_where_it_stopped(synthetic, llm, tmp_path,
             monkeypatch.setattr(training.WithinEpoch, "__call__", write)
             cache = model.stages(train)[0].cache
             assert training.partial_stage_path(cache).exists() and not cache.exists()
+            from glta.caches import entries  # the partial file says whose stage it is, and where it resumes
+
+            (unfinished,) = entries("ia")
+            assert unfinished.dataset == "synthetic" and unfinished.about.startswith(
+                "synthetic, glta over lightgcn, seed 3: unfinished: the next run of this stage resumes from it")
             resumed_epochs = []
             monkeypatch.setattr(
                 training, "train_epoch",

@@ -87,12 +87,11 @@ def _named(stem: str) -> str:
     return stem.rsplit("-", 1)[0]
 
 
-def _where(metadata: dict) -> str:
-    """Where an unfinished stage's partial file (a ``glta.checkpoint`` file, read from its header alone) lets
-    training go on, in the words of the log's "resumed from" line."""
+def _where(state: dict) -> str:
+    """Where an unfinished stage's partial file lets training go on (``state``: the top level of its checkpoint
+    tree, read from the file's header alone), in the words of the log's "resumed from" line."""
     from glta.training import resumed_where
 
-    state = dict(json.loads(metadata["tree"])["__dict__"])
     within = state.get("in_epoch")
     return resumed_where({"epoch": state["epoch"], "in_epoch": dict(within["__dict__"]) if within else None})
 
@@ -128,7 +127,9 @@ def entries(kind: str, root: Path | None = None) -> list[Entry]:
                     metadata = handle.metadata() or {}
                 serves = metadata.get("serves", "")
                 if file.name.endswith(".partial.safetensors"):  # glta.training.partial_stage_path
-                    about = f"unfinished: the next run of this stage resumes from it {_where(metadata)}"
+                    state = dict(json.loads(metadata["tree"])["__dict__"])  # a glta.checkpoint file's header
+                    serves = state.get("serves") or ""
+                    about = f"unfinished: the next run of this stage resumes from it {_where(state)}"
                 else:
                     summary = json.loads(metadata.get("summary", "{}"))
                     about = f"trained in {summary['ia_seconds']:,.0f} s, final loss {summary['ia_final_loss']:.2f}"

@@ -371,7 +371,7 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
             "params": {name: p for name, p in model.named_parameters() if p.requires_grad},
             "optimizer": optimizer.state_dict(), "rng": rng_state, "torch_rng": torch.get_rng_state(),
             "epoch": finished, "losses": [float(x) for x in losses], "seconds": time.time() - started,
-            "in_epoch": in_epoch, "commits": commits, "peak_gib": max(before, resident_gib())})
+            "in_epoch": in_epoch, "commits": commits, "peak_gib": max(before, resident_gib()), "serves": stage.serves})
 
     for epoch in range(first, stage.epochs):
         skip, done = resume_within(within, epoch)
