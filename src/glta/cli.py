@@ -495,6 +495,14 @@ def cmd_cache_clear(args) -> None:
         print(f"kept    {entry.kind} {entry.path.name}: in use by a running process")
     if not deleted and not kept:
         print("nothing to delete" + (f" for {args.dataset}" if args.dataset else ""))
+    if args.dataset and "ia" in args.kinds:
+        from glta.caches import entries
+
+        unnamed = sum(entry.dataset is None for entry in entries("ia"))
+        if unnamed:
+            print(f"left {unnamed} IA result{'s' * (unnamed != 1)} that record{'s' * (unnamed == 1)} no data set "
+                  "(trained before December 8; `glta cache list` shows them, `glta cache clear ia --yes` deletes "
+                  "every IA result)")
     else:
         print(f"freed {_bytes(sum(entry.size for entry in deleted))}")
 
