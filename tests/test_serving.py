@@ -177,3 +177,42 @@ def test_cold_start_experiment_scores_the_trained_and_the_folded_in_users_alike(
     row = experiment("cold_start").cold_start(lightgcn_run, batch_size=256, progress=False)
     assert row["method"] == "lightgcn" and row["users"] > 100
     assert 0 < row["trained_N@10"] < 1 and row["ratio"] > 0.8 and 0 <= row["wilcoxon_p"] <= 1
+
+
+def test_items_can_be_excluded_or_the_answer_kept_to_a_candidate_set(lightgcn_run, tmp_path, capsys):
+    """An excluded item (out of stock) is never returned and the others keep their order; with only_items every
+    answer lies in the candidate set, which may hold fewer items than k; both for known users, a new user, the
+    export and the CLI (ids comma-separated or @FILE); an unknown id stops with the way out."""
+    from glta import pipeline
+
+    served = pipeline.LoadedRun.open(lightgcn_run)
+    plain = [r["item"] for r in served.recommend(["3"], k=8)[0]["items"]]
+    out = [plain[0], plain[3]]
+    kept = [r["item"] for r in served.recommend(["3"], k=6, exclude_items=out)[0]["items"]]
+    assert kept == [i for i in plain if i not in out][:6]
+    candidates = [str(i) for i in served.dataset.item_ids[:60]]
+    allowed = set(candidates) - set(plain[:1])
+    only = served.recommend(["3", "4"], k=10, only_items=candidates, exclude_items=plain[:1])
+    assert all(r["item"] in allowed for entry in only for r in entry["items"])
+    assert [r["item"] for r in served.recommend(["3"], k=10, only_items=plain[2:4])[0]["items"]] == plain[2:4]
+    given = [str(i) for i in served.dataset.item_ids[[3, 17, 42]]]
+    new_plain = [r["item"] for r in served.recommend_for_items(given, k=5)["items"]]
+    new_kept = [r["item"] for r in served.recommend_for_items(given, k=4, exclude_items=new_plain[:1])["items"]]
+    assert new_kept == new_plain[1:5]
+    with pytest.raises(pipeline.GLTAError, match="exclude_items: unknown item id.*--skip-unknown"):
+        served.recommend(["3"], k=5, exclude_items=["gone"])
+    assert [r["item"] for r in served.recommend(["3"], k=5, exclude_items=["gone"], skip_unknown=True)[0]["items"]] \
+        == plain[:5]
+    with pytest.raises(pipeline.GLTAError, match="only_items: none of the 1 given item ids is known"):
+        served.recommend(["3"], k=5, only_items=["gone"], skip_unknown=True)
+    export = served.export(tmp_path / "recs.csv", k=5, progress=False, only_items=candidates)
+    table = pd.read_csv(export, dtype={"user": str, "item": str})
+    assert set(table["item"]) <= set(candidates) and len(table) == 5 * served.dataset.n_users
+    listed = tmp_path / "stock.txt"
+    listed.write_text(f"{out[0]}\n\n{out[1]}\n")
+    capsys.readouterr()
+    assert main(["recommend", "--run-dir", str(lightgcn_run), "--user", "3", "-k", "6", "--exclude-items",
+                 f"@{listed}", "--json"]) == 0
+    assert [r["item"] for r in json.loads(capsys.readouterr().out)[0]["items"]] == kept
+    assert main(["recommend", "--run-dir", str(lightgcn_run), "--user", "3", "--only-items", f"@{tmp_path}/no"]) == 2
+    assert "--only-items @" in capsys.readouterr().err

@@ -318,23 +318,27 @@ def cmd_recommend(args) -> None:
     if len(chosen) != 1:
         raise GLTAError("recommend needs exactly one of --user ID, --items ID,ID,... (a user not in the data) or "
                         "--all --out FILE")
-    if args.skip_unknown and not args.items:
-        raise GLTAError("--skip-unknown goes with --items (the items of a user who is not in the data)")
+    if args.skip_unknown and not (args.items or args.exclude_items or args.only_items):
+        raise GLTAError("--skip-unknown goes with --items (the items of a user who is not in the data), "
+                        "--exclude-items or --only-items")
+    filters = {"exclude_items": item_list(args.exclude_items, "--exclude-items"),
+               "only_items": item_list(args.only_items, "--only-items")}
     if args.all:
         if not args.out:
             raise GLTAError("--all writes every user's top-k to a file: add --out recs.csv (or .parquet)")
         path = export_recommendations(run_dir, args.out, args.k, args.data_root, progress=not args.no_progress,
-                                      overrides=args.overrides)
+                                      overrides=args.overrides, skip_unknown=args.skip_unknown, **filters)
         print(f"top-{args.k} for every user -> {path}")
         return
     if args.items:
-        result = [recommend_for_items(run_dir, [i.strip() for i in args.items.split(",") if i.strip()], args.k,
-                                      args.data_root, args.overrides, skip_unknown=args.skip_unknown)]
+        result = [recommend_for_items(run_dir, item_list(args.items, "--items"), args.k, args.data_root,
+                                      args.overrides, skip_unknown=args.skip_unknown, **filters)]
         if result[0]["skipped"]:
             print(f"left out {len(result[0]['skipped'])} item id(s) the model was not trained on: "
                   f"{', '.join(map(printable, result[0]['skipped'][:10]))}", file=sys.stderr)
     else:
-        result = recommend(run_dir, args.user, args.k, args.data_root, args.overrides)
+        result = recommend(run_dir, args.user, args.k, args.data_root, args.overrides,
+                           skip_unknown=args.skip_unknown, **filters)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -343,7 +347,27 @@ def cmd_recommend(args) -> None:
         for rank, item in enumerate(entry["items"], 1):
             print(f"  {rank:>2}. {printable(item['item']):<12} {item['score']:>9.4f}  {printable(item['title'])}")
         if not entry["items"]:
-            print("  none: every item of the catalogue is among the ones this user interacted with")
+            print("  none: every item of the catalogue is among the ones this user interacted with" if not
+                  any(filters.values()) else "  none: every allowed item is among the ones this user interacted with")
+
+
+def item_list(value: str | None, option: str) -> list[str] | None:
+    """Item ids given on the command line: comma-separated, or ``@FILE`` with one id per line."""
+    if value is None:
+        return None
+    if value.startswith("@"):
+        path = Path(value[1:]).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise GLTAError(f"{option} {value}: cannot read {path} ({error.__class__.__name__}); give a text file "
+                            "with one item id per line, or the ids comma-separated") from None
+        ids = [line.strip() for line in text.splitlines() if line.strip()]
+    else:
+        ids = [part.strip() for part in value.split(",") if part.strip()]
+    if not ids:
+        raise GLTAError(f"{option} names no item id: give ID,ID,... or @FILE with one id per line")
+    return ids
 
 
 def printable(text: str) -> str:
@@ -656,8 +680,12 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--items", help="a user who is not in the training data, given by the original ids of items "
                                      "they interacted with, comma-separated (cold start, no retraining)")
     rec.add_argument("--skip-unknown", action="store_true",
-                     help="with --items: leave out item ids the model was not trained on (named on stderr) instead "
-                          "of stopping, as long as one is known")
+                     help="with --items, --exclude-items or --only-items: leave out item ids the model was not "
+                          "trained on (those of --items named on stderr) instead of stopping")
+    rec.add_argument("--exclude-items", metavar="IDS",
+                     help="never recommend these items (e.g. out of stock): ID,ID,... or @FILE, one id per line")
+    rec.add_argument("--only-items", metavar="IDS",
+                     help="recommend from these items alone (a candidate set): ID,ID,... or @FILE, one id per line")
     rec.add_argument("--all", action="store_true", help="every user's top-k, written to --out")
     rec.add_argument("--out", help="with --all: a .csv or .parquet file")
     rec.add_argument("--no-progress", action="store_true", help=NO_PROGRESS)

@@ -274,28 +274,62 @@ class LoadedRun:
         return {"item": str(self.dataset.item_ids[index]), "title": self._titles[index] if self._titles else "",
                 "score": float(score)}
 
-    def recommend(self, users: list[str], k: int = 10) -> list[dict]:
-        """Top-k unseen items for users given by their *original* ids: item ids, titles and scores."""
+    def item_filter(self, exclude_items: list[str] | None = None, only_items: list[str] | None = None,
+                    skip_unknown: bool = False) -> torch.Tensor | None:
+        """The items no answer may hold, as a bool per item (None: no filter): ``exclude_items`` (e.g. out of
+        stock) and every item outside ``only_items`` (a candidate set), both by *original* ids. An unknown id is an
+        error, or with ``skip_unknown`` left out."""
+        if exclude_items is None and only_items is None:
+            return None
+        banned = torch.zeros(self.dataset.n_items, dtype=torch.bool)
+        for given, option in ((only_items, "only_items"), (exclude_items, "exclude_items")):
+            if given is None:
+                continue
+            unknown = [str(i) for i in given if str(i) not in self._items]
+            if unknown and not skip_unknown:
+                raise GLTAError(f"{option}: unknown item id(s) {unknown[:5]} in {self.dataset.name}; give the data "
+                                f"set's original item ids, e.g. {list(self.dataset.item_ids[:3])}, or leave out the "
+                                "ids the model was not trained on with --skip-unknown (skip_unknown=True)")
+            known = torch.tensor([self._items[str(i)] for i in given if str(i) in self._items], dtype=torch.long)
+            if option == "only_items":
+                if not len(known):
+                    raise GLTAError(f"only_items: none of the {len(given)} given item ids is known in "
+                                    f"{self.dataset.name}, so nothing could be recommended")
+                banned[:] = True
+                banned[known] = False
+            else:
+                banned[known] = True
+        return banned
+
+    def recommend(self, users: list[str], k: int = 10, exclude_items: list[str] | None = None,
+                  only_items: list[str] | None = None, skip_unknown: bool = False) -> list[dict]:
+        """Top-k unseen items for users given by their *original* ids: item ids, titles and scores; with
+        ``exclude_items`` / ``only_items`` (``item_filter``) among the allowed items alone."""
         unknown = [u for u in users if str(u) not in self._users]
         if unknown:
             raise GLTAError(f"unknown user id(s) {unknown[:5]} in {self.dataset.name}; ids are the data set's "
                             f"original user ids, e.g. {list(self.dataset.user_ids[:3])}")
         _check_k(k)
+        banned = self.item_filter(exclude_items, only_items, skip_unknown)
         rows = np.array([self._users[str(u)] for u in users])
         with torch.no_grad():
             items, scores = recommend_top_k(self.model.score, self.dataset, rows, min(k, self.dataset.n_items),
-                                            self.exclude)
-        # a user with fewer than k items left unseen gets fewer: seen items (score -inf) are never returned
+                                            self.exclude, banned)
+        # a user with fewer than k items left unseen (and allowed) gets fewer: seen and filtered items (score -inf)
+        # are never returned
         return [{"user": str(user), "items": [self._item(i, s) for i, s in zip(user_items, user_scores)
                                               if np.isfinite(s)]}
                 for user, user_items, user_scores in zip(users, items, scores)]
 
-    def recommend_for_items(self, items: list[str], k: int = 10, skip_unknown: bool = False) -> dict:
+    def recommend_for_items(self, items: list[str], k: int = 10, skip_unknown: bool = False,
+                            exclude_items: list[str] | None = None, only_items: list[str] | None = None) -> dict:
         """Top-k for a user who is not in the training data, given the original ids of items they interacted with
         (cold start: folded into the trained model without retraining; see ``Recommender.score_new_users``).
         An id the model was not trained on (an item added to the catalogue since) stops the call, or with
-        ``skip_unknown`` is left out and listed under ``skipped``, as long as one given item is known."""
+        ``skip_unknown`` is left out and listed under ``skipped``, as long as one given item is known.
+        ``exclude_items`` / ``only_items``: as for ``recommend``."""
         _check_k(k)
+        banned = self.item_filter(exclude_items, only_items, skip_unknown)
         if not items:
             raise GLTAError("--items needs at least one item id")
         unknown = [str(i) for i in items if str(i) not in self._items]
@@ -309,13 +343,18 @@ class LoadedRun:
         with torch.no_grad():
             scores = self.model.score_new_users([given]).float()
         scores[0, torch.from_numpy(given)] = float("-inf")  # never recommend what the user already has
+        if banned is not None:
+            scores[0, banned.to(scores.device)] = float("-inf")
         top = torch.topk(scores[0], min(k, self.dataset.n_items))
         return {"user": None, "items": [self._item(i, v) for v, i in zip(top.values.tolist(), top.indices.tolist())
                                         if np.isfinite(v)], "skipped": unknown}
 
-    def export(self, out: str | Path, k: int = 50, batch_size: int = 1024, progress: bool = True) -> Path:
+    def export(self, out: str | Path, k: int = 50, batch_size: int = 1024, progress: bool = True,
+               exclude_items: list[str] | None = None, only_items: list[str] | None = None,
+               skip_unknown: bool = False) -> Path:
         """Top-k unseen items for every user of the data set, written in batches to ``out`` (``.csv`` or
-        ``.parquet``): one row per (user, rank) with the original user and item ids and the score.
+        ``.parquet``): one row per (user, rank) with the original user and item ids and the score; with
+        ``exclude_items`` / ``only_items`` among the allowed items alone (as for ``recommend``).
 
         Resumable: each finished batch is kept beside ``out`` (``.<name>.parts-<key>/``) until the file is written,
         so an export stopped part-way (GLTA's reads every user's prompt through the LLM) continues where it stopped
@@ -326,14 +365,16 @@ class LoadedRun:
 
         out = _check_export(out, k)
         dataset = self.dataset
+        banned = self.item_filter(exclude_items, only_items, skip_unknown)
         users = np.arange(dataset.n_users)
-        parts = self._export_parts(out, k, batch_size)
+        parts = self._export_parts(out, k, batch_size, banned)
         starts = list(range(0, len(users), batch_size))
         todo = [start for start in starts if not (parts / f"{start:09d}.npz").exists()]
         for start in progress_bar(todo, desc="recommend", unit="batch", progress=progress, total=len(starts),
                                   initial=len(starts) - len(todo)):
             chunk = users[start:start + batch_size]
-            items, scores = recommend_top_k(self.model.score, dataset, chunk, min(k, dataset.n_items), self.exclude)
+            items, scores = recommend_top_k(self.model.score, dataset, chunk, min(k, dataset.n_items), self.exclude,
+                                            banned)
             keep = np.isfinite(scores)
             rows, ranks = np.nonzero(keep)
             with paths.atomic_path(parts / f"{start:09d}.npz") as staging:
@@ -353,14 +394,17 @@ class LoadedRun:
         shutil.rmtree(parts)
         return out
 
-    def _export_parts(self, out: Path, k: int, batch_size: int) -> Path:
+    def _export_parts(self, out: Path, k: int, batch_size: int, banned: torch.Tensor | None = None) -> Path:
         """The folder that keeps an export's finished batches, named by what they depend on (the model's weights
-        and settings, the data, ``k``, ``batch_size``); other exports' folders for ``out`` are removed."""
+        and settings, the data, ``k``, ``batch_size``, the items filtered out); other exports' folders for ``out``
+        are removed."""
         from glta.results import tensors_sha256
 
         key = json.dumps({"identity": self.model.identity(), "config": asdict(self.config),
                           "weights": tensors_sha256(*self.model.state_dict().values()), "k": k,
-                          "batch_size": batch_size}, sort_keys=True, default=str)
+                          "batch_size": batch_size,
+                          **({"banned": tensors_sha256(banned)} if banned is not None else {})},
+                         sort_keys=True, default=str)
         prefix = f".{out.name}.parts-"
         folder = out.with_name(prefix + hashlib.sha256(key.encode()).hexdigest()[:16])
         for other in out.parent.iterdir() if out.parent.is_dir() else []:
@@ -383,26 +427,28 @@ def _check_export(out: str | Path, k) -> Path:
 
 
 def recommend(run_dir: str | Path, users: list[str], k: int = 10, data_root: str | None = None,
-              overrides: list[str] | None = None) -> list[dict]:
+              overrides: list[str] | None = None, **filters) -> list[dict]:
     """Top-k unseen items for users given by their *original* ids (``LoadedRun.recommend``, the run opened for this
-    call with inference-time ``overrides``, e.g. GLTA's decoding mode)."""
-    return LoadedRun.open(run_dir, data_root, overrides).recommend(users, k)
+    call with inference-time ``overrides``, e.g. GLTA's decoding mode; ``filters``: ``exclude_items``,
+    ``only_items``, ``skip_unknown``)."""
+    return LoadedRun.open(run_dir, data_root, overrides).recommend(users, k, **filters)
 
 
 def recommend_for_items(run_dir: str | Path, items: list[str], k: int = 10, data_root: str | None = None,
-                        overrides: list[str] | None = None, skip_unknown: bool = False) -> dict:
+                        overrides: list[str] | None = None, skip_unknown: bool = False, **filters) -> dict:
     """Top-k for a user who is not in the training data (``LoadedRun.recommend_for_items``, the run opened for
     this call)."""
     _check_k(k)
-    return LoadedRun.open(run_dir, data_root, overrides).recommend_for_items(items, k, skip_unknown)
+    return LoadedRun.open(run_dir, data_root, overrides).recommend_for_items(items, k, skip_unknown, **filters)
 
 
 def export_recommendations(run_dir: str | Path, out: str | Path, k: int = 50, data_root: str | None = None,
-                           batch_size: int = 1024, progress: bool = True, overrides: list[str] | None = None) -> Path:
+                           batch_size: int = 1024, progress: bool = True, overrides: list[str] | None = None,
+                           **filters) -> Path:
     """Every user's top-k to a ``.csv`` or ``.parquet`` file (``LoadedRun.export``; the file is checked before the
     run is opened)."""
     _check_export(out, k)
-    return LoadedRun.open(run_dir, data_root, overrides).export(out, k, batch_size, progress)
+    return LoadedRun.open(run_dir, data_root, overrides).export(out, k, batch_size, progress, **filters)
 
 
 __all__ = ["build_config", "train", "load_run", "evaluate_run", "LoadedRun", "recommend", "recommend_for_items",

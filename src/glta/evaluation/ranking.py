@@ -152,13 +152,17 @@ class RankingEvaluator:
 
 
 def recommend_top_k(score_fn: ScoreFn, dataset: RecDataset, users: np.ndarray, k: int,
-                    exclude: sp.csr_matrix | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    exclude: sp.csr_matrix | None = None,
+                    banned_items: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top-k unseen items per user: (items, scores), both (len(users), k). By default every known
-    interaction (train, valid and test) is excluded, as when recommending to a real user."""
+    interaction (train, valid and test) is excluded, as when recommending to a real user; ``banned_items`` (a bool
+    per item) leaves out items for every user (out of stock, outside a candidate set): their score is -inf."""
     if exclude is None:
         exclude = (dataset.train + dataset.valid + dataset.test).tocsr()
     with torch.no_grad():
         scores = score_fn(torch.as_tensor(users, dtype=torch.long)).float()
         mask_rows(scores, exclude, np.asarray(users))
+        if banned_items is not None:
+            scores[:, banned_items.to(scores.device)] = float("-inf")
         values, items = top_k(scores, k)
     return items.cpu().numpy(), values.cpu().numpy()
