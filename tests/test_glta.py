@@ -841,6 +841,24 @@ def test_new_users_get_valid_unseen_recommendations(synthetic, llm, plus):
     assert torch.equal(model.user_nodes, before) and len(model.prompts.user_fields) == synthetic.n_users
 
 
+def test_a_served_answer_without_an_excluded_item_keeps_the_other_slots_in_order(synthetic, llm):
+    """`glta recommend --exclude-items` on GLTA's first-k decoding: the slot that chose an excluded item is passed
+    over, the later slots move up; `--only-items` keeps the slots whose items it names, in slot order."""
+    from glta.config import build_config
+    from glta.pipeline import LoadedRun
+
+    model = make(synthetic, llm)  # 5 output slots
+    model.enter_stage("ua")
+    model.eval()
+    served = LoadedRun(build_config("glta", "synthetic"), synthetic, model)
+    slots = [r["item"] for r in served.recommend(["3"], k=5)[0]["items"]]
+    assert len(set(slots)) == 5
+    kept = [r["item"] for r in served.recommend(["3"], k=4, exclude_items=[slots[1]])[0]["items"]]
+    assert kept == [slots[0], *slots[2:5]]
+    only = served.recommend(["3"], k=3, only_items=[slots[4], slots[2], slots[3]])[0]["items"]
+    assert [r["item"] for r in only] == slots[2:5]
+
+
 def test_a_step_that_cannot_fit_in_memory_stops_before_training(synthetic, llm):
     """The new user's mistake from the issue: batches of 8,192 users per GLTA step. The estimate refuses it in one
     line naming train.batch_size; the method's default batch fits."""
