@@ -678,7 +678,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_args(rec)
     rec.add_argument("--user", action="append", help="original user id (repeatable)")
     rec.add_argument("--items", help="a user who is not in the training data, given by the original ids of items "
-                                     "they interacted with, comma-separated (cold start, no retraining)")
+                                     "they interacted with: ID,ID,... or @FILE, one id per line (cold start, no "
+                                     "retraining)")
     rec.add_argument("--skip-unknown", action="store_true",
                      help="with --items, --exclude-items or --only-items: leave out item ids the model was not "
                           "trained on (those of --items named on stderr) instead of stopping")
