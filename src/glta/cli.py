@@ -519,6 +519,8 @@ def cmd_cache_clear(args) -> None:
         print(f"kept    {entry.kind} {entry.path.name}: in use by a running process")
     if not deleted and not kept:
         print("nothing to delete" + (f" for {args.dataset}" if args.dataset else ""))
+    else:
+        print(f"freed {_bytes(sum(entry.size for entry in deleted))}")
     if args.dataset and "ia" in args.kinds:
         from glta.caches import entries
 
@@ -527,8 +529,6 @@ def cmd_cache_clear(args) -> None:
             print(f"left {unnamed} IA result{'s' * (unnamed != 1)} that record{'s' * (unnamed == 1)} no data set "
                   "(trained before December 8; `glta cache list` shows them, `glta cache clear ia --yes` deletes "
                   "every IA result)")
-    else:
-        print(f"freed {_bytes(sum(entry.size for entry in deleted))}")
 
 
 def cmd_text_show(args) -> None:
