@@ -214,5 +214,10 @@ def test_items_can_be_excluded_or_the_answer_kept_to_a_candidate_set(lightgcn_ru
     assert main(["recommend", "--run-dir", str(lightgcn_run), "--user", "3", "-k", "6", "--exclude-items",
                  f"@{listed}", "--json"]) == 0
     assert [r["item"] for r in json.loads(capsys.readouterr().out)[0]["items"]] == kept
+    history = tmp_path / "history.txt"
+    history.write_text("\n".join(str(i) for i in served.dataset.item_ids[:12]) + "\n")
+    assert main(["recommend", "--run-dir", str(lightgcn_run), "--items", f"@{history}", "-k", "3"]) == 0
+    ids = [str(i) for i in served.dataset.item_ids[:12]]
+    assert capsys.readouterr().out.splitlines()[0] == f"new user with items {', '.join(ids[:10])} and 2 more:"
     assert main(["recommend", "--run-dir", str(lightgcn_run), "--user", "3", "--only-items", f"@{tmp_path}/no"]) == 2
     assert "--only-items @" in capsys.readouterr().err

@@ -331,8 +331,9 @@ def cmd_recommend(args) -> None:
         print(f"top-{args.k} for every user -> {path}")
         return
     if args.items:
-        result = [recommend_for_items(run_dir, item_list(args.items, "--items"), args.k, args.data_root,
-                                      args.overrides, skip_unknown=args.skip_unknown, **filters)]
+        given = item_list(args.items, "--items")
+        result = [recommend_for_items(run_dir, given, args.k, args.data_root, args.overrides,
+                                      skip_unknown=args.skip_unknown, **filters)]
         if result[0]["skipped"]:
             print(f"left out {len(result[0]['skipped'])} item id(s) the model was not trained on: "
                   f"{', '.join(map(printable, result[0]['skipped'][:10]))}", file=sys.stderr)
@@ -343,7 +344,12 @@ def cmd_recommend(args) -> None:
         print(json.dumps(result, indent=2))
         return
     for entry in result:
-        print(f"user {entry['user']}:" if entry["user"] is not None else f"new user with items {args.items}:")
+        if entry["user"] is not None:
+            print(f"user {entry['user']}:")
+        else:  # the ids as read (from an @FILE too), the first ten of a long history
+            more = f" and {len(given) - 10:,} more" if len(given) > 10 else ""
+            shown = ", ".join(map(printable, given[:10])) + more
+            print(f"new user with items {shown}:")
         for rank, item in enumerate(entry["items"], 1):
             print(f"  {rank:>2}. {printable(item['item']):<12} {item['score']:>9.4f}  {printable(item['title'])}")
         if not entry["items"]:
