@@ -214,6 +214,11 @@ def test_items_can_be_excluded_or_the_answer_kept_to_a_candidate_set(lightgcn_ru
     assert main(["recommend", "--run-dir", str(lightgcn_run), "--user", "3", "-k", "6", "--exclude-items",
                  f"@{listed}", "--json"]) == 0
     assert [r["item"] for r in json.loads(capsys.readouterr().out)[0]["items"]] == kept
+    seen = [str(served.dataset.item_ids[i]) for i in served.exclude[served._users["3"]].indices[:2]]
+    assert served.recommend(["3"], k=5, only_items=seen)[0]["items"] == []
+    assert main(["recommend", "--run-dir", str(lightgcn_run), "--user", "3", "--only-items", ",".join(seen)]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == ("  none: every allowed item is among the ones this user "
+                                                       "interacted with")
     history = tmp_path / "history.txt"
     history.write_text("\n".join(str(i) for i in served.dataset.item_ids[:12]) + "\n")
     assert main(["recommend", "--run-dir", str(lightgcn_run), "--items", f"@{history}", "-k", "3"]) == 0
