@@ -159,7 +159,7 @@ def test_an_unfinished_ia_stage_is_listed_as_such_and_kept_while_its_stage_train
 
     from glta.checkpoint import save_checkpoint
 
-    partial = cache / "ia" / "beef.partial.safetensors"  # glta.training.partial_stage_path of ia/beef.safetensors
+    partial = cache / "ia" / "beef.partial.safetensors"  # glta.paths.partial_stage_path of ia/beef.safetensors
     save_checkpoint(partial, {"params": {"w": torch.zeros(3)}, "epoch": 1, "losses": [9.0, 8.5],
                               "in_epoch": {"epoch": 2, "batches": 40}, "serves": "ml-1m, glta over lightgcn, seed 7"})
     training = hold(cache / "ia" / "beef.lock")  # the stage's lock, which a run training it holds

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from glta.errors import GLTAError
-from glta.paths import cache_dir
+from glta.paths import PARTIAL_STAGE_SUFFIX, beside_stage, cache_dir
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def entries(kind: str, root: Path | None = None) -> list[Entry]:
                 with safe_open(str(file), "np") as handle:
                     metadata = handle.metadata() or {}
                 serves = metadata.get("serves", "")
-                if file.name.endswith(".partial.safetensors"):  # glta.training.partial_stage_path
+                if file.name.endswith(PARTIAL_STAGE_SUFFIX):  # an unfinished stage (glta.paths.partial_stage_path)
                     state = dict(json.loads(metadata["tree"])["__dict__"])  # a glta.checkpoint file's header
                     serves = state.get("serves") or ""
                     about = f"unfinished: the next run of this stage resumes from it {_where(state)}"
@@ -135,7 +135,7 @@ def entries(kind: str, root: Path | None = None) -> list[Entry]:
                     about = f"trained in {summary['ia_seconds']:,.0f} s, final loss {summary['ia_final_loss']:.2f}"
             except Exception:  # an older or damaged file still counts and can be deleted
                 about = "no summary"
-            locks = [file.with_name(file.name.split(".")[0] + ".lock")]  # the stage's lock, held while it trains
+            locks = [beside_stage(file, ".lock")]  # the stage's lock, held while it trains
             found.append(Entry(kind, file, _size(file), f"{serves}: {about}" if serves else about,
                                serves.split(",")[0] or None, _held(locks), locks))
     elif kind == "prefix-kv":

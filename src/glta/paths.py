@@ -115,3 +115,17 @@ def file_sha256(path: str | Path) -> str:
 
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+PARTIAL_STAGE_SUFFIX = ".partial.safetensors"
+
+
+def beside_stage(cache: Path, suffix: str) -> Path:
+    """A file kept beside a training stage's cache file (``glta.training.train_stage``), named after its key: the
+    stage's lock (``.lock``) and its unfinished epochs (``partial_stage_path``)."""
+    return cache.with_name(cache.name.split(".")[0] + suffix)
+
+
+def partial_stage_path(cache: Path) -> Path:
+    """Where an unfinished stage keeps its last finished epoch, beside the stage's cache file."""
+    return beside_stage(cache, PARTIAL_STAGE_SUFFIX)

@@ -274,6 +274,19 @@ class LoadedRun:
         return {"item": str(self.dataset.item_ids[index]), "title": self._titles[index] if self._titles else "",
                 "score": float(score)}
 
+    def _known_items(self, ids: list[str], skip_unknown: bool, option: str = "") -> tuple[list[int], list[str]]:
+        """The item indices of the known ones among ``ids`` (original item ids), and the unknown ids: an unknown id
+        stops the call with the way out (``option`` opens the message), or with ``skip_unknown`` is left out."""
+        unknown = [str(i) for i in ids if str(i) not in self._items]
+        if unknown and not skip_unknown:
+            raise GLTAError(f"{option}unknown item id(s) {unknown[:5]} in {self.dataset.name}; {self._item_example}, "
+                            "or leave out the ids the model was not trained on with --skip-unknown (skip_unknown=True)")
+        return [self._items[str(i)] for i in ids if str(i) in self._items], unknown
+
+    @property
+    def _item_example(self) -> str:
+        return f"give the data set's original item ids, e.g. {list(self.dataset.item_ids[:3])}"
+
     def item_filter(self, exclude_items: list[str] | None = None, only_items: list[str] | None = None,
                     skip_unknown: bool = False) -> torch.Tensor | None:
         """The items no answer may hold, as a bool per item (None: no filter): ``exclude_items`` (e.g. out of
@@ -282,23 +295,16 @@ class LoadedRun:
         if exclude_items is None and only_items is None:
             return None
         banned = torch.zeros(self.dataset.n_items, dtype=torch.bool)
-        for given, option in ((only_items, "only_items"), (exclude_items, "exclude_items")):
-            if given is None:
-                continue
-            unknown = [str(i) for i in given if str(i) not in self._items]
-            if unknown and not skip_unknown:
-                raise GLTAError(f"{option}: unknown item id(s) {unknown[:5]} in {self.dataset.name}; give the data "
-                                f"set's original item ids, e.g. {list(self.dataset.item_ids[:3])}, or leave out the "
-                                "ids the model was not trained on with --skip-unknown (skip_unknown=True)")
-            known = torch.tensor([self._items[str(i)] for i in given if str(i) in self._items], dtype=torch.long)
-            if option == "only_items":
-                if not len(known):
-                    raise GLTAError(f"only_items: none of the {len(given)} given item ids is known in "
-                                    f"{self.dataset.name}, so nothing could be recommended")
-                banned[:] = True
-                banned[known] = False
-            else:
-                banned[known] = True
+        if only_items is not None:
+            allowed, _ = self._known_items(only_items, skip_unknown, "only_items: ")
+            if not allowed:
+                raise GLTAError(f"only_items: none of the {len(only_items)} given item ids is known in "
+                                f"{self.dataset.name}, so nothing could be recommended; {self._item_example}")
+            banned[:] = True
+            banned[torch.tensor(allowed, dtype=torch.long)] = False
+        if exclude_items is not None:
+            banned[torch.tensor(self._known_items(exclude_items, skip_unknown, "exclude_items: ")[0],
+                                dtype=torch.long)] = True
         return banned
 
     def recommend(self, users: list[str], k: int = 10, exclude_items: list[str] | None = None,
@@ -332,14 +338,11 @@ class LoadedRun:
         banned = self.item_filter(exclude_items, only_items, skip_unknown)
         if not items:
             raise GLTAError("--items needs at least one item id")
-        unknown = [str(i) for i in items if str(i) not in self._items]
-        example = f"give the data set's original item ids, e.g. {list(self.dataset.item_ids[:3])}"
-        if unknown and not skip_unknown:
-            raise GLTAError(f"unknown item id(s) {unknown[:5]} in {self.dataset.name}; {example}, or leave out the "
-                            "ids the model was not trained on with --skip-unknown (skip_unknown=True)")
-        if len(unknown) == len(items):
-            raise GLTAError(f"none of the given item ids is known in {self.dataset.name} ({unknown[:5]}); {example}")
-        given = np.array(sorted({self._items[str(i)] for i in items if str(i) in self._items}), dtype=np.int64)
+        known, unknown = self._known_items(items, skip_unknown)
+        if not known:
+            raise GLTAError(f"none of the given item ids is known in {self.dataset.name} ({unknown[:5]}); "
+                            f"{self._item_example}")
+        given = np.array(sorted(set(known)), dtype=np.int64)
         with torch.no_grad():
             scores = self.model.score_new_users([given]).float()
         scores[0, torch.from_numpy(given)] = float("-inf")  # never recommend what the user already has

@@ -34,6 +34,7 @@ from glta.evaluation.ranking import RankingEvaluator
 from glta.errors import GLTAError
 from glta.interrupts import held_to_step_end
 from glta.memory import resident_gib, return_freed_memory
+from glta.paths import beside_stage, partial_stage_path
 from glta.progress import progress_bar
 from glta.recommender import Recommender, Stage
 
@@ -393,16 +394,6 @@ def train_stage(model: Recommender, stage: Stage, train: TrainConfig, progress: 
     # the stage's peak goes to the run's facts (stages.json carries it to a process that resumes the main stage),
     # not to the cache's summary: a run that reuses the stage's result does not hold its memory
     return {**summary, f"{stage.name}_peak_gib": round(max(before, resident_gib()), 2)}
-
-
-def beside_stage(cache: Path, suffix: str) -> Path:
-    """A file kept beside a stage's cache file, named after its key."""
-    return cache.with_name(cache.name.split(".")[0] + suffix)
-
-
-def partial_stage_path(cache: Path) -> Path:
-    """Where an unfinished stage keeps its last finished epoch, beside the stage's cache file."""
-    return beside_stage(cache, ".partial.safetensors")
 
 
 def save_stage(model: Recommender, path: Path, summary: dict, serves: str = "") -> None:
